@@ -1,0 +1,155 @@
+//! Every reason code loopgate returns, with its HTTP status and, for policy codes, its rule.
+//!
+//! This is the one table of codes: the engine returns them, the gateway maps them to responses,
+//! the docs list them. Codes are stable, dotted and lower case (SPEC.md section 2).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+macro_rules! reason_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, status $status:literal, rule $rule:expr; )*) => {
+        /// A stable reason code (SPEC.md section 2, RULES.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ReasonCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ReasonCode {
+            /// Every code, in rule order then request-level order.
+            pub const ALL: &'static [ReasonCode] = &[$(ReasonCode::$variant,)*];
+
+            /// The dotted code, e.g. `tenant.not_whitelisted`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ReasonCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status a response with this code carries.
+            pub fn http_status(self) -> u16 {
+                match self { $(ReasonCode::$variant => $status,)* }
+            }
+
+            /// The number of the RULES.md rule that returns this code, if a rule does.
+            pub fn rule(self) -> Option<u8> {
+                match self { $(ReasonCode::$variant => $rule,)* }
+            }
+        }
+    };
+}
+
+reason_codes! {
+    /// Rule 1: the sender is not on the whitelist.
+    TenantNotWhitelisted = "tenant.not_whitelisted", status 403, rule Some(1);
+    /// Rule 1: the sender's whitelist entry is suspended.
+    TenantSuspended = "tenant.suspended", status 403, rule Some(1);
+    /// Rule 1: the sender's whitelist entry is revoked.
+    TenantRevoked = "tenant.revoked", status 403, rule Some(1);
+    /// Rule 1: today is outside the sender's validity window.
+    TenantNotValid = "tenant.not_valid", status 403, rule Some(1);
+    /// Rule 2: the sender is not on the Mainland side in a GBA city.
+    TenantOutsideGba = "tenant.outside_gba", status 403, rule Some(2);
+    /// Rule 3: the recipient is not on the whitelist.
+    RecipientNotWhitelisted = "recipient.not_whitelisted", status 403, rule Some(3);
+    /// Rule 3: the recipient's whitelist entry is not approved.
+    RecipientSuspended = "recipient.suspended", status 403, rule Some(3);
+    /// Rule 3: today is outside the recipient's validity window.
+    RecipientNotValid = "recipient.not_valid", status 403, rule Some(3);
+    /// Rule 3: the recipient is not a Hong Kong Park tenant.
+    RecipientNotInHkPark = "recipient.not_in_hk_park", status 403, rule Some(3);
+    /// Rule 4: no inventory item has this id.
+    InventoryUnknownItem = "inventory.unknown_item", status 403, rule Some(4);
+    /// Rule 4: the item belongs to another tenant.
+    InventoryNotOwner = "inventory.not_owner", status 403, rule Some(4);
+    /// Rule 4: the item is not approved or today is outside its validity window.
+    InventoryNotValid = "inventory.not_valid", status 403, rule Some(4);
+    /// Rule 5: the recipient is not listed on the item.
+    InventoryRecipientNotAllowed = "inventory.recipient_not_allowed", status 403, rule Some(5);
+    /// Rule 6: the purpose is not listed on the item.
+    InventoryPurposeNotAllowed = "inventory.purpose_not_allowed", status 403, rule Some(6);
+    /// Rule 7: one of the item's categories is not in the pilot catalogue.
+    InventoryCategoryNotInCatalogue = "inventory.category_not_in_catalogue", status 403, rule Some(7);
+    /// Rule 8: important data never goes through the green channel.
+    DataImportantData = "data.important_data", status 403, rule Some(8);
+    /// Rule 9: human genetic data without the item's HGR filing.
+    DataHgrFilingMissing = "data.hgr_filing_missing", status 403, rule Some(9);
+    /// Rule 10 (and while streaming): the body is larger than the item allows.
+    RequestBodyTooLarge = "request.body_too_large", status 413, rule Some(10);
+    /// Rule 11 (and any required header): a required header is missing.
+    RequestMissingHeader = "request.missing_header", status 400, rule Some(11);
+    /// Rule 12: no filing has this reference.
+    ContractUnknown = "contract.unknown", status 403, rule Some(12);
+    /// Rule 12: the filing's processor or recipient is not this sender or recipient.
+    ContractPartiesMismatch = "contract.parties_mismatch", status 403, rule Some(12);
+    /// Rule 12: a party is outside the GBA, or both are on the same side.
+    ContractPartyOutsideGba = "contract.party_outside_gba", status 403, rule Some(12);
+    /// Rule 13: the contract is not yet effective.
+    ContractNotEffective = "contract.not_effective", status 403, rule Some(13);
+    /// Rule 13: the contract is terminated.
+    ContractTerminated = "contract.terminated", status 403, rule Some(13);
+    /// Rule 13: the contract is suspended.
+    ContractSuspended = "contract.suspended", status 403, rule Some(13);
+    /// Rule 14: the filing deadline passed and the contract was not filed.
+    ContractFilingOverdue = "contract.filing_overdue", status 403, rule Some(14);
+    /// Rule 15: no impact assessment completed in time.
+    ContractPiaMissing = "contract.pia_missing", status 403, rule Some(15);
+    /// Rule 16: the item's categories or the purpose are outside the filed scope.
+    ContractScopeExceeded = "contract.scope_exceeded", status 403, rule Some(16);
+    /// Rule 17: sensitive data without `covers_sensitive` and `separate_consent`.
+    ContractSensitiveNotCovered = "contract.sensitive_not_covered", status 403, rule Some(17);
+    /// Rule 18: a CIIO sender needs a security assessment.
+    ContractCiioRequiresAssessment = "contract.ciio_requires_assessment", status 403, rule Some(18);
+    /// Rule 19: the year's volume needs a stronger route than the filing's.
+    VolumeRouteInsufficient = "volume.route_insufficient", status 403, rule Some(19);
+    /// A header is present but cannot be parsed.
+    RequestMalformedHeader = "request.malformed_header", status 400, rule None;
+    /// The body's SHA-256 differs from its `Content-Digest`.
+    RequestDigestMismatch = "request.digest_mismatch", status 400, rule None;
+    /// The body's length differs from its `Content-Length`.
+    RequestLengthMismatch = "request.length_mismatch", status 400, rule None;
+    /// The client certificate has no single SPIFFE identity in the trust domain.
+    AuthBadIdentity = "auth.bad_identity", status 401, rule None;
+    /// The principal's role may not call this endpoint (or see this transfer).
+    AuthForbidden = "auth.forbidden", status 403, rule None;
+    /// The audit log cannot be written: nothing is forwarded.
+    AuditUnavailable = "audit.unavailable", status 503, rule None;
+    /// The recipient's upstream refused the connection or failed.
+    UpstreamUnavailable = "upstream.unavailable", status 502, rule None;
+    /// The recipient's upstream did not answer in time.
+    UpstreamTimeout = "upstream.timeout", status 504, rule None;
+    /// The caller exceeded a rate or concurrency quota.
+    QuotaExceeded = "quota.exceeded", status 429, rule None;
+    /// A policy bundle failed validation.
+    PolicyInvalid = "policy.invalid", status 422, rule None;
+    /// A lifecycle event that the transfer's history does not allow.
+    LifecycleInvalidTransition = "lifecycle.invalid_transition", status 409, rule None;
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReasonCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The text is not a known reason code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown reason code {0:?}; see the reason code table in README.md")]
+pub struct UnknownReasonCode(pub String);
+
+impl FromStr for ReasonCode {
+    type Err = UnknownReasonCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str() == s)
+            .ok_or_else(|| UnknownReasonCode(s.to_owned()))
+    }
+}

@@ -1,0 +1,47 @@
+//! Rules 1-3: the sender and the recipient are whitelisted, valid and on the right sides.
+
+use super::{Ctx, in_gba, within};
+use crate::model::{Park, Side, Status, Tenant};
+use crate::reason::ReasonCode;
+
+/// Rules 1 and 2: the sender is an approved, valid, Mainland GBA tenant.
+pub(crate) fn sender<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
+    let tenant = ctx
+        .registry
+        .tenants
+        .get(&ctx.request.sender)
+        .ok_or(ReasonCode::TenantNotWhitelisted)?;
+    match tenant.status {
+        Status::Approved => {}
+        Status::Suspended => return Err(ReasonCode::TenantSuspended),
+        Status::Revoked => return Err(ReasonCode::TenantRevoked),
+    }
+    if !within(ctx.today, tenant.valid_from, tenant.valid_until) {
+        return Err(ReasonCode::TenantNotValid);
+    }
+    if tenant.side != Side::Mainland || !in_gba(ctx, &tenant.city) {
+        return Err(ReasonCode::TenantOutsideGba);
+    }
+    Ok(tenant)
+}
+
+/// Rule 3: the recipient is an approved, valid Hong Kong Park tenant. A recipient entry that is
+/// not `approved` (suspended or revoked) answers `recipient.suspended`: RULES.md gives the
+/// recipient no `revoked` code.
+pub(crate) fn recipient<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
+    let tenant = ctx
+        .registry
+        .tenants
+        .get(&ctx.request.recipient)
+        .ok_or(ReasonCode::RecipientNotWhitelisted)?;
+    if tenant.status != Status::Approved {
+        return Err(ReasonCode::RecipientSuspended);
+    }
+    if !within(ctx.today, tenant.valid_from, tenant.valid_until) {
+        return Err(ReasonCode::RecipientNotValid);
+    }
+    if tenant.park != Park::HkPark {
+        return Err(ReasonCode::RecipientNotInHkPark);
+    }
+    Ok(tenant)
+}
