@@ -1,17 +1,19 @@
 //! `loopgate`: the Loop green channel's compliance gateway (see README.md).
+//!
+//! `main` only parses the command line and dispatches; each command lives in `cmd/`.
 
 #![forbid(unsafe_code)]
+
+mod cli;
+mod cmd;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The Loop green channel's cross-boundary data-flow compliance gateway.
-#[derive(Debug, Parser)]
-#[command(name = "loopgate", version)]
-struct Cli {}
-
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Policy(command) => cmd::policy::run(command),
+    }
 }

@@ -13,16 +13,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod bundle;
 mod calendar;
 mod decision;
+mod error;
 mod evaluate;
 mod lifecycle;
 mod model;
 mod reason;
 mod rules;
 
+pub use bundle::{Diagnostic, MAX_BUNDLE_BYTES, Severity, ValidBundle, parse_bundle};
 pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
 pub use decision::{Decision, Flag, TransferRequest, Verdict, VolumeCounters};
+pub use error::PolicyError;
 pub use evaluate::evaluate;
 pub use lifecycle::{LifecycleEvent, check_transition, is_overdue, retention_due};
 pub use model::{

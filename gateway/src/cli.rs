@@ -1,0 +1,21 @@
+//! The command line (SPEC.md section 7). Exit codes: 0 success; 1 a policy denial
+//! (`policy eval`); 2 bad usage, an unreadable file or an invalid bundle.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// The Loop green channel's cross-boundary data-flow compliance gateway.
+#[derive(Debug, Parser)]
+#[command(name = "loopgate", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate policy bundles and evaluate transfers offline, exactly as the gateway would.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+}

@@ -1,0 +1,3 @@
+//! One module per CLI command family.
+
+pub(crate) mod policy;

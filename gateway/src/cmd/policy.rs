@@ -1,0 +1,173 @@
+//! `loopgate policy check` and `loopgate policy eval` (SPEC.md section 7).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use loopgate_policy::{
+    Decision, PolicyError, TransferRequest, ValidBundle, Verdict, VolumeCounters, evaluate,
+    parse_bundle,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Exit code for bad usage, an unreadable file or an invalid bundle.
+const EXIT_USAGE: u8 = 2;
+/// Exit code of `policy eval` when the transfer is denied.
+const EXIT_DENIED: u8 = 1;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Validate a bundle offline: prints every problem as FILE:LINE:COLUMN: message; exit 0 when
+    /// valid, 2 otherwise.
+    Check {
+        /// The policy bundle (TOML).
+        file: PathBuf,
+    },
+    /// Evaluate one transfer offline and print the decision as one JSON line; exit 0 on allow,
+    /// 1 on deny, 2 on bad usage or an invalid bundle.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The policy bundle (TOML).
+    #[arg(long)]
+    bundle: PathBuf,
+    /// The instant to evaluate at (RFC 3339, e.g. 2026-03-16T10:00:00+08:00); rules use its
+    /// calendar day in UTC+8.
+    #[arg(long, value_parser = parse_instant)]
+    at: OffsetDateTime,
+    /// Sender tenant id.
+    #[arg(long)]
+    sender: String,
+    /// Recipient tenant id (`Loop-Recipient`).
+    #[arg(long)]
+    recipient: String,
+    /// Inventory item id (`Loop-Inventory-Item`).
+    #[arg(long)]
+    item: String,
+    /// Purpose code (`Loop-Purpose`).
+    #[arg(long)]
+    purpose: String,
+    /// Contract filing reference (`Loop-Contract-Filing`).
+    #[arg(long)]
+    filing: Option<String>,
+    /// Data subjects in this transfer (`Loop-Data-Subjects`).
+    #[arg(long)]
+    subjects: Option<u64>,
+    /// Declared body size in bytes (`Content-Length`).
+    #[arg(long)]
+    size: Option<u64>,
+    /// The processor's year-to-date non-sensitive data subjects, before this transfer (rule 19).
+    #[arg(long, default_value_t = 0)]
+    ytd_subjects: u64,
+    /// The processor's year-to-date sensitive data subjects, before this transfer (rule 19).
+    #[arg(long, default_value_t = 0)]
+    ytd_sensitive_subjects: u64,
+}
+
+fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("{e}; write an RFC 3339 instant such as 2026-03-16T10:00:00+08:00"))
+}
+
+pub(crate) fn run(command: PolicyCommand) -> ExitCode {
+    match command {
+        PolicyCommand::Check { file } => check(&file),
+        PolicyCommand::Eval(args) => eval(&args),
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    let shown = file.display();
+    match load(file) {
+        Ok(bundle) => {
+            for warning in &bundle.warnings {
+                println!("{shown}:{warning}");
+            }
+            let registry = &bundle.registry;
+            println!(
+                "{shown}: ok: {} tenants, {} inventory items, {} contract filings",
+                registry.tenants.len(),
+                registry.items.len(),
+                registry.filings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in problems {
+                println!("{shown}:{problem}");
+            }
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The JSON line `policy eval` prints (SPEC.md section 7).
+#[derive(Serialize)]
+struct EvalOutput<'a> {
+    decision: Verdict,
+    reason: Option<&'a str>,
+    rule: Option<u8>,
+    flags: Vec<&'a str>,
+}
+
+fn eval(args: &EvalArgs) -> ExitCode {
+    let bundle = match load(&args.bundle) {
+        Ok(bundle) => bundle,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{}:{problem}", args.bundle.display());
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let request = TransferRequest {
+        sender: args.sender.clone(),
+        recipient: args.recipient.clone(),
+        item: args.item.clone(),
+        purpose: args.purpose.clone(),
+        filing: args.filing.clone(),
+        data_subjects: args.subjects,
+        declared_size: args.size,
+        volume: VolumeCounters {
+            subjects: args.ytd_subjects,
+            sensitive_subjects: args.ytd_sensitive_subjects,
+        },
+    };
+    let decision: Decision = evaluate(&bundle.registry, &request, args.at);
+    let output = EvalOutput {
+        decision: decision.verdict,
+        reason: decision.reason.map(|code| code.as_str()),
+        rule: decision.rule,
+        flags: decision.flags.iter().map(|flag| flag.as_str()).collect(),
+    };
+    match serde_json::to_string(&output) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("loopgate: cannot encode the decision: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if decision.is_allowed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DENIED)
+    }
+}
+
+/// Reads and validates a bundle; on failure, the lines to print after `FILE:`.
+fn load(file: &Path) -> Result<ValidBundle, Vec<String>> {
+    let text = std::fs::read(file).map_err(|e| vec![format!(" cannot read the bundle: {e}")])?;
+    let text = String::from_utf8(text).map_err(|e| {
+        vec![format!(
+            " the bundle is not UTF-8 (byte {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )]
+    })?;
+    parse_bundle(&text).map_err(|PolicyError::InvalidBundle { problems }| {
+        problems.iter().map(ToString::to_string).collect()
+    })
+}
