@@ -1,0 +1,313 @@
+//! `loopgate policy check` and `loopgate policy eval` as a real process (SPEC.md section 7):
+//! output format and exit codes are part of the contract.
+
+#![allow(clippy::unwrap_used)]
+
+use loopgate_tests::{BundleText, Loopgate, workspace_root};
+use serde_json::json;
+use tempfile::TempDir;
+
+const NOON: &str = "2026-06-01T12:00:00+08:00";
+
+fn check(bundle: &BundleText) -> (loopgate_tests::Run, String) {
+    let dir = TempDir::new().unwrap();
+    let path = bundle.write_to(dir.path());
+    let run = Loopgate::new()
+        .args(["policy", "check"])
+        .arg_path(&path)
+        .run();
+    (run, path.display().to_string())
+}
+
+trait ArgPath {
+    fn arg_path(self, path: &std::path::Path) -> Self;
+}
+
+impl ArgPath for Loopgate {
+    fn arg_path(self, path: &std::path::Path) -> Self {
+        self.args([path.as_os_str()])
+    }
+}
+
+/// `policy eval` on `bundle` with the sample sender and recipient plus `extra` arguments.
+fn eval(bundle: &BundleText, at: &str, extra: &[&str]) -> loopgate_tests::Run {
+    let dir = TempDir::new().unwrap();
+    let path = bundle.write_to(dir.path());
+    Loopgate::new()
+        .args(["policy", "eval", "--bundle"])
+        .arg_path(&path)
+        .args([
+            "--at",
+            at,
+            "--sender",
+            "sz-genomics",
+            "--recipient",
+            "hk-biolab",
+        ])
+        .args(extra)
+        .run()
+}
+
+const PERSONAL: &[&str] = &[
+    "--item",
+    "INV-PI-001",
+    "--purpose",
+    "research.cohort_study",
+    "--filing",
+    "GBA-SC-DEMO-001",
+    "--subjects",
+    "250",
+];
+
+#[test]
+fn the_fixture_is_the_reference_bundle() {
+    // Guards against the in-repo copy drifting from ../shared/examples/policy.toml.
+    let shared = workspace_root().join("../shared/examples/policy.toml");
+    match std::fs::read_to_string(&shared) {
+        Ok(reference) => assert_eq!(BundleText::example().0, reference),
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: {} is not beside the repository", shared.display());
+        }
+        Err(e) => panic!(
+            "{}: {e} (CI runs with ../shared beside the clone)",
+            shared.display()
+        ),
+    }
+}
+
+#[test]
+fn check_accepts_the_reference_bundle() {
+    let (run, path) = check(&BundleText::example());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout.trim(),
+        format!("{path}: ok: 2 tenants, 2 inventory items, 1 contract filings")
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_file_line_and_column() {
+    let bundle = BundleText::example()
+        .replace("ciio = false", "ciio = false\ncolour = \"red\"")
+        .replace(
+            "recipients = [\"hk-biolab\"]",
+            "recipients = [\"hk-nobody\"]",
+        )
+        .replace("route = \"gba_sc\"", "route = \"gba\"");
+    let colour = bundle.line_of("colour");
+    let nobody = bundle.line_of("\"hk-nobody\"");
+    let route = bundle.line_of("route = \"gba\"");
+    let (run, path) = check(&bundle);
+    assert_eq!(run.code, 2, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{run:?}");
+    assert!(
+        lines[0].starts_with(&format!("{path}:{colour}:1: unknown key `colour`")),
+        "{run:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{path}:{nobody}:15: recipient \"hk-nobody\"")),
+        "{run:?}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{path}:{route}:9: `route`")),
+        "{run:?}"
+    );
+    assert!(lines[2].contains("gba_sc, national_sc, certification, security_assessment"));
+}
+
+#[test]
+fn check_reports_toml_syntax_errors_with_a_location() {
+    let bundle = BundleText::example().replace("[catalogue]", "[catalogue");
+    let line = bundle.line_of("[catalogue");
+    let (run, path) = check(&bundle);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout.starts_with(&format!("{path}:{line}:")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("invalid TOML"), "{run:?}");
+}
+
+#[test]
+fn check_prints_warnings_but_accepts() {
+    let bundle = BundleText::example().replace(
+        "categories = [\"instrument_telemetry\"]",
+        "categories = [\"instrument_telemetry\", \"soil_samples\"]",
+    );
+    let line = bundle.line_of("soil_samples");
+    let (run, path) = check(&bundle);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(&format!("{path}:{line}:"))
+            && run.stdout.contains("warning: category \"soil_samples\""),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn check_of_a_missing_or_non_utf8_file_is_a_usage_error() {
+    let run = Loopgate::new()
+        .args(["policy", "check", "/nonexistent/policy.toml"])
+        .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("/nonexistent/policy.toml: cannot read the bundle"),
+        "{run:?}"
+    );
+
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[catalogue]\ncategories = [\"caf\xe9\"]\n").unwrap();
+    let run = Loopgate::new()
+        .args(["policy", "check"])
+        .arg_path(&path)
+        .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("not UTF-8"), "{run:?}");
+}
+
+#[test]
+fn eval_allows_a_non_personal_transfer() {
+    let run = eval(
+        &BundleText::example(),
+        NOON,
+        &[
+            "--item",
+            "INV-NP-001",
+            "--purpose",
+            "research.instrument_qc",
+            "--size",
+            "1024",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "allow", "reason": null, "rule": null, "flags": []})
+    );
+}
+
+#[test]
+fn eval_allows_a_personal_transfer_under_the_filed_contract() {
+    let run = eval(&BundleText::example(), NOON, PERSONAL);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "allow", "reason": null, "rule": null, "flags": []})
+    );
+}
+
+#[test]
+fn eval_denies_with_the_first_failing_rule_and_exit_1() {
+    // Missing personal-information headers: rule 11.
+    let run = eval(
+        &BundleText::example(),
+        NOON,
+        &["--item", "INV-PI-001", "--purpose", "research.cohort_study"],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "deny", "reason": "request.missing_header", "rule": 11, "flags": []})
+    );
+
+    // A suspended sender fails rule 1 before anything else is looked at.
+    let suspended =
+        BundleText::example().replace("status = \"approved\"", "status = \"suspended\"");
+    let run = eval(&suspended, NOON, &["--item", "nope", "--purpose", "nope"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "deny", "reason": "tenant.suspended", "rule": 1, "flags": []})
+    );
+}
+
+#[test]
+fn eval_flags_a_late_filing_but_allows() {
+    // Effective Monday 2026-03-02: the 10th working day after it is Monday 2026-03-16.
+    let on_time = BundleText::example().replace("filed_on = 2026-03-10", "filed_on = 2026-03-16");
+    let run = eval(&on_time, NOON, PERSONAL);
+    assert_eq!(run.json()["flags"], json!([]), "{run:?}");
+
+    let late = BundleText::example().replace("filed_on = 2026-03-10", "filed_on = 2026-03-17");
+    let run = eval(&late, NOON, PERSONAL);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "allow", "reason": null, "rule": null, "flags": ["filed_late"]})
+    );
+}
+
+#[test]
+fn eval_uses_the_calendar_day_in_utc_plus_8() {
+    // The filing was never filed: overdue from 2026-03-17 (UTC+8), i.e. from 16:00 UTC on the 16th.
+    let unfiled = BundleText::example().replace("filed_on = 2026-03-10", "# not filed");
+    let run = eval(&unfiled, "2026-03-16T15:59:59Z", PERSONAL);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = eval(&unfiled, "2026-03-16T16:00:00Z", PERSONAL);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.json()["reason"], json!("contract.filing_overdue"));
+    assert_eq!(run.json()["rule"], json!(14));
+}
+
+#[test]
+fn eval_holds_national_routes_to_the_volume_thresholds() {
+    let national = BundleText::example().replace("route = \"gba_sc\"", "route = \"national_sc\"");
+    let below = eval(
+        &national,
+        NOON,
+        &[PERSONAL, &["--ytd-subjects", "999749"]].concat(),
+    );
+    assert_eq!(below.code, 0, "{below:?}");
+    let at = eval(
+        &national,
+        NOON,
+        &[PERSONAL, &["--ytd-subjects", "999750"]].concat(),
+    );
+    assert_eq!(at.code, 1, "{at:?}");
+    assert_eq!(at.json()["reason"], json!("volume.route_insufficient"));
+    // The GBA route has no head-count cap.
+    let gba = eval(
+        &BundleText::example(),
+        NOON,
+        &[PERSONAL, &["--ytd-subjects", "5000000"]].concat(),
+    );
+    assert_eq!(gba.code, 0, "{gba:?}");
+}
+
+#[test]
+fn eval_on_an_invalid_bundle_exits_2_and_lists_the_problems() {
+    let broken = BundleText::example().replace("owner = \"sz-genomics\"", "owner = \"sz-nobody\"");
+    let line = broken.line_of("sz-nobody");
+    let run = eval(&broken, NOON, PERSONAL);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("policy.toml:{line}:9: `owner`")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn eval_rejects_bad_usage_with_exit_2() {
+    let bundle = BundleText::example();
+    for extra in [
+        &["--item", "INV-NP-001"][..], // no --purpose
+        &["--item", "INV-NP-001", "--purpose", "p", "--subjects", "-1"][..], // negative count
+        &["--item", "INV-NP-001", "--purpose", "p", "--size", "1e9"][..], // not an integer
+    ] {
+        let run = eval(&bundle, NOON, extra);
+        assert_eq!(run.code, 2, "{extra:?}: {run:?}");
+        assert!(run.stdout.is_empty());
+    }
+    let run = eval(
+        &bundle,
+        "2026-06-01 12:00",
+        &["--item", "INV-NP-001", "--purpose", "p"],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("RFC 3339"), "{run:?}");
+}
