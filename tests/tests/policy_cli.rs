@@ -311,3 +311,30 @@ fn eval_rejects_bad_usage_with_exit_2() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("RFC 3339"), "{run:?}");
 }
+
+#[test]
+fn eval_accepts_a_bare_date_as_that_day_in_utc_plus_8() {
+    let unfiled = BundleText::example().replace("filed_on = 2026-03-10", "# not filed");
+    let due = eval(&unfiled, "2026-03-16", PERSONAL);
+    assert_eq!(due.code, 0, "{due:?}");
+    let after = eval(&unfiled, "2026-03-17", PERSONAL);
+    assert_eq!(
+        after.json()["reason"],
+        json!("contract.filing_overdue"),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn quoted_dates_and_spelled_out_cities_read_like_their_canonical_forms() {
+    let bundle = BundleText::example()
+        .replace("valid_from = 2026-01-01", "valid_from = \"2026-01-01\"")
+        .replace("city = \"hong_kong\"", "city = \"Hong Kong\"")
+        .replace("city = \"shenzhen\"", "city = \"Shenzhen\"");
+    let run = eval(&bundle, NOON, PERSONAL);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (run, _) =
+        check(&BundleText::example().replace("valid_from = 2026-01-01", "valid_from = \"Jan 1\""));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("must be a TOML local date"), "{run:?}");
+}

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use loopgate_policy::{
-    Decision, PolicyError, TransferRequest, ValidBundle, Verdict, VolumeCounters, evaluate,
-    parse_bundle,
+    Decision, PARK_OFFSET, PolicyError, TransferRequest, ValidBundle, Verdict, VolumeCounters,
+    evaluate, parse_bundle,
 };
 use serde::Serialize;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 
 /// Exit code for bad usage, an unreadable file or an invalid bundle.
 const EXIT_USAGE: u8 = 2;
@@ -68,9 +69,15 @@ pub(crate) struct EvalArgs {
     ytd_sensitive_subjects: u64,
 }
 
+/// An RFC 3339 instant; a bare date (`2026-03-16`) means the start of that day in UTC+8.
 fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|e| format!("{e}; write an RFC 3339 instant such as 2026-03-16T10:00:00+08:00"))
+    OffsetDateTime::parse(text, &Rfc3339).or_else(|e| {
+        Date::parse(text, format_description!("[year]-[month]-[day]"))
+            .map(|day| day.midnight().assume_offset(PARK_OFFSET))
+            .map_err(|_| {
+                format!("{e}; write an RFC 3339 instant such as 2026-03-16T10:00:00+08:00")
+            })
+    })
 }
 
 pub(crate) fn run(command: PolicyCommand) -> ExitCode {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::diagnostic::Diagnostics;
-use super::reader::{Located, Span, Table};
+use super::reader::{Located, Span, Table, normalize_city};
 use crate::model::{
     Authority, ContractFiling, DataClass, FilingStatus, InventoryItem, Park, Route, Side, Status,
     Tenant,
@@ -88,7 +88,7 @@ pub(crate) fn tenant(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Tenan
             id: id.text,
             legal_name: legal_name?.text,
             side: side?,
-            city: city?.text.trim().to_lowercase(),
+            city: normalize_city(&city?.text),
             park: park?,
             status: status?,
             valid_from: valid_from.0,

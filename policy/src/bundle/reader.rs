@@ -292,9 +292,19 @@ pub(crate) fn check_id(d: &mut Diagnostics<'_>, id: &Located, what: &str) -> boo
     ok
 }
 
+/// City names compare in lower case with `_` for spaces and hyphens ("Hong Kong" is `hong_kong`).
+pub(crate) fn normalize_city(city: &str) -> String {
+    city.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// A TOML local date (`2026-03-02`); a quoted `"2026-03-02"` is read the same way.
 fn date(d: &mut Diagnostics<'_>, value: &Spanned<DeValue<'_>>, what: &str) -> Option<Date> {
     let local = match value.get_ref() {
         DeValue::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => dt.date,
+        DeValue::String(text) => match text.parse::<toml::value::Datetime>() {
+            Ok(dt) if dt.time.is_none() && dt.offset.is_none() => dt.date,
+            _ => None,
+        },
         _ => None,
     };
     let parsed = local.and_then(|day| {

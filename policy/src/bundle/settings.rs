@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use time::{Date, Month, Weekday};
 
 use super::diagnostic::Diagnostics;
-use super::reader::{Located, Table};
+use super::reader::{Located, Table, normalize_city};
 use crate::model::{Calendar, Parameters, WeekdayKey};
 
 pub(crate) const PARAMETER_KEYS: &[&str] = &[
@@ -44,7 +44,7 @@ pub(crate) fn parameters(d: &mut Diagnostics<'_>, t: Option<&Table<'_, '_>>) -> 
         Some(Some(cities)) => Some(
             cities
                 .iter()
-                .map(|city| city.text.trim().to_lowercase())
+                .map(|city| normalize_city(&city.text))
                 .collect(),
         ),
         Some(None) => Some(defaults.gba_cities),
