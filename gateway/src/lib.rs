@@ -1,0 +1,13 @@
+//! The loopgate gateway as a library: identity, TLS and the dev-mode PKI today; the transfer
+//! pipeline, regulator and admin APIs build on these. The `loopgate` binary (`main.rs`) is a thin
+//! command line over this crate and `loopgate-policy`.
+//!
+//! It does not decide policy (that is `loopgate-policy`, a pure function) and does not define the
+//! log's formats (that is `loopgate-audit`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod identity;
+pub mod pki;
+pub mod tls;

@@ -1,0 +1,168 @@
+//! TLS with rustls and the ring provider: the API listener's server config (TLS 1.3, client
+//! certificate required and verified against the park CA and its CRLs) and the upstream client
+//! config (server authentication against the upstream's CA).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+
+/// What is wrong with the TLS material; each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read or parsed.
+    #[error("{}: {what}: {source}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        what: &'static str,
+        /// The parse or I/O error.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A PEM file holds none of what it should.
+    #[error("{}: no {what} found; the file must hold PEM blocks", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        what: &'static str,
+    },
+    /// rustls refused a certificate, key or CA.
+    #[error("{context}: {source}")]
+    Rustls {
+        /// Which part of the configuration.
+        context: &'static str,
+        /// rustls' reason.
+        source: rustls::Error,
+    },
+    /// The client verifier could not be built (e.g. a CRL that does not parse).
+    #[error("client certificate verifier: {0}; check the CA bundle and CRL files")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// The one crypto provider loopgate uses: rustls' ring provider.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Files that make the API listener's TLS configuration.
+#[derive(Debug, Clone)]
+pub struct ServerTlsFiles {
+    /// Park CA bundle (PEM) that client certificates must chain to.
+    pub client_ca: PathBuf,
+    /// Certificate revocation lists (PEM), checked for every client certificate.
+    pub crls: Vec<PathBuf>,
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Also offer TLS 1.2 (off unless the config says so).
+    pub allow_tls12: bool,
+}
+
+/// Builds the API listener's config: client certificates required, ALPN h2 and http/1.1.
+pub fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let roots = Arc::new(root_store(&files.client_ca, "park CA")?);
+    let mut crls = Vec::new();
+    for path in &files.crls {
+        crls.extend(read_all(
+            path,
+            "CRL",
+            CertificateRevocationListDer::pem_file_iter(path),
+        )?);
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .with_crls(crls)
+        .build()?;
+    let versions: &[&SupportedProtocolVersion] = if files.allow_tls12 {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13]
+    };
+    let certs = read_all(
+        &files.cert,
+        "certificate",
+        CertificateDer::pem_file_iter(&files.cert),
+    )?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::Pem {
+        path: files.key.clone(),
+        what: "private key",
+        source,
+    })?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|source| TlsError::Rustls {
+            context: "protocol versions",
+            source,
+        })?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|source| TlsError::Rustls {
+            context: "server certificate and key",
+            source,
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2.
+pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = root_store(ca, "upstream CA")?;
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Rustls {
+            context: "protocol versions",
+            source,
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn root_store(path: &Path, what: &'static str) -> Result<RootCertStore, TlsError> {
+    let mut store = RootCertStore::empty();
+    for cert in read_all(path, what, CertificateDer::pem_file_iter(path))? {
+        store.add(cert).map_err(|source| TlsError::Rustls {
+            context: what,
+            source,
+        })?;
+    }
+    Ok(store)
+}
+
+/// Every PEM item of one kind in a file; at least one.
+fn read_all<T>(
+    path: &Path,
+    what: &'static str,
+    items: Result<
+        impl Iterator<Item = Result<T, rustls::pki_types::pem::Error>>,
+        rustls::pki_types::pem::Error,
+    >,
+) -> Result<Vec<T>, TlsError> {
+    let pem_error = |source| TlsError::Pem {
+        path: path.to_owned(),
+        what,
+        source,
+    };
+    let items = items
+        .map_err(pem_error)?
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(pem_error)?;
+    if items.is_empty() {
+        return Err(TlsError::Empty {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests;
