@@ -1,5 +1,6 @@
 //! The command line (SPEC.md section 7). Exit codes: 0 success; 1 a policy denial
-//! (`policy eval`); 2 bad usage, an unreadable file or an invalid bundle.
+//! (`policy eval`); 2 bad usage, an unreadable file or an invalid bundle; 64 a bad gateway
+//! config.
 
 use clap::{Parser, Subcommand};
 
@@ -18,4 +19,7 @@ pub(crate) enum Command {
     /// Validate policy bundles and evaluate transfers offline, exactly as the gateway would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Validate a gateway config and every file it names, without binding; exit 0, or 64 with
+    /// one line per problem.
+    CheckConfig(cmd::check_config::CheckConfigArgs),
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod config;
 pub mod identity;
 pub mod pki;
 pub mod tls;

@@ -15,5 +15,6 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Policy(command) => cmd::policy::run(command),
+        cli::Command::CheckConfig(args) => cmd::check_config::run(&args),
     }
 }

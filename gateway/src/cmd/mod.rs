@@ -1,3 +1,4 @@
 //! One module per CLI command family.
 
+pub(crate) mod check_config;
 pub(crate) mod policy;

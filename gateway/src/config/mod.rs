@@ -1,0 +1,332 @@
+//! Two-stage configuration (ripgrep's low/high args): [`raw`] is the file exactly as written,
+//! unknown keys rejected; [`Config`] is what the gateway runs on, validated, with paths resolved
+//! against the config file's folder. Every problem is reported, not just the first.
+
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+
+use crate::tls::ServerTlsFiles;
+
+/// Why a config cannot be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{}: cannot read the config: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (syntax, type, unknown or missing key).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// The values are wrong: every problem, one per line.
+    #[error("{}: {}", path.display(), problems.join(&format!("\n{}: ", path.display())))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// One sentence per problem.
+        problems: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// One line per problem, each starting with the file name.
+    pub fn lines(&self) -> Vec<String> {
+        self.to_string().lines().map(str::to_owned).collect()
+    }
+}
+
+/// Diagnostics output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (journald adds the timestamp).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A validated upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `https://host:port/path`.
+    pub url: Uri,
+    /// CA bundle for the upstream's certificate.
+    pub ca: PathBuf,
+}
+
+/// Timeouts and sizes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request head, bytes.
+    pub max_header_bytes: usize,
+    /// Time to send the request head.
+    pub header_timeout: Duration,
+    /// Longest stall while reading a body.
+    pub body_idle_timeout: Duration,
+    /// Time to connect to an upstream.
+    pub upstream_connect_timeout: Duration,
+    /// Time for an upstream to answer.
+    pub upstream_timeout: Duration,
+    /// Time transfers in flight get after SIGTERM.
+    pub drain_timeout: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// API listener address.
+    pub listen: SocketAddr,
+    /// Ops listener address.
+    pub ops_listen: SocketAddr,
+    /// SPIFFE trust domain.
+    pub trust_domain: String,
+    /// TLS material of the API listener.
+    pub tls: ServerTlsFiles,
+    /// Log folder.
+    pub log_dir: PathBuf,
+    /// Log signing key file.
+    pub log_key: PathBuf,
+    /// Checkpoint origin line.
+    pub origin: String,
+    /// Policy bundle file.
+    pub policy_bundle: PathBuf,
+    /// Upstreams by recipient tenant id.
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// Timeouts and sizes.
+    pub limits: Limits,
+    /// Diagnostics format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads and validates a config file (stage one and two; no certificate or key is loaded).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates config text as if read from `path` (relative paths resolve against its folder).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: one_line(text, &e),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let mut problems = Vec::new();
+        let config = validate(&raw, path, &base, &mut problems);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            }),
+        }
+    }
+}
+
+/// toml's multi-line error (with a source excerpt) as one line: `LINE:COLUMN: message`.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{line}:{column}: {message}")
+        }
+        None => message,
+    }
+}
+
+impl Config {
+    /// Loads everything the config points at, as `serve` would, and reports every file that
+    /// cannot be used: TLS material, upstream CAs, the policy bundle, the log key.
+    pub fn check_files(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = crate::tls::server_config(&self.tls) {
+            problems.push(format!("[tls]: {e}"));
+        }
+        for (tenant, upstream) in &self.upstreams {
+            if let Err(e) = crate::tls::upstream_client_config(&upstream.ca) {
+                problems.push(format!("[[upstream]] for tenant {tenant:?}: {e}"));
+            }
+        }
+        let bundle = &self.policy_bundle;
+        match std::fs::read_to_string(bundle) {
+            Err(e) => problems.push(format!("[policy] bundle {}: {e}", bundle.display())),
+            Ok(text) => {
+                if let Err(loopgate_policy::PolicyError::InvalidBundle { problems: found }) =
+                    loopgate_policy::parse_bundle(&text)
+                {
+                    problems.extend(
+                        found
+                            .iter()
+                            .filter(|p| p.severity == loopgate_policy::Severity::Error)
+                            .map(|p| format!("[policy] bundle {}:{p}", bundle.display())),
+                    );
+                }
+            }
+        }
+        if let Err(e) = std::fs::File::open(&self.log_key) {
+            problems.push(format!(
+                "[log] key {}: {e}; make one with `loopgate keygen --out FILE --name ORIGIN`",
+                self.log_key.display()
+            ));
+        }
+        problems
+    }
+}
+
+fn validate(
+    raw: &raw::RawConfig,
+    path: &Path,
+    base: &Path,
+    problems: &mut Vec<String>,
+) -> Option<Config> {
+    let resolve = |file: &str| base.join(file);
+    let listen = address(&raw.server.listen, "[server] listen", problems);
+    let ops_listen = address(&raw.server.ops_listen, "[server] ops_listen", problems);
+    let trust_domain = raw.server.trust_domain.trim().to_owned();
+    let domain_ok = !trust_domain.is_empty()
+        && trust_domain.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        });
+    if !domain_ok {
+        problems.push(format!(
+            "[server] trust_domain {:?} is not a SPIFFE trust domain; use lower-case letters, digits, '.', '-' and '_' (e.g. \"loop.example\")",
+            raw.server.trust_domain
+        ));
+    }
+    let origin = raw.log.origin.trim().to_owned();
+    if origin.is_empty() || origin.contains(['\n', '\r']) || origin.starts_with('—') {
+        problems.push(format!(
+            "[log] origin {:?} must be one non-empty line, e.g. \"loop.example/loopgate\"",
+            raw.log.origin
+        ));
+    }
+    let mut upstreams = BTreeMap::new();
+    for upstream in &raw.upstream {
+        let label = format!("[[upstream]] for tenant {:?}", upstream.tenant);
+        let url = upstream_url(&upstream.url, &label, problems);
+        if upstreams.contains_key(&upstream.tenant) {
+            problems.push(format!("{label} is defined twice; keep one"));
+        } else if let Some(url) = url {
+            upstreams.insert(
+                upstream.tenant.clone(),
+                Upstream {
+                    url,
+                    ca: resolve(&upstream.ca),
+                },
+            );
+        }
+    }
+    let limits = limits(&raw.limits, problems);
+    let log_format = match raw.logging.format.as_deref() {
+        None | Some("text") => Some(LogFormat::Text),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => {
+            problems.push(format!("[logging] format {other:?} is not text or json"));
+            None
+        }
+    };
+    Some(Config {
+        path: path.to_owned(),
+        listen: listen?,
+        ops_listen: ops_listen?,
+        trust_domain,
+        tls: ServerTlsFiles {
+            client_ca: resolve(&raw.tls.client_ca),
+            crls: raw.tls.crls.iter().map(|crl| resolve(crl)).collect(),
+            cert: resolve(&raw.tls.cert),
+            key: resolve(&raw.tls.key),
+            allow_tls12: raw.tls.allow_tls12,
+        },
+        log_dir: resolve(&raw.log.dir),
+        log_key: resolve(&raw.log.key),
+        origin,
+        policy_bundle: resolve(&raw.policy.bundle),
+        upstreams,
+        limits: limits?,
+        log_format: log_format?,
+    })
+}
+
+fn address(text: &str, key: &str, problems: &mut Vec<String>) -> Option<SocketAddr> {
+    let parsed = text.parse::<SocketAddr>().ok();
+    if parsed.is_none() {
+        problems.push(format!(
+            "{key} {text:?} is not an IP address and port such as \"127.0.0.1:8443\""
+        ));
+    }
+    parsed
+}
+
+fn upstream_url(text: &str, label: &str, problems: &mut Vec<String>) -> Option<Uri> {
+    let uri = text.parse::<Uri>().ok().filter(|uri| {
+        uri.scheme_str() == Some("https") && uri.host().is_some_and(|host| !host.is_empty())
+    });
+    if uri.is_none() {
+        problems.push(format!(
+            "{label}: url {text:?} must be an https:// URL with a host, e.g. \"https://10.0.0.5:9443/ingest\""
+        ));
+    }
+    uri
+}
+
+fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
+    let mut secs = |value: u64, key: &str| {
+        if (1..=86_400).contains(&value) {
+            Some(Duration::from_secs(value))
+        } else {
+            problems.push(format!(
+                "[limits] {key} is {value}; use a number of seconds from 1 to 86400"
+            ));
+            None
+        }
+    };
+    let header_timeout = secs(raw.header_timeout_secs, "header_timeout_secs");
+    let body_idle_timeout = secs(raw.body_idle_timeout_secs, "body_idle_timeout_secs");
+    let upstream_connect_timeout = secs(
+        raw.upstream_connect_timeout_secs,
+        "upstream_connect_timeout_secs",
+    );
+    let upstream_timeout = secs(raw.upstream_timeout_secs, "upstream_timeout_secs");
+    let drain_timeout = secs(raw.drain_timeout_secs, "drain_timeout_secs");
+    let max_header_bytes = usize::try_from(raw.max_header_bytes)
+        .ok()
+        .filter(|n| (1024..=1024 * 1024).contains(n));
+    if max_header_bytes.is_none() {
+        problems.push(format!(
+            "[limits] max_header_bytes is {}; use 1024 to 1048576",
+            raw.max_header_bytes
+        ));
+    }
+    Some(Limits {
+        max_header_bytes: max_header_bytes?,
+        header_timeout: header_timeout?,
+        body_idle_timeout: body_idle_timeout?,
+        upstream_connect_timeout: upstream_connect_timeout?,
+        upstream_timeout: upstream_timeout?,
+        drain_timeout: drain_timeout?,
+    })
+}

@@ -1,0 +1,127 @@
+//! The config file exactly as written (stage one): serde structs, unknown keys rejected.
+//! Every field's meaning is documented here and in the dev-mode `gateway.toml`.
+
+use serde::Deserialize;
+
+/// `gateway.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Listeners and identity.
+    pub(crate) server: RawServer,
+    /// The API listener's TLS material.
+    pub(crate) tls: RawTls,
+    /// The audit log.
+    pub(crate) log: RawLog,
+    /// The policy bundle.
+    pub(crate) policy: RawPolicy,
+    /// One upstream per recipient tenant.
+    #[serde(default)]
+    pub(crate) upstream: Vec<RawUpstream>,
+    /// Timeouts and sizes; every key has a default.
+    #[serde(default)]
+    pub(crate) limits: RawLimits,
+    /// Diagnostics to stderr.
+    #[serde(default)]
+    pub(crate) logging: RawLogging,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// `host:port` of the API listener (tenants, regulators, admins; HTTPS, client certs).
+    pub(crate) listen: String,
+    /// `host:port` of the plain-HTTP ops listener (`/healthz`, `/readyz`, `/metrics`).
+    #[serde(default = "default_ops_listen")]
+    pub(crate) ops_listen: String,
+    /// SPIFFE trust domain of client identities (`spiffe://<trust_domain>/<role>/<id>`).
+    pub(crate) trust_domain: String,
+}
+
+fn default_ops_listen() -> String {
+    "127.0.0.1:9464".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    /// PEM bundle of the park CA(s) that client certificates must chain to.
+    pub(crate) client_ca: String,
+    /// PEM CRL files checked for every client certificate.
+    #[serde(default)]
+    pub(crate) crls: Vec<String>,
+    /// The gateway's certificate chain (PEM).
+    pub(crate) cert: String,
+    /// The gateway's private key (PEM).
+    pub(crate) key: String,
+    /// Also accept TLS 1.2 (TLS 1.3 only by default).
+    #[serde(default)]
+    pub(crate) allow_tls12: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    /// Folder of the log's segment files and its sled store.
+    pub(crate) dir: String,
+    /// The Ed25519 signing key made by `loopgate keygen` (mode 0600).
+    pub(crate) key: String,
+    /// The log's origin line in every checkpoint (e.g. `loop.example/loopgate`).
+    pub(crate) origin: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    /// The policy bundle (TOML) loaded at start and on SIGHUP.
+    pub(crate) bundle: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    /// The recipient tenant whose transfers go here.
+    pub(crate) tenant: String,
+    /// `https://host:port/path` that receives the bodies (POST).
+    pub(crate) url: String,
+    /// PEM CA bundle that the upstream's server certificate must chain to.
+    pub(crate) ca: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLimits {
+    /// Largest request head (request line and headers), bytes.
+    pub(crate) max_header_bytes: u64,
+    /// Seconds a client may take to send its request head.
+    pub(crate) header_timeout_secs: u64,
+    /// Seconds a body may stall (no bytes from the client) before the transfer fails.
+    pub(crate) body_idle_timeout_secs: u64,
+    /// Seconds to connect to an upstream.
+    pub(crate) upstream_connect_timeout_secs: u64,
+    /// Seconds for the upstream to answer once the body is sent.
+    pub(crate) upstream_timeout_secs: u64,
+    /// Seconds transfers in flight may run after SIGTERM before they are interrupted.
+    pub(crate) drain_timeout_secs: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            header_timeout_secs: 10,
+            body_idle_timeout_secs: 30,
+            upstream_connect_timeout_secs: 5,
+            upstream_timeout_secs: 60,
+            drain_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogging {
+    /// `text` (default, for journald) or `json` (one JSON object per line).
+    #[serde(default)]
+    pub(crate) format: Option<String>,
+}

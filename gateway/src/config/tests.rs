@@ -1,0 +1,122 @@
+use std::path::Path;
+
+use super::*;
+
+fn example() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/gateway.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/loopgate/gateway.toml"), text)
+}
+
+#[test]
+fn the_example_config_is_valid_and_resolved() {
+    let config = parse(&example()).unwrap();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:8443");
+    assert_eq!(config.ops_listen.to_string(), "127.0.0.1:9464");
+    assert_eq!(config.trust_domain, "loop.example");
+    assert_eq!(
+        config.upstreams["hk-biolab"].url.to_string(),
+        "https://10.20.0.15:9443/ingest"
+    );
+    assert_eq!(config.limits.drain_timeout, Duration::from_secs(30));
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert!(!config.tls.allow_tls12);
+}
+
+#[test]
+fn the_example_documents_every_key() {
+    // Guards against a new config key that the example (the operators' model) does not show.
+    let keys = [
+        "listen",
+        "ops_listen",
+        "trust_domain",
+        "client_ca",
+        "crls",
+        "cert",
+        "key",
+        "allow_tls12",
+        "dir",
+        "origin",
+        "bundle",
+        "tenant",
+        "url",
+        "ca",
+        "max_header_bytes",
+        "header_timeout_secs",
+        "body_idle_timeout_secs",
+        "upstream_connect_timeout_secs",
+        "upstream_timeout_secs",
+        "drain_timeout_secs",
+        "format",
+    ];
+    let text = example();
+    for key in keys {
+        assert!(
+            text.contains(&format!("\n{key} = ")),
+            "deploy/gateway.toml does not show `{key}`"
+        );
+    }
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_folder() {
+    let text = example().replace("/etc/loopgate/pki/server.pem", "pki/server.pem");
+    let config = Config::parse(Path::new("/srv/gw/gateway.toml"), &text).unwrap();
+    assert_eq!(config.tls.cert, Path::new("/srv/gw/pki/server.pem"));
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_position() {
+    let text = example().replace(
+        "allow_tls12 = false",
+        "allow_tls12 = false\nalow_tls13 = true",
+    );
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("alow_tls13"))
+        .unwrap()
+        + 1;
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "/etc/loopgate/gateway.toml: {line}:1: unknown field `alow_tls13`"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_bad_value_is_reported_at_once() {
+    let text = example()
+        .replace("\"0.0.0.0:8443\"", "\"localhost:8443\"")
+        .replace(
+            "trust_domain = \"loop.example\"",
+            "trust_domain = \"Loop Example\"",
+        )
+        .replace("https://10.20.0.15:9443/ingest", "http://10.20.0.15/ingest")
+        .replace("drain_timeout_secs = 30", "drain_timeout_secs = 0")
+        .replace("format = \"text\"", "format = \"xml\"");
+    let ConfigError::Invalid { problems, .. } = parse(&text).unwrap_err() else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(problems.len(), 5, "{problems:#?}");
+    assert!(problems[0].contains("[server] listen \"localhost:8443\""));
+    assert!(problems[1].contains("trust_domain \"Loop Example\""));
+    assert!(problems[2].contains("must be an https:// URL"));
+    assert!(problems[3].contains("drain_timeout_secs is 0"));
+    assert!(problems[4].contains("format \"xml\""));
+}
+
+#[test]
+fn a_second_upstream_for_one_tenant_is_refused() {
+    let text = format!(
+        "{}\n[[upstream]]\ntenant = \"hk-biolab\"\nurl = \"https://10.0.0.9/\"\nca = \"ca.pem\"\n",
+        example()
+    );
+    // [[upstream]] after [logging] still belongs to the top level in TOML.
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("defined twice"), "{err}");
+}
