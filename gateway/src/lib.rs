@@ -12,3 +12,4 @@ pub mod config;
 pub mod identity;
 pub mod pki;
 pub mod tls;
+pub mod transfer;

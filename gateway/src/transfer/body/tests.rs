@@ -1,0 +1,171 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::channel::Channel;
+use hyper::body::Body;
+use ring::digest;
+
+use super::*;
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
+}
+
+fn expected(length: Option<u64>, sha256: Option<[u8; 32]>, max_bytes: u64) -> Expected {
+    Expected {
+        length,
+        sha256,
+        max_bytes,
+        idle_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Sends `chunks` through a channel body and collects what the wrapper lets through, frame by
+/// frame, until it ends or fails.
+async fn forward(
+    chunks: &[&'static [u8]],
+    expect: Expected,
+) -> (Vec<Bytes>, Option<BodyFault>, BodyReport) {
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(chunks.len().max(1));
+    for chunk in chunks {
+        tx.send_data(Bytes::from_static(chunk)).await.unwrap();
+    }
+    drop(tx);
+    let (mut body, report) = VerifyingBody::new(rx, expect);
+    let mut out = Vec::new();
+    let mut fault = None;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => out.push(frame.into_data().unwrap()),
+            Err(e) => {
+                fault = Some(e);
+                break;
+            }
+        }
+    }
+    (out, fault, report)
+}
+
+#[tokio::test]
+async fn a_matching_body_passes_whole_and_is_reported_verified() {
+    let data = b"hello, hong kong park";
+    let expect = expected(Some(data.len() as u64), Some(sha(data)), 1024);
+    let (out, fault, report) = forward(&[b"hello, ", b"hong kong", b" park"], expect).await;
+    assert_eq!(fault, None);
+    assert_eq!(out.concat(), data);
+    assert_eq!(
+        *report.lock().unwrap(),
+        Some(Ok(Verified {
+            size: data.len() as u64,
+            sha256: sha(data)
+        }))
+    );
+}
+
+#[tokio::test]
+async fn a_digest_mismatch_never_releases_the_last_chunk() {
+    let expect = expected(Some(9), Some(sha(b"something else")), 1024);
+    let (out, fault, report) = forward(&[b"abc", b"def", b"ghi"], expect).await;
+    assert_eq!(fault, Some(BodyFault::DigestMismatch));
+    assert_eq!(out.concat(), b"abcdef", "the final chunk must be held back");
+    assert_eq!(
+        *report.lock().unwrap(),
+        Some(Err(BodyFault::DigestMismatch))
+    );
+}
+
+#[tokio::test]
+async fn a_short_body_fails_before_its_last_chunk() {
+    let (out, fault, _) = forward(&[b"abc", b"def"], expected(Some(10), None, 1024)).await;
+    assert_eq!(
+        fault,
+        Some(BodyFault::LengthMismatch {
+            declared: 10,
+            actual: 6
+        })
+    );
+    assert_eq!(out.concat(), b"abc");
+}
+
+#[tokio::test]
+async fn a_long_body_fails_as_soon_as_it_passes_the_declared_length() {
+    let (out, fault, _) = forward(&[b"abc", b"def", b"ghi"], expected(Some(5), None, 1024)).await;
+    assert_eq!(
+        fault,
+        Some(BodyFault::LengthMismatch {
+            declared: 5,
+            actual: 6
+        })
+    );
+    assert_eq!(
+        out.concat(),
+        b"",
+        "nothing past the first chunk, and the first is held"
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_item_limit_fails_while_streaming() {
+    let (out, fault, _) = forward(&[b"0123", b"4567", b"89"], expected(None, None, 8)).await;
+    assert_eq!(fault, Some(BodyFault::TooLarge { limit: 8 }));
+    assert_eq!(out.concat(), b"0123");
+}
+
+#[tokio::test]
+async fn an_empty_body_is_verified_with_the_empty_digest() {
+    let (out, fault, report) = forward(&[], expected(Some(0), Some(sha(b"")), 8)).await;
+    assert_eq!((out.len(), fault), (0, None));
+    assert_eq!(
+        *report.lock().unwrap(),
+        Some(Ok(Verified {
+            size: 0,
+            sha256: sha(b"")
+        }))
+    );
+}
+
+#[tokio::test]
+async fn a_client_error_mid_body_is_a_fault() {
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(2);
+    tx.send_data(Bytes::from_static(b"abc")).await.unwrap();
+    tx.abort(std::io::Error::other("connection reset"));
+    let (mut body, report) = VerifyingBody::new(rx, expected(None, None, 1024));
+    let frame = body.frame().await.unwrap();
+    assert!(matches!(frame, Err(BodyFault::Client(_))), "{frame:?}");
+    assert!(matches!(
+        *report.lock().unwrap(),
+        Some(Err(BodyFault::Client(_)))
+    ));
+    assert!(body.frame().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_sender_times_out() {
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(2);
+    tx.send_data(Bytes::from_static(b"abc")).await.unwrap();
+    let mut expect = expected(None, None, 1024);
+    expect.idle_timeout = Duration::from_secs(30);
+    let (mut body, _report) = VerifyingBody::new(rx, expect);
+    let frame = body.frame().await.unwrap();
+    assert_eq!(
+        frame.unwrap_err(),
+        BodyFault::IdleTimeout(Duration::from_secs(30))
+    );
+    drop(tx);
+}
+
+#[test]
+fn the_size_hint_is_the_declared_length() {
+    let (tx, rx) = Channel::<Bytes, std::io::Error>::new(1);
+    drop(tx);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let (body, _) = VerifyingBody::new(rx, expected(Some(42), None, 1024));
+    assert_eq!(body.size_hint().exact(), Some(42));
+}

@@ -1,0 +1,3 @@
+//! The transfer path's building blocks.
+
+pub mod body;
