@@ -1,3 +1,4 @@
 //! The transfer path's building blocks.
 
 pub mod body;
+pub mod headers;
