@@ -9,7 +9,9 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod demo_upstream;
 pub mod identity;
 pub mod pki;
 pub mod tls;
 pub mod transfer;
+pub mod upstream;

@@ -111,10 +111,35 @@ pub fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>, TlsErr
     Ok(Arc::new(config))
 }
 
-/// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2.
+/// A server config without client authentication (the dev-mode demo upstream).
+pub fn plain_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = read_all(cert, "certificate", CertificateDer::pem_file_iter(cert))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
+        path: key.to_owned(),
+        what: "private key",
+        source,
+    })?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Rustls {
+            context: "protocol versions",
+            source,
+        })?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|source| TlsError::Rustls {
+            context: "server certificate and key",
+            source,
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2. ALPN is
+/// left to the HTTP connector, which offers what it can speak.
 pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = root_store(ca, "upstream CA")?;
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|source| TlsError::Rustls {
             context: "protocol versions",
@@ -122,7 +147,6 @@ pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> 
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

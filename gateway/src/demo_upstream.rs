@@ -1,0 +1,161 @@
+//! The built-in demo upstream of dev mode: an HTTPS server on loopback that stores each body it
+//! receives under `received/`. A body is written to `<name>.part` and renamed to `<name>` only
+//! once it arrived complete, so a transfer the gateway aborted never appears as a file.
+//! Tests use it as the real upstream on loopback.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use ring::digest;
+use rustls::ServerConfig;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// A running demo upstream; it stops when this is dropped.
+pub struct DemoUpstream {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+impl DemoUpstream {
+    /// Serves on `listener` with `tls`, storing bodies in `dir` (created if missing).
+    pub async fn start(
+        listener: TcpListener,
+        tls: Arc<ServerConfig>,
+        dir: PathBuf,
+    ) -> std::io::Result<Self> {
+        tokio::fs::create_dir_all(&dir).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let acceptor = TlsAcceptor::from(tls);
+        let store = Arc::new(Store {
+            dir,
+            next: AtomicU64::new(1),
+        });
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = stopped.changed() => return,
+                };
+                let Ok((tcp, _)) = accepted else { continue };
+                let acceptor = acceptor.clone();
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(move |request| {
+                        let store = store.clone();
+                        async move { Ok::<_, Infallible>(store.receive(request).await) }
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, stop })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for DemoUpstream {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+struct Store {
+    dir: PathBuf,
+    next: AtomicU64,
+}
+
+impl Store {
+    async fn receive(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let name = request
+            .headers()
+            .get("loop-transfer-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("body-{}", self.next.fetch_add(1, Ordering::Relaxed)));
+        match self.write(&name, request.into_body()).await {
+            Ok((bytes, sha256)) => json(
+                StatusCode::CREATED,
+                format!(r#"{{"stored":"{name}","bytes":{bytes},"sha256":"{sha256}"}}"#),
+            ),
+            Err(e) => json(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    r#"{{"error":"incomplete body","message":"{}"}}"#,
+                    e.to_string().replace('"', "'")
+                ),
+            ),
+        }
+    }
+
+    async fn write(&self, name: &str, mut body: Incoming) -> std::io::Result<(u64, String)> {
+        let part = self.dir.join(format!("{name}.part"));
+        let mut file = tokio::fs::File::create(&part).await?;
+        let mut hasher = digest::Context::new(&digest::SHA256);
+        let mut bytes = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(std::io::Error::other)?;
+            if let Ok(data) = frame.into_data() {
+                hasher.update(&data);
+                bytes += data.len() as u64;
+                file.write_all(&data).await?;
+            }
+        }
+        file.sync_all().await?;
+        tokio::fs::rename(&part, self.dir.join(name)).await?;
+        let hex: String = hasher
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((bytes, hex))
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The completed bodies in `dir` (`.part` files are incomplete and left out), sorted.
+pub fn received(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.ends_with(".part"))
+        .collect();
+    names.sort();
+    Ok(names)
+}

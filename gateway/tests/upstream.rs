@@ -1,0 +1,230 @@
+//! The upstream client against the real demo upstream on loopback: exact bytes arrive when the
+//! body matches; a body that does not match never arrives complete (DESIGN.md invariant 6).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::channel::Channel;
+use loopgate::config::{Limits, Upstream};
+use loopgate::demo_upstream::{DemoUpstream, received};
+use loopgate::pki::DevCa;
+use loopgate::tls::plain_server_config;
+use loopgate::transfer::body::{BodyFault, Expected, VerifyingBody};
+use loopgate::upstream::{UpstreamError, Upstreams};
+use ring::digest;
+use tokio::net::TcpListener;
+
+type Sent = VerifyingBody<Channel<Bytes, std::io::Error>>;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    _upstream: Option<DemoUpstream>,
+    upstreams: Upstreams<Sent>,
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_header_bytes: 16 * 1024,
+        header_timeout: Duration::from_secs(5),
+        body_idle_timeout: Duration::from_secs(5),
+        upstream_connect_timeout: Duration::from_secs(2),
+        upstream_timeout: Duration::from_secs(3),
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A demo upstream for `hk-biolab`, or with `at`, whatever the test has at that address.
+async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
+    #[allow(clippy::disallowed_methods)] // rustls checks certificates against the real clock
+    let now = time::OffsetDateTime::now_utc();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = DevCa::generate("upstream CA", now).unwrap();
+    let server = ca
+        .issue_server(&["localhost"], &["127.0.0.1".parse().unwrap()], now)
+        .unwrap();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::write(path("up.pem"), &server.cert_pem).unwrap();
+    std::fs::write(path("up.key"), &server.key_pem).unwrap();
+    let (addr, upstream) = match at {
+        Some(addr) => (addr, None),
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let tls = plain_server_config(&path("up.pem"), &path("up.key")).unwrap();
+            let demo = DemoUpstream::start(listener, tls, path("received"))
+                .await
+                .unwrap();
+            (demo.addr(), Some(demo))
+        }
+    };
+    let config = BTreeMap::from([(
+        "hk-biolab".to_owned(),
+        Upstream {
+            url: format!("https://{addr}/ingest").parse().unwrap(),
+            ca: path("ca.pem"),
+        },
+    )]);
+    let upstreams = Upstreams::new(&config, &limits()).unwrap();
+    Setup {
+        dir,
+        _upstream: upstream,
+        upstreams,
+    }
+}
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    digest::digest(&digest::SHA256, data)
+        .as_ref()
+        .try_into()
+        .unwrap()
+}
+
+/// Sends `chunks` as one transfer with id `id` and the given declarations.
+async fn send(
+    setup: &Setup,
+    id: &'static str,
+    chunks: Vec<Vec<u8>>,
+    expected: Expected,
+) -> (
+    Result<http::StatusCode, UpstreamError>,
+    Option<Result<loopgate::transfer::body::Verified, BodyFault>>,
+) {
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(4);
+    let (body, report) = VerifyingBody::new(rx, expected.clone());
+    let mut headers = HeaderMap::new();
+    headers.insert("loop-transfer-id", id.parse().unwrap());
+    if let Some(length) = expected.length {
+        headers.insert(http::header::CONTENT_LENGTH, length.into());
+    }
+    let feeder = tokio::spawn(async move {
+        for chunk in chunks {
+            if tx.send_data(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let result = setup.upstreams.send("hk-biolab", headers, body).await;
+    feeder.abort();
+    let outcome = report.lock().unwrap().clone();
+    (result, outcome)
+}
+
+fn expected(length: Option<u64>, sha256: Option<[u8; 32]>) -> Expected {
+    Expected {
+        length,
+        sha256,
+        max_bytes: 64 << 20,
+        idle_timeout: Duration::from_secs(5),
+    }
+}
+
+fn received_in(dir: &Path) -> Vec<String> {
+    received(&dir.join("received")).unwrap()
+}
+
+#[tokio::test]
+async fn a_matching_body_arrives_with_its_exact_bytes() {
+    let setup = setup(None).await;
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let chunks = data.chunks(16 * 1024).map(<[u8]>::to_vec).collect();
+    let (status, report) = send(
+        &setup,
+        "t-ok",
+        chunks,
+        expected(Some(data.len() as u64), Some(sha(&data))),
+    )
+    .await;
+    assert_eq!(status.unwrap(), http::StatusCode::CREATED);
+    assert_eq!(report.unwrap().unwrap().size, data.len() as u64);
+    assert_eq!(received_in(setup.dir.path()), ["t-ok"]);
+    assert_eq!(
+        std::fs::read(setup.dir.path().join("received/t-ok")).unwrap(),
+        data
+    );
+}
+
+#[tokio::test]
+async fn a_digest_mismatch_never_arrives_complete() {
+    let setup = setup(None).await;
+    let data = vec![7u8; 100_000];
+    let chunks = data.chunks(10_000).map(<[u8]>::to_vec).collect();
+    let (status, report) = send(
+        &setup,
+        "t-bad",
+        chunks,
+        expected(Some(100_000), Some(sha(b"other"))),
+    )
+    .await;
+    assert!(
+        matches!(status, Err(UpstreamError::Unavailable(_))),
+        "{status:?}"
+    );
+    assert_eq!(report, Some(Err(BodyFault::DigestMismatch)));
+    // Give the upstream a moment to notice the reset, then: no complete file.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(received_in(setup.dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_short_chunked_body_never_arrives_complete() {
+    let setup = setup(None).await;
+    let chunks = vec![vec![1u8; 1000], vec![2u8; 1000]];
+    let (status, report) = send(&setup, "t-short", chunks, expected(None, Some(sha(b"x")))).await;
+    assert!(status.is_err(), "{status:?}");
+    assert_eq!(report, Some(Err(BodyFault::DigestMismatch)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(received_in(setup.dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_unavailable() {
+    // A port that was just free: bind it, note it, close it.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let setup = setup(Some(closed)).await;
+    let (status, _) = send(
+        &setup,
+        "t-down",
+        vec![b"abc".to_vec()],
+        expected(Some(3), None),
+    )
+    .await;
+    assert!(
+        matches!(status, Err(UpstreamError::Unavailable(_))),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_upstream_times_out() {
+    // The kernel completes the TCP handshake from the backlog; nothing ever speaks TLS.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let setup = setup(Some(listener.local_addr().unwrap())).await;
+    let (status, _) = send(
+        &setup,
+        "t-hang",
+        vec![b"abc".to_vec()],
+        expected(Some(3), None),
+    )
+    .await;
+    assert!(
+        matches!(status, Err(UpstreamError::Timeout(_))),
+        "{status:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
+async fn an_unknown_recipient_has_no_upstream() {
+    let setup = setup(None).await;
+    assert!(setup.upstreams.has("hk-biolab"));
+    assert!(!setup.upstreams.has("hk-other"));
+}
