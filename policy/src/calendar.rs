@@ -15,9 +15,15 @@ pub const PARK_OFFSET: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
 /// calendars with no working weekday, so the limit only guards against a calendar built by hand.
 const SEARCH_LIMIT_DAYS: u32 = 3_660;
 
-/// The calendar day (UTC+8) of an instant: the "today" every rule uses.
+/// The calendar day (UTC+8) of an instant: the "today" every rule uses. An instant whose UTC+8
+/// day is outside the supported date range (after 9999-12-31T16:00Z) is held at the last (or
+/// first) supported day instead of panicking: the time is an input, and evaluation must decide.
 pub fn park_date(at: OffsetDateTime) -> Date {
-    at.to_offset(PARK_OFFSET).date()
+    match at.checked_to_offset(PARK_OFFSET) {
+        Some(local) => local.date(),
+        None if at.year() > 0 => Date::MAX,
+        None => Date::MIN,
+    }
 }
 
 impl Calendar {
