@@ -258,3 +258,24 @@ fn volume_year_start_table() {
         );
     }
 }
+
+/// Regression guard: `park_date` (and so `evaluate`) panicked with "local datetime out of valid
+/// range" for an instant whose UTC+8 day is after 9999-12-31, e.g. `loopgate policy eval --at
+/// 9999-12-31T16:00:00Z`. Such instants are now held at the last supported day.
+#[test]
+fn park_date_at_the_ends_of_the_date_range() {
+    assert_eq!(park_date(instant("9999-12-31T15:59:59Z")), Date::MAX);
+    assert_eq!(park_date(instant("9999-12-31T16:00:00Z")), Date::MAX);
+    assert_eq!(park_date(instant("9999-12-31T23:59:59-08:00")), Date::MAX);
+    let earliest = time::PrimitiveDateTime::new(Date::MIN, time::Time::MIDNIGHT)
+        .assume_offset(time::UtcOffset::from_hms(14, 0, 0).unwrap());
+    assert_eq!(park_date(earliest), Date::MIN);
+    let registry = reference();
+    let decision =
+        loopgate_policy::evaluate(&registry, &common::pi(), instant("9999-12-31T16:00:00Z"));
+    assert_eq!(
+        decision.reason,
+        Some(loopgate_policy::ReasonCode::TenantNotValid)
+    );
+    assert_eq!(decision.evaluated_on, Date::MAX);
+}

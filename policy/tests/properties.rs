@@ -207,6 +207,22 @@ proptest! {
         }
     }
 
+    /// Any instant time can represent, in any offset, gives a decision (see the regression
+    /// test `park_date_at_the_ends_of_the_date_range` in calendar.rs).
+    #[test]
+    fn evaluation_decides_at_any_instant(
+        s in scenario(),
+        unix in time::OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT).unix_timestamp()
+            ..=time::OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT).unix_timestamp(),
+        offset_seconds in -86_399i32..=86_399,
+    ) {
+        let Ok(utc) = OffsetDateTime::from_unix_timestamp(unix) else { return Ok(()) };
+        let offset = time::UtcOffset::from_whole_seconds(offset_seconds).unwrap();
+        let Some(at) = utc.checked_to_offset(offset) else { return Ok(()) };
+        let decision = evaluate(&s.registry, &s.request, at);
+        prop_assert_eq!(decision.is_allowed(), decision.reason.is_none());
+    }
+
     #[test]
     fn suspending_or_revoking_the_sender_denies_at_rule_1(s in scenario(), revoke in any::<bool>()) {
         let before = s.decide();
