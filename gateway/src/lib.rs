@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod demo_upstream;
+pub mod devmode;
 pub mod identity;
 pub mod pki;
 pub mod tls;

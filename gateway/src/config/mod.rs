@@ -69,6 +69,23 @@ pub struct Upstream {
     pub ca: PathBuf,
 }
 
+/// Dev mode's built-in upstream.
+#[derive(Debug, Clone)]
+pub struct DemoUpstream {
+    /// Listen address (port 0: the OS picks one).
+    pub listen: SocketAddr,
+    /// The recipient tenant it stands in for.
+    pub tenant: String,
+    /// Folder of complete bodies.
+    pub received: PathBuf,
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+    /// CA the gateway trusts for it.
+    pub ca: PathBuf,
+}
+
 /// Timeouts and sizes.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -109,6 +126,8 @@ pub struct Config {
     pub policy_bundle: PathBuf,
     /// Upstreams by recipient tenant id.
     pub upstreams: BTreeMap<String, Upstream>,
+    /// Dev mode's demo upstream, if configured.
+    pub demo_upstream: Option<DemoUpstream>,
     /// Timeouts and sizes.
     pub limits: Limits,
     /// Diagnostics format.
@@ -169,6 +188,13 @@ impl Config {
         for (tenant, upstream) in &self.upstreams {
             if let Err(e) = crate::tls::upstream_client_config(&upstream.ca) {
                 problems.push(format!("[[upstream]] for tenant {tenant:?}: {e}"));
+            }
+        }
+        if let Some(demo) = &self.demo_upstream {
+            if let Err(e) = crate::tls::plain_server_config(&demo.cert, &demo.key)
+                .and_then(|_| crate::tls::upstream_client_config(&demo.ca))
+            {
+                problems.push(format!("[demo_upstream]: {e}"));
             }
         }
         let bundle = &self.policy_bundle;
@@ -240,6 +266,22 @@ fn validate(
             );
         }
     }
+    let demo_upstream = raw.demo_upstream.as_ref().and_then(|demo| {
+        if upstreams.contains_key(&demo.tenant) {
+            problems.push(format!(
+                "[demo_upstream] stands in for tenant {:?}, which also has an [[upstream]]; keep one",
+                demo.tenant
+            ));
+        }
+        Some(DemoUpstream {
+            listen: address(&demo.listen, "[demo_upstream] listen", problems)?,
+            tenant: demo.tenant.clone(),
+            received: resolve(&demo.received),
+            cert: resolve(&demo.cert),
+            key: resolve(&demo.key),
+            ca: resolve(&demo.ca),
+        })
+    });
     let limits = limits(&raw.limits, problems);
     let log_format = match raw.logging.format.as_deref() {
         None | Some("text") => Some(LogFormat::Text),
@@ -266,6 +308,7 @@ fn validate(
         origin,
         policy_bundle: resolve(&raw.policy.bundle),
         upstreams,
+        demo_upstream,
         limits: limits?,
         log_format: log_format?,
     })

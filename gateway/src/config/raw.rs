@@ -18,6 +18,9 @@ pub(crate) struct RawConfig {
     /// One upstream per recipient tenant.
     #[serde(default)]
     pub(crate) upstream: Vec<RawUpstream>,
+    /// Dev mode only: a built-in demo upstream.
+    #[serde(default)]
+    pub(crate) demo_upstream: Option<RawDemoUpstream>,
     /// Timeouts and sizes; every key has a default.
     #[serde(default)]
     pub(crate) limits: RawLimits,
@@ -85,6 +88,23 @@ pub(crate) struct RawUpstream {
     /// `https://host:port/path` that receives the bodies (POST).
     pub(crate) url: String,
     /// PEM CA bundle that the upstream's server certificate must chain to.
+    pub(crate) ca: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDemoUpstream {
+    /// `host:port` it listens on (loopback).
+    pub(crate) listen: String,
+    /// The recipient tenant it stands in for.
+    pub(crate) tenant: String,
+    /// Folder where complete bodies are stored.
+    pub(crate) received: String,
+    /// Its certificate chain (PEM).
+    pub(crate) cert: String,
+    /// Its private key (PEM).
+    pub(crate) key: String,
+    /// The CA the gateway trusts for it.
     pub(crate) ca: String,
 }
 

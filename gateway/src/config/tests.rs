@@ -26,9 +26,22 @@ fn the_example_config_is_valid_and_resolved() {
     assert!(!config.tls.allow_tls12);
 }
 
+fn dev_example() -> String {
+    include_str!("../devmode/gateway.toml").to_owned()
+}
+
 #[test]
-fn the_example_documents_every_key() {
-    // Guards against a new config key that the example (the operators' model) does not show.
+fn the_dev_mode_config_is_valid() {
+    let config = parse(&dev_example()).unwrap();
+    let demo = config.demo_upstream.unwrap();
+    assert_eq!(demo.tenant, "hk-biolab");
+    assert_eq!(demo.received, Path::new("/etc/loopgate/received"));
+    assert!(config.upstreams.is_empty());
+}
+
+#[test]
+fn the_examples_document_every_key() {
+    // Guards against a new config key that the examples (the operators' models) do not show.
     let keys = [
         "listen",
         "ops_listen",

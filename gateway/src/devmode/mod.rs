@@ -1,0 +1,185 @@
+//! Dev mode (SPEC.md section 7): one local folder with everything needed to try loopgate — a
+//! self-made PKI, the sample bundle, the log key, and a config that also runs a demo upstream.
+//! It is made once, whole or not at all (built beside the target and renamed into place), and
+//! reused by later runs.
+
+mod bundle;
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use loopgate_policy::park_date;
+use time::OffsetDateTime;
+
+pub use bundle::sample_bundle;
+
+use crate::pki::{DevCa, Issued, PkiError};
+
+/// The dev-mode trust domain.
+pub const TRUST_DOMAIN: &str = "loopgate.dev";
+/// The dev-mode log origin.
+pub const ORIGIN: &str = "loopgate.dev/log";
+
+/// The sample principals: `(role, id)`; each gets `pki/<role>-<id>.{pem,key}`.
+pub const PRINCIPALS: &[(&str, &str)] = &[
+    ("tenant", "sz-genomics"),
+    ("tenant", "hk-biolab"),
+    ("regulator", "pcpd"),
+    ("admin", "park-ops"),
+];
+
+/// What can go wrong making or using the dev folder.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Certificates could not be made.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// `dev cert` outside a dev folder.
+    #[error("{} has no dev CA (pki/ca.pem and pki/ca.key); run `loopgate serve` without --config first, or pass --dir", .0.display())]
+    NoDevCa(PathBuf),
+    /// A role or id that cannot be a SPIFFE identity.
+    #[error("{0}")]
+    BadPrincipal(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
+    move |source| DevError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes a new file (never overwrites); keys get mode 0600.
+fn create_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), DevError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(contents).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn write_issued(pki: &Path, name: &str, issued: &Issued) -> Result<(), DevError> {
+    create_new(
+        &pki.join(format!("{name}.pem")),
+        issued.cert_pem.as_bytes(),
+        0o644,
+    )?;
+    create_new(
+        &pki.join(format!("{name}.key")),
+        issued.key_pem.as_bytes(),
+        0o600,
+    )
+}
+
+/// Whether `dir` is a finished dev folder.
+pub fn exists(dir: &Path) -> bool {
+    dir.join("gateway.toml").is_file()
+}
+
+/// Makes the dev folder at `dir` unless it exists; `log_key` writes the log signing key into the
+/// given folder (`log.key`, mode 0600, and `log.pub`). Returns whether it was made now.
+pub fn ensure(
+    dir: &Path,
+    now: OffsetDateTime,
+    log_key: impl FnOnce(&Path) -> Result<(), DevError>,
+) -> Result<bool, DevError> {
+    if exists(dir) {
+        return Ok(false);
+    }
+    let staging = dir.with_extension(format!("partial-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    let made =
+        build(&staging, now, log_key).and_then(|()| fs::rename(&staging, dir).map_err(io(dir)));
+    if made.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    made.map(|()| true)
+}
+
+fn build(
+    dir: &Path,
+    now: OffsetDateTime,
+    log_key: impl FnOnce(&Path) -> Result<(), DevError>,
+) -> Result<(), DevError> {
+    let pki = dir.join("pki");
+    for folder in [&pki, &dir.join("data"), &dir.join("received")] {
+        fs::create_dir_all(folder).map_err(io(folder))?;
+    }
+    let ca = DevCa::generate("loopgate dev CA", now)?;
+    create_new(&pki.join("ca.pem"), ca.cert_pem().as_bytes(), 0o644)?;
+    create_new(&pki.join("ca.key"), ca.key_pem().as_bytes(), 0o600)?;
+    let loopback: [IpAddr; 2] = [
+        "127.0.0.1".parse().map_err(bad_ip)?,
+        "::1".parse().map_err(bad_ip)?,
+    ];
+    let server = ca.issue_server(&["localhost"], &loopback, now)?;
+    write_issued(&pki, "server", &server)?;
+    for (role, id) in PRINCIPALS {
+        issue_principal(&ca, &pki, role, id, now)?;
+    }
+    create_new(
+        &dir.join("policy.toml"),
+        sample_bundle(park_date(now)).as_bytes(),
+        0o644,
+    )?;
+    create_new(&dir.join("gateway.toml"), GATEWAY_TOML.as_bytes(), 0o644)?;
+    log_key(dir)
+}
+
+fn bad_ip(e: std::net::AddrParseError) -> DevError {
+    DevError::BadPrincipal(e.to_string())
+}
+
+fn issue_principal(
+    ca: &DevCa,
+    pki: &Path,
+    role: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<PathBuf, DevError> {
+    let spiffe = format!("spiffe://{TRUST_DOMAIN}/{role}/{id}");
+    crate::identity::parse_spiffe_id(&spiffe, TRUST_DOMAIN)
+        .map_err(|e| DevError::BadPrincipal(e.to_string()))?;
+    let issued = ca.issue_client(&spiffe, now)?;
+    let name = format!("{role}-{id}");
+    write_issued(pki, &name, &issued)?;
+    Ok(pki.join(format!("{name}.pem")))
+}
+
+/// `loopgate dev cert`: one more client certificate from the dev CA in `dir`.
+pub fn issue_cert(
+    dir: &Path,
+    role: &str,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<PathBuf, DevError> {
+    let pki = dir.join("pki");
+    let (cert, key) = (pki.join("ca.pem"), pki.join("ca.key"));
+    let (Ok(cert), Ok(key)) = (fs::read_to_string(&cert), fs::read_to_string(&key)) else {
+        return Err(DevError::NoDevCa(dir.to_owned()));
+    };
+    let ca = DevCa::load(&cert, &key)?;
+    issue_principal(&ca, &pki, role, id, now)
+}
+
+/// The dev-mode config: a full, commented example of every key.
+const GATEWAY_TOML: &str = include_str!("gateway.toml");
+
+#[cfg(test)]
+mod tests;
