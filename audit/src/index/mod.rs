@@ -13,7 +13,7 @@ use std::path::Path;
 pub(crate) use frontier::Frontier;
 
 use crate::error::{Error, Result};
-use crate::layout::{self, KEY_SIZE, POS_STRIDE};
+use crate::layout::{self, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER};
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
 
@@ -39,7 +39,7 @@ impl Additions {
         offset: u64,
         terms: &[(Field, Vec<u8>)],
     ) {
-        if index % POS_STRIDE == 0 {
+        if index % POS_STRIDE == 0 || offset == SEGMENT_HEADER {
             let mut v = [0u8; 16];
             v[..8].copy_from_slice(&segment.to_be_bytes());
             v[8..].copy_from_slice(&offset.to_be_bytes());
@@ -108,9 +108,20 @@ impl Index {
     /// The indexed position at or before record `index`: `(from, segment, offset)`, meaning
     /// record `from` is at `offset` of the segment starting at `segment`.
     pub(crate) fn position(&self, index: u64) -> Result<Option<(u64, u64, u64)>> {
-        let Some(v) = self.tree.get(layout::pos_key(index))? else {
+        let lo = layout::pos_key(index.saturating_sub(POS_STRIDE - 1));
+        let Some((k, v)) = self
+            .tree
+            .range(lo..=layout::pos_key(index))
+            .next_back()
+            .transpose()?
+        else {
             return Ok(None);
         };
+        let from: [u8; 8] = k
+            .get(1..)
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| missing("a record position key is malformed"))?;
+        let from = u64::from_be_bytes(from);
         let v: [u8; 16] = v
             .as_ref()
             .try_into()
@@ -118,7 +129,6 @@ impl Index {
         let (mut seg, mut off) = ([0u8; 8], [0u8; 8]);
         seg.copy_from_slice(&v[..8]);
         off.copy_from_slice(&v[8..]);
-        let from = index - index % POS_STRIDE;
         Ok(Some((
             from,
             u64::from_be_bytes(seg),

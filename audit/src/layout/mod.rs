@@ -180,11 +180,12 @@ pub(crate) fn tile_key(tile_level: u8, tile: u64) -> [u8; 10] {
     k
 }
 
-/// sled key of the position of record `index` (a multiple of `POS_STRIDE`).
+/// sled key of the position of record `index` (stored for every `POS_STRIDE`-th record and
+/// for the first record of each segment).
 pub(crate) fn pos_key(index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = b'p';
-    k[1..].copy_from_slice(&(index / POS_STRIDE).to_be_bytes());
+    k[1..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
