@@ -1,6 +1,34 @@
-//! loopgate's audit log (filled in by the audit-log issue): an append-only, fsync'd segment log
-//! with RFC 9162 Merkle proofs and C2SP signed checkpoints. It does not evaluate policy and does
-//! no network I/O.
+//! loopgate's audit log: an append-only, fsync'd file log of records with RFC 9162 Merkle
+//! proofs and C2SP signed checkpoints (Ed25519, via ring), and the offline verifier.
+//!
+//! Records are appended through one writer thread that commits concurrent appends as one batch
+//! (one write, one `fdatasync`, one signed checkpoint) and acknowledges each record only once it
+//! is durable, with its inclusion proof to that checkpoint. The segment files are the truth;
+//! the sled index (tree tiles, record positions, query terms) is rebuilt from them when needed.
+//!
+//! It does not evaluate policy, read the clock (records carry the time the caller gives), do
+//! network I/O, or decide what a record means beyond the fields it indexes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+
+mod checkpoint;
+mod error;
+mod index;
+mod layout;
+mod log;
+mod record;
+mod sequence;
+mod store;
+mod tree;
+mod verify;
+
+pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
+pub use error::{Error, Result};
+pub use log::{Appended, Health, Log, LogConfig};
+pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
+pub use tree::{
+    CompactRange, Hash, LeafHashes, PerfectHashes, consistency_proof, empty_root, inclusion_proof,
+    leaf_hash, node_hash, root, root_from_inclusion_proof, verify_consistency, verify_inclusion,
+};
+pub use verify::{Receipt, Report, verify_dir, verify_receipt};

@@ -1,0 +1,188 @@
+//! The sled index: everything in it can be rebuilt from the segments. It holds the tree's
+//! perfect subtree hashes in tiles (so a proof costs O(log n) reads), every 16th record's file
+//! position, and the query terms. One sled tree, written with one atomic batch per commit
+//! batch, together with the indexed size, so the index is always a prefix of the log.
+
+mod frontier;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub(crate) use frontier::Frontier;
+
+use crate::error::{Error, Result};
+use crate::layout::{self, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER};
+use crate::record::Field;
+use crate::tree::{Hash, PerfectHashes};
+
+/// A handle on the sled index (cheap to clone).
+#[derive(Clone, Debug)]
+pub(crate) struct Index {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+/// What one commit adds to the index.
+#[derive(Default)]
+pub(crate) struct Additions {
+    batch: sled::Batch,
+}
+
+impl Additions {
+    /// Record `index`, stored at `offset` of the segment starting at `segment`, with its terms.
+    pub(crate) fn record(
+        &mut self,
+        index: u64,
+        segment: u64,
+        offset: u64,
+        terms: &[(Field, Vec<u8>)],
+    ) {
+        if index % POS_STRIDE == 0 || offset == SEGMENT_HEADER {
+            let mut v = [0u8; 16];
+            v[..8].copy_from_slice(&segment.to_be_bytes());
+            v[8..].copy_from_slice(&offset.to_be_bytes());
+            self.batch.insert(&layout::pos_key(index), &v);
+        }
+        for (field, value) in terms {
+            self.batch
+                .insert(layout::query_key(field.tag(), value, index), &[]);
+        }
+    }
+
+    /// Records `0..size` are now indexed.
+    pub(crate) fn size(&mut self, size: u64) {
+        self.batch.insert(KEY_SIZE, &size.to_be_bytes());
+    }
+
+    pub(crate) fn tile(&mut self, key: [u8; 10], bytes: Vec<u8>) {
+        self.batch.insert(&key, bytes);
+    }
+}
+
+impl Index {
+    /// Opens (or creates) the index in `path`.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let tree = db.open_tree("log")?;
+        Ok(Self { db, tree })
+    }
+
+    /// Records `0..size` are in the index.
+    pub(crate) fn size(&self) -> Result<u64> {
+        Ok(self
+            .tree
+            .get(KEY_SIZE)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Forgets everything (before a rebuild).
+    pub(crate) fn clear(&self) -> Result<()> {
+        self.tree.clear()?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// Applies one commit's additions atomically.
+    pub(crate) fn apply(&self, add: Additions) -> Result<()> {
+        self.tree.apply_batch(add.batch)?;
+        Ok(())
+    }
+
+    /// Writes the index to disk (it is rebuilt if a crash loses the latest part).
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The encoded tile, if stored.
+    pub(crate) fn tile(&self, tile_level: u8, tile: u64) -> Result<Option<sled::IVec>> {
+        Ok(self.tree.get(layout::tile_key(tile_level, tile))?)
+    }
+
+    /// The indexed position at or before record `index`: `(from, segment, offset)`, meaning
+    /// record `from` is at `offset` of the segment starting at `segment`.
+    pub(crate) fn position(&self, index: u64) -> Result<Option<(u64, u64, u64)>> {
+        let lo = layout::pos_key(index.saturating_sub(POS_STRIDE - 1));
+        let Some((k, v)) = self
+            .tree
+            .range(lo..=layout::pos_key(index))
+            .next_back()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let from: [u8; 8] = k
+            .get(1..)
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| missing("a record position key is malformed"))?;
+        let from = u64::from_be_bytes(from);
+        let v: [u8; 16] = v
+            .as_ref()
+            .try_into()
+            .map_err(|_| missing("a record position is malformed"))?;
+        let (mut seg, mut off) = ([0u8; 8], [0u8; 8]);
+        seg.copy_from_slice(&v[..8]);
+        off.copy_from_slice(&v[8..]);
+        Ok(Some((
+            from,
+            u64::from_be_bytes(seg),
+            u64::from_be_bytes(off),
+        )))
+    }
+
+    /// Up to `limit` indexes of records with `field == value`, in log order, after `after`.
+    pub(crate) fn query(
+        &self,
+        field: Field,
+        value: &[u8],
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let prefix = layout::query_prefix(field.tag(), value);
+        let start = match after {
+            Some(a) => layout::query_key(field.tag(), value, a.saturating_add(1)),
+            None => prefix.clone(),
+        };
+        let mut out = Vec::new();
+        for kv in self.tree.range(start..) {
+            let (k, _) = kv?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let tail: [u8; 8] = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| missing("a query key is malformed"))?;
+            out.push(u64::from_be_bytes(tail));
+        }
+        Ok(out)
+    }
+}
+
+fn missing(what: &str) -> Error {
+    Error::Unavailable(format!(
+        "{what} in the index; reopen the log to rebuild the index"
+    ))
+}
+
+impl PerfectHashes for Index {
+    fn perfect(&self, level: u8, index: u64) -> Result<Hash> {
+        let (tl, tile, row, pos) = layout::tile_coords(level, index);
+        let Some(bytes) = self.tile(tl, tile)? else {
+            return Err(missing("a tree tile is missing"));
+        };
+        let width = bytes
+            .get(..2)
+            .map(|w| usize::from(u16::from_be_bytes([w[0], w[1]])))
+            .ok_or_else(|| missing("a tree tile is malformed"))?;
+        layout::tile_offset(width, row, pos)
+            .and_then(|at| bytes.get(at..at + 32))
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| missing("a subtree hash is missing"))
+    }
+}

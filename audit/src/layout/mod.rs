@@ -1,0 +1,213 @@
+//! Pure arithmetic of the on-disk layout: segment names, the frame format, tile coordinates and
+//! sled keys. No I/O here.
+//!
+//! Segment file: a 16-byte header (`SEGMENT_MAGIC`, first record index as u64 LE), then frames.
+//! Frame: `len: u32 LE | crc32: u32 LE | index: u64 LE | batch: u64 LE | leaf (len bytes)`, the
+//! CRC-32 (IEEE) covering `len`, `index`, `batch` and the leaf; `batch` is the index of the first
+//! record of the commit batch the frame was written in.
+
+use crate::tree::Hash;
+
+/// The first 8 bytes of every segment file.
+pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"LGAUDIT1";
+/// Bytes before the first frame of a segment.
+pub(crate) const SEGMENT_HEADER: u64 = 16;
+/// Bytes of a frame header.
+pub(crate) const FRAME_HEADER: usize = 24;
+
+/// Tile height: a tile holds 8 levels of the tree (256 hashes in its bottom row).
+pub(crate) const TILE_HEIGHT: u32 = 8;
+/// Hashes in a full tile's bottom row.
+pub(crate) const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+/// Every `POS_STRIDE`-th record's file position is indexed.
+pub(crate) const POS_STRIDE: u64 = 16;
+
+/// The file name of the segment whose first record is `first`.
+pub(crate) fn segment_name(first: u64) -> String {
+    format!("{first:020}.seg")
+}
+
+/// The first record index encoded in a segment file name, if it is one.
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The segment header for a segment starting at `first`.
+pub(crate) fn segment_header(first: u64) -> [u8; SEGMENT_HEADER as usize] {
+    let mut h = [0u8; SEGMENT_HEADER as usize];
+    h[..8].copy_from_slice(&SEGMENT_MAGIC);
+    h[8..].copy_from_slice(&first.to_le_bytes());
+    h
+}
+
+/// The first index stored in a segment header, if the magic matches.
+pub(crate) fn parse_segment_header(h: &[u8]) -> Option<u64> {
+    if h.len() < SEGMENT_HEADER as usize || h[..8] != SEGMENT_MAGIC {
+        return None;
+    }
+    Some(u64::from_le_bytes(h[8..16].try_into().ok()?))
+}
+
+/// A decoded frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    /// Leaf length.
+    pub(crate) len: u32,
+    /// Stored checksum.
+    pub(crate) crc: u32,
+    /// Record index.
+    pub(crate) index: u64,
+    /// First index of the frame's commit batch.
+    pub(crate) batch: u64,
+}
+
+impl FrameHeader {
+    /// Decodes the 24 header bytes.
+    pub(crate) fn decode(b: &[u8; FRAME_HEADER]) -> Self {
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        Self {
+            len: u32_at(0),
+            crc: u32_at(4),
+            index: u64_at(8),
+            batch: u64_at(16),
+        }
+    }
+
+    /// Whether `leaf` (of `len` bytes) matches the checksum.
+    pub(crate) fn checks(&self, leaf: &[u8]) -> bool {
+        leaf.len() == self.len as usize
+            && frame_crc(self.len, self.index, self.batch, leaf) == self.crc
+    }
+
+    /// Total frame size.
+    pub(crate) fn frame_len(&self) -> u64 {
+        FRAME_HEADER as u64 + u64::from(self.len)
+    }
+}
+
+fn frame_crc(len: u32, index: u64, batch: u64, leaf: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&len.to_le_bytes());
+    h.update(&index.to_le_bytes());
+    h.update(&batch.to_le_bytes());
+    h.update(leaf);
+    h.finalize()
+}
+
+/// Appends the frame of `leaf` (record `index`, in the batch starting at `batch`) to `out`.
+pub(crate) fn encode_frame(out: &mut Vec<u8>, index: u64, batch: u64, leaf: &[u8]) {
+    // Leaves are bounded by the configured maximum (far below 4 GiB) before they get here.
+    let len = u32::try_from(leaf.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&frame_crc(len, index, batch, leaf).to_le_bytes());
+    out.extend_from_slice(&index.to_le_bytes());
+    out.extend_from_slice(&batch.to_le_bytes());
+    out.extend_from_slice(leaf);
+}
+
+/// Where the perfect subtree hash `(level, index)` lives: tile level, tile index, row within
+/// the tile and position within that row.
+pub(crate) fn tile_coords(level: u8, index: u64) -> (u8, u64, usize, usize) {
+    let level = u32::from(level);
+    let (tl, row) = (level / TILE_HEIGHT, level % TILE_HEIGHT);
+    let base = index << row;
+    let tile = base >> TILE_HEIGHT;
+    let pos = index - (tile << (TILE_HEIGHT - row));
+    (tl as u8, tile, row as usize, pos as usize)
+}
+
+/// Byte offset of `(row, pos)` in an encoded tile whose bottom row has `width` hashes, or
+/// `None` when that hash is not (yet) in the tile.
+pub(crate) fn tile_offset(width: usize, row: usize, pos: usize) -> Option<usize> {
+    if pos >= width >> row {
+        return None;
+    }
+    let before: usize = (0..row).map(|q| width >> q).sum();
+    Some(2 + 32 * (before + pos))
+}
+
+/// Encodes a tile from its rows (row 0 first).
+pub(crate) fn encode_tile(rows: &[Vec<Hash>]) -> Vec<u8> {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(2 + 32 * 2 * width);
+    out.extend_from_slice(&(width as u16).to_be_bytes());
+    for row in rows {
+        for h in row {
+            out.extend_from_slice(h);
+        }
+    }
+    out
+}
+
+/// Decodes a tile into its rows, or `None` when the bytes are malformed.
+pub(crate) fn decode_tile(b: &[u8]) -> Option<Vec<Vec<Hash>>> {
+    let width = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+    if width as u64 > TILE_WIDTH {
+        return None;
+    }
+    let mut rows = Vec::with_capacity(TILE_HEIGHT as usize);
+    let mut at = 2;
+    for row in 0..TILE_HEIGHT as usize {
+        let n = width >> row;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(b.get(at..at + 32)?.try_into().ok()?);
+            at += 32;
+        }
+        rows.push(v);
+    }
+    (at == b.len()).then_some(rows)
+}
+
+/// sled key of the indexed size (records `0..size` are in the index).
+pub(crate) const KEY_SIZE: &[u8] = b"m/size";
+
+/// sled key of a tile.
+pub(crate) fn tile_key(tile_level: u8, tile: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = b't';
+    k[1] = tile_level;
+    k[2..].copy_from_slice(&tile.to_be_bytes());
+    k
+}
+
+/// sled key of the position of record `index` (stored for every `POS_STRIDE`-th record and
+/// for the first record of each segment).
+pub(crate) fn pos_key(index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = b'p';
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// sled key of one query term: `q | field | len u16 BE | value | index u64 BE`. Keys of one
+/// `(field, value)` share a prefix and sort in log order, so a cursor is the last index seen.
+pub(crate) fn query_key(field: u8, value: &[u8], index: u64) -> Vec<u8> {
+    let mut k = query_prefix(field, value);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The common prefix of all keys of `(field, value)`.
+pub(crate) fn query_prefix(field: u8, value: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
+    let value = &value[..usize::from(len)];
+    let mut k = Vec::with_capacity(4 + value.len() + 8);
+    k.push(b'q');
+    k.push(field);
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(value);
+    k
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! The log: open (with recovery), append (group commit through the writer thread), read,
+//! prove, query, health and shutdown.
+
+mod recover;
+mod shared;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use shared::Health;
+
+pub(crate) use recover::{
+    CHECKPOINT, INDEX, SEGMENTS, VERIFIER_KEY, read_stored as read_stored_checkpoint,
+};
+
+use self::shared::Shared;
+use self::writer::{Request, Writer};
+use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::record::{Field, Record};
+use crate::store::{MAX_LEAF, Reader};
+use crate::tree::{self, Hash};
+
+/// How to open a log.
+#[derive(Debug)]
+pub struct LogConfig {
+    /// The data directory (`segments/`, `index/`, `checkpoint`, `log.pub` inside).
+    pub dir: PathBuf,
+    /// The checkpoint origin line, e.g. `loopgate.example/audit`.
+    pub origin: String,
+    /// The key that signs checkpoints.
+    pub signing_key: SigningKey,
+    /// A new segment file starts once the current one is this large.
+    pub segment_max_bytes: u64,
+    /// Larger leaves are refused.
+    pub max_record_bytes: usize,
+    /// Most records written in one commit batch.
+    pub max_batch: usize,
+    /// Appends waiting for the writer beyond this many are refused (`Overloaded`).
+    pub max_queued: usize,
+    /// After a write error, appends fail fast for this long; then the next one probes the disk.
+    pub retry_after: Duration,
+}
+
+impl LogConfig {
+    /// The defaults: 256 MiB segments, 64 KiB records, batches of up to 8192 records, 65536
+    /// queued appends, 250 ms retry backoff.
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        origin: impl Into<String>,
+        signing_key: SigningKey,
+    ) -> Self {
+        Self {
+            dir: dir.into(),
+            origin: origin.into(),
+            signing_key,
+            segment_max_bytes: 256 << 20,
+            max_record_bytes: 64 << 10,
+            max_batch: 8192,
+            max_queued: 1 << 16,
+            retry_after: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What an acknowledged append returns: the record is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's index in the log.
+    pub index: u64,
+    /// `SHA-256(0x00 || leaf)`.
+    pub leaf_hash: Hash,
+    /// The checkpoint signed for the record's commit batch.
+    pub checkpoint: Arc<Checkpoint>,
+    /// The inclusion proof of the record in the tree of `checkpoint.size()` leaves.
+    pub inclusion_proof: Vec<Hash>,
+}
+
+/// The audit log. Cheap to clone; all clones share one writer.
+#[derive(Clone, Debug)]
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    tx: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    index: Index,
+    reader: Reader,
+    verifier: VerifierKey,
+    max_record_bytes: usize,
+    max_queued: usize,
+}
+
+impl Log {
+    /// Opens the log in `config.dir` (creating it when new), runs recovery and starts the
+    /// writer thread.
+    pub fn open(config: LogConfig) -> Result<Log> {
+        check_origin(&config.origin)?;
+        if config.max_record_bytes == 0 || config.max_record_bytes > MAX_LEAF {
+            return Err(Error::invalid(
+                "max_record_bytes",
+                format!("use 1..={MAX_LEAF}"),
+            ));
+        }
+        crate::store::fsio::create_dir(&config.dir)?;
+        let index = Index::open(&config.dir.join(INDEX))?;
+        let rec = recover::recover(&config, &index)?;
+        let shared = Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let verifier = config.signing_key.verifier();
+        let writer = Writer {
+            seq: rec.seq,
+            frontier: rec.frontier,
+            index: index.clone(),
+            key: config.signing_key,
+            origin: config.origin,
+            shared: shared.clone(),
+            checkpoint_path: config.dir.join(CHECKPOINT),
+            max_batch: config.max_batch.max(1),
+            stored_size: rec.stored_size,
+            last_store: Instant::now(),
+            broken: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| Error::io("start the writer thread for", &config.dir, e))?;
+        Ok(Log {
+            inner: Arc::new(Inner {
+                shared,
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                index,
+                reader: Reader::new(config.dir.join(SEGMENTS)),
+                verifier,
+                max_record_bytes: config.max_record_bytes,
+                max_queued: config.max_queued,
+            }),
+        })
+    }
+
+    /// Appends one record (`leaf`: its exact bytes, validated as a [`Record`]). The record is
+    /// queued when this is *called*, so it is written even if the returned future is dropped;
+    /// the future resolves only once the record is durable, or with an error (then it was not
+    /// acknowledged: see `Error::Unavailable`).
+    pub fn append(&self, leaf: Vec<u8>) -> impl Future<Output = Result<Appended>> + Send + 'static {
+        let queued = self.enqueue(leaf);
+        async move {
+            match queued {
+                Ok(rx) => rx.await.unwrap_or(Err(Error::Closed)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    fn enqueue(&self, leaf: Vec<u8>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended>>> {
+        let inner = &self.inner;
+        if leaf.len() > inner.max_record_bytes {
+            return Err(Error::RecordTooLarge {
+                size: leaf.len(),
+                max: inner.max_record_bytes,
+            });
+        }
+        let terms = Record::from_leaf(&leaf)?.index_terms();
+        inner.shared.check_available()?;
+        let queued = inner.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if queued >= inner.max_queued {
+            inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded(queued));
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let sent = inner.tx.lock().ok().and_then(|tx| {
+            tx.as_ref()
+                .map(|tx| tx.send(Request { leaf, terms, reply }))
+        });
+        match sent {
+            Some(Ok(())) => Ok(rx),
+            _ => {
+                inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                Err(Error::Closed)
+            }
+        }
+    }
+
+    /// The latest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> Arc<Checkpoint> {
+        self.inner.shared.checkpoint()
+    }
+
+    /// Records in the log (the latest checkpoint's size).
+    pub fn size(&self) -> u64 {
+        self.latest_checkpoint().size()
+    }
+
+    /// Whether appends are accepted now.
+    pub fn is_available(&self) -> bool {
+        self.inner.shared.check_available().is_ok() && self.health().last_error.is_none()
+    }
+
+    /// Availability, size, last error and queue depth.
+    pub fn health(&self) -> Health {
+        self.inner.shared.health()
+    }
+
+    /// The key that verifies this log's checkpoints.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.inner.verifier
+    }
+
+    /// The exact bytes of record `index`.
+    pub fn read(&self, index: u64) -> Result<Vec<u8>> {
+        self.check_index(index, self.size())?;
+        let (from, segment, offset) = self.inner.index.position(index)?.ok_or_else(|| {
+            Error::Unavailable("record position missing; reopen to rebuild the index".into())
+        })?;
+        self.inner.reader.read(segment, offset, from, index)
+    }
+
+    /// The inclusion proof of record `index` in the tree of `tree_size` records.
+    pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>> {
+        self.check_size(tree_size)?;
+        self.check_index(index, tree_size)?;
+        tree::inclusion_proof(&self.inner.index, index, tree_size)
+    }
+
+    /// The consistency proof between the trees of `from` and `to` records.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        self.check_size(to)?;
+        tree::consistency_proof(&self.inner.index, from, to)
+    }
+
+    /// The root of the tree of `tree_size` records.
+    pub fn root(&self, tree_size: u64) -> Result<Hash> {
+        self.check_size(tree_size)?;
+        tree::root(&self.inner.index, tree_size)
+    }
+
+    /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
+    /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]).
+    pub fn query(
+        &self,
+        field: Field,
+        value: &[u8],
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let size = self.size();
+        let mut found = self.inner.index.query(field, value, after, limit)?;
+        found.retain(|i| *i < size);
+        Ok(found)
+    }
+
+    /// Writes what is queued, stores the latest checkpoint, flushes the index and stops the
+    /// writer. Later appends fail with `Closed`.
+    pub async fn shutdown(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.stop())
+            .await
+            .map_err(|_| Error::Unavailable("shutdown task failed".into()))?
+    }
+
+    fn check_size(&self, tree_size: u64) -> Result<()> {
+        let size = self.size();
+        if tree_size > size {
+            return Err(Error::OutOfRange {
+                what: "tree size",
+                value: tree_size,
+                size,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_index(&self, index: u64, size: u64) -> Result<()> {
+        if index >= size {
+            return Err(Error::OutOfRange {
+                what: "record index",
+                value: index,
+                size,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn stop(&self) -> Result<()> {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            h.join()
+                .map_err(|_| Error::Unavailable("the writer thread panicked".into()))?;
+        }
+        self.index.flush()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}

@@ -1,0 +1,105 @@
+//! State shared by the writer thread and the readers: the published size and checkpoint, and
+//! the availability flag that makes appends fail fast after a write error.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+
+/// The log's health, for readiness probes and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Whether appends are accepted (the last write worked, or the backoff after a failure
+    /// has passed and the next append will probe the disk again).
+    pub available: bool,
+    /// Records in the log.
+    pub size: u64,
+    /// The last write error, while the log is unavailable.
+    pub last_error: Option<String>,
+    /// Appends waiting for the writer.
+    pub queued: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    published: RwLock<Arc<Checkpoint>>,
+    available: AtomicBool,
+    failure: Mutex<Option<(Instant, String)>>,
+    pub(crate) queued: AtomicUsize,
+    backoff: Duration,
+}
+
+impl Shared {
+    pub(crate) fn new(checkpoint: Arc<Checkpoint>, backoff: Duration) -> Self {
+        Self {
+            published: RwLock::new(checkpoint),
+            available: AtomicBool::new(true),
+            failure: Mutex::new(None),
+            queued: AtomicUsize::new(0),
+            backoff,
+        }
+    }
+
+    /// The latest published checkpoint (its size is the readable size of the log).
+    pub(crate) fn checkpoint(&self) -> Arc<Checkpoint> {
+        match self.published.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn publish(&self, cp: Arc<Checkpoint>) {
+        match self.published.write() {
+            Ok(mut g) => *g = cp,
+            Err(poisoned) => *poisoned.into_inner() = cp,
+        }
+    }
+
+    /// `Err(Unavailable)` while the log is failed and its backoff has not passed yet.
+    pub(crate) fn check_available(&self) -> Result<()> {
+        if self.available.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let failure = self.failure.lock().map(|f| f.clone()).unwrap_or(None);
+        match failure {
+            Some((at, why)) if at.elapsed() < self.backoff => Err(Error::Unavailable(why)),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn set_failed(&self, why: String) {
+        if let Ok(mut f) = self.failure.lock() {
+            *f = Some((Instant::now(), why));
+        }
+        self.available.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn set_working(&self) {
+        if !self.available.load(Ordering::Acquire) {
+            if let Ok(mut f) = self.failure.lock() {
+                *f = None;
+            }
+            self.available.store(true, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn health(&self) -> Health {
+        let available = self.available.load(Ordering::Acquire);
+        let last_error = if available {
+            None
+        } else {
+            self.failure
+                .lock()
+                .ok()
+                .and_then(|f| f.as_ref().map(|(_, w)| w.clone()))
+        };
+        Health {
+            available,
+            size: self.checkpoint().size(),
+            last_error,
+            queued: self.queued.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The log end to end in one process: group commit, proofs, reads, reopen, index rebuild,
+//! cancel safety, and failing closed on an injected write error.
+
+use std::time::Duration;
+
+use super::*;
+use crate::store::fsio::fault;
+use crate::tree::{verify_consistency, verify_inclusion};
+use crate::verify::verify_dir;
+
+fn record(i: u64) -> Vec<u8> {
+    format!(
+        r#"{{"v":1,"kind":"decision","time":"2026-11-25T13:00:{:02}Z","transfer_id":"t-{i}","sender":"s-{}","recipient":"hk-biolab","item":"INV-NP-001","decision":"{}","reason":{}}}"#,
+        i % 60,
+        i % 3,
+        if i % 2 == 0 { "allow" } else { "deny" },
+        if i % 2 == 0 { "null".to_owned() } else { "\"tenant.not_whitelisted\"".to_owned() },
+    )
+    .into_bytes()
+}
+
+const KEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+
+fn config(dir: &std::path::Path) -> LogConfig {
+    let mut c = LogConfig::new(dir, "PeterNeumann", SigningKey::parse(KEY).unwrap());
+    c.segment_max_bytes = 4096;
+    c.retry_after = Duration::from_millis(20);
+    c
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn concurrent_appends_are_durable_provable_and_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let vkey = log.verifier_key().clone();
+    let acks = rt().block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..200u64 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                (i, log.append(record(i)).await.unwrap())
+            }));
+        }
+        let mut acks = Vec::new();
+        for t in tasks {
+            acks.push(t.await.unwrap());
+        }
+        acks
+    });
+    let mut seen: Vec<u64> = acks.iter().map(|(_, a)| a.index).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..200).collect::<Vec<_>>());
+    let latest = log.latest_checkpoint();
+    assert_eq!(latest.size(), 200);
+    for (i, a) in &acks {
+        let cp = Checkpoint::open(a.checkpoint.text(), &vkey).unwrap();
+        assert!(a.index < cp.size());
+        assert_eq!(a.leaf_hash, tree::leaf_hash(&record(*i)));
+        verify_inclusion(
+            a.index,
+            cp.size(),
+            &a.leaf_hash,
+            &a.inclusion_proof,
+            cp.root(),
+        )
+        .unwrap();
+        assert_eq!(log.read(a.index).unwrap(), record(*i));
+        let p = log.inclusion_proof(a.index, 200).unwrap();
+        verify_inclusion(a.index, 200, &a.leaf_hash, &p, latest.root()).unwrap();
+        let c = log.consistency_proof(cp.size(), 200).unwrap();
+        verify_consistency(cp.size(), 200, cp.root(), latest.root(), &c).unwrap();
+    }
+    // Every sender-0 decision is found through the index, in log order.
+    let s0 = log.query(Field::Sender, b"s-0", None, 1000).unwrap();
+    assert_eq!(s0.len(), 67);
+    assert!(s0.windows(2).all(|w| w[0] < w[1]));
+    assert!(log.read(200).is_err());
+    assert!(log.inclusion_proof(0, 201).is_err());
+    drop(log);
+    let report = verify_dir(dir.path(), Some(&vkey)).unwrap();
+    assert_eq!(report.size, 200);
+    assert_eq!(report.checkpoint.unwrap().size(), 200);
+}
+
+#[test]
+fn reopening_and_rebuilding_the_index_keep_the_same_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let log = Log::open(config(dir.path())).unwrap();
+    rt.block_on(async {
+        for i in 0..70 {
+            log.append(record(i)).await.unwrap();
+        }
+        log.shutdown().await.unwrap();
+    });
+    assert!(matches!(
+        rt.block_on(log.append(record(70))),
+        Err(Error::Closed)
+    ));
+    let root = log.root(70).unwrap();
+    let proof = log.inclusion_proof(33, 70).unwrap();
+    drop(log);
+
+    assert!(verify_dir(dir.path(), None).unwrap().segments > 1);
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!((log.size(), log.root(70).unwrap()), (70, root));
+    drop(log);
+
+    std::fs::remove_dir_all(dir.path().join(INDEX)).unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(log.size(), 70);
+    assert_eq!(log.inclusion_proof(33, 70).unwrap(), proof);
+    assert_eq!(log.read(69).unwrap(), record(69));
+    let a = rt.block_on(log.append(record(70))).unwrap();
+    assert_eq!(a.index, 70);
+}
+
+#[test]
+fn a_dropped_append_future_still_writes_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let log = Log::open(config(dir.path())).unwrap();
+    drop(log.append(record(0)));
+    rt.block_on(log.shutdown()).unwrap();
+    drop(log);
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(log.read(0).unwrap(), record(0));
+}
+
+#[test]
+fn write_errors_fail_closed_and_the_log_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let log = Log::open(config(dir.path())).unwrap();
+    rt.block_on(async {
+        for i in 0..5 {
+            log.append(record(i)).await.unwrap();
+        }
+        fault::set(dir.path(), true);
+        let failed = log.append(record(5)).await;
+        assert!(matches!(failed, Err(Error::Unavailable(_))), "{failed:?}");
+        assert!(!log.is_available());
+        assert!(log.health().last_error.is_some());
+        // Within the backoff, appends fail at once without reaching the disk.
+        assert!(matches!(
+            log.append(record(6)).await,
+            Err(Error::Unavailable(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // After the backoff the next append probes the disk, which still fails.
+        assert!(log.append(record(7)).await.is_err());
+        fault::set(dir.path(), false);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let a = log.append(record(8)).await.unwrap();
+        assert_eq!(a.index, 5, "failed batches leave no gap and no index");
+        assert!(log.is_available());
+        assert_eq!(log.read(5).unwrap(), record(8));
+    });
+    drop(log);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().size, 6);
+}
+
+#[test]
+fn invalid_and_oversized_records_are_refused_before_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.max_record_bytes = 100;
+    let log = Log::open(c).unwrap();
+    let rt = rt();
+    assert!(matches!(
+        rt.block_on(log.append(b"{}".to_vec())),
+        Err(Error::InvalidRecord(_))
+    ));
+    assert!(matches!(
+        rt.block_on(log.append(vec![b' '; 101])),
+        Err(Error::RecordTooLarge { .. })
+    ));
+    assert_eq!(log.size(), 0);
+}

@@ -1,0 +1,267 @@
+//! The record schema, as plain data. A leaf of the log is the exact bytes of one record: a
+//! compact JSON object with `"v": 1`, `"kind"`, `"time"` (RFC 3339, UTC) and `"transfer_id"`
+//! where one applies. The gateway fills records; this crate validates them and decodes enough to
+//! index them. Records carry metadata and digests only, never payload bytes: a record with a
+//! `payload` or `body` key is refused.
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{Error, Result};
+
+/// The record format version this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A policy decision on a transfer request (allow or deny).
+    Decision,
+    /// How an admitted transfer ended.
+    Outcome,
+    /// A recipient's lifecycle event (stored, accessed, destroyed).
+    Lifecycle,
+    /// A change of the policy bundle.
+    PolicyChange,
+    /// The gateway itself (start, stop, recovery).
+    System,
+}
+
+/// A decision's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The transfer may proceed.
+    Allow,
+    /// The transfer is refused.
+    Deny,
+}
+
+/// How an admitted transfer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Delivered to the upstream.
+    Completed,
+    /// Not delivered (the reason is in the record's details).
+    Failed,
+    /// Cut by a restart: written by recovery for an admission with no outcome.
+    Interrupted,
+}
+
+/// One audit record. Fields that do not apply to a kind are `None` and not serialised; extra
+/// metadata (sizes, digests, purpose, policy version, ...) goes into `details`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version, [`FORMAT_VERSION`].
+    pub v: u32,
+    /// What the record is about.
+    pub kind: Kind,
+    /// When it happened, RFC 3339 in UTC.
+    pub time: String,
+    /// The transfer it belongs to, where one applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
+    /// Decision: the sending tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// Decision: the recipient tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    /// Decision: the inventory item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// Decision: allow or deny.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Verdict>,
+    /// Decision: the reason code, or `Some(None)` for JSON `null` (an allow).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub reason: Option<Option<String>>,
+    /// Outcome: how the transfer ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Any further metadata of the record.
+    #[serde(flatten)]
+    pub details: Map<String, Value>,
+}
+
+fn present<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// An indexed field of a record (the query index's key space, see the crate README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `sender` (the tenant).
+    Sender,
+    /// `recipient`.
+    Recipient,
+    /// `item`.
+    Item,
+    /// `decision` (`allow` / `deny`).
+    Decision,
+    /// `reason` code.
+    Reason,
+    /// `transfer_id`.
+    Transfer,
+    /// `kind`.
+    Kind,
+    /// `time`, as 8 bytes: big-endian Unix seconds offset by 2^63, so keys sort by time.
+    Time,
+}
+
+impl Field {
+    /// The tag byte of this field in index keys.
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            Field::Sender => b's',
+            Field::Recipient => b'r',
+            Field::Item => b'i',
+            Field::Decision => b'd',
+            Field::Reason => b'c',
+            Field::Transfer => b'x',
+            Field::Kind => b'k',
+            Field::Time => b't',
+        }
+    }
+}
+
+/// The time-index value of an instant: big-endian Unix seconds offset by 2^63.
+pub fn time_key(t: OffsetDateTime) -> [u8; 8] {
+    (t.unix_timestamp() as u64 ^ (1 << 63)).to_be_bytes()
+}
+
+impl Record {
+    /// A record of `kind` at `time` with no kind-specific fields yet.
+    pub fn new(kind: Kind, time: OffsetDateTime) -> Result<Self> {
+        let time = time
+            .to_offset(time::UtcOffset::UTC)
+            .format(&Rfc3339)
+            .map_err(|e| Error::InvalidRecord(format!("time cannot be formatted: {e}")))?;
+        Ok(Self {
+            v: FORMAT_VERSION,
+            kind,
+            time,
+            transfer_id: None,
+            sender: None,
+            recipient: None,
+            item: None,
+            decision: None,
+            reason: None,
+            outcome: None,
+            details: Map::new(),
+        })
+    }
+
+    /// Checks the schema: version, time, the fields of its kind, no payload.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidRecord(why));
+        if self.v != FORMAT_VERSION {
+            return bad(format!(
+                "unsupported version {}; write v {FORMAT_VERSION}",
+                self.v
+            ));
+        }
+        self.instant()?;
+        for key in ["payload", "body"] {
+            if self.details.contains_key(key) {
+                return bad(format!("records never carry payload bytes, found {key:?}"));
+            }
+        }
+        match self.kind {
+            Kind::Decision => {
+                if self.sender.is_none() || self.recipient.is_none() || self.item.is_none() {
+                    return bad("a decision needs sender, recipient and item".into());
+                }
+                if self.decision.is_none() || self.reason.is_none() {
+                    return bad("a decision needs decision and reason (a code or null)".into());
+                }
+                if self.transfer_id.is_none() {
+                    return bad("a decision needs a transfer_id".into());
+                }
+            }
+            Kind::Outcome => {
+                if self.outcome.is_none() || self.transfer_id.is_none() {
+                    return bad("an outcome needs outcome and transfer_id".into());
+                }
+            }
+            Kind::Lifecycle | Kind::PolicyChange | Kind::System => {}
+        }
+        Ok(())
+    }
+
+    /// The record's time.
+    pub fn instant(&self) -> Result<OffsetDateTime> {
+        let t = OffsetDateTime::parse(&self.time, &Rfc3339).map_err(|e| {
+            Error::InvalidRecord(format!("time {:?} is not RFC 3339: {e}", self.time))
+        })?;
+        if !t.offset().is_utc() {
+            return Err(Error::InvalidRecord(format!(
+                "time {:?} is not in UTC",
+                self.time
+            )));
+        }
+        Ok(t)
+    }
+
+    /// The leaf bytes: the validated record as compact JSON.
+    pub fn to_leaf(&self) -> Result<Vec<u8>> {
+        self.validate()?;
+        serde_json::to_vec(self).map_err(|e| Error::InvalidRecord(e.to_string()))
+    }
+
+    /// Parses and validates leaf bytes.
+    pub fn from_leaf(leaf: &[u8]) -> Result<Self> {
+        let r: Record = serde_json::from_slice(leaf)
+            .map_err(|e| Error::InvalidRecord(format!("not a record object: {e}")))?;
+        r.validate()?;
+        Ok(r)
+    }
+
+    /// The `(field, value)` terms this record is indexed under.
+    pub fn index_terms(&self) -> Vec<(Field, Vec<u8>)> {
+        let mut terms = Vec::with_capacity(8);
+        let kind = serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        terms.push((Field::Kind, kind.into_bytes()));
+        if let Ok(t) = self.instant() {
+            terms.push((Field::Time, time_key(t).to_vec()));
+        }
+        let strings = [
+            (Field::Transfer, &self.transfer_id),
+            (Field::Sender, &self.sender),
+            (Field::Recipient, &self.recipient),
+            (Field::Item, &self.item),
+        ];
+        for (field, value) in strings {
+            if let Some(v) = value {
+                terms.push((field, v.as_bytes().to_vec()));
+            }
+        }
+        if let Some(d) = self.decision {
+            let d = match d {
+                Verdict::Allow => "allow",
+                Verdict::Deny => "deny",
+            };
+            terms.push((Field::Decision, d.as_bytes().to_vec()));
+        }
+        if let Some(Some(reason)) = &self.reason {
+            terms.push((Field::Reason, reason.as_bytes().to_vec()));
+        }
+        terms
+    }
+}

@@ -1,0 +1,79 @@
+//! Record schema round trips and validation.
+
+use super::*;
+use time::macros::datetime;
+
+fn decision() -> Record {
+    let mut r = Record::new(Kind::Decision, datetime!(2026-11-25 13:00:00 UTC)).unwrap();
+    r.transfer_id = Some("t-1".into());
+    r.sender = Some("sz-genomics".into());
+    r.recipient = Some("hk-biolab".into());
+    r.item = Some("INV-NP-001".into());
+    r.decision = Some(Verdict::Allow);
+    r.reason = Some(None);
+    r
+}
+
+#[test]
+fn a_decision_serialises_compactly_with_a_null_reason() {
+    let leaf = decision().to_leaf().unwrap();
+    let text = String::from_utf8(leaf.clone()).unwrap();
+    assert_eq!(
+        text,
+        r#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t-1","sender":"sz-genomics","recipient":"hk-biolab","item":"INV-NP-001","decision":"allow","reason":null}"#
+    );
+    assert_eq!(Record::from_leaf(&leaf).unwrap(), decision());
+}
+
+#[test]
+fn details_round_trip_and_payloads_are_refused() {
+    let mut r = Record::new(Kind::Outcome, datetime!(2026-11-25 13:00:00 UTC)).unwrap();
+    r.transfer_id = Some("t-1".into());
+    r.outcome = Some(Outcome::Completed);
+    r.details.insert("size".into(), 42.into());
+    let leaf = r.to_leaf().unwrap();
+    assert_eq!(Record::from_leaf(&leaf).unwrap(), r);
+    r.details.insert("payload".into(), "secret".into());
+    assert!(r.to_leaf().is_err());
+}
+
+#[test]
+fn invalid_records_are_refused() {
+    for leaf in [
+        &br#"[]"#[..],
+        br#"{"v":2,"kind":"system","time":"2026-11-25T13:00:00Z"}"#,
+        br#"{"v":1,"kind":"nope","time":"2026-11-25T13:00:00Z"}"#,
+        br#"{"v":1,"kind":"system","time":"yesterday"}"#,
+        br#"{"v":1,"kind":"system","time":"2026-11-25T13:00:00+08:00"}"#,
+        br#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t"}"#,
+        br#"{"v":1,"kind":"outcome","time":"2026-11-25T13:00:00Z"}"#,
+        b"\xff",
+    ] {
+        assert!(
+            Record::from_leaf(leaf).is_err(),
+            "{}",
+            String::from_utf8_lossy(leaf)
+        );
+    }
+    assert!(Record::from_leaf(br#"{"v":1,"kind":"system","time":"2026-11-25T13:00:00Z"}"#).is_ok());
+}
+
+#[test]
+fn index_terms_cover_the_queried_fields() {
+    let mut r = decision();
+    r.decision = Some(Verdict::Deny);
+    r.reason = Some(Some("tenant.not_whitelisted".into()));
+    let fields: Vec<Field> = r.index_terms().into_iter().map(|(f, _)| f).collect();
+    for f in [
+        Field::Kind,
+        Field::Time,
+        Field::Transfer,
+        Field::Sender,
+        Field::Recipient,
+        Field::Item,
+        Field::Decision,
+        Field::Reason,
+    ] {
+        assert!(fields.contains(&f), "{f:?}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Durable, contiguous record indexes. The sequence writes one commit batch as one write and
+//! one `fdatasync`, and only then moves its next index past the batch: a failed batch is cut
+//! from the file before anything else is written, so its indexes are given again to the next
+//! batch, and no index that was ever acknowledged is reused or skipped.
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::layout::{self, SEGMENT_HEADER};
+use crate::store::{ActiveSegment, fsio};
+
+/// Where a durable batch landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Durable {
+    /// Index of the batch's first record.
+    pub(crate) first: u64,
+    /// First index of the segment holding the batch.
+    pub(crate) segment: u64,
+    /// Byte offset of each record's frame.
+    pub(crate) offsets: Vec<u64>,
+}
+
+/// The next index and the active segment.
+#[derive(Debug)]
+pub(crate) struct Sequence {
+    dir: PathBuf,
+    next: u64,
+    active: ActiveSegment,
+    segment_max: u64,
+    needs_repair: bool,
+    buf: Vec<u8>,
+}
+
+impl Sequence {
+    /// Continues after `next - 1` in `active` (segments live in `dir`).
+    pub(crate) fn new(dir: PathBuf, next: u64, active: ActiveSegment, segment_max: u64) -> Self {
+        Self {
+            dir,
+            next,
+            active,
+            segment_max,
+            needs_repair: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The index the next record gets.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Writes `leaves` as one batch; on return they are durable and numbered from the
+    /// returned `first`. On error nothing of the batch counts, and the next call first cuts
+    /// whatever part of it reached the file.
+    pub(crate) fn append(&mut self, leaves: &[&[u8]]) -> Result<Durable> {
+        if self.needs_repair {
+            self.active.repair()?;
+            self.needs_repair = false;
+        }
+        if self.active.len >= self.segment_max && self.active.len > SEGMENT_HEADER {
+            self.active = ActiveSegment::create(&self.dir, self.next)?;
+        }
+        let first = self.next;
+        self.buf.clear();
+        let mut offsets = Vec::with_capacity(leaves.len());
+        for (i, leaf) in leaves.iter().enumerate() {
+            offsets.push(self.active.len + self.buf.len() as u64);
+            layout::encode_frame(&mut self.buf, first + i as u64, first, leaf);
+        }
+        let res = fsio::append_and_sync(
+            &self.active.file,
+            &self.active.path,
+            self.active.len,
+            &self.buf,
+        );
+        if let Err(e) = res {
+            self.needs_repair = true;
+            return Err(e);
+        }
+        self.active.len += self.buf.len() as u64;
+        self.next += leaves.len() as u64;
+        if self.buf.capacity() > 16 << 20 {
+            self.buf = Vec::new();
+        }
+        Ok(Durable {
+            first,
+            segment: self.active.first,
+            offsets,
+        })
+    }
+}

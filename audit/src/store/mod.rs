@@ -1,0 +1,169 @@
+//! Segment files: listing, scanning (shared by recovery and the verifier), reading single
+//! records and the writer's active segment. All writes go through [`fsio`].
+
+mod classify;
+pub(crate) mod fsio;
+mod scan;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub(crate) use classify::{Damage, classify};
+pub(crate) use scan::{BadFrame, later_batch_after, scan};
+
+use crate::error::{Error, Result};
+use crate::layout::{self, FRAME_HEADER, FrameHeader, SEGMENT_HEADER};
+
+/// The largest leaf any segment may hold, whatever the configuration says.
+pub(crate) const MAX_LEAF: usize = 1 << 24;
+
+/// The segment files in `dir`, sorted by first index. Files that are not segments are ignored.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let name = entry.file_name();
+        if let Some(first) = name.to_str().and_then(layout::parse_segment_name) {
+            out.push((first, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The segment being appended to, with its durable length.
+#[derive(Debug)]
+pub(crate) struct ActiveSegment {
+    pub(crate) first: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) file: File,
+    /// Bytes known to be durable; anything past this is an unacknowledged tail.
+    pub(crate) len: u64,
+}
+
+impl ActiveSegment {
+    /// Creates the segment that starts at record `first` (create-exclusive, header synced).
+    pub(crate) fn create(dir: &Path, first: u64) -> Result<Self> {
+        let path = dir.join(layout::segment_name(first));
+        // A previous failed attempt may have left the name with no record in it: reuse it.
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if meta.len() <= SEGMENT_HEADER {
+                std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            }
+        }
+        let file = fsio::create_exclusive(&path, &layout::segment_header(first), 0o644)?;
+        Ok(Self {
+            first,
+            path,
+            file,
+            len: SEGMENT_HEADER,
+        })
+    }
+
+    /// Opens an existing segment whose durable length is `len`, cutting anything beyond it.
+    pub(crate) fn open(path: &Path, first: u64, len: u64) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        let actual = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        if actual != len {
+            fsio::truncate_and_sync(&file, path, len)?;
+        }
+        Ok(Self {
+            first,
+            path: path.to_owned(),
+            file,
+            len,
+        })
+    }
+
+    /// Reopens the file and cuts it back to its durable length: after a failed write or
+    /// fsync, no unacknowledged byte stays in the log.
+    pub(crate) fn repair(&mut self) -> Result<()> {
+        let fresh = Self::open(&self.path, self.first, self.len)?;
+        *self = fresh;
+        Ok(())
+    }
+}
+
+/// Reads single records from the segment files with positional reads (no lock is held while
+/// reading, so readers never wait for the writer's fsync).
+#[derive(Debug)]
+pub(crate) struct Reader {
+    dir: PathBuf,
+    files: Mutex<HashMap<u64, Arc<File>>>,
+}
+
+impl Reader {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            files: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn file(&self, first: u64) -> Result<Arc<File>> {
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| Error::Unavailable("segment reader lock poisoned".into()))?;
+        if let Some(f) = files.get(&first) {
+            return Ok(f.clone());
+        }
+        let path = self.dir.join(layout::segment_name(first));
+        let f = Arc::new(File::open(&path).map_err(|e| Error::io("open", &path, e))?);
+        files.insert(first, f.clone());
+        Ok(f)
+    }
+
+    /// Reads record `index`, starting from the frame of record `from` at `offset` in the
+    /// segment starting at `first`.
+    pub(crate) fn read(
+        &self,
+        first: u64,
+        mut offset: u64,
+        from: u64,
+        index: u64,
+    ) -> Result<Vec<u8>> {
+        let file = self.file(first)?;
+        let path = || self.dir.join(layout::segment_name(first));
+        let corrupt = |offset: u64, at: u64, what: &str| Error::Corrupt {
+            segment: path(),
+            offset,
+            index: at,
+            what: what.to_owned(),
+        };
+        for at in from..=index {
+            let mut hb = [0u8; FRAME_HEADER];
+            file.read_exact_at(&mut hb, offset)
+                .map_err(|_| corrupt(offset, at, "frame header unreadable"))?;
+            let h = FrameHeader::decode(&hb);
+            if h.index != at || h.len as usize > MAX_LEAF {
+                return Err(corrupt(offset, at, "unexpected frame"));
+            }
+            if at == index {
+                let mut leaf = vec![0u8; h.len as usize];
+                file.read_exact_at(&mut leaf, offset + FRAME_HEADER as u64)
+                    .map_err(|_| corrupt(offset, at, "frame unreadable"))?;
+                if !h.checks(&leaf) {
+                    return Err(corrupt(offset, at, "checksum mismatch"));
+                }
+                return Ok(leaf);
+            }
+            offset += h.frame_len();
+        }
+        Err(corrupt(offset, index, "record not found"))
+    }
+}

@@ -1,0 +1,176 @@
+//! Known-answer tests: the Certificate Transparency 8-leaf test tree (RFC 6962 reference
+//! implementation `merkle_tree_test`, also in transparency-dev/merkle `testonly`).
+
+use super::*;
+
+fn hex(s: &str) -> Hash {
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+fn ct_leaves() -> Vec<Vec<u8>> {
+    vec![
+        vec![],
+        vec![0x00],
+        vec![0x10],
+        vec![0x20, 0x21],
+        vec![0x30, 0x31],
+        vec![0x40, 0x41, 0x42, 0x43],
+        vec![0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
+        (0x60..=0x6f).collect(),
+    ]
+}
+
+const CT_ROOTS: [&str; 9] = [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+];
+
+fn ct_tree() -> LeafHashes {
+    LeafHashes(ct_leaves().iter().map(|l| leaf_hash(l)).collect())
+}
+
+#[test]
+fn roots_match_the_ct_test_tree_for_every_size() {
+    let tree = ct_tree();
+    let mut compact = CompactRange::new();
+    assert_eq!(compact.root(), hex(CT_ROOTS[0]));
+    for size in 0..=8u64 {
+        assert_eq!(
+            root(&tree, size).unwrap(),
+            hex(CT_ROOTS[size as usize]),
+            "size {size}"
+        );
+        if size < 8 {
+            compact.push(tree.0[size as usize]);
+            assert_eq!(compact.root(), hex(CT_ROOTS[size as usize + 1]));
+        }
+    }
+}
+
+#[test]
+fn inclusion_proofs_match_the_ct_vectors() {
+    let tree = ct_tree();
+    let cases: [(u64, u64, &[&str]); 4] = [
+        (
+            0,
+            8,
+            &[
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            5,
+            8,
+            &[
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
+        (0, 1, &[]),
+        (
+            2,
+            3,
+            &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
+        ),
+    ];
+    for (index, size, want) in cases {
+        let proof = inclusion_proof(&tree, index, size).unwrap();
+        let want: Vec<Hash> = want.iter().map(|h| hex(h)).collect();
+        assert_eq!(proof, want, "leaf {index} size {size}");
+        let root_hash = hex(CT_ROOTS[size as usize]);
+        verify_inclusion(index, size, &tree.0[index as usize], &proof, &root_hash).unwrap();
+    }
+}
+
+#[test]
+fn consistency_proofs_match_the_ct_vectors() {
+    let tree = ct_tree();
+    let cases: [(u64, u64, &[&str]); 4] = [
+        (1, 1, &[]),
+        (
+            1,
+            8,
+            &[
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            6,
+            8,
+            &[
+                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
+        (
+            2,
+            5,
+            &[
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ],
+        ),
+    ];
+    for (from, to, want) in cases {
+        let proof = consistency_proof(&tree, from, to).unwrap();
+        let want: Vec<Hash> = want.iter().map(|h| hex(h)).collect();
+        assert_eq!(proof, want, "{from} -> {to}");
+        let (r1, r2) = (hex(CT_ROOTS[from as usize]), hex(CT_ROOTS[to as usize]));
+        verify_consistency(from, to, &r1, &r2, &proof).unwrap();
+    }
+}
+
+#[test]
+fn every_proof_of_the_ct_tree_verifies_and_tampering_fails() {
+    let tree = ct_tree();
+    for size in 1..=8u64 {
+        let r = root(&tree, size).unwrap();
+        for index in 0..size {
+            let proof = inclusion_proof(&tree, index, size).unwrap();
+            let leaf = tree.0[index as usize];
+            verify_inclusion(index, size, &leaf, &proof, &r).unwrap();
+            assert!(verify_inclusion(index, size, &[7; 32], &proof, &r).is_err());
+            if index + 1 < size {
+                assert!(verify_inclusion(index + 1, size, &leaf, &proof, &r).is_err());
+            }
+            if !proof.is_empty() {
+                assert!(verify_inclusion(index, size, &leaf, &proof[1..], &r).is_err());
+            }
+        }
+        for from in 0..=size {
+            let proof = consistency_proof(&tree, from, size).unwrap();
+            let r1 = root(&tree, from).unwrap();
+            verify_consistency(from, size, &r1, &r, &proof).unwrap();
+            if from > 0 && from < size {
+                assert!(verify_consistency(from, size, &[9; 32], &r, &proof).is_err());
+                assert!(verify_consistency(from, size, &r1, &[9; 32], &proof).is_err());
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_requests_are_errors_not_panics() {
+    let tree = ct_tree();
+    assert!(inclusion_proof(&tree, 8, 8).is_err());
+    assert!(consistency_proof(&tree, 5, 4).is_err());
+    assert!(root(&tree, 9).is_err());
+    assert!(root_from_inclusion_proof(3, 2, &[0; 32], &[]).is_err());
+}

@@ -1,0 +1,197 @@
+//! The verifier (an fsck): recomputes every leaf hash and the root of a data directory from its
+//! segment files alone, checks the stored checkpoint's signature and root, and names the first
+//! bad record; and checks a transfer receipt offline. The CLI and the tests share this code.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Checkpoint, VerifierKey};
+use crate::error::{Error, Result};
+use crate::layout::SEGMENT_HEADER;
+use crate::log::{Appended, CHECKPOINT, SEGMENTS, VERIFIER_KEY};
+use crate::store::{self, Damage};
+use crate::tree::{CompactRange, Hash, leaf_hash, verify_inclusion};
+
+/// What a sound data directory holds.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Records in the segments.
+    pub size: u64,
+    /// Root of the tree of all of them.
+    pub root: Hash,
+    /// Segment files read.
+    pub segments: usize,
+    /// The stored checkpoint, verified (`None` when there is none, or no key to check it).
+    pub checkpoint: Option<Checkpoint>,
+    /// Whether the key came from the data directory's own `log.pub` (weaker than a key kept
+    /// elsewhere).
+    pub key_from_data_dir: bool,
+    /// A torn tail beyond the checkpoint (unacknowledged bytes the next open cuts).
+    pub torn_tail: Option<String>,
+}
+
+/// Verifies the data directory `dir`. Without `key`, the directory's `log.pub` is used.
+pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
+    let (key, key_from_data_dir) = match key {
+        Some(k) => (Some(k.clone()), false),
+        None => match std::fs::read_to_string(dir.join(VERIFIER_KEY)) {
+            Ok(text) => (Some(VerifierKey::parse(&text)?), true),
+            Err(_) => (None, false),
+        },
+    };
+    let stored = crate::log::read_stored_checkpoint(&dir.join(CHECKPOINT))?;
+    let floor = stored.as_ref().map_or(0, |s| s.1);
+    let seg_dir = dir.join(SEGMENTS);
+    if !seg_dir.is_dir() {
+        return Err(Error::invalid(
+            "data directory",
+            format!("{} has no segments folder", dir.display()),
+        ));
+    }
+    let segments = store::list_segments(&seg_dir)?;
+    let mut compact = CompactRange::new();
+    let mut root_at_floor = (floor == 0).then(|| compact.root());
+    let mut torn_tail = None;
+    for (i, (first, path)) in segments.iter().enumerate() {
+        let next = compact.size();
+        if *first != next {
+            return Err(Error::Corrupt {
+                segment: path.clone(),
+                offset: 0,
+                index: next,
+                what: format!("segment starts at record {first} but record {next} comes next"),
+            });
+        }
+        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |_, _, leaf| {
+            compact.push(leaf_hash(leaf));
+            if compact.size() == floor {
+                root_at_floor = Some(compact.root());
+            }
+            Ok(())
+        })?;
+        if let Some(bad) = &scanned.bad {
+            match store::classify(path, bad, i + 1 == segments.len(), floor)? {
+                Damage::Corrupt(e) => return Err(e),
+                Damage::TornTail => {
+                    torn_tail = Some(format!(
+                        "torn tail in {} at byte {} (record {}): {}; never acknowledged, cut on the next open",
+                        path.display(),
+                        bad.offset,
+                        bad.index,
+                        bad.what
+                    ));
+                }
+            }
+        }
+    }
+    let size = compact.size();
+    let mut checkpoint = None;
+    if let Some((text, m, root_m)) = stored {
+        if m > size {
+            return Err(Error::CheckpointMismatch(format!(
+                "the checkpoint covers {m} records but the segments hold {size}: record {size} is the first missing"
+            )));
+        }
+        if root_at_floor != Some(root_m) {
+            return Err(Error::CheckpointMismatch(format!(
+                "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered"
+            )));
+        }
+        if let Some(key) = &key {
+            checkpoint = Some(Checkpoint::open(&text, key)?);
+        }
+    }
+    Ok(Report {
+        size,
+        root: compact.root(),
+        segments: segments.len(),
+        checkpoint,
+        key_from_data_dir,
+        torn_tail,
+    })
+}
+
+/// A transfer receipt (SPEC section 3): proves offline that the record `leaf` is entry
+/// `log_index` of the log whose signed checkpoint it carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transfer.
+    pub transfer_id: String,
+    /// The record's index.
+    pub log_index: u64,
+    /// The record's exact bytes (UTF-8 JSON), as a string.
+    pub leaf: String,
+    /// `leaf` parsed, for convenience; hashes are over `leaf`.
+    pub record: serde_json::Value,
+    /// base64 of `SHA-256(0x00 || leaf)`.
+    pub leaf_hash: String,
+    /// The signed checkpoint of the record's commit batch.
+    pub checkpoint: String,
+    /// base64 hashes of the inclusion proof to that checkpoint.
+    pub inclusion_proof: Vec<String>,
+    /// The upstream's HTTP status.
+    pub upstream_status: Option<u16>,
+}
+
+impl Receipt {
+    /// The receipt of an acknowledged append.
+    pub fn new(
+        transfer_id: &str,
+        leaf: &[u8],
+        appended: &Appended,
+        upstream_status: Option<u16>,
+    ) -> Result<Self> {
+        let leaf = std::str::from_utf8(leaf)
+            .map_err(|_| Error::InvalidRecord("leaf is not UTF-8".into()))?
+            .to_owned();
+        let record =
+            serde_json::from_str(&leaf).map_err(|e| Error::InvalidRecord(e.to_string()))?;
+        Ok(Self {
+            transfer_id: transfer_id.to_owned(),
+            log_index: appended.index,
+            leaf,
+            record,
+            leaf_hash: B64.encode(appended.leaf_hash),
+            checkpoint: appended.checkpoint.text().to_owned(),
+            inclusion_proof: appended
+                .inclusion_proof
+                .iter()
+                .map(|h| B64.encode(h))
+                .collect(),
+            upstream_status,
+        })
+    }
+}
+
+/// Checks a receipt with the log's verifier key: the leaf hash, the record, the checkpoint's
+/// signature and the inclusion proof. Returns the checkpoint.
+pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint> {
+    let at = receipt.log_index;
+    let bad = |why: String| Error::BadProof(format!("receipt of record {at}: {why}"));
+    let hash = leaf_hash(receipt.leaf.as_bytes());
+    if B64.encode(hash) != receipt.leaf_hash {
+        return Err(bad("leaf_hash is not the hash of leaf".into()));
+    }
+    let record: serde_json::Value =
+        serde_json::from_str(&receipt.leaf).map_err(|e| bad(format!("leaf is not JSON: {e}")))?;
+    if record != receipt.record {
+        return Err(bad("record differs from leaf".into()));
+    }
+    if let Some(id) = record.get("transfer_id") {
+        if id.as_str() != Some(receipt.transfer_id.as_str()) {
+            return Err(bad("the record belongs to another transfer".into()));
+        }
+    }
+    let cp = Checkpoint::open(&receipt.checkpoint, key)?;
+    let proof = receipt
+        .inclusion_proof
+        .iter()
+        .map(|h| B64.decode(h).ok().and_then(|h| Hash::try_from(h).ok()))
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| bad("a proof hash is not 32 bytes of base64".into()))?;
+    verify_inclusion(at, cp.size(), &hash, &proof, cp.root()).map_err(|e| bad(e.to_string()))?;
+    Ok(cp)
+}
