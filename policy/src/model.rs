@@ -158,6 +158,19 @@ impl DataClass {
         matches!(self, Self::SensitivePersonal | Self::HumanGenetic)
     }
 
+    /// Parses the bundle spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::NonPersonal,
+            Self::Personal,
+            Self::SensitivePersonal,
+            Self::HumanGenetic,
+            Self::Important,
+        ]
+        .into_iter()
+        .find(|class| class.as_str() == text)
+    }
+
     /// The bundle spelling.
     pub fn as_str(self) -> &'static str {
         match self {

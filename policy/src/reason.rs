@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 macro_rules! reason_codes {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, status $status:literal, rule $rule:expr; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, status $status:literal, rule $rule:expr, $message:literal; )*) => {
         /// A stable reason code (SPEC.md section 2, RULES.md).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ReasonCode {
@@ -34,95 +34,110 @@ macro_rules! reason_codes {
             pub fn rule(self) -> Option<u8> {
                 match self { $(ReasonCode::$variant => $rule,)* }
             }
+
+            /// What the code means, as a sentence fragment for error messages and docs.
+            pub fn meaning(self) -> &'static str {
+                match self { $(ReasonCode::$variant => $message,)* }
+            }
         }
     };
 }
 
 reason_codes! {
     /// Rule 1: the sender is not on the whitelist.
-    TenantNotWhitelisted = "tenant.not_whitelisted", status 403, rule Some(1);
+    TenantNotWhitelisted = "tenant.not_whitelisted", status 403, rule Some(1), "the sender is not on the whitelist";
     /// Rule 1: the sender's whitelist entry is suspended.
-    TenantSuspended = "tenant.suspended", status 403, rule Some(1);
+    TenantSuspended = "tenant.suspended", status 403, rule Some(1), "the sender's entry is suspended";
     /// Rule 1: the sender's whitelist entry is revoked.
-    TenantRevoked = "tenant.revoked", status 403, rule Some(1);
+    TenantRevoked = "tenant.revoked", status 403, rule Some(1), "the sender's entry is revoked";
     /// Rule 1: today is outside the sender's validity window.
-    TenantNotValid = "tenant.not_valid", status 403, rule Some(1);
+    TenantNotValid = "tenant.not_valid", status 403, rule Some(1), "today is outside the sender's validity window";
     /// Rule 2: the sender is not on the Mainland side in a GBA city.
-    TenantOutsideGba = "tenant.outside_gba", status 403, rule Some(2);
+    TenantOutsideGba = "tenant.outside_gba", status 403, rule Some(2), "the sender is not on the Mainland side in a GBA city";
     /// Rule 3: the recipient is not on the whitelist.
-    RecipientNotWhitelisted = "recipient.not_whitelisted", status 403, rule Some(3);
+    RecipientNotWhitelisted = "recipient.not_whitelisted", status 403, rule Some(3), "the recipient is not on the whitelist";
     /// Rule 3: the recipient's whitelist entry is not approved.
-    RecipientSuspended = "recipient.suspended", status 403, rule Some(3);
+    RecipientSuspended = "recipient.suspended", status 403, rule Some(3), "the recipient's entry is not approved (suspended or revoked)";
     /// Rule 3: today is outside the recipient's validity window.
-    RecipientNotValid = "recipient.not_valid", status 403, rule Some(3);
+    RecipientNotValid = "recipient.not_valid", status 403, rule Some(3), "today is outside the recipient's validity window";
     /// Rule 3: the recipient is not a Hong Kong Park tenant.
-    RecipientNotInHkPark = "recipient.not_in_hk_park", status 403, rule Some(3);
+    RecipientNotInHkPark = "recipient.not_in_hk_park", status 403, rule Some(3), "the recipient is not a Hong Kong Park tenant";
     /// Rule 4: no inventory item has this id.
-    InventoryUnknownItem = "inventory.unknown_item", status 403, rule Some(4);
+    InventoryUnknownItem = "inventory.unknown_item", status 403, rule Some(4), "no inventory item has this id";
     /// Rule 4: the item belongs to another tenant.
-    InventoryNotOwner = "inventory.not_owner", status 403, rule Some(4);
+    InventoryNotOwner = "inventory.not_owner", status 403, rule Some(4), "the item belongs to another tenant";
     /// Rule 4: the item is not approved or today is outside its validity window.
-    InventoryNotValid = "inventory.not_valid", status 403, rule Some(4);
+    InventoryNotValid = "inventory.not_valid", status 403, rule Some(4), "the item is not approved, or today is outside its window";
     /// Rule 5: the recipient is not listed on the item.
-    InventoryRecipientNotAllowed = "inventory.recipient_not_allowed", status 403, rule Some(5);
+    InventoryRecipientNotAllowed = "inventory.recipient_not_allowed", status 403, rule Some(5), "the recipient is not listed on the item";
     /// Rule 6: the purpose is not listed on the item.
-    InventoryPurposeNotAllowed = "inventory.purpose_not_allowed", status 403, rule Some(6);
+    InventoryPurposeNotAllowed = "inventory.purpose_not_allowed", status 403, rule Some(6), "the purpose is not listed on the item";
     /// Rule 7: one of the item's categories is not in the pilot catalogue.
-    InventoryCategoryNotInCatalogue = "inventory.category_not_in_catalogue", status 403, rule Some(7);
+    InventoryCategoryNotInCatalogue = "inventory.category_not_in_catalogue", status 403, rule Some(7), "one of the item's categories is not in the catalogue";
     /// Rule 8: important data never goes through the green channel.
-    DataImportantData = "data.important_data", status 403, rule Some(8);
+    DataImportantData = "data.important_data", status 403, rule Some(8), "important data needs a security assessment, not the green channel";
     /// Rule 9: human genetic data without the item's HGR filing.
-    DataHgrFilingMissing = "data.hgr_filing_missing", status 403, rule Some(9);
+    DataHgrFilingMissing = "data.hgr_filing_missing", status 403, rule Some(9), "human genetic data without the item's HGR filing";
     /// Rule 10 (and while streaming): the body is larger than the item allows.
-    RequestBodyTooLarge = "request.body_too_large", status 413, rule Some(10);
+    RequestBodyTooLarge = "request.body_too_large", status 413, rule Some(10), "declared or actual size above the item's max_transfer_bytes";
     /// Rule 11 (and any required header): a required header is missing.
-    RequestMissingHeader = "request.missing_header", status 400, rule Some(11);
+    RequestMissingHeader = "request.missing_header", status 400, rule Some(11), "a required header is missing (for personal data: filing and subjects)";
     /// Rule 12: no filing has this reference.
-    ContractUnknown = "contract.unknown", status 403, rule Some(12);
+    ContractUnknown = "contract.unknown", status 403, rule Some(12), "no filing has this reference";
     /// Rule 12: the filing's processor or recipient is not this sender or recipient.
-    ContractPartiesMismatch = "contract.parties_mismatch", status 403, rule Some(12);
+    ContractPartiesMismatch = "contract.parties_mismatch", status 403, rule Some(12), "the filing names another processor or recipient";
     /// Rule 12: a party is outside the GBA, or both are on the same side.
-    ContractPartyOutsideGba = "contract.party_outside_gba", status 403, rule Some(12);
+    ContractPartyOutsideGba = "contract.party_outside_gba", status 403, rule Some(12), "a party is outside the GBA, or both are on one side";
     /// Rule 13: the contract is not yet effective.
-    ContractNotEffective = "contract.not_effective", status 403, rule Some(13);
+    ContractNotEffective = "contract.not_effective", status 403, rule Some(13), "the contract is not in effect yet";
     /// Rule 13: the contract is terminated.
-    ContractTerminated = "contract.terminated", status 403, rule Some(13);
+    ContractTerminated = "contract.terminated", status 403, rule Some(13), "the contract is terminated";
     /// Rule 13: the contract is suspended.
-    ContractSuspended = "contract.suspended", status 403, rule Some(13);
+    ContractSuspended = "contract.suspended", status 403, rule Some(13), "the contract is suspended";
     /// Rule 14: the filing deadline passed and the contract was not filed.
-    ContractFilingOverdue = "contract.filing_overdue", status 403, rule Some(14);
+    ContractFilingOverdue = "contract.filing_overdue", status 403, rule Some(14), "not filed and the filing deadline has passed";
     /// Rule 15: no impact assessment completed in time.
-    ContractPiaMissing = "contract.pia_missing", status 403, rule Some(15);
+    ContractPiaMissing = "contract.pia_missing", status 403, rule Some(15), "no impact assessment completed by today and by effective_on";
     /// Rule 16: the item's categories or the purpose are outside the filed scope.
-    ContractScopeExceeded = "contract.scope_exceeded", status 403, rule Some(16);
+    ContractScopeExceeded = "contract.scope_exceeded", status 403, rule Some(16), "the item's categories or the purpose are outside the filing";
     /// Rule 17: sensitive data without `covers_sensitive` and `separate_consent`.
-    ContractSensitiveNotCovered = "contract.sensitive_not_covered", status 403, rule Some(17);
+    ContractSensitiveNotCovered = "contract.sensitive_not_covered", status 403, rule Some(17), "sensitive data without covers_sensitive and separate_consent";
     /// Rule 18: a CIIO sender needs a security assessment.
-    ContractCiioRequiresAssessment = "contract.ciio_requires_assessment", status 403, rule Some(18);
+    ContractCiioRequiresAssessment = "contract.ciio_requires_assessment", status 403, rule Some(18), "a CIIO sender needs a security assessment";
     /// Rule 19: the year's volume needs a stronger route than the filing's.
-    VolumeRouteInsufficient = "volume.route_insufficient", status 403, rule Some(19);
+    VolumeRouteInsufficient = "volume.route_insufficient", status 403, rule Some(19), "the year's volume needs a security assessment";
     /// A header is present but cannot be parsed.
-    RequestMalformedHeader = "request.malformed_header", status 400, rule None;
+    RequestMalformedHeader = "request.malformed_header", status 400, rule None, "a header is present but cannot be parsed";
     /// The body's SHA-256 differs from its `Content-Digest`.
-    RequestDigestMismatch = "request.digest_mismatch", status 400, rule None;
+    RequestDigestMismatch = "request.digest_mismatch", status 400, rule None, "the body does not match its Content-Digest";
     /// The body's length differs from its `Content-Length`.
-    RequestLengthMismatch = "request.length_mismatch", status 400, rule None;
+    RequestLengthMismatch = "request.length_mismatch", status 400, rule None, "the body does not match its Content-Length";
     /// The client certificate has no single SPIFFE identity in the trust domain.
-    AuthBadIdentity = "auth.bad_identity", status 401, rule None;
+    AuthBadIdentity = "auth.bad_identity", status 401, rule None, "no single SPIFFE identity in the trust domain";
     /// The principal's role may not call this endpoint (or see this transfer).
-    AuthForbidden = "auth.forbidden", status 403, rule None;
+    AuthForbidden = "auth.forbidden", status 403, rule None, "this role may not call this endpoint or see this transfer";
     /// The audit log cannot be written: nothing is forwarded.
-    AuditUnavailable = "audit.unavailable", status 503, rule None;
+    AuditUnavailable = "audit.unavailable", status 503, rule None, "the log cannot be written; nothing was forwarded";
     /// The recipient's upstream refused the connection or failed.
-    UpstreamUnavailable = "upstream.unavailable", status 502, rule None;
+    UpstreamUnavailable = "upstream.unavailable", status 502, rule None, "the recipient's upstream refused or failed";
     /// The recipient's upstream did not answer in time.
-    UpstreamTimeout = "upstream.timeout", status 504, rule None;
+    UpstreamTimeout = "upstream.timeout", status 504, rule None, "the recipient's upstream did not answer in time";
     /// The caller exceeded a rate or concurrency quota.
-    QuotaExceeded = "quota.exceeded", status 429, rule None;
+    QuotaExceeded = "quota.exceeded", status 429, rule None, "a rate or concurrency quota was exceeded";
+    /// No such endpoint, transfer or record.
+    RequestNotFound = "request.not_found", status 404, rule None, "no such endpoint, transfer or record";
+    /// The endpoint exists but not with this method.
+    RequestMethodNotAllowed = "request.method_not_allowed", status 405, rule None, "the endpoint does not take this method";
+    /// The sender stopped sending the body for longer than the idle timeout.
+    RequestBodyTimeout = "request.body_timeout", status 408, rule None, "the sender stopped sending the body";
+    /// The sender's connection failed before the body was complete.
+    RequestBodyIncomplete = "request.body_incomplete", status 400, rule None, "the body ended before it was complete";
+    /// A retry whose first request has no outcome yet.
+    RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
     /// A policy bundle failed validation.
-    PolicyInvalid = "policy.invalid", status 422, rule None;
+    PolicyInvalid = "policy.invalid", status 422, rule None, "a policy bundle failed validation";
     /// A lifecycle event that the transfer's history does not allow.
-    LifecycleInvalidTransition = "lifecycle.invalid_transition", status 409, rule None;
+    LifecycleInvalidTransition = "lifecycle.invalid_transition", status 409, rule None, "the transfer's history does not allow this event";
 }
 
 impl fmt::Display for ReasonCode {
