@@ -16,6 +16,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run the gateway. Without --config: dev mode in ./loopgate-dev/ (made once).
+    Serve(cmd::serve::ServeArgs),
+    /// Dev-mode helpers: more client certificates from the dev CA.
+    #[command(subcommand)]
+    Dev(cmd::dev::DevCommand),
     /// Validate policy bundles and evaluate transfers offline, exactly as the gateway would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),

@@ -8,11 +8,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod api;
+pub mod clock;
 pub mod config;
 pub mod demo_upstream;
 pub mod devmode;
 pub mod identity;
 pub mod pki;
+pub mod records;
+pub mod server;
+pub mod state;
 pub mod tls;
 pub mod transfer;
 pub mod upstream;

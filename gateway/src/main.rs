@@ -14,6 +14,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
+        cli::Command::Serve(args) => cmd::serve::run(&args),
+        cli::Command::Dev(command) => cmd::dev::run(&command),
         cli::Command::Policy(command) => cmd::policy::run(command),
         cli::Command::CheckConfig(args) => cmd::check_config::run(&args),
     }

@@ -162,6 +162,22 @@ fn issue_principal(
     Ok(pki.join(format!("{name}.pem")))
 }
 
+/// Writes a new log signing key as `log.key` (mode 0600) and its verifier key as `log.pub`.
+pub fn write_log_key(dir: &Path) -> Result<(), DevError> {
+    let key = loopgate_audit::SigningKey::generate(ORIGIN)
+        .map_err(|e| DevError::BadPrincipal(format!("cannot make the log key: {e}")))?;
+    create_new(
+        &dir.join("log.key"),
+        format!("{}\n", key.to_text()).as_bytes(),
+        0o600,
+    )?;
+    create_new(
+        &dir.join("log.pub"),
+        format!("{}\n", key.verifier()).as_bytes(),
+        0o644,
+    )
+}
+
 /// `loopgate dev cert`: one more client certificate from the dev CA in `dir`.
 pub fn issue_cert(
     dir: &Path,

@@ -62,6 +62,19 @@ fn the_folder_has_everything_spec_lists_and_is_reused() {
 }
 
 #[test]
+fn the_log_key_is_a_signer_key_with_its_verifier_beside_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("loopgate-dev");
+    ensure(&dir, NOW, write_log_key).unwrap();
+    let key = loopgate_audit::SigningKey::parse(&fs::read_to_string(dir.join("log.key")).unwrap())
+        .unwrap();
+    let public = fs::read_to_string(dir.join("log.pub")).unwrap();
+    assert_eq!(public.trim(), key.verifier().to_string());
+    assert!(public.starts_with("loopgate.dev/log+"));
+    assert_eq!(mode(&dir.join("log.key")), 0o600);
+}
+
+#[test]
 fn a_failure_leaves_no_half_made_folder() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("loopgate-dev");

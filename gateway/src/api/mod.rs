@@ -1,0 +1,180 @@
+//! The HTTPS API (SPEC.md sections 2-4): routing by path and role, JSON errors, and one tracing
+//! line per request.
+
+mod receipt;
+mod transfer;
+mod view;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use loopgate_policy::ReasonCode;
+use serde_json::json;
+
+use crate::identity::{IdentityError, Principal, Role};
+use crate::state::{AppState, Reply};
+
+/// An error response: the code decides the status; `log_index` when a record was written.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The reason code.
+    pub code: ReasonCode,
+    /// A sentence for the caller.
+    pub message: String,
+    /// The record that logged it, if any.
+    pub log_index: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with the code's own meaning as message.
+    pub fn new(code: ReasonCode) -> Self {
+        Self {
+            code,
+            message: code.meaning().to_owned(),
+            log_index: None,
+        }
+    }
+
+    /// With a more specific message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// With the index of the record that logged it.
+    pub fn logged(mut self, index: u64) -> Self {
+        self.log_index = Some(index);
+        self
+    }
+
+    /// The JSON error body of SPEC.md section 2.
+    pub fn reply(&self) -> Reply {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "error": self.code.as_str(),
+            "message": self.message,
+            "log_index": self.log_index,
+        });
+        (status, Bytes::from(body.to_string()))
+    }
+}
+
+/// What a handler tells the request log besides the status.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) decision: Option<&'static str>,
+    pub(crate) reason: Option<ReasonCode>,
+    pub(crate) bytes: u64,
+}
+
+/// Serves one request from an authenticated (or not) connection.
+pub async fn handle(
+    state: Arc<AppState>,
+    principal: Result<Principal, IdentityError>,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let who = principal
+        .as_ref()
+        .map_or_else(|_| "unauthenticated".to_owned(), ToString::to_string);
+    let (reply, outcome) = match principal {
+        Err(e) => {
+            let error = ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string());
+            (error.reply(), outcome_of(&error))
+        }
+        Ok(principal) => route(&state, &principal, request).await,
+    };
+    tracing::info!(
+        principal = %who,
+        method = %method,
+        route = %path,
+        decision = outcome.decision.unwrap_or("-"),
+        reason = outcome.reason.map_or("-", |r| r.as_str()),
+        status = reply.0.as_u16(),
+        bytes = outcome.bytes,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    json_response(reply)
+}
+
+fn outcome_of(error: &ApiError) -> Outcome {
+    Outcome {
+        decision: None,
+        reason: Some(error.code),
+        bytes: 0,
+    }
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    request: Request<Incoming>,
+) -> (Reply, Outcome) {
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let method = request.method().clone();
+    let (endpoint, role): (Endpoint, Role) = match (segments.as_slice(), &method) {
+        (["v1", "transfers"], &Method::POST) => (Endpoint::PostTransfer, Role::Tenant),
+        (["v1", "transfers", _], &Method::GET) => (Endpoint::GetTransfer, Role::Tenant),
+        (["v1", "audit", "checkpoint"], &Method::GET) => (Endpoint::Checkpoint, Role::Regulator),
+        (["v1", "transfers"] | ["v1", "transfers", _] | ["v1", "audit", "checkpoint"], _) => {
+            let error = ApiError::new(ReasonCode::RequestMethodNotAllowed);
+            return (error.reply(), outcome_of(&error));
+        }
+        _ => {
+            let error = ApiError::new(ReasonCode::RequestNotFound)
+                .message(format!("no endpoint {method} {path}"));
+            return (error.reply(), outcome_of(&error));
+        }
+    };
+    if principal.role != role {
+        let error = ApiError::new(ReasonCode::AuthForbidden).message(format!(
+            "{method} {path} is for the {} role, not {}",
+            role.as_str(),
+            principal.role.as_str()
+        ));
+        return (error.reply(), outcome_of(&error));
+    }
+    match endpoint {
+        Endpoint::PostTransfer => transfer::post(state, &principal.id, request).await,
+        Endpoint::GetTransfer => {
+            let id = segments.get(2).copied().unwrap_or_default();
+            let reply = view::get(state, &principal.id, id).await;
+            let outcome = Outcome::default();
+            (reply.unwrap_or_else(|e| e.reply()), outcome)
+        }
+        Endpoint::Checkpoint => {
+            let checkpoint = state.log.latest_checkpoint();
+            let body = Bytes::from(checkpoint.text().to_owned());
+            ((StatusCode::OK, body), Outcome::default())
+        }
+    }
+}
+
+enum Endpoint {
+    PostTransfer,
+    GetTransfer,
+    Checkpoint,
+}
+
+fn json_response((status, body): Reply) -> Response<Full<Bytes>> {
+    let content_type = if body.first() == Some(&b'{') {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,337 @@
+//! `POST /v1/transfers`: the pipeline of DESIGN.md. Headers, policy, a durable decision record,
+//! and only then the body to the upstream, held back until it is verified; then a durable outcome
+//! record and the receipt. Runs in its own task, so a client that goes away cannot leave an
+//! admitted transfer without its outcome record.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use hyper::body::Incoming;
+use loopgate_audit::Record;
+use loopgate_policy::{ReasonCode, TransferRequest, evaluate};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::receipt::receipt;
+use super::{ApiError, Outcome, view};
+use crate::records::{self, DecisionFacts, Ending};
+use crate::state::{AppState, Remembered, Reply};
+use crate::transfer::body::{BodyFault, Expected, VerifyingBody};
+use crate::transfer::headers::{self, TransferHeaders};
+use crate::upstream::UpstreamError;
+
+pub(super) async fn post(
+    state: &Arc<AppState>,
+    sender: &str,
+    request: Request<Incoming>,
+) -> (Reply, Outcome) {
+    let parsed = headers::parse(request.headers());
+    let key = parsed.as_ref().ok().and_then(|h| h.idempotency_key.clone());
+    let Some(key) = key else {
+        return spawned(state, sender, parsed, request).await;
+    };
+    match state.remember(sender, &key).0 {
+        Remembered::Logged(transfer_id) => {
+            (view::replay(state, &transfer_id).await, Outcome::default())
+        }
+        Remembered::Live(cell) => {
+            let mut first = None;
+            let reply = cell
+                .get_or_init(|| async {
+                    let (reply, outcome) = spawned(state, sender, parsed, request).await;
+                    first = Some(outcome);
+                    reply
+                })
+                .await
+                .clone();
+            (reply, first.unwrap_or_default())
+        }
+    }
+}
+
+/// Runs the pipeline in its own task and waits for it.
+async fn spawned(
+    state: &Arc<AppState>,
+    sender: &str,
+    parsed: Result<TransferHeaders, headers::HeaderProblem>,
+    request: Request<Incoming>,
+) -> (Reply, Outcome) {
+    let task = tokio::spawn(pipeline(state.clone(), sender.to_owned(), parsed, request));
+    match task.await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(error = %e, "transfer task failed");
+            let error = ApiError::new(ReasonCode::AuditUnavailable).message(
+                "the transfer task failed; its decision record, if any, has no outcome yet",
+            );
+            (error.reply(), Outcome::default())
+        }
+    }
+}
+
+fn new_transfer_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+        ApiError::new(ReasonCode::AuditUnavailable)
+            .message("the system random number generator failed")
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Appends `record` and waits until it is durable.
+async fn append(
+    state: &AppState,
+    record: &Record,
+) -> Result<(loopgate_audit::Appended, Vec<u8>), ApiError> {
+    let unavailable = |e: loopgate_audit::Error| {
+        tracing::error!(error = %e, "audit log append failed");
+        ApiError::new(ReasonCode::AuditUnavailable).message(format!(
+            "the audit log cannot be written ({e}); nothing was forwarded"
+        ))
+    };
+    let leaf = record.to_leaf().map_err(unavailable)?;
+    let appended = state.log.append(leaf.clone()).await.map_err(unavailable)?;
+    Ok((appended, leaf))
+}
+
+async fn pipeline(
+    state: Arc<AppState>,
+    sender: String,
+    parsed: Result<TransferHeaders, headers::HeaderProblem>,
+    request: Request<Incoming>,
+) -> (Reply, Outcome) {
+    match run(&state, &sender, parsed, request).await {
+        Ok(done) => done,
+        Err(error) => {
+            let outcome = Outcome {
+                decision: None,
+                reason: Some(error.code),
+                bytes: 0,
+            };
+            (error.reply(), outcome)
+        }
+    }
+}
+
+async fn run(
+    state: &AppState,
+    sender: &str,
+    parsed: Result<TransferHeaders, headers::HeaderProblem>,
+    request: Request<Incoming>,
+) -> Result<(Reply, Outcome), ApiError> {
+    let transfer_id = new_transfer_id()?;
+    let now = state.clock.now();
+    let snapshot = state.policy();
+    let raw = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let mut facts = DecisionFacts {
+        transfer_id: &transfer_id,
+        sender,
+        headers: None,
+        raw: [
+            raw("loop-recipient"),
+            raw("loop-inventory-item"),
+            raw("loop-purpose"),
+        ],
+        policy_version: snapshot.version,
+        at: now,
+    };
+
+    // Malformed or missing headers: a logged denial, 400.
+    let headers = match parsed {
+        Ok(headers) => headers,
+        Err(problem) => {
+            let record = records::decision(&facts, Err(problem.code)).map_err(internal)?;
+            let (appended, _) = append(state, &record).await?;
+            let error = ApiError::new(problem.code)
+                .message(problem.message)
+                .logged(appended.index);
+            return Ok((error.reply(), denied(problem.code)));
+        }
+    };
+    facts.headers = Some(&headers);
+
+    let registry = &snapshot.registry;
+    let request_for_policy = TransferRequest {
+        sender: sender.to_owned(),
+        recipient: headers.recipient.clone(),
+        item: headers.item.clone(),
+        purpose: headers.purpose.clone(),
+        filing: headers.filing.clone(),
+        data_subjects: headers.data_subjects,
+        declared_size: headers.content_length,
+        volume: state.volume(sender, now, registry),
+    };
+    let decision = evaluate(registry, &request_for_policy, now);
+    let record = records::decision(&facts, Ok(&decision)).map_err(internal)?;
+    // No audit, no transfer: nothing is read from the body before this is durable.
+    let (appended, _) = append(state, &record).await?;
+    if let Some(code) = decision.reason {
+        let rule = decision
+            .rule
+            .map_or(String::new(), |r| format!(" (rule {r})"));
+        let error = ApiError::new(code)
+            .message(format!("denied{rule}: {}", code.meaning()))
+            .logged(appended.index);
+        return Ok((error.reply(), denied(code)));
+    }
+    let (Some(item), Some(class)) = (registry.items.get(&headers.item), decision.data_class) else {
+        return Err(internal("an allowed item is missing from its registry"));
+    };
+    if class.is_personal() {
+        let subjects = headers.data_subjects.unwrap_or(0);
+        state.count_volume(sender, now, registry, class, subjects);
+    }
+
+    let ending = forward(
+        state,
+        &transfer_id,
+        sender,
+        &headers,
+        item.max_transfer_bytes,
+        request,
+    )
+    .await;
+    let record = records::outcome(
+        &transfer_id,
+        sender,
+        &headers.recipient,
+        &headers.item,
+        &ending,
+        state.clock.now(),
+    )
+    .map_err(internal)?;
+    let (appended, leaf) = append(state, &record).await?;
+    match ending {
+        Ending::Completed {
+            size,
+            upstream_status,
+            ..
+        } => {
+            let body = receipt(
+                &transfer_id,
+                appended.index,
+                &leaf,
+                &appended.checkpoint,
+                &appended.inclusion_proof,
+                Some(upstream_status),
+            );
+            let outcome = Outcome {
+                decision: Some("allow"),
+                reason: None,
+                bytes: size,
+            };
+            Ok((
+                (StatusCode::CREATED, Bytes::from(body.to_string())),
+                outcome,
+            ))
+        }
+        Ending::Failed { reason, size, .. } => {
+            let error = ApiError::new(reason)
+                .message(format!(
+                    "transfer {transfer_id} failed: {}",
+                    reason.meaning()
+                ))
+                .logged(appended.index);
+            let outcome = Outcome {
+                decision: Some("allow"),
+                reason: Some(reason),
+                bytes: size.unwrap_or(0),
+            };
+            Ok((error.reply(), outcome))
+        }
+    }
+}
+
+fn denied(code: ReasonCode) -> Outcome {
+    Outcome {
+        decision: Some("deny"),
+        reason: Some(code),
+        bytes: 0,
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "cannot build a record");
+    ApiError::new(ReasonCode::AuditUnavailable)
+        .message(format!("cannot build the audit record: {e}"))
+}
+
+/// Streams the body to the recipient's upstream and says how it ended.
+async fn forward(
+    state: &AppState,
+    transfer_id: &str,
+    sender: &str,
+    headers: &TransferHeaders,
+    max_bytes: u64,
+    request: Request<Incoming>,
+) -> Ending {
+    let failed = |reason| Ending::Failed {
+        reason,
+        size: None,
+        upstream_status: None,
+    };
+    if !state.upstreams.has(&headers.recipient) {
+        tracing::error!(recipient = %headers.recipient, "no upstream configured for an allowed recipient");
+        return failed(ReasonCode::UpstreamUnavailable);
+    }
+    let mut upstream_headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            upstream_headers.insert(name, value);
+        }
+    };
+    put("loop-transfer-id", transfer_id);
+    put("loop-sender", sender);
+    put("loop-inventory-item", &headers.item);
+    put("loop-purpose", &headers.purpose);
+    if let Some(length) = headers.content_length {
+        put("content-length", &length.to_string());
+    }
+    if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
+        upstream_headers.insert(http::header::CONTENT_TYPE, content_type.clone());
+    }
+    let expected = Expected {
+        length: headers.content_length,
+        sha256: headers.sha256,
+        max_bytes,
+        idle_timeout: state.config.limits.body_idle_timeout,
+    };
+    let (body, report) = VerifyingBody::new(request.into_body(), expected);
+    let sent = state
+        .upstreams
+        .send(&headers.recipient, upstream_headers, body)
+        .await;
+    let report = report.lock().map(|r| r.clone()).unwrap_or(None);
+    match (report, sent) {
+        (Some(Err(fault)), _) => Ending::Failed {
+            reason: fault_code(&fault),
+            size: None,
+            upstream_status: None,
+        },
+        (Some(Ok(verified)), Ok(status)) if status.is_success() => Ending::Completed {
+            size: verified.size,
+            sha256: verified.sha256,
+            upstream_status: status.as_u16(),
+        },
+        (verified, Ok(status)) => Ending::Failed {
+            reason: ReasonCode::UpstreamUnavailable,
+            size: verified.and_then(Result::ok).map(|v| v.size),
+            upstream_status: Some(status.as_u16()),
+        },
+        (_, Err(UpstreamError::Timeout(_))) => failed(ReasonCode::UpstreamTimeout),
+        (_, Err(e)) => {
+            tracing::warn!(error = %e, transfer_id, "upstream failed");
+            failed(ReasonCode::UpstreamUnavailable)
+        }
+    }
+}
+
+fn fault_code(fault: &BodyFault) -> ReasonCode {
+    match fault {
+        BodyFault::TooLarge { .. } => ReasonCode::RequestBodyTooLarge,
+        BodyFault::LengthMismatch { .. } => ReasonCode::RequestLengthMismatch,
+        BodyFault::DigestMismatch => ReasonCode::RequestDigestMismatch,
+        BodyFault::IdleTimeout(_) => ReasonCode::RequestBodyTimeout,
+        BodyFault::Client(_) => ReasonCode::RequestBodyIncomplete,
+    }
+}

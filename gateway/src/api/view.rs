@@ -1,0 +1,157 @@
+//! `GET /v1/transfers/{id}` (the sender's and recipient's view: records, status, current
+//! receipt) and the replies replayed for `Idempotency-Key` retries.
+
+use bytes::Bytes;
+use http::StatusCode;
+use loopgate_audit::{Field, Kind, Outcome as Ended, Record, Verdict};
+use loopgate_policy::ReasonCode;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::receipt::{entry, receipt};
+use crate::state::{AppState, Reply};
+
+/// Most records one transfer has (decision, outcome, lifecycle events).
+const MAX_RECORDS: usize = 1000;
+
+struct Found {
+    index: u64,
+    leaf: Vec<u8>,
+    record: Record,
+}
+
+fn unavailable(e: loopgate_audit::Error) -> ApiError {
+    ApiError::new(ReasonCode::AuditUnavailable)
+        .message(format!("the audit log cannot be read: {e}"))
+}
+
+/// Every record of `transfer_id`, in log order.
+fn records(state: &AppState, transfer_id: &str) -> Result<Vec<Found>, ApiError> {
+    let indexes = state
+        .log
+        .query(Field::Transfer, transfer_id.as_bytes(), None, MAX_RECORDS)
+        .map_err(unavailable)?;
+    indexes
+        .into_iter()
+        .map(|index| {
+            let leaf = state.log.read(index).map_err(unavailable)?;
+            let record = Record::from_leaf(&leaf).map_err(unavailable)?;
+            Ok(Found {
+                index,
+                leaf,
+                record,
+            })
+        })
+        .collect()
+}
+
+fn status(found: &[Found]) -> &'static str {
+    let outcome = found.iter().rev().find_map(|f| f.record.outcome);
+    match outcome {
+        Some(Ended::Completed) => "completed",
+        Some(Ended::Failed) => "failed",
+        Some(Ended::Interrupted) => "interrupted",
+        None if found
+            .iter()
+            .any(|f| f.record.decision == Some(Verdict::Deny)) =>
+        {
+            "denied"
+        }
+        None => "in_progress",
+    }
+}
+
+/// The receipt of the transfer's latest record against the latest checkpoint.
+fn current_receipt(state: &AppState, transfer_id: &str, last: &Found) -> Result<Value, ApiError> {
+    let checkpoint = state.log.latest_checkpoint();
+    let proof = state
+        .log
+        .inclusion_proof(last.index, checkpoint.size())
+        .map_err(unavailable)?;
+    let upstream = last
+        .record
+        .details
+        .get("upstream_status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok());
+    Ok(receipt(
+        transfer_id,
+        last.index,
+        &last.leaf,
+        &checkpoint,
+        &proof,
+        upstream,
+    ))
+}
+
+/// The sender's or recipient's view of one transfer; anyone else is refused.
+pub(super) async fn get(
+    state: &AppState,
+    tenant: &str,
+    transfer_id: &str,
+) -> Result<Reply, ApiError> {
+    let not_found = || {
+        ApiError::new(ReasonCode::RequestNotFound).message(format!("no transfer {transfer_id:?}"))
+    };
+    if transfer_id.is_empty()
+        || transfer_id.len() > 64
+        || !transfer_id.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(not_found());
+    }
+    let found = records(state, transfer_id)?;
+    let Some(decision) = found.iter().find(|f| f.record.kind == Kind::Decision) else {
+        return Err(not_found());
+    };
+    let parties = [&decision.record.sender, &decision.record.recipient];
+    if !parties.iter().any(|p| p.as_deref() == Some(tenant)) {
+        return Err(ApiError::new(ReasonCode::AuthForbidden)
+            .message("only the sender and the recipient may see a transfer"));
+    }
+    let Some(last) = found.last() else {
+        return Err(not_found());
+    };
+    let body = json!({
+        "transfer_id": transfer_id,
+        "status": status(&found),
+        "records": found.iter().map(|f| entry(f.index, &f.leaf)).collect::<Vec<_>>(),
+        "receipt": current_receipt(state, transfer_id, last)?,
+    });
+    Ok((StatusCode::OK, Bytes::from(body.to_string())))
+}
+
+/// What a retry with the key of a transfer found in the log gets: the same kind of answer the
+/// first request got (its receipt or its error, with the same log index).
+pub(super) async fn replay(state: &AppState, transfer_id: &str) -> Reply {
+    let found = match records(state, transfer_id) {
+        Ok(found) => found,
+        Err(e) => return e.reply(),
+    };
+    let code_of = |f: &Found| {
+        f.record
+            .reason
+            .clone()
+            .flatten()
+            .and_then(|r| r.parse::<ReasonCode>().ok())
+    };
+    if let Some(outcome) = found.iter().find(|f| f.record.kind == Kind::Outcome) {
+        if outcome.record.outcome == Some(Ended::Completed) {
+            return match current_receipt(state, transfer_id, outcome) {
+                Ok(body) => (StatusCode::CREATED, Bytes::from(body.to_string())),
+                Err(e) => e.reply(),
+            };
+        }
+        let code = code_of(outcome).unwrap_or(ReasonCode::UpstreamUnavailable);
+        return ApiError::new(code).logged(outcome.index).reply();
+    }
+    match found
+        .iter()
+        .find(|f| f.record.decision == Some(Verdict::Deny))
+    {
+        Some(denial) => {
+            let code = code_of(denial).unwrap_or(ReasonCode::AuthForbidden);
+            ApiError::new(code).logged(denial.index).reply()
+        }
+        None => ApiError::new(ReasonCode::RequestInProgress).reply(),
+    }
+}

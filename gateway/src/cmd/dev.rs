@@ -1,0 +1,57 @@
+//! `loopgate dev ...`: dev-mode helpers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use loopgate::clock::Clock;
+use loopgate::devmode;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DevCommand {
+    /// Issue one more client certificate from the dev CA into pki/<role>-<id>.{pem,key}.
+    Cert {
+        /// tenant, regulator or admin.
+        #[arg(long)]
+        role: String,
+        /// The id (a tenant id for tenants).
+        #[arg(long)]
+        id: String,
+        /// The dev folder.
+        #[arg(long, default_value = "loopgate-dev")]
+        dir: PathBuf,
+    },
+    /// Make the dev folder (as `serve` without --config does) without serving.
+    Init {
+        /// The dev folder.
+        #[arg(long, default_value = "loopgate-dev")]
+        dir: PathBuf,
+    },
+}
+
+pub(crate) fn run(command: &DevCommand) -> ExitCode {
+    let now = Clock::system().now();
+    match command {
+        DevCommand::Cert { role, id, dir } => match devmode::issue_cert(dir, role, id, now) {
+            Ok(cert) => {
+                println!("{}", cert.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loopgate: {e}");
+                ExitCode::from(2)
+            }
+        },
+        DevCommand::Init { dir } => match devmode::ensure(dir, now, devmode::write_log_key) {
+            Ok(made) => {
+                let verb = if made { "made" } else { "already there:" };
+                println!("loopgate: {verb} {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loopgate: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

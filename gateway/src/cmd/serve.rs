@@ -1,0 +1,143 @@
+//! `loopgate serve [--config FILE]`: runs the gateway. Without `--config`, dev mode: makes
+//! `./loopgate-dev/` once (PKI, sample policy, log key, a config with a demo upstream), serves
+//! from it, and prints copy-paste curl commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use loopgate::clock::Clock;
+use loopgate::config::{Config, LogFormat};
+use loopgate::devmode;
+use loopgate::server::{self, Bound};
+
+use super::check_config::EX_USAGE;
+
+/// The dev-mode folder, relative to the working directory.
+const DEV_DIR: &str = "loopgate-dev";
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The gateway config (TOML). Without it: dev mode in ./loopgate-dev/.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &ServeArgs) -> ExitCode {
+    let clock = Clock::system();
+    let dev = args.config.is_none();
+    let config_path = match &args.config {
+        Some(path) => path.clone(),
+        None => match devmode::ensure(Path::new(DEV_DIR), clock.now(), devmode::write_log_key) {
+            Ok(made) => {
+                let verb = if made { "made" } else { "reusing" };
+                println!("loopgate: dev mode: {verb} ./{DEV_DIR}/");
+                Path::new(DEV_DIR).join("gateway.toml")
+            }
+            Err(e) => {
+                eprintln!("loopgate: cannot make ./{DEV_DIR}/: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let config = match Config::load(&config_path) {
+        Ok(config) => config,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("loopgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let received = config
+        .demo_upstream
+        .as_ref()
+        .map(|demo| demo.received.display().to_string());
+    let served = runtime.block_on(server::run(config, clock, |bound| {
+        announce(&bound, received.as_deref(), dev);
+    }));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loopgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Prints where loopgate listens (tests read these lines) and, in dev mode, what to try.
+fn announce(bound: &Bound, received: Option<&str>, dev: bool) {
+    println!("loopgate: api https://{}", bound.api);
+    println!("loopgate: ops http://{}", bound.ops);
+    if let (Some(demo), Some(received)) = (bound.demo, received) {
+        println!("loopgate: demo upstream https://{demo} stores bodies in {received}");
+    }
+    if dev {
+        print!("{}", dev_commands(bound.api.port()));
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+fn dev_commands(port: u16) -> String {
+    let curl = |who: &str| {
+        format!(
+            "curl --cacert {DEV_DIR}/pki/ca.pem --cert {DEV_DIR}/pki/{who}.pem --key {DEV_DIR}/pki/{who}.key"
+        )
+    };
+    let tenant = curl("tenant-sz-genomics");
+    let url = format!("https://localhost:{port}");
+    format!(
+        r#"
+Try it (from this folder):
+
+# an allowed non-personal transfer: 201 and a signed receipt
+{tenant} \
+  -H 'Loop-Inventory-Item: INV-NP-001' -H 'Loop-Recipient: hk-biolab' \
+  -H 'Loop-Purpose: research.instrument_qc' --data-binary 'qc run 42: all sensors nominal' \
+  {url}/v1/transfers
+
+# an allowed personal transfer under the filed GBA Standard Contract
+{tenant} \
+  -H 'Loop-Inventory-Item: INV-PI-001' -H 'Loop-Recipient: hk-biolab' \
+  -H 'Loop-Purpose: research.cohort_study' -H 'Loop-Contract-Filing: GBA-SC-DEMO-001' \
+  -H 'Loop-Data-Subjects: 250' --data-binary 'cohort 7: 250 phenotype rows' \
+  {url}/v1/transfers
+
+# a denied transfer (purpose not on the item): 403 inventory.purpose_not_allowed, logged
+{tenant} \
+  -H 'Loop-Inventory-Item: INV-NP-001' -H 'Loop-Recipient: hk-biolab' \
+  -H 'Loop-Purpose: marketing' --data-binary 'x' \
+  {url}/v1/transfers
+
+# the regulator's view: the latest signed checkpoint (verify with {DEV_DIR}/log.pub)
+{regulator} {url}/v1/audit/checkpoint
+
+"#,
+        regulator = curl("regulator-pcpd"),
+    )
+}

@@ -1,0 +1,196 @@
+//! The records the gateway writes (SPEC.md section 5, RULES.md "What a decision record holds"),
+//! filled in as `loopgate-audit` plain data. Metadata and digests only, never payload bytes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use loopgate_audit::{Kind, Outcome, Record, Verdict};
+use loopgate_policy::{Decision, ReasonCode};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::transfer::headers::TransferHeaders;
+
+/// Everything a decision record says beyond the policy engine's answer.
+#[derive(Debug, Clone)]
+pub struct DecisionFacts<'a> {
+    /// The new transfer's id.
+    pub transfer_id: &'a str,
+    /// The sender (the principal's tenant id).
+    pub sender: &'a str,
+    /// The parsed headers; `None` when they could not be parsed.
+    pub headers: Option<&'a TransferHeaders>,
+    /// Raw header values for a malformed request: recipient, item, purpose as sent.
+    pub raw: [Option<&'a str>; 3],
+    /// The policy version (log index of the registry change in force).
+    pub policy_version: u64,
+    /// The instant of evaluation.
+    pub at: OffsetDateTime,
+}
+
+fn set(record: &mut Record, key: &str, value: Value) {
+    record.details.insert(key.to_owned(), value);
+}
+
+/// A decision record: the engine's decision, or a denial before evaluation (`code`, e.g. a
+/// malformed header), with everything RULES.md asks a decision record to hold.
+pub fn decision(
+    facts: &DecisionFacts<'_>,
+    outcome: Result<&Decision, ReasonCode>,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::Decision, facts.at)?;
+    record.transfer_id = Some(facts.transfer_id.to_owned());
+    record.sender = Some(facts.sender.to_owned());
+    let [raw_recipient, raw_item, raw_purpose] = facts.raw;
+    let h = facts.headers;
+    record.recipient = Some(
+        h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)
+            .to_owned(),
+    );
+    record.item = Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item).to_owned());
+    set(
+        &mut record,
+        "purpose",
+        json!(h.map_or(raw_purpose, |h| Some(&h.purpose))),
+    );
+    set(
+        &mut record,
+        "filing",
+        json!(h.and_then(|h| h.filing.as_deref())),
+    );
+    set(
+        &mut record,
+        "data_subjects",
+        json!(h.and_then(|h| h.data_subjects)),
+    );
+    set(
+        &mut record,
+        "declared_size",
+        json!(h.and_then(|h| h.content_length)),
+    );
+    let digest = h
+        .and_then(|h| h.sha256)
+        .map(|d| format!("sha-256=:{}:", STANDARD.encode(d)));
+    set(&mut record, "declared_digest", json!(digest));
+    set(
+        &mut record,
+        "idempotency_key",
+        json!(h.and_then(|h| h.idempotency_key.as_deref())),
+    );
+    set(&mut record, "policy_version", json!(facts.policy_version));
+    match outcome {
+        Ok(decision) => {
+            record.decision = Some(if decision.is_allowed() {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            });
+            record.reason = Some(decision.reason.map(|code| code.as_str().to_owned()));
+            set(&mut record, "rule", json!(decision.rule));
+            set(
+                &mut record,
+                "data_class",
+                json!(decision.data_class.map(|c| c.as_str())),
+            );
+            set(
+                &mut record,
+                "retention_days",
+                json!(decision.retention_days),
+            );
+            let flags: Vec<&str> = decision.flags.iter().map(|f| f.as_str()).collect();
+            set(&mut record, "flags", json!(flags));
+            set(
+                &mut record,
+                "evaluated_on",
+                json!(decision.evaluated_on.to_string()),
+            );
+        }
+        Err(code) => {
+            record.decision = Some(Verdict::Deny);
+            record.reason = Some(Some(code.as_str().to_owned()));
+            set(&mut record, "rule", json!(code.rule()));
+            set(&mut record, "data_class", Value::Null);
+            set(&mut record, "flags", json!([]));
+        }
+    }
+    Ok(record)
+}
+
+/// How an admitted transfer ended.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    /// The upstream took the whole, verified body.
+    Completed {
+        /// Bytes forwarded.
+        size: u64,
+        /// Their SHA-256.
+        sha256: [u8; 32],
+        /// The upstream's status.
+        upstream_status: u16,
+    },
+    /// It did not.
+    Failed {
+        /// Why.
+        reason: ReasonCode,
+        /// Bytes received from the sender before it failed.
+        size: Option<u64>,
+        /// The upstream's status, when it answered.
+        upstream_status: Option<u16>,
+    },
+}
+
+/// The outcome record of transfer `transfer_id`.
+pub fn outcome(
+    transfer_id: &str,
+    sender: &str,
+    recipient: &str,
+    item: &str,
+    ending: &Ending,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::Outcome, at)?;
+    record.transfer_id = Some(transfer_id.to_owned());
+    record.sender = Some(sender.to_owned());
+    record.recipient = Some(recipient.to_owned());
+    record.item = Some(item.to_owned());
+    match ending {
+        Ending::Completed {
+            size,
+            sha256,
+            upstream_status,
+        } => {
+            record.outcome = Some(Outcome::Completed);
+            record.reason = Some(None);
+            set(&mut record, "size", json!(size));
+            set(&mut record, "sha256", json!(STANDARD.encode(sha256)));
+            set(&mut record, "upstream_status", json!(upstream_status));
+        }
+        Ending::Failed {
+            reason,
+            size,
+            upstream_status,
+        } => {
+            record.outcome = Some(Outcome::Failed);
+            record.reason = Some(Some(reason.as_str().to_owned()));
+            set(&mut record, "size", json!(size));
+            set(&mut record, "upstream_status", json!(upstream_status));
+        }
+    }
+    Ok(record)
+}
+
+/// A `policy_change` record for a bundle loaded from a file at start.
+pub fn policy_loaded(
+    bundle_sha256: &[u8; 32],
+    source: &str,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::PolicyChange, at)?;
+    set(&mut record, "principal", json!("system"));
+    set(&mut record, "source", json!(source));
+    set(
+        &mut record,
+        "bundle_sha256",
+        json!(STANDARD.encode(bundle_sha256)),
+    );
+    Ok(record)
+}

@@ -1,0 +1,315 @@
+//! Running the gateway: opens the log, loads the policy, binds the listeners, serves until
+//! SIGTERM or SIGINT, then stops accepting, lets connections (and the transfers on them) finish
+//! up to the drain timeout, and flushes the log.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use loopgate_audit::{Log, LogConfig, SigningKey};
+use ring::digest;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::clock::Clock;
+use crate::config::{Config, Upstream};
+use crate::demo_upstream::DemoUpstream;
+use crate::identity::{IdentityError, principal_from_cert};
+use crate::records;
+use crate::state::{AppState, PolicySnapshot};
+use crate::upstream::Upstreams;
+
+/// Why the gateway cannot start. Each message names the file or address at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A file the config names cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The log signing key, the log itself, or its first records.
+    #[error("audit log: {0}")]
+    Log(#[from] loopgate_audit::Error),
+    /// The policy bundle does not validate.
+    #[error("{}: the policy bundle is invalid:\n{}", path.display(), problems.join("\n"))]
+    Bundle {
+        /// The bundle file.
+        path: std::path::PathBuf,
+        /// Its problems, `LINE:COLUMN: message`.
+        problems: Vec<String>,
+    },
+    /// TLS material.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Addresses the gateway ended up listening on (ports may have been chosen by the OS).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The API listener.
+    pub api: SocketAddr,
+    /// The ops listener.
+    pub ops: SocketAddr,
+    /// The demo upstream, in dev mode.
+    pub demo: Option<SocketAddr>,
+}
+
+fn read(path: &std::path::Path) -> Result<String, ServeError> {
+    std::fs::read_to_string(path).map_err(|source| ServeError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Starts everything, calls `ready` with the bound addresses, and serves until a signal.
+pub async fn run(
+    config: Config,
+    clock: Clock,
+    ready: impl FnOnce(Bound),
+) -> Result<(), ServeError> {
+    let key = SigningKey::parse(&read(&config.log_key)?)?;
+    let log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
+    let log = tokio::task::spawn_blocking(move || Log::open(log_config))
+        .await
+        .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??;
+
+    let bundle_text = read(&config.policy_bundle)?;
+    let registry = loopgate_policy::parse_bundle(&bundle_text)
+        .map_err(
+            |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
+                path: config.policy_bundle.clone(),
+                problems: problems.iter().map(ToString::to_string).collect(),
+            },
+        )?
+        .registry;
+    let digest = digest::digest(&digest::SHA256, bundle_text.as_bytes());
+    let mut sha = [0u8; 32];
+    sha.copy_from_slice(digest.as_ref());
+    let source = config.policy_bundle.display().to_string();
+    let leaf = records::policy_loaded(&sha, &source, clock.now())?.to_leaf()?;
+    let version = log.append(leaf).await?.index;
+
+    let mut upstream_config: BTreeMap<String, Upstream> = config.upstreams.clone();
+    let mut demo = None;
+    if let Some(settings) = &config.demo_upstream {
+        let listener = bind(settings.listen).await?;
+        let tls = crate::tls::plain_server_config(&settings.cert, &settings.key)?;
+        let started = DemoUpstream::start(listener, tls, settings.received.clone())
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
+        upstream_config.insert(
+            settings.tenant.clone(),
+            Upstream {
+                url: format!("https://localhost:{}/ingest", started.addr().port())
+                    .parse()
+                    .map_err(|_| ServeError::Bind {
+                        addr: started.addr(),
+                        source: std::io::Error::other("no URL for the demo upstream"),
+                    })?,
+                ca: settings.ca.clone(),
+            },
+        );
+        demo = Some(started);
+    }
+    let upstreams = Upstreams::new(&upstream_config, &config.limits)?;
+    let tls = TlsAcceptor::from(crate::tls::server_config(&config.tls)?);
+    let api = bind(config.listen).await?;
+    let ops = bind(config.ops_listen).await?;
+    let state = Arc::new(AppState::new(
+        config,
+        clock,
+        log,
+        PolicySnapshot { registry, version },
+        upstreams,
+    ));
+    let scanned = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.scan())
+            .await
+            .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??
+    };
+    let bound = Bound {
+        api: local(&api)?,
+        ops: local(&ops)?,
+        demo: demo.as_ref().map(DemoUpstream::addr),
+    };
+    tracing::info!(api = %bound.api, ops = %bound.ops, records = scanned, policy_version = version, "loopgate ready");
+    ready(bound);
+
+    let (stop, stopped) = watch::channel(false);
+    let ops_task = tokio::spawn(serve_ops(ops, state.clone(), stopped.clone()));
+    let graceful = GracefulShutdown::new();
+    accept(&api, &tls, &state, &graceful, stopped).await;
+    drop(api);
+    let drain = state.config.limits.drain_timeout;
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        "stopping: draining connections"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout reached; closing the remaining connections");
+    }
+    let _ = stop.send(true);
+    let _ = ops_task.await;
+    drop(demo);
+    state.log.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn local(listener: &TcpListener) -> Result<SocketAddr, ServeError> {
+    listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })
+}
+
+/// Accepts API connections until SIGTERM or SIGINT.
+async fn accept(
+    api: &TcpListener,
+    tls: &TlsAcceptor,
+    state: &Arc<AppState>,
+    graceful: &GracefulShutdown,
+    _stopped: watch::Receiver<bool>,
+) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch SIGTERM");
+                return;
+            }
+        };
+    loop {
+        let accepted = tokio::select! {
+            accepted = api.accept() => accepted,
+            _ = terminate.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let state = state.clone();
+        let limits = state.config.limits.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(limits.header_timeout, tls.accept(tcp)).await;
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::info!(peer = %peer, error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(peer = %peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let principal = match stream.get_ref().1.peer_certificates() {
+                Some([leaf, ..]) => principal_from_cert(leaf, &state.config.trust_domain),
+                _ => Err(IdentityError::Missing),
+            };
+            let service = service_fn(move |request: Request<Incoming>| {
+                let state = state.clone();
+                let principal = principal.clone();
+                async move { Ok::<_, Infallible>(crate::api::handle(state, principal, request).await) }
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192));
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The plain-HTTP ops listener: `/healthz` (up) and `/readyz` (log writable, policy loaded).
+async fn serve_ops(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(ops_reply(&state, request.uri().path())) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+fn ops_reply(state: &AppState, path: &str) -> Response<Full<Bytes>> {
+    let (status, body) = match path {
+        "/healthz" => (StatusCode::OK, "ok\n".to_owned()),
+        "/readyz" if state.log.is_available() => (StatusCode::OK, "ready\n".to_owned()),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the audit log cannot be written ({:?})\n",
+                state.log.health().last_error
+            ),
+        ),
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}

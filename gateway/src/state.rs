@@ -1,0 +1,180 @@
+//! What every request shares: the config, the clock, the log, the policy snapshot in force, the
+//! upstream clients, and the views rebuilt from the log at start (rule 19 volume counters and
+//! idempotency keys).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use bytes::Bytes;
+use http::StatusCode;
+use hyper::body::Incoming;
+use loopgate_audit::{Kind, Log, Record, Verdict};
+use loopgate_policy::{
+    DataClass, Registry, VolumeCounters, counters_after, park_date, volume_year_start,
+};
+use time::{Date, OffsetDateTime};
+use tokio::sync::OnceCell;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::transfer::body::VerifyingBody;
+use crate::upstream::Upstreams;
+
+/// The registry in force and the log index of the record that put it in force.
+#[derive(Debug)]
+pub struct PolicySnapshot {
+    /// The validated registry.
+    pub registry: Registry,
+    /// The policy version: the log index of its `policy_change` record.
+    pub version: u64,
+}
+
+/// A response kept for `Idempotency-Key` retries: status and JSON body.
+pub type Reply = (StatusCode, Bytes);
+
+/// Idempotency entries: a transfer in flight or done (its reply), or known from the log only
+/// (its transfer id, whose reply is rebuilt from its records).
+#[derive(Debug, Clone)]
+pub enum Remembered {
+    /// Made since start: the first request's reply, once it has one.
+    Live(Arc<OnceCell<Reply>>),
+    /// Found in the log at start.
+    Logged(String),
+}
+
+/// Shared state of the running gateway.
+pub struct AppState {
+    /// The validated config.
+    pub config: Config,
+    /// The clock.
+    pub clock: Clock,
+    /// The audit log.
+    pub log: Log,
+    policy: RwLock<Arc<PolicySnapshot>>,
+    /// Upstream clients by recipient.
+    pub upstreams: Upstreams<VerifyingBody<Incoming>>,
+    volumes: Mutex<HashMap<(String, Date), VolumeCounters>>,
+    idempotency: Mutex<HashMap<(String, String), Remembered>>,
+}
+
+impl AppState {
+    /// Builds the state; `scan` rebuilds the views from every record in the log.
+    pub fn new(
+        config: Config,
+        clock: Clock,
+        log: Log,
+        policy: PolicySnapshot,
+        upstreams: Upstreams<VerifyingBody<Incoming>>,
+    ) -> Self {
+        Self {
+            config,
+            clock,
+            log,
+            policy: RwLock::new(Arc::new(policy)),
+            upstreams,
+            volumes: Mutex::default(),
+            idempotency: Mutex::default(),
+        }
+    }
+
+    /// The snapshot in force. A request keeps the one it started with.
+    pub fn policy(&self) -> Arc<PolicySnapshot> {
+        self.policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The processor's year-to-date counters for the counting year containing `at`.
+    pub fn volume(
+        &self,
+        processor: &str,
+        at: OffsetDateTime,
+        registry: &Registry,
+    ) -> VolumeCounters {
+        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
+        self.volumes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(processor.to_owned(), start))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Counts an admitted personal-information transfer (rule 19 counts every admitted one).
+    pub fn count_volume(
+        &self,
+        processor: &str,
+        at: OffsetDateTime,
+        registry: &Registry,
+        class: DataClass,
+        subjects: u64,
+    ) {
+        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
+        let mut volumes = self.volumes.lock().unwrap_or_else(PoisonError::into_inner);
+        let counters = volumes.entry((processor.to_owned(), start)).or_default();
+        *counters = counters_after(*counters, class.is_sensitive(), subjects);
+    }
+
+    /// The entry for `(sender, key)`, making a live one if there is none.
+    pub fn remember(&self, sender: &str, key: &str) -> (Remembered, bool) {
+        let mut map = self
+            .idempotency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match map.get(&(sender.to_owned(), key.to_owned())) {
+            Some(found) => (found.clone(), false),
+            None => {
+                let live = Remembered::Live(Arc::new(OnceCell::new()));
+                map.insert((sender.to_owned(), key.to_owned()), live.clone());
+                (live, true)
+            }
+        }
+    }
+
+    /// Rebuilds the volume counters and idempotency keys from every record in the log.
+    /// O(records); runs once at start.
+    pub fn scan(&self) -> Result<u64, loopgate_audit::Error> {
+        let size = self.log.size();
+        let registry = self.policy().registry.clone();
+        for index in 0..size {
+            let record = Record::from_leaf(&self.log.read(index)?)?;
+            if record.kind != Kind::Decision {
+                continue;
+            }
+            let (Some(sender), Some(transfer)) = (&record.sender, &record.transfer_id) else {
+                continue;
+            };
+            if let Some(key) = record
+                .details
+                .get("idempotency_key")
+                .and_then(|k| k.as_str())
+            {
+                self.idempotency
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(
+                        (sender.clone(), key.to_owned()),
+                        Remembered::Logged(transfer.clone()),
+                    );
+            }
+            let class = record
+                .details
+                .get("data_class")
+                .and_then(serde_json::Value::as_str)
+                .and_then(DataClass::parse);
+            let subjects = record
+                .details
+                .get("data_subjects")
+                .and_then(serde_json::Value::as_u64);
+            if let (Some(Verdict::Allow), Some(class), Some(subjects), Ok(at)) =
+                (record.decision, class, subjects, record.instant())
+            {
+                if class.is_personal() {
+                    self.count_volume(sender, at, &registry, class, subjects);
+                }
+            }
+        }
+        Ok(size)
+    }
+}
