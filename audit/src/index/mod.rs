@@ -63,11 +63,25 @@ impl Additions {
 
 impl Index {
     /// Opens (or creates) the index in `path`.
+    /// sled's background threads may hold the lock of a just-closed index for a moment, so a
+    /// held lock is retried for up to two seconds (a second live process keeps it longer).
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(path)
-            .flush_every_ms(Some(1000))
-            .open()?;
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .flush_every_ms(Some(1000))
+                .open()
+            {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let tree = db.open_tree("log")?;
         Ok(Self { db, tree })
     }
