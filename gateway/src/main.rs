@@ -2,16 +2,31 @@
 
 #![forbid(unsafe_code)]
 
+mod cmd;
+
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// The Loop green channel's cross-boundary data-flow compliance gateway.
 #[derive(Debug, Parser)]
 #[command(name = "loopgate", version)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new Ed25519 log signing key (file mode 0600) and print its verifier key.
+    Keygen(cmd::keygen::Args),
+    /// Verify the audit log or a receipt offline; benchmark the log.
+    Audit(cmd::audit::Args),
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    match Cli::parse().command {
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
+    }
 }
