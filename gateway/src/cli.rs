@@ -21,6 +21,10 @@ pub(crate) enum Command {
     /// Dev-mode helpers: more client certificates from the dev CA.
     #[command(subcommand)]
     Dev(cmd::dev::DevCommand),
+    /// Create a new Ed25519 log signing key (file mode 0600) and print its verifier key.
+    Keygen(cmd::keygen::Args),
+    /// Verify the audit log or a receipt offline; benchmark the log.
+    Audit(cmd::audit::Args),
     /// Validate policy bundles and evaluate transfers offline, exactly as the gateway would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Serve(args) => cmd::serve::run(&args),
         cli::Command::Dev(command) => cmd::dev::run(&command),
+        cli::Command::Keygen(args) => cmd::keygen::run(args),
+        cli::Command::Audit(args) => cmd::audit::run(args),
         cli::Command::Policy(command) => cmd::policy::run(command),
         cli::Command::CheckConfig(args) => cmd::check_config::run(&args),
     }

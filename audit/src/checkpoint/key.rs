@@ -92,6 +92,30 @@ impl SigningKey {
         Ok(key)
     }
 
+    /// Writes the key to a new file `path` (mode 0600; fails if the file exists), synced.
+    pub fn create_file(&self, path: &std::path::Path) -> Result<()> {
+        let text = format!("{}\n", self.to_text());
+        crate::store::fsio::create_exclusive(path, text.as_bytes(), 0o600).map(drop)
+    }
+
+    /// Reads a key file written by [`SigningKey::create_file`] (or Go's `note` tooling). A file
+    /// that group or others may read is refused, as ssh refuses such keys.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(Error::invalid(
+                "signer key",
+                format!(
+                    "{} is readable by group or others; chmod 600 it",
+                    path.display()
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Self::parse(&text)
+    }
+
     /// The signer key text (a secret: store it with mode 0600).
     pub fn to_text(&self) -> String {
         let mut data = Vec::with_capacity(33);

@@ -56,3 +56,20 @@ fn malformed_keys_and_notes_are_errors() {
         .is_err()
     );
 }
+
+#[test]
+fn key_files_are_private_and_round_trip() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.key");
+    let key = SigningKey::generate("example.com/log").unwrap();
+    key.create_file(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(SigningKey::load(&path).unwrap().verifier(), key.verifier());
+    assert!(key.create_file(&path).is_err(), "never overwrites a key");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(SigningKey::load(&path).is_err());
+}

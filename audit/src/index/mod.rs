@@ -8,6 +8,7 @@ mod frontier;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(crate) use frontier::Frontier;
@@ -24,10 +25,12 @@ pub(crate) struct Index {
     tree: sled::Tree,
 }
 
-/// What one commit adds to the index.
+/// What one commit adds to the index. Query terms are grouped: one key per `(field, value)`
+/// and commit, holding the matching indexes, so a batch of records costs few sled keys.
 #[derive(Default)]
 pub(crate) struct Additions {
     batch: sled::Batch,
+    terms: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Additions {
@@ -46,8 +49,12 @@ impl Additions {
             self.batch.insert(&layout::pos_key(index), &v);
         }
         for (field, value) in terms {
-            self.batch
-                .insert(layout::query_key(field.tag(), value, index), &[]);
+            let list = self
+                .terms
+                .entry(layout::query_prefix(field.tag(), value))
+                .or_insert_with(|| index.to_be_bytes().to_vec());
+            // The first 8 bytes name the key; the list follows.
+            list.extend_from_slice(&index.to_be_bytes());
         }
     }
 
@@ -59,15 +66,37 @@ impl Additions {
     pub(crate) fn tile(&mut self, key: [u8; 10], bytes: Vec<u8>) {
         self.batch.insert(&key, bytes);
     }
+
+    fn into_batch(mut self) -> sled::Batch {
+        for (mut prefix, list) in std::mem::take(&mut self.terms) {
+            prefix.extend_from_slice(&list[..8]);
+            self.batch.insert(prefix, &list[8..]);
+        }
+        self.batch
+    }
 }
 
 impl Index {
     /// Opens (or creates) the index in `path`.
+    /// sled's background threads may hold the lock of a just-closed index for a moment, so a
+    /// held lock is retried for up to two seconds (a second live process keeps it longer).
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(path)
-            .flush_every_ms(Some(1000))
-            .open()?;
+        let mut attempts = 0;
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .flush_every_ms(Some(1000))
+                .open()
+            {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let tree = db.open_tree("log")?;
         Ok(Self { db, tree })
     }
@@ -90,7 +119,7 @@ impl Index {
 
     /// Applies one commit's additions atomically.
     pub(crate) fn apply(&self, add: Additions) -> Result<()> {
-        self.tree.apply_batch(add.batch)?;
+        self.tree.apply_batch(add.into_batch())?;
         Ok(())
     }
 
@@ -137,6 +166,8 @@ impl Index {
     }
 
     /// Up to `limit` indexes of records with `field == value`, in log order, after `after`.
+    /// Keys are `prefix | first index`, values lists of indexes: the list that may hold the
+    /// cursor is the last key at or before it, then the keys after it follow in log order.
     pub(crate) fn query(
         &self,
         field: Field,
@@ -145,20 +176,35 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<u64>> {
         let prefix = layout::query_prefix(field.tag(), value);
-        let start = match after {
-            Some(a) => layout::query_key(field.tag(), value, a.saturating_add(1)),
-            None => prefix.clone(),
-        };
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        let start = layout::query_key(field.tag(), value, from);
         let mut out = Vec::new();
+        let push_list = |list: &[u8], out: &mut Vec<u64>| -> Result<()> {
+            for chunk in list.chunks(8) {
+                let i: [u8; 8] = chunk
+                    .try_into()
+                    .map_err(|_| missing("a query list is malformed"))?;
+                let i = u64::from_be_bytes(i);
+                if i >= from && out.len() < limit {
+                    out.push(i);
+                }
+            }
+            Ok(())
+        };
+        if let Some(kv) = self.tree.range(prefix.clone()..start.clone()).next_back() {
+            let (k, v) = kv?;
+            if k.len() == prefix.len() + 8 {
+                push_list(&v, &mut out)?;
+            }
+        }
         for kv in self.tree.range(start..) {
-            let (k, _) = kv?;
+            let (k, v) = kv?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let tail: [u8; 8] = k[prefix.len()..]
-                .try_into()
-                .map_err(|_| missing("a query key is malformed"))?;
-            out.push(u64::from_be_bytes(tail));
+            if k.len() == prefix.len() + 8 {
+                push_list(&v, &mut out)?;
+            }
         }
         Ok(out)
     }

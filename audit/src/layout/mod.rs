@@ -189,8 +189,9 @@ pub(crate) fn pos_key(index: u64) -> [u8; 9] {
     k
 }
 
-/// sled key of one query term: `q | field | len u16 BE | value | index u64 BE`. Keys of one
-/// `(field, value)` share a prefix and sort in log order, so a cursor is the last index seen.
+/// sled key of a list of query hits: `q | field | len u16 BE | value | first index u64 BE`
+/// (the value: the hits' indexes, u64 BE each). Keys of one `(field, value)` share a prefix and
+/// sort in log order, so a cursor is the last index seen.
 pub(crate) fn query_key(field: u8, value: &[u8], index: u64) -> Vec<u8> {
     let mut k = query_prefix(field, value);
     k.extend_from_slice(&index.to_be_bytes());

@@ -22,7 +22,7 @@ pub(crate) use recover::{
 };
 
 use self::shared::Shared;
-use self::writer::{Request, Writer};
+use self::writer::{Publisher, Request, Writer};
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -127,7 +127,8 @@ impl Log {
             key: config.signing_key,
             origin: config.origin,
             shared: shared.clone(),
-            checkpoint_path: config.dir.join(CHECKPOINT),
+            publisher: Publisher::start(config.dir.join(CHECKPOINT))
+                .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
             max_batch: config.max_batch.max(1),
             stored_size: rec.stored_size,
             last_store: Instant::now(),

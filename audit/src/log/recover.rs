@@ -1,5 +1,5 @@
-//! Recovery on open: scan the segments past what the index holds, cut a torn tail, refuse
-//! damage in the middle, replay into the index (rebuilding it from scratch when it does not
+//! Recovery on open: check every frame of the segments, cut a torn tail, refuse damage in
+//! the middle, replay into the index (rebuilding it from scratch when it does not
 //! match the segments), check the stored checkpoint and sign a new one when needed.
 
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ struct Replayed {
     last: Option<(u64, PathBuf, u64)>,
 }
 
-/// Scans from the index's watermark to the end, replaying into the index. `None` when the
+/// Scans all segments, replaying the records past the index's watermark into the index. `None` when the
 /// index does not match the segments (then it is rebuilt).
 fn replay(
     segments: &[(u64, PathBuf)],
@@ -134,48 +134,38 @@ fn replay(
             });
         }
     }
-    let (mut frontier, start_seg, start_off, start_idx) = if watermark == 0 {
-        (Frontier::empty(index.clone()), 0, SEGMENT_HEADER, 0)
+    let mut frontier = if watermark == 0 {
+        Frontier::empty(index.clone())
     } else {
-        let Some((from, seg, off)) = index.position(watermark - 1)? else {
-            return Ok(None);
-        };
-        let Some(pos) = segments.iter().position(|(f, _)| *f == seg) else {
-            return Ok(None);
-        };
-        let Some(fr) = Frontier::load(index.clone(), watermark)? else {
-            return Ok(None);
-        };
-        (fr, pos, off, from)
+        match Frontier::load(index.clone(), watermark)? {
+            Some(f) => f,
+            None => return Ok(None),
+        }
     };
-    let mut next = start_idx;
+    let mut next = 0;
     let mut last = None;
     let mut add = Additions::default();
-    for (i, (first, path)) in segments.iter().enumerate().skip(start_seg) {
+    for (i, (first, path)) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
-        let (offset, from) = if i == start_seg && watermark > 0 {
-            (start_off, start_idx)
-        } else {
-            if *first != next {
-                return Err(Error::Corrupt {
-                    segment: path.clone(),
-                    offset: 0,
-                    index: next,
-                    what: format!("segment starts at record {first} but record {next} comes next"),
-                });
-            }
-            (SEGMENT_HEADER, *first)
-        };
+        if *first != next {
+            return Err(Error::Corrupt {
+                segment: path.clone(),
+                offset: 0,
+                index: next,
+                what: format!("segment starts at record {first} but record {next} comes next"),
+            });
+        }
         let mut mismatch = false;
-        let scanned = store::scan(path, *first, offset, from, |at, off, leaf| {
-            let hash = leaf_hash(leaf);
+        // Every frame is checked (length, checksum, index) on every open; records the index
+        // already holds are not hashed again, except the last one, which must match it.
+        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |at, off, leaf| {
             if at < watermark {
-                if at + 1 == watermark && frontier.perfect(0, at)? != hash {
+                if at + 1 == watermark && frontier.perfect(0, at)? != leaf_hash(leaf) {
                     mismatch = true;
                 }
                 return Ok(());
             }
-            frontier.push(hash);
+            frontier.push(leaf_hash(leaf));
             let terms = Record::from_leaf(leaf)
                 .map(|r| r.index_terms())
                 .unwrap_or_default();

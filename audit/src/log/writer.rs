@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -37,7 +38,7 @@ pub(crate) struct Writer {
     pub(crate) key: SigningKey,
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) checkpoint_path: PathBuf,
+    pub(crate) publisher: Publisher,
     pub(crate) max_batch: usize,
     pub(crate) stored_size: u64,
     pub(crate) last_store: Instant,
@@ -144,26 +145,67 @@ impl Writer {
         Ok(done)
     }
 
-    /// Stores the latest checkpoint (replace helper) at most once per `PUBLISH_EVERY`, or now
-    /// when `force`. A failure here acknowledges nothing falsely, so it is only logged.
+    /// Hands the latest checkpoint to the publisher thread at most once per `PUBLISH_EVERY`
+    /// (or now, when `force`), so storing it never stalls a commit.
     fn maybe_store(&mut self, force: bool) {
         let cp = self.shared.checkpoint();
         if cp.size() == self.stored_size || (!force && self.last_store.elapsed() < PUBLISH_EVERY) {
             return;
         }
-        match cp.publish(&self.checkpoint_path) {
-            Ok(()) => {
-                self.stored_size = cp.size();
-                self.last_store = Instant::now();
-            }
-            Err(e) => tracing::warn!(error = %e, "could not store the latest checkpoint"),
-        }
+        self.stored_size = cp.size();
+        self.last_store = Instant::now();
+        self.publisher.send(cp);
     }
 
     fn finish(&mut self) {
         self.maybe_store(true);
+        self.publisher.stop();
         if let Err(e) = self.index.flush() {
             tracing::warn!(error = %e, "could not flush the audit index; it is rebuilt on open");
+        }
+    }
+}
+
+/// The thread that stores the latest checkpoint with the replace helper (temp file, fsync,
+/// rename, fsync the directory), skipping any that a newer one overtook. A failure acknowledges
+/// nothing falsely (the segments are the truth), so it is logged, and the next one retries.
+pub(crate) struct Publisher {
+    tx: Option<Sender<Arc<Checkpoint>>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Publisher {
+    pub(crate) fn start(path: PathBuf) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<Checkpoint>>();
+        let handle = std::thread::Builder::new()
+            .name("audit-checkpoint".into())
+            .spawn(move || {
+                while let Ok(mut cp) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        cp = newer;
+                    }
+                    if let Err(e) = cp.publish(&path) {
+                        tracing::warn!(error = %e, "could not store the latest checkpoint");
+                    }
+                }
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    fn send(&self, cp: Arc<Checkpoint>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(cp);
+        }
+    }
+
+    /// Stores what was sent and stops.
+    fn stop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
     }
 }

@@ -1,6 +1,8 @@
-//! One module per CLI command family.
+//! One module per CLI command family: a clap `Args` (or subcommand) type and `run`.
 
+pub(crate) mod audit;
 pub(crate) mod check_config;
 pub(crate) mod dev;
+pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod serve;

@@ -1,0 +1,33 @@
+//! `loopgate keygen --out FILE --name ORIGIN`: a new Ed25519 log key.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use loopgate_audit::SigningKey;
+
+/// Create a new Ed25519 log signing key (file mode 0600) and print its verifier key.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Where to write the key; must not exist.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The key name: the log's checkpoint origin, e.g. `loopgate.example/audit`.
+    #[arg(long, value_name = "ORIGIN")]
+    name: String,
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    let key = match SigningKey::generate(&args.name) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("loopgate keygen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = key.create_file(&args.out) {
+        eprintln!("loopgate keygen: {e}");
+        return ExitCode::from(2);
+    }
+    println!("{}", key.verifier());
+    ExitCode::SUCCESS
+}
