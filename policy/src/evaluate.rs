@@ -30,6 +30,9 @@ pub fn evaluate(registry: &Registry, request: &TransferRequest, at: OffsetDateTi
         decision.verdict = Verdict::Deny;
         decision.reason = Some(code);
         decision.rule = code.rule();
+        // Flags qualify an allowed transfer; a denial is explained by its reason alone, whichever
+        // rule denied it.
+        decision.flags.clear();
     }
     decision
 }

@@ -305,13 +305,13 @@ fn wrong_types_say_what_was_found() {
             "effective_on = 2026-03-02",
             "effective_on = 2026-03-02T10:00:00",
             "2026-03-02T10:00:00",
-            "`effective_on` of [[contract_filing]] #1 must be a TOML local date",
+            "`effective_on` of [[contract_filing]] #1 must be a date such as 2026-03-02",
         ),
         (
             "effective_on = 2026-03-02",
             "effective_on = \"next monday\"",
             "\"next monday\"",
-            "must be a TOML local date",
+            "must be a date such as 2026-03-02",
         ),
     ];
     for (from, to, at, message) in rows {
@@ -838,4 +838,36 @@ fn size_limit() {
     text.pop();
     assert_eq!(text.len(), MAX_BUNDLE_BYTES);
     valid(&text);
+}
+
+/// Regression guard: one diagnostic per byte on a long line used to cost quadratic time (each
+/// position was counted from the start of its line) and unbounded memory. Reports are capped and
+/// positions found in one pass.
+#[test]
+fn pathological_inputs_report_a_bounded_number_of_problems() {
+    let long_line = format!("[catalogue]\ncategories = [{}]\n", "1, ".repeat(200_000));
+    let Err(loopgate_policy::PolicyError::InvalidBundle { problems }) =
+        loopgate_policy::parse_bundle(&long_line)
+    else {
+        panic!("a catalogue of integers is invalid");
+    };
+    assert!(problems.len() <= 201, "{} problems", problems.len());
+    assert!(
+        problems[0].message.contains("must be a string"),
+        "{}",
+        problems[0]
+    );
+    let last = problems.last().unwrap();
+    assert!(
+        last.message.starts_with("and ") && last.message.contains("more problems"),
+        "{last}"
+    );
+
+    let garbage = "=".repeat(300_000);
+    let Err(loopgate_policy::PolicyError::InvalidBundle { problems }) =
+        loopgate_policy::parse_bundle(&garbage)
+    else {
+        panic!("garbage is invalid");
+    };
+    assert!(!problems.is_empty() && problems.len() <= 201);
 }

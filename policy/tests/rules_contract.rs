@@ -649,16 +649,16 @@ fn decision_records_the_computed_due_date() {
     assert_eq!(decision.filing_due, None);
 }
 
-/// Pins the engine's current behaviour (see the report): a deny at rule 19 keeps the `filed_late`
-/// flag rule 14 found, whereas a deny at rules 15-18 does not (the flags are recorded once rules
-/// 11-18 all passed). RULES.md does not say whether a denied record carries the flag.
+/// Regression guard: a deny at rule 19 used to keep the `filed_late` flag rule 14 found while a
+/// deny at rules 15-18 dropped it. Flags qualify allowed transfers only (policy/README.md), so a
+/// deny at any rule carries none.
 #[test]
-fn deny_at_rule_19_keeps_filed_late() {
+fn deny_at_rule_19_carries_no_flags() {
     let mut registry = reference();
     registry.demo_filing().filed_on = Some(date("2026-03-17"));
     registry.demo_filing().route = Route::NationalSc;
     let decision = loopgate_policy::evaluate(&registry, &pi().ytd(1_000_000, 0), day("2026-04-15"));
     assert_eq!(decision.reason, Some(R::VolumeRouteInsufficient));
     assert_eq!(decision.rule, Some(19));
-    assert_eq!(decision.flags, vec![loopgate_policy::Flag::FiledLate]);
+    assert_eq!(decision.flags, vec![]);
 }

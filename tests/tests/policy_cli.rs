@@ -336,5 +336,8 @@ fn quoted_dates_and_spelled_out_cities_read_like_their_canonical_forms() {
     let (run, _) =
         check(&BundleText::example().replace("valid_from = 2026-01-01", "valid_from = \"Jan 1\""));
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stdout.contains("must be a TOML local date"), "{run:?}");
+    assert!(
+        run.stdout.contains("must be a date such as 2026-03-02"),
+        "{run:?}"
+    );
 }

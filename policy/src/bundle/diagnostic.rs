@@ -41,11 +41,24 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Most diagnostics reported for one bundle; the rest are counted in a last line. Keeps a
+/// pathological input (one error per byte) from costing quadratic time or unbounded memory.
+pub(crate) const MAX_REPORTED: usize = 200;
+
+/// A diagnostic before its position is worked out.
+struct Pending {
+    offset: usize,
+    severity: Severity,
+    message: String,
+}
+
 /// Turns byte offsets into lines and columns, and collects diagnostics in source order.
 pub(crate) struct Diagnostics<'s> {
     source: &'s str,
     line_starts: Vec<usize>,
-    found: Vec<Diagnostic>,
+    found: Vec<Pending>,
+    dropped: usize,
+    errors: usize,
 }
 
 impl<'s> Diagnostics<'s> {
@@ -57,6 +70,8 @@ impl<'s> Diagnostics<'s> {
             source,
             line_starts,
             found: Vec::new(),
+            dropped: 0,
+            errors: 0,
         }
     }
 
@@ -81,23 +96,64 @@ impl<'s> Diagnostics<'s> {
     }
 
     fn push(&mut self, severity: Severity, span: &Range<usize>, message: String) {
-        let (line, column) = self.position(span.start);
-        self.found.push(Diagnostic {
+        if severity == Severity::Error {
+            self.errors += 1;
+        }
+        // Keep a margin over what is reported so sorting still finds the earliest ones.
+        if self.found.len() >= 50 * MAX_REPORTED {
+            self.dropped += 1;
+            return;
+        }
+        self.found.push(Pending {
+            offset: span.start.min(self.source.len()),
             severity,
-            line,
-            column,
             message,
         });
     }
 
     pub(crate) fn has_errors(&self) -> bool {
-        self.found.iter().any(|d| d.severity == Severity::Error)
+        self.errors > 0
     }
 
-    /// Everything found, in source order (errors before warnings on the same spot).
+    /// What was found, in source order (errors before warnings on the same spot), at most
+    /// [`MAX_REPORTED`] of them and then one line counting the rest. Positions are worked out in
+    /// one pass over the source.
     pub(crate) fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.found.sort_by_key(|d| (d.line, d.column, d.severity));
-        self.found.dedup();
-        self.found
+        self.found.sort_by(|a, b| {
+            (a.offset, a.severity, &a.message).cmp(&(b.offset, b.severity, &b.message))
+        });
+        self.found.dedup_by(|a, b| {
+            a.offset == b.offset && a.severity == b.severity && a.message == b.message
+        });
+        let more = self.found.len().saturating_sub(MAX_REPORTED) + self.dropped;
+        self.found.truncate(MAX_REPORTED);
+        let mut out = Vec::with_capacity(self.found.len() + 1);
+        let (mut line, mut column, mut at) = (1, 1, 0);
+        for pending in self.found {
+            for ch in self.source.get(at..pending.offset).unwrap_or("").chars() {
+                if ch == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+            }
+            at = at.max(pending.offset);
+            out.push(Diagnostic {
+                severity: pending.severity,
+                line,
+                column,
+                message: pending.message,
+            });
+        }
+        if more > 0 {
+            out.push(Diagnostic {
+                severity: Severity::Error,
+                line,
+                column,
+                message: format!("and {more} more problems; fix these first and check again"),
+            });
+        }
+        out
     }
 }

@@ -22,6 +22,9 @@ use crate::model::{Calendars, Registry};
 /// thousands of tenants and items stays far below this.
 pub const MAX_BUNDLE_BYTES: usize = 8 * 1024 * 1024;
 
+/// Largest bundle whose every syntax error is reported.
+const RECOVERABLE_BYTES: usize = 256 * 1024;
+
 const TOP_KEYS: &[&str] = &[
     "parameters",
     "catalogue",
@@ -57,7 +60,16 @@ pub fn parse_bundle(text: &str) -> Result<ValidBundle, PolicyError> {
             problems: d.into_sorted(),
         });
     }
-    let (doc, syntax) = DeTable::parse_recoverable(text);
+    // Recovering after a syntax error finds the next ones too, but can produce one error per byte;
+    // past 256 KiB only the first syntax error is reported.
+    let (doc, syntax) = if text.len() <= RECOVERABLE_BYTES {
+        DeTable::parse_recoverable(text)
+    } else {
+        match DeTable::parse(text) {
+            Ok(doc) => (doc, Vec::new()),
+            Err(error) => (toml::Spanned::new(0..0, DeTable::default()), vec![error]),
+        }
+    };
     if !syntax.is_empty() {
         for error in syntax {
             let span = error.span().unwrap_or(0..0);

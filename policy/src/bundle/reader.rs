@@ -314,7 +314,9 @@ fn date(d: &mut Diagnostics<'_>, value: &Spanned<DeValue<'_>>, what: &str) -> Op
     if parsed.is_none() {
         d.error(
             &value.span(),
-            format!("{what} must be a TOML local date such as 2026-03-02 (no quotes, no time)"),
+            format!(
+                "{what} must be a date such as 2026-03-02 (a TOML local date, no time or offset)"
+            ),
         );
     }
     parsed
