@@ -167,9 +167,9 @@ pub async fn run(
     ready(bound);
 
     let (stop, stopped) = watch::channel(false);
-    let ops_task = tokio::spawn(serve_ops(ops, state.clone(), stopped.clone()));
+    let ops_task = tokio::spawn(serve_ops(ops, state.clone(), stopped));
     let graceful = GracefulShutdown::new();
-    accept(&api, &tls, &state, &graceful, stopped).await;
+    accept(&api, &tls, &state, &graceful).await;
     drop(api);
     let drain = state.config.limits.drain_timeout;
     tracing::info!(
@@ -203,7 +203,6 @@ async fn accept(
     tls: &TlsAcceptor,
     state: &Arc<AppState>,
     graceful: &GracefulShutdown,
-    _stopped: watch::Receiver<bool>,
 ) {
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
