@@ -85,54 +85,46 @@ pub fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>, TlsErr
     } else {
         &[&rustls::version::TLS13]
     };
-    let certs = read_all(
-        &files.cert,
-        "certificate",
-        CertificateDer::pem_file_iter(&files.cert),
-    )?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::Pem {
-        path: files.key.clone(),
-        what: "private key",
-        source,
-    })?;
+    let (certs, key) = cert_and_key(&files.cert, &files.key)?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
-        .map_err(|source| TlsError::Rustls {
-            context: "protocol versions",
-            source,
-        })?
+        .map_err(rustls_error("protocol versions"))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
-        .map_err(|source| TlsError::Rustls {
-            context: "server certificate and key",
-            source,
-        })?;
+        .map_err(rustls_error("server certificate and key"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
 /// A server config without client authentication (the dev-mode demo upstream).
 pub fn plain_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let (certs, key) = cert_and_key(cert, key)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(rustls_error("protocol versions"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(rustls_error("server certificate and key"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A certificate chain and its private key, from PEM files.
+fn cert_and_key(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let certs = read_all(cert, "certificate", CertificateDer::pem_file_iter(cert))?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
         path: key.to_owned(),
         what: "private key",
         source,
     })?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|source| TlsError::Rustls {
-            context: "protocol versions",
-            source,
-        })?
-        .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .map_err(|source| TlsError::Rustls {
-            context: "server certificate and key",
-            source,
-        })?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((certs, key))
+}
+
+fn rustls_error(context: &'static str) -> impl Fn(rustls::Error) -> TlsError {
+    move |source| TlsError::Rustls { context, source }
 }
 
 /// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2. ALPN is
@@ -141,10 +133,7 @@ pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> 
     let roots = root_store(ca, "upstream CA")?;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|source| TlsError::Rustls {
-            context: "protocol versions",
-            source,
-        })?
+        .map_err(rustls_error("protocol versions"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -153,10 +142,7 @@ pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> 
 fn root_store(path: &Path, what: &'static str) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     for cert in read_all(path, what, CertificateDer::pem_file_iter(path))? {
-        store.add(cert).map_err(|source| TlsError::Rustls {
-            context: what,
-            source,
-        })?;
+        store.add(cert).map_err(rustls_error(what))?;
     }
     Ok(store)
 }
