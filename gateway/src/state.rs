@@ -10,7 +10,8 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use loopgate_audit::{Kind, Log, Record, Verdict};
 use loopgate_policy::{
-    DataClass, Registry, VolumeCounters, counters_after, park_date, volume_year_start,
+    DataClass, Decision, Registry, TransferRequest, VolumeCounters, counters_after, park_date,
+    volume_year_start,
 };
 use time::{Date, OffsetDateTime};
 use tokio::sync::OnceCell;
@@ -85,24 +86,37 @@ impl AppState {
             .clone()
     }
 
-    /// The processor's year-to-date counters for the counting year containing `at`.
-    pub fn volume(
+    /// Evaluates a transfer with the sender's year-to-date counters and, when it is an allowed
+    /// personal-information transfer, counts its subjects, all under one lock: two concurrent
+    /// transfers cannot both pass a threshold that together they cross. Rule 19 counts every
+    /// admitted transfer.
+    pub fn evaluate(
         &self,
-        processor: &str,
-        at: OffsetDateTime,
         registry: &Registry,
-    ) -> VolumeCounters {
-        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
-        self.volumes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(processor.to_owned(), start))
-            .copied()
-            .unwrap_or_default()
+        mut request: TransferRequest,
+        at: OffsetDateTime,
+    ) -> Decision {
+        let key = (
+            request.sender.clone(),
+            volume_year_start(park_date(at), registry.parameters.volume_year_start),
+        );
+        let mut volumes = self.volumes.lock().unwrap_or_else(PoisonError::into_inner);
+        request.volume = volumes.get(&key).copied().unwrap_or_default();
+        let decision = loopgate_policy::evaluate(registry, &request, at);
+        if let (true, Some(class), Some(subjects)) = (
+            decision.is_allowed(),
+            decision.data_class,
+            request.data_subjects,
+        ) {
+            if class.is_personal() {
+                let counters = volumes.entry(key).or_default();
+                *counters = counters_after(*counters, class.is_sensitive(), subjects);
+            }
+        }
+        decision
     }
 
-    /// Counts an admitted personal-information transfer (rule 19 counts every admitted one).
-    pub fn count_volume(
+    fn count_volume(
         &self,
         processor: &str,
         at: OffsetDateTime,
@@ -178,3 +192,6 @@ impl AppState {
         Ok(size)
     }
 }
+
+#[cfg(test)]
+mod tests;

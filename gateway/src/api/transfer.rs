@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use hyper::body::Incoming;
 use loopgate_audit::Record;
-use loopgate_policy::{ReasonCode, TransferRequest, evaluate};
+use loopgate_policy::{ReasonCode, TransferRequest, VolumeCounters};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::receipt::receipt;
@@ -159,9 +159,9 @@ async fn run(
         filing: headers.filing.clone(),
         data_subjects: headers.data_subjects,
         declared_size: headers.content_length,
-        volume: state.volume(sender, now, registry),
+        volume: VolumeCounters::default(),
     };
-    let decision = evaluate(registry, &request_for_policy, now);
+    let decision = state.evaluate(registry, request_for_policy, now);
     let record = records::decision(&facts, Ok(&decision)).map_err(internal)?;
     // No audit, no transfer: nothing is read from the body before this is durable.
     let (appended, _) = append(state, &record).await?;
@@ -174,13 +174,9 @@ async fn run(
             .logged(appended.index);
         return Ok((error.reply(), denied(code)));
     }
-    let (Some(item), Some(class)) = (registry.items.get(&headers.item), decision.data_class) else {
+    let Some(item) = registry.items.get(&headers.item) else {
         return Err(internal("an allowed item is missing from its registry"));
     };
-    if class.is_personal() {
-        let subjects = headers.data_subjects.unwrap_or(0);
-        state.count_volume(sender, now, registry, class, subjects);
-    }
 
     let ending = forward(
         state,
