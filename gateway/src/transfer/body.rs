@@ -189,7 +189,18 @@ where
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Err(e))) => return this.fail(BodyFault::Client(e.to_string())),
+                Poll::Ready(Some(Err(e))) => {
+                    // The HTTP layer enforces Content-Length itself, so a body that ends short
+                    // of it arrives as an error, not as an early end: still a length mismatch.
+                    let fault = match this.expected.length {
+                        Some(declared) if this.count < declared => BodyFault::LengthMismatch {
+                            declared,
+                            actual: this.count,
+                        },
+                        _ => BodyFault::Client(e.to_string()),
+                    };
+                    return this.fail(fault);
+                }
                 Poll::Ready(Some(Ok(frame))) => {
                     let deadline = Instant::now() + this.expected.idle_timeout;
                     this.idle.as_mut().reset(deadline);
