@@ -30,22 +30,36 @@ pub(super) async fn post(
     let Some(key) = key else {
         return spawned(state, sender, parsed, request).await;
     };
-    match state.remember(sender, &key).0 {
-        Remembered::Logged(transfer_id) => {
+    match state.remember(sender, &key) {
+        (Remembered::Logged(transfer_id), _) => {
             (view::replay(state, &transfer_id).await, Outcome::default())
         }
-        Remembered::Live(cell) => {
-            let mut first = None;
-            let reply = cell
-                .get_or_init(|| async {
-                    let (reply, outcome) = spawned(state, sender, parsed, request).await;
-                    first = Some(outcome);
-                    reply
-                })
-                .await
-                .clone();
-            (reply, first.unwrap_or_default())
+        (Remembered::Live(cell), true) => {
+            // The first request's reply is kept by a task of its own: a client that goes away
+            // mid-transfer drops this future, and the key must still get the reply, or a
+            // retry would start a second transfer.
+            let state = state.clone();
+            let sender = sender.to_owned();
+            let task = tokio::spawn(async move {
+                let (reply, outcome) = spawned(&state, &sender, parsed, request).await;
+                let _ = cell.set(reply.clone());
+                (reply, outcome)
+            });
+            task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "idempotent transfer task failed");
+                (
+                    ApiError::new(ReasonCode::AuditUnavailable).reply(),
+                    Outcome::default(),
+                )
+            })
         }
+        (Remembered::Live(cell), false) => match cell.get() {
+            Some(reply) => (reply.clone(), Outcome::default()),
+            None => (
+                ApiError::new(ReasonCode::RequestInProgress).reply(),
+                Outcome::default(),
+            ),
+        },
     }
 }
 
