@@ -1,0 +1,583 @@
+//! An HTTPS client of the gateway's API: real TLS 1.3 with a client certificate (or none), HTTP/1.1
+//! or HTTP/2 chosen by ALPN, one fresh connection per request so every test sees its own
+//! handshake. Calls block; they run on one shared tokio runtime.
+//!
+//! ```text
+//! let sz = Client::tenant(&gw, "sz-genomics");
+//! let r = sz.post_transfer().non_personal().body("qc run 42").send();
+//! assert_eq!(r.status, 201);
+//! ```
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::gateway::Gateway;
+
+/// The longest any one request may take before the test fails.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The runtime every client call runs on.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
+/// Which HTTP version to ask for in ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Http {
+    /// `http/1.1`.
+    One,
+    /// `h2`.
+    Two,
+}
+
+/// A client of one gateway with one identity.
+#[derive(Clone)]
+pub struct Client {
+    api: SocketAddr,
+    ca: Vec<CertificateDer<'static>>,
+    identity: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    http: Http,
+}
+
+/// A response: status, headers and the whole body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    /// The HTTP version the connection negotiated.
+    pub version: http::Version,
+}
+
+impl Response {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text()))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `error` code of an error body.
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {} {}", self.status, self.text()))
+            .to_owned()
+    }
+
+    /// The `log_index` of an error body or receipt, when it has one.
+    pub fn log_index(&self) -> Option<u64> {
+        self.json()["log_index"].as_u64()
+    }
+
+    /// Asserts the SPEC.md section 2 error body: this status and code, and a `log_index`
+    /// exactly when `logged`. Returns the log index.
+    pub fn assert_error(&self, status: u16, code: &str, logged: bool) -> Option<u64> {
+        let json = self.json();
+        assert_eq!(
+            (self.status, json["error"].as_str()),
+            (status, Some(code)),
+            "{}",
+            self.text()
+        );
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        let index = json["log_index"].as_u64();
+        assert_eq!(index.is_some(), logged, "log_index: {}", self.text());
+        index
+    }
+}
+
+fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("PEM certificates")
+}
+
+impl Client {
+    /// No client certificate at all.
+    pub fn anonymous(gw: &Gateway) -> Self {
+        let ca = std::fs::read_to_string(gw.pki("ca.pem")).expect("ca.pem");
+        Self {
+            api: gw.api(),
+            ca: pem_certs(&ca),
+            identity: None,
+            http: Http::One,
+        }
+    }
+
+    /// With this certificate chain and key (PEM).
+    pub fn with_cert(gw: &Gateway, cert_pem: &str, key_pem: &str) -> Self {
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PEM private key");
+        Self {
+            identity: Some((pem_certs(cert_pem), Arc::new(key))),
+            ..Self::anonymous(gw)
+        }
+    }
+
+    /// The dev folder's `pki/<role>-<id>.{pem,key}`.
+    pub fn principal(gw: &Gateway, role: &str, id: &str) -> Self {
+        let read = |ext: &str| {
+            let path = gw.pki(&format!("{role}-{id}.{ext}"));
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        Self::with_cert(gw, &read("pem"), &read("key"))
+    }
+
+    /// A tenant of the dev folder.
+    pub fn tenant(gw: &Gateway, id: &str) -> Self {
+        Self::principal(gw, "tenant", id)
+    }
+
+    /// A regulator of the dev folder.
+    pub fn regulator(gw: &Gateway, id: &str) -> Self {
+        Self::principal(gw, "regulator", id)
+    }
+
+    /// The same identity over HTTP/2 (ALPN `h2`).
+    pub fn http2(mut self) -> Self {
+        self.http = Http::Two;
+        self
+    }
+
+    /// The same identity over this HTTP version.
+    pub fn with_http(mut self, http: Http) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Another gateway (e.g. after a restart on the same folder), same identity.
+    pub fn to(mut self, gw: &Gateway) -> Self {
+        self.api = gw.api();
+        self
+    }
+
+    fn tls_config(&self) -> Arc<ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &self.ca {
+            roots.add(cert.clone()).expect("the dev CA is a valid root");
+        }
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .expect("TLS 1.3")
+                .with_root_certificates(roots);
+        let mut config = match &self.identity {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .expect("a usable client certificate"),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = match self.http {
+            Http::One => vec![b"http/1.1".to_vec()],
+            Http::Two => vec![b"h2".to_vec()],
+        };
+        Arc::new(config)
+    }
+
+    /// TCP and TLS to the API listener; the error says why the handshake failed.
+    pub async fn connect(&self) -> Result<TlsStream<TcpStream>, String> {
+        let tcp = TcpStream::connect(self.api)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        tcp.set_nodelay(true).ok();
+        let name = ServerName::try_from("localhost").expect("a server name");
+        TlsConnector::from(self.tls_config())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake: {e}"))
+    }
+
+    /// A request on a fresh connection: the response, or why there was none.
+    pub fn try_request(&self, request: Request<TestBody>) -> Result<Response, String> {
+        let run = async {
+            let tls = self.connect().await?;
+            let version = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => http::Version::HTTP_2,
+                _ => http::Version::HTTP_11,
+            };
+            let io = TokioIo::new(tls);
+            let response = if version == http::Version::HTTP_2 {
+                let (mut sender, conn) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                        .await
+                        .map_err(|e| format!("h2 handshake: {e}"))?;
+                tokio::spawn(conn);
+                sender.send_request(request).await
+            } else {
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+                    .await
+                    .map_err(|e| format!("http/1.1 handshake: {e}"))?;
+                tokio::spawn(conn);
+                sender.send_request(request).await
+            }
+            .map_err(|e| format!("request: {}", chain(&e)))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| format!("response body: {e}"))?
+                .to_bytes();
+            Ok(Response {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+                version,
+            })
+        };
+        runtime().block_on(async {
+            tokio::time::timeout(REQUEST_TIMEOUT, run)
+                .await
+                .unwrap_or_else(|_| Err("no response in time".to_owned()))
+        })
+    }
+
+    /// A request that must get a response.
+    pub fn request(&self, request: Request<TestBody>) -> Response {
+        self.try_request(request)
+            .unwrap_or_else(|e| panic!("no response: {e}"))
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(
+            self.builder(Method::GET, path)
+                .body(TestBody::empty())
+                .unwrap(),
+        )
+    }
+
+    /// `GET /v1/transfers/{id}`.
+    pub fn get_transfer(&self, transfer_id: &str) -> Response {
+        self.get(&format!("/v1/transfers/{transfer_id}"))
+    }
+
+    /// A request builder for this gateway.
+    pub fn builder(&self, method: Method, path: &str) -> http::request::Builder {
+        let builder = Request::builder().method(method);
+        match self.http {
+            // HTTP/2 needs the full URI (scheme and authority); HTTP/1.1 the Host header.
+            Http::Two => builder.uri(format!("https://localhost:{}{path}", self.api.port())),
+            Http::One => builder
+                .uri(path)
+                .header(http::header::HOST, format!("localhost:{}", self.api.port())),
+        }
+    }
+
+    /// `POST /v1/transfers`, to be filled in.
+    pub fn post_transfer(&self) -> TransferCall<'_> {
+        TransferCall {
+            client: self,
+            headers: Vec::new(),
+            body: TestBody::empty(),
+        }
+    }
+
+    /// Writes a raw HTTP/1.1 request over TLS, half-closes, and reads the raw response (or
+    /// whatever arrives before the gateway closes). For bodies shorter than their
+    /// `Content-Length`, which no well-behaved client library sends.
+    pub fn raw_http1(&self, head: &str, body: &[u8]) -> Result<String, String> {
+        let run = async {
+            let mut tls = self.connect().await?;
+            tls.write_all(head.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            tls.write_all(body).await.map_err(|e| e.to_string())?;
+            tls.flush().await.map_err(|e| e.to_string())?;
+            // close_notify and FIN: the gateway sees the body end early.
+            tls.shutdown().await.map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            let read = tls.read_to_end(&mut out).await;
+            let text = String::from_utf8_lossy(&out).into_owned();
+            match read {
+                Ok(_) => Ok(text),
+                Err(_) if !text.is_empty() => Ok(text),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        runtime().block_on(async {
+            tokio::time::timeout(REQUEST_TIMEOUT, run)
+                .await
+                .unwrap_or_else(|_| Err("no response in time".to_owned()))
+        })
+    }
+}
+
+/// An error and its sources on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The dev bundle's non-personal item and its purpose.
+pub const NP_ITEM: (&str, &str) = ("INV-NP-001", "research.instrument_qc");
+/// The dev bundle's personal item, its purpose and its filing.
+pub const PI_ITEM: (&str, &str, &str) = ("INV-PI-001", "research.cohort_study", "GBA-SC-DEMO-001");
+
+/// One `POST /v1/transfers`: headers and a body, then `send()`.
+#[must_use]
+pub struct TransferCall<'a> {
+    client: &'a Client,
+    headers: Vec<(String, String)>,
+    body: TestBody,
+}
+
+impl TransferCall<'_> {
+    /// Adds a header (a second call with the same name sends it twice).
+    pub fn header(mut self, name: &str, value: impl ToString) -> Self {
+        self.headers.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Removes every header with this name.
+    pub fn without(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// Sets the header, replacing any value it had.
+    pub fn set(self, name: &str, value: impl ToString) -> Self {
+        self.without(name).header(name, value)
+    }
+
+    /// The dev bundle's allowed non-personal transfer to `hk-biolab`.
+    pub fn non_personal(self) -> Self {
+        self.set("Loop-Inventory-Item", NP_ITEM.0)
+            .set("Loop-Recipient", "hk-biolab")
+            .set("Loop-Purpose", NP_ITEM.1)
+    }
+
+    /// The dev bundle's allowed personal transfer to `hk-biolab` about `subjects` people.
+    pub fn personal(self, subjects: u64) -> Self {
+        self.set("Loop-Inventory-Item", PI_ITEM.0)
+            .set("Loop-Recipient", "hk-biolab")
+            .set("Loop-Purpose", PI_ITEM.1)
+            .set("Loop-Contract-Filing", PI_ITEM.2)
+            .set("Loop-Data-Subjects", subjects)
+    }
+
+    /// `Idempotency-Key`.
+    pub fn idempotency_key(self, key: &str) -> Self {
+        self.set("Idempotency-Key", key)
+    }
+
+    /// `Content-Digest: sha-256=:...:` of `bytes`.
+    pub fn digest_of(self, bytes: &[u8]) -> Self {
+        self.set("Content-Digest", content_digest(bytes))
+    }
+
+    /// A body of known length (`Content-Length`).
+    pub fn body(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.body = TestBody::full(bytes.into());
+        self
+    }
+
+    /// A body of unknown length (HTTP/1.1 chunked; HTTP/2 without `Content-Length`).
+    pub fn chunked<I, C>(mut self, chunks: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<Bytes>,
+    {
+        self.body = TestBody::chunks(chunks.into_iter().map(Into::into).collect(), None, false);
+        self
+    }
+
+    /// Chunks of unknown total length with `pause` before each one after the first.
+    pub fn slow<I, C>(mut self, chunks: I, pause: Duration) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<Bytes>,
+    {
+        self.body = TestBody::chunks(
+            chunks.into_iter().map(Into::into).collect(),
+            Some(pause),
+            false,
+        );
+        self
+    }
+
+    /// Chunks, then the body fails (the client aborts the request mid-body). Each chunk and
+    /// the failure come 100 ms apart, so the gateway has the request before the abort.
+    pub fn failing<I, C>(mut self, chunks: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<Bytes>,
+    {
+        self.body = TestBody::chunks(
+            chunks.into_iter().map(Into::into).collect(),
+            Some(Duration::from_millis(100)),
+            true,
+        );
+        self
+    }
+
+    /// The request as built.
+    pub fn build(self) -> Request<TestBody> {
+        let mut request = self
+            .client
+            .builder(Method::POST, "/v1/transfers")
+            .body(self.body)
+            .expect("a valid request");
+        for (name, value) in self.headers {
+            request.headers_mut().append(
+                HeaderName::try_from(name).expect("a header name"),
+                HeaderValue::try_from(value).expect("a header value"),
+            );
+        }
+        request
+    }
+
+    /// Sends it; panics when there is no response.
+    pub fn send(self) -> Response {
+        let client = self.client.clone();
+        client.request(self.build())
+    }
+
+    /// Sends it; the response or why there was none.
+    pub fn try_send(self) -> Result<Response, String> {
+        let client = self.client.clone();
+        client.try_request(self.build())
+    }
+}
+
+/// `sha-256=:<base64>:` (RFC 9530) of `bytes`.
+pub fn content_digest(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    )
+}
+
+/// A request body: whole, chunked, slow or failing.
+pub struct TestBody {
+    full: Option<Full<Bytes>>,
+    chunks: std::collections::VecDeque<Bytes>,
+    pause: Option<Duration>,
+    sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
+    started: bool,
+    fail_at_end: bool,
+}
+
+/// The error a failing body ends with.
+#[derive(Debug)]
+pub struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the test aborted the body")
+    }
+}
+
+impl std::error::Error for Aborted {}
+
+impl TestBody {
+    /// No body.
+    pub fn empty() -> Self {
+        Self::full(Bytes::new())
+    }
+
+    fn full(bytes: Bytes) -> Self {
+        Self {
+            full: Some(Full::new(bytes)),
+            chunks: Default::default(),
+            pause: None,
+            sleeping: None,
+            started: false,
+            fail_at_end: false,
+        }
+    }
+
+    fn chunks(chunks: Vec<Bytes>, pause: Option<Duration>, fail_at_end: bool) -> Self {
+        Self {
+            full: None,
+            chunks: chunks.into(),
+            pause,
+            sleeping: None,
+            started: false,
+            fail_at_end,
+        }
+    }
+}
+
+impl Body for TestBody {
+    type Data = Bytes;
+    type Error = Aborted;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Aborted>>> {
+        let this = &mut *self;
+        if let Some(full) = this.full.as_mut() {
+            return Pin::new(full)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(|e: Infallible| match e {})));
+        }
+        if this.chunks.is_empty() && !this.fail_at_end {
+            return Poll::Ready(None);
+        }
+        if let (Some(pause), true) = (this.pause, this.started) {
+            let sleeping = this
+                .sleeping
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
+            if sleeping.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.sleeping = None;
+        }
+        this.started = true;
+        match this.chunks.pop_front() {
+            Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            None => Poll::Ready(Some(Err(Aborted))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.full {
+            Some(full) => full.is_end_stream(),
+            None => self.chunks.is_empty() && !self.fail_at_end,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.full {
+            Some(full) => full.size_hint(),
+            None => SizeHint::default(),
+        }
+    }
+}

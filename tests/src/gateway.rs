@@ -1,0 +1,527 @@
+//! A real `loopgate serve` on loopback: a dev folder made by `loopgate dev init`, its bundle and
+//! config edited by the test, every listener on `127.0.0.1:0`, the ports read from the lines the
+//! binary prints, and SIGTERM (then SIGKILL) when the handle is dropped.
+//!
+//! ```text
+//! let gw = Gateway::dev()
+//!     .policy(|bundle| bundle.edit_after("id = \"sz-genomics\"", "status = \"approved\"", "status = \"suspended\""))
+//!     .config(|config| config.limit("upstream_timeout_secs", 1))
+//!     .start();
+//! ```
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::loopgate_bin;
+
+/// How long a gateway may take to print its addresses.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a gateway may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The dev bundle's text, edited in place by the tests.
+#[derive(Debug, Clone)]
+pub struct Bundle(pub String);
+
+impl Bundle {
+    /// Replaces the first `from` after the first `anchor` (e.g. a field of one `[[tenant]]`).
+    pub fn edit_after(mut self, anchor: &str, from: &str, to: &str) -> Self {
+        let start = self
+            .0
+            .find(anchor)
+            .unwrap_or_else(|| panic!("{anchor:?} is not in the bundle:\n{}", self.0));
+        let at = self.0[start..]
+            .find(from)
+            .map(|at| start + at)
+            .unwrap_or_else(|| panic!("{from:?} does not follow {anchor:?} in the bundle"));
+        self.0.replace_range(at..at + from.len(), to);
+        self
+    }
+
+    /// Replaces the first `from`, which must be there.
+    pub fn replace(self, from: &str, to: &str) -> Self {
+        self.edit_after(from, from, to)
+    }
+
+    /// The whole table (from its `[[...]]` or `[...]` line to the next blank line) that holds
+    /// `anchor`, e.g. `block("id = \"sz-genomics\"")`, to append an edited copy.
+    pub fn block(&self, anchor: &str) -> String {
+        let at = self
+            .0
+            .find(anchor)
+            .unwrap_or_else(|| panic!("{anchor:?} is not in the bundle"));
+        let start = self.0[..at].rfind("\n[").map_or(0, |i| i + 1);
+        let end = self.0[at..].find("\n\n").map_or(self.0.len(), |i| at + i);
+        self.0[start..end].to_owned()
+    }
+
+    /// Appends a copy of the table holding `anchor` with every `(from, to)` replaced in it.
+    pub fn copy_block(self, anchor: &str, replacements: &[(&str, &str)]) -> Self {
+        let mut copy = self.block(anchor);
+        for (from, to) in replacements {
+            assert!(
+                copy.contains(from),
+                "{from:?} is not in the table of {anchor:?}"
+            );
+            copy = copy.replace(from, to);
+        }
+        self.append(&copy)
+    }
+
+    /// Appends text (one more table).
+    pub fn append(mut self, text: &str) -> Self {
+        self.0.push('\n');
+        self.0.push_str(text);
+        self
+    }
+}
+
+/// The dev `gateway.toml`, parsed, edited by the tests.
+#[derive(Debug, Clone)]
+pub struct ConfigToml(pub toml::Table);
+
+impl ConfigToml {
+    fn table(&mut self, name: &str) -> &mut toml::Table {
+        self.0
+            .entry(name)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .unwrap_or_else(|| panic!("[{name}] is not a table"))
+    }
+
+    /// Sets `[limits] key = value`.
+    pub fn limit(mut self, key: &str, value: i64) -> Self {
+        self.table("limits")
+            .insert(key.to_owned(), toml::Value::Integer(value));
+        self
+    }
+
+    /// Sets `[section] key = value`.
+    pub fn set(mut self, section: &str, key: &str, value: impl Into<toml::Value>) -> Self {
+        self.table(section).insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Removes the demo upstream and sends `tenant`'s transfers to `url` (trusting the dev CA).
+    pub fn upstream(mut self, tenant: &str, url: &str) -> Self {
+        self.0.remove("demo_upstream");
+        let mut upstream = toml::Table::new();
+        upstream.insert("tenant".into(), tenant.into());
+        upstream.insert("url".into(), url.into());
+        upstream.insert("ca".into(), "pki/ca.pem".into());
+        self.0.insert(
+            "upstream".into(),
+            toml::Value::Array(vec![toml::Value::Table(upstream)]),
+        );
+        self
+    }
+}
+
+type PolicyEdit = Box<dyn FnOnce(Bundle) -> Bundle>;
+type ConfigEdit = Box<dyn FnOnce(ConfigToml) -> ConfigToml>;
+
+/// Builds and starts a gateway; see the module documentation.
+#[must_use]
+pub struct GatewayBuilder {
+    policy: Vec<PolicyEdit>,
+    config: Vec<ConfigEdit>,
+    fsize_limit: Option<u64>,
+    folder: Option<Folder>,
+}
+
+/// A dev folder and the temporary directory that holds it (kept across restarts).
+pub struct Folder {
+    _tmp: TempDir,
+    root: PathBuf,
+}
+
+impl Folder {
+    /// A new dev folder made by `loopgate dev init`.
+    fn init() -> Self {
+        let tmp = TempDir::new().expect("a temporary directory");
+        let root = tmp.path().join("loopgate-dev");
+        let run = crate::Loopgate::new()
+            .args(["dev", "init", "--dir"])
+            .args([root.as_os_str()])
+            .run();
+        assert_eq!(run.code, 0, "loopgate dev init failed: {run:?}");
+        Self { _tmp: tmp, root }
+    }
+
+    /// The dev folder (`.../loopgate-dev`).
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    fn temp_root(&self) -> &Path {
+        self._tmp.path()
+    }
+}
+
+/// Runs `"$@"` (the gateway) and stops it when the test process goes away: a gateway kept in a
+/// `static` for a whole test file is never dropped, but its stdin pipe closes when the process
+/// ends, and then the watcher sends SIGTERM and removes the temporary folder. SIGTERM to the
+/// script is passed on, and the script exits with the gateway's status.
+const WATCHDOG: &str = r#"
+exec 3<&0
+"$@" </dev/null &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null' TERM INT
+(
+    cat <&3 >/dev/null
+    : > "$LOOPGATE_TEST_FOLDER/orphaned"
+    kill -TERM $pid 2>/dev/null
+) &
+watcher=$!
+exec 3<&-
+while :; do
+    wait $pid
+    status=$?
+    kill -0 $pid 2>/dev/null || break
+done
+kill $watcher 2>/dev/null
+if [ -e "$LOOPGATE_TEST_FOLDER/orphaned" ]; then rm -rf "$LOOPGATE_TEST_FOLDER"; fi
+exit $status
+"#;
+
+/// A running `loopgate serve`; dropping it stops the process.
+pub struct Gateway {
+    folder: Option<Folder>,
+    child: Child,
+    /// The watchdog's stdin: when the test process ends, it closes and the gateway stops.
+    stdin: Option<ChildStdin>,
+    api: SocketAddr,
+    ops: SocketAddr,
+    demo: Option<SocketAddr>,
+    stderr: PathBuf,
+}
+
+impl Gateway {
+    /// A gateway on a fresh dev folder.
+    pub fn dev() -> GatewayBuilder {
+        GatewayBuilder {
+            policy: Vec::new(),
+            config: Vec::new(),
+            fsize_limit: None,
+            folder: None,
+        }
+    }
+
+    /// The HTTPS API address.
+    pub fn api(&self) -> SocketAddr {
+        self.api
+    }
+
+    /// The plain-HTTP ops address.
+    pub fn ops(&self) -> SocketAddr {
+        self.ops
+    }
+
+    /// The demo upstream's address, when the config has one.
+    pub fn demo(&self) -> Option<SocketAddr> {
+        self.demo
+    }
+
+    /// The dev folder.
+    pub fn dir(&self) -> &Path {
+        self.folder
+            .as_ref()
+            .expect("a running gateway has its folder")
+            .path()
+    }
+
+    /// A file of the dev PKI (`pki/<name>`).
+    pub fn pki(&self, name: &str) -> PathBuf {
+        self.dir().join("pki").join(name)
+    }
+
+    /// The log's verifier key file.
+    pub fn log_pub_path(&self) -> PathBuf {
+        self.dir().join("log.pub")
+    }
+
+    /// The log's verifier key (`name+id+key`).
+    pub fn log_pub(&self) -> String {
+        std::fs::read_to_string(self.log_pub_path())
+            .expect("log.pub")
+            .trim()
+            .to_owned()
+    }
+
+    /// What the demo upstream stored completely: file names (transfer ids), sorted.
+    pub fn received(&self) -> Vec<String> {
+        self.received_files().0
+    }
+
+    /// Bodies the demo upstream started but never completed (`<transfer_id>.part`), sorted.
+    pub fn partial(&self) -> Vec<String> {
+        self.received_files().1
+    }
+
+    /// The bytes the demo upstream stored for `transfer_id`, if it stored them completely.
+    pub fn received_body(&self, transfer_id: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir().join("received").join(transfer_id)).ok()
+    }
+
+    fn received_files(&self) -> (Vec<String>, Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(self.dir().join("received")) else {
+            return (Vec::new(), Vec::new());
+        };
+        let (mut part, mut whole): (Vec<String>, Vec<String>) = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .partition(|name| name.ends_with(".part"));
+        for name in &mut part {
+            name.truncate(name.len() - ".part".len());
+        }
+        whole.sort();
+        part.sort();
+        (whole, part)
+    }
+
+    /// `GET path` on the ops listener: status and body.
+    pub fn ops_get(&self, path: &str) -> (u16, String) {
+        let mut tcp = TcpStream::connect(self.ops).expect("connect to the ops listener");
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        std::io::Write::write_all(
+            &mut tcp,
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut text = String::new();
+        tcp.read_to_string(&mut text).unwrap();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (status, body)
+    }
+
+    /// Issues one more client certificate with `loopgate dev cert`: (cert PEM, key PEM).
+    pub fn issue_cert(&self, role: &str, id: &str) -> (String, String) {
+        let run = crate::Loopgate::new()
+            .args(["dev", "cert", "--role", role, "--id", id, "--dir"])
+            .args([self.dir().as_os_str()])
+            .run();
+        assert_eq!(run.code, 0, "loopgate dev cert failed: {run:?}");
+        let read = |ext: &str| {
+            std::fs::read_to_string(self.pki(&format!("{role}-{id}.{ext}"))).expect("issued")
+        };
+        (read("pem"), read("key"))
+    }
+
+    /// The dev CA, for certificates `loopgate dev cert` would not make.
+    pub fn dev_ca(&self) -> loopgate::pki::DevCa {
+        let read = |name: &str| std::fs::read_to_string(self.pki(name)).expect("dev CA file");
+        loopgate::pki::DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads")
+    }
+
+    /// What the gateway wrote on stderr so far (its tracing lines).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Stops the gateway (SIGTERM) and starts it again on the same folder, bundle and config.
+    pub fn restart(self) -> Gateway {
+        let folder = self.stop();
+        GatewayBuilder {
+            policy: Vec::new(),
+            config: Vec::new(),
+            fsize_limit: None,
+            folder: Some(folder),
+        }
+        .start()
+    }
+
+    /// Stops the gateway with SIGTERM and returns its folder; panics if it does not exit 0.
+    pub fn stop(mut self) -> Folder {
+        let code = self.terminate();
+        assert_eq!(
+            code,
+            Some(0),
+            "loopgate did not stop cleanly on SIGTERM:\n{}",
+            self.stderr()
+        );
+        self.folder.take().expect("the folder")
+    }
+
+    /// SIGTERM, wait, then SIGKILL; the exit code when it exited by itself.
+    fn terminate(&mut self) -> Option<i32> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.code();
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.terminate();
+        self.stdin.take();
+    }
+}
+
+impl GatewayBuilder {
+    /// Edits the dev bundle (`policy.toml`) before the gateway starts.
+    pub fn policy(mut self, edit: impl FnOnce(Bundle) -> Bundle + 'static) -> Self {
+        self.policy.push(Box::new(edit));
+        self
+    }
+
+    /// Edits `gateway.toml` before the gateway starts (after the listeners are set to port 0).
+    pub fn config(mut self, edit: impl FnOnce(ConfigToml) -> ConfigToml + 'static) -> Self {
+        self.config.push(Box::new(edit));
+        self
+    }
+
+    /// Runs the gateway under `prlimit --fsize=BYTES`: a write past that size fails with EFBIG.
+    pub fn file_size_limit(mut self, bytes: u64) -> Self {
+        self.fsize_limit = Some(bytes);
+        self
+    }
+
+    /// Makes the folder (unless restarting), applies the edits, starts `loopgate serve` and
+    /// waits until it printed its addresses.
+    pub fn start(self) -> Gateway {
+        let fresh = self.folder.is_none();
+        let folder = self.folder.unwrap_or_else(Folder::init);
+        let dir = folder.path().to_owned();
+        if fresh || !self.policy.is_empty() {
+            let path = dir.join("policy.toml");
+            let mut bundle = Bundle(std::fs::read_to_string(&path).expect("policy.toml"));
+            for edit in self.policy {
+                bundle = edit(bundle);
+            }
+            std::fs::write(&path, bundle.0).expect("write policy.toml");
+        }
+        let config_path = dir.join("gateway.toml");
+        if fresh || !self.config.is_empty() {
+            let text = std::fs::read_to_string(&config_path).expect("gateway.toml");
+            let mut config = ConfigToml(text.parse().expect("gateway.toml is TOML"));
+            if fresh {
+                config = config
+                    .set("server", "listen", "127.0.0.1:0")
+                    .set("server", "ops_listen", "127.0.0.1:0")
+                    .set("demo_upstream", "listen", "127.0.0.1:0")
+                    // Tests stop gateways often; no transfer of theirs runs for long.
+                    .limit("drain_timeout_secs", 2);
+            }
+            for edit in self.config {
+                config = edit(config);
+            }
+            std::fs::write(&config_path, toml::to_string(&config.0).expect("TOML"))
+                .expect("write gateway.toml");
+        }
+        let has_demo = std::fs::read_to_string(&config_path)
+            .expect("gateway.toml")
+            .contains("[demo_upstream]");
+
+        let stderr_path = dir.join(format!("stderr-{}.log", unique()));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut command = Command::new("sh");
+        command.args(["-c", WATCHDOG, "watchdog"]);
+        if let Some(bytes) = self.fsize_limit {
+            command
+                .arg("prlimit")
+                .arg(format!("--fsize={bytes}"))
+                .arg("--");
+        }
+        command
+            .arg(loopgate_bin())
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .env("LOOPGATE_TEST_FOLDER", folder.temp_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = command.spawn().expect("loopgate serve starts");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Keep draining so the gateway never blocks on a full pipe.
+                    continue;
+                }
+            }
+        });
+        let mut gateway = Gateway {
+            folder: Some(folder),
+            child,
+            stdin,
+            api: SocketAddr::from(([0, 0, 0, 0], 0)),
+            ops: SocketAddr::from(([0, 0, 0, 0], 0)),
+            demo: None,
+            stderr: stderr_path,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (mut api, mut ops, mut demo) = (None, None, None);
+        while api.is_none() || ops.is_none() || (has_demo && demo.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let code = gateway.terminate();
+                panic!(
+                    "loopgate serve did not announce its addresses (exit {code:?}):\n{}",
+                    gateway.stderr()
+                );
+            };
+            let addr = |prefix: &str| -> Option<SocketAddr> {
+                let rest = line.strip_prefix(prefix)?;
+                rest.split_whitespace().next()?.parse().ok()
+            };
+            api = api.or_else(|| addr("loopgate: api https://"));
+            ops = ops.or_else(|| addr("loopgate: ops http://"));
+            demo = demo.or_else(|| addr("loopgate: demo upstream https://"));
+        }
+        gateway.api = api.expect("api");
+        gateway.ops = ops.expect("ops");
+        gateway.demo = demo;
+        gateway
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Polls `check` every 20 ms until it returns `Some` or `timeout` passes.
+pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
