@@ -94,6 +94,12 @@ pub async fn run(
     clock: Clock,
     ready: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
+    // A file-size limit (RLIMIT_FSIZE) must fail a log write with EFBIG, so the log fails
+    // closed, instead of killing the process: SIGXFSZ's default action is to terminate it. With
+    // a handler registered (kept for the whole run) the kernel returns the error instead.
+    let _file_size_limit =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot catch SIGXFSZ"));
     let key = SigningKey::parse(&read(&config.log_key)?)?;
     let log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
     let log = tokio::task::spawn_blocking(move || Log::open(log_config))
