@@ -109,12 +109,17 @@ impl ConfigToml {
     }
 
     /// Removes the demo upstream and sends `tenant`'s transfers to `url` (trusting the dev CA).
-    pub fn upstream(mut self, tenant: &str, url: &str) -> Self {
+    pub fn upstream(self, tenant: &str, url: &str) -> Self {
+        self.upstream_with_ca(tenant, url, Path::new("pki/ca.pem"))
+    }
+
+    /// Removes the demo upstream and sends `tenant`'s transfers to `url`, trusting `ca`.
+    pub fn upstream_with_ca(mut self, tenant: &str, url: &str, ca: &Path) -> Self {
         self.0.remove("demo_upstream");
         let mut upstream = toml::Table::new();
         upstream.insert("tenant".into(), tenant.into());
         upstream.insert("url".into(), url.into());
-        upstream.insert("ca".into(), "pki/ca.pem".into());
+        upstream.insert("ca".into(), ca.display().to_string().into());
         self.0.insert(
             "upstream".into(),
             toml::Value::Array(vec![toml::Value::Table(upstream)]),
@@ -332,28 +337,37 @@ impl Gateway {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// Stops the gateway (SIGTERM) and starts it again on the same folder, bundle and config.
+    /// Stops the gateway (SIGTERM; it must exit 0) and starts it again on the same folder,
+    /// bundle and config.
     pub fn restart(self) -> Gateway {
-        let folder = self.stop();
+        Self::resume(self.stop()).start()
+    }
+
+    /// A gateway on a folder an earlier one used (its log, keys and received bodies).
+    pub fn resume(folder: Folder) -> GatewayBuilder {
         GatewayBuilder {
-            policy: Vec::new(),
-            config: Vec::new(),
-            fsize_limit: None,
             folder: Some(folder),
+            ..Self::dev()
         }
-        .start()
     }
 
     /// Stops the gateway with SIGTERM and returns its folder; panics if it does not exit 0.
-    pub fn stop(mut self) -> Folder {
-        let code = self.terminate();
+    pub fn stop(self) -> Folder {
+        let (code, folder, stderr) = self.stop_unchecked();
         assert_eq!(
             code,
             Some(0),
-            "loopgate did not stop cleanly on SIGTERM:\n{}",
-            self.stderr()
+            "loopgate did not stop cleanly on SIGTERM:\n{stderr}"
         );
-        self.folder.take().expect("the folder")
+        folder
+    }
+
+    /// Stops the gateway with SIGTERM: its exit code (`None` when it had to be killed), its
+    /// folder and its stderr.
+    pub fn stop_unchecked(mut self) -> (Option<i32>, Folder, String) {
+        let code = self.terminate();
+        let stderr = self.stderr();
+        (code, self.folder.take().expect("the folder"), stderr)
     }
 
     /// SIGTERM, wait, then SIGKILL; the exit code when it exited by itself.

@@ -161,3 +161,4 @@ impl BundleText {
 pub mod client;
 pub mod gateway;
 pub mod receipt;
+pub mod upstream;

@@ -1,0 +1,181 @@
+//! Test-owned upstreams on loopback, for what the dev-mode demo upstream never does: a port
+//! nobody listens on, a server that accepts and then never answers, and one that answers with a
+//! chosen status. Each stops when dropped.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::client::runtime;
+
+/// A loopback port with nothing listening on it (bound by the OS, then released).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    port
+}
+
+/// Accepts TCP connections and never sends a byte (no TLS handshake, no answer).
+pub struct Silent {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Silent {
+    /// Starts listening on `127.0.0.1:0`.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((tcp, _)) => {
+                        accepted2.fetch_add(1, Ordering::Relaxed);
+                        held.push(tcp);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            accepted,
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An HTTPS upstream with a CA of its own that reads each body and answers `status`.
+pub struct Answering {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    bodies: Arc<Mutex<Vec<Bytes>>>,
+    ca: tempfile::TempDir,
+}
+
+impl Answering {
+    /// Serves HTTP/1.1 on `127.0.0.1:0` as `localhost`.
+    pub fn start(status: u16) -> Self {
+        let now = loopgate::clock::Clock::system().now();
+        let ca = loopgate::pki::DevCa::generate("test upstream CA", now).expect("a CA");
+        let issued = ca
+            .issue_server(&["localhost"], &["127.0.0.1".parse().expect("ip")], now)
+            .expect("a server certificate");
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).expect("write ca.pem");
+        let certs = CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate");
+        let key = PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).expect("key");
+        let mut tls =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .expect("server certificate");
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let bodies: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+        let listener = runtime()
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let kept = bodies.clone();
+        let task = runtime().spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service =
+                        service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                            let kept = kept.clone();
+                            async move {
+                                if let Ok(body) = request.into_body().collect().await {
+                                    kept.lock().expect("lock").push(body.to_bytes());
+                                }
+                                let mut response = http::Response::new(Full::new(Bytes::from(
+                                    r#"{"error":"test upstream"}"#,
+                                )));
+                                *response.status_mut() =
+                                    http::StatusCode::from_u16(status).expect("a status");
+                                Ok::<_, Infallible>(response)
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            task,
+            bodies,
+            ca: dir,
+        }
+    }
+
+    /// Its CA certificate (PEM file), for the gateway's `[[upstream]] ca`.
+    pub fn ca_path(&self) -> std::path::PathBuf {
+        self.ca.path().join("ca.pem")
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/ingest", self.addr.port())
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bodies it received completely.
+    pub fn bodies(&self) -> Vec<Bytes> {
+        self.bodies.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
