@@ -167,6 +167,19 @@ impl Folder {
     fn temp_root(&self) -> &Path {
         self._tmp.path()
     }
+
+    /// Every record in the log of a stopped gateway's folder, in log order, parsed (the log is
+    /// opened with the audit crate, as `loopgate audit verify` reads it).
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let key = std::fs::read_to_string(self.root.join("log.key")).expect("log.key");
+        let key = loopgate_audit::SigningKey::parse(key.trim()).expect("a signing key");
+        let config =
+            loopgate_audit::LogConfig::new(self.root.join("data"), loopgate::devmode::ORIGIN, key);
+        let log = loopgate_audit::Log::open(config).expect("the log opens");
+        (0..log.size())
+            .map(|i| serde_json::from_slice(&log.read(i).expect("a record")).expect("JSON"))
+            .collect()
+    }
 }
 
 /// Runs `"$@"` (the gateway) and stops it when the test process goes away: a gateway kept in a

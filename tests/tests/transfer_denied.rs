@@ -243,3 +243,51 @@ fn every_denial_gets_its_own_later_log_index() {
     );
     assert!(b > a);
 }
+
+#[test]
+fn each_denial_is_a_decision_record_at_its_log_index() {
+    // Invariant 2, checked in the log itself: stop a gateway of its own and read the records
+    // at the indexes the denials returned.
+    let gw = Gateway::dev().start();
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let purpose = sz
+        .post_transfer()
+        .non_personal()
+        .set("Loop-Purpose", "marketing")
+        .body("x")
+        .send()
+        .assert_error(403, "inventory.purpose_not_allowed", true)
+        .unwrap();
+    let malformed = sz
+        .post_transfer()
+        .personal(10)
+        .set("Loop-Data-Subjects", "-1")
+        .body("x")
+        .send()
+        .assert_error(400, "request.malformed_header", true)
+        .unwrap();
+    let records = gw.stop().records();
+    for (index, reason, rule) in [
+        (purpose, "inventory.purpose_not_allowed", Some(6)),
+        (malformed, "request.malformed_header", None),
+    ] {
+        let record = &records[usize::try_from(index).unwrap()];
+        assert_eq!(record["kind"], "decision", "{record}");
+        assert_eq!(record["decision"], "deny", "{record}");
+        assert_eq!(record["reason"], reason, "{record}");
+        assert_eq!(record["rule"].as_u64(), rule, "{record}");
+        assert_eq!(record["sender"], "sz-genomics");
+        assert_eq!(record["recipient"], "hk-biolab");
+        // A denial never has an outcome: nothing was admitted.
+        let id = &record["transfer_id"];
+        assert_eq!(
+            records.iter().filter(|r| &r["transfer_id"] == id).count(),
+            1,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        records[usize::try_from(malformed).unwrap()]["data_subjects"],
+        serde_json::Value::Null
+    );
+}
