@@ -205,9 +205,11 @@ impl Log {
         self.latest_checkpoint().size()
     }
 
-    /// Whether appends are accepted now.
+    /// Whether the log is writable: false from a failed write until a write works again
+    /// (after the backoff, the next append probes the disk), and for good once the index could
+    /// not follow a durable batch (then reopen). For `/readyz`.
     pub fn is_available(&self) -> bool {
-        self.inner.shared.check_available().is_ok() && self.health().last_error.is_none()
+        self.health().available
     }
 
     /// Availability, size, last error and queue depth.

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     published: RwLock<Arc<Checkpoint>>,
     available: AtomicBool,
     failure: Mutex<Option<(Instant, String)>>,
+    /// Set when the index could not follow a durable batch: unavailable until reopened.
+    broken: Mutex<Option<String>>,
     pub(crate) queued: AtomicUsize,
     backoff: Duration,
 }
@@ -37,6 +39,7 @@ impl Shared {
             published: RwLock::new(checkpoint),
             available: AtomicBool::new(true),
             failure: Mutex::new(None),
+            broken: Mutex::new(None),
             queued: AtomicUsize::new(0),
             backoff,
         }
@@ -59,6 +62,9 @@ impl Shared {
 
     /// `Err(Unavailable)` while the log is failed and its backoff has not passed yet.
     pub(crate) fn check_available(&self) -> Result<()> {
+        if let Some(why) = self.broken.lock().ok().and_then(|b| b.clone()) {
+            return Err(Error::Unavailable(why));
+        }
         if self.available.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -76,8 +82,16 @@ impl Shared {
         self.available.store(false, Ordering::Release);
     }
 
+    pub(crate) fn set_broken(&self, why: String) {
+        if let Ok(mut b) = self.broken.lock() {
+            *b = Some(why.clone());
+        }
+        self.set_failed(why);
+    }
+
     pub(crate) fn set_working(&self) {
-        if !self.available.load(Ordering::Acquire) {
+        let broken = self.broken.lock().map(|b| b.is_some()).unwrap_or(true);
+        if !broken && !self.available.load(Ordering::Acquire) {
             if let Ok(mut f) = self.failure.lock() {
                 *f = None;
             }

@@ -103,9 +103,9 @@ impl Writer {
         // the log refuses appends until it is reopened and recovery catches the index up.
         self.after_durable(batch, &hashes, &durable)
             .inspect_err(|e| {
-                self.broken = Some(format!(
-                    "index could not follow the log ({e}); restart the gateway"
-                ));
+                let why = format!("the index could not follow the log ({e}); reopen the log");
+                self.shared.set_broken(why.clone());
+                self.broken = Some(why);
             })
     }
 
