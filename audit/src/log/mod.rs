@@ -22,7 +22,7 @@ pub(crate) use recover::{
 };
 
 use self::shared::Shared;
-use self::writer::{Publisher, Request, Writer};
+use self::writer::{Committer, Publisher, Request, Syncer};
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -95,7 +95,8 @@ pub struct Log {
 struct Inner {
     shared: Arc<Shared>,
     tx: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The syncer and committer threads, joined in that order on shutdown.
+    writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
     reader: Reader,
     verifier: VerifierKey,
@@ -120,8 +121,8 @@ impl Log {
         let shared = Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after));
         let (tx, rx) = std::sync::mpsc::channel();
         let verifier = config.signing_key.verifier();
-        let writer = Writer {
-            seq: rec.seq,
+        let (to_committer, committed) = std::sync::mpsc::channel();
+        let committer = Committer {
             frontier: rec.frontier,
             index: index.clone(),
             key: config.signing_key,
@@ -129,20 +130,29 @@ impl Log {
             shared: shared.clone(),
             publisher: Publisher::start(config.dir.join(CHECKPOINT))
                 .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
-            max_batch: config.max_batch.max(1),
             stored_size: rec.stored_size,
             last_store: Instant::now(),
             broken: None,
         };
-        let handle = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| Error::io("start the writer thread for", &config.dir, e))?;
+        let syncer = Syncer {
+            seq: rec.seq,
+            shared: shared.clone(),
+            max_batch: config.max_batch.max(1),
+            committer: to_committer,
+        };
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| Error::io("start a writer thread for", &config.dir, e))
+        };
+        let committer = spawn("audit-commit", Box::new(move || committer.run(committed)))?;
+        let syncer = spawn("audit-sync", Box::new(move || syncer.run(rx)))?;
         Ok(Log {
             inner: Arc::new(Inner {
                 shared,
                 tx: Mutex::new(Some(tx)),
-                writer: Mutex::new(Some(handle)),
+                writer: Mutex::new(vec![syncer, committer]),
                 index,
                 reader: Reader::new(config.dir.join(SEGMENTS)),
                 verifier,
@@ -303,10 +313,14 @@ impl Inner {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
-        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
+        let handles = self
+            .writer
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
+        for h in handles {
             h.join()
-                .map_err(|_| Error::Unavailable("the writer thread panicked".into()))?;
+                .map_err(|_| Error::Unavailable("a writer thread panicked".into()))?;
         }
         self.index.flush()
     }
