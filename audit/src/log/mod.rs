@@ -22,7 +22,7 @@ pub(crate) use recover::{
 };
 
 use self::shared::Shared;
-use self::writer::{Committer, Publisher, Request, Syncer};
+use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -95,7 +95,7 @@ pub struct Log {
 struct Inner {
     shared: Arc<Shared>,
     tx: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
-    /// The syncer and committer threads, joined in that order on shutdown.
+    /// The syncer, committer and indexer threads, joined in that order on shutdown.
     writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
     reader: Reader,
@@ -122,6 +122,11 @@ impl Log {
         let (tx, rx) = std::sync::mpsc::channel();
         let verifier = config.signing_key.verifier();
         let (to_committer, committed) = std::sync::mpsc::channel();
+        let (to_indexer, indexed) = std::sync::mpsc::sync_channel(256);
+        let indexer = Indexer {
+            index: index.clone(),
+            shared: shared.clone(),
+        };
         let committer = Committer {
             frontier: rec.frontier,
             index: index.clone(),
@@ -130,6 +135,7 @@ impl Log {
             shared: shared.clone(),
             publisher: Publisher::start(config.dir.join(CHECKPOINT))
                 .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
+            indexer: to_indexer,
             stored_size: rec.stored_size,
             last_store: Instant::now(),
             broken: None,
@@ -146,13 +152,14 @@ impl Log {
                 .spawn(f)
                 .map_err(|e| Error::io("start a writer thread for", &config.dir, e))
         };
+        let indexer = spawn("audit-index", Box::new(move || indexer.run(indexed)))?;
         let committer = spawn("audit-commit", Box::new(move || committer.run(committed)))?;
         let syncer = spawn("audit-sync", Box::new(move || syncer.run(rx)))?;
         Ok(Log {
             inner: Arc::new(Inner {
                 shared,
                 tx: Mutex::new(Some(tx)),
-                writer: Mutex::new(vec![syncer, committer]),
+                writer: Mutex::new(vec![syncer, committer, indexer]),
                 index,
                 reader: Reader::new(config.dir.join(SEGMENTS)),
                 verifier,
@@ -261,7 +268,8 @@ impl Log {
     }
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
-    /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]).
+    /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]). Covers every
+    /// record acknowledged before the call (it waits for the indexer, a batch or two behind).
     pub fn query(
         &self,
         field: Field,
@@ -270,6 +278,7 @@ impl Log {
         limit: usize,
     ) -> Result<Vec<u64>> {
         let size = self.size();
+        self.inner.shared.wait_terms(size, Duration::from_secs(5))?;
         let mut found = self.inner.index.query(field, value, after, limit)?;
         found.retain(|i| *i < size);
         Ok(found)

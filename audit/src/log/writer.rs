@@ -1,15 +1,16 @@
-//! The writer: group commit in two pipelined threads. The *syncer* takes every append waiting
-//! in the queue (up to a limit), writes them with one write and one `fdatasync`; the
+//! The writer: group commit in three pipelined threads. The *syncer* takes every append
+//! waiting in the queue (up to a limit), writes them with one write and one `fdatasync`; the
 //! *committer* then signs one checkpoint for that batch, computes each record's inclusion proof
-//! to it, indexes the batch, publishes the new size and only then answers the callers. While
-//! the committer works on one batch the syncer already writes the next, so the disk and the
-//! CPU work at the same time. A batch that fails to write reaches no committer: its callers get
-//! an error and nothing of it stays in the log.
+//! to it, stores its tree tiles and positions, publishes the new size and only then answers the
+//! callers; the *indexer* adds the batch's query terms just behind. While the committer works
+//! on one batch the syncer already writes the next, so the disk and the CPU work at the same
+//! time. A batch that fails to write reaches no committer: its callers get an error and nothing
+//! of it stays in the log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use super::Appended;
 use super::shared::Shared;
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::error::{Error, Result};
-use crate::index::{Additions, Frontier, Index};
+use crate::index::{Additions, Frontier, Index, Terms};
 use crate::record::Field;
 use crate::sequence::{Durable, Sequence};
 use crate::tree::{self, Hash, leaf_hash};
@@ -106,6 +107,8 @@ pub(crate) struct Committer {
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
     pub(crate) publisher: Publisher,
+    /// The indexer: `(first index, terms of each record)` per batch.
+    pub(crate) indexer: SyncSender<TermBatch>,
     pub(crate) stored_size: u64,
     pub(crate) last_store: Instant,
     /// Set when the index could not follow a durable batch: the log stays unavailable until
@@ -126,12 +129,16 @@ impl Committer {
             // Durable but never acknowledged; recovery indexes it on the next open.
             return refuse(s.batch, why);
         }
-        match self.after_durable(&s.batch, &s.hashes, &s.durable) {
+        match self.after_durable(&s.hashes, &s.durable) {
             Ok(done) => {
+                let mut terms = Vec::with_capacity(s.batch.len());
                 for (r, a) in s.batch.into_iter().zip(done) {
                     // A caller that stopped waiting still has its record in the log.
                     let _ = r.reply.send(Ok(a));
+                    terms.push(r.terms);
                 }
+                // Blocks when the indexer is far behind: backpressure, not unbounded memory.
+                let _ = self.indexer.send((s.durable.first, terms));
                 self.maybe_store(false);
             }
             Err(e) => {
@@ -144,12 +151,7 @@ impl Committer {
         }
     }
 
-    fn after_durable(
-        &mut self,
-        batch: &[Request],
-        hashes: &[Hash],
-        durable: &Durable,
-    ) -> Result<Vec<Appended>> {
+    fn after_durable(&mut self, hashes: &[Hash], durable: &Durable) -> Result<Vec<Appended>> {
         debug_assert_eq!(durable.first, self.frontier.size());
         for h in hashes {
             self.frontier.push(*h);
@@ -162,11 +164,11 @@ impl Committer {
             &self.key,
         )?);
         let mut add = Additions::default();
-        let mut done = Vec::with_capacity(batch.len());
+        let mut done = Vec::with_capacity(hashes.len());
         let proofs = tree::inclusion_proofs(&self.frontier, durable.first..size, size)?;
-        for (i, ((r, h), proof)) in batch.iter().zip(hashes).zip(proofs).enumerate() {
+        for (i, (h, proof)) in hashes.iter().zip(proofs).enumerate() {
             let index = durable.first + i as u64;
-            add.record(index, durable.segment, durable.offsets[i], &r.terms);
+            add.record(index, durable.segment, durable.offsets[i]);
             done.push(Appended {
                 index,
                 leaf_hash: *h,
@@ -199,6 +201,45 @@ impl Committer {
         self.publisher.stop();
         if let Err(e) = self.index.flush() {
             tracing::warn!(error = %e, "could not flush the audit index; it is rebuilt on open");
+        }
+    }
+}
+
+/// A batch's query terms: its first index and each record's terms.
+pub(crate) type TermBatch = (u64, Vec<Vec<(Field, Vec<u8>)>>);
+
+/// Adds query terms to the index, grouping whatever batches are waiting into one write.
+pub(crate) struct Indexer {
+    pub(crate) index: Index,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Indexer {
+    pub(crate) fn run(self, rx: Receiver<TermBatch>) {
+        let mut failed = false;
+        while let Ok(first) = rx.recv() {
+            let mut terms = Terms::default();
+            let mut end = 0;
+            for (start, records) in std::iter::once(first).chain(rx.try_iter().take(64)) {
+                for (i, t) in records.iter().enumerate() {
+                    terms.add(start + i as u64, t);
+                }
+                end = start + records.len() as u64;
+            }
+            if failed {
+                continue;
+            }
+            terms.size(end);
+            match self.index.apply_terms(terms) {
+                Ok(()) => self.shared.terms_indexed(end),
+                Err(e) => {
+                    let why =
+                        format!("the query index could not follow the log ({e}); reopen the log");
+                    tracing::error!(error = %why, "audit log index failed");
+                    self.shared.set_broken(why);
+                    failed = true;
+                }
+            }
         }
     }
 }
