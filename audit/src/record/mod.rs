@@ -68,7 +68,7 @@ pub struct Record {
     /// The transfer it belongs to, where one applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
-    /// Decision: the sending tenant.
+    /// Decision: the sending tenant (absent when the request did not say, e.g. malformed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
     /// Decision: the recipient tenant.
@@ -182,9 +182,7 @@ impl Record {
         }
         match self.kind {
             Kind::Decision => {
-                if self.sender.is_none() || self.recipient.is_none() || self.item.is_none() {
-                    return bad("a decision needs sender, recipient and item".into());
-                }
+                // sender, recipient and item may be absent: a malformed request is logged too.
                 if self.decision.is_none() || self.reason.is_none() {
                     return bad("a decision needs decision and reason (a code or null)".into());
                 }

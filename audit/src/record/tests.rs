@@ -56,6 +56,9 @@ fn invalid_records_are_refused() {
         );
     }
     assert!(Record::from_leaf(br#"{"v":1,"kind":"system","time":"2026-11-25T13:00:00Z"}"#).is_ok());
+    // A malformed request's denial is logged without the fields it lacked.
+    assert!(Record::from_leaf(br#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t","decision":"deny","reason":"request.missing_header"}"#).is_ok());
+    assert!(Record::from_leaf(br#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t","decision":"deny"}"#).is_err());
 }
 
 #[test]
