@@ -101,6 +101,15 @@ impl Index {
     /// sled's background threads may hold the lock of a just-closed index for a moment, so a
     /// held lock is retried for up to two seconds (a second live process keeps it longer).
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        Self::open_with_retries(path, 100)
+    }
+
+    /// Opens the index without waiting for a held lock (for diagnostics).
+    pub(crate) fn open_once(path: &Path) -> Result<Self> {
+        Self::open_with_retries(path, 0)
+    }
+
+    fn open_with_retries(path: &Path, retries: u32) -> Result<Self> {
         let mut attempts = 0;
         let db = loop {
             match sled::Config::new()
@@ -109,7 +118,7 @@ impl Index {
                 .open()
             {
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < retries =>
                 {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));

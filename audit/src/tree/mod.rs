@@ -52,7 +52,7 @@ pub trait PerfectHashes {
     /// that is not complete is an error.
     fn perfect(&self, level: u8, index: u64) -> Result<Hash>;
 
-    /// MTH(D[lo:hi]) for a range that is not a perfect subtree; a source may cache these.
+    /// `MTH(D[lo:hi])` for a range that is not a perfect subtree; a source may cache these.
     fn range(&self, lo: u64, hi: u64) -> Result<Hash> {
         range_hash_uncached(self, lo, hi)
     }
@@ -100,7 +100,7 @@ impl<H: PerfectHashes + ?Sized> PerfectHashes for Memo<'_, H> {
     }
 }
 
-/// MTH(D[lo:hi]) for a range in the shape the RFC's recursion produces (`lo` a multiple of the
+/// `MTH(D[lo:hi])` for a range in the shape the RFC's recursion produces (`lo` a multiple of the
 /// largest power of two not above `hi - lo`), from perfect subtree hashes.
 pub(crate) fn range_hash<H: PerfectHashes + ?Sized>(h: &H, lo: u64, hi: u64) -> Result<Hash> {
     let n = hi - lo;
