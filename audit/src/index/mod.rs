@@ -115,6 +115,7 @@ impl Index {
             match sled::Config::new()
                 .path(path)
                 .flush_every_ms(Some(1000))
+                .mode(sled::Mode::HighThroughput)
                 .open()
             {
                 Err(sled::Error::Io(e))
