@@ -99,9 +99,9 @@ impl Terms {
 impl Index {
     /// Opens (or creates) the index in `path`.
     /// sled's background threads may hold the lock of a just-closed index for a moment, so a
-    /// held lock is retried for up to two seconds (a second live process keeps it longer).
+    /// held lock is retried for up to ten seconds (a second live process keeps it longer).
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        Self::open_with_retries(path, 100)
+        Self::open_with_retries(path, 500)
     }
 
     /// Opens the index without waiting for a held lock (for diagnostics).
