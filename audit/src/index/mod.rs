@@ -112,9 +112,12 @@ impl Index {
     fn open_with_retries(path: &Path, retries: u32) -> Result<Self> {
         let mut attempts = 0;
         let db = loop {
+            // No periodic sled fsync: the index is rebuilt from the segments after a crash, and
+            // sled's flushes would compete with the log's own fdatasync for the disk. It is
+            // flushed at shutdown.
             match sled::Config::new()
                 .path(path)
-                .flush_every_ms(Some(1000))
+                .flush_every_ms(None)
                 .mode(sled::Mode::HighThroughput)
                 .open()
             {
