@@ -85,7 +85,8 @@ pub struct Appended {
     pub inclusion_proof: Vec<Hash>,
 }
 
-/// The audit log. Cheap to clone; all clones share one writer.
+/// The audit log. Cheap to clone; all clones share one writer. When the last clone is dropped
+/// the queued appends are written and the threads joined (as `shutdown` does, but blocking).
 #[derive(Clone, Debug)]
 pub struct Log {
     inner: Arc<Inner>,
@@ -106,7 +107,9 @@ struct Inner {
 
 impl Log {
     /// Opens the log in `config.dir` (creating it when new), runs recovery and starts the
-    /// writer thread.
+    /// writer threads. Blocking, and it reads every segment (about 0.5 s per million records):
+    /// from async code, call it in `spawn_blocking`. Only one process can open a directory
+    /// (the index is locked).
     pub fn open(config: LogConfig) -> Result<Log> {
         check_origin(&config.origin)?;
         if config.max_record_bytes == 0 || config.max_record_bytes > MAX_LEAF {
