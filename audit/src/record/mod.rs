@@ -165,6 +165,36 @@ impl Record {
         })
     }
 
+    /// A decision record. `sender`, `recipient` and `item` are `None` only when the request
+    /// did not carry them (a malformed request is logged too); `reason` is `None` for an allow.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decision(
+        time: OffsetDateTime,
+        transfer_id: &str,
+        sender: Option<&str>,
+        recipient: Option<&str>,
+        item: Option<&str>,
+        verdict: Verdict,
+        reason: Option<&str>,
+    ) -> Result<Self> {
+        let mut r = Self::new(Kind::Decision, time)?;
+        r.transfer_id = Some(transfer_id.to_owned());
+        r.sender = sender.map(str::to_owned);
+        r.recipient = recipient.map(str::to_owned);
+        r.item = item.map(str::to_owned);
+        r.decision = Some(verdict);
+        r.reason = Some(reason.map(str::to_owned));
+        Ok(r)
+    }
+
+    /// An outcome record; put sizes, digests and the upstream status in `details`.
+    pub fn outcome(time: OffsetDateTime, transfer_id: &str, outcome: Outcome) -> Result<Self> {
+        let mut r = Self::new(Kind::Outcome, time)?;
+        r.transfer_id = Some(transfer_id.to_owned());
+        r.outcome = Some(outcome);
+        Ok(r)
+    }
+
     /// Checks the schema: version, time, the fields of its kind, no payload.
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidRecord(why));
