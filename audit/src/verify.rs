@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, VerifierKey};
 use crate::error::{Error, Result};
+use crate::index::Index;
 use crate::layout::SEGMENT_HEADER;
 use crate::log::{Appended, CHECKPOINT, SEGMENTS, VERIFIER_KEY};
 use crate::store::{self, Damage};
+use crate::tree::PerfectHashes;
 use crate::tree::{CompactRange, Hash, leaf_hash, verify_inclusion};
 
 /// What a sound data directory holds.
@@ -96,8 +98,14 @@ pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
             )));
         }
         if root_at_floor != Some(root_m) {
+            let hint = match first_differing_leaf(dir, &segments, m) {
+                Some(i) => {
+                    format!("; record index {i} differs from the hash the index recorded for it")
+                }
+                None => String::new(),
+            };
             return Err(Error::CheckpointMismatch(format!(
-                "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered"
+                "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered{hint}"
             )));
         }
         if let Some(key) = &key {
@@ -112,6 +120,29 @@ pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
         key_from_data_dir,
         torn_tail,
     })
+}
+
+/// Locates an altered record with the leaf hashes the sled index recorded when it was written
+/// (a hint only: the index is not trusted, and it may be missing or locked by a running log).
+fn first_differing_leaf(dir: &Path, segments: &[(u64, std::path::PathBuf)], m: u64) -> Option<u64> {
+    let index_dir = dir.join(crate::log::INDEX);
+    if !index_dir.is_dir() {
+        return None;
+    }
+    let index = Index::open_once(&index_dir).ok()?;
+    let mut found = None;
+    for (first, path) in segments {
+        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |i, _, leaf| {
+            if found.is_none() && i < m && index.perfect(0, i).ok() != Some(leaf_hash(leaf)) {
+                found = Some(i);
+            }
+            Ok(())
+        });
+        if scanned.is_err() || found.is_some() {
+            break;
+        }
+    }
+    found
 }
 
 /// A transfer receipt (SPEC section 3): proves offline that the record `leaf` is entry

@@ -168,3 +168,49 @@ fn a_forged_checkpoint_is_refused() {
     std::fs::write(&cp, text.replace("\n60\n", "\n59\n")).unwrap();
     assert!(verify_dir(dir.path(), Some(&key())).is_err());
 }
+
+#[test]
+fn damage_before_a_later_batch_is_corruption_not_a_torn_tail() {
+    // Regression guard: with the stored checkpoint lagging (as after a crash), a bad frame in
+    // the last segment must not be cut as a torn tail when a later commit batch follows it,
+    // because that batch was only written after the damaged one had been synced.
+    let dir = sealed_log();
+    let segs = common::segments(dir.path());
+    let last = segs.last().unwrap();
+    let frames = common::frames(last);
+    let (index, off, len) = frames[frames.len() - 3];
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    let mut b = std::fs::read(last).unwrap();
+    b[off + len - 5] ^= 0x40;
+    std::fs::write(last, b).unwrap();
+    let err = Log::open(common::config(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { index: i, .. } if i == index),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("a later batch follows it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_damaged_final_frame_beyond_the_checkpoint_is_a_torn_tail() {
+    let dir = sealed_log();
+    let segs = common::segments(dir.path());
+    let last = segs.last().unwrap();
+    let (index, off, len) = *common::frames(last).last().unwrap();
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    let mut b = std::fs::read(last).unwrap();
+    b[off + len - 5] ^= 0x40;
+    std::fs::write(last, b).unwrap();
+    let report = verify_dir(dir.path(), None).unwrap();
+    assert!(
+        report
+            .torn_tail
+            .unwrap()
+            .contains(&format!("record {index}"))
+    );
+    let log = Log::open(common::config(dir.path())).unwrap();
+    assert_eq!(log.size(), index);
+}

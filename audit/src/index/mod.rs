@@ -1,7 +1,11 @@
-//! The sled index: everything in it can be rebuilt from the segments. It holds the tree's
-//! perfect subtree hashes in tiles (so a proof costs O(log n) reads), every 16th record's file
-//! position, and the query terms. One sled tree, written with one atomic batch per commit
-//! batch, together with the indexed size, so the index is always a prefix of the log.
+//! The sled index: everything in it can be rebuilt from the segments. Two sled trees, each
+//! written with atomic batches that also store how many records it covers, so each is always a
+//! prefix of the log:
+//! - `log`: the tree's perfect subtree hashes in tiles (so a proof costs O(log n) reads) and
+//!   the file position of every 16th record and of each segment's first; written by the
+//!   committer before a batch is published;
+//! - `terms`: the query terms, grouped per `(field, value)` and batch; written by the indexer
+//!   thread just behind the acknowledgements (queries may trail appends by a batch or two).
 
 mod frontier;
 
@@ -23,42 +27,27 @@ use crate::tree::{Hash, PerfectHashes};
 pub(crate) struct Index {
     db: sled::Db,
     tree: sled::Tree,
+    terms: sled::Tree,
 }
 
-/// What one commit adds to the index. Query terms are grouped: one key per `(field, value)`
-/// and commit, holding the matching indexes, so a batch of records costs few sled keys.
+/// What one commit adds to the `log` tree.
 #[derive(Default)]
 pub(crate) struct Additions {
     batch: sled::Batch,
-    terms: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Additions {
-    /// Record `index`, stored at `offset` of the segment starting at `segment`, with its terms.
-    pub(crate) fn record(
-        &mut self,
-        index: u64,
-        segment: u64,
-        offset: u64,
-        terms: &[(Field, Vec<u8>)],
-    ) {
+    /// Record `index` is stored at `offset` of the segment starting at `segment`.
+    pub(crate) fn record(&mut self, index: u64, segment: u64, offset: u64) {
         if index % POS_STRIDE == 0 || offset == SEGMENT_HEADER {
             let mut v = [0u8; 16];
             v[..8].copy_from_slice(&segment.to_be_bytes());
             v[8..].copy_from_slice(&offset.to_be_bytes());
             self.batch.insert(&layout::pos_key(index), &v);
         }
-        for (field, value) in terms {
-            let list = self
-                .terms
-                .entry(layout::query_prefix(field.tag(), value))
-                .or_insert_with(|| index.to_be_bytes().to_vec());
-            // The first 8 bytes name the key; the list follows.
-            list.extend_from_slice(&index.to_be_bytes());
-        }
     }
 
-    /// Records `0..size` are now indexed.
+    /// Records `0..size` are now in the tree.
     pub(crate) fn size(&mut self, size: u64) {
         self.batch.insert(KEY_SIZE, &size.to_be_bytes());
     }
@@ -66,30 +55,74 @@ impl Additions {
     pub(crate) fn tile(&mut self, key: [u8; 10], bytes: Vec<u8>) {
         self.batch.insert(&key, bytes);
     }
+}
 
-    fn into_batch(mut self) -> sled::Batch {
-        for (mut prefix, list) in std::mem::take(&mut self.terms) {
-            prefix.extend_from_slice(&list[..8]);
-            self.batch.insert(prefix, &list[8..]);
+/// Query terms for the `terms` tree, grouped: one key per `(field, value)` and group of
+/// records, holding the matching indexes, so a batch of records costs few sled keys.
+#[derive(Default)]
+pub(crate) struct Terms {
+    lists: BTreeMap<Vec<u8>, Vec<u8>>,
+    size: Option<u64>,
+}
+
+impl Terms {
+    /// Record `index` has `terms`.
+    pub(crate) fn add(&mut self, index: u64, terms: &[(Field, Vec<u8>)]) {
+        for (field, value) in terms {
+            let list = self
+                .lists
+                .entry(layout::query_prefix(field.tag(), value))
+                .or_insert_with(|| index.to_be_bytes().to_vec());
+            // The first 8 bytes name the key; the list follows.
+            list.extend_from_slice(&index.to_be_bytes());
         }
-        self.batch
+    }
+
+    /// Records `0..size` now have their terms.
+    pub(crate) fn size(&mut self, size: u64) {
+        self.size = Some(size);
+    }
+
+    fn into_batch(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (mut prefix, list) in self.lists {
+            prefix.extend_from_slice(&list[..8]);
+            batch.insert(prefix, &list[8..]);
+        }
+        if let Some(size) = self.size {
+            batch.insert(KEY_SIZE, &size.to_be_bytes());
+        }
+        batch
     }
 }
 
 impl Index {
     /// Opens (or creates) the index in `path`.
     /// sled's background threads may hold the lock of a just-closed index for a moment, so a
-    /// held lock is retried for up to two seconds (a second live process keeps it longer).
+    /// held lock is retried for up to ten seconds (a second live process keeps it longer).
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        Self::open_with_retries(path, 500)
+    }
+
+    /// Opens the index without waiting for a held lock (for diagnostics).
+    pub(crate) fn open_once(path: &Path) -> Result<Self> {
+        Self::open_with_retries(path, 0)
+    }
+
+    fn open_with_retries(path: &Path, retries: u32) -> Result<Self> {
         let mut attempts = 0;
         let db = loop {
+            // No periodic sled fsync: the index is rebuilt from the segments after a crash, and
+            // sled's flushes would compete with the log's own fdatasync for the disk. It is
+            // flushed at shutdown.
             match sled::Config::new()
                 .path(path)
-                .flush_every_ms(Some(1000))
+                .flush_every_ms(None)
+                .mode(sled::Mode::HighThroughput)
                 .open()
             {
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < retries =>
                 {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -98,28 +131,37 @@ impl Index {
             }
         };
         let tree = db.open_tree("log")?;
-        Ok(Self { db, tree })
+        let terms = db.open_tree("terms")?;
+        Ok(Self { db, tree, terms })
     }
 
-    /// Records `0..size` are in the index.
+    /// Records `0..size` are in the `log` tree.
     pub(crate) fn size(&self) -> Result<u64> {
-        Ok(self
-            .tree
-            .get(KEY_SIZE)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+        stored_size(&self.tree)
+    }
+
+    /// Records `0..size` are in the `terms` tree.
+    pub(crate) fn terms_size(&self) -> Result<u64> {
+        stored_size(&self.terms)
     }
 
     /// Forgets everything (before a rebuild).
     pub(crate) fn clear(&self) -> Result<()> {
         self.tree.clear()?;
-        self.tree.flush()?;
+        self.terms.clear()?;
+        self.db.flush()?;
         Ok(())
     }
 
     /// Applies one commit's additions atomically.
     pub(crate) fn apply(&self, add: Additions) -> Result<()> {
-        self.tree.apply_batch(add.into_batch())?;
+        self.tree.apply_batch(add.batch)?;
+        Ok(())
+    }
+
+    /// Applies a group of query terms atomically.
+    pub(crate) fn apply_terms(&self, terms: Terms) -> Result<()> {
+        self.terms.apply_batch(terms.into_batch())?;
         Ok(())
     }
 
@@ -191,13 +233,13 @@ impl Index {
             }
             Ok(())
         };
-        if let Some(kv) = self.tree.range(prefix.clone()..start.clone()).next_back() {
+        if let Some(kv) = self.terms.range(prefix.clone()..start.clone()).next_back() {
             let (k, v) = kv?;
             if k.len() == prefix.len() + 8 {
                 push_list(&v, &mut out)?;
             }
         }
-        for kv in self.tree.range(start..) {
+        for kv in self.terms.range(start..) {
             let (k, v) = kv?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -208,6 +250,13 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+fn stored_size(tree: &sled::Tree) -> Result<u64> {
+    Ok(tree
+        .get(KEY_SIZE)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes))
 }
 
 fn missing(what: &str) -> Error {

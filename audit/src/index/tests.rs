@@ -53,11 +53,16 @@ fn query_keys_page_in_log_order() {
     let dir = tempfile::tempdir().unwrap();
     let index = Index::open(dir.path()).unwrap();
     let mut add = Additions::default();
+    let mut terms = Terms::default();
     for i in 0..20u64 {
         let who = if i % 2 == 0 { "a" } else { "ab" };
-        add.record(i, 0, 100 + i, &[(Field::Sender, who.as_bytes().to_vec())]);
+        add.record(i, 0, 100 + i);
+        terms.add(i, &[(Field::Sender, who.as_bytes().to_vec())]);
     }
+    terms.size(20);
     index.apply(add).unwrap();
+    index.apply_terms(terms).unwrap();
+    assert_eq!(index.terms_size().unwrap(), 20);
     assert_eq!(
         index.query(Field::Sender, b"a", None, 3).unwrap(),
         vec![0, 2, 4]

@@ -22,7 +22,7 @@ pub(crate) use recover::{
 };
 
 use self::shared::Shared;
-use self::writer::{Publisher, Request, Writer};
+use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -85,7 +85,8 @@ pub struct Appended {
     pub inclusion_proof: Vec<Hash>,
 }
 
-/// The audit log. Cheap to clone; all clones share one writer.
+/// The audit log. Cheap to clone; all clones share one writer. When the last clone is dropped
+/// the queued appends are written and the threads joined (as `shutdown` does, but blocking).
 #[derive(Clone, Debug)]
 pub struct Log {
     inner: Arc<Inner>,
@@ -95,7 +96,8 @@ pub struct Log {
 struct Inner {
     shared: Arc<Shared>,
     tx: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The syncer, committer and indexer threads, joined in that order on shutdown.
+    writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
     reader: Reader,
     verifier: VerifierKey,
@@ -105,7 +107,9 @@ struct Inner {
 
 impl Log {
     /// Opens the log in `config.dir` (creating it when new), runs recovery and starts the
-    /// writer thread.
+    /// writer threads. Blocking, and it reads every segment (about 0.5 s per million records):
+    /// from async code, call it in `spawn_blocking`. Only one process can open a directory
+    /// (the index is locked).
     pub fn open(config: LogConfig) -> Result<Log> {
         check_origin(&config.origin)?;
         if config.max_record_bytes == 0 || config.max_record_bytes > MAX_LEAF {
@@ -120,8 +124,13 @@ impl Log {
         let shared = Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after));
         let (tx, rx) = std::sync::mpsc::channel();
         let verifier = config.signing_key.verifier();
-        let writer = Writer {
-            seq: rec.seq,
+        let (to_committer, committed) = std::sync::mpsc::channel();
+        let (to_indexer, indexed) = std::sync::mpsc::sync_channel(256);
+        let indexer = Indexer {
+            index: index.clone(),
+            shared: shared.clone(),
+        };
+        let committer = Committer {
             frontier: rec.frontier,
             index: index.clone(),
             key: config.signing_key,
@@ -129,20 +138,31 @@ impl Log {
             shared: shared.clone(),
             publisher: Publisher::start(config.dir.join(CHECKPOINT))
                 .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
-            max_batch: config.max_batch.max(1),
+            indexer: to_indexer,
             stored_size: rec.stored_size,
             last_store: Instant::now(),
             broken: None,
         };
-        let handle = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| Error::io("start the writer thread for", &config.dir, e))?;
+        let syncer = Syncer {
+            seq: rec.seq,
+            shared: shared.clone(),
+            max_batch: config.max_batch.max(1),
+            committer: to_committer,
+        };
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| Error::io("start a writer thread for", &config.dir, e))
+        };
+        let indexer = spawn("audit-index", Box::new(move || indexer.run(indexed)))?;
+        let committer = spawn("audit-commit", Box::new(move || committer.run(committed)))?;
+        let syncer = spawn("audit-sync", Box::new(move || syncer.run(rx)))?;
         Ok(Log {
             inner: Arc::new(Inner {
                 shared,
                 tx: Mutex::new(Some(tx)),
-                writer: Mutex::new(Some(handle)),
+                writer: Mutex::new(vec![syncer, committer, indexer]),
                 index,
                 reader: Reader::new(config.dir.join(SEGMENTS)),
                 verifier,
@@ -205,9 +225,11 @@ impl Log {
         self.latest_checkpoint().size()
     }
 
-    /// Whether appends are accepted now.
+    /// Whether the log is writable: false from a failed write until a write works again
+    /// (after the backoff, the next append probes the disk), and for good once the index could
+    /// not follow a durable batch (then reopen). For `/readyz`.
     pub fn is_available(&self) -> bool {
-        self.inner.shared.check_available().is_ok() && self.health().last_error.is_none()
+        self.health().available
     }
 
     /// Availability, size, last error and queue depth.
@@ -249,7 +271,8 @@ impl Log {
     }
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
-    /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]).
+    /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]). Covers every
+    /// record acknowledged before the call (it waits for the indexer, a batch or two behind).
     pub fn query(
         &self,
         field: Field,
@@ -258,6 +281,7 @@ impl Log {
         limit: usize,
     ) -> Result<Vec<u64>> {
         let size = self.size();
+        self.inner.shared.wait_terms(size, Duration::from_secs(5))?;
         let mut found = self.inner.index.query(field, value, after, limit)?;
         found.retain(|i| *i < size);
         Ok(found)
@@ -301,10 +325,14 @@ impl Inner {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
-        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
+        let handles = self
+            .writer
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
+        for h in handles {
             h.join()
-                .map_err(|_| Error::Unavailable("the writer thread panicked".into()))?;
+                .map_err(|_| Error::Unavailable("a writer thread panicked".into()))?;
         }
         self.index.flush()
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::LogConfig;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::index::{Additions, Frontier, Index};
+use crate::index::{Additions, Frontier, Index, Terms};
 use crate::layout::SEGMENT_HEADER;
 use crate::record::Record;
 use crate::sequence::Sequence;
@@ -142,9 +142,11 @@ fn replay(
             None => return Ok(None),
         }
     };
+    let terms_mark = index.terms_size()?;
     let mut next = 0;
     let mut last = None;
     let mut add = Additions::default();
+    let mut terms = Terms::default();
     for (i, (first, path)) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
         if *first != next {
@@ -163,18 +165,27 @@ fn replay(
                 if at + 1 == watermark && frontier.perfect(0, at)? != leaf_hash(leaf) {
                     mismatch = true;
                 }
-                return Ok(());
+            } else {
+                frontier.push(leaf_hash(leaf));
+                add.record(at, *first, off);
             }
-            frontier.push(leaf_hash(leaf));
-            let terms = Record::from_leaf(leaf)
-                .map(|r| r.index_terms())
-                .unwrap_or_default();
-            add.record(at, *first, off, &terms);
+            if at >= terms_mark {
+                let t = Record::from_leaf(leaf)
+                    .map(|r| r.index_terms())
+                    .unwrap_or_default();
+                terms.add(at, &t);
+            }
             if (at + 1) % REPLAY_BATCH == 0 {
-                frontier.write_dirty(&mut add);
-                add.size(at + 1);
-                index.apply(std::mem::take(&mut add))?;
-                frontier.evict_full();
+                if at >= watermark {
+                    frontier.write_dirty(&mut add);
+                    add.size(at + 1);
+                    index.apply(std::mem::take(&mut add))?;
+                    frontier.evict_full();
+                }
+                if at >= terms_mark {
+                    terms.size(at + 1);
+                    index.apply_terms(std::mem::take(&mut terms))?;
+                }
             }
             Ok(())
         })?;
@@ -211,13 +222,15 @@ fn replay(
             last = Some((*first, path.clone(), end));
         }
     }
-    if next < watermark {
+    if next < watermark || next < terms_mark {
         return Ok(None);
     }
     frontier.write_dirty(&mut add);
     add.size(next);
     index.apply(add)?;
     frontier.evict_full();
+    terms.size(next);
+    index.apply_terms(terms)?;
     Ok(Some(Replayed {
         frontier,
         next,

@@ -2,7 +2,7 @@
 //! the availability flag that makes appends fail fast after a write error.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
@@ -27,18 +27,27 @@ pub(crate) struct Shared {
     published: RwLock<Arc<Checkpoint>>,
     available: AtomicBool,
     failure: Mutex<Option<(Instant, String)>>,
+    /// Set when the index could not follow a durable batch: unavailable until reopened.
+    broken: Mutex<Option<String>>,
     pub(crate) queued: AtomicUsize,
     backoff: Duration,
+    /// Records whose query terms are indexed, and a signal when that grows.
+    terms: Mutex<u64>,
+    terms_grew: Condvar,
 }
 
 impl Shared {
     pub(crate) fn new(checkpoint: Arc<Checkpoint>, backoff: Duration) -> Self {
+        let checkpoint_size = checkpoint.size();
         Self {
             published: RwLock::new(checkpoint),
             available: AtomicBool::new(true),
             failure: Mutex::new(None),
+            broken: Mutex::new(None),
             queued: AtomicUsize::new(0),
             backoff,
+            terms: Mutex::new(checkpoint_size),
+            terms_grew: Condvar::new(),
         }
     }
 
@@ -59,6 +68,7 @@ impl Shared {
 
     /// `Err(Unavailable)` while the log is failed and its backoff has not passed yet.
     pub(crate) fn check_available(&self) -> Result<()> {
+        self.check_broken()?;
         if self.available.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -76,12 +86,60 @@ impl Shared {
         self.available.store(false, Ordering::Release);
     }
 
+    pub(crate) fn set_broken(&self, why: String) {
+        if let Ok(mut b) = self.broken.lock() {
+            *b = Some(why.clone());
+        }
+        self.set_failed(why);
+    }
+
     pub(crate) fn set_working(&self) {
-        if !self.available.load(Ordering::Acquire) {
+        let broken = self.broken.lock().map(|b| b.is_some()).unwrap_or(true);
+        if !broken && !self.available.load(Ordering::Acquire) {
             if let Ok(mut f) = self.failure.lock() {
                 *f = None;
             }
             self.available.store(true, Ordering::Release);
+        }
+    }
+
+    /// The indexer covered records `0..size`.
+    pub(crate) fn terms_indexed(&self, size: u64) {
+        if let Ok(mut t) = self.terms.lock() {
+            *t = size;
+        }
+        self.terms_grew.notify_all();
+    }
+
+    /// Waits until the query terms of records `0..size` are indexed (they trail the
+    /// acknowledgements by a batch or two).
+    pub(crate) fn wait_terms(&self, size: u64, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut t = self
+            .terms
+            .lock()
+            .map_err(|_| Error::Unavailable("index lock poisoned".into()))?;
+        while *t < size {
+            self.check_broken()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Unavailable(
+                    "the query index is behind; retry".into(),
+                ));
+            }
+            t = self
+                .terms_grew
+                .wait_timeout(t, left.min(Duration::from_millis(50)))
+                .map_err(|_| Error::Unavailable("index lock poisoned".into()))?
+                .0;
+        }
+        Ok(())
+    }
+
+    fn check_broken(&self) -> Result<()> {
+        match self.broken.lock().ok().and_then(|b| b.clone()) {
+            Some(why) => Err(Error::Unavailable(why)),
+            None => Ok(()),
         }
     }
 

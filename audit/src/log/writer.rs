@@ -1,12 +1,16 @@
-//! The single writer thread: group commit. It takes every append waiting in the queue (up to a
-//! limit), writes them with one write and one `fdatasync`, signs one checkpoint for the batch,
-//! computes each record's inclusion proof to it, indexes the batch, publishes the new size and
-//! only then answers the callers.
+//! The writer: group commit in three pipelined threads. The *syncer* takes every append
+//! waiting in the queue (up to a limit), writes them with one write and one `fdatasync`; the
+//! *committer* then signs one checkpoint for that batch, computes each record's inclusion proof
+//! to it, stores its tree tiles and positions, publishes the new size and only then answers the
+//! callers; the *indexer* adds the batch's query terms just behind. While the committer works
+//! on one batch the syncer already writes the next, so the disk and the CPU work at the same
+//! time. A batch that fails to write reaches no committer: its callers get an error and nothing
+//! of it stays in the log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,10 +20,10 @@ use super::Appended;
 use super::shared::Shared;
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::error::{Error, Result};
-use crate::index::{Additions, Frontier, Index};
+use crate::index::{Additions, Frontier, Index, Terms};
 use crate::record::Field;
-use crate::sequence::Sequence;
-use crate::tree::{self, leaf_hash};
+use crate::sequence::{Durable, Sequence};
+use crate::tree::{self, Hash, leaf_hash};
 
 /// One append waiting for the writer.
 pub(crate) struct Request {
@@ -28,26 +32,31 @@ pub(crate) struct Request {
     pub(crate) reply: oneshot::Sender<Result<Appended>>,
 }
 
+/// A durable batch on its way to the committer.
+pub(crate) struct Synced {
+    batch: Vec<Request>,
+    hashes: Vec<Hash>,
+    durable: Durable,
+}
+
 /// How often at most the latest checkpoint is stored while appends go on.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
-pub(crate) struct Writer {
-    pub(crate) seq: Sequence,
-    pub(crate) frontier: Frontier,
-    pub(crate) index: Index,
-    pub(crate) key: SigningKey,
-    pub(crate) origin: String,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) publisher: Publisher,
-    pub(crate) max_batch: usize,
-    pub(crate) stored_size: u64,
-    pub(crate) last_store: Instant,
-    /// Set when the index could not follow a durable batch: the log stays unavailable until
-    /// it is reopened (recovery then replays the batch into the index).
-    pub(crate) broken: Option<String>,
+fn refuse(batch: Vec<Request>, why: &str) {
+    for r in batch {
+        let _ = r.reply.send(Err(Error::Unavailable(why.to_owned())));
+    }
 }
 
-impl Writer {
+/// Batches appends and makes them durable.
+pub(crate) struct Syncer {
+    pub(crate) seq: Sequence,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) max_batch: usize,
+    pub(crate) committer: Sender<Synced>,
+}
+
+impl Syncer {
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::with_capacity(64);
@@ -59,62 +68,91 @@ impl Writer {
                 }
             }
             self.shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-            self.commit(batch);
+            if let Err(Error::Unavailable(why)) = self.shared.check_available() {
+                refuse(batch, &why);
+                continue;
+            }
+            let leaves: Vec<&[u8]> = batch.iter().map(|r| r.leaf.as_slice()).collect();
+            let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+            match self.seq.append(&leaves) {
+                Ok(durable) => {
+                    drop(leaves);
+                    self.shared.set_working();
+                    let synced = Synced {
+                        batch,
+                        hashes,
+                        durable,
+                    };
+                    if let Err(lost) = self.committer.send(synced) {
+                        refuse(lost.0.batch, "the committer thread stopped");
+                    }
+                }
+                Err(e) => {
+                    drop(leaves);
+                    let why = e.to_string();
+                    tracing::error!(error = %why, records = batch.len(), "audit log write failed; nothing acknowledged");
+                    self.shared.set_failed(why.clone());
+                    refuse(batch, &why);
+                }
+            }
+        }
+    }
+}
+
+/// Signs, proves, indexes and acknowledges durable batches, in order.
+pub(crate) struct Committer {
+    pub(crate) frontier: Frontier,
+    pub(crate) index: Index,
+    pub(crate) key: SigningKey,
+    pub(crate) origin: String,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) publisher: Publisher,
+    /// The indexer: `(first index, terms of each record)` per batch.
+    pub(crate) indexer: SyncSender<TermBatch>,
+    pub(crate) stored_size: u64,
+    pub(crate) last_store: Instant,
+    /// Set when the index could not follow a durable batch: the log stays unavailable until
+    /// it is reopened (recovery then replays the batch into the index).
+    pub(crate) broken: Option<String>,
+}
+
+impl Committer {
+    pub(crate) fn run(mut self, rx: Receiver<Synced>) {
+        while let Ok(synced) = rx.recv() {
+            self.commit(synced);
         }
         self.finish();
     }
 
-    fn commit(&mut self, batch: Vec<Request>) {
-        let refuse = |batch: Vec<Request>, why: &str| {
-            for r in batch {
-                let _ = r.reply.send(Err(Error::Unavailable(why.to_owned())));
-            }
-        };
+    fn commit(&mut self, s: Synced) {
         if let Some(why) = &self.broken {
-            return refuse(batch, why);
+            // Durable but never acknowledged; recovery indexes it on the next open.
+            return refuse(s.batch, why);
         }
-        if let Err(Error::Unavailable(why)) = self.shared.check_available() {
-            return refuse(batch, &why);
-        }
-        match self.write(&batch) {
+        match self.after_durable(&s.hashes, &s.durable) {
             Ok(done) => {
-                self.shared.set_working();
-                for (r, a) in batch.into_iter().zip(done) {
+                let mut terms = Vec::with_capacity(s.batch.len());
+                for (r, a) in s.batch.into_iter().zip(done) {
                     // A caller that stopped waiting still has its record in the log.
                     let _ = r.reply.send(Ok(a));
+                    terms.push(r.terms);
                 }
+                // Blocks when the indexer is far behind: backpressure, not unbounded memory.
+                let _ = self.indexer.send((s.durable.first, terms));
                 self.maybe_store(false);
             }
             Err(e) => {
-                let why = e.to_string();
-                tracing::error!(error = %why, records = batch.len(), "audit log write failed; nothing acknowledged");
-                self.shared.set_failed(why.clone());
-                refuse(batch, &why);
+                let why = format!("the index could not follow the log ({e}); reopen the log");
+                tracing::error!(error = %why, "audit log index failed");
+                self.shared.set_broken(why.clone());
+                refuse(s.batch, &why);
+                self.broken = Some(why);
             }
         }
     }
 
-    fn write(&mut self, batch: &[Request]) -> Result<Vec<Appended>> {
-        let leaves: Vec<&[u8]> = batch.iter().map(|r| r.leaf.as_slice()).collect();
-        let hashes: Vec<_> = leaves.iter().map(|l| leaf_hash(l)).collect();
-        let durable = self.seq.append(&leaves)?;
-        debug_assert_eq!(self.seq.next(), self.frontier.size() + leaves.len() as u64);
-        // From here on the batch is durable: any failure leaves the index behind the log, so
-        // the log refuses appends until it is reopened and recovery catches the index up.
-        self.after_durable(batch, &hashes, &durable)
-            .inspect_err(|e| {
-                self.broken = Some(format!(
-                    "index could not follow the log ({e}); restart the gateway"
-                ));
-            })
-    }
-
-    fn after_durable(
-        &mut self,
-        batch: &[Request],
-        hashes: &[tree::Hash],
-        durable: &crate::sequence::Durable,
-    ) -> Result<Vec<Appended>> {
+    fn after_durable(&mut self, hashes: &[Hash], durable: &Durable) -> Result<Vec<Appended>> {
+        debug_assert_eq!(durable.first, self.frontier.size());
         for h in hashes {
             self.frontier.push(*h);
         }
@@ -126,15 +164,16 @@ impl Writer {
             &self.key,
         )?);
         let mut add = Additions::default();
-        let mut done = Vec::with_capacity(batch.len());
-        for (i, (r, h)) in batch.iter().zip(hashes).enumerate() {
+        let mut done = Vec::with_capacity(hashes.len());
+        let proofs = tree::inclusion_proofs(&self.frontier, durable.first..size, size)?;
+        for (i, (h, proof)) in hashes.iter().zip(proofs).enumerate() {
             let index = durable.first + i as u64;
-            add.record(index, durable.segment, durable.offsets[i], &r.terms);
+            add.record(index, durable.segment, durable.offsets[i]);
             done.push(Appended {
                 index,
                 leaf_hash: *h,
                 checkpoint: checkpoint.clone(),
-                inclusion_proof: tree::inclusion_proof(&self.frontier, index, size)?,
+                inclusion_proof: proof,
             });
         }
         self.frontier.write_dirty(&mut add);
@@ -162,6 +201,45 @@ impl Writer {
         self.publisher.stop();
         if let Err(e) = self.index.flush() {
             tracing::warn!(error = %e, "could not flush the audit index; it is rebuilt on open");
+        }
+    }
+}
+
+/// A batch's query terms: its first index and each record's terms.
+pub(crate) type TermBatch = (u64, Vec<Vec<(Field, Vec<u8>)>>);
+
+/// Adds query terms to the index, grouping whatever batches are waiting into one write.
+pub(crate) struct Indexer {
+    pub(crate) index: Index,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Indexer {
+    pub(crate) fn run(self, rx: Receiver<TermBatch>) {
+        let mut failed = false;
+        while let Ok(first) = rx.recv() {
+            let mut terms = Terms::default();
+            let mut end = 0;
+            for (start, records) in std::iter::once(first).chain(rx.try_iter().take(64)) {
+                for (i, t) in records.iter().enumerate() {
+                    terms.add(start + i as u64, t);
+                }
+                end = start + records.len() as u64;
+            }
+            if failed {
+                continue;
+            }
+            terms.size(end);
+            match self.index.apply_terms(terms) {
+                Ok(()) => self.shared.terms_indexed(end),
+                Err(e) => {
+                    let why =
+                        format!("the query index could not follow the log ({e}); reopen the log");
+                    tracing::error!(error = %why, "audit log index failed");
+                    self.shared.set_broken(why);
+                    failed = true;
+                }
+            }
         }
     }
 }

@@ -68,7 +68,7 @@ pub struct Record {
     /// The transfer it belongs to, where one applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
-    /// Decision: the sending tenant.
+    /// Decision: the sending tenant (absent when the request did not say, e.g. malformed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
     /// Decision: the recipient tenant.
@@ -165,6 +165,36 @@ impl Record {
         })
     }
 
+    /// A decision record. `sender`, `recipient` and `item` are `None` only when the request
+    /// did not carry them (a malformed request is logged too); `reason` is `None` for an allow.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decision(
+        time: OffsetDateTime,
+        transfer_id: &str,
+        sender: Option<&str>,
+        recipient: Option<&str>,
+        item: Option<&str>,
+        verdict: Verdict,
+        reason: Option<&str>,
+    ) -> Result<Self> {
+        let mut r = Self::new(Kind::Decision, time)?;
+        r.transfer_id = Some(transfer_id.to_owned());
+        r.sender = sender.map(str::to_owned);
+        r.recipient = recipient.map(str::to_owned);
+        r.item = item.map(str::to_owned);
+        r.decision = Some(verdict);
+        r.reason = Some(reason.map(str::to_owned));
+        Ok(r)
+    }
+
+    /// An outcome record; put sizes, digests and the upstream status in `details`.
+    pub fn outcome(time: OffsetDateTime, transfer_id: &str, outcome: Outcome) -> Result<Self> {
+        let mut r = Self::new(Kind::Outcome, time)?;
+        r.transfer_id = Some(transfer_id.to_owned());
+        r.outcome = Some(outcome);
+        Ok(r)
+    }
+
     /// Checks the schema: version, time, the fields of its kind, no payload.
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidRecord(why));
@@ -182,9 +212,7 @@ impl Record {
         }
         match self.kind {
             Kind::Decision => {
-                if self.sender.is_none() || self.recipient.is_none() || self.item.is_none() {
-                    return bad("a decision needs sender, recipient and item".into());
-                }
+                // sender, recipient and item may be absent: a malformed request is logged too.
                 if self.decision.is_none() || self.reason.is_none() {
                     return bad("a decision needs decision and reason (a code or null)".into());
                 }

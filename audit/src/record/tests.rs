@@ -4,14 +4,16 @@ use super::*;
 use time::macros::datetime;
 
 fn decision() -> Record {
-    let mut r = Record::new(Kind::Decision, datetime!(2026-11-25 13:00:00 UTC)).unwrap();
-    r.transfer_id = Some("t-1".into());
-    r.sender = Some("sz-genomics".into());
-    r.recipient = Some("hk-biolab".into());
-    r.item = Some("INV-NP-001".into());
-    r.decision = Some(Verdict::Allow);
-    r.reason = Some(None);
-    r
+    Record::decision(
+        datetime!(2026-11-25 21:00:00 +08:00),
+        "t-1",
+        Some("sz-genomics"),
+        Some("hk-biolab"),
+        Some("INV-NP-001"),
+        Verdict::Allow,
+        None,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -27,9 +29,12 @@ fn a_decision_serialises_compactly_with_a_null_reason() {
 
 #[test]
 fn details_round_trip_and_payloads_are_refused() {
-    let mut r = Record::new(Kind::Outcome, datetime!(2026-11-25 13:00:00 UTC)).unwrap();
-    r.transfer_id = Some("t-1".into());
-    r.outcome = Some(Outcome::Completed);
+    let mut r = Record::outcome(
+        datetime!(2026-11-25 13:00:00 UTC),
+        "t-1",
+        Outcome::Completed,
+    )
+    .unwrap();
     r.details.insert("size".into(), 42.into());
     let leaf = r.to_leaf().unwrap();
     assert_eq!(Record::from_leaf(&leaf).unwrap(), r);
@@ -56,6 +61,9 @@ fn invalid_records_are_refused() {
         );
     }
     assert!(Record::from_leaf(br#"{"v":1,"kind":"system","time":"2026-11-25T13:00:00Z"}"#).is_ok());
+    // A malformed request's denial is logged without the fields it lacked.
+    assert!(Record::from_leaf(br#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t","decision":"deny","reason":"request.missing_header"}"#).is_ok());
+    assert!(Record::from_leaf(br#"{"v":1,"kind":"decision","time":"2026-11-25T13:00:00Z","transfer_id":"t","decision":"deny"}"#).is_err());
 }
 
 #[test]

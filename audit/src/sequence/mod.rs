@@ -48,6 +48,7 @@ impl Sequence {
     }
 
     /// The index the next record gets.
+    #[cfg(test)]
     pub(crate) fn next(&self) -> u64 {
         self.next
     }

@@ -1,5 +1,5 @@
-//! The only ways this crate writes files: create-exclusive, append-and-sync, truncate-and-sync
-//! and replace. Each one leaves the file (and, where a name changes, its directory) synced
+//! The only ways this crate writes files: create-exclusive, append-and-sync, truncate-and-sync,
+//! replace, and remove (of a segment that never held a record). Each one leaves the file (and, where a name changes, its directory) synced
 //! before it returns.
 
 use std::fs::{File, OpenOptions};
@@ -60,6 +60,13 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))?;
+    sync_parent(path)
+}
+
+/// Removes a file (a segment whose creation was cut short) and syncs its directory.
+pub(crate) fn remove(path: &Path) -> Result<()> {
+    fault::check(path)?;
+    std::fs::remove_file(path).map_err(|e| Error::io("remove", path, e))?;
     sync_parent(path)
 }
 

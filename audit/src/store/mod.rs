@@ -55,7 +55,7 @@ impl ActiveSegment {
         // A previous failed attempt may have left the name with no record in it: reuse it.
         if let Ok(meta) = std::fs::metadata(&path) {
             if meta.len() <= SEGMENT_HEADER {
-                std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+                fsio::remove(&path)?;
             }
         }
         let file = fsio::create_exclusive(&path, &layout::segment_header(first), 0o644)?;

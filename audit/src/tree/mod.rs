@@ -51,6 +51,11 @@ pub trait PerfectHashes {
     /// The hash of the `2^level` leaves starting at leaf `index << level`. Asking for a subtree
     /// that is not complete is an error.
     fn perfect(&self, level: u8, index: u64) -> Result<Hash>;
+
+    /// `MTH(D[lo:hi])` for a range that is not a perfect subtree; a source may cache these.
+    fn range(&self, lo: u64, hi: u64) -> Result<Hash> {
+        range_hash_uncached(self, lo, hi)
+    }
 }
 
 /// The largest power of two strictly smaller than `n` (`n >= 2`).
@@ -59,9 +64,53 @@ pub(crate) fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// MTH(D[lo:hi]) for a range in the shape the RFC's recursion produces (`lo` a multiple of the
+/// Inclusion proofs of every leaf in `indexes` to the tree of `size` leaves, sharing the
+/// hashes of the tree's right edge (the ranges that are not perfect subtrees) between them:
+/// what one commit batch needs.
+pub(crate) fn inclusion_proofs<H: PerfectHashes + ?Sized>(
+    h: &H,
+    indexes: std::ops::Range<u64>,
+    size: u64,
+) -> Result<Vec<Vec<Hash>>> {
+    let memo = Memo {
+        inner: h,
+        edges: std::cell::RefCell::new(std::collections::HashMap::new()),
+    };
+    indexes.map(|i| inclusion_proof(&memo, i, size)).collect()
+}
+
+/// Caches the hashes of non-perfect ranges computed through it.
+struct Memo<'a, H: ?Sized> {
+    inner: &'a H,
+    edges: std::cell::RefCell<std::collections::HashMap<(u64, u64), Hash>>,
+}
+
+impl<H: PerfectHashes + ?Sized> PerfectHashes for Memo<'_, H> {
+    fn perfect(&self, level: u8, index: u64) -> Result<Hash> {
+        self.inner.perfect(level, index)
+    }
+
+    fn range(&self, lo: u64, hi: u64) -> Result<Hash> {
+        if let Some(h) = self.edges.borrow().get(&(lo, hi)) {
+            return Ok(*h);
+        }
+        let h = range_hash_uncached(self, lo, hi)?;
+        self.edges.borrow_mut().insert((lo, hi), h);
+        Ok(h)
+    }
+}
+
+/// `MTH(D[lo:hi])` for a range in the shape the RFC's recursion produces (`lo` a multiple of the
 /// largest power of two not above `hi - lo`), from perfect subtree hashes.
 pub(crate) fn range_hash<H: PerfectHashes + ?Sized>(h: &H, lo: u64, hi: u64) -> Result<Hash> {
+    let n = hi - lo;
+    if n > 1 && !(n.is_power_of_two() && lo % n == 0) {
+        return h.range(lo, hi);
+    }
+    range_hash_uncached(h, lo, hi)
+}
+
+fn range_hash_uncached<H: PerfectHashes + ?Sized>(h: &H, lo: u64, hi: u64) -> Result<Hash> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());

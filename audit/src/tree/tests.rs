@@ -174,3 +174,14 @@ fn out_of_range_requests_are_errors_not_panics() {
     assert!(root(&tree, 9).is_err());
     assert!(root_from_inclusion_proof(3, 2, &[0; 32], &[]).is_err());
 }
+
+#[test]
+fn batched_proofs_equal_single_proofs() {
+    let tree = LeafHashes((0..37u64).map(|i| leaf_hash(&i.to_le_bytes())).collect());
+    for size in [1u64, 2, 5, 16, 17, 37] {
+        let batched = inclusion_proofs(&tree, 0..size, size).unwrap();
+        for (i, p) in batched.iter().enumerate() {
+            assert_eq!(p, &inclusion_proof(&tree, i as u64, size).unwrap());
+        }
+    }
+}

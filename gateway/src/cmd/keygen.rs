@@ -17,6 +17,13 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
+    if args.out.exists() {
+        eprintln!(
+            "loopgate keygen: {} exists; refusing to overwrite a key",
+            args.out.display()
+        );
+        return ExitCode::from(2);
+    }
     let key = match SigningKey::generate(&args.name) {
         Ok(k) => k,
         Err(e) => {

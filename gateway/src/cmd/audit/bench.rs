@@ -76,6 +76,7 @@ fn bench(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::create_dir_all(&a.dir)?;
     let key = SigningKey::generate("loopgate.bench/audit")?;
+    let key_text = key.to_text();
     let mut config = LogConfig::new(&dir, "loopgate.bench/audit", key);
     config.max_record_bytes = config.max_record_bytes.max(a.record_bytes + 1024);
     let log = Log::open(config)?;
@@ -108,6 +109,14 @@ fn bench(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let report = verify_dir(&dir, None)?;
     let verify_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let reopened = Log::open(LogConfig::new(
+        &dir,
+        "loopgate.bench/audit",
+        SigningKey::parse(&key_text)?,
+    ))?;
+    let open_s = t.elapsed().as_secs_f64();
+    drop(reopened);
 
     println!("| measure | value |");
     println!("|---|---|");
@@ -135,6 +144,10 @@ fn bench(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("| inclusion proofs/s from a {size}-record log (2 threads) | {proofs:.0} |");
     println!(
         "| audit verify of {} records | {verify_s:.2} s |",
+        report.size
+    );
+    println!(
+        "| open (recovery scan) of {} records | {open_s:.2} s |",
         report.size
     );
     Ok(())
