@@ -100,7 +100,7 @@ pub async fn run(
     let _file_size_limit =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
             .inspect_err(|e| tracing::warn!(error = %e, "cannot catch SIGXFSZ"));
-    let key = SigningKey::parse(&read(&config.log_key)?)?;
+    let key = SigningKey::load(&config.log_key)?;
     let log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
     let log = tokio::task::spawn_blocking(move || Log::open(log_config))
         .await
@@ -158,12 +158,23 @@ pub async fn run(
         PolicySnapshot { registry, version },
         upstreams,
     ));
-    let scanned = {
+    let (scanned, unfinished) = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || state.scan())
             .await
             .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??
     };
+    // Recovery: every admitted transfer ends with one outcome; those cut off by the last stop
+    // (drain timeout, kill, crash) get `interrupted` before anything new is admitted.
+    for decision in &unfinished {
+        let leaf = records::interrupted(decision, state.clock.now())?.to_leaf()?;
+        let index = state.log.append(leaf).await?.index;
+        tracing::warn!(
+            transfer_id = decision.transfer_id.as_deref().unwrap_or("-"),
+            log_index = index,
+            "transfer interrupted by the last stop; outcome recorded"
+        );
+    }
     let bound = Bound {
         api: local(&api)?,
         ops: local(&ops)?,

@@ -22,7 +22,11 @@ fn gateway_folder() -> (TempDir, PathBuf) {
     write("ca.pem", ca.cert_pem());
     write("server.pem", &server.cert_pem);
     write("server.key", &server.key_pem);
-    write("log.key", "key material is checked by the audit log\n");
+    let keygen = Loopgate::new()
+        .args(["keygen", "--name", "loop.example/loopgate", "--out"])
+        .args([dir.path().join("log.key").as_os_str()])
+        .run();
+    assert_eq!(keygen.code, 0, "{keygen:?}");
     BundleText::example().write_to(dir.path());
     let config = r#"
 [server]
@@ -86,6 +90,19 @@ fn every_unusable_file_is_one_line_and_exit_64() {
         lines
             .iter()
             .any(|l| l.contains("policy.toml:2:6: `id` of [[tenant]] #1 must be a string")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_log_key_others_can_read_is_refused() {
+    let (dir, config) = gateway_folder();
+    let key = dir.path().join("log.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let run = check(&config);
+    assert_eq!(run.code, 64, "{run:?}");
+    assert!(
+        run.stdout.contains("log.key") && run.stdout.contains("chmod 600"),
         "{run:?}"
     );
 }

@@ -213,7 +213,7 @@ impl Config {
                 }
             }
         }
-        if let Err(e) = std::fs::File::open(&self.log_key) {
+        if let Err(e) = loopgate_audit::SigningKey::load(&self.log_key) {
             problems.push(format!(
                 "[log] key {}: {e}; make one with `loopgate keygen --out FILE --name ORIGIN`",
                 self.log_key.display()

@@ -20,7 +20,7 @@ fn mode(path: &Path) -> u32 {
 fn the_folder_has_everything_spec_lists_and_is_reused() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("loopgate-dev");
-    assert!(ensure(&dir, NOW, fake_log_key).unwrap());
+    assert!(ensure(&dir, NOW, write_log_key).unwrap());
     for file in [
         "gateway.toml",
         "policy.toml",
