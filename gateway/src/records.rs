@@ -178,6 +178,20 @@ pub fn outcome(
     Ok(record)
 }
 
+/// The `interrupted` outcome that recovery writes for an admitted transfer (its allow
+/// `decision`) that has no outcome in the log: the gateway stopped before it ended (DESIGN.md
+/// invariant 2).
+pub fn interrupted(decision: &Record, at: OffsetDateTime) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::Outcome, at)?;
+    record.transfer_id = decision.transfer_id.clone();
+    record.sender = decision.sender.clone();
+    record.recipient = decision.recipient.clone();
+    record.item = decision.item.clone();
+    record.outcome = Some(Outcome::Interrupted);
+    record.reason = Some(None);
+    Ok(record)
+}
+
 /// A `policy_change` record for a bundle loaded from a file at start.
 pub fn policy_loaded(
     bundle_sha256: &[u8; 32],

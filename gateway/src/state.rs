@@ -148,13 +148,31 @@ impl AppState {
 
     /// Rebuilds the volume counters and idempotency keys from every record in the log.
     /// O(records); runs once at start.
-    pub fn scan(&self) -> Result<u64, loopgate_audit::Error> {
+    /// Returns the number of records and the allow decisions that have no outcome record (the
+    /// gateway stopped mid-transfer), in log order, for recovery to close.
+    pub fn scan(&self) -> Result<(u64, Vec<Record>), loopgate_audit::Error> {
         let size = self.log.size();
         let registry = self.policy().registry.clone();
+        let mut open: std::collections::BTreeMap<u64, Record> = Default::default();
+        let mut open_index: HashMap<String, u64> = HashMap::new();
         for index in 0..size {
             let record = Record::from_leaf(&self.log.read(index)?)?;
+            if record.kind == Kind::Outcome {
+                if let Some(at) = record
+                    .transfer_id
+                    .as_ref()
+                    .and_then(|t| open_index.remove(t))
+                {
+                    open.remove(&at);
+                }
+                continue;
+            }
             if record.kind != Kind::Decision {
                 continue;
+            }
+            if let (Some(Verdict::Allow), Some(transfer)) = (record.decision, &record.transfer_id) {
+                open_index.insert(transfer.clone(), index);
+                open.insert(index, record.clone());
             }
             let (Some(sender), Some(transfer)) = (&record.sender, &record.transfer_id) else {
                 continue;
@@ -189,7 +207,7 @@ impl AppState {
                 }
             }
         }
-        Ok(size)
+        Ok((size, open.into_values().collect()))
     }
 }
 

@@ -375,6 +375,13 @@ impl Gateway {
         folder
     }
 
+    /// Sends SIGTERM and returns at once (the gateway drains, then exits).
+    pub fn begin_stop(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
     /// Stops the gateway with SIGTERM: its exit code (`None` when it had to be killed), its
     /// folder and its stderr.
     pub fn stop_unchecked(mut self) -> (Option<i32>, Folder, String) {
