@@ -190,3 +190,42 @@ fn the_regulator_reads_the_latest_checkpoint() {
         .get("/v1/audit/checkpoint")
         .assert_error(403, "auth.forbidden", false);
 }
+
+#[test]
+fn concurrent_transfers_each_get_their_own_verifiable_receipt() {
+    // Group commit: many transfers in flight share commit batches and checkpoints; each receipt
+    // still proves its own outcome record.
+    let gw = gw();
+    let receipts: Vec<Value> = std::thread::scope(|s| {
+        let sending: Vec<_> = (0..12u8)
+            .map(|i| {
+                s.spawn(move || {
+                    let http = if i % 2 == 0 { Http::One } else { Http::Two };
+                    let body = payload(1000 + usize::from(i), i);
+                    let r = Client::tenant(gw, "sz-genomics")
+                        .with_http(http)
+                        .post_transfer()
+                        .non_personal()
+                        .body(body.clone())
+                        .send();
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    let receipt = r.json();
+                    let id = receipt["transfer_id"].as_str().unwrap();
+                    assert_eq!(gw.received_body(id), Some(body));
+                    receipt
+                })
+            })
+            .collect();
+        sending.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut ids: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["transfer_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), receipts.len());
+    for receipt in &receipts {
+        assert_verifies(receipt, &gw.log_pub_path());
+    }
+}

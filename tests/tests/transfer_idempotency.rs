@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use loopgate_tests::client::{Client, Http};
-use loopgate_tests::gateway::Gateway;
+use loopgate_tests::gateway::{Gateway, eventually};
 use loopgate_tests::receipt::assert_verifies;
 
 #[test]
@@ -107,10 +107,14 @@ fn racing_duplicates_make_one_transfer() {
                 .post_transfer()
                 .non_personal()
                 .idempotency_key("raced")
-                .slow(["one ", "two ", "three"], Duration::from_millis(150))
+                .slow(["one ", "two ", "three"], Duration::from_millis(300))
                 .send()
         });
-        std::thread::sleep(Duration::from_millis(100));
+        // The first is streaming (the upstream has its start) before the duplicate goes out.
+        eventually(Duration::from_secs(5), || {
+            (!gw.partial().is_empty()).then_some(())
+        })
+        .expect("the first transfer started");
         let second = Client::tenant(&gw, "sz-genomics")
             .http2()
             .post_transfer()
