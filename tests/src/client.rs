@@ -30,6 +30,9 @@ use tokio_rustls::client::TlsStream;
 
 use crate::gateway::Gateway;
 
+const TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+const TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
 /// The longest any one request may take before the test fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -61,6 +64,7 @@ pub struct Client {
     ca: Vec<CertificateDer<'static>>,
     identity: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
     http: Http,
+    tls12: bool,
 }
 
 /// A response: status, headers and the whole body.
@@ -130,6 +134,7 @@ impl Client {
             ca: pem_certs(&ca),
             identity: None,
             http: Http::One,
+            tls12: false,
         }
     }
 
@@ -173,6 +178,12 @@ impl Client {
         self
     }
 
+    /// Offers TLS 1.2 only (the gateway allows it only when configured to).
+    pub fn tls12_only(mut self) -> Self {
+        self.tls12 = true;
+        self
+    }
+
     /// Another gateway (e.g. after a restart on the same folder), same identity.
     pub fn to(mut self, gw: &Gateway) -> Self {
         self.api = gw.api();
@@ -186,8 +197,8 @@ impl Client {
         }
         let builder =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_protocol_versions(&[&rustls::version::TLS13])
-                .expect("TLS 1.3")
+                .with_protocol_versions(if self.tls12 { TLS12 } else { TLS13 })
+                .expect("a TLS version")
                 .with_root_certificates(roots);
         let mut config = match &self.identity {
             Some((chain, key)) => builder

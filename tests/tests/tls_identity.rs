@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use loopgate::pki::DevCa;
 use loopgate_tests::client::{Client, Http};
-use loopgate_tests::gateway::Gateway;
+use loopgate_tests::gateway::{ConfigToml, Gateway};
 
 fn gw() -> &'static Gateway {
     static GW: OnceLock<Gateway> = OnceLock::new();
@@ -124,4 +124,56 @@ fn a_certificate_issued_by_dev_cert_names_a_new_principal() {
         .body("x")
         .send();
     r.assert_error(403, "tenant.not_whitelisted", true);
+}
+
+#[test]
+fn tls_1_2_is_refused_unless_configured() {
+    let client = Client::tenant(gw(), "sz-genomics").tls12_only();
+    let r = client.post_transfer().non_personal().body("x").try_send();
+    assert!(r.is_err(), "TLS 1.2 was accepted: {r:?}");
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_once_the_crl_is_configured() {
+    let gw = Gateway::dev().start();
+    let ca = gw.dev_ca();
+    let revoked = ca
+        .issue_client("spiffe://loopgate.dev/tenant/sz-genomics", now())
+        .unwrap();
+    let crl = ca.revocation_list(&[&revoked.serial], 1, now()).unwrap();
+    std::fs::write(gw.pki("crl.pem"), crl).unwrap();
+    let before = Client::with_cert(&gw, &revoked.cert_pem, &revoked.key_pem)
+        .post_transfer()
+        .non_personal()
+        .body("x")
+        .send();
+    assert_eq!(
+        before.status,
+        201,
+        "no CRL configured yet: {}",
+        before.text()
+    );
+
+    let gw = Gateway::resume(gw.stop())
+        .config(|c: ConfigToml| {
+            c.set(
+                "tls",
+                "crls",
+                toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+            )
+        })
+        .start();
+    let r = Client::with_cert(&gw, &revoked.cert_pem, &revoked.key_pem)
+        .post_transfer()
+        .non_personal()
+        .body("x")
+        .try_send();
+    assert!(r.is_err(), "a revoked certificate was let in: {r:?}");
+    // Others from the same CA still are.
+    let ok = Client::tenant(&gw, "sz-genomics")
+        .post_transfer()
+        .non_personal()
+        .body("y")
+        .send();
+    assert_eq!(ok.status, 201, "{}", ok.text());
 }

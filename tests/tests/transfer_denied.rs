@@ -291,3 +291,13 @@ fn each_denial_is_a_decision_record_at_its_log_index() {
         serde_json::Value::Null
     );
 }
+
+#[test]
+fn unknown_endpoints_and_methods_are_json_errors() {
+    let sz = sz();
+    sz.get("/v1/nothing-here")
+        .assert_error(404, "request.not_found", false);
+    sz.get("/v1/transfers")
+        .assert_error(405, "request.method_not_allowed", false);
+    assert!(gw().received().is_empty());
+}
