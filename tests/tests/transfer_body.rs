@@ -127,6 +127,29 @@ fn a_body_shorter_than_its_content_length_fails_with_length_mismatch() {
         "{raw}"
     );
     assert_failed(&error, "request.length_mismatch");
+
+    // HTTP/2: END_STREAM after 3 of 10 declared bytes. The stream is reset, so the answer comes
+    // from a retry with the same Idempotency-Key.
+    let h2 = sz().http2();
+    let _ = h2
+        .post_transfer()
+        .non_personal()
+        .idempotency_key("short-h2")
+        .header("Content-Length", 10)
+        .body("abc")
+        .try_send();
+    let retry = eventually(Duration::from_secs(5), || {
+        let r = h2
+            .post_transfer()
+            .non_personal()
+            .idempotency_key("short-h2")
+            .body("abc")
+            .send();
+        (r.status != 409).then_some(r)
+    })
+    .expect("the short transfer has an outcome");
+    retry.assert_error(400, "request.length_mismatch", true);
+    assert_failed(&retry.json(), "request.length_mismatch");
 }
 
 #[test]
