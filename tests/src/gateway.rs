@@ -375,6 +375,28 @@ impl Gateway {
         folder
     }
 
+    /// The peak resident memory of the `loopgate` process so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        // The child is the watchdog shell; the gateway is its child.
+        let out = Command::new("pgrep")
+            .args(["-P", &self.child.id().to_string()])
+            .output()
+            .expect("pgrep");
+        let pids = String::from_utf8_lossy(&out.stdout);
+        pids.split_whitespace()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .filter(|status| {
+                status
+                    .lines()
+                    .any(|l| l.starts_with("Name:") && l.contains("loopgate"))
+            })
+            .find_map(|status| {
+                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .expect("the gateway's VmHWM")
+    }
+
     /// Sends SIGTERM and returns at once (the gateway drains, then exits).
     pub fn begin_stop(&self) {
         let _ = Command::new("kill")

@@ -251,3 +251,35 @@ fn a_body_the_client_aborts_fails_and_a_retry_gets_that_result() {
         retry.assert_error(400, "request.body_incomplete", true);
     }
 }
+
+#[test]
+fn memory_does_not_grow_with_the_body() {
+    // Invariant 9: a body several times larger than the gateway's footprint streams through;
+    // its peak memory grows by far less than the body (an own gateway, so other tests' bodies
+    // do not count).
+    const MIB: usize = 1024 * 1024;
+    let gw = Gateway::dev().start();
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let warm = sz
+        .post_transfer()
+        .non_personal()
+        .body(vec![1u8; MIB])
+        .send();
+    assert_eq!(warm.status, 201, "{}", warm.text());
+    let before = gw.peak_rss_kib();
+    let chunk = bytes::Bytes::from(vec![7u8; MIB]);
+    let r = sz
+        .http2()
+        .post_transfer()
+        .non_personal()
+        .chunked(std::iter::repeat_n(chunk, 48))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["record"]["size"], 48 * MIB);
+    let grew = gw.peak_rss_kib().saturating_sub(before);
+    eprintln!("peak before {before} KiB, grew {grew} KiB");
+    assert!(
+        grew < 16 * 1024,
+        "peak memory grew by {grew} KiB for a 48 MiB body"
+    );
+}
