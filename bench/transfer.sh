@@ -1,0 +1,565 @@
+#!/usr/bin/env bash
+# The transfer-path benchmark (issue 5): loopgate against nginx as an mTLS streaming reverse proxy,
+# both forwarding to one shared nginx upstream on loopback. Measures 1 KiB transfers (requests/s,
+# p50, p99), 64 MiB transfers (MB/s), and loopgate's RSS with 1,000 slow uploads held open and with
+# one 1 GiB body against one 1 MiB body. Prints a Markdown table and writes it to
+# bench/results/transfer-<date>.md. See bench/README.md for the knobs and how to read the table.
+#
+#   bash bench/transfer.sh
+#
+# Installs what it lacks (nginx-light with its echo module, curl, oha). Everything listens on
+# 127.0.0.1 only; every process it starts is stopped on exit.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+# Knobs (environment).
+ROUNDS=${ROUNDS:-3}                        # rounds of each throughput run, sides alternating
+SMALL_DURATION=${SMALL_DURATION:-20}       # seconds of 1 KiB transfers per server and round
+SMALL_CONNS=${SMALL_CONNS:-64}             # keep-alive connections for 1 KiB transfers
+WARMUP=${WARMUP:-3}                        # seconds of warm-up before each 1 KiB run
+LARGE_MIB=${LARGE_MIB:-64}                 # body size of the large-transfer run
+LARGE_REQUESTS=${LARGE_REQUESTS:-128}      # large transfers per server and round
+LARGE_CONNS=${LARGE_CONNS:-64}             # keep-alive connections for large transfers
+SLOW_CONNS=${SLOW_CONNS:-1000}             # slow uploads held open at once
+SLOW_HOLD=${SLOW_HOLD:-10}                 # seconds RSS is sampled while they are held
+RSS_BIG_MIB=${RSS_BIG_MIB:-1024}           # the big body of the RSS-vs-body-size check
+RSS_SMALL_MIB=${RSS_SMALL_MIB:-1}          # the small body of that check
+WORKERS=${WORKERS:-$(nproc)}               # nginx worker processes (loopgate uses one thread per core)
+RESULTS_DIR=${RESULTS_DIR:-$here/results}
+KEEP_WORKDIR=${KEEP_WORKDIR:-0}            # 1: keep the temp dir (configs, logs, oha JSON)
+NOTE=${NOTE:-}                             # free text for the results header (e.g. the machine's load)
+PROFILE=${PROFILE:-0}                      # 1: perf record loopgate during round 1 (keeps the temp dir)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Tools.
+
+echo_module() {
+    { find /usr/lib/nginx/modules /usr/share/nginx/modules -name 'ngx_http_echo_module.so' 2>/dev/null || true; } | head -n 1
+}
+
+apt_install() {
+    # Keep the distribution's nginx service from starting (it would listen on 0.0.0.0:80): the
+    # standard policy-rc.d mechanism, only for the duration of the install.
+    local added=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod 755 /usr/sbin/policy-rc.d
+        added=1
+    fi
+    local rc=0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 || rc=$?
+    if [ "$added" = 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+    return "$rc"
+}
+
+ensure_tools() {
+    local want=()
+    command -v python3 >/dev/null || want+=(python3)
+    command -v curl >/dev/null || want+=(curl)
+    if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || [ -z "$(echo_module)" ]; then
+        want+=(nginx-light)
+    fi
+    if [ "${#want[@]}" -gt 0 ]; then
+        log "installing ${want[*]}"
+        as_root apt-get update -q >&2
+        if ! apt_install "${want[@]}"; then
+            # Debian 13 has no nginx-light: nginx plus the echo module package.
+            local alt=("${want[@]/nginx-light/nginx}")
+            apt_install "${alt[@]}" libnginx-mod-http-echo
+        fi
+    fi
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    ECHO_MODULE=$(echo_module)
+    [ -n "$ECHO_MODULE" ] || die "nginx's echo module (ngx_http_echo_module.so) was not found"
+    if ! command -v oha >/dev/null; then
+        if [ -x "$HOME/.cargo/bin/oha" ]; then
+            PATH="$HOME/.cargo/bin:$PATH"
+        else
+            log "installing oha (cargo install --locked oha; several minutes)"
+            cargo install --locked oha >&2
+            PATH="$HOME/.cargo/bin:$PATH"
+        fi
+    fi
+    grep -q -- '--cert' <<<"$(oha --help)" || die "this oha has no --cert (client certificates): cargo install --locked --force oha"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes and memory.
+
+LG_PID=
+SLOW_PID=
+PERF_PID=
+WORK=
+BODY_TMP=
+
+cleanup() {
+    set +e
+    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; fi
+    if [ -n "$SLOW_PID" ]; then kill "$SLOW_PID" 2>/dev/null; wait "$SLOW_PID" 2>/dev/null; fi
+    if [ -n "$LG_PID" ]; then
+        kill -TERM "$LG_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$LG_PID" 2>/dev/null
+        wait "$LG_PID" 2>/dev/null
+    fi
+    local pidfile pid
+    for pidfile in "$WORK/proxy.pid" "$WORK/upstream.pid"; do
+        [ -n "$WORK" ] && [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        kill -TERM "$pid" 2>/dev/null   # nginx master: fast shutdown, takes its workers along
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
+    [ -n "$BODY_TMP" ] && rm -rf "$BODY_TMP"
+    if [ -n "$WORK" ]; then
+        if [ "$KEEP_WORKDIR" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The children of an nginx master (its workers).
+children() {
+    local stat fields
+    for stat in /proc/[0-9]*/stat; do
+        read -r -a fields 2>/dev/null <"$stat" || continue # gone meanwhile
+        [ "${fields[3]}" = "$1" ] && echo "${fields[0]}"
+    done
+    return 0
+}
+
+# Sum of a /proc/PID/status field (kB) over PIDs.
+status_kb() {
+    local field=$1 pid total=0 v
+    shift
+    for pid in "$@"; do
+        v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+rss_kb() { status_kb VmRSS "$@"; }
+
+# CPU time (user + system, clock ticks) used so far by PIDs, all their threads included.
+cpu_ticks() {
+    local pid total=0 v
+    for pid in "$@"; do
+        v=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+# Resets the peak-RSS counter (VmHWM) of PIDs; fails where the kernel does not allow it.
+reset_hwm() {
+    local pid
+    for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || return 1; done
+}
+
+# The PIDs whose memory counts for a side: loopgate's process, or nginx's master and workers.
+side_pids() {
+    case $1 in
+    loopgate) echo "$LG_PID" ;;
+    nginx)
+        local master
+        master=$(cat "$WORK/proxy.pid")
+        echo "$master" $(children "$master")
+        ;;
+    esac
+}
+side_port() {
+    case $1 in
+    loopgate) echo "$API_PORT" ;;
+    nginx) echo "$PROXY_PORT" ;;
+    esac
+}
+
+wait_for_line() { # file pattern seconds
+    local i
+    for i in $(seq $(($3 * 10))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Setup.
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+ensure_tools
+if [ "$PROFILE" = 1 ]; then
+    command -v perf >/dev/null || die "PROFILE=1 needs perf (apt-get install linux-perf)"
+    KEEP_WORKDIR=1
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((SLOW_CONNS * 2 + 200)) ] ||
+    die "ulimit -n is $(ulimit -n); $((SLOW_CONNS * 2 + 200)) file descriptors are needed for SLOW_CONNS=$SLOW_CONNS"
+
+log "building loopgate (release)"
+(cd "$repo" && cargo build --release -p loopgate >&2)
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+BIN=$target_dir/release/loopgate
+[ -x "$BIN" ] || die "no $BIN after the build"
+# What was built (read now: others may commit while the benchmark runs).
+commit=$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(cd "$repo" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+
+WORK=$(mktemp -d /tmp/loopgate-bench.XXXXXX)
+chmod 755 "$WORK" # nginx workers (user nobody when started as root) write temp files below it
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    BODY_TMP=$(mktemp -d /dev/shm/loopgate-bench-body.XXXXXX)
+else
+    BODY_TMP=$(mktemp -d "$WORK/body.XXXXXX")
+fi
+chmod 755 "$BODY_TMP"
+DEV=$WORK/loopgate-dev
+PKI=$DEV/pki
+"$BIN" dev init --dir "$DEV" >&2
+
+read -r API_PORT OPS_PORT UP_PORT PROXY_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+')
+
+# The dev config, pointed at the shared upstream instead of the built-in demo upstream.
+python3 - "$DEV/gateway.toml" "$API_PORT" "$OPS_PORT" "$UP_PORT" <<'EOF'
+import re, sys
+path, api, ops, up = sys.argv[1:]
+out, skip = [], False
+for line in open(path).read().splitlines():
+    if line.strip().startswith("["):
+        skip = line.strip() == "[demo_upstream]"
+    if skip:
+        continue
+    line = re.sub(r'^listen = ".*"', f'listen = "127.0.0.1:{api}"', line)
+    line = re.sub(r'^ops_listen = ".*"', f'ops_listen = "127.0.0.1:{ops}"', line)
+    out.append(line)
+out += ["", "[[upstream]]", 'tenant = "hk-biolab"', f'url = "https://127.0.0.1:{up}/ingest"',
+        'ca = "pki/ca.pem"', ""]
+open(path, "w").write("\n".join(out))
+EOF
+"$BIN" check-config --config "$DEV/gateway.toml" >&2
+
+render() { # template output
+    sed -e "s#@DIR@#$WORK#g" -e "s#@PKI@#$PKI#g" -e "s#@UP_PORT@#$UP_PORT#g" \
+        -e "s#@PROXY_PORT@#$PROXY_PORT#g" -e "s#@WORKERS@#$WORKERS#g" \
+        -e "s#@BODY_TMP@#$BODY_TMP#g" -e "s#@ECHO_MODULE@#$ECHO_MODULE#g" "$1" >"$2"
+}
+start_nginx() { # name
+    render "$here/nginx-$1.conf.in" "$WORK/nginx-$1.conf"
+    "$NGINX" -p "$WORK/" -c "$WORK/nginx-$1.conf" 2>"$WORK/$1-start.err" ||
+        die "nginx ($1) did not start: $(cat "$WORK/$1-start.err")"
+    wait_for_line "$WORK/$1.pid" . 10 || die "nginx ($1) did not start: $(cat "$WORK/$1-error.log" 2>/dev/null)"
+}
+
+log "starting the upstream (nginx on 127.0.0.1:$UP_PORT)"
+start_nginx upstream
+log "starting loopgate (127.0.0.1:$API_PORT)"
+"$BIN" serve --config "$DEV/gateway.toml" >"$WORK/loopgate.out" 2>"$WORK/loopgate.err" &
+LG_PID=$!
+wait_for_line "$WORK/loopgate.out" '^loopgate: api https://' 30 ||
+    die "loopgate did not start: $(tail -n 20 "$WORK/loopgate.err")"
+log "starting the nginx baseline (127.0.0.1:$PROXY_PORT)"
+start_nginx proxy
+
+TRANSFER_HEADERS=(
+    -H 'Loop-Inventory-Item: INV-NP-001'
+    -H 'Loop-Recipient: hk-biolab'
+    -H 'Loop-Purpose: research.instrument_qc'
+    -H 'Content-Type: application/octet-stream'
+)
+CLIENT_TLS=(--cacert "$PKI/ca.pem" --cert "$PKI/tenant-sz-genomics.pem" --key "$PKI/tenant-sz-genomics.key")
+
+# One transfer with curl, streaming FILE; prints the HTTP status.
+curl_transfer() { # side file
+    curl -4 -sS -o "$WORK/curl-body" -w '%{http_code}' "${CLIENT_TLS[@]}" "${TRANSFER_HEADERS[@]}" \
+        -H 'Expect:' -X POST -T "$2" "https://localhost:$(side_port "$1")/v1/transfers"
+}
+
+# The upstream must read a body to its end before it answers, or the comparison is meaningless:
+# a body whose second half comes 2 s late must be answered no sooner than 2 s.
+log "checking that the upstream answers only after the whole body"
+started=$(date +%s.%N)
+status=$({ printf 'first half '; sleep 2; printf 'second half'; } |
+    curl -4 -sS -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" -X POST -T - \
+        "https://localhost:$UP_PORT/ingest")
+elapsed=$(python3 -c "import time; print(f'{time.time() - $started:.2f}')")
+[ "$status" = 201 ] || die "the upstream answered $status"
+python3 -c "import sys; sys.exit(0 if $elapsed >= 1.9 else 1)" ||
+    die "the upstream answered after ${elapsed}s, before the body was complete"
+
+head -c 1024 /dev/urandom >"$WORK/body-1k"
+for side in loopgate nginx; do
+    status=$(curl_transfer "$side" "$WORK/body-1k")
+    [ "$status" = 201 ] || die "$side: a 1 KiB transfer answered $status: $(cat "$WORK/curl-body")"
+done
+log "both answer 201"
+
+# ---------------------------------------------------------------------------------------------
+# Memory: idle, one small and one big body, 1,000 slow uploads (fresh processes, before the load).
+
+RSS=$WORK/rss.env
+: >"$RSS"
+record() { echo "$1=$2" >>"$RSS"; }
+
+for side in loopgate nginx; do
+    # shellcheck disable=SC2046
+    record "${side}_idle" "$(rss_kb $(side_pids "$side"))"
+done
+
+log "generating bodies (${RSS_SMALL_MIB} MiB, ${RSS_BIG_MIB} MiB, ${LARGE_MIB} MiB)"
+head -c $((RSS_SMALL_MIB << 20)) /dev/urandom >"$WORK/body-rss-small"
+head -c $((RSS_BIG_MIB << 20)) /dev/urandom >"$WORK/body-rss-big"
+head -c $((LARGE_MIB << 20)) /dev/urandom >"$WORK/body-large"
+
+# Peak RSS of SIDE while one body streams through it: VmHWM reset before, read after, and VmRSS
+# sampled every 50 ms in case the kernel does not allow the reset.
+peak_during_upload() { # side file key
+    local side=$1 pids before peak=0 now status started
+    pids=$(side_pids "$side")
+    # shellcheck disable=SC2086
+    before=$(rss_kb $pids)
+    local hwm_ok=1
+    # shellcheck disable=SC2086
+    reset_hwm $pids || hwm_ok=0
+    started=$(date +%s.%N)
+    curl_transfer "$side" "$2" >"$WORK/curl-status" &
+    local curl_pid=$!
+    while kill -0 "$curl_pid" 2>/dev/null; do
+        # shellcheck disable=SC2086
+        now=$(rss_kb $pids)
+        [ "$now" -gt "$peak" ] && peak=$now
+        sleep 0.05
+    done
+    wait "$curl_pid" || true
+    status=$(cat "$WORK/curl-status")
+    [ "$status" = 201 ] || die "$side: the ${3} upload answered $status: $(cat "$WORK/curl-body")"
+    if [ "$hwm_ok" = 1 ]; then
+        # shellcheck disable=SC2086
+        now=$(status_kb VmHWM $pids)
+        [ "$now" -gt "$peak" ] && peak=$now
+    fi
+    record "${side}_${3}_before" "$before"
+    record "${side}_${3}_peak" "$peak"
+    record "${side}_${3}_seconds" "$(python3 -c "import time; print(f'{time.time() - $started:.2f}')")"
+    log "$side: $3 body: RSS $((before / 1024)) MiB before, peak $((peak / 1024)) MiB"
+}
+
+for side in loopgate nginx; do
+    peak_during_upload "$side" "$WORK/body-rss-small" small
+    peak_during_upload "$side" "$WORK/body-rss-big" big
+done
+rm -f "$WORK/body-rss-big"
+
+slow_uploads() { # side
+    local side=$1 pids before peak=0 now ready
+    pids=$(side_pids "$side")
+    # shellcheck disable=SC2086
+    before=$(rss_kb $pids)
+    python3 "$here/slow_uploads.py" --port "$(side_port "$side")" --ca "$PKI/ca.pem" \
+        --cert "$PKI/tenant-sz-genomics.pem" --key "$PKI/tenant-sz-genomics.key" \
+        -n "$SLOW_CONNS" --hold 600 >"$WORK/slow-$side.out" 2>"$WORK/slow-$side.err" &
+    SLOW_PID=$!
+    wait_for_line "$WORK/slow-$side.out" '^ready' 180 || die "$side: the slow uploads did not ramp up"
+    ready=$(grep '^ready' "$WORK/slow-$side.out")
+    sleep 2
+    for _ in $(seq $((SLOW_HOLD * 4))); do
+        # shellcheck disable=SC2086
+        now=$(rss_kb $pids)
+        [ "$now" -gt "$peak" ] && peak=$now
+        sleep 0.25
+    done
+    kill -TERM "$SLOW_PID"
+    wait "$SLOW_PID" || true
+    SLOW_PID=
+    local done_line open
+    done_line=$(grep '^done' "$WORK/slow-$side.out" || echo 'done open=0')
+    open=$(sed -n 's/.* open=\([0-9]*\).*/\1/p' <<<"$done_line")
+    record "${side}_slow_before" "$before"
+    record "${side}_slow_peak" "$peak"
+    record "${side}_slow_open" "${open:-0}"
+    log "$side: $ready; $done_line; RSS $((before / 1024)) MiB before, $((peak / 1024)) MiB held"
+    if [ -s "$WORK/slow-$side.err" ]; then sed 's/^/bench:   /' "$WORK/slow-$side.err" >&2; fi
+    # Let the server record the 1,000 interrupted transfers and close the upstream connections.
+    sleep 5
+}
+
+for side in loopgate nginx; do
+    log "$side: $SLOW_CONNS slow uploads, held ${SLOW_HOLD}s"
+    slow_uploads "$side"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Throughput with oha.
+
+OHA_COMMON=(--no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}")
+
+upstream_count() { # lines of the upstream's access log with status 201 and at least N bytes
+    awk -v min="$1" '$1 == 201 && $2 >= min { n++ } END { print n + 0 }' "$WORK/upstream-access.log"
+}
+
+# One oha run against SIDE; records the CPU the side used during it.
+oha_run() { # side name oha-args...
+    local side=$1 name=$2 pids before
+    shift 2
+    pids=$(side_pids "$side")
+    # shellcheck disable=SC2086
+    before=$(cpu_ticks $pids)
+    if [ "$PROFILE" = 1 ] && [ "$side" = loopgate ] && [[ $name == *-1 ]] && [[ $name != warmup* ]]; then
+        perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/perf-$name.data" 2>/dev/null &
+        PERF_PID=$!
+        sleep 0.5
+    fi
+    oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" "$@" "https://localhost:$(side_port "$side")/v1/transfers"
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID"
+        wait "$PERF_PID" || true
+        PERF_PID=
+        perf report -i "$WORK/perf-$name.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null >"$WORK/perf-$name-self.txt" || true
+        perf report -i "$WORK/perf-$name.data" --children --sort symbol -g none --stdio 2>/dev/null >"$WORK/perf-$name-children.txt" || true
+        log "profile of loopgate: $WORK/perf-$name-{self,children}.txt"
+    fi
+    # shellcheck disable=SC2086
+    record "${side}_${name}_cpu" $(($(cpu_ticks $pids) - before))
+}
+# The two sides in turn, the first one alternating from round to round.
+sides_for_round() {
+    if [ $(($1 % 2)) = 1 ]; then echo loopgate nginx; else echo nginx loopgate; fi
+}
+
+for round in $(seq "$ROUNDS"); do
+    for side in $(sides_for_round "$round"); do
+        log "round $round/$ROUNDS, $side: warm-up ${WARMUP}s, then 1 KiB transfers for ${SMALL_DURATION}s on $SMALL_CONNS connections"
+        oha_run "$side" "warmup-$round" -c "$SMALL_CONNS" -z "${WARMUP}s" -D "$WORK/body-1k"
+        oha_run "$side" "small-$round" -c "$SMALL_CONNS" -z "${SMALL_DURATION}s" -D "$WORK/body-1k"
+    done
+done
+for round in $(seq "$ROUNDS"); do
+    for side in $(sides_for_round "$round"); do
+        log "round $round/$ROUNDS, $side: $LARGE_REQUESTS transfers of $LARGE_MIB MiB on $LARGE_CONNS connections"
+        before=$(upstream_count $((LARGE_MIB << 20)))
+        oha_run "$side" "large-$round" -c "$LARGE_CONNS" -n "$LARGE_REQUESTS" -D "$WORK/body-large"
+        sleep 1
+        record "${side}_large-${round}_upstream" $(($(upstream_count $((LARGE_MIB << 20))) - before))
+    done
+done
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+mkdir -p "$RESULTS_DIR"
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+out=$RESULTS_DIR/transfer-$stamp.md
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+
+python3 - "$WORK" "$RSS" "$ROUNDS" "$LARGE_MIB" "$RSS_SMALL_MIB" "$RSS_BIG_MIB" "$SLOW_CONNS" "$(getconf CLK_TCK)" >"$WORK/table.md" <<'EOF'
+import json, statistics, sys
+work, rss_path = sys.argv[1:3]
+rounds, large_mib, small_mib, big_mib, slow_conns, hz = map(int, sys.argv[3:])
+rss = dict(line.strip().split("=", 1) for line in open(rss_path) if "=" in line)
+kb = lambda k: float(rss[k])
+sides = ("loopgate", "nginx")
+
+def oha(side, run):
+    d = json.load(open(f"{work}/oha-{side}-{run}.json"))
+    codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
+    # oha cuts off the requests in flight when a timed run ends: not attempts.
+    errors = {k: v for k, v in d["errorDistribution"].items() if "deadline" not in k}
+    ok = codes.get(201, 0)
+    return {
+        "ok": ok, "attempted": sum(codes.values()) + sum(errors.values()),
+        "seconds": d["summary"]["total"], "rps": ok / d["summary"]["total"],
+        "mbps": ok * (large_mib << 20) / d["summary"]["total"] / 1e6,
+        "p50": d["metrics"]["latency_ms"]["p50"], "p99": d["metrics"]["latency_ms"]["p99"],
+        "cpu": int(rss[f"{side}_{run}_cpu"]) / hz,
+        "upstream": int(rss.get(f"{side}_{run}_upstream", 0)),
+        "others": {**{str(k): v for k, v in codes.items() if k != 201}, **errors},
+    }
+
+runs = {(s, kind): [oha(s, f"{kind}-{r}") for r in range(1, rounds + 1)] for s in sides for kind in ("small", "large")}
+med = lambda s, kind, key: statistics.median(r[key] for r in runs[(s, kind)])
+total = lambda s, kind, key: sum(r[key] for r in runs[(s, kind)])
+
+rows = []
+def row(metric, lg, nx, fmt, target="", met=""):
+    ratio = f"{lg / nx:.2f}" if nx else ""
+    rows.append((metric, fmt.format(lg), fmt.format(nx), ratio, target, met))
+verdict = lambda ok: "**met**" if ok else "**MISSED**"
+n = f"median of {rounds} rounds" if rounds > 1 else "one round"
+
+rps = {s: med(s, "small", "rps") for s in sides}
+row(f"1 KiB transfers: requests/s (201s, {n})", rps["loopgate"], rps["nginx"], "{:,.0f}",
+    "≥ 0.5x nginx", verdict(rps["loopgate"] >= 0.5 * rps["nginx"]))
+row("1 KiB transfers: p50 latency (ms)", med("loopgate", "small", "p50"), med("nginx", "small", "p50"), "{:.2f}")
+row("1 KiB transfers: p99 latency (ms)", med("loopgate", "small", "p99"), med("nginx", "small", "p99"), "{:.2f}")
+row("1 KiB transfers: server CPU per transfer (ms)", *(total(s, "small", "cpu") / max(1, total(s, "small", "ok")) * 1e3 for s in sides), "{:.3f}")
+ok_all = lambda kind: all(total(s, kind, "ok") == total(s, kind, "attempted") for s in sides)
+rows.append(("1 KiB transfers: answered 201 (all rounds)",
+             *(f"{total(s, 'small', 'ok'):,}/{total(s, 'small', 'attempted'):,}" for s in sides), "", "all", verdict(ok_all("small"))))
+mbps = {s: med(s, "large", "mbps") for s in sides}
+row(f"{large_mib} MiB transfers: MB/s (10^6 B of 201s, {n})", mbps["loopgate"], mbps["nginx"], "{:,.0f}",
+    "≥ 0.9x nginx", verdict(mbps["loopgate"] >= 0.9 * mbps["nginx"]))
+row(f"{large_mib} MiB transfers: server CPU per GB (s)",
+    *(total(s, "large", "cpu") / max(1e-9, total(s, "large", "ok") * (large_mib << 20) / 1e9) for s in sides), "{:.2f}")
+complete = all(total(s, "large", "ok") == total(s, "large", "upstream") for s in sides)
+rows.append((f"{large_mib} MiB transfers: answered 201 (all rounds; bodies complete at the upstream)",
+             *(f"{total(s, 'large', 'ok')}/{total(s, 'large', 'attempted')} ({total(s, 'large', 'upstream')})" for s in sides),
+             "", "all", verdict(ok_all("large") and complete)))
+mib = "{:,.1f}"
+row("RSS idle, fresh process (MiB)", kb("loopgate_idle") / 1024, kb("nginx_idle") / 1024, mib)
+row(f"RSS peak, one {small_mib} MiB transfer (MiB)", kb("loopgate_small_peak") / 1024, kb("nginx_small_peak") / 1024, mib)
+growth = (kb("loopgate_big_peak") - kb("loopgate_small_peak")) / 1024
+row(f"RSS peak, one {big_mib:,} MiB transfer (MiB)", kb("loopgate_big_peak") / 1024, kb("nginx_big_peak") / 1024, mib,
+    "independent of body size: within 32 MiB of the row above", verdict(growth <= 32))
+row(f"RSS with {slow_conns:,} slow uploads held (MiB)", kb("loopgate_slow_peak") / 1024, kb("nginx_slow_peak") / 1024, mib)
+per = {s: (kb(f"{s}_slow_peak") - kb(f"{s}_slow_before")) / max(1, int(rss[f"{s}_slow_open"])) for s in sides}
+row("RSS per held slow upload (KiB, peak over the RSS before)", per["loopgate"], per["nginx"], "{:,.1f}")
+rows.append(("slow uploads still held when sampling ended", rss["loopgate_slow_open"], rss["nginx_slow_open"], "",
+             f"{slow_conns:,}", verdict(all(int(rss[f"{s}_slow_open"]) == slow_conns for s in sides))))
+
+print("| metric | loopgate | nginx | ratio (loopgate/nginx) | target | |")
+print("|---|---:|---:|---:|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print()
+fmt = lambda xs, f: ", ".join(f.format(x) for x in xs)
+for s in sides:
+    print(f"- {s}, every round: 1 KiB {fmt([r['rps'] for r in runs[(s, 'small')]], '{:,.0f}')} requests/s "
+          f"({fmt([r['cpu'] / max(1, r['ok']) * 1e3 for r in runs[(s, 'small')]], '{:.3f}')} ms CPU per transfer); "
+          f"{large_mib} MiB {fmt([r['mbps'] for r in runs[(s, 'large')]], '{:,.0f}')} MB/s")
+    for kind in ("small", "large"):
+        for i, r in enumerate(runs[(s, kind)], 1):
+            if r["others"]:
+                print(f"- {s}, {kind} round {i}: answers other than 201: {r['others']}")
+print(f"- the one {big_mib:,} MiB transfer took {float(rss['loopgate_big_seconds']):.1f} s through loopgate "
+      f"and {float(rss['nginx_big_seconds']):.1f} s through nginx.")
+EOF
+
+{
+    echo "## Transfer path: loopgate vs nginx ($stamp)"
+    echo
+    echo "- command: \`bash bench/transfer.sh\` (ROUNDS=$ROUNDS SMALL_DURATION=$SMALL_DURATION SMALL_CONNS=$SMALL_CONNS WARMUP=$WARMUP LARGE_MIB=$LARGE_MIB LARGE_REQUESTS=$LARGE_REQUESTS LARGE_CONNS=$LARGE_CONNS SLOW_CONNS=$SLOW_CONNS SLOW_HOLD=$SLOW_HOLD RSS_BIG_MIB=$RSS_BIG_MIB WORKERS=$WORKERS)"
+    echo "- loopgate $commit; $("$NGINX" -v 2>&1 | sed 's/^nginx version: //') (baseline and upstream, $WORKERS workers each); $(oha --version | head -n 1); $(python3 --version)"
+    echo "- machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r); load average (1, 5, 15 min) at the start: $LOAD_START, at the end: $load"
+    echo "- client (oha, python), loopgate or the baseline, and the upstream all run on this one machine and share its cores: absolute numbers are lower bounds, the ratios are what to compare."
+    [ -n "$NOTE" ] && echo "- note: $NOTE"
+    echo
+    cat "$WORK/table.md"
+} >"$out"
+cat "$out"
+log "written to $out"
