@@ -14,6 +14,8 @@ pub mod config;
 pub mod demo_upstream;
 pub mod devmode;
 pub mod identity;
+pub mod liveness;
+pub mod metrics;
 pub mod pki;
 pub mod records;
 pub mod server;

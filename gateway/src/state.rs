@@ -1,14 +1,16 @@
 //! What every request shares: the config, the clock, the log, the policy snapshot in force, the
-//! upstream clients, and the views rebuilt from the log at start (rule 19 volume counters and
-//! idempotency keys).
+//! upstream clients, metrics and liveness, and the views rebuilt from the log at start (rule 19
+//! volume counters and idempotency keys). The config, the policy snapshot and the upstream
+//! clients are swapped whole by a SIGHUP reload; a request keeps the ones it started with.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::StatusCode;
 use hyper::body::Incoming;
-use loopgate_audit::{Kind, Log, Record, Verdict};
+use loopgate_audit::{Appended, Kind, Log, Record, Verdict};
 use loopgate_policy::{
     DataClass, Decision, Registry, TransferRequest, VolumeCounters, counters_after, park_date,
     volume_year_start,
@@ -18,6 +20,8 @@ use tokio::sync::OnceCell;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::liveness::Liveness;
+use crate::metrics::Metrics;
 use crate::transfer::body::VerifyingBody;
 use crate::upstream::Upstreams;
 
@@ -28,6 +32,9 @@ pub struct PolicySnapshot {
     pub registry: Registry,
     /// The policy version: the log index of its `policy_change` record.
     pub version: u64,
+    /// SHA-256 of the bundle file it was loaded from (a reload of the same bytes changes
+    /// nothing).
+    pub sha256: [u8; 32],
 }
 
 /// A response kept for `Idempotency-Key` retries: status and JSON body.
@@ -43,17 +50,22 @@ pub enum Remembered {
     Logged(String),
 }
 
+/// Upstream clients for transfer bodies.
+pub type TransferUpstreams = Upstreams<VerifyingBody<Incoming>>;
+
 /// Shared state of the running gateway.
 pub struct AppState {
-    /// The validated config.
-    pub config: Config,
+    config: RwLock<Arc<Config>>,
     /// The clock.
     pub clock: Clock,
     /// The audit log.
     pub log: Log,
     policy: RwLock<Arc<PolicySnapshot>>,
-    /// Upstream clients by recipient.
-    pub upstreams: Upstreams<VerifyingBody<Incoming>>,
+    upstreams: RwLock<Arc<TransferUpstreams>>,
+    /// What `/metrics` serves.
+    pub metrics: Metrics,
+    /// Heartbeats for the systemd watchdog.
+    pub liveness: Liveness,
     volumes: Mutex<HashMap<(String, Date), VolumeCounters>>,
     idempotency: Mutex<HashMap<(String, String), Remembered>>,
 }
@@ -65,17 +77,69 @@ impl AppState {
         clock: Clock,
         log: Log,
         policy: PolicySnapshot,
-        upstreams: Upstreams<VerifyingBody<Incoming>>,
+        upstreams: TransferUpstreams,
     ) -> Self {
         Self {
-            config,
+            config: RwLock::new(Arc::new(config)),
             clock,
             log,
             policy: RwLock::new(Arc::new(policy)),
-            upstreams,
+            upstreams: RwLock::new(Arc::new(upstreams)),
+            metrics: Metrics::new(),
+            liveness: Liveness::default(),
             volumes: Mutex::default(),
             idempotency: Mutex::default(),
         }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The upstream clients in force.
+    pub fn upstreams(&self) -> Arc<TransferUpstreams> {
+        self.upstreams
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts a reloaded config, upstream clients and (when the bundle changed) policy snapshot
+    /// in force. Requests in flight keep the ones they started with.
+    pub fn swap(
+        &self,
+        config: Config,
+        upstreams: TransferUpstreams,
+        policy: Option<PolicySnapshot>,
+    ) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        *self
+            .upstreams
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
+        if let Some(policy) = policy {
+            *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        }
+    }
+
+    /// Appends `leaf` and waits until it is durable, timing it for `/metrics` and tracking it
+    /// for the watchdog. Every append the gateway makes goes through here.
+    pub async fn append(&self, leaf: Vec<u8>) -> Result<Appended, loopgate_audit::Error> {
+        let started = Instant::now();
+        let pending = self.liveness.append_started(started);
+        let appended = self.log.append(leaf).await;
+        let done = Instant::now();
+        if appended.is_ok() {
+            self.liveness.appended(done);
+        }
+        drop(pending);
+        self.metrics
+            .append_latency(done.duration_since(started).as_secs_f64());
+        appended
     }
 
     /// The snapshot in force. A request keeps the one it started with.

@@ -91,10 +91,13 @@ pub async fn handle(
         }
         Ok(principal) => route(&state, &principal, request).await,
     };
+    let template = route_template(&path);
+    record_metrics(&state, template, reply.0, &outcome);
     tracing::info!(
         principal = %who,
         method = %method,
-        route = %path,
+        route = template,
+        path = %path,
         decision = outcome.decision.unwrap_or("-"),
         reason = outcome.reason.map_or("-", |r| r.as_str()),
         status = reply.0.as_u16(),
@@ -103,6 +106,30 @@ pub async fn handle(
         "request"
     );
     json_response(reply)
+}
+
+/// The route template of `path` (a bounded label: never the raw path).
+fn route_template(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["v1", "transfers"] => "/v1/transfers",
+        ["v1", "transfers", _] => "/v1/transfers/{transfer_id}",
+        ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
+        _ => "other",
+    }
+}
+
+fn record_metrics(state: &AppState, route: &'static str, status: StatusCode, outcome: &Outcome) {
+    state.metrics.request(route, status.as_u16());
+    if let Some(decision) = outcome.decision {
+        let allowed = decision == "allow";
+        state
+            .metrics
+            .decision(allowed, outcome.reason.map(ReasonCode::as_str));
+        if allowed {
+            state.metrics.transfer_bytes(outcome.bytes);
+        }
+    }
 }
 
 fn outcome_of(error: &ApiError) -> Outcome {

@@ -104,7 +104,7 @@ async fn append(
         ))
     };
     let leaf = record.to_leaf().map_err(unavailable)?;
-    let appended = state.log.append(leaf.clone()).await.map_err(unavailable)?;
+    let appended = state.append(leaf.clone()).await.map_err(unavailable)?;
     Ok((appended, leaf))
 }
 
@@ -192,6 +192,7 @@ async fn run(
         return Err(internal("an allowed item is missing from its registry"));
     };
 
+    let in_flight = state.metrics.transfer_started();
     let ending = forward(
         state,
         &transfer_id,
@@ -201,6 +202,7 @@ async fn run(
         request,
     )
     .await;
+    drop(in_flight);
     let record = records::outcome(
         &transfer_id,
         sender,
@@ -280,7 +282,8 @@ async fn forward(
         size: None,
         upstream_status: None,
     };
-    if !state.upstreams.has(&headers.recipient) {
+    let upstreams = state.upstreams();
+    if !upstreams.has(&headers.recipient) {
         tracing::error!(recipient = %headers.recipient, "no upstream configured for an allowed recipient");
         return failed(ReasonCode::UpstreamUnavailable);
     }
@@ -304,11 +307,10 @@ async fn forward(
         length: headers.content_length,
         sha256: headers.sha256,
         max_bytes,
-        idle_timeout: state.config.limits.body_idle_timeout,
+        idle_timeout: state.config().limits.body_idle_timeout,
     };
     let (body, report) = VerifyingBody::new(request.into_body(), expected);
-    let sent = state
-        .upstreams
+    let sent = upstreams
         .send(&headers.recipient, upstream_headers, body)
         .await;
     let report = report.lock().map(|r| r.clone()).unwrap_or(None);

@@ -70,7 +70,7 @@ pub struct Upstream {
 }
 
 /// Dev mode's built-in upstream.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoUpstream {
     /// Listen address (port 0: the OS picks one).
     pub listen: SocketAddr,

@@ -30,6 +30,7 @@ fn state(dir: &Path) -> AppState {
         PolicySnapshot {
             registry,
             version: 0,
+            sha256: [0; 32],
         },
         upstreams,
     )

@@ -1,15 +1,19 @@
-//! Running the gateway: opens the log, loads the policy, binds the listeners, serves until
-//! SIGTERM or SIGINT, then stops accepting, lets connections (and the transfers on them) finish
-//! up to the drain timeout, and flushes the log.
+//! Running the gateway: opens the log, loads the policy, binds the listeners, tells systemd it
+//! is ready (and keeps its watchdog fed), serves until SIGTERM or SIGINT, reloading on SIGHUP,
+//! then stops accepting, lets connections (and the transfers on them) finish up to the drain
+//! timeout, and flushes the log.
+
+mod ops;
+mod reload;
+mod systemd;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -18,6 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use loopgate_audit::{Log, LogConfig, SigningKey};
 use ring::digest;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -54,6 +59,14 @@ pub enum ServeError {
     /// TLS material.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A signal handler cannot be installed.
+    #[error("cannot watch {name}: {source}")]
+    Signal {
+        /// The signal.
+        name: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A listener cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -88,7 +101,27 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
         .map_err(|source| ServeError::Bind { addr, source })
 }
 
-/// Starts everything, calls `ready` with the bound addresses, and serves until a signal.
+/// The bundle at `path`, validated, and the SHA-256 of its bytes.
+pub(crate) fn load_bundle(
+    path: &std::path::Path,
+) -> Result<(loopgate_policy::Registry, [u8; 32]), ServeError> {
+    let text = read(path)?;
+    let registry = loopgate_policy::parse_bundle(&text)
+        .map_err(
+            |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
+                path: path.to_owned(),
+                problems: problems.iter().map(ToString::to_string).collect(),
+            },
+        )?
+        .registry;
+    let digest = digest::digest(&digest::SHA256, text.as_bytes());
+    let mut sha = [0u8; 32];
+    sha.copy_from_slice(digest.as_ref());
+    Ok((registry, sha))
+}
+
+/// Starts everything, calls `ready` with the bound addresses (then tells systemd), and serves
+/// until SIGTERM or SIGINT; SIGHUP reloads (see [`reload`]).
 pub async fn run(
     config: Config,
     clock: Clock,
@@ -97,33 +130,26 @@ pub async fn run(
     // A file-size limit (RLIMIT_FSIZE) must fail a log write with EFBIG, so the log fails
     // closed, instead of killing the process: SIGXFSZ's default action is to terminate it. With
     // a handler registered (kept for the whole run) the kernel returns the error instead.
-    let _file_size_limit =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot catch SIGXFSZ"));
+    let _file_size_limit = signal(SignalKind::from_raw(libc::SIGXFSZ))
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot catch SIGXFSZ"));
+    // Registered first for the same reason: SIGHUP's and SIGTERM's default actions kill the
+    // process. A SIGHUP that arrives while starting is served once the gateway is ready.
+    let hangup = watch_signal(SignalKind::hangup(), "SIGHUP")?;
+    let mut terminate = watch_signal(SignalKind::terminate(), "SIGTERM")?;
     let key = SigningKey::load(&config.log_key)?;
     let log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
     let log = tokio::task::spawn_blocking(move || Log::open(log_config))
         .await
         .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??;
 
-    let bundle_text = read(&config.policy_bundle)?;
-    let registry = loopgate_policy::parse_bundle(&bundle_text)
-        .map_err(
-            |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
-                path: config.policy_bundle.clone(),
-                problems: problems.iter().map(ToString::to_string).collect(),
-            },
-        )?
-        .registry;
-    let digest = digest::digest(&digest::SHA256, bundle_text.as_bytes());
-    let mut sha = [0u8; 32];
-    sha.copy_from_slice(digest.as_ref());
+    let (registry, sha256) = load_bundle(&config.policy_bundle)?;
     let source = config.policy_bundle.display().to_string();
-    let leaf = records::policy_loaded(&sha, &source, clock.now())?.to_leaf()?;
+    let leaf = records::policy_loaded(&sha256, &source, clock.now())?.to_leaf()?;
     let version = log.append(leaf).await?.index;
 
     let mut upstream_config: BTreeMap<String, Upstream> = config.upstreams.clone();
     let mut demo = None;
+    let mut demo_entry = None;
     if let Some(settings) = &config.demo_upstream {
         let listener = bind(settings.listen).await?;
         let tls = crate::tls::plain_server_config(&settings.cert, &settings.key)?;
@@ -133,31 +159,37 @@ pub async fn run(
                 addr: settings.listen,
                 source,
             })?;
-        upstream_config.insert(
-            settings.tenant.clone(),
-            Upstream {
-                url: format!("https://localhost:{}/ingest", started.addr().port())
-                    .parse()
-                    .map_err(|_| ServeError::Bind {
-                        addr: started.addr(),
-                        source: std::io::Error::other("no URL for the demo upstream"),
-                    })?,
-                ca: settings.ca.clone(),
-            },
-        );
+        let entry = Upstream {
+            url: format!("https://localhost:{}/ingest", started.addr().port())
+                .parse()
+                .map_err(|_| ServeError::Bind {
+                    addr: started.addr(),
+                    source: std::io::Error::other("no URL for the demo upstream"),
+                })?,
+            ca: settings.ca.clone(),
+        };
+        upstream_config.insert(settings.tenant.clone(), entry.clone());
+        demo_entry = Some((settings.tenant.clone(), entry));
         demo = Some(started);
     }
     let upstreams = Upstreams::new(&upstream_config, &config.limits)?;
-    let tls = TlsAcceptor::from(crate::tls::server_config(&config.tls)?);
+    let acceptor = Arc::new(reload::Acceptor::new(TlsAcceptor::from(
+        crate::tls::server_config(&config.tls)?,
+    )));
     let api = bind(config.listen).await?;
     let ops = bind(config.ops_listen).await?;
     let state = Arc::new(AppState::new(
         config,
         clock,
         log,
-        PolicySnapshot { registry, version },
+        PolicySnapshot {
+            registry,
+            version,
+            sha256,
+        },
         upstreams,
     ));
+    reload::certificate_metrics(&state);
     let (scanned, unfinished) = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || state.scan())
@@ -168,7 +200,7 @@ pub async fn run(
     // (drain timeout, kill, crash) get `interrupted` before anything new is admitted.
     for decision in &unfinished {
         let leaf = records::interrupted(decision, state.clock.now())?.to_leaf()?;
-        let index = state.log.append(leaf).await?.index;
+        let index = state.append(leaf).await?.index;
         tracing::warn!(
             transfer_id = decision.transfer_id.as_deref().unwrap_or("-"),
             log_index = index,
@@ -182,13 +214,25 @@ pub async fn run(
     };
     tracing::info!(api = %bound.api, ops = %bound.ops, records = scanned, policy_version = version, "loopgate ready");
     ready(bound);
+    // Listeners bound, log recovered, policy loaded.
+    systemd::ready();
+    let watchdog = systemd::watchdog(state.clone());
+    let reloader = tokio::spawn(reload::on_hangup(
+        hangup,
+        state.clone(),
+        acceptor.clone(),
+        demo_entry,
+    ));
 
     let (stop, stopped) = watch::channel(false);
-    let ops_task = tokio::spawn(serve_ops(ops, state.clone(), stopped));
+    let ops_task = tokio::spawn(ops::serve(ops, state.clone(), stopped));
     let graceful = GracefulShutdown::new();
-    accept(&api, &tls, &state, &graceful).await;
+    accept(&api, &acceptor, &state, &graceful, &mut terminate).await;
+    systemd::stopping();
+    state.liveness.stopping();
+    reloader.abort();
     drop(api);
-    let drain = state.config.limits.drain_timeout;
+    let drain = state.config().limits.drain_timeout;
     tracing::info!(
         drain_secs = drain.as_secs(),
         "stopping: draining connections"
@@ -203,8 +247,15 @@ pub async fn run(
     let _ = ops_task.await;
     drop(demo);
     state.log.shutdown().await?;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+fn watch_signal(kind: SignalKind, name: &'static str) -> Result<Signal, ServeError> {
+    signal(kind).map_err(|source| ServeError::Signal { name, source })
 }
 
 fn local(listener: &TcpListener) -> Result<SocketAddr, ServeError> {
@@ -214,24 +265,25 @@ fn local(listener: &TcpListener) -> Result<SocketAddr, ServeError> {
     })
 }
 
-/// Accepts API connections until SIGTERM or SIGINT.
+/// How often the accept loop beats for the watchdog while no connection arrives.
+const HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// Accepts API connections until SIGTERM or SIGINT. Each connection takes the TLS acceptor in
+/// force when it arrives; a reload does not touch connections already accepted.
 async fn accept(
     api: &TcpListener,
-    tls: &TlsAcceptor,
+    acceptor: &reload::Acceptor,
     state: &Arc<AppState>,
     graceful: &GracefulShutdown,
+    terminate: &mut Signal,
 ) {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch SIGTERM");
-                return;
-            }
-        };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        state.liveness.beat_accept(Instant::now());
         let accepted = tokio::select! {
             accepted = api.accept() => accepted,
+            _ = heartbeat.tick() => continue,
             _ = terminate.recv() => return,
             _ = tokio::signal::ctrl_c() => return,
         };
@@ -243,9 +295,10 @@ async fn accept(
             }
         };
         let _ = tcp.set_nodelay(true);
-        let tls = tls.clone();
+        let tls = acceptor.current();
         let state = state.clone();
-        let limits = state.config.limits.clone();
+        let config = state.config();
+        let limits = config.limits.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let handshake = tokio::time::timeout(limits.header_timeout, tls.accept(tcp)).await;
@@ -261,7 +314,7 @@ async fn accept(
                 }
             };
             let principal = match stream.get_ref().1.peer_certificates() {
-                Some([leaf, ..]) => principal_from_cert(leaf, &state.config.trust_domain),
+                Some([leaf, ..]) => principal_from_cert(leaf, &config.trust_domain),
                 _ => Err(IdentityError::Missing),
             };
             let service = service_fn(move |request: Request<Incoming>| {
@@ -285,47 +338,4 @@ async fn accept(
             }
         });
     }
-}
-
-/// The plain-HTTP ops listener: `/healthz` (up) and `/readyz` (log writable, policy loaded).
-async fn serve_ops(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped.changed() => return,
-        };
-        let Ok((tcp, _)) = accepted else { continue };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(ops_reply(&state, request.uri().path())) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
-}
-
-fn ops_reply(state: &AppState, path: &str) -> Response<Full<Bytes>> {
-    let (status, body) = match path {
-        "/healthz" => (StatusCode::OK, "ok\n".to_owned()),
-        "/readyz" if state.log.is_available() => (StatusCode::OK, "ready\n".to_owned()),
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "not ready: the audit log cannot be written ({:?})\n",
-                state.log.health().last_error
-            ),
-        ),
-        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
 }
