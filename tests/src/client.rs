@@ -1,6 +1,7 @@
 //! An HTTPS client of the gateway's API: real TLS 1.3 with a client certificate (or none), HTTP/1.1
 //! or HTTP/2 chosen by ALPN, one fresh connection per request so every test sees its own
-//! handshake. Calls block; they run on one shared tokio runtime.
+//! handshake (or, with `open`, one [`Connection`] kept for several requests). Calls block; they
+//! run on one shared tokio runtime.
 //!
 //! ```text
 //! let sz = Client::tenant(&gw, "sz-genomics");
@@ -228,45 +229,56 @@ impl Client {
 
     /// A request on a fresh connection: the response, or why there was none.
     pub fn try_request(&self, request: Request<TestBody>) -> Result<Response, String> {
+        let mut connection = self.try_open()?;
+        connection.try_request(request)
+    }
+
+    /// A connection kept open for several requests (HTTP/1.1 keep-alive or HTTP/2).
+    pub fn open(&self) -> Connection {
+        self.try_open()
+            .unwrap_or_else(|e| panic!("no connection: {e}"))
+    }
+
+    /// A connection kept open, or why there is none.
+    pub fn try_open(&self) -> Result<Connection, String> {
         let run = async {
             let tls = self.connect().await?;
             let version = match tls.get_ref().1.alpn_protocol() {
                 Some(b"h2") => http::Version::HTTP_2,
                 _ => http::Version::HTTP_11,
             };
+            let peer_certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|der| der.to_vec())
+                .unwrap_or_default();
             let io = TokioIo::new(tls);
-            let response = if version == http::Version::HTTP_2 {
-                let (mut sender, conn) =
+            let sender = if version == http::Version::HTTP_2 {
+                let (sender, conn) =
                     hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                         .await
                         .map_err(|e| format!("h2 handshake: {e}"))?;
                 tokio::spawn(conn);
-                sender.send_request(request).await
+                Sender::Two(sender)
             } else {
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+                let (sender, conn) = hyper::client::conn::http1::handshake(io)
                     .await
                     .map_err(|e| format!("http/1.1 handshake: {e}"))?;
                 tokio::spawn(conn);
-                sender.send_request(request).await
-            }
-            .map_err(|e| format!("request: {}", chain(&e)))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| format!("response body: {e}"))?
-                .to_bytes();
-            Ok(Response {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
+                Sender::One(sender)
+            };
+            Ok(Connection {
+                sender,
                 version,
+                peer_certificate,
             })
         };
         runtime().block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, run)
                 .await
-                .unwrap_or_else(|_| Err("no response in time".to_owned()))
+                .unwrap_or_else(|_| Err("no connection in time".to_owned()))
         })
     }
 
@@ -332,6 +344,73 @@ impl Client {
                 Err(_) if !text.is_empty() => Ok(text),
                 Err(e) => Err(e.to_string()),
             }
+        };
+        runtime().block_on(async {
+            tokio::time::timeout(REQUEST_TIMEOUT, run)
+                .await
+                .unwrap_or_else(|_| Err("no response in time".to_owned()))
+        })
+    }
+}
+
+enum Sender {
+    One(hyper::client::conn::http1::SendRequest<TestBody>),
+    Two(hyper::client::conn::http2::SendRequest<TestBody>),
+}
+
+/// One open TLS connection to the gateway.
+pub struct Connection {
+    sender: Sender,
+    version: http::Version,
+    peer_certificate: Vec<u8>,
+}
+
+impl Connection {
+    /// The gateway's certificate as presented in this connection's handshake (DER).
+    pub fn peer_certificate(&self) -> &[u8] {
+        &self.peer_certificate
+    }
+
+    /// The HTTP version ALPN chose.
+    pub fn version(&self) -> http::Version {
+        self.version
+    }
+
+    /// A request on this connection: the response, or why there was none (e.g. the
+    /// connection was closed).
+    pub fn try_request(&mut self, request: Request<TestBody>) -> Result<Response, String> {
+        let version = self.version;
+        let sender = &mut self.sender;
+        let run = async {
+            let response = match sender {
+                Sender::One(sender) => {
+                    sender
+                        .ready()
+                        .await
+                        .map_err(|e| format!("request: connection closed: {}", chain(&e)))?;
+                    sender.send_request(request).await
+                }
+                Sender::Two(sender) => {
+                    sender
+                        .ready()
+                        .await
+                        .map_err(|e| format!("request: connection closed: {}", chain(&e)))?;
+                    sender.send_request(request).await
+                }
+            }
+            .map_err(|e| format!("request: {}", chain(&e)))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| format!("response body: {e}"))?
+                .to_bytes();
+            Ok(Response {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+                version,
+            })
         };
         runtime().block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, run)

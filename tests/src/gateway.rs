@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::loopgate_bin;
+use crate::metrics::Exposition;
 
 /// How long a gateway may take to print its addresses.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -138,6 +139,7 @@ pub struct GatewayBuilder {
     config: Vec<ConfigEdit>,
     fsize_limit: Option<u64>,
     folder: Option<Folder>,
+    env: Vec<(String, String)>,
 }
 
 /// A dev folder and the temporary directory that holds it (kept across restarts).
@@ -191,6 +193,7 @@ exec 3<&0
 "$@" </dev/null &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null' TERM INT
+trap 'kill -HUP $pid 2>/dev/null' HUP
 (
     cat <&3 >/dev/null
     : > "$LOOPGATE_TEST_FOLDER/orphaned"
@@ -228,6 +231,7 @@ impl Gateway {
             config: Vec::new(),
             fsize_limit: None,
             folder: None,
+            env: Vec::new(),
         }
     }
 
@@ -397,6 +401,37 @@ impl Gateway {
             .expect("the gateway's VmHWM")
     }
 
+    /// Sends SIGHUP and returns at once (the gateway reloads in the background).
+    pub fn begin_reload(&self) {
+        let _ = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Sends SIGHUP and waits until the gateway has handled it (its `loopgate_reloads_total`
+    /// moved): true when the reload was applied, false when it was refused.
+    pub fn reload(&self) -> bool {
+        let count =
+            |m: &Exposition, result: &str| m.value("loopgate_reloads_total", &[("result", result)]);
+        let before = self.metrics();
+        self.begin_reload();
+        let after = eventually(Duration::from_secs(10), || {
+            let now = self.metrics();
+            (count(&now, "ok") + count(&now, "refused")
+                > count(&before, "ok") + count(&before, "refused"))
+            .then_some(now)
+        })
+        .unwrap_or_else(|| panic!("SIGHUP was not handled:\n{}", self.stderr()));
+        count(&after, "ok") > count(&before, "ok")
+    }
+
+    /// `GET /metrics`, parsed strictly.
+    pub fn metrics(&self) -> Exposition {
+        let (status, body) = self.ops_get("/metrics");
+        assert_eq!(status, 200, "/metrics: {body}");
+        Exposition::parse(&body).unwrap_or_else(|e| panic!("/metrics does not parse: {e}\n{body}"))
+    }
+
     /// Sends SIGTERM and returns at once (the gateway drains, then exits).
     pub fn begin_stop(&self) {
         let _ = Command::new("kill")
@@ -459,6 +494,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Sets an environment variable of the gateway process (e.g. `NOTIFY_SOCKET`). The
+    /// gateway never inherits the test's own `NOTIFY_SOCKET`, `WATCHDOG_USEC` or `WATCHDOG_PID`.
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
     /// Makes the folder (unless restarting), applies the edits, starts `loopgate serve` and
     /// waits until it printed its addresses.
     pub fn start(self) -> Gateway {
@@ -510,6 +552,10 @@ impl GatewayBuilder {
             .args(["serve", "--config"])
             .arg(&config_path)
             .env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(self.env)
             .env("LOOPGATE_TEST_FOLDER", folder.temp_root())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

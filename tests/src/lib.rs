@@ -160,5 +160,6 @@ impl BundleText {
 
 pub mod client;
 pub mod gateway;
+pub mod metrics;
 pub mod receipt;
 pub mod upstream;
