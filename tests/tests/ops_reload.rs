@@ -1,0 +1,175 @@
+//! SIGHUP (SPEC.md section 8): the gateway re-reads its config, certificates and policy bundle
+//! without dropping a connection. Connections already open keep working on their session, new
+//! ones get the new certificate; a new bundle that validates is logged as a `policy_change`
+//! whose index every later decision names; anything broken is refused with one error line and
+//! the running config, certificate and policy keep serving; a changed listener address needs a
+//! restart and the running one stays.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::IpAddr;
+
+use loopgate_tests::client::{Client, Http};
+use loopgate_tests::gateway::{Bundle, ConfigToml, Gateway};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+fn now() -> time::OffsetDateTime {
+    loopgate::clock::Clock::system().now()
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+fn checkpoint(client: &Client) -> http::Request<loopgate_tests::client::TestBody> {
+    client
+        .builder(http::Method::GET, "/v1/audit/checkpoint")
+        .body(loopgate_tests::client::TestBody::empty())
+        .unwrap()
+}
+
+#[test]
+fn sighup_swaps_the_server_certificate_without_dropping_connections() {
+    let gw = Gateway::dev().start();
+    let h1 = Client::regulator(&gw, "pcpd").with_http(Http::One);
+    let h2 = Client::regulator(&gw, "pcpd").http2();
+    let mut old_h1 = h1.open();
+    let mut old_h2 = h2.open();
+    assert_eq!(old_h2.version(), http::Version::HTTP_2);
+    let old_cert = old_h1.peer_certificate().to_vec();
+    for connection in [&mut old_h1, &mut old_h2] {
+        assert_eq!(connection.try_request(checkpoint(&h1)).unwrap().status, 200);
+    }
+    let policy_version = gw.metrics().value("loopgate_policy_version", &[]);
+
+    // A new server certificate from the dev CA, written over the old files.
+    let loopback: [IpAddr; 1] = [[127, 0, 0, 1].into()];
+    let issued = gw
+        .dev_ca()
+        .issue_server(&["localhost"], &loopback, now())
+        .unwrap();
+    std::fs::write(gw.pki("server.pem"), &issued.cert_pem).unwrap();
+    std::fs::write(gw.pki("server.key"), &issued.key_pem).unwrap();
+    assert!(gw.reload(), "the reload was refused:\n{}", gw.stderr());
+
+    // The open connections (HTTP/1.1 keep-alive and HTTP/2) still work on their session.
+    let r = old_h1.try_request(checkpoint(&h1)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = old_h2.try_request(checkpoint(&h2)).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A new connection gets the new certificate.
+    let new_cert = h1.open().peer_certificate().to_vec();
+    assert_ne!(new_cert, old_cert);
+    assert_eq!(new_cert, der(&issued.cert_pem));
+    // Same bundle bytes: no new policy version.
+    let metrics = gw.metrics();
+    assert_eq!(
+        metrics.value("loopgate_policy_version", &[]),
+        policy_version
+    );
+
+    // A broken key is refused with one error line; the new certificate keeps serving.
+    std::fs::write(gw.pki("server.key"), "not a key").unwrap();
+    assert!(!gw.reload(), "a broken key was accepted");
+    let stderr = gw.stderr();
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("reload refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{stderr}");
+    assert!(refused[0].contains("server.key"), "{}", refused[0]);
+    assert_eq!(h1.open().peer_certificate(), new_cert.as_slice());
+    assert_eq!(old_h1.try_request(checkpoint(&h1)).unwrap().status, 200);
+    std::fs::write(gw.pki("server.key"), &issued.key_pem).unwrap();
+
+    // A new listener address needs a restart: logged, and the running one stays.
+    let config_path = gw.dir().join("gateway.toml");
+    let config = ConfigToml(
+        std::fs::read_to_string(&config_path)
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let moved = config.set("server", "listen", "127.0.0.1:1");
+    std::fs::write(&config_path, toml::to_string(&moved.0).unwrap()).unwrap();
+    assert!(gw.reload(), "{}", gw.stderr());
+    assert!(
+        gw.stderr().contains("takes effect only after a restart"),
+        "{}",
+        gw.stderr()
+    );
+    assert_eq!(h2.open().try_request(checkpoint(&h2)).unwrap().status, 200);
+}
+
+/// The `policy_version` of the decision record at `index` and the index of the last
+/// `policy_change` before it, from the stopped gateway's log.
+fn versions(records: &[serde_json::Value], index: usize) -> (u64, u64) {
+    let decision = &records[index];
+    assert_eq!(decision["kind"], "decision", "{decision}");
+    let last_change = records[..index]
+        .iter()
+        .rposition(|r| r["kind"] == "policy_change")
+        .unwrap();
+    (
+        decision["policy_version"].as_u64().unwrap(),
+        last_change as u64,
+    )
+}
+
+#[test]
+fn sighup_refuses_a_broken_bundle_and_logs_a_valid_one_as_the_new_policy_version() {
+    let gw = Gateway::dev().start();
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let allowed = sz.post_transfer().non_personal().body("one").send();
+    assert_eq!(allowed.status, 201, "{}", allowed.text());
+    let bundle_path = gw.dir().join("policy.toml");
+    let good = std::fs::read_to_string(&bundle_path).unwrap();
+    let first_version = gw.metrics().value("loopgate_policy_version", &[]);
+
+    // Broken: refused, one error line naming the file, and the old policy keeps deciding.
+    std::fs::write(&bundle_path, good.replace("[[tenant]]", "[[tennant]]")).unwrap();
+    assert!(!gw.reload(), "a broken bundle was accepted");
+    let stderr = gw.stderr();
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("reload refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{stderr}");
+    assert!(refused[0].contains("policy.toml"), "{}", refused[0]);
+    let still = sz.post_transfer().non_personal().body("two").send();
+    assert_eq!(still.status, 201, "{}", still.text());
+    assert_eq!(
+        gw.metrics().value("loopgate_policy_version", &[]),
+        first_version
+    );
+
+    // Valid and different: the sender is suspended from now on.
+    let suspended = Bundle(good)
+        .edit_after(
+            "id = \"sz-genomics\"",
+            "status = \"approved\"",
+            "status = \"suspended\"",
+        )
+        .0;
+    std::fs::write(&bundle_path, suspended).unwrap();
+    assert!(gw.reload(), "{}", gw.stderr());
+    let new_version = gw.metrics().value("loopgate_policy_version", &[]);
+    assert!(new_version > first_version);
+    let denied = sz.post_transfer().non_personal().body("three").send();
+    let denied_at = denied.assert_error(403, "tenant.suspended", true).unwrap();
+
+    let records = gw.stop().records();
+    let (used, change) = versions(&records, denied_at as usize);
+    assert_eq!((used, change), (new_version as u64, new_version as u64));
+    assert_eq!(records[change as usize]["principal"], "system");
+    // The decisions before the reload name the first version.
+    let before: Vec<u64> = records[..change as usize]
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .map(|r| r["policy_version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(before, vec![first_version as u64; 2]);
+}
