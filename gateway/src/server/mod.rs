@@ -266,7 +266,7 @@ fn local(listener: &TcpListener) -> Result<SocketAddr, ServeError> {
 }
 
 /// How often the accept loop beats for the watchdog while no connection arrives.
-const HEARTBEAT: Duration = Duration::from_millis(100);
+pub(super) const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// Accepts API connections until SIGTERM or SIGINT. Each connection takes the TLS acceptor in
 /// force when it arrives; a reload does not touch connections already accepted.

@@ -40,9 +40,10 @@ pub(super) fn stopping() {
 }
 
 /// When systemd set a watchdog (`WATCHDOG_USEC`, for this process), pings it every half
-/// period while [`crate::liveness::Liveness::check`] passes; the first failed check is logged
-/// and the pings stop until the gateway is alive again (systemd restarts it before that when
-/// the stall outlasts `WatchdogSec`).
+/// period while [`crate::liveness::Liveness::check`] passes with that half period as the
+/// limit (at least five accept-loop heartbeats); the first failed check is logged and the
+/// pings stop until the gateway is alive again (systemd restarts it before that when the stall
+/// outlasts `WatchdogSec`).
 pub(super) fn watchdog(state: Arc<AppState>) -> Option<JoinHandle<()>> {
     let timeout = sd_notify::watchdog_enabled()?;
     let period = timeout / 2;
@@ -50,13 +51,15 @@ pub(super) fn watchdog(state: Arc<AppState>) -> Option<JoinHandle<()>> {
         watchdog_ms = timeout.as_millis() as u64,
         "systemd watchdog enabled"
     );
+    // A period shorter than a few accept-loop heartbeats would read an idle loop as stuck.
+    let limit = period.max(super::HEARTBEAT * 5);
     Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stalled = false;
         loop {
             tick.tick().await;
-            match state.liveness.check(Instant::now(), period) {
+            match state.liveness.check(Instant::now(), limit) {
                 Ok(()) => {
                     if stalled {
                         tracing::info!("alive again; watchdog pings resume");
