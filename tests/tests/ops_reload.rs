@@ -1,16 +1,18 @@
-//! SIGHUP (SPEC.md section 8): the gateway re-reads its config, certificates and policy bundle
-//! without dropping a connection. Connections already open keep working on their session, new
-//! ones get the new certificate; a new bundle that validates is logged as a `policy_change`
-//! whose index every later decision names; anything broken is refused with one error line and
-//! the running config, certificate and policy keep serving; a changed listener address needs a
-//! restart and the running one stays.
+//! SIGHUP (SPEC.md section 8): the gateway re-reads its config, certificates, CRLs and policy
+//! bundle without dropping a connection. Connections already open keep working on their
+//! session, new ones get the new certificate and are checked against the new CRLs; a new bundle
+//! that validates is logged as a `policy_change` whose index every later decision names, while
+//! a transfer already streaming finishes under the version it started with; anything broken is
+//! refused with one error line and the running config, certificate and policy keep serving; a
+//! changed listener address needs a restart and the running one stays.
 
 #![allow(clippy::unwrap_used)]
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use loopgate_tests::client::{Client, Http};
-use loopgate_tests::gateway::{Bundle, ConfigToml, Gateway};
+use loopgate_tests::gateway::{Bundle, ConfigToml, Gateway, eventually};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -172,4 +174,92 @@ fn sighup_refuses_a_broken_bundle_and_logs_a_valid_one_as_the_new_policy_version
         .map(|r| r["policy_version"].as_u64().unwrap())
         .collect();
     assert_eq!(before, vec![first_version as u64; 2]);
+}
+
+#[test]
+fn sighup_applies_a_new_crl_at_the_next_handshake() {
+    let gw = Gateway::dev().start();
+    let ca = gw.dev_ca();
+    let issued = ca
+        .issue_client("spiffe://loopgate.dev/tenant/sz-genomics", now())
+        .unwrap();
+    let client = Client::with_cert(&gw, &issued.cert_pem, &issued.key_pem);
+    let transfer = |client: &Client| client.post_transfer().non_personal().body("x").build();
+    let mut open = client.open();
+    assert_eq!(open.try_request(transfer(&client)).unwrap().status, 201);
+
+    // A CRL that revokes it, named in the config from now on.
+    let crl = ca.revocation_list(&[&issued.serial], 1, now()).unwrap();
+    std::fs::write(gw.pki("crl.pem"), crl).unwrap();
+    let config_path = gw.dir().join("gateway.toml");
+    let config = ConfigToml(
+        std::fs::read_to_string(&config_path)
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+    .set(
+        "tls",
+        "crls",
+        toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+    );
+    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    assert!(gw.reload(), "{}", gw.stderr());
+    let refused = client.post_transfer().non_personal().body("y").try_send();
+    assert!(
+        refused.is_err(),
+        "a revoked certificate was let in: {refused:?}"
+    );
+    // A connection it opened before the reload keeps its session until it closes.
+    assert_eq!(open.try_request(transfer(&client)).unwrap().status, 201);
+    // Others from the same CA still get in.
+    let ok = Client::tenant(&gw, "sz-genomics")
+        .post_transfer()
+        .non_personal()
+        .body("z")
+        .send();
+    assert_eq!(ok.status, 201, "{}", ok.text());
+}
+
+#[test]
+fn a_transfer_in_flight_finishes_under_the_policy_it_started_with() {
+    let gw = Gateway::dev().start();
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let bundle_path = gw.dir().join("policy.toml");
+    let suspended = Bundle(std::fs::read_to_string(&bundle_path).unwrap())
+        .edit_after(
+            "id = \"sz-genomics\"",
+            "status = \"approved\"",
+            "status = \"suspended\"",
+        )
+        .0;
+    let first_version = gw.metrics().value("loopgate_policy_version", &[]);
+    let r = std::thread::scope(|s| {
+        let sending = s.spawn(|| {
+            sz.post_transfer()
+                .non_personal()
+                .slow(["one ", "two ", "three"], Duration::from_millis(300))
+                .send()
+        });
+        eventually(Duration::from_secs(5), || {
+            (!gw.partial().is_empty()).then_some(())
+        })
+        .expect("the transfer started");
+        std::fs::write(&bundle_path, &suspended).unwrap();
+        assert!(gw.reload(), "{}", gw.stderr());
+        sending.join().unwrap()
+    });
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["transfer_id"].as_str().unwrap().to_owned();
+    assert_eq!(gw.received_body(&id).unwrap(), b"one two three");
+    let view = sz.get_transfer(&id).json();
+    assert_eq!(
+        view["records"][0]["record"]["policy_version"],
+        first_version as u64
+    );
+    sz.post_transfer()
+        .non_personal()
+        .body("after")
+        .send()
+        .assert_error(403, "tenant.suspended", true);
 }
