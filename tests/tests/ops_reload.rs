@@ -4,7 +4,8 @@
 //! that validates is logged as a `policy_change` whose index every later decision names, while
 //! a transfer already streaming finishes under the version it started with; anything broken is
 //! refused with one error line and the running config, certificate and policy keep serving; a
-//! changed listener address needs a restart and the running one stays.
+//! changed listener address needs a restart and the running one stays; upstream clients are
+//! rebuilt from the new `[[upstream]]` entries.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use loopgate_tests::client::{Client, Http};
 use loopgate_tests::gateway::{Bundle, ConfigToml, Gateway, eventually};
+use loopgate_tests::upstream::Answering;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -262,4 +264,40 @@ fn a_transfer_in_flight_finishes_under_the_policy_it_started_with() {
         .body("after")
         .send()
         .assert_error(403, "tenant.suspended", true);
+}
+
+#[test]
+fn sighup_rebuilds_the_upstream_clients_from_the_config() {
+    let (first, second) = (Answering::start(201), Answering::start(202));
+    let (url, ca) = (first.url(), first.ca_path());
+    let gw = Gateway::dev()
+        .config(move |c: ConfigToml| c.upstream_with_ca("hk-biolab", &url, &ca))
+        .start();
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let r = sz
+        .post_transfer()
+        .non_personal()
+        .body("to the first")
+        .send();
+    assert_eq!(r.json()["upstream_status"], 201, "{}", r.text());
+
+    // The recipient moved to another upstream, with a CA of its own.
+    let config_path = gw.dir().join("gateway.toml");
+    let config = ConfigToml(
+        std::fs::read_to_string(&config_path)
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+    .upstream_with_ca("hk-biolab", &second.url(), &second.ca_path());
+    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    assert!(gw.reload(), "{}", gw.stderr());
+    let r = sz
+        .post_transfer()
+        .non_personal()
+        .body("to the second")
+        .send();
+    assert_eq!(r.json()["upstream_status"], 202, "{}", r.text());
+    assert_eq!(first.bodies(), vec![bytes::Bytes::from("to the first")]);
+    assert_eq!(second.bodies(), vec![bytes::Bytes::from("to the second")]);
 }
