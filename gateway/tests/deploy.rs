@@ -1,15 +1,16 @@
 //! What `deploy/` ships, checked as an operator's tools see it: the unit's sandbox score and
 //! `systemd-analyze verify`, `deploy/install.sh` into a scratch root, and the `.deb`'s contents.
 //!
-//! The external tools (`systemd-analyze`, `shellcheck`, `dpkg-deb`) are installed by `.ci/run`.
-//! On a developer machine without them a test prints a loud `SKIPPED` line and passes; with `CI`
-//! set it fails instead, so CI cannot go green without having run the check. The `.deb` is built
+//! The external tools (`systemd-analyze`, `systemd-sysusers`, `systemd-tmpfiles`, `shellcheck`,
+//! `dpkg-deb`) are installed by `.ci/run`. On a developer machine without them (or, for the
+//! tmpfiles chown, without root) a test prints a loud `SKIPPED` line and passes; with `CI` set it
+//! fails instead, so CI cannot go green without having run the check. The `.deb` is built
 //! by `.ci/run` (a release build is too slow for every `cargo test`) and handed to
 //! `the_deb_ships_the_binary_unit_and_config` through `LOOPGATE_DEB`.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -262,6 +263,58 @@ fn install_sh_fills_a_scratch_root_and_keeps_an_existing_config() {
     assert!(unit.contains("\nExecStartPre=/usr/local/bin/loopgate check-config "));
     assert!(!unit.contains("/usr/bin/loopgate"));
     assert_eq!(mode(&r.join("usr/local/bin/loopgate")), 0o755);
+}
+
+/// What the package's postinst does on the host (`systemd-sysusers`, then `systemd-tmpfiles
+/// --create`), done in a scratch root filled by install.sh: the user exists, `/etc/loopgate` is
+/// readable by its group only and `/var/lib/loopgate` is its own. Needs root for the chown.
+#[test]
+fn sysusers_and_tmpfiles_make_the_user_and_its_folders() {
+    let test = "sysusers_and_tmpfiles_make_the_user_and_its_folders";
+    if !have("systemd-sysusers", test) || !have("systemd-tmpfiles", test) {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    install_sh(r, &[]);
+    if std::fs::metadata(r.join("etc/loopgate/gateway.toml"))
+        .unwrap()
+        .uid()
+        != 0
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: CI must run as root"
+        );
+        loud(&format!(
+            "SKIPPED {test}: systemd-tmpfiles needs root to chown"
+        ));
+        return;
+    }
+    run(Command::new("systemd-sysusers").arg(format!("--root={}", r.display())));
+    let passwd = read(&r.join("etc/passwd"));
+    let user = passwd
+        .lines()
+        .find(|l| l.starts_with("loopgate:"))
+        .unwrap_or_else(|| panic!("no loopgate user in:\n{passwd}"));
+    let f: Vec<&str> = user.split(':').collect();
+    assert_eq!(
+        f[4..6],
+        ["loopgate compliance gateway", "/var/lib/loopgate"]
+    );
+    let (uid, gid): (u32, u32) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+    assert!(uid > 0 && uid < 1000, "a system user: {user}");
+
+    run(Command::new("systemd-tmpfiles")
+        .arg(format!("--root={}", r.display()))
+        .arg("--create"));
+    let owned = |path: &str| {
+        let m = std::fs::metadata(r.join(path)).unwrap();
+        (m.permissions().mode() & 0o7777, m.uid(), m.gid())
+    };
+    assert_eq!(owned("etc/loopgate"), (0o750, 0, gid));
+    assert_eq!(owned("etc/loopgate/pki"), (0o750, 0, gid));
+    assert_eq!(owned("var/lib/loopgate"), (0o700, uid, gid));
 }
 
 #[test]
