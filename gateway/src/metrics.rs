@@ -85,6 +85,7 @@ pub struct Metrics {
     log_queued: Gauge,
     log_available: Gauge,
     append_seconds: Histogram,
+    batch_records: Histogram,
     checkpoint_age: Gauge<f64, AtomicU64>,
     cert_expiry: Family<CertLabels, Gauge>,
     policy_version: Gauge,
@@ -149,6 +150,12 @@ impl Metrics {
             "Time from queueing a record to its durable acknowledgement",
             append_seconds.clone(),
         );
+        let batch_records = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        registry.register(
+            "log_batch_records",
+            "Records per commit batch (one write, one fdatasync and one signed checkpoint each)",
+            batch_records.clone(),
+        );
         let checkpoint_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "checkpoint_age_seconds",
@@ -187,6 +194,7 @@ impl Metrics {
             log_queued,
             log_available,
             append_seconds,
+            batch_records,
             checkpoint_age,
             cert_expiry,
             policy_version,
@@ -228,6 +236,11 @@ impl Metrics {
     /// One append acknowledged (or refused) after `seconds`.
     pub fn append_latency(&self, seconds: f64) {
         self.append_seconds.observe(seconds);
+    }
+
+    /// One commit batch of `records` records was made durable.
+    pub fn batch(&self, records: u64) {
+        self.batch_records.observe(records as f64);
     }
 
     /// One reload, done or refused.

@@ -133,8 +133,16 @@ impl AppState {
         let pending = self.liveness.append_started(started);
         let appended = self.log.append(leaf).await;
         let done = Instant::now();
-        if appended.is_ok() {
+        if let Ok(appended) = &appended {
             self.liveness.appended(done);
+            // Each batch is observed once, by the caller of its first record.
+            if appended.index == appended.batch_start {
+                let records = appended
+                    .checkpoint
+                    .size()
+                    .saturating_sub(appended.batch_start);
+                self.metrics.batch(records);
+            }
         }
         drop(pending);
         self.metrics

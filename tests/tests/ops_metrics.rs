@@ -18,6 +18,7 @@ const ALWAYS: &[(&str, &str)] = &[
     ("loopgate_log_queued_appends", "gauge"),
     ("loopgate_log_available", "gauge"),
     ("loopgate_log_append_seconds", "histogram"),
+    ("loopgate_log_batch_records", "histogram"),
     ("loopgate_checkpoint_age_seconds", "gauge"),
     ("loopgate_certificate_expiry_timestamp_seconds", "gauge"),
     ("loopgate_policy_version", "gauge"),
@@ -96,6 +97,11 @@ fn metrics_parse_and_move_with_transfers() {
     assert_eq!(moved(&|m| m.value("loopgate_log_records", &[])), 3.0);
     assert_eq!(
         moved(&|m| m.value("loopgate_log_append_seconds_count", &[])),
+        3.0
+    );
+    // Each batch is observed once; the three records were in batches of their own or shared.
+    assert_eq!(
+        moved(&|m| m.value("loopgate_log_batch_records_sum", &[])),
         3.0
     );
     assert_eq!(after.value("loopgate_transfers_in_flight", &[]), 0.0);

@@ -83,6 +83,9 @@ pub struct Appended {
     pub checkpoint: Arc<Checkpoint>,
     /// The inclusion proof of the record in the tree of `checkpoint.size()` leaves.
     pub inclusion_proof: Vec<Hash>,
+    /// The index of the first record of the record's commit batch: the batch holds the records
+    /// `batch_start..checkpoint.size()` (one write, one fdatasync, one signature).
+    pub batch_start: u64,
 }
 
 /// The audit log. Cheap to clone; all clones share one writer. When the last clone is dropped

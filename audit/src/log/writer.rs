@@ -174,6 +174,7 @@ impl Committer {
                 leaf_hash: *h,
                 checkpoint: checkpoint.clone(),
                 inclusion_proof: proof,
+                batch_start: durable.first,
             });
         }
         self.frontier.write_dirty(&mut add);
