@@ -177,13 +177,7 @@ async fn full_load(
             }
         }));
     }
-    let mut latencies = Vec::with_capacity(n as usize);
-    for t in tasks {
-        latencies.extend(
-            t.await
-                .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??,
-        );
-    }
+    let latencies = join(tasks, n).await?;
     Ok(Run {
         records: n,
         seconds: start.elapsed().as_secs_f64(),
@@ -220,13 +214,7 @@ async fn paced_load(
             }
         }));
     }
-    let mut latencies = Vec::with_capacity(n as usize);
-    for t in tasks {
-        latencies.extend(
-            t.await
-                .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??,
-        );
-    }
+    let latencies = join(tasks, n).await?;
     Ok(Run {
         records: n,
         seconds: start.elapsed().as_secs_f64(),
@@ -288,4 +276,18 @@ fn proof_rate(log: &Log) -> Result<f64, loopgate_audit::Error> {
             .map_err(|_| loopgate_audit::Error::Unavailable("proof thread panicked".into()))??;
     }
     Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+type Appender = tokio::task::JoinHandle<Result<Vec<Duration>, loopgate_audit::Error>>;
+
+/// Waits for every appender and gathers their acknowledgement latencies.
+async fn join(tasks: Vec<Appender>, n: u64) -> Result<Vec<Duration>, loopgate_audit::Error> {
+    let mut latencies = Vec::with_capacity(n as usize);
+    for t in tasks {
+        latencies.extend(
+            t.await
+                .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??,
+        );
+    }
+    Ok(latencies)
 }
