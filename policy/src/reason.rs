@@ -132,6 +132,8 @@ reason_codes! {
     RequestBodyTimeout = "request.body_timeout", status 408, rule None, "the sender stopped sending the body";
     /// The sender's connection failed before the body was complete.
     RequestBodyIncomplete = "request.body_incomplete", status 400, rule None, "the body ended before it was complete";
+    /// The request line and headers are larger than `[limits] max_header_bytes`.
+    RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, "the request line and headers are larger than the gateway accepts";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
     /// A policy bundle failed validation.

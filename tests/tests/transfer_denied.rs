@@ -301,3 +301,27 @@ fn unknown_endpoints_and_methods_are_json_errors() {
         .assert_error(405, "request.method_not_allowed", false);
     assert!(gw().received().is_empty());
 }
+
+/// Regression guard: the header limit used to be hyper's read-buffer size, which also cut every
+/// body into 16 KiB chunks; the head is now measured per request against `max_header_bytes`
+/// (16 KiB in dev mode) and refused with 431 before anything is logged or forwarded.
+#[test]
+fn a_request_head_over_the_limit_is_refused() {
+    let r = sz()
+        .post_transfer()
+        .non_personal()
+        .set("X-Padding", &"p".repeat(20_000))
+        .body("x")
+        .send();
+    r.assert_error(431, "request.headers_too_large", false);
+    assert!(gw().received().is_empty());
+    // Just under the limit still goes through to the policy (and is denied there by purpose).
+    let r = sz()
+        .post_transfer()
+        .non_personal()
+        .set("Loop-Purpose", "marketing")
+        .set("X-Padding", &"p".repeat(10_000))
+        .body("x")
+        .send();
+    assert_denied(&r, 403, "inventory.purpose_not_allowed");
+}

@@ -84,9 +84,16 @@ pub async fn handle(
     let who = principal
         .as_ref()
         .map_or_else(|_| "unauthenticated".to_owned(), ToString::to_string);
+    let max_head = state.config().limits.max_header_bytes;
     let (reply, outcome) = match principal {
         Err(e) => {
             let error = ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string());
+            (error.reply(), outcome_of(&error))
+        }
+        Ok(_) if head_bytes(&request) > max_head => {
+            let error = ApiError::new(ReasonCode::RequestHeadersTooLarge).message(format!(
+                "the request line and headers take more than {max_head} bytes; send less"
+            ));
             (error.reply(), outcome_of(&error))
         }
         Ok(principal) => route(&state, &principal, request).await,
@@ -130,6 +137,15 @@ fn record_metrics(state: &AppState, route: &'static str, status: StatusCode, out
             state.metrics.transfer_bytes(outcome.bytes);
         }
     }
+}
+
+/// The size of the request line and headers as sent (names, values, separators), the measure
+/// `[limits] max_header_bytes` bounds.
+fn head_bytes(request: &Request<Incoming>) -> usize {
+    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    request.headers().iter().fold(line, |total, (name, value)| {
+        total + name.as_str().len() + value.len() + 4
+    })
 }
 
 fn outcome_of(error: &ApiError) -> Outcome {

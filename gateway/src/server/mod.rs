@@ -34,6 +34,9 @@ use crate::records;
 use crate::state::{AppState, PolicySnapshot};
 use crate::upstream::Upstreams;
 
+/// hyper's HTTP/1 read buffer (its default): large body chunks, few wake-ups per megabyte.
+const READ_BUFFER_BYTES: usize = 400 * 1024;
+
 /// Why the gateway cannot start. Each message names the file or address at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -327,7 +330,10 @@ async fn accept(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .max_buf_size(limits.max_header_bytes.max(8192));
+                // hyper's read buffer also carries the body: capping it at the header limit made
+                // every body chunk 16 KiB. The head's size is checked against max_header_bytes
+                // per request instead (api::handle).
+                .max_buf_size(limits.max_header_bytes.max(READ_BUFFER_BYTES));
             builder
                 .http2()
                 .timer(TokioTimer::new())
