@@ -37,16 +37,22 @@ pub fn decision(
     facts: &DecisionFacts<'_>,
     outcome: Result<&Decision, ReasonCode>,
 ) -> Result<Record, loopgate_audit::Error> {
-    let mut record = Record::new(Kind::Decision, facts.at)?;
-    record.transfer_id = Some(facts.transfer_id.to_owned());
-    record.sender = Some(facts.sender.to_owned());
+    let (verdict, reason) = match outcome {
+        Ok(decision) if decision.is_allowed() => (Verdict::Allow, None),
+        Ok(decision) => (Verdict::Deny, decision.reason),
+        Err(code) => (Verdict::Deny, Some(code)),
+    };
     let [raw_recipient, raw_item, raw_purpose] = facts.raw;
     let h = facts.headers;
-    record.recipient = Some(
-        h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)
-            .to_owned(),
-    );
-    record.item = Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item).to_owned());
+    let mut record = Record::decision(
+        facts.at,
+        facts.transfer_id,
+        Some(facts.sender),
+        Some(h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)),
+        Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item)),
+        verdict,
+        reason.map(ReasonCode::as_str),
+    )?;
     set(
         &mut record,
         "purpose",
@@ -79,12 +85,6 @@ pub fn decision(
     set(&mut record, "policy_version", json!(facts.policy_version));
     match outcome {
         Ok(decision) => {
-            record.decision = Some(if decision.is_allowed() {
-                Verdict::Allow
-            } else {
-                Verdict::Deny
-            });
-            record.reason = Some(decision.reason.map(|code| code.as_str().to_owned()));
             set(&mut record, "rule", json!(decision.rule));
             set(
                 &mut record,
@@ -105,8 +105,6 @@ pub fn decision(
             );
         }
         Err(code) => {
-            record.decision = Some(Verdict::Deny);
-            record.reason = Some(Some(code.as_str().to_owned()));
             set(&mut record, "rule", json!(code.rule()));
             set(&mut record, "data_class", Value::Null);
             set(&mut record, "flags", json!([]));
@@ -138,6 +136,23 @@ pub enum Ending {
     },
 }
 
+/// An outcome record naming the transfer and its parties, with `reason` (null when none).
+fn ended(
+    transfer_id: &str,
+    parties: [Option<&str>; 3],
+    outcome: Outcome,
+    reason: Option<ReasonCode>,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::outcome(at, transfer_id, outcome)?;
+    let [sender, recipient, item] = parties.map(|p| p.map(str::to_owned));
+    record.sender = sender;
+    record.recipient = recipient;
+    record.item = item;
+    record.reason = Some(reason.map(|code| code.as_str().to_owned()));
+    Ok(record)
+}
+
 /// The outcome record of transfer `transfer_id`.
 pub fn outcome(
     transfer_id: &str,
@@ -147,34 +162,30 @@ pub fn outcome(
     ending: &Ending,
     at: OffsetDateTime,
 ) -> Result<Record, loopgate_audit::Error> {
-    let mut record = Record::new(Kind::Outcome, at)?;
-    record.transfer_id = Some(transfer_id.to_owned());
-    record.sender = Some(sender.to_owned());
-    record.recipient = Some(recipient.to_owned());
-    record.item = Some(item.to_owned());
-    match ending {
+    let parties = [Some(sender), Some(recipient), Some(item)];
+    let record = match ending {
         Ending::Completed {
             size,
             sha256,
             upstream_status,
         } => {
-            record.outcome = Some(Outcome::Completed);
-            record.reason = Some(None);
+            let mut record = ended(transfer_id, parties, Outcome::Completed, None, at)?;
             set(&mut record, "size", json!(size));
             set(&mut record, "sha256", json!(STANDARD.encode(sha256)));
             set(&mut record, "upstream_status", json!(upstream_status));
+            record
         }
         Ending::Failed {
             reason,
             size,
             upstream_status,
         } => {
-            record.outcome = Some(Outcome::Failed);
-            record.reason = Some(Some(reason.as_str().to_owned()));
+            let mut record = ended(transfer_id, parties, Outcome::Failed, Some(*reason), at)?;
             set(&mut record, "size", json!(size));
             set(&mut record, "upstream_status", json!(upstream_status));
+            record
         }
-    }
+    };
     Ok(record)
 }
 
@@ -182,14 +193,11 @@ pub fn outcome(
 /// `decision`) that has no outcome in the log: the gateway stopped before it ended (DESIGN.md
 /// invariant 2).
 pub fn interrupted(decision: &Record, at: OffsetDateTime) -> Result<Record, loopgate_audit::Error> {
-    let mut record = Record::new(Kind::Outcome, at)?;
-    record.transfer_id = decision.transfer_id.clone();
-    record.sender = decision.sender.clone();
-    record.recipient = decision.recipient.clone();
-    record.item = decision.item.clone();
-    record.outcome = Some(Outcome::Interrupted);
-    record.reason = Some(None);
-    Ok(record)
+    let transfer_id = decision.transfer_id.as_deref().ok_or_else(|| {
+        loopgate_audit::Error::InvalidRecord("a decision without a transfer_id".to_owned())
+    })?;
+    let parties = [&decision.sender, &decision.recipient, &decision.item].map(Option::as_deref);
+    ended(transfer_id, parties, Outcome::Interrupted, None, at)
 }
 
 /// A `policy_change` record for a bundle loaded from a file at start.
