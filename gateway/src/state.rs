@@ -168,10 +168,7 @@ impl AppState {
         mut request: TransferRequest,
         at: OffsetDateTime,
     ) -> Decision {
-        let key = (
-            request.sender.clone(),
-            volume_year_start(park_date(at), registry.parameters.volume_year_start),
-        );
+        let key = volume_key(&request.sender, at, registry);
         let mut volumes = self.volumes.lock().unwrap_or_else(PoisonError::into_inner);
         request.volume = volumes.get(&key).copied().unwrap_or_default();
         let decision = loopgate_policy::evaluate(registry, &request, at);
@@ -181,8 +178,7 @@ impl AppState {
             request.data_subjects,
         ) {
             if class.is_personal() {
-                let counters = volumes.entry(key).or_default();
-                *counters = counters_after(*counters, class.is_sensitive(), subjects);
+                count(&mut volumes, key, class, subjects);
             }
         }
         decision
@@ -196,10 +192,13 @@ impl AppState {
         class: DataClass,
         subjects: u64,
     ) {
-        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
         let mut volumes = self.volumes.lock().unwrap_or_else(PoisonError::into_inner);
-        let counters = volumes.entry((processor.to_owned(), start)).or_default();
-        *counters = counters_after(*counters, class.is_sensitive(), subjects);
+        count(
+            &mut volumes,
+            volume_key(processor, at, registry),
+            class,
+            subjects,
+        );
     }
 
     /// The entry for `(sender, key)`, making a live one if there is none.
@@ -281,6 +280,23 @@ impl AppState {
         }
         Ok((size, open.into_values().collect()))
     }
+}
+
+/// The rule 19 counters of `processor` for the counting year (UTC+8) that contains `at`.
+fn volume_key(processor: &str, at: OffsetDateTime, registry: &Registry) -> (String, Date) {
+    let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
+    (processor.to_owned(), start)
+}
+
+/// Adds one admitted transfer's subjects to its processor's counters.
+fn count(
+    volumes: &mut HashMap<(String, Date), VolumeCounters>,
+    key: (String, Date),
+    class: DataClass,
+    subjects: u64,
+) {
+    let counters = volumes.entry(key).or_default();
+    *counters = counters_after(*counters, class.is_sensitive(), subjects);
 }
 
 #[cfg(test)]
