@@ -136,6 +136,8 @@ reason_codes! {
     RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, "the request line and headers are larger than the gateway accepts";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
+    /// A request body that is not what the endpoint takes (JSON of the wrong shape).
+    RequestMalformedBody = "request.malformed_body", status 400, rule None, "the request body is not what the endpoint takes";
     /// A policy bundle failed validation.
     PolicyInvalid = "policy.invalid", status 422, rule None, "a policy bundle failed validation";
     /// A lifecycle event that the transfer's history does not allow.

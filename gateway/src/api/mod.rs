@@ -1,6 +1,7 @@
 //! The HTTPS API (SPEC.md sections 2-4): routing by path and role, JSON errors, and one tracing
 //! line per request.
 
+mod admin;
 mod receipt;
 mod transfer;
 mod view;
@@ -122,6 +123,8 @@ fn route_template(path: &str) -> &'static str {
         ["v1", "transfers"] => "/v1/transfers",
         ["v1", "transfers", _] => "/v1/transfers/{transfer_id}",
         ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
+        ["v1", "admin", "policy"] => "/v1/admin/policy",
+        ["v1", "admin", "tenants", _, "suspend"] => "/v1/admin/tenants/{id}/suspend",
         _ => "other",
     }
 }
@@ -168,7 +171,19 @@ async fn route(
         (["v1", "transfers"], &Method::POST) => (Endpoint::PostTransfer, Role::Tenant),
         (["v1", "transfers", _], &Method::GET) => (Endpoint::GetTransfer, Role::Tenant),
         (["v1", "audit", "checkpoint"], &Method::GET) => (Endpoint::Checkpoint, Role::Regulator),
-        (["v1", "transfers"] | ["v1", "transfers", _] | ["v1", "audit", "checkpoint"], _) => {
+        (["v1", "admin", "policy"], &Method::GET) => (Endpoint::GetPolicy, Role::Admin),
+        (["v1", "admin", "policy"], &Method::PUT) => (Endpoint::PutPolicy, Role::Admin),
+        (["v1", "admin", "tenants", _, "suspend"], &Method::POST) => {
+            (Endpoint::Suspend, Role::Admin)
+        }
+        (
+            ["v1", "transfers"]
+            | ["v1", "transfers", _]
+            | ["v1", "audit", "checkpoint"]
+            | ["v1", "admin", "policy"]
+            | ["v1", "admin", "tenants", _, "suspend"],
+            _,
+        ) => {
             let error = ApiError::new(ReasonCode::RequestMethodNotAllowed);
             return (error.reply(), outcome_of(&error));
         }
@@ -199,6 +214,16 @@ async fn route(
             let body = Bytes::from(checkpoint.text().to_owned());
             ((StatusCode::OK, body), Outcome::default())
         }
+        Endpoint::GetPolicy => (admin::get(state), Outcome::default()),
+        Endpoint::PutPolicy => (
+            admin::put(state, &principal.id, request).await,
+            Outcome::default(),
+        ),
+        Endpoint::Suspend => {
+            let tenant = segments.get(3).copied().unwrap_or_default().to_owned();
+            let reply = admin::suspend(state, &principal.id, &tenant, request).await;
+            (reply, Outcome::default())
+        }
     }
 }
 
@@ -206,6 +231,9 @@ enum Endpoint {
     PostTransfer,
     GetTransfer,
     Checkpoint,
+    GetPolicy,
+    PutPolicy,
+    Suspend,
 }
 
 fn json_response((status, body): Reply) -> Response<Full<Bytes>> {
