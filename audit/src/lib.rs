@@ -25,7 +25,7 @@ mod verify;
 
 pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
 pub use error::{Error, Result};
-pub use log::{Appended, Health, Log, LogConfig};
+pub use log::{Appended, Health, Log, LogConfig, Page, Selection};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
 pub use tree::{
     CompactRange, Hash, LeafHashes, PerfectHashes, consistency_proof, empty_root, inclusion_proof,

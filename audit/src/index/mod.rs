@@ -4,10 +4,12 @@
 //! - `log`: the tree's perfect subtree hashes in tiles (so a proof costs O(log n) reads) and
 //!   the file position of every 16th record and of each segment's first; written by the
 //!   committer before a batch is published;
-//! - `terms`: the query terms, grouped per `(field, value)` and batch; written by the indexer
-//!   thread just behind the acknowledgements (queries may trail appends by a batch or two).
+//! - `terms`: the query terms, grouped per `(field, value)` and batch, and the time marks (the
+//!   running maximum of record times, per second); written by the indexer thread just behind
+//!   the acknowledgements (queries may trail appends by a batch or two).
 
 mod frontier;
+mod postings;
 
 #[cfg(test)]
 mod tests;
@@ -16,9 +18,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(crate) use frontier::Frontier;
+pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
-use crate::layout::{self, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER};
+use crate::layout::{self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT};
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
 
@@ -58,17 +61,44 @@ impl Additions {
 }
 
 /// Query terms for the `terms` tree, grouped: one key per `(field, value)` and group of
-/// records, holding the matching indexes, so a batch of records costs few sled keys.
+/// records, holding the matching indexes, so a batch of records costs few sled keys. Also the
+/// time marks: where the running maximum of the records' time keys enters a new second.
 #[derive(Default)]
 pub(crate) struct Terms {
     lists: BTreeMap<Vec<u8>, Vec<u8>>,
     size: Option<u64>,
+    /// The running maximum of the time keys of every record added so far (and before).
+    max: Option<[u8; 8]>,
+    /// `(second, first index whose running maximum is in it)`, new in this group.
+    marks: Vec<([u8; 8], u64)>,
 }
 
 impl Terms {
-    /// Record `index` has `terms`.
+    /// The terms of the records after those whose running maximum time key is `max` (what
+    /// [`Index::time_max`] or the previous group's [`Terms::running_max`] says).
+    pub(crate) fn following(max: Option<[u8; 8]>) -> Self {
+        Self {
+            max,
+            ..Self::default()
+        }
+    }
+
+    /// The running maximum time key after the records added so far.
+    pub(crate) fn running_max(&self) -> Option<[u8; 8]> {
+        self.max
+    }
+
+    /// Record `index` has `terms`. Records must be added in log order, with no gap.
     pub(crate) fn add(&mut self, index: u64, terms: &[(Field, Vec<u8>)]) {
         for (field, value) in terms {
+            if *field == Field::Time {
+                if let Ok(second) = <[u8; 8]>::try_from(value.as_slice()) {
+                    if self.max.is_none_or(|m| second > m) {
+                        self.max = Some(second);
+                        self.marks.push((second, index));
+                    }
+                }
+            }
             let list = self
                 .lists
                 .entry(layout::query_prefix(field.tag(), value))
@@ -88,6 +118,9 @@ impl Terms {
         for (mut prefix, list) in self.lists {
             prefix.extend_from_slice(&list[..8]);
             batch.insert(prefix, &list[8..]);
+        }
+        for (second, index) in self.marks {
+            batch.insert(&layout::time_mark_key(second), &index.to_be_bytes());
         }
         if let Some(size) = self.size {
             batch.insert(KEY_SIZE, &size.to_be_bytes());
@@ -121,9 +154,7 @@ impl Index {
                 .mode(sled::Mode::HighThroughput)
                 .open()
             {
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < retries =>
-                {
+                Err(sled::Error::Io(e)) if lock_held(&e) && attempts < retries => {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -149,8 +180,27 @@ impl Index {
     pub(crate) fn clear(&self) -> Result<()> {
         self.tree.clear()?;
         self.terms.clear()?;
+        self.terms.insert(KEY_LAYOUT, &TERMS_LAYOUT.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Clears the `terms` tree when it was written with another layout than [`TERMS_LAYOUT`]
+    /// (e.g. before the time marks existed), so that recovery rebuilds it from the segments.
+    /// Returns whether it held terms that must be rebuilt.
+    pub(crate) fn check_terms_layout(&self) -> Result<bool> {
+        let current = self
+            .terms
+            .get(KEY_LAYOUT)?
+            .is_some_and(|v| v.as_ref() == TERMS_LAYOUT.to_be_bytes());
+        if current {
+            return Ok(false);
+        }
+        let stale = self.terms_size()? > 0;
+        self.terms.clear()?;
+        self.terms.insert(KEY_LAYOUT, &TERMS_LAYOUT.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(stale)
     }
 
     /// Applies one commit's additions atomically.
@@ -250,6 +300,14 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+/// Whether opening sled failed because another handle holds its lock. sled 0.34 reports that
+/// as `ErrorKind::Other` with the `WouldBlock` error only in its message.
+fn lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.kind() == std::io::ErrorKind::Other
+            && e.to_string().starts_with("could not acquire lock"))
 }
 
 fn stored_size(tree: &sled::Tree) -> Result<u64> {

@@ -171,6 +171,25 @@ pub(crate) fn decode_tile(b: &[u8]) -> Option<Vec<Vec<Hash>>> {
 /// sled key of the indexed size (records `0..size` are in the index).
 pub(crate) const KEY_SIZE: &[u8] = b"m/size";
 
+/// sled key of the `terms` tree's layout version (see [`TERMS_LAYOUT`]).
+pub(crate) const KEY_LAYOUT: &[u8] = b"m/layout";
+
+/// The layout of the `terms` tree: 2 adds the time marks ([`time_mark_key`]). A `terms` tree
+/// with another (or no) version is cleared on open and rebuilt from the segments.
+pub(crate) const TERMS_LAYOUT: u64 = 2;
+
+/// sled key of a time mark in the `terms` tree: `T | time key` (see [`crate::time_key`]) →
+/// the first record index (u64 BE) whose running maximum of record times is in that second.
+pub(crate) fn time_mark_key(second: [u8; 8]) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = TIME_MARK;
+    k[1..].copy_from_slice(&second);
+    k
+}
+
+/// The tag byte of time marks in the `terms` tree.
+pub(crate) const TIME_MARK: u8 = b'T';
+
 /// sled key of a tile.
 pub(crate) fn tile_key(tile_level: u8, tile: u64) -> [u8; 10] {
     let mut k = [0u8; 10];

@@ -2,6 +2,7 @@
 //! prove, query, health and shutdown.
 
 mod recover;
+mod select;
 mod shared;
 mod writer;
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use select::{Page, Selection};
 pub use shared::Health;
 
 pub(crate) use recover::{
@@ -29,6 +31,9 @@ use crate::index::Index;
 use crate::record::{Field, Record};
 use crate::store::{MAX_LEAF, Reader};
 use crate::tree::{self, Hash};
+
+/// How long a query waits for the indexer to cover the records acknowledged before it.
+const TERMS_WAIT: Duration = Duration::from_secs(5);
 
 /// How to open a log.
 #[derive(Debug)]
@@ -132,6 +137,7 @@ impl Log {
         let indexer = Indexer {
             index: index.clone(),
             shared: shared.clone(),
+            time_max: index.time_max()?,
         };
         let committer = Committer {
             frontier: rec.frontier,
@@ -283,8 +289,7 @@ impl Log {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<u64>> {
-        let size = self.size();
-        self.inner.shared.wait_terms(size, Duration::from_secs(5))?;
+        let size = self.indexed_size()?;
         let mut found = self.inner.index.query(field, value, after, limit)?;
         found.retain(|i| *i < size);
         Ok(found)
@@ -297,6 +302,14 @@ impl Log {
         tokio::task::spawn_blocking(move || inner.stop())
             .await
             .map_err(|_| Error::Unavailable("shutdown task failed".into()))?
+    }
+
+    /// The size of the log, once the query terms of all its records are indexed: every record
+    /// acknowledged before the call is covered.
+    fn indexed_size(&self) -> Result<u64> {
+        let size = self.size();
+        self.inner.shared.wait_terms(size, TERMS_WAIT)?;
+        Ok(size)
     }
 
     fn check_size(&self, tree_size: u64) -> Result<()> {

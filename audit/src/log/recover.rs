@@ -52,6 +52,9 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
     let stored = read_stored(&cp_path)?;
     let floor = stored.as_ref().map_or(0, |s| s.1);
     let segments = store::list_segments(&seg_dir)?;
+    if index.check_terms_layout()? {
+        tracing::info!("the audit query index has an older layout; rebuilding its terms");
+    }
     let replayed = match replay(&segments, index, floor, index.size()?)? {
         Some(r) => r,
         None => {
@@ -146,7 +149,7 @@ fn replay(
     let mut next = 0;
     let mut last = None;
     let mut add = Additions::default();
-    let mut terms = Terms::default();
+    let mut terms = Terms::following(index.time_max()?);
     for (i, (first, path)) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
         if *first != next {
@@ -184,7 +187,8 @@ fn replay(
                 }
                 if at >= terms_mark {
                     terms.size(at + 1);
-                    index.apply_terms(std::mem::take(&mut terms))?;
+                    let time_max = terms.running_max();
+                    index.apply_terms(std::mem::replace(&mut terms, Terms::following(time_max)))?;
                 }
             }
             Ok(())

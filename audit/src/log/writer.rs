@@ -213,13 +213,15 @@ pub(crate) type TermBatch = (u64, Vec<Vec<(Field, Vec<u8>)>>);
 pub(crate) struct Indexer {
     pub(crate) index: Index,
     pub(crate) shared: Arc<Shared>,
+    /// The running maximum time key of the records indexed so far (for the time marks).
+    pub(crate) time_max: Option<[u8; 8]>,
 }
 
 impl Indexer {
-    pub(crate) fn run(self, rx: Receiver<TermBatch>) {
+    pub(crate) fn run(mut self, rx: Receiver<TermBatch>) {
         let mut failed = false;
         while let Ok(first) = rx.recv() {
-            let mut terms = Terms::default();
+            let mut terms = Terms::following(self.time_max);
             let mut end = 0;
             for (start, records) in std::iter::once(first).chain(rx.try_iter().take(64)) {
                 for (i, t) in records.iter().enumerate() {
@@ -231,8 +233,12 @@ impl Indexer {
                 continue;
             }
             terms.size(end);
+            let time_max = terms.running_max();
             match self.index.apply_terms(terms) {
-                Ok(()) => self.shared.terms_indexed(end),
+                Ok(()) => {
+                    self.time_max = time_max;
+                    self.shared.terms_indexed(end);
+                }
                 Err(e) => {
                     let why =
                         format!("the query index could not follow the log ({e}); reopen the log");

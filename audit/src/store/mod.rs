@@ -1,7 +1,8 @@
 //! Segment files: listing, scanning (shared by recovery and the verifier), reading single
-//! records and the writer's active segment. All writes go through [`fsio`].
+//! records or ranges of them, and the writer's active segment. All writes go through [`fsio`].
 
 mod classify;
+mod frames;
 pub(crate) mod fsio;
 mod scan;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use classify::{Damage, classify};
+pub(crate) use frames::Frames;
 pub(crate) use scan::{BadFrame, later_batch_after, scan};
 
 use crate::error::{Error, Result};
@@ -126,6 +128,12 @@ impl Reader {
         let f = Arc::new(File::open(&path).map_err(|e| Error::io("open", &path, e))?);
         files.insert(first, f.clone());
         Ok(f)
+    }
+
+    /// Reads the records `from..to` sequentially, starting from the frame of record `at`
+    /// (`at <= from`) at `offset` in the segment starting at `first`.
+    pub(crate) fn frames(&self, first: u64, offset: u64, at: u64, from: u64, to: u64) -> Frames {
+        Frames::new(self.dir.clone(), first, offset, at, from, to)
     }
 
     /// Reads record `index`, starting from the frame of record `from` at `offset` in the

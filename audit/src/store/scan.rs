@@ -44,14 +44,9 @@ pub(crate) fn scan(
 ) -> Result<Scanned> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut hdr = [0u8; SEGMENT_HEADER as usize];
-    let got = read_full(&mut r, &mut hdr).map_err(|e| Error::io("read", path, e))?;
-    if got < hdr.len() || layout::parse_segment_header(&hdr) != Some(first) {
-        let what = if got < hdr.len() {
-            "segment header is incomplete"
-        } else {
-            "segment header does not match the file name"
-        };
+    if let Some((what, truncated)) =
+        read_segment_header(&mut r, first).map_err(|e| Error::io("read", path, e))?
+    {
         return Ok(Scanned {
             end: 0,
             next_index: first,
@@ -59,7 +54,7 @@ pub(crate) fn scan(
                 offset: 0,
                 index: first,
                 what: what.into(),
-                truncated: got < hdr.len(),
+                truncated,
             }),
         });
     }
@@ -67,73 +62,103 @@ pub(crate) fn scan(
         .map_err(|e| Error::io("seek", path, e))?;
     let mut leaf = Vec::with_capacity(4096);
     loop {
-        let bad = |what: String, truncated: bool| {
-            Some(BadFrame {
-                offset,
-                index,
-                what,
-                truncated,
-            })
-        };
-        let mut hb = [0u8; FRAME_HEADER];
-        let got = read_full(&mut r, &mut hb).map_err(|e| Error::io("read", path, e))?;
-        if got == 0 {
-            return Ok(Scanned {
-                end: offset,
-                next_index: index,
-                bad: None,
-            });
+        match read_frame(&mut r, index, &mut leaf).map_err(|e| Error::io("read", path, e))? {
+            Frame::End => {
+                return Ok(Scanned {
+                    end: offset,
+                    next_index: index,
+                    bad: None,
+                });
+            }
+            Frame::Bad { what, truncated } => {
+                return Ok(Scanned {
+                    end: offset,
+                    next_index: index,
+                    bad: Some(BadFrame {
+                        offset,
+                        index,
+                        what,
+                        truncated,
+                    }),
+                });
+            }
+            Frame::Good(h) => {
+                each(index, offset, &leaf)?;
+                offset += h.frame_len();
+                index += 1;
+            }
         }
-        if got < FRAME_HEADER {
-            let bad = bad("frame header is incomplete".into(), true);
-            return Ok(Scanned {
-                end: offset,
-                next_index: index,
-                bad,
-            });
-        }
-        let h = FrameHeader::decode(&hb);
-        if h.len as usize > MAX_LEAF {
-            let bad = bad(format!("frame length {} is impossible", h.len), false);
-            return Ok(Scanned {
-                end: offset,
-                next_index: index,
-                bad,
-            });
-        }
-        leaf.resize(h.len as usize, 0);
-        let got = read_full(&mut r, &mut leaf).map_err(|e| Error::io("read", path, e))?;
-        if got < leaf.len() {
-            let bad = bad("frame is incomplete".into(), true);
-            return Ok(Scanned {
-                end: offset,
-                next_index: index,
-                bad,
-            });
-        }
-        let what = if !h.checks(&leaf) {
-            Some("checksum mismatch".to_owned())
-        } else if h.index != index {
-            Some(format!(
-                "record {} found where record {index} belongs",
-                h.index
-            ))
-        } else if h.batch > h.index {
-            Some("batch start after the record".to_owned())
-        } else {
-            None
-        };
-        if let Some(what) = what {
-            let bad = bad(what, false);
-            return Ok(Scanned {
-                end: offset,
-                next_index: index,
-                bad,
-            });
-        }
-        each(index, offset, &leaf)?;
-        offset += h.frame_len();
-        index += 1;
+    }
+}
+
+/// Reads a segment header from the start of `r`: `None` when it is the header of the segment
+/// starting at `first`, else what is wrong and whether the file simply ends inside it.
+pub(crate) fn read_segment_header(
+    r: &mut impl Read,
+    first: u64,
+) -> std::io::Result<Option<(&'static str, bool)>> {
+    let mut hdr = [0u8; SEGMENT_HEADER as usize];
+    let got = read_full(r, &mut hdr)?;
+    Ok(if got < hdr.len() {
+        Some(("segment header is incomplete", true))
+    } else if layout::parse_segment_header(&hdr) != Some(first) {
+        Some(("segment header does not match the file name", false))
+    } else {
+        None
+    })
+}
+
+/// One frame read by [`read_frame`].
+pub(crate) enum Frame {
+    /// The file ends cleanly before it.
+    End,
+    /// A good frame; its leaf is in the buffer.
+    Good(FrameHeader),
+    /// A damaged or unexpected frame.
+    Bad {
+        /// What is wrong.
+        what: String,
+        /// Whether the file simply ends inside the frame.
+        truncated: bool,
+    },
+}
+
+/// Reads the next frame from `r`, where record `index` is expected, into `leaf`, checking its
+/// length, checksum, index and batch start.
+pub(crate) fn read_frame(
+    r: &mut impl Read,
+    index: u64,
+    leaf: &mut Vec<u8>,
+) -> std::io::Result<Frame> {
+    let bad = |what: String, truncated: bool| Ok(Frame::Bad { what, truncated });
+    let mut hb = [0u8; FRAME_HEADER];
+    let got = read_full(r, &mut hb)?;
+    if got == 0 {
+        return Ok(Frame::End);
+    }
+    if got < FRAME_HEADER {
+        return bad("frame header is incomplete".into(), true);
+    }
+    let h = FrameHeader::decode(&hb);
+    if h.len as usize > MAX_LEAF {
+        return bad(format!("frame length {} is impossible", h.len), false);
+    }
+    leaf.resize(h.len as usize, 0);
+    let got = read_full(r, leaf)?;
+    if got < leaf.len() {
+        return bad("frame is incomplete".into(), true);
+    }
+    if !h.checks(leaf) {
+        bad("checksum mismatch".to_owned(), false)
+    } else if h.index != index {
+        bad(
+            format!("record {} found where record {index} belongs", h.index),
+            false,
+        )
+    } else if h.batch > h.index {
+        bad("batch start after the record".to_owned(), false)
+    } else {
+        Ok(Frame::Good(h))
     }
 }
 
