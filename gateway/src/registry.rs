@@ -90,15 +90,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// The last logged bundle, found through the kind index.
 pub fn last_logged(log: &Log) -> Result<Option<Logged>, loopgate_audit::Error> {
-    let mut last = None;
-    loop {
-        let page = log.query(Field::Kind, b"policy_change", last, 1000)?;
-        match page.last() {
-            Some(&index) => last = Some(index),
-            None => break,
-        }
-    }
-    let Some(version) = last else {
+    let Some(version) = log.last(Field::Kind, b"policy_change")? else {
         return Ok(None);
     };
     let record = Record::from_leaf(&log.read(version)?)?;
