@@ -134,6 +134,10 @@ reason_codes! {
     RequestBodyIncomplete = "request.body_incomplete", status 400, rule None, "the body ended before it was complete";
     /// The request line and headers are larger than `[limits] max_header_bytes`.
     RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, "the request line and headers are larger than the gateway accepts";
+    /// A query parameter is unknown, repeated or cannot be parsed (regulator API).
+    RequestMalformedQuery = "request.malformed_query", status 400, rule None, "a query parameter is unknown, repeated or cannot be parsed";
+    /// A JSON request body cannot be parsed or breaks its documented limits.
+    RequestMalformedBody = "request.malformed_body", status 400, rule None, "the JSON body cannot be parsed or breaks its limits";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
     /// A policy bundle failed validation.
