@@ -68,6 +68,8 @@ pub struct AppState {
     pub liveness: Liveness,
     volumes: Mutex<HashMap<(String, Date), VolumeCounters>>,
     idempotency: Mutex<HashMap<(String, String), Remembered>>,
+    /// The regulator's views (retention, counters per route), rebuilt by `scan`.
+    pub views: crate::views::Views,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             liveness: Liveness::default(),
             volumes: Mutex::default(),
             idempotency: Mutex::default(),
+            views: crate::views::Views::default(),
         }
     }
 
@@ -131,9 +134,12 @@ impl AppState {
     pub async fn append(&self, leaf: Vec<u8>) -> Result<Appended, loopgate_audit::Error> {
         let started = Instant::now();
         let pending = self.liveness.append_started(started);
+        let observed = leaf.clone();
         let appended = self.log.append(leaf).await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
+            let registry = &self.policy().registry;
+            self.views.observe_leaf(appended.index, &observed, registry);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {
@@ -228,6 +234,7 @@ impl AppState {
         let mut open_index: HashMap<String, u64> = HashMap::new();
         for index in 0..size {
             let record = Record::from_leaf(&self.log.read(index)?)?;
+            self.views.observe(index, &record, &registry);
             if record.kind == Kind::Outcome {
                 if let Some(at) = record
                     .transfer_id

@@ -148,6 +148,7 @@ async fn run(
         ],
         policy_version: snapshot.version,
         at: now,
+        route: None,
     };
 
     // Malformed or missing headers: a logged denial, 400.
@@ -163,6 +164,8 @@ async fn run(
         }
     };
     facts.headers = Some(&headers);
+    let filing = headers.filing.as_ref();
+    facts.route = filing.and_then(|f| snapshot.registry.filings.get(f).map(|f| f.route));
 
     let registry = &snapshot.registry;
     let request_for_policy = TransferRequest {
