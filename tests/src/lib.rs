@@ -160,6 +160,7 @@ impl BundleText {
 
 pub mod client;
 pub mod gateway;
+pub mod log;
 pub mod metrics;
 pub mod receipt;
 pub mod upstream;
