@@ -148,6 +148,9 @@ Try it (from this folder):
 # the regulator's view: the latest signed checkpoint (verify with {DEV_DIR}/log.pub)
 {regulator} {url}/v1/audit/checkpoint
 
+# the regulator's query: sz-genomics's denied transfers, ten at a time
+{regulator} '{url}/v1/audit/records?tenant=sz-genomics&decision=deny&limit=10'
+
 "#,
         regulator = curl("regulator-pcpd"),
     )
