@@ -159,6 +159,7 @@ impl BundleText {
 }
 
 pub mod client;
+pub mod consistency;
 pub mod gateway;
 pub mod log;
 pub mod metrics;

@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Checkpoint, Hash, VerifierKey, leaf_hash};
 use loopgate_tests::client::Client;
+use loopgate_tests::consistency::go_checks_consistency;
 use loopgate_tests::gateway::Gateway;
 use loopgate_tests::receipt::assert_verifies;
 use serde_json::{Value, json};
@@ -577,6 +578,18 @@ fn inclusion_and_consistency_proofs_verify_against_signed_checkpoints() {
         )
         .is_err()
     );
+    // Go's sumdb/tlog agrees, and refuses the tampered proof.
+    let new_text = checkpoint(gw);
+    if let Some((ok, said)) =
+        go_checks_consistency(&world.early, &new_text, &body, &gw.log_pub_path())
+    {
+        assert!(ok, "Go refused the consistency proof: {said}");
+        let mut bad = body.clone();
+        bad["hashes"][0] = json!(STANDARD.encode(tampered[0]));
+        let (ok, _) =
+            go_checks_consistency(&world.early, &new_text, &bad, &gw.log_pub_path()).unwrap();
+        assert!(!ok, "Go accepted a tampered consistency proof");
+    }
     // `to` defaults to the latest size; equal sizes give an empty proof.
     let body = regulator
         .get(&format!(
@@ -633,6 +646,10 @@ fn the_export_is_every_record_as_json_lines_streamed() {
     for (i, entry) in all.iter().enumerate() {
         assert_eq!(entry["log_index"].as_u64(), Some(i as u64));
     }
+
+    // The same over HTTP/2.
+    let h2 = lines(&regulator.clone().http2().get("/v1/audit/export"));
+    assert_eq!(h2, all);
 
     let part = lines(&regulator.get("/v1/audit/export?from=5&to=17"));
     let indexes: Vec<u64> = part

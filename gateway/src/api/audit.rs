@@ -11,6 +11,8 @@ mod proofs;
 mod query;
 mod records;
 mod retention;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
