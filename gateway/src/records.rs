@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use loopgate_audit::{Kind, Outcome, Record, Verdict};
+use loopgate_audit::{Outcome, Record, Verdict};
 use loopgate_policy::{Decision, ReasonCode, Route};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -202,21 +202,4 @@ pub fn interrupted(decision: &Record, at: OffsetDateTime) -> Result<Record, loop
     })?;
     let parties = [&decision.sender, &decision.recipient, &decision.item].map(Option::as_deref);
     ended(transfer_id, parties, Outcome::Interrupted, None, at)
-}
-
-/// A `policy_change` record for a bundle loaded from a file at start.
-pub fn policy_loaded(
-    bundle_sha256: &[u8; 32],
-    source: &str,
-    at: OffsetDateTime,
-) -> Result<Record, loopgate_audit::Error> {
-    let mut record = Record::new(Kind::PolicyChange, at)?;
-    set(&mut record, "principal", json!("system"));
-    set(&mut record, "source", json!(source));
-    set(
-        &mut record,
-        "bundle_sha256",
-        json!(STANDARD.encode(bundle_sha256)),
-    );
-    Ok(record)
 }

@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::liveness::Liveness;
 use crate::metrics::Metrics;
+use crate::stamp::Stamper;
 use crate::transfer::body::VerifyingBody;
 use crate::upstream::Upstreams;
 
@@ -32,9 +33,12 @@ pub struct PolicySnapshot {
     pub registry: Registry,
     /// The policy version: the log index of its `policy_change` record.
     pub version: u64,
-    /// SHA-256 of the bundle file it was loaded from (a reload of the same bytes changes
-    /// nothing).
-    pub sha256: [u8; 32],
+    /// The bundle's text, exactly as applied (`GET /v1/admin/policy` serves it).
+    pub text: Arc<str>,
+    /// SHA-256 of the configured bundle file when it was last put in force from the file: a
+    /// start or reload applies the file only when its bytes differ from this, so a change made
+    /// through the admin API survives restarts until the file itself is edited.
+    pub file_sha256: [u8; 32],
 }
 
 /// A response kept for `Idempotency-Key` retries: status and JSON body.
@@ -58,8 +62,13 @@ pub struct AppState {
     config: RwLock<Arc<Config>>,
     /// The clock.
     pub clock: Clock,
+    /// Stamps and queues every record the gateway writes, in time order.
+    stamper: Stamper,
     /// The audit log.
     pub log: Log,
+    /// Serialises policy changes (admin API, suspension, reload), so each diff is against the
+    /// bundle it replaces.
+    pub policy_changes: tokio::sync::Mutex<()>,
     policy: RwLock<Arc<PolicySnapshot>>,
     upstreams: RwLock<Arc<TransferUpstreams>>,
     /// What `/metrics` serves.
@@ -76,15 +85,17 @@ impl AppState {
     /// Builds the state; `scan` rebuilds the views from every record in the log.
     pub fn new(
         config: Config,
-        clock: Clock,
+        stamper: Stamper,
         log: Log,
         policy: PolicySnapshot,
         upstreams: TransferUpstreams,
     ) -> Self {
         Self {
             config: RwLock::new(Arc::new(config)),
-            clock,
+            clock: *stamper.clock(),
+            stamper,
             log,
+            policy_changes: tokio::sync::Mutex::new(()),
             policy: RwLock::new(Arc::new(policy)),
             upstreams: RwLock::new(Arc::new(upstreams)),
             metrics: Metrics::new(),
@@ -111,35 +122,41 @@ impl AppState {
             .clone()
     }
 
-    /// Puts a reloaded config, upstream clients and (when the bundle changed) policy snapshot
-    /// in force. Requests in flight keep the ones they started with.
-    pub fn swap(
-        &self,
-        config: Config,
-        upstreams: TransferUpstreams,
-        policy: Option<PolicySnapshot>,
-    ) {
+    /// Puts a reloaded config and upstream clients in force. Requests in flight keep the ones
+    /// they started with.
+    pub fn swap(&self, config: Config, upstreams: TransferUpstreams) {
         *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
         *self
             .upstreams
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
-        if let Some(policy) = policy {
-            *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
-        }
     }
 
-    /// Appends `leaf` and waits until it is durable, timing it for `/metrics` and tracking it
-    /// for the watchdog. Every append the gateway makes goes through here.
-    pub async fn append(&self, leaf: Vec<u8>) -> Result<Appended, loopgate_audit::Error> {
+    /// Builds a record with `build(at)` (`at`: its time, never before the previous record's, see
+    /// [`Stamper`]), appends it and waits until it is durable, timing it for `/metrics` and
+    /// tracking it for the watchdog. Every append the gateway makes goes through here. Returns
+    /// the acknowledgement and the leaf.
+    pub async fn append_record<F>(
+        &self,
+        build: F,
+    ) -> Result<(Appended, Vec<u8>), loopgate_audit::Error>
+    where
+        F: FnOnce(OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+    {
         let started = Instant::now();
         let pending = self.liveness.append_started(started);
-        let observed = leaf.clone();
-        let appended = self.log.append(leaf).await;
+        let (leaf, durable) = match self.stamper.append(&self.log, build) {
+            Ok(queued) => queued,
+            Err(e) => {
+                drop(pending);
+                return Err(e);
+            }
+        };
+        let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
             let registry = &self.policy().registry;
-            self.views.observe_leaf(appended.index, &observed, registry);
+            self.views.observe_leaf(appended.index, &leaf, registry);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {
@@ -153,7 +170,12 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
-        appended
+        appended.map(|appended| (appended, leaf))
+    }
+
+    /// Puts `policy` in force for the requests that start from now on.
+    pub fn set_policy(&self, policy: PolicySnapshot) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
     }
 
     /// The snapshot in force. A request keeps the one it started with.

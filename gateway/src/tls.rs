@@ -139,6 +139,24 @@ pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> 
     Ok(Arc::new(config))
 }
 
+/// A client config presenting `cert`/`key` and trusting only `ca`, TLS 1.3 only (the CLI's
+/// `policy apply` calling the admin API).
+pub fn client_auth_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = root_store(ca, "park CA")?;
+    let (certs, key) = cert_and_key(cert, key)?;
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(rustls_error("protocol versions"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(rustls_error("client certificate and key"))?;
+    Ok(Arc::new(config))
+}
+
 fn root_store(path: &Path, what: &'static str) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     for cert in read_all(path, what, CertificateDer::pem_file_iter(path))? {

@@ -23,7 +23,10 @@ mod model;
 mod reason;
 mod rules;
 
-pub use bundle::{Diagnostic, MAX_BUNDLE_BYTES, Severity, ValidBundle, parse_bundle};
+pub use bundle::{
+    BundleDiff, Change, Diagnostic, EntryChanges, MAX_BUNDLE_BYTES, Plain, Severity, ValidBundle,
+    diff, parse_bundle, set_tenant_status,
+};
 pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
 pub use decision::{Decision, Flag, TransferRequest, Verdict, VolumeCounters};
 pub use error::PolicyError;

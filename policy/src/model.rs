@@ -105,6 +105,17 @@ pub enum Status {
     Revoked,
 }
 
+impl Status {
+    /// The bundle's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 /// A whitelist entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {

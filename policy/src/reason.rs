@@ -136,10 +136,10 @@ reason_codes! {
     RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, "the request line and headers are larger than the gateway accepts";
     /// A query parameter is unknown, repeated or cannot be parsed (regulator API).
     RequestMalformedQuery = "request.malformed_query", status 400, rule None, "a query parameter is unknown, repeated or cannot be parsed";
-    /// A JSON request body cannot be parsed or breaks its documented limits.
-    RequestMalformedBody = "request.malformed_body", status 400, rule None, "the JSON body cannot be parsed or breaks its limits";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
+    /// A request body that is not what the endpoint takes (JSON of the wrong shape).
+    RequestMalformedBody = "request.malformed_body", status 400, rule None, "the request body is not what the endpoint takes";
     /// A policy bundle failed validation.
     PolicyInvalid = "policy.invalid", status 422, rule None, "a policy bundle failed validation";
     /// A lifecycle event that the transfer's history does not allow.

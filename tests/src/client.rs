@@ -619,6 +619,11 @@ impl TestBody {
         Self::full(Bytes::new())
     }
 
+    /// A body sent whole, with its `Content-Length`.
+    pub fn bytes(bytes: impl Into<Bytes>) -> Self {
+        Self::full(bytes.into())
+    }
+
     fn full(bytes: Bytes) -> Self {
         Self {
             full: Some(Full::new(bytes)),

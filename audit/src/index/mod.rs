@@ -154,9 +154,7 @@ impl Index {
                 .mode(sled::Mode::HighThroughput)
                 .open()
             {
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < retries =>
-                {
+                Err(sled::Error::Io(e)) if lock_held(&e) && attempts < retries => {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -302,6 +300,14 @@ impl Index {
         }
         Ok(out)
     }
+}
+
+/// Whether opening sled failed because another handle holds its lock. sled 0.34 reports that
+/// as `ErrorKind::Other` with the `WouldBlock` error only in its message.
+fn lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.kind() == std::io::ErrorKind::Other
+            && e.to_string().starts_with("could not acquire lock"))
 }
 
 fn stored_size(tree: &sled::Tree) -> Result<u64> {

@@ -78,3 +78,78 @@ fn query_keys_page_in_log_order() {
     assert_eq!(index.position(17).unwrap(), Some((16, 0, 116)));
     assert_eq!(index.position(3).unwrap(), Some((0, 0, 100)));
 }
+
+#[test]
+fn a_cursor_seeks_across_groups_and_last_stays_below_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    // Three groups (as three indexer batches write them) of sender "a", and noise.
+    for group in [&[0u64, 2, 4][..], &[10, 12], &[30]] {
+        let mut terms = Terms::default();
+        for &i in group {
+            terms.add(i, &[(Field::Sender, b"a".to_vec())]);
+            terms.add(i + 1, &[(Field::Sender, b"b".to_vec())]);
+        }
+        index.apply_terms(terms).unwrap();
+    }
+    let mut c = index.cursor(Field::Sender, b"a");
+    let seeks = [(0, Some(0)), (1, Some(2)), (5, Some(10)), (11, Some(12))];
+    for (at, want) in seeks {
+        assert_eq!(c.seek(at).unwrap(), want, "seek {at}");
+    }
+    assert_eq!(c.seek(13).unwrap(), Some(30));
+    assert_eq!(c.seek(31).unwrap(), None);
+    // Seeking backwards is allowed too (the cached group is not trusted then).
+    assert_eq!(c.seek(3).unwrap(), Some(4));
+    assert_eq!(index.cursor(Field::Sender, b"z").seek(0).unwrap(), None);
+    assert_eq!(index.last(Field::Sender, b"a", 100).unwrap(), Some(30));
+    assert_eq!(index.last(Field::Sender, b"a", 30).unwrap(), Some(12));
+    assert_eq!(index.last(Field::Sender, b"a", 11).unwrap(), Some(10));
+    assert_eq!(index.last(Field::Sender, b"a", 0).unwrap(), None);
+    assert_eq!(index.last(Field::Recipient, b"a", 100).unwrap(), None);
+}
+
+#[test]
+fn time_marks_follow_the_running_maximum_across_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    let second = |s: u64| (s ^ (1 << 63)).to_be_bytes();
+    let time = |s: u64| [(Field::Time, second(s).to_vec())];
+    let mut terms = Terms::following(index.time_max().unwrap());
+    for (i, s) in [5u64, 5, 7, 6, 7].into_iter().enumerate() {
+        terms.add(i as u64, &time(s));
+    }
+    assert_eq!(terms.running_max(), Some(second(7)));
+    index.apply_terms(terms).unwrap();
+    assert_eq!(index.time_max().unwrap(), Some(second(7)));
+    let mut terms = Terms::following(index.time_max().unwrap());
+    terms.add(5, &time(7));
+    terms.add(6, &time(9));
+    index.apply_terms(terms).unwrap();
+    // Marks: second 5 at 0, 7 at 2, 9 at 6 (the dip to 6 at index 3 makes none).
+    let at_or_after = |s| index.time_mark(second(s), false).unwrap();
+    let after = |s| index.time_mark(second(s), true).unwrap();
+    assert_eq!(
+        [at_or_after(4), at_or_after(5), at_or_after(6)],
+        [Some(0), Some(0), Some(2)]
+    );
+    assert_eq!(
+        [at_or_after(8), at_or_after(9), at_or_after(10)],
+        [Some(6), Some(6), None]
+    );
+    assert_eq!(
+        [after(4), after(5), after(7), after(9)],
+        [Some(0), Some(2), Some(6), None]
+    );
+}
+
+impl Index {
+    /// Makes the `terms` tree look like one written before the time marks (layout 1).
+    pub(crate) fn forget_time_marks(&self) {
+        self.terms.remove(KEY_LAYOUT).unwrap();
+        for kv in self.terms.scan_prefix([layout::TIME_MARK]) {
+            self.terms.remove(kv.unwrap().0).unwrap();
+        }
+        self.flush().unwrap();
+    }
+}

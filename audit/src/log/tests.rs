@@ -185,3 +185,157 @@ fn invalid_and_oversized_records_are_refused_before_the_writer() {
     ));
     assert_eq!(log.size(), 0);
 }
+
+/// Appends records `n` in order, in commit batches of up to 5 (so small segments fill).
+fn append_all(log: &Log, n: std::ops::Range<u64>) {
+    let ids: Vec<u64> = n.collect();
+    rt().block_on(async {
+        for chunk in ids.chunks(5) {
+            let pending: Vec<_> = chunk.iter().map(|&i| log.append(record(i))).collect();
+            for p in pending {
+                p.await.unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn last_finds_the_newest_of_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(log.last(Field::Kind, b"decision").unwrap(), None);
+    append_all(&log, 0..40);
+    assert_eq!(log.last(Field::Sender, b"s-1").unwrap(), Some(37));
+    assert_eq!(log.last(Field::Sender, b"s-2").unwrap(), Some(38));
+    assert_eq!(log.last(Field::Decision, b"deny").unwrap(), Some(39));
+    assert_eq!(log.last(Field::Sender, b"s-9").unwrap(), None);
+    assert_eq!(log.last(Field::Recipient, b"s-1").unwrap(), None);
+    append_all(&log, 40..42);
+    assert_eq!(log.last(Field::Sender, b"s-1").unwrap(), Some(40));
+    assert_eq!(log.last(Field::Kind, b"decision").unwrap(), Some(41));
+}
+
+#[test]
+fn read_range_streams_across_segments_like_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..100);
+    let segments = crate::store::list_segments(&dir.path().join(SEGMENTS)).unwrap();
+    assert!(segments.len() >= 4, "{} segments", segments.len());
+    let firsts: Vec<u64> = segments.iter().map(|s| s.0).collect();
+    // Every range starting and ending at, just before and just after a segment boundary.
+    let mut edges: Vec<u64> = firsts
+        .iter()
+        .flat_map(|&f| [f.saturating_sub(1), f, f + 1])
+        .collect();
+    edges.extend([0, 15, 16, 17, 99, 100]);
+    for &from in &edges {
+        for &to in &edges {
+            let got: Vec<(u64, Vec<u8>)> = log
+                .read_range(from, to)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let want: Vec<(u64, Vec<u8>)> = (from..to.min(100))
+                .map(|i| (i, log.read(i).unwrap()))
+                .collect();
+            assert_eq!(got, want, "{from}..{to}");
+        }
+    }
+    // `to` is clamped to the size; `from == size` is empty; `from` past the size an error.
+    assert_eq!(log.read_range(98, u64::MAX).unwrap().count(), 2);
+    assert_eq!(log.read_range(100, 200).unwrap().count(), 0);
+    assert_eq!(log.read_range(50, 10).unwrap().count(), 0);
+    assert!(matches!(
+        log.read_range(101, 200).map(|_| ()),
+        Err(Error::OutOfRange {
+            value: 101,
+            size: 100,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn read_range_stops_at_a_damaged_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..60);
+    // Flip a byte of record 40's leaf in place.
+    let needle = br#""t-40""#;
+    let damaged = crate::store::list_segments(&dir.path().join(SEGMENTS))
+        .unwrap()
+        .into_iter()
+        .find_map(|(_, path)| {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.windows(needle.len()).position(|w| w == needle)?;
+            bytes[at + 1] ^= 0x20;
+            std::fs::write(&path, bytes).unwrap();
+            Some(path)
+        })
+        .unwrap();
+    let items: Vec<_> = log.read_range(30, 60).unwrap().collect();
+    assert_eq!(
+        items.len(),
+        11,
+        "10 good records, then the error, then nothing"
+    );
+    for (i, item) in items[..10].iter().enumerate() {
+        assert_eq!(item.as_ref().unwrap().0, 30 + i as u64);
+    }
+    match &items[10] {
+        Err(Error::Corrupt {
+            segment,
+            index,
+            what,
+            ..
+        }) => {
+            assert_eq!((segment, *index), (&damaged, 40));
+            assert!(what.contains("checksum"), "{what}");
+        }
+        other => panic!("expected corruption at 40, got {other:?}"),
+    }
+    assert!(log.read(40).is_err());
+}
+
+#[test]
+fn an_index_written_before_the_time_marks_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..50);
+    let at = |s: u8| {
+        time::OffsetDateTime::parse(
+            &format!("2026-11-25T13:00:{s:02}Z"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let selection = Selection {
+        terms: vec![(Field::Decision, b"deny".to_vec())],
+        from: Some(at(10)),
+        to: Some(at(20)),
+        limit: 100,
+        ..Selection::default()
+    };
+    let page = log.select(&selection).unwrap();
+    let found: Vec<u64> = page.records.iter().map(|r| r.0).collect();
+    assert_eq!(found, vec![11, 13, 15, 17, 19]);
+    assert_eq!(
+        log.time_bounds(Some(at(10)), Some(at(20))).unwrap(),
+        (10, 21)
+    );
+    rt().block_on(log.shutdown()).unwrap();
+    drop(log);
+
+    let index = Index::open(&dir.path().join(INDEX)).unwrap();
+    index.forget_time_marks();
+    assert_eq!(index.time_max().unwrap(), None);
+    assert_eq!(index.terms_size().unwrap(), 50);
+    drop(index);
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(log.select(&selection).unwrap(), page);
+    assert_eq!(
+        log.time_bounds(Some(at(10)), Some(at(20))).unwrap(),
+        (10, 21)
+    );
+}

@@ -247,9 +247,10 @@ pub(super) async fn post(
         );
     }
 
-    let record = record(decision, &event, tenant, state.clock.now()).map_err(unavailable)?;
-    let leaf = record.to_leaf().map_err(unavailable)?;
-    let appended = state.append(leaf.clone()).await.map_err(unavailable)?;
+    let (appended, leaf) = state
+        .append_record(|at| record(decision, &event, tenant, at))
+        .await
+        .map_err(unavailable)?;
     let mut body = receipt(
         transfer_id,
         appended.index,

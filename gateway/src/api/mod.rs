@@ -1,6 +1,7 @@
 //! The HTTPS API (SPEC.md sections 2-4): routing by path and role, JSON errors, and one tracing
 //! line per request.
 
+mod admin;
 mod audit;
 mod lifecycle;
 mod receipt;
@@ -164,6 +165,8 @@ fn route_template(path: &str) -> &'static str {
         ["v1", "transfers"] => "/v1/transfers",
         ["v1", "transfers", _] => "/v1/transfers/{transfer_id}",
         ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
+        ["v1", "admin", "policy"] => "/v1/admin/policy",
+        ["v1", "admin", "tenants", _, "suspend"] => "/v1/admin/tenants/{id}/suspend",
         ["v1", "transfers", _, "events"] => "/v1/transfers/{transfer_id}/events",
         ["v1", "audit", rest @ ..] => audit::route_template(rest),
         _ => "other",
@@ -212,12 +215,25 @@ async fn route(
         (["v1", "transfers"], &Method::POST) => (Endpoint::PostTransfer, Role::Tenant),
         (["v1", "transfers", _], &Method::GET) => (Endpoint::GetTransfer, Role::Tenant),
         (["v1", "audit", "checkpoint"], &Method::GET) => (Endpoint::Checkpoint, Role::Regulator),
+        (["v1", "admin", "policy"], &Method::GET) => (Endpoint::GetPolicy, Role::Admin),
+        (["v1", "admin", "policy"], &Method::PUT) => (Endpoint::PutPolicy, Role::Admin),
+        (["v1", "admin", "tenants", _, "suspend"], &Method::POST) => {
+            (Endpoint::Suspend, Role::Admin)
+        }
         (["v1", "transfers", _, "events"], &Method::POST) => (Endpoint::Event, Role::Tenant),
+        // The rest of /v1/audit/* (404 and 405 included); GET checkpoint is matched above.
         (["v1", "audit", rest @ ..], _) => match audit::endpoint(rest, &method, &path) {
             Ok(endpoint) => (Endpoint::Audit(endpoint), Role::Regulator),
             Err(error) => return (error.reply().into(), outcome_of(&error)),
         },
-        (["v1", "transfers"] | ["v1", "transfers", _] | ["v1", "transfers", _, "events"], _) => {
+        (
+            ["v1", "transfers"]
+            | ["v1", "transfers", _]
+            | ["v1", "transfers", _, "events"]
+            | ["v1", "admin", "policy"]
+            | ["v1", "admin", "tenants", _, "suspend"],
+            _,
+        ) => {
             let error = ApiError::new(ReasonCode::RequestMethodNotAllowed);
             return (error.reply().into(), outcome_of(&error));
         }
@@ -260,6 +276,16 @@ async fn route(
             Ok(answer) => (answer, Outcome::default()),
             Err(error) => (error.reply().into(), outcome_of(&error)),
         },
+        Endpoint::GetPolicy => (admin::get(state).into(), Outcome::default()),
+        Endpoint::PutPolicy => (
+            admin::put(state, &principal.id, request).await.into(),
+            Outcome::default(),
+        ),
+        Endpoint::Suspend => {
+            let tenant = segments.get(3).copied().unwrap_or_default().to_owned();
+            let reply = admin::suspend(state, &principal.id, &tenant, request).await;
+            (reply.into(), Outcome::default())
+        }
     }
 }
 
@@ -267,6 +293,9 @@ enum Endpoint {
     PostTransfer,
     GetTransfer,
     Checkpoint,
+    GetPolicy,
+    PutPolicy,
+    Suspend,
     Event,
     Audit(audit::Endpoint),
 }

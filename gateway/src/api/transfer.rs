@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use loopgate_audit::Record;
 use loopgate_policy::{ReasonCode, TransferRequest, VolumeCounters};
 use ring::rand::{SecureRandom, SystemRandom};
+use time::OffsetDateTime;
 
 use super::receipt::receipt;
 use super::{ApiError, Outcome, view};
@@ -92,20 +93,20 @@ fn new_transfer_id() -> Result<String, ApiError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Appends `record` and waits until it is durable.
-async fn append(
+/// Builds a record at its log time with `build`, appends it and waits until it is durable.
+async fn append<F>(
     state: &AppState,
-    record: &Record,
-) -> Result<(loopgate_audit::Appended, Vec<u8>), ApiError> {
-    let unavailable = |e: loopgate_audit::Error| {
+    build: F,
+) -> Result<(loopgate_audit::Appended, Vec<u8>), ApiError>
+where
+    F: FnOnce(OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+{
+    state.append_record(build).await.map_err(|e| {
         tracing::error!(error = %e, "audit log append failed");
         ApiError::new(ReasonCode::AuditUnavailable).message(format!(
             "the audit log cannot be written ({e}); nothing was forwarded"
         ))
-    };
-    let leaf = record.to_leaf().map_err(unavailable)?;
-    let appended = state.append(leaf.clone()).await.map_err(unavailable)?;
-    Ok((appended, leaf))
+    })
 }
 
 async fn pipeline(
@@ -134,7 +135,6 @@ async fn run(
     request: Request<Incoming>,
 ) -> Result<(Reply, Outcome), ApiError> {
     let transfer_id = new_transfer_id()?;
-    let now = state.clock.now();
     let snapshot = state.policy();
     let raw = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let mut facts = DecisionFacts {
@@ -147,7 +147,8 @@ async fn run(
             raw("loop-purpose"),
         ],
         policy_version: snapshot.version,
-        at: now,
+        // Set to the record's time when it is stamped.
+        at: OffsetDateTime::UNIX_EPOCH,
         route: None,
     };
 
@@ -155,8 +156,10 @@ async fn run(
     let headers = match parsed {
         Ok(headers) => headers,
         Err(problem) => {
-            let record = records::decision(&facts, Err(problem.code)).map_err(internal)?;
-            let (appended, _) = append(state, &record).await?;
+            let (appended, _) = append(state, |at| {
+                records::decision(&DecisionFacts { at, ..facts }, Err(problem.code))
+            })
+            .await?;
             let error = ApiError::new(problem.code)
                 .message(problem.message)
                 .logged(appended.index);
@@ -178,10 +181,19 @@ async fn run(
         declared_size: headers.content_length,
         volume: VolumeCounters::default(),
     };
-    let decision = state.evaluate(registry, request_for_policy, now);
-    let record = records::decision(&facts, Ok(&decision)).map_err(internal)?;
+    // Evaluated at the decision record's own time, under the stamp lock (see crate::stamp).
+    let mut decided = None;
     // No audit, no transfer: nothing is read from the body before this is durable.
-    let (appended, _) = append(state, &record).await?;
+    let (appended, _) = append(state, |at| {
+        let decision = state.evaluate(registry, request_for_policy, at);
+        let record = records::decision(&DecisionFacts { at, ..facts }, Ok(&decision));
+        decided = Some(decision);
+        record
+    })
+    .await?;
+    let Some(decision) = decided else {
+        return Err(internal("the decision was not evaluated"));
+    };
     if let Some(code) = decision.reason {
         let rule = decision
             .rule
@@ -206,16 +218,17 @@ async fn run(
     )
     .await;
     drop(in_flight);
-    let record = records::outcome(
-        &transfer_id,
-        sender,
-        &headers.recipient,
-        &headers.item,
-        &ending,
-        state.clock.now(),
-    )
-    .map_err(internal)?;
-    let (appended, leaf) = append(state, &record).await?;
+    let (appended, leaf) = append(state, |at| {
+        records::outcome(
+            &transfer_id,
+            sender,
+            &headers.recipient,
+            &headers.item,
+            &ending,
+            at,
+        )
+    })
+    .await?;
     match ending {
         Ending::Completed {
             size,

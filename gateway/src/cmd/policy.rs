@@ -13,6 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
+mod apply;
+
 /// Exit code for bad usage, an unreadable file or an invalid bundle.
 const EXIT_USAGE: u8 = 2;
 /// Exit code of `policy eval` when the transfer is denied.
@@ -29,6 +31,10 @@ pub(crate) enum PolicyCommand {
     /// Evaluate one transfer offline and print the decision as one JSON line; exit 0 on allow,
     /// 1 on deny, 2 on bad usage or an invalid bundle.
     Eval(EvalArgs),
+    /// Validate a bundle, show its diff against the bundle in force and apply it through the
+    /// admin API (PUT /v1/admin/policy) as an admin; exit 0 when applied, 2 when the bundle is
+    /// invalid, 1 when the gateway cannot be reached or refuses it.
+    Apply(apply::ApplyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +90,7 @@ pub(crate) fn run(command: PolicyCommand) -> ExitCode {
     match command {
         PolicyCommand::Check { file } => check(&file),
         PolicyCommand::Eval(args) => eval(&args),
+        PolicyCommand::Apply(args) => apply::run(&args),
     }
 }
 

@@ -20,7 +20,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use loopgate_audit::{Log, LogConfig, SigningKey};
-use ring::digest;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
@@ -31,6 +30,8 @@ use crate::config::{Config, Upstream};
 use crate::demo_upstream::DemoUpstream;
 use crate::identity::{IdentityError, principal_from_cert};
 use crate::records;
+use crate::registry::{self, Source};
+use crate::stamp::Stamper;
 use crate::state::{AppState, PolicySnapshot};
 use crate::upstream::Upstreams;
 
@@ -62,6 +63,9 @@ pub enum ServeError {
     /// TLS material.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The policy bundle cannot be put in force.
+    #[error(transparent)]
+    Policy(#[from] registry::ChangeError),
     /// A signal handler cannot be installed.
     #[error("cannot watch {name}: {source}")]
     Signal {
@@ -104,23 +108,59 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
         .map_err(|source| ServeError::Bind { addr, source })
 }
 
-/// The bundle at `path`, validated, and the SHA-256 of its bytes.
-pub(crate) fn load_bundle(
-    path: &std::path::Path,
-) -> Result<(loopgate_policy::Registry, [u8; 32]), ServeError> {
+/// The configured bundle file: its text, validated, and the SHA-256 of its bytes.
+#[derive(Debug)]
+pub(crate) struct FileBundle {
+    pub(crate) text: String,
+    pub(crate) sha256: [u8; 32],
+}
+
+/// Reads and validates the bundle at `path`.
+pub(crate) fn load_bundle(path: &std::path::Path) -> Result<FileBundle, ServeError> {
     let text = read(path)?;
-    let registry = loopgate_policy::parse_bundle(&text)
-        .map_err(
-            |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
-                path: path.to_owned(),
-                problems: problems.iter().map(ToString::to_string).collect(),
-            },
-        )?
-        .registry;
-    let digest = digest::digest(&digest::SHA256, text.as_bytes());
-    let mut sha = [0u8; 32];
-    sha.copy_from_slice(digest.as_ref());
-    Ok((registry, sha))
+    loopgate_policy::parse_bundle(&text).map_err(
+        |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
+            path: path.to_owned(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+        },
+    )?;
+    let sha256 = registry::sha256(text.as_bytes());
+    Ok(FileBundle { text, sha256 })
+}
+
+/// The snapshot to start with: the last logged bundle, unless the configured file changed since
+/// it was last put in force (then the file's bundle, logged first). See [`crate::registry`].
+async fn starting_policy(
+    config: &Config,
+    stamper: &Stamper,
+    log: &Log,
+) -> Result<PolicySnapshot, ServeError> {
+    let file = load_bundle(&config.policy_bundle)?;
+    let logged = registry::last_logged(log)?;
+    let previous = match logged {
+        Some(logged) if logged.file_sha256 == file.sha256 => {
+            let version = logged.version;
+            match registry::snapshot(logged) {
+                Ok(snapshot) => return Ok(snapshot),
+                Err(e) => {
+                    tracing::warn!(policy_version = version, error = %e, "the logged bundle in force no longer validates; putting the configured file in force");
+                    registry::last_logged(log)?
+                }
+            }
+        }
+        other => other,
+    };
+    let path = config.policy_bundle.display().to_string();
+    let snapshot = registry::log_bundle(
+        stamper,
+        log,
+        file.text,
+        Source::File(&path),
+        previous.as_ref(),
+        file.sha256,
+    )
+    .await?;
+    Ok(snapshot)
 }
 
 /// Starts everything, calls `ready` with the bound addresses (then tells systemd), and serves
@@ -145,10 +185,9 @@ pub async fn run(
         .await
         .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??;
 
-    let (registry, sha256) = load_bundle(&config.policy_bundle)?;
-    let source = config.policy_bundle.display().to_string();
-    let leaf = records::policy_loaded(&sha256, &source, clock.now())?.to_leaf()?;
-    let version = log.append(leaf).await?.index;
+    let stamper = Stamper::new(clock, &log)?;
+    let policy = starting_policy(&config, &stamper, &log).await?;
+    let version = policy.version;
 
     let mut upstream_config: BTreeMap<String, Upstream> = config.upstreams.clone();
     let mut demo = None;
@@ -181,17 +220,7 @@ pub async fn run(
     )));
     let api = bind(config.listen).await?;
     let ops = bind(config.ops_listen).await?;
-    let state = Arc::new(AppState::new(
-        config,
-        clock,
-        log,
-        PolicySnapshot {
-            registry,
-            version,
-            sha256,
-        },
-        upstreams,
-    ));
+    let state = Arc::new(AppState::new(config, stamper, log, policy, upstreams));
     reload::certificate_metrics(&state);
     let (scanned, unfinished) = {
         let state = state.clone();
@@ -202,8 +231,10 @@ pub async fn run(
     // Recovery: every admitted transfer ends with one outcome; those cut off by the last stop
     // (drain timeout, kill, crash) get `interrupted` before anything new is admitted.
     for decision in &unfinished {
-        let leaf = records::interrupted(decision, state.clock.now())?.to_leaf()?;
-        let index = state.append(leaf).await?.index;
+        let (appended, _) = state
+            .append_record(|at| records::interrupted(decision, at))
+            .await?;
+        let index = appended.index;
         tracing::warn!(
             transfer_id = decision.transfer_id.as_deref().unwrap_or("-"),
             log_index = index,

@@ -4,9 +4,11 @@
 //!
 //! - everything is loaded and validated first; if anything is wrong, one error line names it
 //!   and nothing changes (the running config, certificates and policy keep serving);
-//! - a policy bundle whose bytes changed gets a `policy_change` record first (its log index
-//!   is the new policy version), then the snapshot is swapped; transfers in flight finish
-//!   under the snapshot they started with;
+//! - a policy bundle file whose bytes differ from the file last put in force gets a
+//!   `policy_change` record first (its log index is the new policy version), then the snapshot
+//!   is swapped; transfers in flight finish under the snapshot they started with. An unchanged
+//!   file leaves the bundle in force alone, including one an admin applied through the API
+//!   (see [`crate::registry`]);
 //! - connections already accepted keep their TLS session; the next handshake uses the new
 //!   certificate;
 //! - listener addresses, the log (folder, key, origin), the demo upstream and the logging
@@ -15,15 +17,14 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use loopgate_policy::Registry;
 use rustls::ServerConfig;
 use tokio::signal::unix::Signal;
 use tokio_rustls::TlsAcceptor;
 
-use super::{ServeError, load_bundle, systemd};
+use super::{FileBundle, ServeError, load_bundle, systemd};
 use crate::config::{Config, ConfigError, Upstream};
-use crate::records;
-use crate::state::{AppState, PolicySnapshot, TransferUpstreams};
+use crate::registry;
+use crate::state::{AppState, TransferUpstreams};
 use crate::upstream::Upstreams;
 
 /// Why a reload was refused; the running configuration stays in force.
@@ -99,8 +100,8 @@ struct Prepared {
     config: Config,
     tls: Arc<ServerConfig>,
     upstreams: TransferUpstreams,
-    /// The new registry and its bundle's digest, when the bundle's bytes changed.
-    bundle: Option<(Registry, [u8; 32])>,
+    /// The configured bundle, when its bytes differ from the file last put in force.
+    bundle: Option<FileBundle>,
 }
 
 /// One reload; the new policy version when the bundle changed.
@@ -110,29 +111,25 @@ async fn reload(
     demo: Option<&(String, Upstream)>,
 ) -> Result<Option<u64>, ReloadError> {
     let running = state.config();
-    let current = state.policy().sha256;
+    let current = state.policy().file_sha256;
     let demo = demo.cloned();
     let prepared = tokio::task::spawn_blocking(move || prepare(&running, current, demo))
         .await
         .map_err(|e| ReloadError::Task(e.to_string()))??;
-    let policy = match prepared.bundle {
-        Some((registry, sha256)) => {
-            let source = prepared.config.policy_bundle.display().to_string();
-            let leaf = records::policy_loaded(&sha256, &source, state.clock.now())
-                .and_then(|record| record.to_leaf())
+    // The bundle goes first: if its record cannot be logged, nothing else changes either.
+    let version = match prepared.bundle {
+        Some(file) => {
+            let path = prepared.config.policy_bundle.display().to_string();
+            let source = registry::Source::File(&path);
+            let applied = registry::apply(state, file.text, source, Some(file.sha256))
+                .await
                 .map_err(ServeError::from)?;
-            let version = state.append(leaf).await.map_err(ServeError::from)?.index;
-            Some(PolicySnapshot {
-                registry,
-                version,
-                sha256,
-            })
+            Some(applied.version)
         }
         None => None,
     };
-    let version = policy.as_ref().map(|p| p.version);
     acceptor.set(TlsAcceptor::from(prepared.tls));
-    state.swap(prepared.config, prepared.upstreams, policy);
+    state.swap(prepared.config, prepared.upstreams);
     certificate_metrics(state);
     Ok(version)
 }
@@ -140,7 +137,7 @@ async fn reload(
 /// Loads and validates everything the config file names (blocking file I/O).
 fn prepare(
     running: &Config,
-    current_bundle: [u8; 32],
+    file_in_force: [u8; 32],
     demo: Option<(String, Upstream)>,
 ) -> Result<Prepared, ReloadError> {
     let mut config = Config::load(&running.path).map_err(ReloadError::Config)?;
@@ -151,8 +148,8 @@ fn prepare(
         targets.insert(tenant, entry);
     }
     let upstreams = Upstreams::new(&targets, &config.limits).map_err(ReloadError::Upstream)?;
-    let (registry, sha256) = load_bundle(&config.policy_bundle)?;
-    let bundle = (sha256 != current_bundle).then_some((registry, sha256));
+    let file = load_bundle(&config.policy_bundle)?;
+    let bundle = (file.sha256 != file_in_force).then_some(file);
     Ok(Prepared {
         config,
         tls,

@@ -15,22 +15,23 @@ fn state(dir: &Path) -> AppState {
     let config = Config::parse(&dir.join("gateway.toml"), config_text).unwrap();
     let key = SigningKey::generate("test.example/log").unwrap();
     let log = Log::open(LogConfig::new(dir.join("data"), "test.example/log", key)).unwrap();
-    let mut registry = parse_bundle(&devmode::sample_bundle(time::macros::date!(2026 - 11 - 25)))
-        .unwrap()
-        .registry;
+    let text = devmode::sample_bundle(time::macros::date!(2026 - 11 - 25));
+    let mut registry = parse_bundle(&text).unwrap().registry;
     for filing in registry.filings.values_mut() {
         filing.route = Route::NationalSc;
     }
     registry.parameters.threshold_assessment = 1_000;
     let upstreams = Upstreams::new(&BTreeMap::new(), &config.limits).unwrap();
+    let stamper = crate::stamp::Stamper::new(Clock::system(), &log).unwrap();
     AppState::new(
         config,
-        Clock::system(),
+        stamper,
         log,
         PolicySnapshot {
             registry,
             version: 0,
-            sha256: [0; 32],
+            text: text.into(),
+            file_sha256: [0; 32],
         },
         upstreams,
     )

@@ -2,6 +2,8 @@
 //! [`Registry`]. Every problem is reported at once, each with its line and column.
 
 mod diagnostic;
+mod diff;
+mod edit;
 mod objects;
 mod reader;
 mod settings;
@@ -13,6 +15,8 @@ use toml::de::{DeTable, DeValue};
 
 use diagnostic::Diagnostics;
 pub use diagnostic::{Diagnostic, Severity};
+pub use diff::{BundleDiff, Change, EntryChanges, Plain, diff};
+pub use edit::set_tenant_status;
 use reader::Table;
 
 use crate::error::PolicyError;

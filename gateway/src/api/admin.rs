@@ -1,0 +1,186 @@
+//! The admin API (SPEC.md section 6, role `admin`): the policy bundle in force, whole-bundle
+//! changes and emergency suspensions. Each change is validated, logged as one `policy_change`
+//! record with the admin's principal and the diff, and only then put in force (see
+//! [`crate::registry`]). Admins change the registry, never the log's past.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::registry::{self, Applied, ChangeError, Source};
+use crate::state::{AppState, Reply};
+
+/// Largest suspension request body (`{"reason": "..."}`).
+const MAX_SUSPEND_BYTES: usize = 16 * 1024;
+
+/// `GET /v1/admin/policy`: the bundle in force, exactly as applied.
+pub(super) fn get(state: &AppState) -> Reply {
+    let snapshot = state.policy();
+    (StatusCode::OK, Bytes::from(snapshot.text.to_string()))
+}
+
+/// `PUT /v1/admin/policy`: validates the body as a bundle and puts it in force.
+pub(super) async fn put(state: &AppState, admin: &str, request: Request<Incoming>) -> Reply {
+    let result = async {
+        let body = read_body(state, request, MAX_BUNDLE_BYTES).await?;
+        let text = String::from_utf8(body.to_vec()).map_err(|e| {
+            invalid(&[Diagnostic {
+                severity: Severity::Error,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the bundle is not UTF-8 (invalid byte at offset {}); save it as UTF-8",
+                    e.utf8_error().valid_up_to()
+                ),
+            }])
+        })?;
+        let applied = registry::apply(state, text, Source::Admin(admin), None)
+            .await
+            .map_err(change_error)?;
+        tracing::info!(principal = %format!("admin/{admin}"), policy_version = applied.version, "policy bundle applied through the admin API");
+        Ok(applied_reply(&applied))
+    }
+    .await;
+    result.unwrap_or_else(|e: Refusal| e.0)
+}
+
+/// `POST /v1/admin/tenants/{id}/suspend`: suspends one tenant at once. The optional JSON body
+/// `{"reason": "..."}` is logged with the change.
+pub(super) async fn suspend(
+    state: &AppState,
+    admin: &str,
+    tenant: &str,
+    request: Request<Incoming>,
+) -> Reply {
+    let result = async {
+        let body = read_body(state, request, MAX_SUSPEND_BYTES).await?;
+        let reason = suspension_reason(&body)?;
+        let applied = registry::suspend(state, admin, tenant, reason.as_deref())
+            .await
+            .map_err(change_error)?;
+        tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant suspended through the admin API");
+        Ok(applied_reply(&applied))
+    }
+    .await;
+    result.unwrap_or_else(|e: Refusal| e.0)
+}
+
+/// An error reply, built where the problem is found.
+struct Refusal(Reply);
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal(error.reply())
+    }
+}
+
+fn applied_reply(applied: &Applied) -> Reply {
+    let body = json!({"policy_version": applied.version, "diff": applied.diff});
+    (StatusCode::OK, Bytes::from(body.to_string()))
+}
+
+async fn read_body(
+    state: &AppState,
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<Bytes, Refusal> {
+    let timeout = state.config().limits.body_idle_timeout;
+    let collected =
+        tokio::time::timeout(timeout, Limited::new(request.into_body(), limit).collect())
+            .await
+            .map_err(|_| {
+                ApiError::new(ReasonCode::RequestBodyTimeout).message(format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs()
+                ))
+            })?;
+    match collected {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::new(ReasonCode::RequestBodyTooLarge)
+                .message(format!("the body is larger than {limit} bytes"))
+                .into())
+        }
+        Err(e) => Err(ApiError::new(ReasonCode::RequestBodyIncomplete)
+            .message(format!("the request body was cut off: {e}"))
+            .into()),
+    }
+}
+
+/// The `reason` of a suspension body: none for an empty body, else a JSON object whose only
+/// key is an optional string `reason`.
+fn suspension_reason(body: &[u8]) -> Result<Option<String>, Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let malformed = |why: &str| {
+        Refusal::from(
+            ApiError::new(ReasonCode::RequestMalformedBody).message(format!(
+                "the suspension body must be empty or {{\"reason\": \"<text>\"}}: {why}"
+            )),
+        )
+    };
+    let value: Value = serde_json::from_slice(body).map_err(|e| malformed(&e.to_string()))?;
+    let Value::Object(object) = value else {
+        return Err(malformed("not a JSON object"));
+    };
+    if let Some(key) = object.keys().find(|k| k.as_str() != "reason") {
+        return Err(malformed(&format!("unknown key {key:?}")));
+    }
+    match object.get("reason") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(reason)) if reason.chars().count() <= 1024 => Ok(Some(reason.clone())),
+        Some(Value::String(_)) => Err(malformed("reason is longer than 1024 characters")),
+        Some(_) => Err(malformed("reason must be a string")),
+    }
+}
+
+/// 422 `policy.invalid` with every problem and its location.
+fn invalid(problems: &[Diagnostic]) -> Refusal {
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let listed: Vec<Value> = problems
+        .iter()
+        .map(|p| {
+            json!({
+                "line": p.line,
+                "column": p.column,
+                "severity": match p.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "message": p.message,
+            })
+        })
+        .collect();
+    let body = json!({
+        "error": ReasonCode::PolicyInvalid.as_str(),
+        "message": format!("the policy bundle has {errors} error(s); nothing was changed; fix each problem listed and apply it again"),
+        "log_index": null,
+        "problems": listed,
+    });
+    Refusal((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Bytes::from(body.to_string()),
+    ))
+}
+
+fn change_error(e: ChangeError) -> Refusal {
+    match e {
+        ChangeError::Invalid(problems) => invalid(&problems),
+        ChangeError::UnknownTenant(id) => ApiError::new(ReasonCode::RequestNotFound)
+            .message(format!("no tenant {id:?} in the bundle in force"))
+            .into(),
+        ChangeError::Audit(e) => {
+            tracing::error!(error = %e, "policy change not logged");
+            ApiError::new(ReasonCode::AuditUnavailable)
+                .message(format!(
+                    "the policy_change record cannot be written ({e}); nothing was changed"
+                ))
+                .into()
+        }
+    }
+}

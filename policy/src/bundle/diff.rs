@@ -1,0 +1,242 @@
+//! What changed between two bundles, as an admin and a regulator read it: entries added,
+//! removed and changed per table (tenants by `id`, inventory items by `id`, contract filings by
+//! `reference`), field by field, and the changed settings (`[parameters]`, `[catalogue]`,
+//! `[calendar.*]`) by dotted key. It compares what the files say: an omitted parameter and one
+//! written with its default value differ here, although they evaluate the same.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use toml::{Table, Value};
+
+use super::diagnostic::Diagnostics;
+use crate::error::PolicyError;
+
+/// The entry tables and the key naming each entry.
+const ENTRIES: [(&str, &str); 3] = [
+    ("tenant", "id"),
+    ("inventory_item", "id"),
+    ("contract_filing", "reference"),
+];
+
+/// A value as the diff shows it: TOML dates and times become their TOML text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Plain {
+    /// A string, or a date/time in its TOML spelling.
+    String(String),
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Boolean(bool),
+    /// An array.
+    Array(Vec<Plain>),
+    /// A table.
+    Table(BTreeMap<String, Plain>),
+}
+
+impl From<&Value> for Plain {
+    fn from(value: &Value) -> Self {
+        match value {
+            Value::String(s) => Plain::String(s.clone()),
+            Value::Integer(i) => Plain::Integer(*i),
+            Value::Float(f) => Plain::Float(*f),
+            Value::Boolean(b) => Plain::Boolean(*b),
+            Value::Datetime(d) => Plain::String(d.to_string()),
+            Value::Array(a) => Plain::Array(a.iter().map(Plain::from).collect()),
+            Value::Table(t) => {
+                Plain::Table(t.iter().map(|(k, v)| (k.clone(), Plain::from(v))).collect())
+            }
+        }
+    }
+}
+
+/// One value before and after (`None`: absent on that side).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// The old value.
+    pub from: Option<Plain>,
+    /// The new value.
+    pub to: Option<Plain>,
+}
+
+/// The changes to one table of entries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EntryChanges {
+    /// Keys of new entries.
+    pub added: Vec<String>,
+    /// Keys of entries no longer there.
+    pub removed: Vec<String>,
+    /// Per changed entry, its changed fields.
+    pub changed: BTreeMap<String, BTreeMap<String, Change>>,
+}
+
+impl EntryChanges {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Everything that differs between two bundles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BundleDiff {
+    /// `[[tenant]]` entries, by `id`.
+    pub tenant: EntryChanges,
+    /// `[[inventory_item]]` entries, by `id`.
+    pub inventory_item: EntryChanges,
+    /// `[[contract_filing]]` entries, by `reference`.
+    pub contract_filing: EntryChanges,
+    /// Other settings by dotted key (`parameters.threshold_contract`, `catalogue.categories`,
+    /// `calendar.mainland.holidays`).
+    pub settings: BTreeMap<String, Change>,
+}
+
+impl BundleDiff {
+    /// Whether the two bundles say the same thing.
+    pub fn is_empty(&self) -> bool {
+        self.tenant.is_empty()
+            && self.inventory_item.is_empty()
+            && self.contract_filing.is_empty()
+            && self.settings.is_empty()
+    }
+
+    /// Every entry of `new` added, as the diff from an empty registry.
+    pub fn from_empty(new: &str) -> Result<Self, PolicyError> {
+        diff_tables(&Table::new(), &table(new)?)
+    }
+}
+
+/// What changed from bundle text `old` to bundle text `new`. Both must be TOML documents (call
+/// it on validated bundles; an entry without its key is listed under its position).
+pub fn diff(old: &str, new: &str) -> Result<BundleDiff, PolicyError> {
+    diff_tables(&table(old)?, &table(new)?)
+}
+
+fn table(text: &str) -> Result<Table, PolicyError> {
+    text.parse::<Table>().map_err(|e| {
+        let mut d = Diagnostics::new(text);
+        d.error(
+            &e.span().unwrap_or(0..0),
+            format!("invalid TOML: {}", e.message().trim()),
+        );
+        PolicyError::InvalidBundle {
+            problems: d.into_sorted(),
+        }
+    })
+}
+
+fn diff_tables(old: &Table, new: &Table) -> Result<BundleDiff, PolicyError> {
+    let mut out = BundleDiff::default();
+    for (name, key) in ENTRIES {
+        let changes = entry_changes(entries(old, name, key), entries(new, name, key));
+        match name {
+            "tenant" => out.tenant = changes,
+            "inventory_item" => out.inventory_item = changes,
+            _ => out.contract_filing = changes,
+        }
+    }
+    let mut old_settings = BTreeMap::new();
+    let mut new_settings = BTreeMap::new();
+    for (side, settings) in [(old, &mut old_settings), (new, &mut new_settings)] {
+        for (name, value) in side {
+            if !ENTRIES.iter().any(|(entry, _)| entry == name) {
+                flatten(name, value, settings);
+            }
+        }
+    }
+    out.settings = changed_fields(&old_settings, &new_settings);
+    Ok(out)
+}
+
+/// The entries of `[[name]]` by their key (or `#<position>` when it has none).
+fn entries<'t>(doc: &'t Table, name: &str, key: &str) -> BTreeMap<String, &'t Table> {
+    let Some(Value::Array(array)) = doc.get(name) else {
+        return BTreeMap::new();
+    };
+    array
+        .iter()
+        .enumerate()
+        .filter_map(|(at, entry)| {
+            let table = entry.as_table()?;
+            let id = match table.get(key) {
+                Some(Value::String(id)) => id.clone(),
+                _ => format!("#{}", at + 1),
+            };
+            Some((id, table))
+        })
+        .collect()
+}
+
+fn entry_changes(old: BTreeMap<String, &Table>, new: BTreeMap<String, &Table>) -> EntryChanges {
+    let mut out = EntryChanges::default();
+    for (id, before) in &old {
+        match new.get(id) {
+            None => out.removed.push(id.clone()),
+            Some(after) => {
+                let fields = changed_fields(&plain_fields(before), &plain_fields(after));
+                if !fields.is_empty() {
+                    out.changed.insert(id.clone(), fields);
+                }
+            }
+        }
+    }
+    out.added = new
+        .keys()
+        .filter(|id| !old.contains_key(*id))
+        .cloned()
+        .collect();
+    out
+}
+
+fn plain_fields(table: &Table) -> BTreeMap<String, Plain> {
+    table
+        .iter()
+        .map(|(k, v)| (k.clone(), Plain::from(v)))
+        .collect()
+}
+
+/// Settings tables flattened to dotted keys, down to non-table values.
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Plain>) {
+    match value {
+        Value::Table(table) => {
+            for (k, v) in table {
+                flatten(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_owned(), Plain::from(other));
+        }
+    }
+}
+
+fn changed_fields(
+    old: &BTreeMap<String, Plain>,
+    new: &BTreeMap<String, Plain>,
+) -> BTreeMap<String, Change> {
+    let mut out = BTreeMap::new();
+    for (key, before) in old {
+        if new.get(key) != Some(before) {
+            out.insert(
+                key.clone(),
+                Change {
+                    from: Some(before.clone()),
+                    to: new.get(key).cloned(),
+                },
+            );
+        }
+    }
+    for (key, after) in new {
+        if !old.contains_key(key) {
+            out.insert(
+                key.clone(),
+                Change {
+                    from: None,
+                    to: Some(after.clone()),
+                },
+            );
+        }
+    }
+    out
+}

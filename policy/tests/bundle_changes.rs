@@ -1,0 +1,92 @@
+//! Bundle changes as the admin API makes and logs them: an emergency suspension edits exactly one
+//! value of the text, and the diff names every added, removed and changed entry and setting.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::REFERENCE;
+use loopgate_policy::{Plain, Status, diff, parse_bundle, set_tenant_status};
+
+#[test]
+fn suspension_changes_one_value_and_keeps_the_rest_of_the_text() {
+    let edited = set_tenant_status(REFERENCE, "sz-genomics", Status::Suspended)
+        .unwrap()
+        .unwrap();
+    let registry = parse_bundle(&edited).unwrap().registry;
+    assert_eq!(registry.tenants["sz-genomics"].status, Status::Suspended);
+    assert_eq!(registry.tenants["hk-biolab"].status, Status::Approved);
+    // Only the one value differs: the same text once the new word is put back.
+    let restored = edited.replacen("\"suspended\"", "\"approved\"", 1);
+    assert_eq!(restored, REFERENCE);
+
+    let changes = diff(REFERENCE, &edited).unwrap();
+    let fields = &changes.tenant.changed["sz-genomics"];
+    assert_eq!(fields.len(), 1, "{changes:?}");
+    assert_eq!(
+        fields["status"].from,
+        Some(Plain::String("approved".into()))
+    );
+    assert_eq!(fields["status"].to, Some(Plain::String("suspended".into())));
+    assert!(changes.inventory_item.changed.is_empty());
+    assert!(changes.settings.is_empty());
+}
+
+#[test]
+fn suspension_of_an_unknown_tenant_or_a_broken_bundle() {
+    assert_eq!(
+        set_tenant_status(REFERENCE, "no-such-tenant", Status::Suspended).unwrap(),
+        None
+    );
+    let broken = REFERENCE.replacen("ciio = false", "ciio = \"no\"", 1);
+    assert!(set_tenant_status(&broken, "sz-genomics", Status::Suspended).is_err());
+}
+
+#[test]
+fn the_same_bundle_has_an_empty_diff() {
+    let changes = diff(REFERENCE, REFERENCE).unwrap();
+    assert!(changes.is_empty());
+    let json = serde_json::to_value(&changes).unwrap();
+    assert_eq!(
+        json["tenant"],
+        serde_json::json!({"added": [], "removed": [], "changed": {}})
+    );
+    assert_eq!(json["settings"], serde_json::json!({}));
+}
+
+#[test]
+fn added_removed_and_changed_entries_and_settings() {
+    let start = REFERENCE
+        .find("[[inventory_item]]\nid = \"INV-PI-001\"")
+        .unwrap();
+    let end = start + REFERENCE[start..].find("\n\n").unwrap();
+    let without_item = format!("{}{}", &REFERENCE[..start], &REFERENCE[end + 2..]);
+    let extra_tenant = "\n[[tenant]]\nid = \"hk-newlab\"\nlegal_name = \"HK New Lab\"\nside = \"hong_kong\"\ncity = \"hong_kong\"\npark = \"hk_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\nciio = false\n";
+    let new = format!("{without_item}{extra_tenant}")
+        .replacen(
+            "threshold_contract = 100000",
+            "threshold_contract = 90000",
+            1,
+        )
+        .replacen(
+            "holidays = [2026-10-01, 2026-10-19",
+            "holidays = [2026-10-19",
+            1,
+        );
+    let changes = diff(REFERENCE, &new).unwrap();
+    assert_eq!(changes.tenant.added, ["hk-newlab"]);
+    assert!(changes.tenant.removed.is_empty());
+    assert_eq!(changes.inventory_item.removed, ["INV-PI-001"]);
+    let threshold = &changes.settings["parameters.threshold_contract"];
+    assert_eq!(threshold.from, Some(Plain::Integer(100_000)));
+    assert_eq!(threshold.to, Some(Plain::Integer(90_000)));
+    let holidays = &changes.settings["calendar.hong_kong.holidays"];
+    let Some(Plain::Array(before)) = &holidays.from else {
+        panic!("{holidays:?}")
+    };
+    assert_eq!(before[0], Plain::String("2026-10-01".into()));
+    assert_eq!(changes.settings.len(), 2, "{:?}", changes.settings);
+    // And back: every addition is a removal.
+    let back = diff(&new, REFERENCE).unwrap();
+    assert_eq!(back.tenant.removed, ["hk-newlab"]);
+    assert_eq!(back.inventory_item.added, ["INV-PI-001"]);
+}
