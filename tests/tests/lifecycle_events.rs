@@ -80,7 +80,7 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
         assert_eq!(record["sender"], "sz-genomics");
         assert_eq!(record["recipient"], "hk-biolab");
         assert_eq!(record["item"], "INV-NP-001");
-        assert_eq!(record["principal"], "hk-biolab");
+        assert_eq!(record["principal"], "tenant/hk-biolab");
         assert_verifies(&receipt, &gw.log_pub_path());
         indexes.push(receipt["log_index"].as_u64().unwrap());
     }

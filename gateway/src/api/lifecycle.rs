@@ -159,11 +159,12 @@ pub(crate) fn events(records: &[(u64, Record)]) -> Vec<LifecycleEvent> {
         .collect()
 }
 
-/// The `lifecycle` record of `event` on the transfer decided by `decision`.
+/// The `lifecycle` record of `event` reported by tenant `tenant` on the transfer decided by
+/// `decision` (its `principal` is `tenant/<id>`, as principals are written everywhere).
 pub(crate) fn record(
     decision: &Record,
     event: &Event,
-    principal: &str,
+    tenant: &str,
     now: OffsetDateTime,
 ) -> Result<Record, loopgate_audit::Error> {
     let mut record = Record::new(Kind::Lifecycle, now)?;
@@ -176,7 +177,7 @@ pub(crate) fn record(
         ("event", json!(event.event.as_str())),
         ("reported_at", json!(reported_at)),
         ("note", json!(event.note)),
-        ("principal", json!(principal)),
+        ("principal", json!(format!("tenant/{tenant}"))),
     ];
     for (key, value) in details {
         record.details.insert(key.to_owned(), value);

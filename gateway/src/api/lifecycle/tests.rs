@@ -82,7 +82,7 @@ fn a_lifecycle_record_copies_the_parties_and_is_indexed_under_them() {
             "v": 1, "kind": "lifecycle", "time": "2026-11-25T09:00:00Z", "transfer_id": "ab12",
             "sender": "sz-genomics", "recipient": "hk-biolab", "item": "INV-NP-001",
             "event": "accessed", "reported_at": "2026-11-25T07:00:00Z",
-            "note": "read by the QC pipeline", "principal": "hk-biolab",
+            "note": "read by the QC pipeline", "principal": "tenant/hk-biolab",
         })
     );
     assert_eq!(
