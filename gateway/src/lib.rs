@@ -25,3 +25,4 @@ pub mod state;
 pub mod tls;
 pub mod transfer;
 pub mod upstream;
+pub mod views;

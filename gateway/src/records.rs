@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Outcome, Record, Verdict};
-use loopgate_policy::{Decision, ReasonCode};
+use loopgate_policy::{Decision, ReasonCode, Route};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -25,6 +25,9 @@ pub struct DecisionFacts<'a> {
     pub policy_version: u64,
     /// The instant of evaluation.
     pub at: OffsetDateTime,
+    /// The route of the filing the request names, as the registry had it at evaluation (rule
+    /// 19's counters are kept per route); `None` without a known filing.
+    pub route: Option<Route>,
 }
 
 fn set(record: &mut Record, key: &str, value: Value) {
@@ -83,6 +86,7 @@ pub fn decision(
         json!(h.and_then(|h| h.idempotency_key.as_deref())),
     );
     set(&mut record, "policy_version", json!(facts.policy_version));
+    set(&mut record, "route", json!(facts.route));
     match outcome {
         Ok(decision) => {
             set(&mut record, "rule", json!(decision.rule));

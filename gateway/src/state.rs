@@ -77,6 +77,8 @@ pub struct AppState {
     pub liveness: Liveness,
     volumes: Mutex<HashMap<(String, Date), VolumeCounters>>,
     idempotency: Mutex<HashMap<(String, String), Remembered>>,
+    /// The regulator's views (retention, counters per route), rebuilt by `scan`.
+    pub views: crate::views::Views,
 }
 
 impl AppState {
@@ -100,6 +102,7 @@ impl AppState {
             liveness: Liveness::default(),
             volumes: Mutex::default(),
             idempotency: Mutex::default(),
+            views: crate::views::Views::default(),
         }
     }
 
@@ -152,6 +155,8 @@ impl AppState {
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
+            let registry = &self.policy().registry;
+            self.views.observe_leaf(appended.index, &leaf, registry);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {
@@ -251,6 +256,7 @@ impl AppState {
         let mut open_index: HashMap<String, u64> = HashMap::new();
         for index in 0..size {
             let record = Record::from_leaf(&self.log.read(index)?)?;
+            self.views.observe(index, &record, &registry);
             if record.kind == Kind::Outcome {
                 if let Some(at) = record
                     .transfer_id

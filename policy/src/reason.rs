@@ -134,6 +134,8 @@ reason_codes! {
     RequestBodyIncomplete = "request.body_incomplete", status 400, rule None, "the body ended before it was complete";
     /// The request line and headers are larger than `[limits] max_header_bytes`.
     RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, "the request line and headers are larger than the gateway accepts";
+    /// A query parameter is unknown, repeated or cannot be parsed (regulator API).
+    RequestMalformedQuery = "request.malformed_query", status 400, rule None, "a query parameter is unknown, repeated or cannot be parsed";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, "the first request with this Idempotency-Key has no outcome yet";
     /// A request body that is not what the endpoint takes (JSON of the wrong shape).

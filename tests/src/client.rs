@@ -297,6 +297,24 @@ impl Client {
         )
     }
 
+    /// `POST path` with a whole body (e.g. JSON for lifecycle events).
+    pub fn post(&self, path: &str, body: impl Into<Bytes>) -> Response {
+        self.request(
+            self.builder(Method::POST, path)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(TestBody::full(body.into()))
+                .unwrap(),
+        )
+    }
+
+    /// `POST /v1/transfers/{id}/events` with `body`.
+    pub fn post_event(&self, transfer_id: &str, body: &str) -> Response {
+        self.post(
+            &format!("/v1/transfers/{transfer_id}/events"),
+            body.to_owned(),
+        )
+    }
+
     /// `GET /v1/transfers/{id}`.
     pub fn get_transfer(&self, transfer_id: &str) -> Response {
         self.get(&format!("/v1/transfers/{transfer_id}"))

@@ -401,6 +401,27 @@ impl Gateway {
             .expect("the gateway's VmHWM")
     }
 
+    /// The current resident memory of the `loopgate` process (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let out = Command::new("pgrep")
+            .args(["-P", &self.child.id().to_string()])
+            .output()
+            .expect("pgrep");
+        let pids = String::from_utf8_lossy(&out.stdout);
+        pids.split_whitespace()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .filter(|status| {
+                status
+                    .lines()
+                    .any(|l| l.starts_with("Name:") && l.contains("loopgate"))
+            })
+            .find_map(|status| {
+                let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .expect("the gateway's VmRSS")
+    }
+
     /// Sends SIGHUP and returns at once (the gateway reloads in the background).
     pub fn begin_reload(&self) {
         let _ = Command::new("kill")

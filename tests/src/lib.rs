@@ -159,7 +159,9 @@ impl BundleText {
 }
 
 pub mod client;
+pub mod consistency;
 pub mod gateway;
+pub mod log;
 pub mod metrics;
 pub mod receipt;
 pub mod upstream;

@@ -2,6 +2,8 @@
 //! line per request.
 
 mod admin;
+mod audit;
+mod lifecycle;
 mod receipt;
 mod transfer;
 mod view;
@@ -11,7 +13,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use loopgate_policy::ReasonCode;
 use serde_json::json;
@@ -65,6 +68,45 @@ impl ApiError {
     }
 }
 
+/// An error that ends a streamed response body (the client sees the body cut off, never a
+/// complete-looking one).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of every API response: a whole body, or one streamed as it is produced (the
+/// regulator's export).
+pub type ApiBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// What a handler answers: a whole status and body (what `Idempotency-Key` retries replay), or a
+/// response whose body is streamed.
+pub(crate) enum Answer {
+    /// Status and a whole body (JSON, or text for the checkpoint).
+    Whole(Reply),
+    /// A response with a streamed body and its own headers.
+    Streamed(Response<ApiBody>),
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Answer::Whole(reply)
+    }
+}
+
+impl Answer {
+    fn status(&self) -> StatusCode {
+        match self {
+            Answer::Whole((status, _)) => *status,
+            Answer::Streamed(response) => response.status(),
+        }
+    }
+
+    fn into_response(self) -> Response<ApiBody> {
+        match self {
+            Answer::Whole(reply) => json_response(reply),
+            Answer::Streamed(response) => response,
+        }
+    }
+}
+
 /// What a handler tells the request log besides the status.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Outcome {
@@ -78,7 +120,7 @@ pub async fn handle(
     state: Arc<AppState>,
     principal: Result<Principal, IdentityError>,
     request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<ApiBody> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -89,18 +131,18 @@ pub async fn handle(
     let (reply, outcome) = match principal {
         Err(e) => {
             let error = ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string());
-            (error.reply(), outcome_of(&error))
+            (error.reply().into(), outcome_of(&error))
         }
         Ok(_) if head_bytes(&request) > max_head => {
             let error = ApiError::new(ReasonCode::RequestHeadersTooLarge).message(format!(
                 "the request line and headers take more than {max_head} bytes; send less"
             ));
-            (error.reply(), outcome_of(&error))
+            (error.reply().into(), outcome_of(&error))
         }
         Ok(principal) => route(&state, &principal, request).await,
     };
     let template = route_template(&path);
-    record_metrics(&state, template, reply.0, &outcome);
+    record_metrics(&state, template, reply.status(), &outcome);
     tracing::info!(
         principal = %who,
         method = %method,
@@ -108,12 +150,12 @@ pub async fn handle(
         path = %path,
         decision = outcome.decision.unwrap_or("-"),
         reason = outcome.reason.map_or("-", |r| r.as_str()),
-        status = reply.0.as_u16(),
+        status = reply.status().as_u16(),
         bytes = outcome.bytes,
         duration_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    json_response(reply)
+    reply.into_response()
 }
 
 /// The route template of `path` (a bounded label: never the raw path).
@@ -125,6 +167,8 @@ fn route_template(path: &str) -> &'static str {
         ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
         ["v1", "admin", "policy"] => "/v1/admin/policy",
         ["v1", "admin", "tenants", _, "suspend"] => "/v1/admin/tenants/{id}/suspend",
+        ["v1", "transfers", _, "events"] => "/v1/transfers/{transfer_id}/events",
+        ["v1", "audit", rest @ ..] => audit::route_template(rest),
         _ => "other",
     }
 }
@@ -163,7 +207,7 @@ async fn route(
     state: &Arc<AppState>,
     principal: &Principal,
     request: Request<Incoming>,
-) -> (Reply, Outcome) {
+) -> (Answer, Outcome) {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let method = request.method().clone();
@@ -176,21 +220,27 @@ async fn route(
         (["v1", "admin", "tenants", _, "suspend"], &Method::POST) => {
             (Endpoint::Suspend, Role::Admin)
         }
+        (["v1", "transfers", _, "events"], &Method::POST) => (Endpoint::Event, Role::Tenant),
+        // The rest of /v1/audit/* (404 and 405 included); GET checkpoint is matched above.
+        (["v1", "audit", rest @ ..], _) => match audit::endpoint(rest, &method, &path) {
+            Ok(endpoint) => (Endpoint::Audit(endpoint), Role::Regulator),
+            Err(error) => return (error.reply().into(), outcome_of(&error)),
+        },
         (
             ["v1", "transfers"]
             | ["v1", "transfers", _]
-            | ["v1", "audit", "checkpoint"]
+            | ["v1", "transfers", _, "events"]
             | ["v1", "admin", "policy"]
             | ["v1", "admin", "tenants", _, "suspend"],
             _,
         ) => {
             let error = ApiError::new(ReasonCode::RequestMethodNotAllowed);
-            return (error.reply(), outcome_of(&error));
+            return (error.reply().into(), outcome_of(&error));
         }
         _ => {
             let error = ApiError::new(ReasonCode::RequestNotFound)
                 .message(format!("no endpoint {method} {path}"));
-            return (error.reply(), outcome_of(&error));
+            return (error.reply().into(), outcome_of(&error));
         }
     };
     if principal.role != role {
@@ -199,30 +249,42 @@ async fn route(
             role.as_str(),
             principal.role.as_str()
         ));
-        return (error.reply(), outcome_of(&error));
+        return (error.reply().into(), outcome_of(&error));
     }
+    let id = segments.get(2).copied().unwrap_or_default();
     match endpoint {
-        Endpoint::PostTransfer => transfer::post(state, &principal.id, request).await,
+        Endpoint::PostTransfer => {
+            let (reply, outcome) = transfer::post(state, &principal.id, request).await;
+            (reply.into(), outcome)
+        }
         Endpoint::GetTransfer => {
-            let id = segments.get(2).copied().unwrap_or_default();
             let reply = view::get(state, &principal.id, id).await;
             let outcome = Outcome::default();
-            (reply.unwrap_or_else(|e| e.reply()), outcome)
+            (reply.unwrap_or_else(|e| e.reply()).into(), outcome)
         }
         Endpoint::Checkpoint => {
             let checkpoint = state.log.latest_checkpoint();
             let body = Bytes::from(checkpoint.text().to_owned());
-            ((StatusCode::OK, body), Outcome::default())
+            ((StatusCode::OK, body).into(), Outcome::default())
         }
-        Endpoint::GetPolicy => (admin::get(state), Outcome::default()),
+        Endpoint::Event => {
+            let reply = lifecycle::post(state, &principal.id, id, request).await;
+            let outcome = reply.as_ref().err().map(outcome_of).unwrap_or_default();
+            (reply.unwrap_or_else(|e| e.reply()).into(), outcome)
+        }
+        Endpoint::Audit(endpoint) => match audit::serve(state, endpoint, request.uri()).await {
+            Ok(answer) => (answer, Outcome::default()),
+            Err(error) => (error.reply().into(), outcome_of(&error)),
+        },
+        Endpoint::GetPolicy => (admin::get(state).into(), Outcome::default()),
         Endpoint::PutPolicy => (
-            admin::put(state, &principal.id, request).await,
+            admin::put(state, &principal.id, request).await.into(),
             Outcome::default(),
         ),
         Endpoint::Suspend => {
             let tenant = segments.get(3).copied().unwrap_or_default().to_owned();
             let reply = admin::suspend(state, &principal.id, &tenant, request).await;
-            (reply, Outcome::default())
+            (reply.into(), Outcome::default())
         }
     }
 }
@@ -234,15 +296,21 @@ enum Endpoint {
     GetPolicy,
     PutPolicy,
     Suspend,
+    Event,
+    Audit(audit::Endpoint),
 }
 
-fn json_response((status, body): Reply) -> Response<Full<Bytes>> {
+fn json_response((status, body): Reply) -> Response<ApiBody> {
     let content_type = if body.first() == Some(&b'{') {
         "application/json"
     } else {
         "text/plain; charset=utf-8"
     };
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(
+        Full::new(body)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -149,6 +149,7 @@ async fn run(
         policy_version: snapshot.version,
         // Set to the record's time when it is stamped.
         at: OffsetDateTime::UNIX_EPOCH,
+        route: None,
     };
 
     // Malformed or missing headers: a logged denial, 400.
@@ -166,6 +167,8 @@ async fn run(
         }
     };
     facts.headers = Some(&headers);
+    let filing = headers.filing.as_ref();
+    facts.route = filing.and_then(|f| snapshot.registry.filings.get(f).map(|f| f.route));
 
     let registry = &snapshot.registry;
     let request_for_policy = TransferRequest {

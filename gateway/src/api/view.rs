@@ -1,11 +1,14 @@
-//! `GET /v1/transfers/{id}` (the sender's and recipient's view: records, status, current
-//! receipt) and the replies replayed for `Idempotency-Key` retries.
+//! `GET /v1/transfers/{id}` (the sender's and recipient's view: records, status, lifecycle
+//! events, retention deadline, current receipt) and the replies replayed for `Idempotency-Key`
+//! retries.
 
 use bytes::Bytes;
 use http::StatusCode;
 use loopgate_audit::{Field, Kind, Outcome as Ended, Record, Verdict};
-use loopgate_policy::ReasonCode;
+use loopgate_policy::{LifecycleEvent, ReasonCode, is_overdue, retention_due};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::ApiError;
 use super::receipt::{entry, receipt};
@@ -84,6 +87,53 @@ fn current_receipt(state: &AppState, transfer_id: &str, last: &Found) -> Result<
     ))
 }
 
+/// The lifecycle events reported for the transfer, in log order: `{"event", "time",
+/// "reported_at", "note", "log_index"}` (`time` is when the gateway logged it, `reported_at`
+/// when the recipient says it happened).
+fn lifecycle(found: &[Found]) -> Vec<Value> {
+    found
+        .iter()
+        .filter(|f| f.record.kind == Kind::Lifecycle)
+        .map(|f| {
+            let detail = |key: &str| f.record.details.get(key).cloned().unwrap_or(Value::Null);
+            json!({
+                "event": detail("event"),
+                "time": f.record.time,
+                "reported_at": detail("reported_at"),
+                "note": detail("note"),
+                "log_index": f.index,
+            })
+        })
+        .collect()
+}
+
+/// Rule 21 for one transfer: its retention deadline (received + `retention_days`, RFC 3339) and
+/// whether it is overdue now; `(null, false)` until it completed.
+fn retention(found: &[Found], decision: &Found, now: OffsetDateTime) -> (Value, bool) {
+    let received = found
+        .iter()
+        .find(|f| f.record.outcome == Some(Ended::Completed))
+        .and_then(|f| f.record.instant().ok());
+    let days = decision
+        .record
+        .details
+        .get("retention_days")
+        .and_then(Value::as_u64)
+        .and_then(|d| u32::try_from(d).ok());
+    let (Some(received), Some(days)) = (received, days) else {
+        return (Value::Null, false);
+    };
+    let destroyed = found.iter().any(|f| {
+        f.record.kind == Kind::Lifecycle
+            && f.record.details.get("event").and_then(Value::as_str)
+                == Some(LifecycleEvent::Destroyed.as_str())
+    });
+    let due = retention_due(received, days)
+        .format(&Rfc3339)
+        .map_or(Value::Null, Value::String);
+    (due, is_overdue(received, days, destroyed, now))
+}
+
 /// The sender's or recipient's view of one transfer; anyone else is refused.
 pub(super) async fn get(
     state: &AppState,
@@ -111,10 +161,14 @@ pub(super) async fn get(
     let Some(last) = found.last() else {
         return Err(not_found());
     };
+    let (due, overdue) = retention(&found, decision, state.clock.now());
     let body = json!({
         "transfer_id": transfer_id,
         "status": status(&found),
         "records": found.iter().map(|f| entry(f.index, &f.leaf)).collect::<Vec<_>>(),
+        "lifecycle": lifecycle(&found),
+        "retention_due": due,
+        "overdue": overdue,
         "receipt": current_receipt(state, transfer_id, last)?,
     });
     Ok((StatusCode::OK, Bytes::from(body.to_string())))

@@ -50,6 +50,15 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     init_tracing(config.log_format);
+    let clock = if config.clock_offset_days == 0 {
+        clock
+    } else {
+        tracing::warn!(
+            offset_days = config.clock_offset_days,
+            "[clock] offset_days is set: the gateway's clock is shifted (rehearsals and tests only)"
+        );
+        Clock::shifted(time::Duration::days(config.clock_offset_days))
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,6 +147,9 @@ Try it (from this folder):
 
 # the regulator's view: the latest signed checkpoint (verify with {DEV_DIR}/log.pub)
 {regulator} {url}/v1/audit/checkpoint
+
+# the regulator's query: sz-genomics's denied transfers, ten at a time
+{regulator} '{url}/v1/audit/records?tenant=sz-genomics&decision=deny&limit=10'
 
 "#,
         regulator = curl("regulator-pcpd"),

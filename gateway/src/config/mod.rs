@@ -132,6 +132,8 @@ pub struct Config {
     pub limits: Limits,
     /// Diagnostics format.
     pub log_format: LogFormat,
+    /// `[clock] offset_days`: days added to the system clock (rehearsals and tests only).
+    pub clock_offset_days: i64,
 }
 
 impl Config {
@@ -291,6 +293,12 @@ fn validate(
             None
         }
     };
+    let clock_offset_days = raw.clock.offset_days;
+    if clock_offset_days.abs() > MAX_CLOCK_OFFSET_DAYS {
+        problems.push(format!(
+            "[clock] offset_days is {clock_offset_days}; use -{MAX_CLOCK_OFFSET_DAYS} to {MAX_CLOCK_OFFSET_DAYS} (0 in production)"
+        ));
+    }
     Some(Config {
         path: path.to_owned(),
         listen: listen?,
@@ -311,8 +319,12 @@ fn validate(
         demo_upstream,
         limits: limits?,
         log_format: log_format?,
+        clock_offset_days,
     })
 }
+
+/// The largest `[clock] offset_days` either way (about a century).
+const MAX_CLOCK_OFFSET_DAYS: i64 = 36_500;
 
 fn address(text: &str, key: &str, problems: &mut Vec<String>) -> Option<SocketAddr> {
     let parsed = text.parse::<SocketAddr>().ok();

@@ -27,6 +27,9 @@ pub(crate) struct RawConfig {
     /// Diagnostics to stderr.
     #[serde(default)]
     pub(crate) logging: RawLogging,
+    /// The gateway's clock (rehearsals and tests only).
+    #[serde(default)]
+    pub(crate) clock: RawClock,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,4 +147,13 @@ pub(crate) struct RawLogging {
     /// `text` (default, for journald) or `json` (one JSON object per line).
     #[serde(default)]
     pub(crate) format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClock {
+    /// Days added to the system clock (signed; default 0). Rehearsals and tests only: it moves
+    /// every decision, record time and retention deadline.
+    #[serde(default)]
+    pub(crate) offset_days: i64,
 }

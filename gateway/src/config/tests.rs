@@ -133,3 +133,21 @@ fn a_second_upstream_for_one_tenant_is_refused() {
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("defined twice"), "{err}");
 }
+
+#[test]
+fn the_clock_offset_defaults_to_zero_and_is_bounded() {
+    assert_eq!(parse(&example()).unwrap().clock_offset_days, 0);
+    assert_eq!(parse(&dev_example()).unwrap().clock_offset_days, 0);
+    let shifted = dev_example().replace("offset_days = 0", "offset_days = -400");
+    assert_eq!(parse(&shifted).unwrap().clock_offset_days, -400);
+    let far = dev_example().replace("offset_days = 0", "offset_days = 40000");
+    let err = parse(&far).unwrap_err().to_string();
+    assert!(err.contains("[clock] offset_days is 40000"), "{err}");
+    let typo = dev_example().replace("offset_days = 0", "offset_day = 1");
+    assert!(
+        parse(&typo)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `offset_day`")
+    );
+}

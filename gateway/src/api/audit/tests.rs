@@ -1,0 +1,101 @@
+use http::Method;
+use loopgate_policy::ReasonCode;
+use time::macros::datetime;
+
+use super::query::Params;
+use super::*;
+
+const KNOWN: &[&str] = &["tenant", "limit", "from"];
+
+fn refused(query: &str) -> ApiError {
+    Params::parse(Some(query), KNOWN).unwrap_err()
+}
+
+#[test]
+fn parameters_are_percent_decoded_and_empty_values_are_absent() {
+    let p = Params::parse(
+        Some("tenant=sz%2Dgenomics&limit=&from=2026-11-25T08%3A00%3A00%2B08%3A00"),
+        KNOWN,
+    )
+    .unwrap();
+    assert_eq!(p.text("tenant"), Some("sz-genomics"));
+    assert_eq!(p.number("limit").unwrap(), None);
+    assert_eq!(
+        p.instant("from").unwrap(),
+        Some(datetime!(2026-11-25 00:00 UTC))
+    );
+    let p = Params::parse(Some("tenant=a+b&&"), KNOWN).unwrap();
+    assert_eq!(p.text("tenant"), Some("a b"));
+    let p = Params::parse(None, KNOWN).unwrap();
+    assert_eq!(p.text("tenant"), None);
+}
+
+#[test]
+fn unknown_repeated_and_undecodable_parameters_are_malformed() {
+    for query in [
+        "sender=x",
+        "tenant=a&tenant=b",
+        "tenant=%zz",
+        "tenant=%4",
+        "tenant=%ff%fe",
+        "limit=1&LIMIT=2",
+    ] {
+        assert_eq!(
+            refused(query).code,
+            ReasonCode::RequestMalformedQuery,
+            "{query}"
+        );
+    }
+    let p = Params::parse(Some("limit=-3&from=monday"), KNOWN).unwrap();
+    assert_eq!(
+        p.number("limit").unwrap_err().code,
+        ReasonCode::RequestMalformedQuery
+    );
+    assert_eq!(
+        p.instant("from").unwrap_err().code,
+        ReasonCode::RequestMalformedQuery
+    );
+    let none = Params::parse(Some("x=1"), &[]).unwrap_err();
+    assert!(
+        none.message.contains("takes no parameters"),
+        "{}",
+        none.message
+    );
+}
+
+#[test]
+fn paths_resolve_to_endpoints_404_or_405() {
+    let get = |rest: &[&str]| endpoint(rest, &Method::GET, "/v1/audit/...");
+    assert!(matches!(get(&["records"]), Ok(Endpoint::Records)));
+    assert!(matches!(get(&["records", "7"]), Ok(Endpoint::Record(i)) if i == "7"));
+    assert!(matches!(
+        get(&["proof", "inclusion"]),
+        Ok(Endpoint::Inclusion)
+    ));
+    assert!(matches!(
+        get(&["proof", "consistency"]),
+        Ok(Endpoint::Consistency)
+    ));
+    assert!(matches!(get(&["export"]), Ok(Endpoint::Export)));
+    assert!(matches!(
+        get(&["retention", "overdue"]),
+        Ok(Endpoint::Overdue)
+    ));
+    assert!(matches!(get(&["counters"]), Ok(Endpoint::Counters)));
+    for rest in [&["proof"][..], &["records", "1", "x"], &["retention"], &[]] {
+        assert_eq!(
+            get(rest).unwrap_err().code,
+            ReasonCode::RequestNotFound,
+            "{rest:?}"
+        );
+    }
+    for rest in [&["records"][..], &["export"], &["checkpoint"]] {
+        let e = endpoint(rest, &Method::POST, "/v1/audit/...").unwrap_err();
+        assert_eq!(e.code, ReasonCode::RequestMethodNotAllowed, "{rest:?}");
+    }
+    assert_eq!(
+        route_template(&["records", "12"]),
+        "/v1/audit/records/{log_index}"
+    );
+    assert_eq!(route_template(&["nothing"]), "other");
+}

@@ -1,0 +1,272 @@
+//! In-memory views of the log for the regulator API (SPEC.md section 4, RULES.md 19 and 21):
+//! the open retention entries (completed transfers with no `destroyed` event) and the data
+//! subject counters per processor, counting year and route.
+//!
+//! They are not the truth and are never stored: the log is. `AppState::scan` rebuilds them at
+//! start from every record, and every durable append updates them after it is acknowledged. A
+//! view may therefore lag the log by the appends in flight; nothing decides on them (rule 19's
+//! decision uses `AppState`'s own counters, under the lock that evaluates).
+//!
+//! They also hold the per-transfer locks that serialise a lifecycle event's check and append
+//! (two concurrent `destroyed` events: one is accepted, the other refused).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use loopgate_audit::{Kind, Outcome, Record, Verdict};
+use loopgate_policy::{DataClass, Registry, park_date, volume_year_start};
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+
+/// A completed transfer whose data has not been reported destroyed (rule 21).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// The transfer.
+    pub transfer_id: String,
+    /// The sending tenant.
+    pub sender: String,
+    /// The recipient tenant.
+    pub recipient: String,
+    /// The inventory item.
+    pub item: String,
+    /// When it was received: the time of its `completed` outcome record.
+    pub received: OffsetDateTime,
+    /// The item's retention period, from the allow decision record.
+    pub retention_days: u32,
+    /// The log index of the `completed` outcome record.
+    pub outcome_log_index: u64,
+}
+
+/// Year-to-date data subjects of one processor under one route (rule 19).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    /// The processor (the sending tenant).
+    pub processor: String,
+    /// First day (UTC+8) of the counting year.
+    pub year_start: Date,
+    /// The filing's route (`gba_sc`, `national_sc`, ...), `unknown` for records written before
+    /// decisions named it.
+    pub route: String,
+    /// Subjects of non-sensitive personal information.
+    pub subjects: u64,
+    /// Subjects of sensitive personal information.
+    pub sensitive_subjects: u64,
+}
+
+/// The route recorded on decisions that predate the `route` detail.
+pub const UNKNOWN_ROUTE: &str = "unknown";
+
+/// An allow decision waiting for its outcome.
+#[derive(Debug, Clone)]
+struct Admitted {
+    sender: String,
+    recipient: String,
+    item: String,
+    retention_days: Option<u32>,
+}
+
+/// Where a transfer stands for retention.
+#[derive(Debug, Clone)]
+enum Held {
+    /// Completed, not destroyed.
+    Open(Retention),
+    /// Destroyed (kept so a late observation of its completion does not reopen it).
+    Destroyed,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    admitted: HashMap<String, Admitted>,
+    held: BTreeMap<String, Held>,
+    counters: BTreeMap<(String, Date, String), (u64, u64)>,
+}
+
+/// The views; see the module documentation.
+#[derive(Debug, Default)]
+pub struct Views {
+    inner: Mutex<Inner>,
+    locks: Arc<Locks>,
+}
+
+type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// Holds one transfer's lifecycle lock; dropping it releases the lock.
+pub struct TransferLock {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    transfer_id: String,
+    locks: Arc<Locks>,
+}
+
+impl Drop for TransferLock {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only the map holds it now: nobody waits, forget it so the map stays small.
+        if locks
+            .get(&self.transfer_id)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(&self.transfer_id);
+        }
+    }
+}
+
+impl Views {
+    /// Takes `transfer_id`'s lifecycle lock, waiting for a holder to finish.
+    pub async fn lock_transfer(&self, transfer_id: &str) -> TransferLock {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(transfer_id.to_owned())
+            .or_default()
+            .clone();
+        let guard = lock.lock_owned().await;
+        TransferLock {
+            guard: Some(guard),
+            transfer_id: transfer_id.to_owned(),
+            locks: self.locks.clone(),
+        }
+    }
+
+    /// Updates the views with the durable record `leaf` at `index` (the parameters of
+    /// `registry` decide the counting year). A leaf that is not a record changes nothing.
+    pub fn observe_leaf(&self, index: u64, leaf: &[u8], registry: &Registry) {
+        if let Ok(record) = Record::from_leaf(leaf) {
+            self.observe(index, &record, registry);
+        }
+    }
+
+    /// Updates the views with the durable `record` at `index`.
+    pub fn observe(&self, index: u64, record: &Record, registry: &Registry) {
+        let Some(transfer) = record.transfer_id.clone() else {
+            return;
+        };
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match record.kind {
+            Kind::Decision if record.decision == Some(Verdict::Allow) => {
+                let text = |key: &str| record.details.get(key).and_then(Value::as_str);
+                let number = |key: &str| record.details.get(key).and_then(Value::as_u64);
+                let sender = record.sender.clone().unwrap_or_default();
+                let class = text("data_class").and_then(DataClass::parse);
+                if let (Some(class), Some(subjects), Ok(at)) =
+                    (class, number("data_subjects"), record.instant())
+                {
+                    if class.is_personal() {
+                        let start =
+                            volume_year_start(park_date(at), registry.parameters.volume_year_start);
+                        let route = text("route").unwrap_or(UNKNOWN_ROUTE).to_owned();
+                        let counts = inner
+                            .counters
+                            .entry((sender.clone(), start, route))
+                            .or_default();
+                        let counter = if class.is_sensitive() {
+                            &mut counts.1
+                        } else {
+                            &mut counts.0
+                        };
+                        *counter = counter.saturating_add(subjects);
+                    }
+                }
+                let admitted = Admitted {
+                    sender,
+                    recipient: record.recipient.clone().unwrap_or_default(),
+                    item: record.item.clone().unwrap_or_default(),
+                    retention_days: number("retention_days").and_then(|d| u32::try_from(d).ok()),
+                };
+                inner.admitted.insert(transfer, admitted);
+            }
+            Kind::Outcome => {
+                let Some(admitted) = inner.admitted.remove(&transfer) else {
+                    return;
+                };
+                if record.outcome != Some(Outcome::Completed) {
+                    return;
+                }
+                let (Some(retention_days), Ok(received)) =
+                    (admitted.retention_days, record.instant())
+                else {
+                    return;
+                };
+                if inner.held.contains_key(&transfer) {
+                    return;
+                }
+                let open = Retention {
+                    transfer_id: transfer.clone(),
+                    sender: admitted.sender,
+                    recipient: admitted.recipient,
+                    item: admitted.item,
+                    received,
+                    retention_days,
+                    outcome_log_index: index,
+                };
+                inner.held.insert(transfer, Held::Open(open));
+            }
+            Kind::Lifecycle => {
+                let destroyed = record.details.get("event").and_then(Value::as_str)
+                    == Some(loopgate_policy::LifecycleEvent::Destroyed.as_str());
+                if destroyed {
+                    inner.held.insert(transfer, Held::Destroyed);
+                }
+            }
+            Kind::Decision | Kind::PolicyChange | Kind::System => {}
+        }
+    }
+
+    /// Completed transfers with no `destroyed` event whose retention period ended before `now`,
+    /// in transfer id order.
+    pub fn overdue(&self, now: OffsetDateTime) -> Vec<Retention> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .held
+            .values()
+            .filter_map(|held| match held {
+                Held::Open(open) => Some(open),
+                Held::Destroyed => None,
+            })
+            .filter(|open| {
+                loopgate_policy::is_overdue(open.received, open.retention_days, false, now)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Completed transfers with no `destroyed` event (overdue or not).
+    pub fn open_retention(&self) -> usize {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .held
+            .values()
+            .filter(|held| matches!(held, Held::Open(_)))
+            .count()
+    }
+
+    /// The counters of the counting year that contains `now` (by the parameters of
+    /// `registry`), of `processor` only when given, ordered by processor and route.
+    pub fn counters(
+        &self,
+        now: OffsetDateTime,
+        registry: &Registry,
+        processor: Option<&str>,
+    ) -> Vec<Counter> {
+        let start = volume_year_start(park_date(now), registry.parameters.volume_year_start);
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .counters
+            .iter()
+            .filter(|((who, year, _), _)| {
+                *year == start && processor.is_none_or(|p| p == who.as_str())
+            })
+            .map(|((who, year, route), (subjects, sensitive))| Counter {
+                processor: who.clone(),
+                year_start: *year,
+                route: route.clone(),
+                subjects: *subjects,
+                sensitive_subjects: *sensitive,
+            })
+            .collect()
+    }
+}

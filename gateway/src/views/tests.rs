@@ -1,0 +1,204 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use loopgate_audit::{Outcome, Record, Verdict};
+use loopgate_policy::{Registry, parse_bundle};
+use serde_json::json;
+use time::macros::{date, datetime};
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+
+fn registry() -> Registry {
+    parse_bundle(&crate::devmode::sample_bundle(date!(2026 - 11 - 25)))
+        .unwrap()
+        .registry
+}
+
+fn allow(
+    id: &str,
+    at: OffsetDateTime,
+    class: &str,
+    subjects: Option<u64>,
+    route: Option<&str>,
+) -> Record {
+    let mut r = Record::decision(
+        at,
+        id,
+        Some("sz-genomics"),
+        Some("hk-biolab"),
+        Some("INV-PI-001"),
+        Verdict::Allow,
+        None,
+    )
+    .unwrap();
+    r.details.insert("data_class".into(), json!(class));
+    r.details.insert("data_subjects".into(), json!(subjects));
+    r.details.insert("retention_days".into(), json!(30));
+    r.details.insert("route".into(), json!(route));
+    r
+}
+
+fn ended(id: &str, at: OffsetDateTime, outcome: Outcome) -> Record {
+    Record::outcome(at, id, outcome).unwrap()
+}
+
+fn event(id: &str, at: OffsetDateTime, event: &str) -> Record {
+    let mut r = Record::new(Kind::Lifecycle, at).unwrap();
+    r.transfer_id = Some(id.into());
+    r.details.insert("event".into(), json!(event));
+    r
+}
+
+const T0: OffsetDateTime = datetime!(2026-03-01 10:00 UTC);
+
+#[test]
+fn a_completed_transfer_is_open_until_destroyed_and_overdue_after_its_retention() {
+    let views = Views::default();
+    let reg = registry();
+    views.observe(0, &allow("a1", T0, "non_personal", None, None), &reg);
+    assert_eq!(views.open_retention(), 0, "admitted is not received");
+    views.observe(1, &ended("a1", T0, Outcome::Completed), &reg);
+    assert_eq!(views.open_retention(), 1);
+    assert!(
+        views.overdue(T0 + Duration::days(30)).is_empty(),
+        "due, not past due"
+    );
+    let overdue = views.overdue(T0 + Duration::days(30) + Duration::seconds(1));
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].transfer_id, "a1");
+    assert_eq!(overdue[0].received, T0);
+    assert_eq!(overdue[0].retention_days, 30);
+    assert_eq!(overdue[0].outcome_log_index, 1);
+    assert_eq!(overdue[0].item, "INV-PI-001");
+    views.observe(2, &event("a1", T0, "stored"), &reg);
+    assert_eq!(views.open_retention(), 1, "only destroyed closes it");
+    views.observe(3, &event("a1", T0, "destroyed"), &reg);
+    assert_eq!(views.open_retention(), 0);
+    assert!(views.overdue(T0 + Duration::days(400)).is_empty());
+}
+
+#[test]
+fn failed_interrupted_and_denied_transfers_have_no_retention() {
+    let views = Views::default();
+    let reg = registry();
+    views.observe(0, &allow("f", T0, "non_personal", None, None), &reg);
+    views.observe(1, &ended("f", T0, Outcome::Failed), &reg);
+    views.observe(2, &allow("i", T0, "non_personal", None, None), &reg);
+    views.observe(3, &ended("i", T0, Outcome::Interrupted), &reg);
+    let mut denied = allow("d", T0, "non_personal", None, None);
+    denied.decision = Some(Verdict::Deny);
+    views.observe(4, &denied, &reg);
+    views.observe(5, &ended("d", T0, Outcome::Completed), &reg);
+    assert_eq!(views.open_retention(), 0);
+}
+
+/// Regression guard: a `destroyed` observed before its transfer's completion (two appends
+/// acknowledged in the other order) must not leave the transfer open for ever.
+#[test]
+fn a_destroyed_seen_before_the_completion_keeps_the_transfer_closed() {
+    let views = Views::default();
+    let reg = registry();
+    views.observe(0, &allow("x", T0, "non_personal", None, None), &reg);
+    views.observe(2, &event("x", T0, "destroyed"), &reg);
+    views.observe(1, &ended("x", T0, Outcome::Completed), &reg);
+    assert_eq!(views.open_retention(), 0);
+}
+
+#[test]
+fn counters_are_per_processor_counting_year_and_route() {
+    let views = Views::default();
+    let reg = registry();
+    let now = datetime!(2026-06-01 00:00 UTC);
+    let rows = [
+        ("p1", T0, "personal", Some(100), Some("gba_sc")),
+        ("p2", T0, "personal", Some(50), Some("gba_sc")),
+        ("p3", T0, "sensitive_personal", Some(7), Some("gba_sc")),
+        ("p4", T0, "personal", Some(10), Some("national_sc")),
+        ("p5", T0, "personal", Some(3), None),
+        ("n1", T0, "non_personal", None, None),
+        // Last counting year (UTC+8): 2025-12-31 16:30 UTC is 2026-01-01 00:30 in the park,
+        // 15:30 is still 2025.
+        (
+            "old",
+            datetime!(2025-12-31 15:30 UTC),
+            "personal",
+            Some(1000),
+            Some("gba_sc"),
+        ),
+        (
+            "new",
+            datetime!(2025-12-31 16:30 UTC),
+            "personal",
+            Some(1),
+            Some("gba_sc"),
+        ),
+    ];
+    for (i, (id, at, class, subjects, route)) in rows.into_iter().enumerate() {
+        views.observe(i as u64, &allow(id, at, class, subjects, route), &reg);
+    }
+    let mut denied = allow("d", T0, "personal", Some(99_999), Some("gba_sc"));
+    denied.decision = Some(Verdict::Deny);
+    views.observe(99, &denied, &reg);
+
+    let counters = views.counters(now, &reg, None);
+    let shown: Vec<(&str, &str, u64, u64)> = counters
+        .iter()
+        .map(|c| {
+            (
+                c.processor.as_str(),
+                c.route.as_str(),
+                c.subjects,
+                c.sensitive_subjects,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("sz-genomics", "gba_sc", 151, 7),
+            ("sz-genomics", "national_sc", 10, 0),
+            ("sz-genomics", UNKNOWN_ROUTE, 3, 0),
+        ]
+    );
+    assert!(
+        counters
+            .iter()
+            .all(|c| c.year_start == date!(2026 - 01 - 01))
+    );
+    assert_eq!(views.counters(now, &reg, Some("sz-genomics")), counters);
+    assert!(views.counters(now, &reg, Some("other")).is_empty());
+    let last_year = views.counters(datetime!(2025-12-01 00:00 UTC), &reg, None);
+    assert_eq!(last_year.len(), 1);
+    assert_eq!(last_year[0].subjects, 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_lock_lets_one_holder_in_at_a_time() {
+    let views = Arc::new(Views::default());
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (views, inside, most) = (views.clone(), inside.clone(), most.clone());
+            tokio::spawn(async move {
+                let _lock = views.lock_transfer("t").await;
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 1);
+    assert!(
+        views.locks.lock().unwrap().is_empty(),
+        "released locks are forgotten"
+    );
+    // Another transfer's lock does not wait for this one.
+    let _held = views.lock_transfer("t").await;
+    let _other = views.lock_transfer("u").await;
+}

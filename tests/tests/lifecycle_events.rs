@@ -1,0 +1,311 @@
+//! Lifecycle events end to end (SPEC.md section 3, RULES.md 20 and 21): the recipient reports
+//! `stored`, `accessed`, `destroyed`; each is a logged `lifecycle` record with a verifiable
+//! receipt; the sender, strangers, other roles, uncompleted transfers and events after
+//! `destroyed` are refused; two concurrent `destroyed` give one 201 and one 409; a transfer past
+//! its retention period with no `destroyed` is listed as overdue (the clock moved by
+//! `[clock] offset_days` across restarts, not by sleeping).
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::OnceLock;
+
+use loopgate_tests::client::Client;
+use loopgate_tests::gateway::Gateway;
+use loopgate_tests::receipt::assert_verifies;
+use serde_json::Value;
+
+/// One gateway for the tests that only add transfers of their own.
+fn gw() -> &'static Gateway {
+    static GW: OnceLock<Gateway> = OnceLock::new();
+    GW.get_or_init(|| {
+        let gw = Gateway::dev().start();
+        gw.issue_cert("tenant", "stranger");
+        gw
+    })
+}
+
+/// A completed non-personal transfer from `sz-genomics` to `hk-biolab`: its id.
+fn delivered(gw: &Gateway) -> String {
+    let r = Client::tenant(gw, "sz-genomics")
+        .post_transfer()
+        .non_personal()
+        .body(&b"qc run: all sensors nominal"[..])
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["transfer_id"].as_str().unwrap().to_owned()
+}
+
+fn event(name: &str) -> String {
+    format!(r#"{{"event":"{name}"}}"#)
+}
+
+#[test]
+fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_record() {
+    let gw = gw();
+    let id = delivered(gw);
+    let hk = Client::tenant(gw, "hk-biolab");
+    let bodies = [
+        r#"{"event":"stored","at":"2026-11-25T16:00:00+08:00","note":"freezer 3, rack B"}"#
+            .to_owned(),
+        event("accessed"),
+        r#"{"event":"destroyed","note":"crypto-shredded"}"#.to_owned(),
+    ];
+    let mut indexes = Vec::new();
+    for (body, name) in bodies.iter().zip(["stored", "accessed", "destroyed"]) {
+        let r = hk.post_event(&id, body);
+        assert_eq!(r.status, 201, "{name}: {}", r.text());
+        let receipt = r.json();
+        let keys: Vec<&str> = receipt
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "checkpoint",
+                "inclusion_proof",
+                "leaf",
+                "leaf_hash",
+                "log_index",
+                "record",
+                "transfer_id"
+            ]
+        );
+        let record = &receipt["record"];
+        assert_eq!(record["kind"], "lifecycle");
+        assert_eq!(record["event"], name);
+        assert_eq!(record["transfer_id"], id.as_str());
+        assert_eq!(record["sender"], "sz-genomics");
+        assert_eq!(record["recipient"], "hk-biolab");
+        assert_eq!(record["item"], "INV-NP-001");
+        assert_eq!(record["principal"], "tenant/hk-biolab");
+        assert_verifies(&receipt, &gw.log_pub_path());
+        indexes.push(receipt["log_index"].as_u64().unwrap());
+    }
+    let stored = &serde_json::from_str::<Value>(&bodies[0]).unwrap();
+    let view = hk.get_transfer(&id).json();
+    let events: Vec<(&str, u64)> = view["lifecycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["log_index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("stored", indexes[0]),
+            ("accessed", indexes[1]),
+            ("destroyed", indexes[2])
+        ]
+    );
+    assert_eq!(
+        view["lifecycle"][0]["reported_at"], "2026-11-25T08:00:00Z",
+        "reported_at is the recipient's `at`, in UTC"
+    );
+    assert_eq!(view["lifecycle"][0]["note"], stored["note"]);
+    assert_eq!(view["overdue"], false);
+    assert!(view["retention_due"].is_string(), "{view}");
+    // The sender sees the same history.
+    let seen = Client::tenant(gw, "sz-genomics").get_transfer(&id).json();
+    assert_eq!(seen["lifecycle"], view["lifecycle"]);
+
+    // Rule 20: nothing after destroyed.
+    for name in ["accessed", "stored", "destroyed"] {
+        hk.post_event(&id, &event(name))
+            .assert_error(409, "lifecycle.invalid_transition", false);
+    }
+}
+
+#[test]
+fn only_the_recipient_reports_and_strangers_do_not_learn_the_transfer_exists() {
+    let gw = gw();
+    let id = delivered(gw);
+    Client::tenant(gw, "sz-genomics")
+        .post_event(&id, &event("stored"))
+        .assert_error(403, "auth.forbidden", false);
+    Client::tenant(gw, "stranger")
+        .post_event(&id, &event("stored"))
+        .assert_error(404, "request.not_found", false);
+    let unknown = "0123456789abcdef0123456789abcdef";
+    Client::tenant(gw, "hk-biolab")
+        .post_event(unknown, &event("stored"))
+        .assert_error(404, "request.not_found", false);
+    Client::tenant(gw, "hk-biolab")
+        .post_event("not-an-id", &event("stored"))
+        .assert_error(404, "request.not_found", false);
+    for role in [
+        Client::regulator(gw, "pcpd"),
+        Client::principal(gw, "admin", "park-ops"),
+    ] {
+        role.post_event(&id, &event("stored"))
+            .assert_error(403, "auth.forbidden", false);
+    }
+    let r = Client::tenant(gw, "hk-biolab").get(&format!("/v1/transfers/{id}/events"));
+    r.assert_error(405, "request.method_not_allowed", false);
+    // None of these was logged: the transfer still has no lifecycle event.
+    let view = Client::tenant(gw, "hk-biolab").get_transfer(&id).json();
+    assert_eq!(view["lifecycle"], serde_json::json!([]));
+}
+
+#[test]
+fn a_denied_transfer_has_no_lifecycle() {
+    let gw = gw();
+    let r = Client::tenant(gw, "sz-genomics")
+        .post_transfer()
+        .non_personal()
+        .set("Loop-Purpose", "marketing")
+        .body(&b"x"[..])
+        .send();
+    let index = r
+        .assert_error(403, "inventory.purpose_not_allowed", true)
+        .unwrap();
+    let record = Client::regulator(gw, "pcpd")
+        .get(&format!("/v1/audit/records/{index}"))
+        .json();
+    let id = record["record"]["transfer_id"].as_str().unwrap();
+    Client::tenant(gw, "hk-biolab")
+        .post_event(id, &event("stored"))
+        .assert_error(409, "lifecycle.invalid_transition", false);
+}
+
+#[test]
+fn malformed_event_bodies_are_refused_with_400() {
+    let gw = gw();
+    let id = delivered(gw);
+    let hk = Client::tenant(gw, "hk-biolab");
+    let long_note = format!(r#"{{"event":"stored","note":"{}"}}"#, "n".repeat(1025));
+    let huge = format!(r#"{{"event":"stored","pad":"{}"}}"#, " ".repeat(17 * 1024));
+    let bodies = [
+        "",
+        "{",
+        r#"{"event":"archived"}"#,
+        r#"{"event":"stored","at":"25/11/2026"}"#,
+        r#"{"event":"stored","who":"me"}"#,
+        r#"{"note":"no event"}"#,
+        &long_note,
+        &huge,
+    ];
+    for body in bodies {
+        let r = hk.post_event(&id, body);
+        r.assert_error(400, "request.malformed_body", false);
+    }
+    // Still nothing logged, and a good event is accepted afterwards.
+    assert_eq!(hk.post_event(&id, &event("stored")).status, 201);
+}
+
+#[test]
+fn two_concurrent_destroyed_events_one_is_accepted_the_other_refused() {
+    let gw = gw();
+    for _ in 0..4 {
+        let id = delivered(gw);
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let id = id.clone();
+                    scope.spawn(move || {
+                        Client::tenant(gw, "hk-biolab")
+                            .post_event(&id, &event("destroyed"))
+                            .status
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort();
+        assert_eq!(sorted, [201, 409], "{statuses:?}");
+        let view = Client::tenant(gw, "hk-biolab").get_transfer(&id).json();
+        assert_eq!(view["lifecycle"].as_array().unwrap().len(), 1);
+    }
+}
+
+/// The overdue list as (transfer id, due) pairs.
+fn overdue(gw: &Gateway) -> Vec<(String, String)> {
+    let r = Client::regulator(gw, "pcpd").get("/v1/audit/retention/overdue");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert!(body["as_of"].is_string());
+    body["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["transfer_id"].as_str().unwrap().to_owned(),
+                t["due"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_transfer_past_its_retention_without_destroyed_is_overdue_until_destroyed() {
+    const DAYS: i64 = 3;
+    let days = DAYS.to_string();
+    let gw = Gateway::dev()
+        .policy(move |bundle| {
+            bundle.edit_after(
+                "id = \"INV-NP-001\"",
+                "retention_days = 365",
+                &format!("retention_days = {days}"),
+            )
+        })
+        .start();
+    let kept = delivered(&gw);
+    let destroyed = delivered(&gw);
+    let hk = Client::tenant(&gw, "hk-biolab");
+    assert_eq!(hk.post_event(&kept, &event("stored")).status, 201);
+    assert_eq!(hk.post_event(&destroyed, &event("destroyed")).status, 201);
+    assert!(overdue(&gw).is_empty());
+
+    // A day before the deadline: nothing is overdue (the views are rebuilt from the log).
+    let gw = Gateway::resume(gw.stop())
+        .config(|c| c.set("clock", "offset_days", DAYS - 1))
+        .start();
+    assert!(overdue(&gw).is_empty());
+    assert_eq!(
+        Client::tenant(&gw, "hk-biolab").get_transfer(&kept).json()["overdue"],
+        false
+    );
+
+    // A day after: the transfer that was only stored is overdue, the destroyed one is not.
+    let gw = Gateway::resume(gw.stop())
+        .config(|c| c.set("clock", "offset_days", DAYS + 1))
+        .start();
+    assert!(
+        gw.stderr().contains("offset_days"),
+        "a shifted clock is logged"
+    );
+    let listed = overdue(&gw);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].0, kept);
+    let r = Client::regulator(&gw, "pcpd").get("/v1/audit/retention/overdue");
+    let entry = &r.json()["transfers"][0];
+    assert_eq!(entry["sender"], "sz-genomics");
+    assert_eq!(entry["recipient"], "hk-biolab");
+    assert_eq!(entry["inventory_item"], "INV-NP-001");
+    assert_eq!(entry["retention_days"], DAYS);
+    let outcome = entry["outcome_log_index"].as_u64().unwrap();
+    let record = Client::regulator(&gw, "pcpd")
+        .get(&format!("/v1/audit/records/{outcome}"))
+        .json();
+    assert_eq!(record["record"]["outcome"], "completed");
+    assert_eq!(record["record"]["transfer_id"], kept.as_str());
+    assert_eq!(entry["received"], record["record"]["time"]);
+    let view = Client::tenant(&gw, "hk-biolab").get_transfer(&kept).json();
+    assert_eq!(view["overdue"], true);
+    assert_eq!(view["retention_due"], listed[0].1.as_str());
+
+    // Destroyed now: it leaves the list at once (the view follows each append).
+    let hk = Client::tenant(&gw, "hk-biolab");
+    assert_eq!(hk.post_event(&kept, &event("destroyed")).status, 201);
+    assert!(overdue(&gw).is_empty());
+    assert_eq!(hk.get_transfer(&kept).json()["overdue"], false);
+}
