@@ -46,6 +46,11 @@ fn bundle_file(gw: &Gateway) -> String {
 fn in_force(gw: &Gateway) -> String {
     let response = admin(gw).get("/v1/admin/policy");
     assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.headers["content-type"],
+        "application/toml; charset=utf-8"
+    );
+    assert!(response.headers.contains_key("loop-policy-version"));
     response.text()
 }
 

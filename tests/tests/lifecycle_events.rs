@@ -124,7 +124,7 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
 }
 
 #[test]
-fn only_the_recipient_reports_and_strangers_do_not_learn_the_transfer_exists() {
+fn only_the_recipient_reports_and_strangers_are_refused_as_get_refuses_them() {
     let gw = gw();
     let id = delivered(gw);
     Client::tenant(gw, "sz-genomics")
@@ -132,7 +132,7 @@ fn only_the_recipient_reports_and_strangers_do_not_learn_the_transfer_exists() {
         .assert_error(403, "auth.forbidden", false);
     Client::tenant(gw, "stranger")
         .post_event(&id, &event("stored"))
-        .assert_error(404, "request.not_found", false);
+        .assert_error(403, "auth.forbidden", false);
     let unknown = "0123456789abcdef0123456789abcdef";
     Client::tenant(gw, "hk-biolab")
         .post_event(unknown, &event("stored"))

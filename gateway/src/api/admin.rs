@@ -4,23 +4,34 @@
 //! [`crate::registry`]). Admins change the registry, never the log's past.
 
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
 use serde_json::{Value, json};
 
-use super::ApiError;
+use super::{Answer, ApiError};
 use crate::registry::{self, Applied, ChangeError, Source};
 use crate::state::{AppState, Reply};
 
 /// Largest suspension request body (`{"reason": "..."}`).
 const MAX_SUSPEND_BYTES: usize = 16 * 1024;
 
-/// `GET /v1/admin/policy`: the bundle in force, exactly as applied.
-pub(super) fn get(state: &AppState) -> Reply {
+/// `GET /v1/admin/policy`: the bundle in force, exactly as applied, as `application/toml`, with
+/// its version in `Loop-Policy-Version`.
+pub(super) fn get(state: &AppState) -> Answer {
     let snapshot = state.policy();
-    (StatusCode::OK, Bytes::from(snapshot.text.to_string()))
+    let body = Full::new(Bytes::from(snapshot.text.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/toml; charset=utf-8"),
+    );
+    headers.insert("loop-policy-version", HeaderValue::from(snapshot.version));
+    Answer::Streamed(response)
 }
 
 /// `PUT /v1/admin/policy`: validates the body as a bundle and puts it in force.

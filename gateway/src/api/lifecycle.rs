@@ -217,8 +217,9 @@ pub(super) async fn post(
     };
     let is_recipient = decision.recipient.as_deref() == Some(tenant);
     if !is_recipient && decision.sender.as_deref() != Some(tenant) {
-        // Not a party: the transfer is not theirs to know about.
-        return Err(not_found());
+        // Not a party: refused as `GET /v1/transfers/{id}` refuses it.
+        return Err(ApiError::new(ReasonCode::AuthForbidden)
+            .message("only the recipient of a transfer reports its lifecycle events (rule 20)"));
     }
     let completed = found
         .iter()

@@ -276,7 +276,7 @@ async fn route(
             Ok(answer) => (answer, Outcome::default()),
             Err(error) => (error.reply().into(), outcome_of(&error)),
         },
-        Endpoint::GetPolicy => (admin::get(state).into(), Outcome::default()),
+        Endpoint::GetPolicy => (admin::get(state), Outcome::default()),
         Endpoint::PutPolicy => (
             admin::put(state, &principal.id, request).await.into(),
             Outcome::default(),

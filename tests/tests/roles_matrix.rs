@@ -1,0 +1,214 @@
+//! Role separation (DESIGN.md invariant 8, SPEC.md section 1): every endpoint against every kind
+//! of caller: the transfer's sender, its recipient, another tenant, a regulator, an admin, and a
+//! certificate naming a role that does not exist. A caller of the wrong role gets 403
+//! `auth.forbidden` and changes nothing; tenants see only their own transfers; regulators only
+//! read; admins change the registry, never the log.
+
+#![allow(clippy::unwrap_used)]
+
+use http::Method;
+use loopgate_tests::client::{Client, TestBody};
+use loopgate_tests::gateway::Gateway;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    Sender,
+    Recipient,
+    OtherTenant,
+    Regulator,
+    Admin,
+    UnknownRole,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Sender,
+    Caller::Recipient,
+    Caller::OtherTenant,
+    Caller::Regulator,
+    Caller::Admin,
+    Caller::UnknownRole,
+];
+
+/// What a caller must get: the exact status, and the error code when it is an error.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Status(u16),
+    Error(u16, &'static str),
+    /// Let through to the endpoint (whatever the policy then says), not refused by role.
+    Admitted,
+}
+
+use Expect::{Admitted, Error, Status};
+
+const FORBIDDEN: Expect = Error(403, "auth.forbidden");
+
+fn client(gw: &Gateway, caller: Caller) -> Client {
+    match caller {
+        Caller::Sender => Client::tenant(gw, "sz-genomics"),
+        Caller::Recipient => Client::tenant(gw, "hk-biolab"),
+        Caller::OtherTenant => {
+            let (cert, key) = gw.issue_cert("tenant", "hk-otherlab");
+            Client::with_cert(gw, &cert, &key)
+        }
+        Caller::Regulator => Client::regulator(gw, "pcpd"),
+        Caller::Admin => Client::principal(gw, "admin", "park-ops"),
+        Caller::UnknownRole => {
+            // `loopgate dev cert` refuses a role that does not exist; the dev CA does not.
+            let issued = gw
+                .dev_ca()
+                .issue_client_with_uris(
+                    "auditor",
+                    &["spiffe://loopgate.dev/auditor/kpmg"],
+                    loopgate::clock::Clock::system().now(),
+                )
+                .unwrap();
+            Client::with_cert(gw, &issued.cert_pem, &issued.key_pem)
+        }
+    }
+}
+
+/// The log's size, from the latest checkpoint.
+fn log_size(gw: &Gateway) -> u64 {
+    let text = Client::regulator(gw, "pcpd")
+        .get("/v1/audit/checkpoint")
+        .text();
+    text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_endpoint_against_every_caller() {
+    let gw = Gateway::dev().start();
+    let receipt = Client::tenant(&gw, "sz-genomics")
+        .post_transfer()
+        .non_personal()
+        .body(&b"matrix"[..])
+        .send();
+    assert_eq!(receipt.status, 201, "{}", receipt.text());
+    let id = receipt.json()["transfer_id"].as_str().unwrap().to_owned();
+    let bundle = std::fs::read_to_string(gw.dir().join("policy.toml")).unwrap();
+
+    let transfer = format!("/v1/transfers/{id}");
+    let events = format!("/v1/transfers/{id}/events");
+    let reads: [&str; 8] = [
+        "/v1/audit/records?limit=5",
+        "/v1/audit/records/0",
+        "/v1/audit/checkpoint",
+        "/v1/audit/proof/inclusion?log_index=0&tree_size=1",
+        "/v1/audit/proof/consistency?from=1&to=2",
+        "/v1/audit/retention/overdue",
+        "/v1/audit/export?from=0&to=2",
+        "/v1/audit/counters",
+    ];
+
+    // (method, path, body, expectation per caller in CALLERS order, writes a record when allowed)
+    type Row = (Method, String, String, [Expect; 6]);
+    let mut rows: Vec<Row> = Vec::new();
+    let bad = Error(401, "auth.bad_identity");
+    rows.push((
+        Method::POST,
+        "/v1/transfers".to_owned(),
+        "x".to_owned(),
+        [Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, bad],
+    ));
+    rows.push((
+        Method::GET,
+        transfer.clone(),
+        String::new(),
+        [
+            Status(200),
+            Status(200),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            bad,
+        ],
+    ));
+    rows.push((
+        Method::POST,
+        events.clone(),
+        r#"{"event": "stored"}"#.to_owned(),
+        [FORBIDDEN, Status(201), FORBIDDEN, FORBIDDEN, FORBIDDEN, bad],
+    ));
+    for path in reads {
+        rows.push((
+            Method::GET,
+            path.to_owned(),
+            String::new(),
+            [FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), FORBIDDEN, bad],
+        ));
+    }
+    rows.push((
+        Method::GET,
+        "/v1/admin/policy".to_owned(),
+        String::new(),
+        [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
+    ));
+    rows.push((
+        Method::PUT,
+        "/v1/admin/policy".to_owned(),
+        bundle.clone(),
+        [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
+    ));
+    rows.push((
+        Method::POST,
+        "/v1/admin/tenants/hk-otherlab/suspend".to_owned(),
+        String::new(),
+        [
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            Error(404, "request.not_found"),
+            bad,
+        ],
+    ));
+
+    let clients: Vec<Client> = CALLERS.iter().map(|caller| client(&gw, *caller)).collect();
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in &rows {
+        for ((caller, expect), c) in CALLERS.iter().zip(expected).zip(&clients) {
+            let before = log_size(&gw);
+            let mut request = c.builder(method.clone(), path);
+            if path == "/v1/transfers" {
+                request = request
+                    .header("Loop-Inventory-Item", "INV-NP-001")
+                    .header("Loop-Recipient", "hk-biolab")
+                    .header("Loop-Purpose", "research.instrument_qc");
+            }
+            let response = c.request(request.body(TestBody::bytes(body.clone())).unwrap());
+            let ok = match *expect {
+                Status(status) => response.status == status,
+                Error(status, code) => response.status == status && response.error() == code,
+                Admitted => {
+                    !matches!(response.status, 401 | 403) || !response.error().starts_with("auth.")
+                }
+            };
+            if !ok {
+                failures.push(format!(
+                    "{method} {path} as {caller:?}: expected {expect:?}, got {} {}",
+                    response.status,
+                    response.text()
+                ));
+            }
+            // A refused caller leaves no trace in the log.
+            if matches!(expect, Error(_, code) if code.starts_with("auth.")) {
+                let after = log_size(&gw);
+                if after != before {
+                    failures.push(format!(
+                        "{method} {path} as {caller:?} was refused but the log grew {before} -> {after}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // A tenant cannot send as another: the sender is the certificate's, never a header's.
+    let spoofed = Client::tenant(&gw, "hk-biolab")
+        .post_transfer()
+        .non_personal()
+        .header("Loop-Sender", "sz-genomics")
+        .body(&b"x"[..])
+        .send();
+    assert_ne!(spoofed.status, 201, "{}", spoofed.text());
+}
