@@ -160,6 +160,8 @@ impl BundleText {
 
 pub mod client;
 pub mod gateway;
+pub mod ledger;
 pub mod metrics;
 pub mod receipt;
+pub mod rng;
 pub mod upstream;
