@@ -162,6 +162,7 @@ pub mod client;
 pub mod gateway;
 pub mod ledger;
 pub mod metrics;
+pub mod raw;
 pub mod receipt;
 pub mod rng;
 pub mod upstream;
