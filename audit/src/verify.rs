@@ -211,6 +211,17 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
     if record != receipt.record {
         return Err(bad("record differs from leaf".into()));
     }
+    // `upstream_status` sits beside the leaf, outside every hash: a receipt that states one must
+    // state the record's, or it could claim any status and still verify.
+    if let Some(status) = receipt.upstream_status {
+        if record
+            .get("upstream_status")
+            .and_then(serde_json::Value::as_u64)
+            != Some(status.into())
+        {
+            return Err(bad("upstream_status differs from the record's".into()));
+        }
+    }
     if let Some(id) = record.get("transfer_id") {
         if id.as_str() != Some(receipt.transfer_id.as_str()) {
             return Err(bad("the record belongs to another transfer".into()));
