@@ -211,14 +211,12 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
     if record != receipt.record {
         return Err(bad("record differs from leaf".into()));
     }
-    // `upstream_status` sits beside the leaf, outside every hash: a receipt that states one must
-    // state the record's, or it could claim any status and still verify.
-    if let Some(status) = receipt.upstream_status {
-        if record
-            .get("upstream_status")
-            .and_then(serde_json::Value::as_u64)
-            != Some(status.into())
-        {
+    // `upstream_status` sits beside the leaf, outside every hash: where the record states one
+    // (every `completed` outcome the gateway writes), the receipt's must be the same, or a
+    // receipt could claim any status and still verify.
+    if let (Some(claimed), Some(logged)) = (receipt.upstream_status, record.get("upstream_status"))
+    {
+        if logged.as_u64() != Some(claimed.into()) {
             return Err(bad("upstream_status differs from the record's".into()));
         }
     }
