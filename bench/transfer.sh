@@ -308,6 +308,9 @@ for side in loopgate nginx; do
     [ "$status" = 201 ] || die "$side: a 1 KiB transfer answered $status: $(cat "$WORK/curl-body")"
 done
 log "both answer 201"
+# bench/mixed.sh sources this script for the setup above (tools, release build, dev folder,
+# upstream, loopgate, baseline, and the cleanup trap) and runs its own load.
+if [ "${BENCH_SETUP_ONLY:-0}" = 1 ]; then return 0 2>/dev/null || exit 0; fi
 
 # ---------------------------------------------------------------------------------------------
 # Memory: idle, one small and one big body, 1,000 slow uploads (fresh processes, before the load).

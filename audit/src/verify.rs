@@ -211,6 +211,15 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
     if record != receipt.record {
         return Err(bad("record differs from leaf".into()));
     }
+    // `upstream_status` sits beside the leaf, outside every hash: where the record states one
+    // (every `completed` outcome the gateway writes), the receipt's must be the same, or a
+    // receipt could claim any status and still verify.
+    if let (Some(claimed), Some(logged)) = (receipt.upstream_status, record.get("upstream_status"))
+    {
+        if logged.as_u64() != Some(claimed.into()) {
+            return Err(bad("upstream_status differs from the record's".into()));
+        }
+    }
     if let Some(id) = record.get("transfer_id") {
         if id.as_str() != Some(receipt.transfer_id.as_str()) {
             return Err(bad("the record belongs to another transfer".into()));

@@ -694,3 +694,33 @@ impl Body for TestBody {
         }
     }
 }
+
+impl Client {
+    /// A client of the API at `api` from PEM files (no [`Gateway`] handle): for a load driver
+    /// pointed at a gateway, or a baseline, it did not start. `api` is dialled as `localhost`.
+    pub fn from_files(
+        api: SocketAddr,
+        ca: &std::path::Path,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, String> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let key = PrivateKeyDer::from_pem_slice(read(key)?.as_bytes())
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        let chain = CertificateDer::pem_slice_iter(read(cert)?.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        let roots = CertificateDer::pem_slice_iter(read(ca)?.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+        Ok(Self {
+            api,
+            ca: roots,
+            identity: Some((chain, Arc::new(key))),
+            http: Http::One,
+            tls12: false,
+        })
+    }
+}

@@ -648,3 +648,34 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) ->
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Crash helpers (tests/tests/crash_*.rs): the gateway's own process, and SIGKILL.
+impl Gateway {
+    /// The `loopgate` process's id (the child is the watchdog shell that runs it), while it
+    /// runs.
+    pub fn pid(&self) -> Option<u32> {
+        let out = Command::new("pgrep")
+            .args(["-P", &self.child.id().to_string()])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|name| name.trim() == "loopgate")
+            })
+    }
+
+    /// SIGKILL to the `loopgate` process at once (no drain, no flush: a crash), then waits for
+    /// it to be gone and returns its folder.
+    pub fn kill(mut self) -> Folder {
+        let pid = self.pid().expect("the gateway is running");
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        // The watchdog shell exits with the gateway's status (137).
+        let _ = self.child.wait();
+        self.folder.take().expect("the folder")
+    }
+}

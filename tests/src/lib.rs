@@ -161,7 +161,10 @@ impl BundleText {
 pub mod client;
 pub mod consistency;
 pub mod gateway;
+pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod raw;
 pub mod receipt;
+pub mod rng;
 pub mod upstream;

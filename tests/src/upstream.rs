@@ -1,6 +1,6 @@
 //! Test-owned upstreams on loopback, for what the dev-mode demo upstream never does: a port
-//! nobody listens on, a server that accepts and then never answers, and one that answers with a
-//! chosen status. Each stops when dropped.
+//! nobody listens on, a server that accepts and then never answers, one that answers with a
+//! chosen status, and one that resets the connection mid-body. Each stops when dropped.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -178,4 +178,102 @@ impl Drop for Answering {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// An HTTPS upstream with a CA of its own that reads the first `after` bytes of each request
+/// (head and body) and then resets the connection (TCP RST, `SO_LINGER` 0): an upstream that
+/// fails mid-body.
+pub struct Resetting {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    resets: Arc<AtomicUsize>,
+    ca: tempfile::TempDir,
+}
+
+impl Resetting {
+    /// Serves on `127.0.0.1:0` as `localhost`.
+    pub fn start(after: usize) -> Self {
+        let (acceptor, ca) = loopback_tls();
+        let listener = runtime()
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let resets = Arc::new(AtomicUsize::new(0));
+        let counted = resets.clone();
+        let task = runtime().spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut read = 0;
+                    while read < after {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read += n,
+                        }
+                    }
+                    let (tcp, _) = tls.into_inner();
+                    let _ = tcp.set_zero_linger();
+                    drop(tcp);
+                    counted.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        });
+        Self {
+            addr,
+            task,
+            resets,
+            ca,
+        }
+    }
+
+    /// Its CA certificate (PEM file), for the gateway's `[[upstream]] ca`.
+    pub fn ca_path(&self) -> std::path::PathBuf {
+        self.ca.path().join("ca.pem")
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/ingest", self.addr.port())
+    }
+
+    /// Connections it reset so far.
+    pub fn resets(&self) -> usize {
+        self.resets.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Resetting {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A TLS acceptor for `localhost` / `127.0.0.1` (HTTP/1.1) and the directory holding its CA as
+/// `ca.pem`.
+fn loopback_tls() -> (TlsAcceptor, tempfile::TempDir) {
+    let now = loopgate::clock::Clock::system().now();
+    let ca = loopgate::pki::DevCa::generate("test upstream CA", now).expect("a CA");
+    let issued = ca
+        .issue_server(&["localhost"], &["127.0.0.1".parse().expect("ip")], now)
+        .expect("a server certificate");
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).expect("write ca.pem");
+    let certs = CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificate");
+    let key = PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).expect("key");
+    let mut tls =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate");
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (TlsAcceptor::from(Arc::new(tls)), dir)
 }

@@ -365,10 +365,14 @@ async fn accept(
                 // every body chunk 16 KiB. The head's size is checked against max_header_bytes
                 // per request instead (api::handle).
                 .max_buf_size(limits.max_header_bytes.max(READ_BUFFER_BYTES));
+            // Like HTTP/1's read buffer, h2's header-list cap is the library's outer bound, not
+            // `max_header_bytes`: at exactly that limit h2 itself answered 431 with an empty body
+            // (or GOAWAY), and the JSON error of SPEC.md section 2 (api::handle) never came.
+            let h2_list = limits.max_header_bytes.max(READ_BUFFER_BYTES);
             builder
                 .http2()
                 .timer(TokioTimer::new())
-                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+                .max_header_list_size(u32::try_from(h2_list).unwrap_or(u32::MAX));
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
