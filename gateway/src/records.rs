@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use loopgate_audit::{Outcome, Record, Verdict};
+use loopgate_audit::{Kind, Outcome, Record, Verdict};
 use loopgate_policy::{Decision, ReasonCode, Route};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -202,4 +202,23 @@ pub fn interrupted(decision: &Record, at: OffsetDateTime) -> Result<Record, loop
     })?;
     let parties = [&decision.sender, &decision.recipient, &decision.item].map(Option::as_deref);
     ended(transfer_id, parties, Outcome::Interrupted, None, at)
+}
+
+/// The `system` record every start writes, before recovery's `interrupted` outcomes: the
+/// software version, the policy version in force and how many transfers the last stop cut off.
+pub fn started(
+    policy_version: u64,
+    interrupted: usize,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::System, at)?;
+    set(&mut record, "event", json!("start"));
+    set(
+        &mut record,
+        "software",
+        json!(concat!("loopgate ", env!("CARGO_PKG_VERSION"))),
+    );
+    set(&mut record, "policy_version", json!(policy_version));
+    set(&mut record, "interrupted", json!(interrupted));
+    Ok(record)
 }

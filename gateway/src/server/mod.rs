@@ -228,6 +228,11 @@ pub async fn run(
             .await
             .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??
     };
+    // Every start is in the log, so a regulator sees each restart; recovery follows it.
+    let policy_version = state.policy().version;
+    state
+        .append_record(|at| records::started(policy_version, unfinished.len(), at))
+        .await?;
     // Recovery: every admitted transfer ends with one outcome; those cut off by the last stop
     // (drain timeout, kill, crash) get `interrupted` before anything new is admitted.
     for decision in &unfinished {
