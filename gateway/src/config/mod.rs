@@ -1,4 +1,4 @@
-//! Two-stage configuration (ripgrep's low/high args): [`raw`] is the file exactly as written,
+//! Two-stage configuration (ripgrep's low/high args): `raw` is the file exactly as written,
 //! unknown keys rejected; [`Config`] is what the gateway runs on, validated, with paths resolved
 //! against the config file's folder. Every problem is reported, not just the first.
 

@@ -164,7 +164,7 @@ async fn starting_policy(
 }
 
 /// Starts everything, calls `ready` with the bound addresses (then tells systemd), and serves
-/// until SIGTERM or SIGINT; SIGHUP reloads (see [`reload`]).
+/// until SIGTERM or SIGINT; SIGHUP reloads (see the `reload` module).
 pub async fn run(
     config: Config,
     clock: Clock,
