@@ -21,7 +21,9 @@ pub(crate) use frontier::Frontier;
 pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
-use crate::layout::{self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT};
+use crate::layout::{
+    self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
+};
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
 
@@ -55,8 +57,20 @@ impl Additions {
         self.batch.insert(KEY_SIZE, &size.to_be_bytes());
     }
 
-    pub(crate) fn tile(&mut self, key: [u8; 10], bytes: Vec<u8>) {
-        self.batch.insert(&key, bytes);
+    /// The full tile `tile` of `tile_level` (written once; the edge key of its level, which
+    /// held it while it grew, is cleared unless the next tile of the level follows).
+    pub(crate) fn full_tile(&mut self, tile_level: u8, tile: u64, encoded: Vec<u8>) {
+        self.batch
+            .insert(&layout::tile_key(tile_level, tile), encoded);
+        self.batch.remove(&layout::edge_key(tile_level));
+    }
+
+    /// The partial tile `tile` of `tile_level`, on the right edge of the tree.
+    pub(crate) fn partial_tile(&mut self, tile_level: u8, tile: u64, encoded: &[u8]) {
+        let mut v = Vec::with_capacity(8 + encoded.len());
+        v.extend_from_slice(&tile.to_be_bytes());
+        v.extend_from_slice(encoded);
+        self.batch.insert(&layout::edge_key(tile_level), v);
     }
 }
 
@@ -221,9 +235,23 @@ impl Index {
         Ok(())
     }
 
-    /// The encoded tile, if stored.
+    /// The encoded tile, if stored: a full tile under its key, else the partial tile of the
+    /// right edge when it is this one. (An index written before the edge keys existed holds
+    /// partial tiles under their own key; the edge key, written since, is newer.)
     pub(crate) fn tile(&self, tile_level: u8, tile: u64) -> Result<Option<sled::IVec>> {
-        Ok(self.tree.get(layout::tile_key(tile_level, tile))?)
+        let stored = self.tree.get(layout::tile_key(tile_level, tile))?;
+        if stored
+            .as_ref()
+            .is_some_and(|b| b.get(..2) == Some(&(TILE_WIDTH as u16).to_be_bytes()[..]))
+        {
+            return Ok(stored);
+        }
+        if let Some(edge) = self.tree.get(layout::edge_key(tile_level))? {
+            if edge.get(..8) == Some(&tile.to_be_bytes()[..]) {
+                return Ok(Some(edge.subslice(8, edge.len() - 8)));
+            }
+        }
+        Ok(stored)
     }
 
     /// The indexed position at or before record `index`: `(from, segment, offset)`, meaning
