@@ -339,3 +339,30 @@ fn an_index_written_before_the_time_marks_is_rebuilt() {
         (10, 21)
     );
 }
+
+#[test]
+fn append_record_stores_the_leaf_and_indexes_it_as_append_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let record = Record::from_leaf(&record(7)).unwrap();
+    let (leaf, durable) = log.append_record(&record).unwrap();
+    assert_eq!(leaf, record.to_leaf().unwrap());
+    let rt = rt();
+    let by_record = rt.block_on(durable).unwrap();
+    let by_leaf = rt.block_on(log.append(leaf.clone())).unwrap();
+    assert_eq!(log.read(by_record.index).unwrap(), leaf);
+    for (field, value) in record.index_terms() {
+        assert_eq!(
+            log.query(field, &value, None, 10).unwrap(),
+            vec![by_record.index, by_leaf.index],
+            "{field:?}"
+        );
+    }
+    let mut shadowed = record.clone();
+    shadowed.details.insert("sender".into(), "other".into());
+    assert!(matches!(
+        log.append_record(&shadowed),
+        Err(Error::InvalidRecord(_))
+    ));
+    assert_eq!(log.size(), 2);
+}

@@ -101,6 +101,20 @@ fn present<'de, D: Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// The JSON keys of [`Record`]'s own fields (everything else is a detail).
+const NAMED_FIELDS: [&str; 10] = [
+    "v",
+    "kind",
+    "time",
+    "transfer_id",
+    "sender",
+    "recipient",
+    "item",
+    "decision",
+    "reason",
+    "outcome",
+];
+
 /// An indexed field of a record (the query index's key space, see the crate README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -210,6 +224,15 @@ impl Record {
                 return bad(format!("records never carry payload bytes, found {key:?}"));
             }
         }
+        // A detail named like a field would be read back as that field: the leaf would not
+        // say what the record (and its index terms) said.
+        for key in NAMED_FIELDS {
+            if self.details.contains_key(key) {
+                return bad(format!(
+                    "details cannot hold {key:?}, a record field of its own; set the field"
+                ));
+            }
+        }
         match self.kind {
             Kind::Decision => {
                 // sender, recipient and item may be absent: a malformed request is logged too.
@@ -261,11 +284,14 @@ impl Record {
     /// The `(field, value)` terms this record is indexed under.
     pub fn index_terms(&self) -> Vec<(Field, Vec<u8>)> {
         let mut terms = Vec::with_capacity(8);
-        let kind = serde_json::to_value(self.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        terms.push((Field::Kind, kind.into_bytes()));
+        let kind = match self.kind {
+            Kind::Decision => "decision",
+            Kind::Outcome => "outcome",
+            Kind::Lifecycle => "lifecycle",
+            Kind::PolicyChange => "policy_change",
+            Kind::System => "system",
+        };
+        terms.push((Field::Kind, kind.as_bytes().to_vec()));
         if let Ok(t) = self.instant() {
             terms.push((Field::Time, time_key(t).to_vec()));
         }

@@ -85,3 +85,37 @@ fn index_terms_cover_the_queried_fields() {
         assert!(fields.contains(&f), "{f:?}");
     }
 }
+
+/// Guards `Log::append_record`, which indexes a record by its fields without parsing its leaf
+/// back: a detail named like a field would come back from the leaf as that field.
+#[test]
+fn details_named_like_fields_are_refused() {
+    for key in NAMED_FIELDS {
+        let mut r = decision();
+        r.details.insert(key.into(), "x".into());
+        assert!(
+            matches!(r.to_leaf(), Err(Error::InvalidRecord(ref m)) if m.contains(key)),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn index_terms_name_the_kind_as_the_leaf_does() {
+    for kind in [
+        Kind::Decision,
+        Kind::Outcome,
+        Kind::Lifecycle,
+        Kind::PolicyChange,
+        Kind::System,
+    ] {
+        let mut r = decision();
+        r.kind = kind;
+        let json = serde_json::to_value(kind).unwrap();
+        let terms = r.index_terms();
+        assert_eq!(
+            terms[0],
+            (Field::Kind, json.as_str().unwrap().as_bytes().to_vec())
+        );
+    }
+}
