@@ -6,7 +6,7 @@
 //!   committer before a batch is published;
 //! - `terms`: the query terms, grouped per `(field, value)` and batch, and the time marks (the
 //!   running maximum of record times, per second); written by the indexer thread just behind
-//!   the acknowledgements (queries may trail appends by a batch or two).
+//!   the acknowledgements (it gathers 10 ms of batches into one write; queries wait for it).
 
 mod frontier;
 mod postings;

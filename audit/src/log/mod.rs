@@ -307,7 +307,7 @@ impl Log {
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
     /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]). Covers every
-    /// record acknowledged before the call (it waits for the indexer, a batch or two behind).
+    /// record acknowledged before the call (it waits for the indexer, up to about 10 ms behind).
     pub fn query(
         &self,
         field: Field,

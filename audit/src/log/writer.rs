@@ -2,7 +2,7 @@
 //! waiting in the queue (up to a limit), writes them with one write and one `fdatasync`; the
 //! *committer* then signs one checkpoint for that batch, computes each record's inclusion proof
 //! to it, stores its tree tiles and positions, publishes the new size and only then answers the
-//! callers; the *indexer* adds the batch's query terms just behind. While the committer works
+//! callers; the *indexer* adds the query terms of the batches of every 10 ms just behind. While the committer works
 //! on one batch the syncer already writes the next, so the disk and the CPU work at the same
 //! time. A batch that fails to write reaches no committer: its callers get an error and nothing
 //! of it stays in the log.
@@ -206,6 +206,16 @@ impl Committer {
     }
 }
 
+/// How long the indexer gathers commit batches into one write of query terms. Every sled
+/// batch makes sled seal its log buffer and hand it to its IO threads (which it wakes all at
+/// once), and that cost more than the terms themselves when each commit had its own; queries
+/// wait for the terms of the records acknowledged before them, so this is also the most it
+/// adds to a query right after an append.
+const TERMS_EVERY: Duration = Duration::from_millis(10);
+
+/// At most this many records' terms go into one write.
+const TERMS_MAX_RECORDS: usize = 16 * 1024;
+
 /// A batch's query terms: its first index and each record's terms.
 pub(crate) type TermBatch = (u64, Vec<Vec<(Field, Vec<u8>)>>);
 
@@ -221,13 +231,23 @@ impl Indexer {
     pub(crate) fn run(mut self, rx: Receiver<TermBatch>) {
         let mut failed = false;
         while let Ok(first) = rx.recv() {
+            // Gather the batches of the next TERMS_EVERY into one sled batch.
+            let deadline = Instant::now() + TERMS_EVERY;
             let mut terms = Terms::following(self.time_max);
             let mut end = 0;
-            for (start, records) in std::iter::once(first).chain(rx.try_iter().take(64)) {
-                for (i, t) in records.iter().enumerate() {
+            let mut records = 0;
+            let mut next = Some(first);
+            while let Some((start, batch)) = next.take() {
+                for (i, t) in batch.iter().enumerate() {
                     terms.add(start + i as u64, t);
                 }
-                end = start + records.len() as u64;
+                end = start + batch.len() as u64;
+                records += batch.len();
+                if records < TERMS_MAX_RECORDS {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    // A timeout or the committer's end closes the group.
+                    next = rx.recv_timeout(left).ok();
+                }
             }
             if failed {
                 continue;
