@@ -53,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
         "${OHA[@]}" -n "$WARMUP_TRANSFERS" -o "$WORK/oha-warmup.json" "$url"
         pids=$(side_pids "$side")
         if [ "$PROFILE" = 1 ] && [ "$side" = loopgate ] && [ "$round" = 1 ]; then
-            perf record -q -F 499 -g -p "$LG_PID" -o "$WORK/perf.data" 2>/dev/null &
+            perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/perf.data" 2>/dev/null &
             PERF_PID=$!
             sleep 0.5
         fi
