@@ -231,8 +231,9 @@ impl Indexer {
     pub(crate) fn run(mut self, rx: Receiver<TermBatch>) {
         let mut failed = false;
         while let Ok(first) = rx.recv() {
-            // Gather the batches of the next TERMS_EVERY into one sled batch.
-            let deadline = Instant::now() + TERMS_EVERY;
+            // Let the batches of the next TERMS_EVERY gather in the channel (asleep, rather
+            // than woken by each), then write them as one sled batch.
+            std::thread::sleep(TERMS_EVERY);
             let mut terms = Terms::following(self.time_max);
             let mut end = 0;
             let mut records = 0;
@@ -244,9 +245,7 @@ impl Indexer {
                 end = start + batch.len() as u64;
                 records += batch.len();
                 if records < TERMS_MAX_RECORDS {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    // A timeout or the committer's end closes the group.
-                    next = rx.recv_timeout(left).ok();
+                    next = rx.try_recv().ok();
                 }
             }
             if failed {
