@@ -33,13 +33,16 @@ start_servers
 OHA=(oha --no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}"
     -c "$CONNS" -D "$WORK/body-1k")
 
-# Prints "<201 answers> <other answers and errors>" of an oha JSON report.
+# Prints "<201 answers> <other answers and errors> <201s per second> <p50 ms>" of an oha JSON
+# report.
 answers() {
     python3 - "$1" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
-print(codes.get(201, 0), sum(v for k, v in codes.items() if k != 201) + sum(d["errorDistribution"].values()))
+ok = codes.get(201, 0)
+print(ok, sum(v for k, v in codes.items() if k != 201) + sum(d["errorDistribution"].values()),
+      f'{ok / d["summary"]["total"]:.0f}', f'{d["metrics"]["latency_ms"]["p50"]:.2f}')
 EOF
 }
 
@@ -70,11 +73,11 @@ for round in $(seq "$ROUNDS"); do
             perf report -i "$WORK/perf.data" --children --sort symbol -g none --stdio 2>/dev/null >"$WORK/perf-children.txt" || true
             log "profile of loopgate: $WORK/perf-{self,children}.txt"
         fi
-        read -r ok bad < <(answers "$WORK/oha-$side-$round.json")
+        read -r ok bad rps p50 < <(answers "$WORK/oha-$side-$round.json")
         [ "$bad" = 0 ] || log "$side, round $round: $bad answers other than 201 (see $WORK/oha-$side-$round.json)"
         [ "$ok" -gt 0 ] || die "$side, round $round: no 201 answers"
         us=$(python3 -c "print(f'{$used / $hz / $ok * 1e6:.1f}')")
-        log "$side, round $round: $ok transfers, $(python3 -c "print($used / $hz)") s CPU: $us µs per transfer"
+        log "$side, round $round: $ok transfers, $(python3 -c "print($used / $hz)") s CPU: $us µs per transfer ($rps/s, p50 $p50 ms; both depend on the machine's load)"
         results+=("$side $us")
     done
 done
