@@ -190,7 +190,8 @@ impl Log {
     }
 
     /// Appends `record`: as [`Log::append`] with the leaf `record.to_leaf()`, which it returns,
-    /// but indexed by the record's fields as they are, without parsing the leaf back. `Err`
+    /// but indexed by the record's fields as they are, without parsing the leaf back (unless a
+    /// detail is named like a field: then the leaf says otherwise, and it is parsed). `Err`
     /// only when the record does not validate; otherwise it is queued when this returns, and
     /// the future resolves once it is durable (or with the error that refused it).
     pub fn append_record(
@@ -201,7 +202,8 @@ impl Log {
         impl Future<Output = Result<Appended>> + Send + 'static + use<>,
     )> {
         let leaf = record.to_leaf()?;
-        let queued = self.enqueue_with_terms(leaf.clone(), record.index_terms());
+        let terms = record.leaf_terms(&leaf)?;
+        let queued = self.enqueue_with_terms(leaf.clone(), terms);
         Ok((leaf, wait(queued)))
     }
 

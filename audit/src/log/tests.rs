@@ -358,13 +358,16 @@ fn append_record_stores_the_leaf_and_indexes_it_as_append_does() {
             "{field:?}"
         );
     }
-    let mut shadowed = record.clone();
-    shadowed.details.insert("sender".into(), "other".into());
-    assert!(matches!(
-        log.append_record(&shadowed),
-        Err(Error::InvalidRecord(_))
-    ));
-    assert_eq!(log.size(), 2);
+    // A policy_change with a `reason` detail (as the gateway writes for a suspension): the
+    // leaf carries it as the record's reason, and so does the index.
+    let mut change = Record::new(crate::Kind::PolicyChange, record.instant().unwrap()).unwrap();
+    change.details.insert("reason".into(), "incident 42".into());
+    let (_, durable) = log.append_record(&change).unwrap();
+    let by_change = rt.block_on(durable).unwrap();
+    assert_eq!(
+        log.query(Field::Reason, b"incident 42", None, 10).unwrap(),
+        vec![by_change.index]
+    );
 }
 
 /// The `log` tree is written with single writes, the size last: a crash between a commit's

@@ -101,7 +101,8 @@ fn present<'de, D: Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// The JSON keys of [`Record`]'s own fields (everything else is a detail).
+/// The JSON keys of [`Record`]'s own fields. A detail with one of these names is read back
+/// from the leaf as that field (e.g. a `policy_change`'s `reason` detail as its `reason`).
 const NAMED_FIELDS: [&str; 10] = [
     "v",
     "kind",
@@ -224,15 +225,6 @@ impl Record {
                 return bad(format!("records never carry payload bytes, found {key:?}"));
             }
         }
-        // A detail named like a field would be read back as that field: the leaf would not
-        // say what the record (and its index terms) said.
-        for key in NAMED_FIELDS {
-            if self.details.contains_key(key) {
-                return bad(format!(
-                    "details cannot hold {key:?}, a record field of its own; set the field"
-                ));
-            }
-        }
         match self.kind {
             Kind::Decision => {
                 // sender, recipient and item may be absent: a malformed request is logged too.
@@ -279,6 +271,16 @@ impl Record {
             .map_err(|e| Error::InvalidRecord(format!("not a record object: {e}")))?;
         r.validate()?;
         Ok(r)
+    }
+
+    /// The `(field, value)` terms the record's leaf is indexed under: [`Record::index_terms`],
+    /// unless a detail is named like a field, and then those of the record parsed back from
+    /// `leaf` (which must be this record's), as the leaf is what a rebuilt index reads.
+    pub(crate) fn leaf_terms(&self, leaf: &[u8]) -> Result<Vec<(Field, Vec<u8>)>> {
+        if NAMED_FIELDS.iter().any(|k| self.details.contains_key(*k)) {
+            return Ok(Record::from_leaf(leaf)?.index_terms());
+        }
+        Ok(self.index_terms())
     }
 
     /// The `(field, value)` terms this record is indexed under.
