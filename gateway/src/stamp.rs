@@ -59,8 +59,8 @@ impl Stamper {
     {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let at = self.clock.now().max(*last);
-        let leaf = build(at)?.to_leaf()?;
-        let durable = log.append(leaf.clone());
+        // append_record indexes the record by its fields: no parsing of the leaf back.
+        let (leaf, durable) = log.append_record(&build(at)?)?;
         *last = at;
         Ok((leaf, durable))
     }

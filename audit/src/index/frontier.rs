@@ -95,7 +95,12 @@ impl Frontier {
     pub(crate) fn write_dirty(&mut self, add: &mut Additions) {
         for key in std::mem::take(&mut self.dirty) {
             if let Some(rows) = self.tiles.get(&key) {
-                add.tile(layout::tile_key(key.0, key.1), layout::encode_tile(rows));
+                let encoded = layout::encode_tile(rows);
+                if rows[0].len() as u64 == TILE_WIDTH {
+                    add.full_tile(key.0, key.1, encoded);
+                } else {
+                    add.partial_tile(key.0, key.1, &encoded);
+                }
             }
         }
     }

@@ -1,12 +1,13 @@
 //! The sled index: everything in it can be rebuilt from the segments. Two sled trees, each
-//! written with atomic batches that also store how many records it covers, so each is always a
-//! prefix of the log:
+//! storing how many records it covers and written so that it is always a prefix of the log
+//! (`terms` with atomic batches; `log` with single writes in order, the size last, which sled
+//! recovers in order):
 //! - `log`: the tree's perfect subtree hashes in tiles (so a proof costs O(log n) reads) and
 //!   the file position of every 16th record and of each segment's first; written by the
 //!   committer before a batch is published;
 //! - `terms`: the query terms, grouped per `(field, value)` and batch, and the time marks (the
 //!   running maximum of record times, per second); written by the indexer thread just behind
-//!   the acknowledgements (queries may trail appends by a batch or two).
+//!   the acknowledgements (it gathers 10 ms of batches into one write; queries wait for it).
 
 mod frontier;
 mod postings;
@@ -21,7 +22,9 @@ pub(crate) use frontier::Frontier;
 pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
-use crate::layout::{self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT};
+use crate::layout::{
+    self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
+};
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
 
@@ -33,30 +36,47 @@ pub(crate) struct Index {
     terms: sled::Tree,
 }
 
-/// What one commit adds to the `log` tree.
+/// What one commit adds to the `log` tree, written in order with the size last (see
+/// [`Index::apply`]).
 #[derive(Default)]
 pub(crate) struct Additions {
-    batch: sled::Batch,
+    writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    size: Option<u64>,
 }
 
 impl Additions {
     /// Record `index` is stored at `offset` of the segment starting at `segment`.
     pub(crate) fn record(&mut self, index: u64, segment: u64, offset: u64) {
         if index % POS_STRIDE == 0 || offset == SEGMENT_HEADER {
-            let mut v = [0u8; 16];
-            v[..8].copy_from_slice(&segment.to_be_bytes());
-            v[8..].copy_from_slice(&offset.to_be_bytes());
-            self.batch.insert(&layout::pos_key(index), &v);
+            let mut v = Vec::with_capacity(16);
+            v.extend_from_slice(&segment.to_be_bytes());
+            v.extend_from_slice(&offset.to_be_bytes());
+            self.writes.push((layout::pos_key(index).to_vec(), Some(v)));
         }
     }
 
     /// Records `0..size` are now in the tree.
     pub(crate) fn size(&mut self, size: u64) {
-        self.batch.insert(KEY_SIZE, &size.to_be_bytes());
+        self.size = Some(size);
     }
 
-    pub(crate) fn tile(&mut self, key: [u8; 10], bytes: Vec<u8>) {
-        self.batch.insert(&key, bytes);
+    /// The full tile `tile` of `tile_level` (written once; the edge key of its level, which
+    /// held it while it grew, is cleared, and rewritten when the next tile of the level
+    /// follows).
+    pub(crate) fn full_tile(&mut self, tile_level: u8, tile: u64, encoded: Vec<u8>) {
+        self.writes
+            .push((layout::tile_key(tile_level, tile).to_vec(), Some(encoded)));
+        self.writes
+            .push((layout::edge_key(tile_level).to_vec(), None));
+    }
+
+    /// The partial tile `tile` of `tile_level`, on the right edge of the tree.
+    pub(crate) fn partial_tile(&mut self, tile_level: u8, tile: u64, encoded: &[u8]) {
+        let mut v = Vec::with_capacity(8 + encoded.len());
+        v.extend_from_slice(&tile.to_be_bytes());
+        v.extend_from_slice(encoded);
+        self.writes
+            .push((layout::edge_key(tile_level).to_vec(), Some(v)));
     }
 }
 
@@ -203,9 +223,30 @@ impl Index {
         Ok(stale)
     }
 
-    /// Applies one commit's additions atomically.
+    /// Writes one commit's additions, in order, and then its size. Not as one sled batch:
+    /// every sled batch seals sled's log buffer (and hands it to sled's IO threads, waking them
+    /// all), which cost more per commit than the writes themselves. Readers read only below the
+    /// published size, which the log moves after this returns; and sled recovers single writes
+    /// in order, stopping at the first torn one, so after a crash the size it holds still
+    /// covers only tiles and positions that were written (and recovery checks the tiles
+    /// against the segments anyway).
     pub(crate) fn apply(&self, add: Additions) -> Result<()> {
-        self.tree.apply_batch(add.batch)?;
+        for (key, value) in add.writes {
+            match value {
+                Some(v) => self.tree.insert(key, v)?,
+                None => self.tree.remove(key)?,
+            };
+        }
+        if let Some(size) = add.size {
+            self.tree.insert(KEY_SIZE, &size.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Overwrites the `log` tree's size, as a crash between a commit's writes can leave it.
+    #[cfg(test)]
+    pub(crate) fn set_size(&self, size: u64) -> Result<()> {
+        self.tree.insert(KEY_SIZE, &size.to_be_bytes())?;
         Ok(())
     }
 
@@ -221,9 +262,23 @@ impl Index {
         Ok(())
     }
 
-    /// The encoded tile, if stored.
+    /// The encoded tile, if stored: a full tile under its key, else the partial tile of the
+    /// right edge when it is this one. (An index written before the edge keys existed holds
+    /// partial tiles under their own key; the edge key, written since, is newer.)
     pub(crate) fn tile(&self, tile_level: u8, tile: u64) -> Result<Option<sled::IVec>> {
-        Ok(self.tree.get(layout::tile_key(tile_level, tile))?)
+        let stored = self.tree.get(layout::tile_key(tile_level, tile))?;
+        if stored
+            .as_ref()
+            .is_some_and(|b| b.get(..2) == Some(&(TILE_WIDTH as u16).to_be_bytes()[..]))
+        {
+            return Ok(stored);
+        }
+        if let Some(edge) = self.tree.get(layout::edge_key(tile_level))? {
+            if edge.get(..8) == Some(&tile.to_be_bytes()[..]) {
+                return Ok(Some(edge.subslice(8, edge.len() - 8)));
+            }
+        }
+        Ok(stored)
     }
 
     /// The indexed position at or before record `index`: `(from, segment, offset)`, meaning

@@ -153,3 +153,92 @@ impl Index {
         self.flush().unwrap();
     }
 }
+
+/// Guards against rewriting partial tiles under their own key (in the sled node of the full
+/// tiles, which sled then copied and relogged whole on every commit): a partial tile lives
+/// under its level's edge key, a full one under its tile key, and the edge key is cleared when
+/// its tile fills up with no next tile behind it.
+#[test]
+fn partial_tiles_live_under_the_edge_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    let mut frontier = Frontier::empty(index.clone());
+    let commit = |frontier: &mut Frontier, size: u64| {
+        let mut add = Additions::default();
+        frontier.write_dirty(&mut add);
+        add.size(size);
+        index.apply(add).unwrap();
+        frontier.evict_full();
+    };
+    for n in 0..300u64 {
+        frontier.push(leaf_hash(&n.to_le_bytes()));
+    }
+    commit(&mut frontier, 300);
+    let get = |k: &[u8]| index.tree.get(k).unwrap();
+    assert!(get(&layout::tile_key(0, 0)).is_some(), "the full tile");
+    assert!(
+        get(&layout::tile_key(0, 1)).is_none(),
+        "no partial tile under its key"
+    );
+    let edge = get(&layout::edge_key(0)).unwrap();
+    assert_eq!(edge[..8], 1u64.to_be_bytes());
+    assert_eq!(index.tile(0, 1).unwrap().unwrap(), edge[8..]);
+    assert_eq!(index.tile(1, 0).unwrap().unwrap()[..2], 1u16.to_be_bytes());
+    for n in 300..512u64 {
+        frontier.push(leaf_hash(&n.to_le_bytes()));
+    }
+    commit(&mut frontier, 512);
+    assert!(
+        get(&layout::edge_key(0)).is_none(),
+        "level 0 has no partial tile at 512"
+    );
+    assert!(get(&layout::tile_key(0, 1)).is_some());
+    assert!(Frontier::load(index.clone(), 512).unwrap().is_some());
+}
+
+/// An index written before the edge keys held its partial tiles under their tile keys: it
+/// still loads and proves, and the edge key written by later commits takes over.
+#[test]
+fn partial_tiles_under_their_tile_keys_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    let mut plain = LeafHashes::default();
+    let mut frontier = Frontier::empty(index.clone());
+    for n in 0..100u64 {
+        let h = leaf_hash(&n.to_le_bytes());
+        frontier.push(h);
+        plain.0.push(h);
+    }
+    let mut add = Additions::default();
+    frontier.write_dirty(&mut add);
+    add.size(100);
+    index.apply(add).unwrap();
+    // The old layout: the partial tiles under their tile keys.
+    for tl in 0..8u8 {
+        if let Some(edge) = index.tree.remove(layout::edge_key(tl)).unwrap() {
+            let n = u64::from_be_bytes(edge[..8].try_into().unwrap());
+            index
+                .tree
+                .insert(layout::tile_key(tl, n), &edge[8..])
+                .unwrap();
+        }
+    }
+    assert!(index.tree.get(layout::tile_key(0, 0)).unwrap().is_some());
+    let mut reloaded = Frontier::load(index.clone(), 100).unwrap().unwrap();
+    assert_eq!(root(&index, 100).unwrap(), root(&plain, 100).unwrap());
+    for n in 100..150u64 {
+        let h = leaf_hash(&n.to_le_bytes());
+        reloaded.push(h);
+        plain.0.push(h);
+    }
+    let mut add = Additions::default();
+    reloaded.write_dirty(&mut add);
+    add.size(150);
+    index.apply(add).unwrap();
+    assert_eq!(root(&index, 150).unwrap(), root(&plain, 150).unwrap());
+    assert_eq!(
+        inclusion_proof(&index, 120, 150).unwrap(),
+        inclusion_proof(&plain, 120, 150).unwrap()
+    );
+    assert!(Frontier::load(index.clone(), 150).unwrap().is_some());
+}

@@ -199,6 +199,15 @@ pub(crate) fn tile_key(tile_level: u8, tile: u64) -> [u8; 10] {
     k
 }
 
+/// sled key of the right edge's partial tile at `tile_level` (its value: the tile index u64 BE,
+/// then the tile encoded as [`encode_tile`] does). Partial tiles are rewritten by every commit,
+/// so they live under these few keys, in a small sled node of their own, and only a full tile
+/// goes under its [`tile_key`] (written once): rewriting a partial tile in the node that holds
+/// the full ones made sled copy and relog that whole node (up to 16 tiles) on every commit.
+pub(crate) fn edge_key(tile_level: u8) -> [u8; 2] {
+    [b'u', tile_level]
+}
+
 /// sled key of the position of record `index` (stored for every `POS_STRIDE`-th record and
 /// for the first record of each segment).
 pub(crate) fn pos_key(index: u64) -> [u8; 9] {

@@ -186,24 +186,52 @@ impl Log {
     /// the future resolves only once the record is durable, or with an error (then it was not
     /// acknowledged: see `Error::Unavailable`).
     pub fn append(&self, leaf: Vec<u8>) -> impl Future<Output = Result<Appended>> + Send + 'static {
-        let queued = self.enqueue(leaf);
-        async move {
-            match queued {
-                Ok(rx) => rx.await.unwrap_or(Err(Error::Closed)),
-                Err(e) => Err(e),
-            }
-        }
+        wait(self.enqueue(leaf))
+    }
+
+    /// Appends `record`: as [`Log::append`] with the leaf `record.to_leaf()`, which it returns,
+    /// but indexed by the record's fields as they are, without parsing the leaf back (unless a
+    /// detail is named like a field: then the leaf says otherwise, and it is parsed). `Err`
+    /// only when the record does not validate; otherwise it is queued when this returns, and
+    /// the future resolves once it is durable (or with the error that refused it).
+    pub fn append_record(
+        &self,
+        record: &Record,
+    ) -> Result<(
+        Vec<u8>,
+        impl Future<Output = Result<Appended>> + Send + 'static + use<>,
+    )> {
+        let leaf = record.to_leaf()?;
+        let terms = record.leaf_terms(&leaf)?;
+        let queued = self.enqueue_with_terms(leaf.clone(), terms);
+        Ok((leaf, wait(queued)))
     }
 
     fn enqueue(&self, leaf: Vec<u8>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended>>> {
-        let inner = &self.inner;
-        if leaf.len() > inner.max_record_bytes {
+        self.check_record_size(&leaf)?;
+        let terms = Record::from_leaf(&leaf)?.index_terms();
+        self.enqueue_with_terms(leaf, terms)
+    }
+
+    fn check_record_size(&self, leaf: &[u8]) -> Result<()> {
+        let max = self.inner.max_record_bytes;
+        if leaf.len() > max {
             return Err(Error::RecordTooLarge {
                 size: leaf.len(),
-                max: inner.max_record_bytes,
+                max,
             });
         }
-        let terms = Record::from_leaf(&leaf)?.index_terms();
+        Ok(())
+    }
+
+    /// Queues `leaf`, to be indexed under `terms` (which must be its record's).
+    fn enqueue_with_terms(
+        &self,
+        leaf: Vec<u8>,
+        terms: Vec<(Field, Vec<u8>)>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Appended>>> {
+        let inner = &self.inner;
+        self.check_record_size(&leaf)?;
         inner.shared.check_available()?;
         let queued = inner.shared.queued.fetch_add(1, Ordering::AcqRel);
         if queued >= inner.max_queued {
@@ -281,7 +309,7 @@ impl Log {
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
     /// `field` equals `value` (for `Field::Time`, the 8-byte [`crate::time_key`]). Covers every
-    /// record acknowledged before the call (it waits for the indexer, a batch or two behind).
+    /// record acknowledged before the call (it waits for the indexer, up to about 10 ms behind).
     pub fn query(
         &self,
         field: Field,
@@ -334,6 +362,13 @@ impl Log {
         }
         Ok(())
     }
+}
+
+/// The durability of a queued append, or the error that refused it.
+async fn wait(
+    queued: Result<tokio::sync::oneshot::Receiver<Result<Appended>>>,
+) -> Result<Appended> {
+    queued?.await.unwrap_or(Err(Error::Closed))
 }
 
 impl Inner {

@@ -112,7 +112,7 @@ impl Shared {
     }
 
     /// Waits until the query terms of records `0..size` are indexed (they trail the
-    /// acknowledgements by a batch or two).
+    /// acknowledgements by up to about 10 ms).
     pub(crate) fn wait_terms(&self, size: u64, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut t = self

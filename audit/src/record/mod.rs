@@ -101,6 +101,21 @@ fn present<'de, D: Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// The JSON keys of [`Record`]'s own fields. A detail with one of these names is read back
+/// from the leaf as that field (e.g. a `policy_change`'s `reason` detail as its `reason`).
+const NAMED_FIELDS: [&str; 10] = [
+    "v",
+    "kind",
+    "time",
+    "transfer_id",
+    "sender",
+    "recipient",
+    "item",
+    "decision",
+    "reason",
+    "outcome",
+];
+
 /// An indexed field of a record (the query index's key space, see the crate README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -258,14 +273,27 @@ impl Record {
         Ok(r)
     }
 
+    /// The `(field, value)` terms the record's leaf is indexed under: [`Record::index_terms`],
+    /// unless a detail is named like a field, and then those of the record parsed back from
+    /// `leaf` (which must be this record's), as the leaf is what a rebuilt index reads.
+    pub(crate) fn leaf_terms(&self, leaf: &[u8]) -> Result<Vec<(Field, Vec<u8>)>> {
+        if NAMED_FIELDS.iter().any(|k| self.details.contains_key(*k)) {
+            return Ok(Record::from_leaf(leaf)?.index_terms());
+        }
+        Ok(self.index_terms())
+    }
+
     /// The `(field, value)` terms this record is indexed under.
     pub fn index_terms(&self) -> Vec<(Field, Vec<u8>)> {
         let mut terms = Vec::with_capacity(8);
-        let kind = serde_json::to_value(self.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        terms.push((Field::Kind, kind.into_bytes()));
+        let kind = match self.kind {
+            Kind::Decision => "decision",
+            Kind::Outcome => "outcome",
+            Kind::Lifecycle => "lifecycle",
+            Kind::PolicyChange => "policy_change",
+            Kind::System => "system",
+        };
+        terms.push((Field::Kind, kind.as_bytes().to_vec()));
         if let Ok(t) = self.instant() {
             terms.push((Field::Time, time_key(t).to_vec()));
         }

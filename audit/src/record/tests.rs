@@ -85,3 +85,58 @@ fn index_terms_cover_the_queried_fields() {
         assert!(fields.contains(&f), "{f:?}");
     }
 }
+
+/// Guards `Log::append_record`, which indexes a record by its fields without parsing its leaf
+/// back: a detail named like a field comes back from the leaf as that field (the gateway's
+/// `policy_change` records carry a `reason` detail), so its terms are the leaf's.
+#[test]
+fn leaf_terms_are_the_terms_of_the_leaf() {
+    let mut plain = decision();
+    plain.reason = None;
+    plain.kind = Kind::PolicyChange;
+    let leaf = plain.to_leaf().unwrap();
+    assert_eq!(plain.leaf_terms(&leaf).unwrap(), plain.index_terms());
+    for key in NAMED_FIELDS {
+        if ["v", "kind", "time", "decision", "outcome"].contains(&key) {
+            continue; // not free text: a string there does not parse back
+        }
+        let mut r = plain.clone();
+        r.details.insert(key.into(), "x".into());
+        let Ok(leaf) = r.to_leaf() else { continue };
+        let Ok(back) = Record::from_leaf(&leaf) else {
+            continue;
+        };
+        assert_eq!(r.leaf_terms(&leaf).unwrap(), back.index_terms(), "{key}");
+    }
+    let mut with_reason = plain.clone();
+    with_reason
+        .details
+        .insert("reason".into(), "incident 42".into());
+    let leaf = with_reason.to_leaf().unwrap();
+    assert!(
+        with_reason
+            .leaf_terms(&leaf)
+            .unwrap()
+            .contains(&(Field::Reason, b"incident 42".to_vec()))
+    );
+}
+
+#[test]
+fn index_terms_name_the_kind_as_the_leaf_does() {
+    for kind in [
+        Kind::Decision,
+        Kind::Outcome,
+        Kind::Lifecycle,
+        Kind::PolicyChange,
+        Kind::System,
+    ] {
+        let mut r = decision();
+        r.kind = kind;
+        let json = serde_json::to_value(kind).unwrap();
+        let terms = r.index_terms();
+        assert_eq!(
+            terms[0],
+            (Field::Kind, json.as_str().unwrap().as_bytes().to_vec())
+        );
+    }
+}
