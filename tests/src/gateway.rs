@@ -651,6 +651,12 @@ pub fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) ->
 
 /// Crash helpers (tests/tests/crash_*.rs): the gateway's own process, and SIGKILL.
 impl Gateway {
+    /// The exit status of a gateway that exited by itself (`None` while it runs).
+    pub fn exit_status(&mut self) -> Option<i32> {
+        let status = self.child.try_wait().ok().flatten()?;
+        Some(status.code().unwrap_or(-1))
+    }
+
     /// The `loopgate` process's id (the child is the watchdog shell that runs it), while it
     /// runs.
     pub fn pid(&self) -> Option<u32> {

@@ -108,14 +108,43 @@ fn a_full_disk_fails_closed_and_the_gateway_recovers_when_space_returns() {
     tmpfs.fill("filler");
     assert_fails_closed(&gw);
 
-    // Space returns. When the index store (sled) was the one to hit the full disk it refuses
-    // every later write, and the log stays closed until a restart (its error says so); after
-    // the restart, recovery replays the segments and the gateway serves again.
+    // Space returns. A log whose segment write hit the full disk probes it and serves again by
+    // itself. When the index store (sled) was the one to hit it, sled refuses every later
+    // write: the gateway keeps answering 503 while the disk is full, then, once a probe shows
+    // the disk takes writes, stops with exit status 75 for the service manager to restart it
+    // (systemd: Restart=on-failure), and recovery rebuilds the index from the segments.
     std::fs::remove_file(tmpfs.path.join("filler")).unwrap();
-    // It may exit non-zero: the index could not be flushed (the log's truth, the segments,
-    // is whole, which `audit verify` checks below).
-    let (_, folder, _) = gw.stop_unchecked();
-    let gw = Gateway::resume(folder).start();
+    let mut gw = gw;
+    let came_back = eventually(Duration::from_secs(20), || {
+        if let Some(code) = gw.exit_status() {
+            return Some(Some(code));
+        }
+        let r = Client::tenant(&gw, "sz-genomics")
+            .post_transfer()
+            .non_personal()
+            .body("qc run 50")
+            .try_send();
+        matches!(r, Ok(r) if r.status == 201).then_some(None)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "neither served again nor asked for a restart:\n{}",
+            gw.stderr()
+        )
+    });
+    let gw = match came_back {
+        None => {
+            eprintln!("the log came back by itself (its segment write had hit the full disk)");
+            gw
+        }
+        Some(code) => {
+            eprintln!("the gateway asked for a restart (its index had hit the full disk)");
+            let (_, folder, stderr) = gw.stop_unchecked();
+            assert_eq!(code, 75, "{stderr}");
+            assert!(stderr.contains("needs reopening"), "{stderr}");
+            Gateway::resume(folder).start()
+        }
+    };
     let recovered = eventually(Duration::from_secs(10), || {
         let r = transfer(&gw, "qc run 51");
         (r.status == 201).then_some(r)

@@ -20,7 +20,7 @@ pub use select::{Page, Selection};
 pub use shared::Health;
 
 pub(crate) use recover::{
-    CHECKPOINT, INDEX, SEGMENTS, VERIFIER_KEY, read_stored as read_stored_checkpoint,
+    CHECKPOINT, INDEX, SEGMENTS, SPACE_PROBE, VERIFIER_KEY, read_stored as read_stored_checkpoint,
 };
 
 use self::shared::Shared;
@@ -108,6 +108,8 @@ struct Inner {
     writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
     reader: Reader,
+    /// The log's directory (for the space probe).
+    dir: PathBuf,
     verifier: VerifierKey,
     max_record_bytes: usize,
     max_queued: usize,
@@ -174,6 +176,7 @@ impl Log {
                 writer: Mutex::new(vec![syncer, committer, indexer]),
                 index,
                 reader: Reader::new(config.dir.join(SEGMENTS)),
+                dir: config.dir.clone(),
                 verifier,
                 max_record_bytes: config.max_record_bytes,
                 max_queued: config.max_queued,
@@ -272,6 +275,21 @@ impl Log {
     /// Availability, size, last error and queue depth.
     pub fn health(&self) -> Health {
         self.inner.shared.health()
+    }
+
+    /// Whether the log's disk takes writes again: writes, syncs and removes a 1 MiB probe
+    /// file in the log's directory. For a log whose [`Health::needs_reopen`] is set after a
+    /// full disk, this says when reopening it (a restart of the process) will work. Blocking.
+    pub fn probe_space(&self) -> Result<()> {
+        let probe = self.inner.dir.join(SPACE_PROBE);
+        let written = crate::store::fsio::replace(&probe, &vec![0u8; 1 << 20]);
+        // Never leave the probe (or its temporary file) taking space.
+        for leftover in [probe.clone(), probe.with_extension("tmp")] {
+            if leftover.exists() {
+                let _ = crate::store::fsio::remove(&leftover);
+            }
+        }
+        written
     }
 
     /// The key that verifies this log's checkpoints.

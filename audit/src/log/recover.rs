@@ -22,6 +22,8 @@ pub(crate) const INDEX: &str = "index";
 pub(crate) const CHECKPOINT: &str = "checkpoint";
 /// File of the verifier key (for operators; verification should use a key kept elsewhere).
 pub(crate) const VERIFIER_KEY: &str = "log.pub";
+/// File written and removed by `Log::probe_space` (only ever there for a moment).
+pub(crate) const SPACE_PROBE: &str = "space-probe";
 
 /// Records replayed into the index per sled batch.
 const REPLAY_BATCH: u64 = 4096;

@@ -20,6 +20,10 @@ pub struct Health {
     pub last_error: Option<String>,
     /// Appends waiting for the writer.
     pub queued: usize,
+    /// The index store could not follow a durable batch (e.g. it hit a full disk): the log
+    /// refuses appends until the process reopens it, and recovery then replays the segments
+    /// into the index. See [`crate::Log::probe_space`].
+    pub needs_reopen: bool,
 }
 
 #[derive(Debug)]
@@ -158,6 +162,7 @@ impl Shared {
             size: self.checkpoint().size(),
             last_error,
             queued: self.queued.load(Ordering::Relaxed),
+            needs_reopen: self.broken.lock().map(|b| b.is_some()).unwrap_or(true),
         }
     }
 }

@@ -400,3 +400,19 @@ fn tiles_written_ahead_of_the_size_are_replayed_over() {
         drop(log);
     }
 }
+
+#[test]
+fn the_space_probe_says_whether_the_disk_takes_writes_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(!log.health().needs_reopen);
+    log.probe_space().unwrap();
+    fault::set(dir.path(), true);
+    assert!(log.probe_space().is_err());
+    fault::set(dir.path(), false);
+    log.probe_space().unwrap();
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "the probe left a file behind");
+    assert!(!dir.path().join(SPACE_PROBE).exists());
+}

@@ -1,5 +1,5 @@
 //! The only ways this crate writes files: create-exclusive, append-and-sync, truncate-and-sync,
-//! replace, and remove (of a segment that never held a record). Each one leaves the file (and, where a name changes, its directory) synced
+//! replace, and remove (of a segment that never held a record, or of the space probe). Each one leaves the file (and, where a name changes, its directory) synced
 //! before it returns.
 
 use std::fs::{File, OpenOptions};
@@ -63,7 +63,8 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_parent(path)
 }
 
-/// Removes a file (a segment whose creation was cut short) and syncs its directory.
+/// Removes a file (a segment whose creation was cut short, the space probe) and syncs its
+/// directory.
 pub(crate) fn remove(path: &Path) -> Result<()> {
     fault::check(path)?;
     std::fs::remove_file(path).map_err(|e| Error::io("remove", path, e))?;

@@ -78,12 +78,20 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     }));
     match served {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ server::ServeError::NeedsRestart(_)) => {
+            eprintln!("loopgate: {e}");
+            ExitCode::from(EXIT_TEMPFAIL)
+        }
         Err(e) => {
             eprintln!("loopgate: {e}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// Exit status asking the service manager for a restart (`EX_TEMPFAIL`): the log must be
+/// reopened after its disk filled up and space came back.
+const EXIT_TEMPFAIL: u8 = 75;
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -66,6 +66,11 @@ pub enum ServeError {
     /// The policy bundle cannot be put in force.
     #[error(transparent)]
     Policy(#[from] registry::ChangeError),
+    /// The log's index failed on a full disk and space is back: a restart reopens the log.
+    #[error(
+        "the audit log needs reopening ({0}); restart loopgate (systemd does: Restart=on-failure) and recovery rebuilds the index from the segments"
+    )]
+    NeedsRestart(String),
     /// A signal handler cannot be installed.
     #[error("cannot watch {name}: {source}")]
     Signal {
@@ -266,7 +271,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let ops_task = tokio::spawn(ops::serve(ops, state.clone(), stopped));
     let graceful = GracefulShutdown::new();
-    accept(&api, &acceptor, &state, &graceful, &mut terminate).await;
+    let stop_reason = accept(&api, &acceptor, &state, &graceful, &mut terminate).await;
     systemd::stopping();
     state.liveness.stopping();
     reloader.abort();
@@ -285,10 +290,15 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = ops_task.await;
     drop(demo);
-    state.log.shutdown().await?;
+    let shutdown = state.log.shutdown().await;
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    if let Stop::Reopen(why) = stop_reason {
+        // The index cannot be flushed either; the segments are whole and recovery reads them.
+        return Err(ServeError::NeedsRestart(why));
+    }
+    shutdown?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -309,22 +319,66 @@ pub(super) const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// Accepts API connections until SIGTERM or SIGINT. Each connection takes the TLS acceptor in
 /// force when it arrives; a reload does not touch connections already accepted.
+/// Why the accept loop ended.
+enum Stop {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// The log's index could not follow a durable batch (its disk filled up) and the disk takes
+    /// writes again: only reopening the log (a restart) brings it back.
+    Reopen(String),
+}
+
+/// How often a log that needs reopening probes its disk for space.
+const SPACE_PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether the log needs reopening and its disk takes writes again (then: why it needs it).
+async fn ready_to_reopen(
+    state: &Arc<AppState>,
+    last_probe: &mut Option<Instant>,
+) -> Option<String> {
+    let health = state.log.health();
+    if !health.needs_reopen || last_probe.is_some_and(|at| at.elapsed() < SPACE_PROBE_EVERY) {
+        return None;
+    }
+    *last_probe = Some(Instant::now());
+    let probing = state.clone();
+    let probed = tokio::task::spawn_blocking(move || probing.log.probe_space()).await;
+    match probed {
+        Ok(Ok(())) => Some(health.last_error.unwrap_or_default()),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "the log's disk still refuses writes");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 async fn accept(
     api: &TcpListener,
     acceptor: &reload::Acceptor,
     state: &Arc<AppState>,
     graceful: &GracefulShutdown,
     terminate: &mut Signal,
-) {
+) -> Stop {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_probe = None;
     loop {
         state.liveness.beat_accept(Instant::now());
         let accepted = tokio::select! {
             accepted = api.accept() => accepted,
-            _ = heartbeat.tick() => continue,
-            _ = terminate.recv() => return,
-            _ = tokio::signal::ctrl_c() => return,
+            _ = heartbeat.tick() => {
+                if let Some(why) = ready_to_reopen(state, &mut last_probe).await {
+                    tracing::error!(
+                        error = %why,
+                        "the audit log's index failed (its disk filled up) and the disk takes writes again; stopping with exit status 75 so the service manager restarts loopgate and recovery rebuilds the index from the segments"
+                    );
+                    return Stop::Reopen(why);
+                }
+                continue;
+            }
+            _ = terminate.recv() => return Stop::Signal,
+            _ = tokio::signal::ctrl_c() => return Stop::Signal,
         };
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
