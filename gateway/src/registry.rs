@@ -186,7 +186,7 @@ pub async fn log_bundle(
         None => BundleDiff::from_empty(&text)?,
     };
     let prior = previous.map(|p| p.version);
-    let (_, durable) = stamper.append(log, |at| {
+    let (_, _, durable) = stamper.append(log, |at| {
         record(at, source, &text, &diff, prior, &file_sha256)
     })?;
     let version = durable.await?.index;

@@ -41,14 +41,16 @@ impl Stamper {
     }
 
     /// Builds the record with `build(at)`, `at` being the next log time, and queues it on `log`.
-    /// Returns the leaf and the future of its durability (the record is queued even if the
-    /// future is dropped). `build` runs under the lock: keep it short and free of I/O.
+    /// Returns the record, its leaf and the future of its durability (the record is queued even
+    /// if the future is dropped). `build` runs under the lock: keep it short and free of I/O.
+    #[allow(clippy::type_complexity)]
     pub fn append<F>(
         &self,
         log: &Log,
         build: F,
     ) -> Result<
         (
+            Record,
             Vec<u8>,
             impl Future<Output = Result<Appended, loopgate_audit::Error>> + Send + 'static,
         ),
@@ -60,9 +62,10 @@ impl Stamper {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let at = self.clock.now().max(*last);
         // append_record indexes the record by its fields: no parsing of the leaf back.
-        let (leaf, durable) = log.append_record(&build(at)?)?;
+        let record = build(at)?;
+        let (leaf, durable) = log.append_record(&record)?;
         *last = at;
-        Ok((leaf, durable))
+        Ok((record, leaf, durable))
     }
 }
 

@@ -145,7 +145,7 @@ impl AppState {
     {
         let started = Instant::now();
         let pending = self.liveness.append_started(started);
-        let (leaf, durable) = match self.stamper.append(&self.log, build) {
+        let (record, leaf, durable) = match self.stamper.append(&self.log, build) {
             Ok(queued) => queued,
             Err(e) => {
                 drop(pending);
@@ -156,7 +156,7 @@ impl AppState {
         let done = Instant::now();
         if let Ok(appended) = &appended {
             let registry = &self.policy().registry;
-            self.views.observe_leaf(appended.index, &leaf, registry);
+            self.views.observe(appended.index, &record, registry);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {

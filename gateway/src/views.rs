@@ -132,15 +132,8 @@ impl Views {
         }
     }
 
-    /// Updates the views with the durable record `leaf` at `index` (the parameters of
-    /// `registry` decide the counting year). A leaf that is not a record changes nothing.
-    pub fn observe_leaf(&self, index: u64, leaf: &[u8], registry: &Registry) {
-        if let Ok(record) = Record::from_leaf(leaf) {
-            self.observe(index, &record, registry);
-        }
-    }
-
-    /// Updates the views with the durable `record` at `index`.
+    /// Updates the views with the durable `record` at `index` (the parameters of `registry`
+    /// decide the counting year).
     pub fn observe(&self, index: u64, record: &Record, registry: &Registry) {
         let Some(transfer) = record.transfer_id.clone() else {
             return;

@@ -30,11 +30,11 @@ async fn a_clock_behind_the_log_stamps_the_last_records_time() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let now = Stamper::new(Clock::system(), &log).unwrap();
-    let (_, durable) = now.append(&log, system).unwrap();
+    let (_, _, durable) = now.append(&log, system).unwrap();
     durable.await.unwrap();
     // A restart on a machine whose clock is a day late.
     let late = Stamper::new(Clock::shifted(Duration::days(-1)), &log).unwrap();
-    let (_, durable) = late.append(&log, system).unwrap();
+    let (_, _, durable) = late.append(&log, system).unwrap();
     durable.await.unwrap();
     let times = times(&log);
     assert_eq!(times[1], times[0], "the stamp must not go back a day");
@@ -50,7 +50,7 @@ async fn concurrent_appends_are_in_time_order() {
             let (log, stamper) = (log.clone(), stamper.clone());
             tokio::spawn(async move {
                 for _ in 0..50 {
-                    let (_, durable) = stamper.append(&log, system).unwrap();
+                    let (_, _, durable) = stamper.append(&log, system).unwrap();
                     durable.await.unwrap();
                 }
             })
