@@ -69,19 +69,94 @@ struct Admitted {
 }
 
 /// Where a transfer stands for retention.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Held {
     /// Completed, not destroyed.
-    Open(Retention),
+    Open(Open),
     /// Destroyed (kept so a late observation of its completion does not reopen it).
     Destroyed,
+}
+
+/// A [`Retention`] as the view keeps it: one is held per completed transfer that was not
+/// destroyed, so it is small (about 60 bytes with its key; the tenant and item ids are
+/// interned). Ten minutes of load keep about a million.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    /// Interned sender, recipient and item.
+    parties: [u32; 3],
+    /// The `completed` outcome's time, in Unix nanoseconds.
+    received: i128,
+    retention_days: u32,
+    outcome_log_index: u64,
+}
+
+/// A transfer id as a map key: the gateway's ids (32 lower-case hex digits) as a number, which
+/// sorts as the text does; any other id as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TransferKey {
+    Hex(u128),
+    Text(Box<str>),
+}
+
+impl TransferKey {
+    fn new(id: &str) -> Self {
+        let hex = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        match u128::from_str_radix(id, 16) {
+            Ok(n) if hex => TransferKey::Hex(n),
+            _ => TransferKey::Text(id.into()),
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            TransferKey::Hex(n) => format!("{n:032x}"),
+            TransferKey::Text(id) => id.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     admitted: HashMap<String, Admitted>,
-    held: BTreeMap<String, Held>,
+    held: BTreeMap<TransferKey, Held>,
+    /// Interned tenant and item ids of `held`.
+    names: Vec<Arc<str>>,
+    name_ids: HashMap<Arc<str>, u32>,
     counters: BTreeMap<(String, Date, String), (u64, u64)>,
+}
+
+impl Inner {
+    fn intern(&mut self, name: String) -> u32 {
+        if let Some(id) = self.name_ids.get(name.as_str()) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = name.into();
+        self.names.push(name.clone());
+        self.name_ids.insert(name, id);
+        id
+    }
+
+    fn name(&self, id: u32) -> String {
+        self.names
+            .get(id as usize)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    fn retention(&self, key: &TransferKey, open: &Open) -> Retention {
+        let [sender, recipient, item] = open.parties.map(|p| self.name(p));
+        Retention {
+            transfer_id: key.id(),
+            sender,
+            recipient,
+            item,
+            received: OffsetDateTime::from_unix_timestamp_nanos(open.received)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            retention_days: open.retention_days,
+            outcome_log_index: open.outcome_log_index,
+        }
+    }
 }
 
 /// The views; see the module documentation.
@@ -184,25 +259,27 @@ impl Views {
                 else {
                     return;
                 };
-                if inner.held.contains_key(&transfer) {
+                let key = TransferKey::new(&transfer);
+                if inner.held.contains_key(&key) {
                     return;
                 }
-                let open = Retention {
-                    transfer_id: transfer.clone(),
-                    sender: admitted.sender,
-                    recipient: admitted.recipient,
-                    item: admitted.item,
-                    received,
+                let parties = [admitted.sender, admitted.recipient, admitted.item]
+                    .map(|name| inner.intern(name));
+                let open = Open {
+                    parties,
+                    received: received.unix_timestamp_nanos(),
                     retention_days,
                     outcome_log_index: index,
                 };
-                inner.held.insert(transfer, Held::Open(open));
+                inner.held.insert(key, Held::Open(open));
             }
             Kind::Lifecycle => {
                 let destroyed = record.details.get("event").and_then(Value::as_str)
                     == Some(loopgate_policy::LifecycleEvent::Destroyed.as_str());
                 if destroyed {
-                    inner.held.insert(transfer, Held::Destroyed);
+                    inner
+                        .held
+                        .insert(TransferKey::new(&transfer), Held::Destroyed);
                 }
             }
             Kind::Decision | Kind::PolicyChange | Kind::System => {}
@@ -215,15 +292,17 @@ impl Views {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner
             .held
-            .values()
-            .filter_map(|held| match held {
-                Held::Open(open) => Some(open),
+            .iter()
+            .filter_map(|(key, held)| match held {
+                Held::Open(open) => Some((key, open)),
                 Held::Destroyed => None,
             })
-            .filter(|open| {
-                loopgate_policy::is_overdue(open.received, open.retention_days, false, now)
+            .filter(|(_, open)| {
+                let received = OffsetDateTime::from_unix_timestamp_nanos(open.received)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                loopgate_policy::is_overdue(received, open.retention_days, false, now)
             })
-            .cloned()
+            .map(|(key, open)| inner.retention(key, open))
             .collect()
     }
 

@@ -202,3 +202,28 @@ async fn a_transfer_lock_lets_one_holder_in_at_a_time() {
     let _held = views.lock_transfer("t").await;
     let _other = views.lock_transfer("u").await;
 }
+
+#[test]
+fn transfer_keys_keep_the_id_and_its_order() {
+    let ids = [
+        "00000000000000000000000000000001",
+        "0f000000000000000000000000000000",
+        "ffffffffffffffffffffffffffffffff",
+    ];
+    let keys: Vec<_> = ids.iter().map(|id| TransferKey::new(id)).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    for (key, id) in keys.iter().zip(ids) {
+        assert!(matches!(key, TransferKey::Hex(_)));
+        assert_eq!(key.id(), id);
+    }
+    // Anything else is kept as text: upper case, short, not hex.
+    for id in [
+        "0123456789ABCDEF0123456789ABCDEF",
+        "abc",
+        "not-an-id-at-all-not-an-id-at-al",
+    ] {
+        let key = TransferKey::new(id);
+        assert!(matches!(key, TransferKey::Text(_)), "{id}");
+        assert_eq!(key.id(), id);
+    }
+}
