@@ -33,6 +33,9 @@ use crate::tree::{Hash, PerfectHashes};
 /// part of the index, which this holds.
 const CACHE_BYTES: u64 = 64 << 20;
 
+/// How often sled writes out what it holds only in memory (see `open_with_retries`).
+const FLUSH_EVERY_MS: u64 = 500;
+
 /// A handle on the sled index (cheap to clone).
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
@@ -170,13 +173,14 @@ impl Index {
     fn open_with_retries(path: &Path, retries: u32) -> Result<Self> {
         let mut attempts = 0;
         let db = loop {
-            // No periodic sled fsync: the index is rebuilt from the segments after a crash, and
-            // sled's flushes would compete with the log's own fdatasync for the disk. It is
-            // flushed at shutdown.
+            // sled flushes every FLUSH_EVERY_MS (and at shutdown). Not for durability (the
+            // index is rebuilt from the segments after a crash) but for memory: sled keeps
+            // what it has not flushed in memory, beyond its cache, so without periodic flushes
+            // the process grew by about 1.3 KiB per record (1.1 GiB after 800k appends).
             match sled::Config::new()
                 .path(path)
                 .cache_capacity(CACHE_BYTES)
-                .flush_every_ms(None)
+                .flush_every_ms(Some(FLUSH_EVERY_MS))
                 .mode(sled::Mode::HighThroughput)
                 .open()
             {
