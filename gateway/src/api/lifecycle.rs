@@ -15,15 +15,15 @@ use bytes::Bytes;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use loopgate_audit::{Field, Kind, Outcome as Ended, Record};
+use loopgate_audit::{Kind, Outcome as Ended, Record};
 use loopgate_policy::{LifecycleEvent, ReasonCode, check_transition};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::ApiError;
 use super::receipt::receipt;
+use super::{ApiError, view};
 use crate::state::{AppState, Reply};
 
 /// Largest event body, bytes.
@@ -33,8 +33,6 @@ pub(crate) const MAX_NOTE_CHARS: usize = 1024;
 /// Most lifecycle events one transfer may have: with its decision and outcome, its whole
 /// history stays within what one index query (and `GET /v1/transfers/{id}`) reads.
 pub(crate) const MAX_EVENTS: usize = 990;
-/// Records one transfer's history is read with (decision, outcome, events, with room).
-const MAX_HISTORY: usize = 1000;
 
 /// The request body as sent.
 #[derive(Debug, Deserialize)]
@@ -130,21 +128,6 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
         .message(format!("the audit log cannot be read or written: {e}"))
 }
 
-/// The transfer's records, in log order.
-fn history(state: &AppState, transfer_id: &str) -> Result<Vec<(u64, Record)>, ApiError> {
-    let indexes = state
-        .log
-        .query(Field::Transfer, transfer_id.as_bytes(), None, MAX_HISTORY)
-        .map_err(unavailable)?;
-    indexes
-        .into_iter()
-        .map(|index| {
-            let leaf = state.log.read(index).map_err(unavailable)?;
-            Ok((index, Record::from_leaf(&leaf).map_err(unavailable)?))
-        })
-        .collect()
-}
-
 /// The lifecycle events in a transfer's records.
 pub(crate) fn events(records: &[(u64, Record)]) -> Vec<LifecycleEvent> {
     records
@@ -192,15 +175,8 @@ pub(super) async fn post(
     transfer_id: &str,
     request: Request<Incoming>,
 ) -> Result<Reply, ApiError> {
-    let not_found = || {
-        ApiError::new(ReasonCode::RequestNotFound).message(format!("no transfer {transfer_id:?}"))
-    };
-    if transfer_id.is_empty()
-        || transfer_id.len() > 64
-        || !transfer_id.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Err(not_found());
-    }
+    view::check_transfer_id(transfer_id)?;
+    let not_found = || view::not_found(transfer_id);
     let body = read_body(request).await?;
     let event = parse(&body)?;
 
@@ -208,9 +184,12 @@ pub(super) async fn post(
     let found = {
         let state = state.clone();
         let id = transfer_id.to_owned();
-        tokio::task::spawn_blocking(move || history(&state, &id))
+        tokio::task::spawn_blocking(move || view::records(&state, &id))
             .await
             .map_err(unavailable)??
+            .into_iter()
+            .map(|found| (found.index, found.record))
+            .collect::<Vec<_>>()
     };
     let Some((_, decision)) = found.iter().find(|(_, r)| r.kind == Kind::Decision) else {
         return Err(not_found());

@@ -17,10 +17,29 @@ use crate::state::{AppState, Reply};
 /// Most records one transfer has (decision, outcome, lifecycle events).
 const MAX_RECORDS: usize = 1000;
 
-struct Found {
-    index: u64,
-    leaf: Vec<u8>,
-    record: Record,
+/// One record of a transfer, with its log index and leaf.
+pub(super) struct Found {
+    pub(super) index: u64,
+    pub(super) leaf: Vec<u8>,
+    pub(super) record: Record,
+}
+
+/// `request.not_found` unless `transfer_id` looks like a transfer id (at most 64 hex digits),
+/// so nothing else reaches the index.
+pub(super) fn check_transfer_id(transfer_id: &str) -> Result<(), ApiError> {
+    let plausible = !transfer_id.is_empty()
+        && transfer_id.len() <= 64
+        && transfer_id.bytes().all(|b| b.is_ascii_hexdigit());
+    if plausible {
+        Ok(())
+    } else {
+        Err(not_found(transfer_id))
+    }
+}
+
+/// `request.not_found` for a transfer nobody may see or that does not exist.
+pub(super) fn not_found(transfer_id: &str) -> ApiError {
+    ApiError::new(ReasonCode::RequestNotFound).message(format!("no transfer {transfer_id:?}"))
 }
 
 fn unavailable(e: loopgate_audit::Error) -> ApiError {
@@ -28,8 +47,8 @@ fn unavailable(e: loopgate_audit::Error) -> ApiError {
         .message(format!("the audit log cannot be read: {e}"))
 }
 
-/// Every record of `transfer_id`, in log order.
-fn records(state: &AppState, transfer_id: &str) -> Result<Vec<Found>, ApiError> {
+/// Every record of `transfer_id`, in log order (blocking: sled and file reads).
+pub(super) fn records(state: &AppState, transfer_id: &str) -> Result<Vec<Found>, ApiError> {
     let indexes = state
         .log
         .query(Field::Transfer, transfer_id.as_bytes(), None, MAX_RECORDS)
@@ -140,15 +159,8 @@ pub(super) async fn get(
     tenant: &str,
     transfer_id: &str,
 ) -> Result<Reply, ApiError> {
-    let not_found = || {
-        ApiError::new(ReasonCode::RequestNotFound).message(format!("no transfer {transfer_id:?}"))
-    };
-    if transfer_id.is_empty()
-        || transfer_id.len() > 64
-        || !transfer_id.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Err(not_found());
-    }
+    check_transfer_id(transfer_id)?;
+    let not_found = || not_found(transfer_id);
     let found = records(state, transfer_id)?;
     let Some(decision) = found.iter().find(|f| f.record.kind == Kind::Decision) else {
         return Err(not_found());
