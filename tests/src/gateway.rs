@@ -381,6 +381,16 @@ impl Gateway {
 
     /// The peak resident memory of the `loopgate` process so far (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The current resident memory of the `loopgate` process (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// A KiB field of the `loopgate` process's `/proc/<pid>/status`.
+    fn status_kib(&self, field: &str) -> u64 {
         // The child is the watchdog shell; the gateway is its child.
         let out = Command::new("pgrep")
             .args(["-P", &self.child.id().to_string()])
@@ -395,31 +405,10 @@ impl Gateway {
                     .any(|l| l.starts_with("Name:") && l.contains("loopgate"))
             })
             .find_map(|status| {
-                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                let line = status.lines().find(|l| l.starts_with(field))?;
                 line.split_whitespace().nth(1)?.parse().ok()
             })
-            .expect("the gateway's VmHWM")
-    }
-
-    /// The current resident memory of the `loopgate` process (`VmRSS`), in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        let out = Command::new("pgrep")
-            .args(["-P", &self.child.id().to_string()])
-            .output()
-            .expect("pgrep");
-        let pids = String::from_utf8_lossy(&out.stdout);
-        pids.split_whitespace()
-            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-            .filter(|status| {
-                status
-                    .lines()
-                    .any(|l| l.starts_with("Name:") && l.contains("loopgate"))
-            })
-            .find_map(|status| {
-                let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-                line.split_whitespace().nth(1)?.parse().ok()
-            })
-            .expect("the gateway's VmRSS")
+            .unwrap_or_else(|| panic!("the gateway's {field}"))
     }
 
     /// Sends SIGHUP and returns at once (the gateway reloads in the background).
