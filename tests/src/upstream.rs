@@ -90,26 +90,7 @@ pub struct Answering {
 impl Answering {
     /// Serves HTTP/1.1 on `127.0.0.1:0` as `localhost`.
     pub fn start(status: u16) -> Self {
-        let now = loopgate::clock::Clock::system().now();
-        let ca = loopgate::pki::DevCa::generate("test upstream CA", now).expect("a CA");
-        let issued = ca
-            .issue_server(&["localhost"], &["127.0.0.1".parse().expect("ip")], now)
-            .expect("a server certificate");
-        let dir = tempfile::TempDir::new().expect("a temporary directory");
-        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).expect("write ca.pem");
-        let certs = CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .expect("certificate");
-        let key = PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).expect("key");
-        let mut tls =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("versions")
-                .with_no_client_auth()
-                .with_single_cert(certs, key)
-                .expect("server certificate");
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let (acceptor, dir) = loopback_tls();
         let bodies: Arc<Mutex<Vec<Bytes>>> = Arc::default();
         let listener = runtime()
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
