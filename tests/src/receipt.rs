@@ -80,48 +80,53 @@ pub fn assert_refused(receipt: &Value, log_pub_file: &Path) {
 /// or golang.org/x/mod is missing outside CI.
 pub fn go_checker() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let has_go = Command::new("go")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has_go || !Path::new(GOPATH).join("src/golang.org/x/mod").is_dir() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI: the receipt test needs `go` and golang-golang-x-mod-dev (apt-get install -y golang-go golang-golang-x-mod-dev)"
-            );
-            eprintln!(
-                "\n!!!!! SKIPPING the Go receipt verifier: `go` or golang.org/x/mod is missing.\n!!!!! apt-get install -y golang-go golang-golang-x-mod-dev\n"
-            );
-            return None;
-        }
-        // target/<profile>/loopgate -> target/tmp/
-        let tmp = loopgate_bin()
-            .parent()
-            .and_then(Path::parent)
-            .map_or_else(std::env::temp_dir, |target| target.join("tmp"));
-        std::fs::create_dir_all(&tmp).unwrap();
-        let building = tmp.join(format!("receipt-checker.{}", std::process::id()));
-        let out = tmp.join("receipt-checker");
-        let built = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&building)
-            .arg("main.go")
-            .current_dir(workspace_root().join("tests/go/receipt"))
-            .env("GO111MODULE", "off")
-            .env("GOPATH", GOPATH)
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "")
-            .env("GOCACHE", tmp.join("gocache"))
-            .output()
-            .expect("go starts");
+    BIN.get_or_init(|| build_go_tool("receipt", "receipt-checker", "the Go receipt verifier"))
+        .as_deref()
+}
+
+/// Builds `tests/go/<dir>/main.go` offline (GOPATH mode against Debian's
+/// golang-golang-x-mod-dev) into `target/tmp/<name>`. `None`, with a loud note, when Go or
+/// golang.org/x/mod is missing; under CI that fails the test instead.
+pub(crate) fn build_go_tool(dir: &str, name: &str, what: &str) -> Option<PathBuf> {
+    let has_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_go || !Path::new(GOPATH).join("src/golang.org/x/mod").is_dir() {
         assert!(
-            built.status.success(),
-            "go build of tests/go/receipt failed: {}",
-            String::from_utf8_lossy(&built.stderr)
+            std::env::var_os("CI").is_none(),
+            "CI: {what} needs `go` and golang-golang-x-mod-dev (apt-get install -y golang-go golang-golang-x-mod-dev)"
         );
-        std::fs::rename(&building, &out).unwrap();
-        Some(out)
-    })
-    .as_deref()
+        eprintln!(
+            "\n!!!!! SKIPPING {what}: `go` or golang.org/x/mod is missing.\n!!!!! apt-get install -y golang-go golang-golang-x-mod-dev\n"
+        );
+        return None;
+    }
+    // target/<profile>/loopgate -> target/tmp/
+    let tmp = loopgate_bin()
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(std::env::temp_dir, |target| target.join("tmp"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let building = tmp.join(format!("{name}.{}", std::process::id()));
+    let out = tmp.join(name);
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&building)
+        .arg("main.go")
+        .current_dir(workspace_root().join("tests/go").join(dir))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", GOPATH)
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .env("GOCACHE", tmp.join("gocache"))
+        .output()
+        .expect("go starts");
+    assert!(
+        built.status.success(),
+        "go build of tests/go/{dir} failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::rename(&building, &out).unwrap();
+    Some(out)
 }
