@@ -113,12 +113,12 @@ pub fn last_logged(log: &Log) -> Result<Option<Logged>, loopgate_audit::Error> {
 }
 
 /// The snapshot of a logged bundle.
-pub fn snapshot(logged: Logged) -> Result<PolicySnapshot, ChangeError> {
+pub fn snapshot(logged: &Logged) -> Result<PolicySnapshot, ChangeError> {
     let registry = loopgate_policy::parse_bundle(&logged.text)?.registry;
     Ok(PolicySnapshot {
         registry,
         version: logged.version,
-        text: logged.text.into(),
+        text: logged.text.as_str().into(),
         file_sha256: logged.file_sha256,
     })
 }

@@ -141,20 +141,15 @@ async fn starting_policy(
     log: &Log,
 ) -> Result<PolicySnapshot, ServeError> {
     let file = load_bundle(&config.policy_bundle)?;
-    let logged = registry::last_logged(log)?;
-    let previous = match logged {
-        Some(logged) if logged.file_sha256 == file.sha256 => {
-            let version = logged.version;
-            match registry::snapshot(logged) {
-                Ok(snapshot) => return Ok(snapshot),
-                Err(e) => {
-                    tracing::warn!(policy_version = version, error = %e, "the logged bundle in force no longer validates; putting the configured file in force");
-                    registry::last_logged(log)?
-                }
+    let previous = registry::last_logged(log)?;
+    if let Some(logged) = previous.as_ref().filter(|l| l.file_sha256 == file.sha256) {
+        match registry::snapshot(logged) {
+            Ok(snapshot) => return Ok(snapshot),
+            Err(e) => {
+                tracing::warn!(policy_version = logged.version, error = %e, "the logged bundle in force no longer validates; putting the configured file in force");
             }
         }
-        other => other,
-    };
+    }
     let path = config.policy_bundle.display().to_string();
     let snapshot = registry::log_bundle(
         stamper,
