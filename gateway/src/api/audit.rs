@@ -90,8 +90,8 @@ pub(super) async fn serve(
 ) -> Result<Answer, ApiError> {
     let query = uri.query();
     match endpoint {
-        Endpoint::Records => json(records::select(state, query).await?),
-        Endpoint::Record(index) => json(proofs::record(state, &index, query).await?),
+        Endpoint::Records => whole(records::select(state, query).await?),
+        Endpoint::Record(index) => whole(proofs::record(state, &index, query).await?),
         Endpoint::Inclusion => json(proofs::inclusion(state, query).await?),
         Endpoint::Consistency => json(proofs::consistency(state, query).await?),
         Endpoint::Export => export::stream(state, query).await,
@@ -105,6 +105,11 @@ fn json(body: Value) -> Result<Answer, ApiError> {
         StatusCode::OK,
         bytes::Bytes::from(body.to_string()),
     )))
+}
+
+/// A 200 answer with a body already serialised as JSON.
+fn whole(body: Vec<u8>) -> Result<Answer, ApiError> {
+    Ok(Answer::Whole((StatusCode::OK, bytes::Bytes::from(body))))
 }
 
 /// 503 `audit.unavailable` for a log that cannot be read.

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::receipt::receipt;
+use super::receipt::Receipt;
 use super::{ApiError, view};
 use crate::state::{AppState, Reply};
 
@@ -232,22 +232,21 @@ pub(super) async fn post(
         .append_record(|at| record(decision, &event, tenant, at))
         .await
         .map_err(unavailable)?;
-    let mut body = receipt(
-        transfer_id,
+    // A lifecycle receipt has no `upstream_status`.
+    let body = Receipt::proven(
         appended.index,
         &leaf,
+        Some(appended.leaf_hash),
         &appended.checkpoint,
         &appended.inclusion_proof,
-        None,
-    );
-    if let Some(fields) = body.as_object_mut() {
-        fields.remove("upstream_status");
-    }
+    )
+    .transfer(transfer_id)
+    .to_vec();
     tracing::info!(
         transfer_id,
         event = event.event.as_str(),
         log_index = appended.index,
         "lifecycle event recorded"
     );
-    Ok((StatusCode::CREATED, Bytes::from(body.to_string())))
+    Ok((StatusCode::CREATED, Bytes::from(body)))
 }

@@ -239,19 +239,18 @@ async fn run(
                 &transfer_id,
                 appended.index,
                 &leaf,
+                Some(appended.leaf_hash),
                 &appended.checkpoint,
                 &appended.inclusion_proof,
                 Some(upstream_status),
-            );
+            )
+            .to_vec();
             let outcome = Outcome {
                 decision: Some("allow"),
                 reason: None,
                 bytes: size,
             };
-            Ok((
-                (StatusCode::CREATED, Bytes::from(body.to_string())),
-                outcome,
-            ))
+            Ok(((StatusCode::CREATED, Bytes::from(body)), outcome))
         }
         Ending::Failed { reason, size, .. } => {
             let error = ApiError::new(reason)

@@ -2,16 +2,19 @@
 //! events, retention deadline, current receipt) and the replies replayed for `Idempotency-Key`
 //! retries.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
-use loopgate_audit::{Field, Kind, Outcome as Ended, Record, Verdict};
+use loopgate_audit::{Checkpoint, Field, Hash, Kind, Outcome as Ended, Record, Verdict};
 use loopgate_policy::{LifecycleEvent, ReasonCode, is_overdue, retention_due};
+use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::ApiError;
-use super::receipt::{entry, receipt};
+use super::receipt::{Entry, Receipt, entry, receipt, to_vec};
 use crate::state::{AppState, Reply};
 
 /// Most records one transfer has (decision, outcome, lifecycle events).
@@ -83,27 +86,54 @@ fn status(found: &[Found]) -> &'static str {
     }
 }
 
-/// The receipt of the transfer's latest record against the latest checkpoint.
-fn current_receipt(state: &AppState, transfer_id: &str, last: &Found) -> Result<Value, ApiError> {
-    let checkpoint = state.log.latest_checkpoint();
-    let proof = state
-        .log
-        .inclusion_proof(last.index, checkpoint.size())
-        .map_err(unavailable)?;
-    let upstream = last
-        .record
-        .details
-        .get("upstream_status")
-        .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok());
-    Ok(receipt(
-        transfer_id,
-        last.index,
-        &last.leaf,
-        &checkpoint,
-        &proof,
-        upstream,
-    ))
+/// What the receipt of a transfer's latest record needs beside the record: the latest
+/// checkpoint and the inclusion proof into it.
+struct Proven {
+    checkpoint: Arc<Checkpoint>,
+    proof: Vec<Hash>,
+}
+
+impl Proven {
+    /// The latest checkpoint and the proof of `last` into it.
+    fn latest(state: &AppState, last: &Found) -> Result<Self, ApiError> {
+        let checkpoint = state.log.latest_checkpoint();
+        let proof = state
+            .log
+            .inclusion_proof(last.index, checkpoint.size())
+            .map_err(unavailable)?;
+        Ok(Proven { checkpoint, proof })
+    }
+
+    /// The receipt of `last`, the transfer's latest record.
+    fn receipt<'a>(&'a self, transfer_id: &'a str, last: &'a Found) -> Receipt<'a> {
+        let upstream = last
+            .record
+            .details
+            .get("upstream_status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok());
+        receipt(
+            transfer_id,
+            last.index,
+            &last.leaf,
+            None,
+            &self.checkpoint,
+            &self.proof,
+            upstream,
+        )
+    }
+}
+
+/// The body of `GET /v1/transfers/{id}` (keys in alphabetical order, as a `Value` map had them).
+#[derive(Serialize)]
+struct View<'a> {
+    lifecycle: Vec<Value>,
+    overdue: bool,
+    receipt: Receipt<'a>,
+    records: Vec<Entry<'a>>,
+    retention_due: Value,
+    status: &'static str,
+    transfer_id: &'a str,
 }
 
 /// The lifecycle events reported for the transfer, in log order: `{"event", "time",
@@ -174,16 +204,17 @@ pub(super) async fn get(
         return Err(not_found());
     };
     let (due, overdue) = retention(&found, decision, state.clock.now());
-    let body = json!({
-        "transfer_id": transfer_id,
-        "status": status(&found),
-        "records": found.iter().map(|f| entry(f.index, &f.leaf)).collect::<Vec<_>>(),
-        "lifecycle": lifecycle(&found),
-        "retention_due": due,
-        "overdue": overdue,
-        "receipt": current_receipt(state, transfer_id, last)?,
-    });
-    Ok((StatusCode::OK, Bytes::from(body.to_string())))
+    let proven = Proven::latest(state, last)?;
+    let body = View {
+        lifecycle: lifecycle(&found),
+        overdue,
+        receipt: proven.receipt(transfer_id, last),
+        records: found.iter().map(|f| entry(f.index, &f.leaf)).collect(),
+        retention_due: due,
+        status: status(&found),
+        transfer_id,
+    };
+    Ok((StatusCode::OK, Bytes::from(to_vec(&body))))
 }
 
 /// What a retry with the key of a transfer found in the log gets: the same kind of answer the
@@ -202,8 +233,11 @@ pub(super) async fn replay(state: &AppState, transfer_id: &str) -> Reply {
     };
     if let Some(outcome) = found.iter().find(|f| f.record.kind == Kind::Outcome) {
         if outcome.record.outcome == Some(Ended::Completed) {
-            return match current_receipt(state, transfer_id, outcome) {
-                Ok(body) => (StatusCode::CREATED, Bytes::from(body.to_string())),
+            return match Proven::latest(state, outcome) {
+                Ok(proven) => {
+                    let body = proven.receipt(transfer_id, outcome).to_vec();
+                    (StatusCode::CREATED, Bytes::from(body))
+                }
                 Err(e) => e.reply(),
             };
         }

@@ -11,13 +11,15 @@
 //! the client goes away. A read error mid-stream aborts the body, so the client sees a cut
 //! transfer, never a complete-looking one.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use http_body_util::channel::Channel;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -152,12 +154,24 @@ pub(super) async fn stream(state: &Arc<AppState>, query: Option<&str>) -> Result
     Ok(Answer::Streamed(response))
 }
 
-/// Whether `record`'s time is in `from..=to`.
-fn in_times(record: &Value, (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>)) -> bool {
+/// The one field of a record the time filter reads.
+#[derive(Deserialize)]
+struct Timed<'a> {
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+}
+
+/// Whether `record` (an object with a string `time`) is in `from..=to`.
+fn in_times(
+    record: Option<&RawValue>,
+    (from, to): (Option<OffsetDateTime>, Option<OffsetDateTime>),
+) -> bool {
     let Some(time) = record
-        .get("time")
-        .and_then(Value::as_str)
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+        // Only an object has a `time` (serde would also read a struct from an array).
+        .filter(|raw| raw.get().starts_with('{'))
+        .and_then(|raw| serde_json::from_str::<Timed<'_>>(raw.get()).ok())
+        .and_then(|timed| timed.time)
+        .and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok())
     else {
         return false;
     };
@@ -182,10 +196,14 @@ fn produce(
             }
         };
         let line = entry(index, &leaf);
-        if times.is_some_and(|times| !in_times(&line["record"], times)) {
+        if times.is_some_and(|times| !in_times(line.record, times)) {
             continue;
         }
-        chunk.extend_from_slice(line.to_string().as_bytes());
+        if let Err(e) = serde_json::to_writer((&mut chunk).writer(), &line) {
+            tracing::error!(error = %e, "export: cannot serialise a record; body aborted");
+            sender.abort(Box::new(e));
+            return;
+        }
         chunk.extend_from_slice(b"\n");
         if chunk.len() >= CHUNK_BYTES {
             let full = chunk.split().freeze();

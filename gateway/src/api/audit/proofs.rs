@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::query::{Params, malformed};
 use super::{blocking, unreadable};
 use crate::api::ApiError;
-use crate::api::receipt::entry;
+use crate::api::receipt::Receipt;
 use crate::state::AppState;
 
 fn hashes(proof: &[Hash]) -> Vec<String> {
@@ -20,12 +20,13 @@ fn hashes(proof: &[Hash]) -> Vec<String> {
 }
 
 /// `GET /v1/audit/records/{log_index}`: `{"log_index", "leaf", "leaf_hash", "record",
-/// "checkpoint", "inclusion_proof"}`, the proof leading to the latest checkpoint's root.
+/// "checkpoint", "inclusion_proof"}`, the proof leading to the latest checkpoint's root; as JSON
+/// bytes.
 pub(super) async fn record(
     state: &Arc<AppState>,
     index: &str,
     query: Option<&str>,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     Params::parse(query, &[])?;
     let not_found = || {
         ApiError::new(ReasonCode::RequestNotFound).message(format!(
@@ -43,10 +44,7 @@ pub(super) async fn record(
             .log
             .inclusion_proof(index, checkpoint.size())
             .map_err(unreadable)?;
-        let mut body = entry(index, &leaf);
-        body["checkpoint"] = json!(checkpoint.text());
-        body["inclusion_proof"] = json!(hashes(&proof));
-        Ok(body)
+        Ok(Receipt::proven(index, &leaf, None, &checkpoint, &proof).to_vec())
     })
     .await
 }

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use loopgate_audit::{Field, Selection};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::query::{Params, malformed};
 use super::{blocking, unreadable};
 use crate::api::ApiError;
-use crate::api::receipt::entry;
+use crate::api::receipt::{Entry, entry, to_vec};
 use crate::state::AppState;
 
 /// Records per page when `limit` is not given.
@@ -58,17 +58,31 @@ fn selection(query: Option<&str>) -> Result<Selection, ApiError> {
     })
 }
 
-/// Serves one page: `{"records": [{"log_index", "leaf", "leaf_hash", "record"}], "next"}`.
-pub(super) async fn select(state: &Arc<AppState>, query: Option<&str>) -> Result<Value, ApiError> {
+/// One page as JSON (keys in alphabetical order, as a `Value` map had them).
+#[derive(Serialize)]
+struct PageBody<'a> {
+    next: Option<u64>,
+    records: Vec<Entry<'a>>,
+}
+
+/// Serves one page: `{"records": [{"log_index", "leaf", "leaf_hash", "record"}], "next"}`, as
+/// JSON bytes.
+pub(super) async fn select(
+    state: &Arc<AppState>,
+    query: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
     let selection = selection(query)?;
     blocking(state, move |state| {
         let page = state.log.select(&selection).map_err(unreadable)?;
-        let records: Vec<Value> = page
-            .records
-            .iter()
-            .map(|(index, leaf)| entry(*index, leaf))
-            .collect();
-        Ok(json!({ "records": records, "next": page.next }))
+        let body = PageBody {
+            next: page.next,
+            records: page
+                .records
+                .iter()
+                .map(|(index, leaf)| entry(*index, leaf))
+                .collect(),
+        };
+        Ok(to_vec(&body))
     })
     .await
 }
