@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use hyper::body::Incoming;
 use loopgate_audit::Record;
 use loopgate_policy::{ReasonCode, TransferRequest, VolumeCounters};
-use ring::rand::{SecureRandom, SystemRandom};
+use rand::RngCore;
 use time::OffsetDateTime;
 
 use super::receipt::receipt;
@@ -84,13 +84,27 @@ async fn spawned(
     }
 }
 
-fn new_transfer_id() -> Result<String, ApiError> {
+/// A new transfer id: 16 random bytes as 32 lowercase hex digits.
+///
+/// The bytes come from the thread's CSPRNG (`rand::rng()`: ChaCha, seeded from the OS and
+/// reseeded from it periodically), not from one `getrandom` syscall per transfer. It cannot
+/// fail once seeded; a thread whose first seeding fails panics, which fails this transfer's
+/// task (503 `audit.unavailable` before anything is logged).
+fn new_transfer_id() -> String {
     let mut bytes = [0u8; 16];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| {
-        ApiError::new(ReasonCode::AuditUnavailable)
-            .message("the system random number generator failed")
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    rand::rng().fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// Lowercase hex digits of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Builds a record at its log time with `build`, appends it and waits until it is durable.
@@ -134,7 +148,7 @@ async fn run(
     parsed: Result<TransferHeaders, headers::HeaderProblem>,
     request: Request<Incoming>,
 ) -> Result<(Reply, Outcome), ApiError> {
-    let transfer_id = new_transfer_id()?;
+    let transfer_id = new_transfer_id();
     let snapshot = state.policy();
     let raw = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let mut facts = DecisionFacts {
@@ -360,5 +374,33 @@ fn fault_code(fault: &BodyFault) -> ReasonCode {
         BodyFault::DigestMismatch => ReasonCode::RequestDigestMismatch,
         BodyFault::IdleTimeout(_) => ReasonCode::RequestBodyTimeout,
         BodyFault::Client(_) => ReasonCode::RequestBodyIncomplete,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_two_lowercase_digits_per_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
+    }
+
+    #[test]
+    fn transfer_ids_are_32_lowercase_hex_digits_and_differ() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_transfer_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{id}"
+            );
+        }
     }
 }
