@@ -354,6 +354,17 @@ impl Gateway {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// What the gateway wrote on stderr, once `done` holds for it or after 10 s. A running
+    /// gateway's lines reach stderr from its logging thread, a moment after the event that
+    /// logged them (after the process exited, `stderr` has them all).
+    pub fn stderr_once(&self, done: impl Fn(&str) -> bool) -> String {
+        eventually(Duration::from_secs(10), || {
+            let stderr = self.stderr();
+            done(&stderr).then_some(stderr)
+        })
+        .unwrap_or_else(|| self.stderr())
+    }
+
     /// Stops the gateway (SIGTERM; it must exit 0) and starts it again on the same folder,
     /// bundle and config.
     pub fn restart(self) -> Gateway {

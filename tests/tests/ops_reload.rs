@@ -78,7 +78,7 @@ fn sighup_swaps_the_server_certificate_without_dropping_connections() {
     // A broken key is refused with one error line; the new certificate keeps serving.
     std::fs::write(gw.pki("server.key"), "not a key").unwrap();
     assert!(!gw.reload(), "a broken key was accepted");
-    let stderr = gw.stderr();
+    let stderr = gw.stderr_once(|s| s.contains("reload refused"));
     let refused: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("reload refused"))
@@ -101,7 +101,8 @@ fn sighup_swaps_the_server_certificate_without_dropping_connections() {
     std::fs::write(&config_path, toml::to_string(&moved.0).unwrap()).unwrap();
     assert!(gw.reload(), "{}", gw.stderr());
     assert!(
-        gw.stderr().contains("takes effect only after a restart"),
+        gw.stderr_once(|s| s.contains("takes effect only after a restart"))
+            .contains("takes effect only after a restart"),
         "{}",
         gw.stderr()
     );
@@ -136,7 +137,7 @@ fn sighup_refuses_a_broken_bundle_and_logs_a_valid_one_as_the_new_policy_version
     // Broken: refused, one error line naming the file, and the old policy keeps deciding.
     std::fs::write(&bundle_path, good.replace("[[tenant]]", "[[tennant]]")).unwrap();
     assert!(!gw.reload(), "a broken bundle was accepted");
-    let stderr = gw.stderr();
+    let stderr = gw.stderr_once(|s| s.contains("reload refused"));
     let refused: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("reload refused"))
