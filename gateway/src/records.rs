@@ -59,59 +59,64 @@ pub fn decision(
     set(
         &mut record,
         "purpose",
-        json!(h.map_or(raw_purpose, |h| Some(&h.purpose))),
+        Value::from(h.map_or(raw_purpose, |h| Some(h.purpose.as_str()))),
     );
     set(
         &mut record,
         "filing",
-        json!(h.and_then(|h| h.filing.as_deref())),
+        Value::from(h.and_then(|h| h.filing.as_deref())),
     );
     set(
         &mut record,
         "data_subjects",
-        json!(h.and_then(|h| h.data_subjects)),
+        Value::from(h.and_then(|h| h.data_subjects)),
     );
     set(
         &mut record,
         "declared_size",
-        json!(h.and_then(|h| h.content_length)),
+        Value::from(h.and_then(|h| h.content_length)),
     );
     let digest = h
         .and_then(|h| h.sha256)
         .map(|d| format!("sha-256=:{}:", STANDARD.encode(d)));
-    set(&mut record, "declared_digest", json!(digest));
+    set(&mut record, "declared_digest", Value::from(digest));
     set(
         &mut record,
         "idempotency_key",
-        json!(h.and_then(|h| h.idempotency_key.as_deref())),
+        Value::from(h.and_then(|h| h.idempotency_key.as_deref())),
     );
-    set(&mut record, "policy_version", json!(facts.policy_version));
+    set(
+        &mut record,
+        "policy_version",
+        Value::from(facts.policy_version),
+    );
+    // The route's serde name (snake_case), as `json!` gave it.
     set(&mut record, "route", json!(facts.route));
     match outcome {
         Ok(decision) => {
-            set(&mut record, "rule", json!(decision.rule));
+            set(&mut record, "rule", Value::from(decision.rule));
             set(
                 &mut record,
                 "data_class",
-                json!(decision.data_class.map(|c| c.as_str())),
+                Value::from(decision.data_class.map(|c| c.as_str())),
             );
             set(
                 &mut record,
                 "retention_days",
-                json!(decision.retention_days),
+                Value::from(decision.retention_days),
             );
-            let flags: Vec<&str> = decision.flags.iter().map(|f| f.as_str()).collect();
-            set(&mut record, "flags", json!(flags));
+            let flags = decision.flags.iter().map(|f| Value::from(f.as_str()));
+            set(&mut record, "flags", Value::Array(flags.collect()));
             set(
                 &mut record,
                 "evaluated_on",
-                json!(decision.evaluated_on.to_string()),
+                Value::String(decision.evaluated_on.to_string()),
             );
         }
         Err(code) => {
-            set(&mut record, "rule", json!(code.rule()));
+            set(&mut record, "rule", Value::from(code.rule()));
             set(&mut record, "data_class", Value::Null);
-            set(&mut record, "flags", json!([]));
+            set(&mut record, "flags", Value::Array(Vec::new()));
         }
     }
     Ok(record)
@@ -174,9 +179,17 @@ pub fn outcome(
             upstream_status,
         } => {
             let mut record = ended(transfer_id, parties, Outcome::Completed, None, at)?;
-            set(&mut record, "size", json!(size));
-            set(&mut record, "sha256", json!(STANDARD.encode(sha256)));
-            set(&mut record, "upstream_status", json!(upstream_status));
+            set(&mut record, "size", Value::from(*size));
+            set(
+                &mut record,
+                "sha256",
+                Value::String(STANDARD.encode(sha256)),
+            );
+            set(
+                &mut record,
+                "upstream_status",
+                Value::from(*upstream_status),
+            );
             record
         }
         Ending::Failed {
@@ -185,8 +198,12 @@ pub fn outcome(
             upstream_status,
         } => {
             let mut record = ended(transfer_id, parties, Outcome::Failed, Some(*reason), at)?;
-            set(&mut record, "size", json!(size));
-            set(&mut record, "upstream_status", json!(upstream_status));
+            set(&mut record, "size", Value::from(*size));
+            set(
+                &mut record,
+                "upstream_status",
+                Value::from(*upstream_status),
+            );
             record
         }
     };
@@ -212,13 +229,139 @@ pub fn started(
     at: OffsetDateTime,
 ) -> Result<Record, loopgate_audit::Error> {
     let mut record = Record::new(Kind::System, at)?;
-    set(&mut record, "event", json!("start"));
+    set(&mut record, "event", Value::from("start"));
     set(
         &mut record,
         "software",
-        json!(concat!("loopgate ", env!("CARGO_PKG_VERSION"))),
+        Value::from(concat!("loopgate ", env!("CARGO_PKG_VERSION"))),
     );
-    set(&mut record, "policy_version", json!(policy_version));
-    set(&mut record, "interrupted", json!(interrupted));
+    set(&mut record, "policy_version", Value::from(policy_version));
+    set(&mut record, "interrupted", Value::from(interrupted));
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use loopgate_policy::{DataClass, Flag, Verdict as Allowed};
+    use time::macros::{date, datetime};
+
+    use super::*;
+
+    fn facts<'a>(headers: Option<&'a TransferHeaders>) -> DecisionFacts<'a> {
+        DecisionFacts {
+            transfer_id: "00112233445566778899aabbccddeeff",
+            sender: "sz-genomics",
+            headers,
+            raw: [Some("hk-biolab"), None, Some("marketing")],
+            policy_version: 3,
+            at: datetime!(2026-11-25 08:00 UTC),
+            route: Some(Route::GbaSc),
+        }
+    }
+
+    fn details(record: &Record) -> Value {
+        Value::Object(record.details.clone())
+    }
+
+    #[test]
+    fn decision_details_are_what_json_made_of_them() {
+        let headers = TransferHeaders {
+            item: "INV-PI-001".to_owned(),
+            recipient: "hk-biolab".to_owned(),
+            purpose: "research.cohort_study".to_owned(),
+            filing: Some("GBA-SC-DEMO-001".to_owned()),
+            data_subjects: Some(250),
+            content_length: Some(1024),
+            sha256: Some([7; 32]),
+            idempotency_key: None,
+        };
+        let decision = Decision {
+            verdict: Allowed::Allow,
+            reason: None,
+            rule: None,
+            flags: vec![Flag::FiledLate],
+            evaluated_on: date!(2026 - 11 - 25),
+            data_class: Some(DataClass::Personal),
+            retention_days: Some(365),
+            filing_due: None,
+        };
+        let allowed = decision_record(&facts(Some(&headers)), Ok(&decision));
+        assert_eq!(
+            details(&allowed),
+            json!({
+                "purpose": "research.cohort_study",
+                "filing": "GBA-SC-DEMO-001",
+                "data_subjects": 250,
+                "declared_size": 1024,
+                "declared_digest": format!("sha-256=:{}:", STANDARD.encode([7; 32])),
+                "idempotency_key": null,
+                "policy_version": 3,
+                "route": "gba_sc",
+                "rule": null,
+                "data_class": "personal",
+                "retention_days": 365,
+                "flags": ["filed_late"],
+                "evaluated_on": "2026-11-25",
+            })
+        );
+        let refused = decision_record(&facts(None), Err(ReasonCode::RequestMissingHeader));
+        assert_eq!(
+            details(&refused),
+            json!({
+                "purpose": "marketing",
+                "filing": null,
+                "data_subjects": null,
+                "declared_size": null,
+                "declared_digest": null,
+                "idempotency_key": null,
+                "policy_version": 3,
+                "route": "gba_sc",
+                "rule": 11,
+                "data_class": null,
+                "flags": [],
+            })
+        );
+    }
+
+    fn decision_record(
+        facts: &DecisionFacts<'_>,
+        outcome: Result<&Decision, ReasonCode>,
+    ) -> Record {
+        decision(facts, outcome).expect("a record")
+    }
+
+    #[test]
+    fn outcome_and_start_details_are_what_json_made_of_them() {
+        let at = datetime!(2026-11-25 08:00 UTC);
+        let completed = Ending::Completed {
+            size: 1024,
+            sha256: [9; 32],
+            upstream_status: 201,
+        };
+        let record = outcome("ab", "s", "r", "i", &completed, at).expect("a record");
+        assert_eq!(
+            details(&record),
+            json!({"size": 1024, "sha256": STANDARD.encode([9; 32]), "upstream_status": 201})
+        );
+        let failed = Ending::Failed {
+            reason: ReasonCode::UpstreamUnavailable,
+            size: None,
+            upstream_status: Some(503),
+        };
+        let record = outcome("ab", "s", "r", "i", &failed, at).expect("a record");
+        assert_eq!(
+            details(&record),
+            json!({"size": null, "upstream_status": 503})
+        );
+        let record = started(4, 2, at).expect("a record");
+        assert_eq!(
+            details(&record),
+            json!({
+                "event": "start",
+                "software": concat!("loopgate ", env!("CARGO_PKG_VERSION")),
+                "policy_version": 4,
+                "interrupted": 2,
+            })
+        );
+    }
 }
