@@ -46,9 +46,9 @@ impl Serialize for Proof<'_> {
 #[derive(Serialize)]
 pub(crate) struct Entry<'a> {
     /// The record's exact bytes, as a JSON string (lossy for bytes that are not UTF-8).
-    pub(crate) leaf: Cow<'a, str>,
+    leaf: Cow<'a, str>,
     leaf_hash: Base64Hash,
-    pub(crate) log_index: u64,
+    log_index: u64,
     /// `leaf` as JSON, embedded as it is; `null` when it is not valid UTF-8 JSON.
     pub(crate) record: Option<&'a RawValue>,
 }
