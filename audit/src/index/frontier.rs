@@ -105,11 +105,16 @@ impl Frontier {
         }
     }
 
-    /// Drops full tiles from memory once they are in the index.
-    pub(crate) fn evict_full(&mut self) {
+    /// Drops from memory the full tiles that the index holds, given that it covers the first
+    /// `indexed` leaves (the writer's index trails its commits; until a full tile is written,
+    /// proofs read it from here).
+    pub(crate) fn evict_full(&mut self, indexed: u64) {
         let dirty = &self.dirty;
-        self.tiles
-            .retain(|k, rows| dirty.contains(k) || (rows[0].len() as u64) < TILE_WIDTH);
+        self.tiles.retain(|&(tl, n), rows| {
+            dirty.contains(&(tl, n))
+                || (rows[0].len() as u64) < TILE_WIDTH
+                || tile_end(tl, n) > u128::from(indexed)
+        });
     }
 }
 
@@ -125,4 +130,10 @@ impl PerfectHashes for Frontier {
         }
         self.index.perfect(level, index)
     }
+}
+
+/// The number of leaves up to the end of tile `n` of tile level `tl`: a full tile's row 0
+/// holds `TILE_WIDTH` hashes of tree level `tl * TILE_HEIGHT`.
+fn tile_end(tl: u8, n: u64) -> u128 {
+    (u128::from(n) + 1) << (TILE_HEIGHT * (u32::from(tl) + 1))
 }

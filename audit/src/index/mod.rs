@@ -1,13 +1,15 @@
 //! The sled index: everything in it can be rebuilt from the segments. Two sled trees, each
 //! storing how many records it covers and written so that it is always a prefix of the log
-//! (`terms` with atomic batches; `log` with single writes in order, the size last, which sled
-//! recovers in order):
+//! (with atomic batches, or, during recovery, single writes in order with the size last, which
+//! sled recovers in order):
 //! - `log`: the tree's perfect subtree hashes in tiles (so a proof costs O(log n) reads) and
-//!   the file position of every 16th record and of each segment's first; written by the
-//!   committer before a batch is published;
+//!   the file position of every 16th record and of each segment's first;
 //! - `terms`: the query terms, grouped per `(field, value)` and batch, and the time marks (the
-//!   running maximum of record times, per second); written by the indexer thread just behind
-//!   the acknowledgements (it gathers 10 ms of batches into one write; queries wait for it).
+//!   running maximum of record times, per second).
+//!
+//! Both are written by the writer's indexer thread just behind the acknowledgements (it
+//! gathers 10 ms of commit batches into one write per tree; reads wait for it), while the
+//! committer proves new records from the right edge of the tree it keeps in memory.
 
 mod frontier;
 mod postings;
@@ -66,6 +68,14 @@ impl Additions {
     /// Records `0..size` are now in the tree.
     pub(crate) fn size(&mut self, size: u64) {
         self.size = Some(size);
+    }
+
+    /// Adds the writes of a later commit (written after these; its size, if any, wins).
+    pub(crate) fn extend(&mut self, later: Additions) {
+        self.writes.extend(later.writes);
+        if later.size.is_some() {
+            self.size = later.size;
+        }
     }
 
     /// The full tile `tile` of `tile_level` (written once; the edge key of its level, which
@@ -250,6 +260,23 @@ impl Index {
         if let Some(size) = add.size {
             self.tree.insert(KEY_SIZE, &size.to_be_bytes())?;
         }
+        Ok(())
+    }
+
+    /// Writes the additions of one or more commits as one atomic sled batch (a later write of
+    /// a key replaces an earlier one, as written in order would).
+    pub(crate) fn apply_batch(&self, add: Additions) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in add.writes {
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        if let Some(size) = add.size {
+            batch.insert(KEY_SIZE, &size.to_be_bytes());
+        }
+        self.tree.apply_batch(batch)?;
         Ok(())
     }
 

@@ -20,7 +20,7 @@ fn frontier_and_index_agree_with_a_plain_tree_across_tile_boundaries() {
             frontier.write_dirty(&mut add);
             add.size(size);
             index.apply(add).unwrap();
-            frontier.evict_full();
+            frontier.evict_full(frontier.size());
             assert_eq!(
                 frontier.root().unwrap(),
                 root(&plain, size).unwrap(),
@@ -168,7 +168,7 @@ fn partial_tiles_live_under_the_edge_keys() {
         frontier.write_dirty(&mut add);
         add.size(size);
         index.apply(add).unwrap();
-        frontier.evict_full();
+        frontier.evict_full(frontier.size());
     };
     for n in 0..300u64 {
         frontier.push(leaf_hash(&n.to_le_bytes()));

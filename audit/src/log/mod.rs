@@ -32,8 +32,8 @@ use crate::record::{Field, Record};
 use crate::store::{MAX_LEAF, Reader};
 use crate::tree::{self, Hash};
 
-/// How long a query waits for the indexer to cover the records acknowledged before it.
-const TERMS_WAIT: Duration = Duration::from_secs(5);
+/// How long a read waits for the indexer to cover the records acknowledged before it.
+const INDEX_WAIT: Duration = Duration::from_secs(5);
 
 /// How to open a log.
 #[derive(Debug)]
@@ -300,6 +300,7 @@ impl Log {
     /// The exact bytes of record `index`.
     pub fn read(&self, index: u64) -> Result<Vec<u8>> {
         self.check_index(index, self.size())?;
+        self.wait_indexed(index + 1)?;
         let (from, segment, offset) = self.inner.index.position(index)?.ok_or_else(|| {
             Error::Unavailable("record position missing; reopen to rebuild the index".into())
         })?;
@@ -310,18 +311,21 @@ impl Log {
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>> {
         self.check_size(tree_size)?;
         self.check_index(index, tree_size)?;
+        self.wait_indexed(tree_size)?;
         tree::inclusion_proof(&self.inner.index, index, tree_size)
     }
 
     /// The consistency proof between the trees of `from` and `to` records.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         self.check_size(to)?;
+        self.wait_indexed(to)?;
         tree::consistency_proof(&self.inner.index, from, to)
     }
 
     /// The root of the tree of `tree_size` records.
     pub fn root(&self, tree_size: u64) -> Result<Hash> {
         self.check_size(tree_size)?;
+        self.wait_indexed(tree_size)?;
         tree::root(&self.inner.index, tree_size)
     }
 
@@ -354,8 +358,14 @@ impl Log {
     /// acknowledged before the call is covered.
     fn indexed_size(&self) -> Result<u64> {
         let size = self.size();
-        self.inner.shared.wait_terms(size, TERMS_WAIT)?;
+        self.wait_indexed(size)?;
         Ok(size)
+    }
+
+    /// Waits (blocking, up to about 10 ms after an append) until the index covers records
+    /// `0..size`: their positions, tree tiles and query terms.
+    fn wait_indexed(&self, size: u64) -> Result<()> {
+        self.inner.shared.wait_indexed(size, INDEX_WAIT)
     }
 
     fn check_size(&self, tree_size: u64) -> Result<()> {

@@ -185,7 +185,7 @@ fn replay(
                     frontier.write_dirty(&mut add);
                     add.size(at + 1);
                     index.apply(std::mem::take(&mut add))?;
-                    frontier.evict_full();
+                    frontier.evict_full(at + 1);
                 }
                 if at >= terms_mark {
                     terms.size(at + 1);
@@ -234,7 +234,7 @@ fn replay(
     frontier.write_dirty(&mut add);
     add.size(next);
     index.apply(add)?;
-    frontier.evict_full();
+    frontier.evict_full(frontier.size());
     terms.size(next);
     index.apply_terms(terms)?;
     Ok(Some(Replayed {

@@ -184,6 +184,7 @@ impl Log {
         if from >= to {
             return Ok(self.inner.reader.frames(from, 0, from, from, from));
         }
+        self.wait_indexed(from + 1)?;
         let (at, segment, offset) = self.inner.index.position(from)?.ok_or_else(|| {
             Error::Unavailable("record position missing; reopen to rebuild the index".into())
         })?;

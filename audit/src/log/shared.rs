@@ -35,9 +35,10 @@ pub(crate) struct Shared {
     broken: Mutex<Option<String>>,
     pub(crate) queued: AtomicUsize,
     backoff: Duration,
-    /// Records whose query terms are indexed, and a signal when that grows.
-    terms: Mutex<u64>,
-    terms_grew: Condvar,
+    /// Records the index covers (the `log` tree's tiles and positions and the query terms),
+    /// and a signal when that grows.
+    indexed: Mutex<u64>,
+    indexed_grew: Condvar,
 }
 
 impl Shared {
@@ -50,8 +51,8 @@ impl Shared {
             broken: Mutex::new(None),
             queued: AtomicUsize::new(0),
             backoff,
-            terms: Mutex::new(checkpoint_size),
-            terms_grew: Condvar::new(),
+            indexed: Mutex::new(checkpoint_size),
+            indexed_grew: Condvar::new(),
         }
     }
 
@@ -108,19 +109,27 @@ impl Shared {
     }
 
     /// The indexer covered records `0..size`.
-    pub(crate) fn terms_indexed(&self, size: u64) {
-        if let Ok(mut t) = self.terms.lock() {
+    pub(crate) fn set_indexed(&self, size: u64) {
+        if let Ok(mut t) = self.indexed.lock() {
             *t = size;
         }
-        self.terms_grew.notify_all();
+        self.indexed_grew.notify_all();
     }
 
-    /// Waits until the query terms of records `0..size` are indexed (they trail the
-    /// acknowledgements by up to about 10 ms).
-    pub(crate) fn wait_terms(&self, size: u64, timeout: Duration) -> Result<()> {
+    /// How many records the index covers.
+    pub(crate) fn indexed(&self) -> u64 {
+        match self.indexed.lock() {
+            Ok(t) => *t,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Waits until the index covers records `0..size` (it trails the acknowledgements by up
+    /// to about 10 ms): their positions, tree tiles and query terms.
+    pub(crate) fn wait_indexed(&self, size: u64, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut t = self
-            .terms
+            .indexed
             .lock()
             .map_err(|_| Error::Unavailable("index lock poisoned".into()))?;
         while *t < size {
@@ -132,7 +141,7 @@ impl Shared {
                 ));
             }
             t = self
-                .terms_grew
+                .indexed_grew
                 .wait_timeout(t, left.min(Duration::from_millis(50)))
                 .map_err(|_| Error::Unavailable("index lock poisoned".into()))?
                 .0;

@@ -2,11 +2,14 @@
 //! waiting in the queue (up to a limit; when appends are concurrent, after a short wait for
 //! more, see [`LINGER`]), writes them with one write and one `fdatasync`; the
 //! *committer* then signs one checkpoint for that batch, computes each record's inclusion proof
-//! to it, stores its tree tiles and positions, publishes the new size and only then answers the
-//! callers; the *indexer* adds the query terms of the batches of every 10 ms just behind. While the committer works
-//! on one batch the syncer already writes the next, so the disk and the CPU work at the same
-//! time. A batch that fails to write reaches no committer: its callers get an error and nothing
-//! of it stays in the log.
+//! to it (from the tree's right edge it keeps in memory), publishes the new size and only then
+//! answers the callers; the *indexer* writes the batches of every 10 ms to sled just behind:
+//! their tree tiles and positions, then their query terms. While the committer works on one
+//! batch the syncer already writes the next, so the disk and the CPU work at the same time. A
+//! batch that fails to write reaches no committer: its callers get an error and nothing of it
+//! stays in the log. Readers of the index wait for it to cover what they read (see
+//! `Shared::wait_indexed`); the segments are the truth, and recovery replays into sled what a
+//! crash kept the indexer from writing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,7 +125,8 @@ impl Syncer {
     }
 }
 
-/// Signs, proves, indexes and acknowledges durable batches, in order.
+/// Signs, proves and acknowledges durable batches, in order, and hands what they add to the
+/// index to the indexer.
 pub(crate) struct Committer {
     pub(crate) frontier: Frontier,
     pub(crate) index: Index,
@@ -130,12 +134,13 @@ pub(crate) struct Committer {
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
     pub(crate) publisher: Publisher,
-    /// The indexer: `(first index, terms of each record)` per batch.
-    pub(crate) indexer: SyncSender<TermBatch>,
+    /// The indexer: what each batch adds to the index.
+    pub(crate) indexer: SyncSender<IndexBatch>,
     pub(crate) stored_size: u64,
     pub(crate) last_store: Instant,
-    /// Set when the index could not follow a durable batch: the log stays unavailable until
-    /// it is reopened (recovery then replays the batch into the index).
+    /// Set when a durable batch could not be signed or proved (the tree's edge could not be
+    /// read): the log stays unavailable until it is reopened (recovery then replays the batch
+    /// into the index).
     pub(crate) broken: Option<String>,
 }
 
@@ -153,7 +158,7 @@ impl Committer {
             return refuse(s.batch, why);
         }
         match self.after_durable(&s.hashes, &s.durable) {
-            Ok(done) => {
+            Ok((done, additions)) => {
                 let mut terms = Vec::with_capacity(s.batch.len());
                 for (r, a) in s.batch.into_iter().zip(done) {
                     // A caller that stopped waiting still has its record in the log.
@@ -161,7 +166,11 @@ impl Committer {
                     terms.push(r.terms);
                 }
                 // Blocks when the indexer is far behind: backpressure, not unbounded memory.
-                let _ = self.indexer.send((s.durable.first, terms));
+                let _ = self.indexer.send(IndexBatch {
+                    first: s.durable.first,
+                    terms,
+                    additions,
+                });
                 self.maybe_store(false);
             }
             Err(e) => {
@@ -174,7 +183,14 @@ impl Committer {
         }
     }
 
-    fn after_durable(&mut self, hashes: &[Hash], durable: &Durable) -> Result<Vec<Appended>> {
+    /// Signs the batch's checkpoint and proves its records from the in-memory right edge of
+    /// the tree; returns the acknowledgements and what the batch adds to the `log` tree (for the
+    /// indexer to write).
+    fn after_durable(
+        &mut self,
+        hashes: &[Hash],
+        durable: &Durable,
+    ) -> Result<(Vec<Appended>, Additions)> {
         debug_assert_eq!(durable.first, self.frontier.size());
         for h in hashes {
             self.frontier.push(*h);
@@ -202,10 +218,9 @@ impl Committer {
         }
         self.frontier.write_dirty(&mut add);
         add.size(size);
-        self.index.apply(add)?;
-        self.frontier.evict_full();
+        self.frontier.evict_full(self.shared.indexed());
         self.shared.publish(checkpoint);
-        Ok(done)
+        Ok((done, add))
     }
 
     /// Hands the latest checkpoint to the publisher thread at most once per `PUBLISH_EVERY`
@@ -229,20 +244,30 @@ impl Committer {
     }
 }
 
-/// How long the indexer gathers commit batches into one write of query terms. Every sled
-/// batch makes sled seal its log buffer and hand it to its IO threads (which it wakes all at
-/// once), and that cost more than the terms themselves when each commit had its own; queries
-/// wait for the terms of the records acknowledged before them, so this is also the most it
-/// adds to a query right after an append.
+/// How long the indexer gathers commit batches into one write. Every sled batch makes sled seal
+/// its log buffer and hand it to its IO threads (which it wakes all at once), and that cost
+/// more than the terms themselves when each commit had its own; writing each commit's tiles and
+/// positions from the committer (with single sled writes, which rewrite a node holding 8 KiB
+/// tiles each time) took about a tenth of a 1 KiB transfer's CPU. Reads of the index wait for
+/// it to cover the records acknowledged before them, so this is also the most it adds to a
+/// read right after an append.
 const TERMS_EVERY: Duration = Duration::from_millis(10);
 
 /// At most this many records' terms go into one write.
 const TERMS_MAX_RECORDS: usize = 16 * 1024;
 
-/// A batch's query terms: its first index and each record's terms.
-pub(crate) type TermBatch = (u64, Vec<Vec<(Field, Vec<u8>)>>);
+/// What one commit batch adds to the index.
+pub(crate) struct IndexBatch {
+    /// The index of the batch's first record.
+    first: u64,
+    /// Each record's query terms.
+    terms: Vec<Vec<(Field, Vec<u8>)>>,
+    /// Its tree tiles, positions and the new size, for the `log` tree.
+    additions: Additions,
+}
 
-/// Adds query terms to the index, grouping whatever batches are waiting into one write.
+/// Writes commit batches to the index, grouping whatever batches are waiting into one write of
+/// the `log` tree and one of the `terms` tree.
 pub(crate) struct Indexer {
     pub(crate) index: Index,
     pub(crate) shared: Arc<Shared>,
@@ -251,22 +276,24 @@ pub(crate) struct Indexer {
 }
 
 impl Indexer {
-    pub(crate) fn run(mut self, rx: Receiver<TermBatch>) {
+    pub(crate) fn run(mut self, rx: Receiver<IndexBatch>) {
         let mut failed = false;
         while let Ok(first) = rx.recv() {
             // Let the batches of the next TERMS_EVERY gather in the channel (asleep, rather
-            // than woken by each), then write them as one sled batch.
+            // than woken by each), then write them as one sled batch per tree.
             std::thread::sleep(TERMS_EVERY);
             let mut terms = Terms::following(self.time_max);
+            let mut additions = Additions::default();
             let mut end = 0;
             let mut records = 0;
             let mut next = Some(first);
-            while let Some((start, batch)) = next.take() {
-                for (i, t) in batch.iter().enumerate() {
-                    terms.add(start + i as u64, t);
+            while let Some(batch) = next.take() {
+                for (i, t) in batch.terms.iter().enumerate() {
+                    terms.add(batch.first + i as u64, t);
                 }
-                end = start + batch.len() as u64;
-                records += batch.len();
+                additions.extend(batch.additions);
+                end = batch.first + batch.terms.len() as u64;
+                records += batch.terms.len();
                 if records < TERMS_MAX_RECORDS {
                     next = rx.try_recv().ok();
                 }
@@ -276,10 +303,14 @@ impl Indexer {
             }
             terms.size(end);
             let time_max = terms.running_max();
-            match self.index.apply_terms(terms) {
+            let written = self
+                .index
+                .apply_batch(additions)
+                .and_then(|()| self.index.apply_terms(terms));
+            match written {
                 Ok(()) => {
                     self.time_max = time_max;
-                    self.shared.terms_indexed(end);
+                    self.shared.set_indexed(end);
                 }
                 Err(e) => {
                     let why =
