@@ -15,6 +15,7 @@ pub mod demo_upstream;
 pub mod devmode;
 pub mod identity;
 pub mod liveness;
+pub mod logsink;
 pub mod metrics;
 pub mod pki;
 pub mod records;
