@@ -119,6 +119,19 @@ fn a_bad_value_or_unknown_key_is_exit_64() {
         "{run:?}"
     );
 
+    std::fs::write(
+        &config,
+        text.replace("[server]\n", "[server]\nworker_threads = -2\n"),
+    )
+    .unwrap();
+    let run = check(&config);
+    assert_eq!(run.code, 64, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("[server] worker_threads is -2; use 1 to 1024"),
+        "{run:?}"
+    );
+
     let run = check(Path::new("/nonexistent/gateway.toml"));
     assert_eq!(run.code, 64, "{run:?}");
     assert!(run.stdout.contains("cannot read the config"), "{run:?}");

@@ -79,6 +79,7 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (ExitCode, Strin
         Clock::shifted(time::Duration::days(config.clock_offset_days))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
         .enable_all()
         .build()
         .map_err(|e| {

@@ -112,6 +112,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Ops listener address.
     pub ops_listen: SocketAddr,
+    /// Threads of the runtime that serves connections (`[server] worker_threads`).
+    pub worker_threads: usize,
     /// SPIFFE trust domain.
     pub trust_domain: String,
     /// TLS material of the API listener.
@@ -225,6 +227,21 @@ impl Config {
     }
 }
 
+/// Most `[server] worker_threads` accepted.
+const MAX_WORKER_THREADS: usize = 1024;
+
+/// The default number of threads serving connections: the CPUs less one, at least one. The
+/// audit log's own threads (the fdatasync, signing and index threads and sled's IO threads) use
+/// about a third of the CPU of small transfers; with a worker per CPU they and the workers
+/// preempted each other: on 2 CPUs, one worker took 57-64 µs of CPU per 1 KiB transfer against
+/// 75-104 µs with two (`bench/cpu_per_transfer.sh`, 2026-11-25).
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
 fn validate(
     raw: &raw::RawConfig,
     path: &Path,
@@ -234,6 +251,18 @@ fn validate(
     let resolve = |file: &str| base.join(file);
     let listen = address(&raw.server.listen, "[server] listen", problems);
     let ops_listen = address(&raw.server.ops_listen, "[server] ops_listen", problems);
+    let worker_threads = match raw.server.worker_threads.unwrap_or(0) {
+        0 => Some(default_worker_threads()),
+        n => match usize::try_from(n) {
+            Ok(n @ 1..=MAX_WORKER_THREADS) => Some(n),
+            _ => {
+                problems.push(format!(
+                    "[server] worker_threads is {n}; use 1 to {MAX_WORKER_THREADS}, or 0 for the number of CPUs less one"
+                ));
+                None
+            }
+        },
+    };
     let trust_domain = raw.server.trust_domain.trim().to_owned();
     let domain_ok = !trust_domain.is_empty()
         && trust_domain.bytes().all(|b| {
@@ -303,6 +332,7 @@ fn validate(
         path: path.to_owned(),
         listen: listen?,
         ops_listen: ops_listen?,
+        worker_threads: worker_threads?,
         trust_domain,
         tls: ServerTlsFiles {
             client_ca: resolve(&raw.tls.client_ca),

@@ -42,6 +42,9 @@ pub(crate) struct RawServer {
     pub(crate) ops_listen: String,
     /// SPIFFE trust domain of client identities (`spiffe://<trust_domain>/<role>/<id>`).
     pub(crate) trust_domain: String,
+    /// Threads serving connections; 0 or absent: the CPUs less one (at least one).
+    #[serde(default)]
+    pub(crate) worker_threads: Option<i64>,
 }
 
 fn default_ops_listen() -> String {

@@ -45,6 +45,7 @@ fn the_examples_document_every_key() {
     let keys = [
         "listen",
         "ops_listen",
+        "worker_threads",
         "trust_domain",
         "client_ca",
         "crls",
@@ -150,4 +151,24 @@ fn the_clock_offset_defaults_to_zero_and_is_bounded() {
             .to_string()
             .contains("unknown field `offset_day`")
     );
+}
+
+#[test]
+fn worker_threads_default_to_the_cpus_less_one_and_are_bounded() {
+    let config = parse(&example()).unwrap();
+    assert_eq!(config.worker_threads, super::default_worker_threads());
+    assert!(config.worker_threads >= 1);
+    let set = |n: &str| example().replace("worker_threads = 0", &format!("worker_threads = {n}"));
+    assert_eq!(parse(&set("3")).unwrap().worker_threads, 3);
+    for bad in ["-1", "1025"] {
+        let ConfigError::Invalid { problems, .. } = parse(&set(bad)).unwrap_err() else {
+            panic!("{bad}: expected Invalid");
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("[server] worker_threads is")),
+            "{bad}: {problems:#?}"
+        );
+    }
 }

@@ -251,7 +251,8 @@ pub async fn run(
         ops: local(&ops)?,
         demo: demo.as_ref().map(DemoUpstream::addr),
     };
-    tracing::info!(api = %bound.api, ops = %bound.ops, records = scanned, policy_version = version, "loopgate ready");
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(api = %bound.api, ops = %bound.ops, workers, records = scanned, policy_version = version, "loopgate ready");
     ready(bound);
     // Listeners bound, log recovered, policy loaded.
     systemd::ready();

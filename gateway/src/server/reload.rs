@@ -171,6 +171,10 @@ fn keep_fixed(running: &Config, new: &mut Config) {
     };
     restart("[server] listen", new.listen != running.listen);
     restart("[server] ops_listen", new.ops_listen != running.ops_listen);
+    restart(
+        "[server] worker_threads",
+        new.worker_threads != running.worker_threads,
+    );
     restart("[log] dir", new.log_dir != running.log_dir);
     restart("[log] key", new.log_key != running.log_key);
     restart("[log] origin", new.origin != running.origin);
@@ -181,6 +185,7 @@ fn keep_fixed(running: &Config, new: &mut Config) {
     restart("[logging] format", new.log_format != running.log_format);
     new.listen = running.listen;
     new.ops_listen = running.ops_listen;
+    new.worker_threads = running.worker_threads;
     new.log_dir.clone_from(&running.log_dir);
     new.log_key.clone_from(&running.log_key);
     new.origin.clone_from(&running.origin);
