@@ -1,6 +1,6 @@
 //! `[server] worker_threads`: the runtime serving connections has that many workers (0 or
-//! absent: the CPUs less one, at least one), as the `loopgate ready` line reports, and a
-//! transfer goes through with one worker.
+//! absent: one per CPU), as the `loopgate ready` line reports, and a transfer goes through with
+//! one worker.
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,7 +38,7 @@ fn the_runtime_has_the_configured_number_of_workers() {
 }
 
 #[test]
-fn by_default_the_runtime_leaves_one_cpu_to_the_audit_log() {
+fn by_default_the_runtime_has_a_worker_per_cpu() {
     let gw = Gateway::dev().start();
     assert_eq!(workers(&gw), loopgate::config::default_worker_threads());
     let gw = Gateway::dev()

@@ -230,16 +230,19 @@ impl Config {
 /// Most `[server] worker_threads` accepted.
 const MAX_WORKER_THREADS: usize = 1024;
 
-/// The default number of threads serving connections: the CPUs less one, at least one. The
-/// audit log's own threads (the fdatasync, signing and index threads and sled's IO threads) use
-/// about a third of the CPU of small transfers; with a worker per CPU they and the workers
-/// preempted each other: on 2 CPUs, one worker took 57-64 µs of CPU per 1 KiB transfer against
-/// 75-104 µs with two (`bench/cpu_per_transfer.sh`, 2026-11-25).
+/// The default number of threads serving connections: one per CPU.
+///
+/// Fewer can pay on a small machine whose CPUs the audit log's own threads (fdatasync,
+/// signing, the index, sled's IO) share with the workers: on 2 CPUs, one worker took 57-64 µs
+/// of CPU per 1 KiB transfer against 75-104 µs with two (`bench/cpu_per_transfer.sh`,
+/// 2026-11-25) and made 0.43x nginx's 1 KiB transfers/s against 0.35-0.40x; but a single
+/// worker also bounds a large body's TLS and SHA-256 to one CPU, and 64 MiB transfers fell from
+/// 0.97-1.01x nginx's MB/s to 0.77x. So the default keeps a worker per CPU, and
+/// `[server] worker_threads` lets an operator choose.
 pub fn default_worker_threads() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1))
+        .map(std::num::NonZeroUsize::get)
         .unwrap_or(1)
-        .max(1)
 }
 
 fn validate(
@@ -257,7 +260,7 @@ fn validate(
             Ok(n @ 1..=MAX_WORKER_THREADS) => Some(n),
             _ => {
                 problems.push(format!(
-                    "[server] worker_threads is {n}; use 1 to {MAX_WORKER_THREADS}, or 0 for the number of CPUs less one"
+                    "[server] worker_threads is {n}; use 1 to {MAX_WORKER_THREADS}, or 0 for one per CPU"
                 ));
                 None
             }

@@ -42,7 +42,7 @@ pub(crate) struct RawServer {
     pub(crate) ops_listen: String,
     /// SPIFFE trust domain of client identities (`spiffe://<trust_domain>/<role>/<id>`).
     pub(crate) trust_domain: String,
-    /// Threads serving connections; 0 or absent: the CPUs less one (at least one).
+    /// Threads serving connections; 0 or absent: one per CPU.
     #[serde(default)]
     pub(crate) worker_threads: Option<i64>,
 }
