@@ -119,8 +119,9 @@ fn unreadable(e: impl std::fmt::Display) -> ApiError {
         .message(format!("the audit log cannot be read: {e}"))
 }
 
-/// Runs `read` on a blocking thread with the shared state.
-async fn blocking<T: Send + 'static>(
+/// Runs `read` on a blocking thread with the shared state (sled and segment reads, and the
+/// wait for the index to cover the latest records, must not stall a tokio worker).
+pub(super) async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     read: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

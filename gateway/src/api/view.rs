@@ -183,13 +183,19 @@ fn retention(found: &[Found], decision: &Found, now: OffsetDateTime) -> (Value, 
     (due, is_overdue(received, days, destroyed, now))
 }
 
-/// The sender's or recipient's view of one transfer; anyone else is refused.
+/// The sender's or recipient's view of one transfer; anyone else is refused. The reads run on
+/// a blocking thread.
 pub(super) async fn get(
-    state: &AppState,
+    state: &Arc<AppState>,
     tenant: &str,
     transfer_id: &str,
 ) -> Result<Reply, ApiError> {
     check_transfer_id(transfer_id)?;
+    let (tenant, transfer_id) = (tenant.to_owned(), transfer_id.to_owned());
+    super::audit::blocking(state, move |state| view(state, &tenant, &transfer_id)).await
+}
+
+fn view(state: &AppState, tenant: &str, transfer_id: &str) -> Result<Reply, ApiError> {
     let not_found = || not_found(transfer_id);
     let found = records(state, transfer_id)?;
     let Some(decision) = found.iter().find(|f| f.record.kind == Kind::Decision) else {
@@ -218,8 +224,16 @@ pub(super) async fn get(
 }
 
 /// What a retry with the key of a transfer found in the log gets: the same kind of answer the
-/// first request got (its receipt or its error, with the same log index).
-pub(super) async fn replay(state: &AppState, transfer_id: &str) -> Reply {
+/// first request got (its receipt or its error, with the same log index). The reads run on a
+/// blocking thread.
+pub(super) async fn replay(state: &Arc<AppState>, transfer_id: &str) -> Reply {
+    let transfer_id = transfer_id.to_owned();
+    super::audit::blocking(state, move |state| Ok(replayed(state, &transfer_id)))
+        .await
+        .unwrap_or_else(|e| e.reply())
+}
+
+fn replayed(state: &AppState, transfer_id: &str) -> Reply {
     let found = match records(state, transfer_id) {
         Ok(found) => found,
         Err(e) => return e.reply(),
