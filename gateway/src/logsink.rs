@@ -1,17 +1,17 @@
-//! Where the diagnostic lines go: a buffer that one thread writes to stderr every
-//! [`FLUSH_EVERY`], so the tokio workers never make a `write` syscall per request line nor wake
+//! Where the diagnostic lines go: a buffer that one thread writes to stderr every 50 ms, so
+//! the tokio workers never make a `write` syscall per request line nor wake
 //! another thread per line.
 //!
 //! `tracing-appender`'s non-blocking writer moved the `write` off the workers, but its thread
 //! waits on a channel, and a waiting receiver is woken by every line: with one line per
 //! request, that thread took about 4.6% of the gateway's CPU on 1 KiB transfers, mostly in
 //! context switches. Here a line is appended to a buffer under a short lock, and nobody is
-//! woken unless the buffer passes [`WAKE_AT`].
+//! woken unless the buffer passes 256 KiB.
 //!
-//! Bounded: past [`WRITE_AT`] buffered bytes (stderr blocked or far behind), the thread that
+//! Bounded: past 4 MiB of buffered lines (stderr blocked or far behind), the thread that
 //! logs writes the buffer out itself, so a stuck stderr slows logging down rather than growing
 //! memory. Lines keep their order: the buffer is only ever taken and written under the `out`
-//! lock. What is buffered when the process is killed (at most about `FLUSH_EVERY` of lines) is
+//! lock. What is buffered when the process is killed (at most about 50 ms of lines) is
 //! lost; dropping the [`LogSinkGuard`] writes it.
 
 use std::io::Write;
