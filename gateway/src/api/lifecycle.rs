@@ -181,16 +181,12 @@ pub(super) async fn post(
     let event = parse(&body)?;
 
     let _lock = state.views.lock_transfer(transfer_id).await;
-    let found = {
-        let state = state.clone();
-        let id = transfer_id.to_owned();
-        tokio::task::spawn_blocking(move || view::records(&state, &id))
-            .await
-            .map_err(unavailable)??
-            .into_iter()
-            .map(|found| (found.index, found.record))
-            .collect::<Vec<_>>()
-    };
+    let id = transfer_id.to_owned();
+    let found = super::audit::blocking(state, move |state| view::records(state, &id))
+        .await?
+        .into_iter()
+        .map(|found| (found.index, found.record))
+        .collect::<Vec<_>>();
     let Some((_, decision)) = found.iter().find(|(_, r)| r.kind == Kind::Decision) else {
         return Err(not_found());
     };
