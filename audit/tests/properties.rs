@@ -11,16 +11,8 @@ mod common;
 use loopgate_audit::{Log, verify_consistency, verify_dir, verify_inclusion};
 use proptest::prelude::*;
 
-fn cases(light: u32) -> u32 {
-    if std::env::var_os("AUDIT_HEAVY").is_some() {
-        light * 10
-    } else {
-        light
-    }
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(12)))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(12)))]
 
     #[test]
     fn proofs_hold_against_every_later_checkpoint(batches in prop::collection::vec(1usize..12, 1..8)) {

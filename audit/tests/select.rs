@@ -17,14 +17,6 @@ use proptest::prelude::*;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-fn cases(light: u32) -> u32 {
-    if std::env::var_os("AUDIT_HEAVY").is_some() {
-        light * 10
-    } else {
-        light
-    }
-}
-
 /// What the test knows about one appended record, independently of the index.
 #[derive(Debug, Clone)]
 struct Model {
@@ -261,7 +253,7 @@ fn check(log: &Log, sels: &[Sel], models: &[Model], leaves: &[Vec<u8>]) -> Vec<V
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(10)))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(10)))]
 
     #[test]
     fn select_pages_through_exactly_the_brute_force_answer(

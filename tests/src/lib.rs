@@ -158,6 +158,15 @@ impl BundleText {
     }
 }
 
+/// The keys of a JSON object in the order it has them (sorted, as serde_json keeps them), for
+/// checking the exact set of keys an answer has; empty for anything else.
+pub fn json_keys(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 pub mod client;
 pub mod consistency;
 pub mod gateway;

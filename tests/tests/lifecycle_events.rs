@@ -55,14 +55,8 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
         let r = hk.post_event(&id, body);
         assert_eq!(r.status, 201, "{name}: {}", r.text());
         let receipt = r.json();
-        let keys: Vec<&str> = receipt
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
         assert_eq!(
-            keys,
+            loopgate_tests::json_keys(&receipt),
             [
                 "checkpoint",
                 "inclusion_proof",

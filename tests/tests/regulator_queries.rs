@@ -458,14 +458,8 @@ fn every_record_proves_into_the_latest_checkpoint() {
         let r = regulator.get(&format!("/v1/audit/records/{index}"));
         assert_eq!(r.status, 200, "{}", r.text());
         let body = r.json();
-        let keys: Vec<&str> = body
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
         assert_eq!(
-            keys,
+            loopgate_tests::json_keys(&body),
             [
                 "checkpoint",
                 "inclusion_proof",

@@ -109,3 +109,12 @@ pub fn append_all(log: &Log, first: u64, n: u64, pad: usize) -> Vec<loopgate_aud
         v
     })
 }
+
+/// Proptest cases: `light`, or ten times as many with `AUDIT_HEAVY=1`.
+pub fn cases(light: u32) -> u32 {
+    if std::env::var_os("AUDIT_HEAVY").is_some() {
+        light * 10
+    } else {
+        light
+    }
+}
