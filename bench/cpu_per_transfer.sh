@@ -56,23 +56,14 @@ for round in $(seq "$ROUNDS"); do
         "${OHA[@]}" -n "$WARMUP_TRANSFERS" -o "$WORK/oha-warmup.json" "$url"
         pids=$(side_pids "$side")
         if [ "$PROFILE" = 1 ] && [ "$side" = loopgate ] && [ "$round" = 1 ]; then
-            perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/perf.data" 2>/dev/null &
-            PERF_PID=$!
-            sleep 0.5
+            perf_start perf
         fi
         # shellcheck disable=SC2086
         before=$(cpu_ticks $pids)
         "${OHA[@]}" -n "$TRANSFERS" -o "$WORK/oha-$side-$round.json" "$url"
         # shellcheck disable=SC2086
         used=$(($(cpu_ticks $pids) - before))
-        if [ -n "$PERF_PID" ]; then
-            kill -INT "$PERF_PID"
-            wait "$PERF_PID" || true
-            PERF_PID=
-            perf report -i "$WORK/perf.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null >"$WORK/perf-self.txt" || true
-            perf report -i "$WORK/perf.data" --children --sort symbol -g none --stdio 2>/dev/null >"$WORK/perf-children.txt" || true
-            log "profile of loopgate: $WORK/perf-{self,children}.txt"
-        fi
+        perf_stop perf
         read -r ok bad rps p50 < <(answers "$WORK/oha-$side-$round.json")
         [ "$bad" = 0 ] || log "$side, round $round: $bad answers other than 201 (see $WORK/oha-$side-$round.json)"
         [ "$ok" -gt 0 ] || die "$side, round $round: no 201 answers"

@@ -88,6 +88,26 @@ PERF_PID=
 WORK=
 BODY_TMP=
 
+# Starts `perf record` on loopgate into $WORK/NAME.data (PROFILE=1 runs; stopped by perf_stop,
+# or by cleanup).
+perf_start() { # name
+    perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/$1.data" 2>/dev/null &
+    PERF_PID=$!
+    sleep 0.5
+}
+
+# Stops the `perf record` that perf_start began, if any, and writes its reports
+# $WORK/NAME-{self,children}.txt.
+perf_stop() { # name
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID"
+    wait "$PERF_PID" || true
+    PERF_PID=
+    perf report -i "$WORK/$1.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null >"$WORK/$1-self.txt" || true
+    perf report -i "$WORK/$1.data" --children --sort symbol -g none --stdio 2>/dev/null >"$WORK/$1-children.txt" || true
+    log "profile of loopgate: $WORK/$1-{self,children}.txt"
+}
+
 cleanup() {
     set +e
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; fi

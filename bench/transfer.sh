@@ -162,19 +162,10 @@ oha_run() { # side name oha-args...
     # shellcheck disable=SC2086
     before=$(cpu_ticks $pids)
     if [ "$PROFILE" = 1 ] && [ "$side" = loopgate ] && [[ $name == *-1 ]] && [[ $name != warmup* ]]; then
-        perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/perf-$name.data" 2>/dev/null &
-        PERF_PID=$!
-        sleep 0.5
+        perf_start "perf-$name"
     fi
     oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" "$@" "https://localhost:$(side_port "$side")/v1/transfers"
-    if [ -n "$PERF_PID" ]; then
-        kill -INT "$PERF_PID"
-        wait "$PERF_PID" || true
-        PERF_PID=
-        perf report -i "$WORK/perf-$name.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null >"$WORK/perf-$name-self.txt" || true
-        perf report -i "$WORK/perf-$name.data" --children --sort symbol -g none --stdio 2>/dev/null >"$WORK/perf-$name-children.txt" || true
-        log "profile of loopgate: $WORK/perf-$name-{self,children}.txt"
-    fi
+    perf_stop "perf-$name"
     # shellcheck disable=SC2086
     record "${side}_${name}_cpu" $(($(cpu_ticks $pids) - before))
 }
