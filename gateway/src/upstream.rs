@@ -1,5 +1,9 @@
-//! The recipients' upstreams: one pooled HTTPS client per recipient tenant (rustls + ring through
+//! The recipients' upstreams: pooled HTTPS clients per recipient tenant (rustls + ring through
 //! hyper-rustls), each trusting only that upstream's CA.
+//!
+//! Each connection lane (see `server::lanes`) has its own pool, so a transfer's upstream
+//! connection lives on the thread that serves its client connection: no request crosses threads
+//! on its way to the upstream. Threads outside every lane share one more pool.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,9 +38,10 @@ struct Target {
     url: Uri,
 }
 
-/// Pooled clients for every configured recipient.
+/// Pooled clients for every configured recipient: per recipient, one per lane and one for
+/// threads outside every lane (index 0).
 pub struct Upstreams<B> {
-    targets: BTreeMap<String, (Target, Client<Connector, B>)>,
+    targets: BTreeMap<String, (Target, Vec<Client<Connector, B>>)>,
     timeout: Duration,
 }
 
@@ -45,8 +50,13 @@ where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    /// Builds one client per upstream; fails on the first CA bundle that cannot be loaded.
-    pub fn new(upstreams: &BTreeMap<String, Upstream>, limits: &Limits) -> Result<Self, TlsError> {
+    /// Builds the clients of every upstream for `lanes` connection lanes; fails on the first CA
+    /// bundle that cannot be loaded.
+    pub fn new(
+        upstreams: &BTreeMap<String, Upstream>,
+        limits: &Limits,
+        lanes: usize,
+    ) -> Result<Self, TlsError> {
         let mut targets = BTreeMap::new();
         for (tenant, upstream) in upstreams {
             let tls = upstream_client_config(&upstream.ca)?;
@@ -60,16 +70,20 @@ where
                 .enable_http1()
                 .enable_http2()
                 .wrap_connector(http);
-            let client = Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build(connector);
+            let clients = (0..=lanes)
+                .map(|_| {
+                    Client::builder(TokioExecutor::new())
+                        .pool_idle_timeout(Duration::from_secs(90))
+                        .build(connector.clone())
+                })
+                .collect();
             targets.insert(
                 tenant.clone(),
                 (
                     Target {
                         url: upstream.url.clone(),
                     },
-                    client,
+                    clients,
                 ),
             );
         }
@@ -92,9 +106,13 @@ where
         headers: HeaderMap,
         body: B,
     ) -> Result<StatusCode, UpstreamError> {
-        let (target, client) = self
+        let (target, clients) = self
             .targets
             .get(tenant)
+            .ok_or_else(|| UpstreamError::NotConfigured(tenant.to_owned()))?;
+        let client = clients
+            .get(crate::server::lanes::current())
+            .or_else(|| clients.first())
             .ok_or_else(|| UpstreamError::NotConfigured(tenant.to_owned()))?;
         let mut request = Request::builder()
             .method(Method::POST)

@@ -69,7 +69,7 @@ async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
             ca: path("ca.pem"),
         },
     )]);
-    let upstreams = Upstreams::new(&config, &limits()).unwrap();
+    let upstreams = Upstreams::new(&config, &limits(), 1).unwrap();
     Setup {
         dir,
         _upstream: upstream,

@@ -78,8 +78,11 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (ExitCode, Strin
         );
         Clock::shifted(time::Duration::days(config.clock_offset_days))
     };
+    // The control runtime: accepting, the ops listener, reloads, signals, the demo upstream.
+    // API connections are served by the lanes (`[server] worker_threads` of them) it starts.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads)
+        .worker_threads(1)
+        .thread_name("loopgate-control")
         .enable_all()
         .build()
         .map_err(|e| {

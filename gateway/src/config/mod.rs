@@ -112,7 +112,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Ops listener address.
     pub ops_listen: SocketAddr,
-    /// Threads of the runtime that serves connections (`[server] worker_threads`).
+    /// Connection lanes: threads that serve API connections, each with its own single-threaded
+    /// runtime (`[server] worker_threads`).
     pub worker_threads: usize,
     /// SPIFFE trust domain.
     pub trust_domain: String,
@@ -230,14 +231,13 @@ impl Config {
 /// Most `[server] worker_threads` accepted.
 const MAX_WORKER_THREADS: usize = 1024;
 
-/// The default number of threads serving connections: one per CPU.
+/// The default number of threads serving connections (lanes): one per CPU.
 ///
 /// Fewer can pay on a small machine whose CPUs the audit log's own threads (fdatasync,
-/// signing, the index, sled's IO) share with the workers: on 2 CPUs, one worker took 57-64 µs
-/// of CPU per 1 KiB transfer against 75-104 µs with two (`bench/cpu_per_transfer.sh`,
-/// 2026-11-25) and made 0.43x nginx's 1 KiB transfers/s against 0.35-0.40x; but a single
-/// worker also bounds a large body's TLS and SHA-256 to one CPU, and 64 MiB transfers fell from
-/// 0.97-1.01x nginx's MB/s to 0.77x. So the default keeps a worker per CPU, and
+/// signing, the index, sled's IO) share with the lanes, but one lane bounds a large body's TLS
+/// and SHA-256 to one CPU: with a single work-stealing worker on 2 CPUs (2026-11-25) 1 KiB
+/// transfers went from 0.35-0.40x to 0.43x nginx's rate while 64 MiB transfers fell from
+/// 0.97-1.01x to 0.77x nginx's MB/s. So the default keeps a lane per CPU, and
 /// `[server] worker_threads` lets an operator choose.
 pub fn default_worker_threads() -> usize {
     std::thread::available_parallelism()

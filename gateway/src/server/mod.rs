@@ -1,8 +1,10 @@
 //! Running the gateway: opens the log, loads the policy, binds the listeners, tells systemd it
 //! is ready (and keeps its watchdog fed), serves until SIGTERM or SIGINT, reloading on SIGHUP,
 //! then stops accepting, lets connections (and the transfers on them) finish up to the drain
-//! timeout, and flushes the log.
+//! timeout, and flushes the log. API connections are served on the connection lanes (see
+//! `lanes`); the accept loop, the ops listener and reloads run on the control runtime.
 
+pub(crate) mod lanes;
 mod ops;
 mod reload;
 mod systemd;
@@ -34,6 +36,7 @@ use crate::registry::{self, Source};
 use crate::stamp::Stamper;
 use crate::state::{AppState, PolicySnapshot};
 use crate::upstream::Upstreams;
+use lanes::Lanes;
 
 /// hyper's HTTP/1 read buffer (its default): large body chunks, few wake-ups per megabyte.
 const READ_BUFFER_BYTES: usize = 400 * 1024;
@@ -71,6 +74,14 @@ pub enum ServeError {
         "the audit log needs reopening ({0}); restart loopgate (systemd does: Restart=on-failure) and recovery rebuilds the index from the segments"
     )]
     NeedsRestart(String),
+    /// The threads that serve connections cannot be started.
+    #[error("cannot start the {count} connection threads ([server] worker_threads): {source}")]
+    Lanes {
+        /// How many were asked for.
+        count: usize,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A signal handler cannot be installed.
     #[error("cannot watch {name}: {source}")]
     Signal {
@@ -214,7 +225,11 @@ pub async fn run(
         demo_entry = Some((settings.tenant.clone(), entry));
         demo = Some(started);
     }
-    let upstreams = Upstreams::new(&upstream_config, &config.limits)?;
+    let lanes = Lanes::start(config.worker_threads).map_err(|source| ServeError::Lanes {
+        count: config.worker_threads,
+        source,
+    })?;
+    let upstreams = Upstreams::new(&upstream_config, &config.limits, lanes.len())?;
     let acceptor = Arc::new(reload::Acceptor::new(TlsAcceptor::from(
         crate::tls::server_config(&config.tls)?,
     )));
@@ -251,7 +266,7 @@ pub async fn run(
         ops: local(&ops)?,
         demo: demo.as_ref().map(DemoUpstream::addr),
     };
-    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let workers = lanes.len();
     tracing::info!(api = %bound.api, ops = %bound.ops, workers, records = scanned, policy_version = version, "loopgate ready");
     ready(bound);
     // Listeners bound, log recovered, policy loaded.
@@ -267,7 +282,7 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let ops_task = tokio::spawn(ops::serve(ops, state.clone(), stopped));
     let graceful = GracefulShutdown::new();
-    let stop_reason = accept(&api, &acceptor, &state, &graceful, &mut terminate).await;
+    let stop_reason = accept(&api, &acceptor, &state, &graceful, &mut terminate, &lanes).await;
     systemd::stopping();
     state.liveness.stopping();
     reloader.abort();
@@ -285,6 +300,9 @@ pub async fn run(
     }
     let _ = stop.send(true);
     let _ = ops_task.await;
+    // Connections still open after the drain timeout end with their lanes, before the log is
+    // flushed; a transfer cut off there gets `interrupted` at the next start.
+    tokio::task::spawn_blocking(move || drop(lanes)).await.ok();
     drop(demo);
     let shutdown = state.log.shutdown().await;
     if let Some(watchdog) = watchdog {
@@ -355,6 +373,7 @@ async fn accept(
     state: &Arc<AppState>,
     graceful: &GracefulShutdown,
     terminate: &mut Signal,
+    lanes: &Lanes,
 ) -> Stop {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -384,12 +403,26 @@ async fn accept(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let tcp = match tcp.into_std() {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand over an accepted connection");
+                continue;
+            }
+        };
         let tls = acceptor.current();
         let state = state.clone();
         let config = state.config();
         let limits = config.limits.clone();
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        let connection = async move {
+            let tcp = match tokio::net::TcpStream::from_std(tcp) {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::warn!(peer = %peer, error = %e, "cannot register a connection");
+                    return;
+                }
+            };
             let handshake = tokio::time::timeout(limits.header_timeout, tls.accept(tcp)).await;
             let stream = match handshake {
                 Ok(Ok(stream)) => stream,
@@ -432,6 +465,7 @@ async fn accept(
             if let Err(e) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
             }
-        });
+        };
+        lanes.spawn(connection);
     }
 }

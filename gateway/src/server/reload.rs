@@ -147,7 +147,8 @@ fn prepare(
     if let Some((tenant, entry)) = demo {
         targets.insert(tenant, entry);
     }
-    let upstreams = Upstreams::new(&targets, &config.limits).map_err(ReloadError::Upstream)?;
+    let upstreams = Upstreams::new(&targets, &config.limits, config.worker_threads)
+        .map_err(ReloadError::Upstream)?;
     let file = load_bundle(&config.policy_bundle)?;
     let bundle = (file.sha256 != file_in_force).then_some(file);
     Ok(Prepared {

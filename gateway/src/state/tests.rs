@@ -21,7 +21,7 @@ fn state(dir: &Path) -> AppState {
         filing.route = Route::NationalSc;
     }
     registry.parameters.threshold_assessment = 1_000;
-    let upstreams = Upstreams::new(&BTreeMap::new(), &config.limits).unwrap();
+    let upstreams = Upstreams::new(&BTreeMap::new(), &config.limits, 1).unwrap();
     let stamper = crate::stamp::Stamper::new(Clock::system(), &log).unwrap();
     AppState::new(
         config,

@@ -77,7 +77,11 @@ pub struct VerifyingBody<B> {
     count: u64,
     held: Option<Bytes>,
     finished: bool,
+    /// Fires at the idle deadline as it was when last armed; a frame only moves `last_frame`,
+    /// and the timer is re-armed when it fires early (re-arming a tokio timer for every frame
+    /// cost a wake-up of the runtime's driver each time).
     idle: Pin<Box<Sleep>>,
+    last_frame: Instant,
     report: BodyReport,
 }
 
@@ -94,6 +98,7 @@ impl<B> VerifyingBody<B> {
             held: None,
             finished: false,
             idle,
+            last_frame: Instant::now(),
             report: report.clone(),
         };
         (body, report)
@@ -184,8 +189,12 @@ where
             }
             match this.inner.as_mut().poll_frame(cx) {
                 Poll::Pending => {
-                    if this.idle.as_mut().poll(cx).is_ready() {
-                        return this.fail(BodyFault::IdleTimeout(this.expected.idle_timeout));
+                    while this.idle.as_mut().poll(cx).is_ready() {
+                        let deadline = this.last_frame + this.expected.idle_timeout;
+                        if Instant::now() >= deadline {
+                            return this.fail(BodyFault::IdleTimeout(this.expected.idle_timeout));
+                        }
+                        this.idle.as_mut().reset(deadline);
                     }
                     return Poll::Pending;
                 }
@@ -202,8 +211,7 @@ where
                     return this.fail(fault);
                 }
                 Poll::Ready(Some(Ok(frame))) => {
-                    let deadline = Instant::now() + this.expected.idle_timeout;
-                    this.idle.as_mut().reset(deadline);
+                    this.last_frame = Instant::now();
                     // Trailers are not forwarded: the declaration is in the headers.
                     let Ok(chunk) = frame.into_data() else {
                         continue;

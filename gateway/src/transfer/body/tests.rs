@@ -173,6 +173,40 @@ async fn a_stalled_sender_times_out() {
     drop(tx);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_slow_sender_that_keeps_sending_never_times_out_and_a_stall_does() {
+    // A chunk every 20 s against a 30 s idle timeout, for longer than the timeout several
+    // times over, then a stall: the idle clock counts from the last chunk, not from the start.
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(1);
+    let (last_sent, mut sent) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        for _ in 0..5 {
+            tx.send_data(Bytes::from_static(b"abc")).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        }
+        tx.send_data(Bytes::from_static(b"end")).await.unwrap();
+        let _ = last_sent.send(tokio::time::Instant::now());
+        std::future::pending::<()>().await;
+    });
+    let mut expect = expected(None, None, 1024);
+    expect.idle_timeout = Duration::from_secs(30);
+    let (mut body, report) = VerifyingBody::new(rx, expect);
+    let mut passed = 0;
+    let fault = loop {
+        match body.frame().await.unwrap() {
+            Ok(_) => passed += 1,
+            Err(fault) => break fault,
+        }
+    };
+    let stalled_at = tokio::time::Instant::now();
+    // The last chunk is held back (the body never ended), the five before it went through.
+    assert_eq!(passed, 5);
+    assert_eq!(fault, BodyFault::IdleTimeout(Duration::from_secs(30)));
+    let last = sent.try_recv().unwrap();
+    assert_eq!(stalled_at - last, Duration::from_secs(30));
+    assert_eq!(*report.lock().unwrap(), Some(Err(fault)));
+}
+
 #[test]
 fn the_size_hint_is_the_declared_length() {
     let (tx, rx) = Channel::<Bytes, std::io::Error>::new(1);
