@@ -225,11 +225,7 @@ pub async fn run(
         demo_entry = Some((settings.tenant.clone(), entry));
         demo = Some(started);
     }
-    let lanes = Lanes::start(config.worker_threads).map_err(|source| ServeError::Lanes {
-        count: config.worker_threads,
-        source,
-    })?;
-    let upstreams = Upstreams::new(&upstream_config, &config.limits, lanes.len())?;
+    let upstreams = Upstreams::new(&upstream_config, &config.limits, config.worker_threads)?;
     let acceptor = Arc::new(reload::Acceptor::new(TlsAcceptor::from(
         crate::tls::server_config(&config.tls)?,
     )));
@@ -266,6 +262,12 @@ pub async fn run(
         ops: local(&ops)?,
         demo: demo.as_ref().map(DemoUpstream::addr),
     };
+    // Started last, so no failure above leaves their threads to be joined on this runtime.
+    let lanes =
+        Lanes::start(state.config().worker_threads).map_err(|source| ServeError::Lanes {
+            count: state.config().worker_threads,
+            source,
+        })?;
     let workers = lanes.len();
     tracing::info!(api = %bound.api, ops = %bound.ops, workers, records = scanned, policy_version = version, "loopgate ready");
     ready(bound);
