@@ -143,7 +143,6 @@ impl Log {
         };
         let committer = Committer {
             frontier: rec.frontier,
-            index: index.clone(),
             key: config.signing_key,
             origin: config.origin,
             shared: shared.clone(),

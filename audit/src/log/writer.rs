@@ -132,7 +132,6 @@ impl Syncer {
 /// index to the indexer.
 pub(crate) struct Committer {
     pub(crate) frontier: Frontier,
-    pub(crate) index: Index,
     pub(crate) key: SigningKey,
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
@@ -238,12 +237,11 @@ impl Committer {
         self.publisher.send(cp);
     }
 
+    /// Stores the last checkpoint. (The index is flushed by `Inner::stop` once the indexer,
+    /// which writes it, has stopped too.)
     fn finish(&mut self) {
         self.maybe_store(true);
         self.publisher.stop();
-        if let Err(e) = self.index.flush() {
-            tracing::warn!(error = %e, "could not flush the audit index; it is rebuilt on open");
-        }
     }
 }
 
