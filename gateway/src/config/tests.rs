@@ -154,7 +154,7 @@ fn the_clock_offset_defaults_to_zero_and_is_bounded() {
 }
 
 #[test]
-fn worker_threads_default_to_the_cpus_less_one_and_are_bounded() {
+fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
     let config = parse(&example()).unwrap();
     assert_eq!(config.worker_threads, super::default_worker_threads());
     assert!(config.worker_threads >= 1);

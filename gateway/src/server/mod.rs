@@ -263,11 +263,8 @@ pub async fn run(
         demo: demo.as_ref().map(DemoUpstream::addr),
     };
     // Started last, so no failure above leaves their threads to be joined on this runtime.
-    let lanes =
-        Lanes::start(state.config().worker_threads).map_err(|source| ServeError::Lanes {
-            count: state.config().worker_threads,
-            source,
-        })?;
+    let count = state.config().worker_threads;
+    let lanes = Lanes::start(count).map_err(|source| ServeError::Lanes { count, source })?;
     let workers = lanes.len();
     tracing::info!(api = %bound.api, ops = %bound.ops, workers, records = scanned, policy_version = version, "loopgate ready");
     ready(bound);
