@@ -45,8 +45,8 @@ one_run() { # label binary
             printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(awk '{ print $14 + $15 }' "$t/stat")"
         done
     }
-    local side pids before used url
-    declare -A ok cpu
+    local side pids before used url ok bad rps
+    declare -A count rate cpu
     for side in loopgate nginx; do
         url="https://localhost:$(side_port "$side")/v1/transfers"
         "${oha[@]}" -z "${WARMUP}s" -o "$WORK/warmup.json" "$url"
@@ -58,15 +58,15 @@ one_run() { # label binary
         # shellcheck disable=SC2086
         used=$(($(cpu_ticks $pids) - before))
         [ "$side" = loopgate ] && threads "$LG_PID" >"$WORK/threads-1"
-        ok[$side]=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["statusCodeDistribution"].get("201", 0), d["summary"]["total"])' "$WORK/oha-$side.json")
-        cpu[$side]=$used
+        read -r ok bad rps _ < <(answers "$WORK/oha-$side.json")
+        [ "$bad" = 0 ] || log "$label, $side: $bad answers other than 201 (see $WORK/oha-$side.json)"
+        count[$side]=$ok rate[$side]=$rps cpu[$side]=$used
     done
-    python3 - "$label" "${ok[loopgate]}" "${ok[nginx]}" "${cpu[loopgate]}" "${cpu[nginx]}" \
-        "$(getconf CLK_TCK)" "$WORK/threads-0" "$WORK/threads-1" <<'EOF'
+    python3 - "$label" "${count[loopgate]}" "${count[nginx]}" "${rate[loopgate]}" "${rate[nginx]}" \
+        "${cpu[loopgate]}" "${cpu[nginx]}" "$(getconf CLK_TCK)" "$WORK/threads-0" "$WORK/threads-1" <<'EOF'
 import re, sys
-label, lg, ng, lg_cpu, ng_cpu, hz, t0, t1 = sys.argv[1:]
-(lg_ok, lg_s), (ng_ok, ng_s) = [(int(a), float(b)) for a, b in (lg.split(), ng.split())]
-hz = int(hz)
+label, lg_ok, ng_ok, lg_rps, ng_rps, lg_cpu, ng_cpu, hz, t0, t1 = sys.argv[1:]
+lg_ok, ng_ok, lg_rps, ng_rps, hz = int(lg_ok), int(ng_ok), float(lg_rps), float(ng_rps), int(hz)
 if lg_ok == 0 or ng_ok == 0:
     sys.exit(f"{label}: no 201 answers (loopgate {lg_ok}, nginx {ng_ok})")
 us = lambda ticks, n: ticks / hz / n * 1e6
@@ -77,7 +77,6 @@ for line in open(t1):
     name = re.sub(r"-\d+$", "", name)
     by_name[name] = by_name.get(name, 0) + int(ticks) - before.get(tid, 0)
 threads = " ".join(f"{k}={us(v, lg_ok):.1f}" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1]) if v > 0)
-lg_rps, ng_rps = lg_ok / lg_s, ng_ok / ng_s
 print(f"{label}: loopgate {lg_rps:,.0f}/s nginx {ng_rps:,.0f}/s ratio {lg_rps / ng_rps:.3f}; "
       f"CPU µs per transfer {us(int(lg_cpu), lg_ok):.1f} / {us(int(ng_cpu), ng_ok):.1f}; loopgate threads: {threads}")
 EOF

@@ -33,19 +33,6 @@ start_servers
 OHA=(oha --no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}"
     -c "$CONNS" -D "$WORK/body-1k")
 
-# Prints "<201 answers> <other answers and errors> <201s per second> <p50 ms>" of an oha JSON
-# report.
-answers() {
-    python3 - "$1" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
-ok = codes.get(201, 0)
-print(ok, sum(v for k, v in codes.items() if k != 201) + sum(d["errorDistribution"].values()),
-      f'{ok / d["summary"]["total"]:.0f}', f'{d["metrics"]["latency_ms"]["p50"]:.2f}')
-EOF
-}
-
 hz=$(getconf CLK_TCK)
 results=()
 for round in $(seq "$ROUNDS"); do

@@ -108,6 +108,19 @@ perf_stop() { # name
     log "profile of loopgate: $WORK/$1-{self,children}.txt"
 }
 
+# Prints "<201 answers> <other answers and errors> <201s per second> <p50 ms>" of an oha JSON
+# report.
+answers() {
+    python3 - "$1" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
+ok = codes.get(201, 0)
+print(ok, sum(v for k, v in codes.items() if k != 201) + sum(d["errorDistribution"].values()),
+      f'{ok / d["summary"]["total"]:.0f}', f'{d["metrics"]["latency_ms"]["p50"]:.2f}')
+EOF
+}
+
 cleanup() {
     set +e
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; fi
