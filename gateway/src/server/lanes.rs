@@ -52,6 +52,8 @@ impl Lanes {
         for number in 1..=count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                // For the runtime's blocking threads; the lane's own thread (which runs
+                // `block_on`) is not started by the runtime and sets it below.
                 .on_thread_start(move || LANE.with(|lane| lane.set(number)))
                 .build()?;
             let handle = runtime.handle().clone();
