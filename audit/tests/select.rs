@@ -1,5 +1,6 @@
-//! `Log::select` against brute force (proptest): random records (few senders, recipients,
-//! items, verdicts and reasons, some records lacking those fields; times non-decreasing with
+//! `Log::select` against brute force (proptest): random records (few transfer ids, senders,
+//! recipients, items, verdicts and reasons, some records lacking those fields; most ids of the
+//! gateway's form, several sharing a millisecond and so an index bucket; times non-decreasing with
 //! repeats and sub-second parts) appended through a real log with small segments, then random
 //! selections (0-3 terms, optional from/to, limit 1..50) paged with `after = next` until `None`
 //! must return exactly the matching records in log order, before and after the index is
@@ -22,6 +23,7 @@ use time::macros::datetime;
 struct Model {
     kind: &'static str,
     time: OffsetDateTime,
+    transfer: Option<String>,
     sender: Option<String>,
     recipient: Option<String>,
     item: Option<String>,
@@ -33,6 +35,7 @@ impl Model {
     fn value(&self, field: Field) -> Option<String> {
         match field {
             Field::Kind => Some(self.kind.to_owned()),
+            Field::Transfer => self.transfer.clone(),
             Field::Sender => self.sender.clone(),
             Field::Recipient => self.recipient.clone(),
             Field::Item => self.item.clone(),
@@ -44,7 +47,8 @@ impl Model {
 }
 
 const STEPS_MS: [i64; 7] = [0, 0, 0, 250, 700, 1000, 2600];
-const FIELDS: [Field; 6] = [
+const FIELDS: [Field; 7] = [
+    Field::Transfer,
     Field::Sender,
     Field::Recipient,
     Field::Item,
@@ -54,13 +58,28 @@ const FIELDS: [Field; 6] = [
 ];
 
 /// Builds record `i` from its random choices; returns its model and leaf.
-fn build(i: usize, time: OffsetDateTime, c: (u8, u8, u8, u8, u8)) -> (Model, Vec<u8>) {
-    let (kind, sender, recipient, item, verdict) = c;
+/// Transfer ids: the gateway's form (32 lowercase hex digits, the first 12 the millisecond)
+/// with four sharing a millisecond and two another, and two of other forms.
+const IDS: [&str; 8] = [
+    "0190f3a1b2c3aaaaaaaaaaaaaaaaaaaa",
+    "0190f3a1b2c3aaaaaaaaaaaaaaaaaaab",
+    "0190f3a1b2c30000000000000000000a",
+    "0190f3a1b2c3ffffffffffffffffffff",
+    "0190f3a1b2c4aaaaaaaaaaaaaaaaaaaa",
+    "0190f3a1b2c4aaaaaaaaaaaaaaaaaaab",
+    "0190F3A1B2C3AAAAAAAAAAAAAAAAAAAA",
+    "t-1",
+];
+
+/// Builds record `i` from its random choices; returns its model and leaf.
+fn build(time: OffsetDateTime, c: Choice) -> (Model, Vec<u8>) {
+    let (kind, sender, recipient, item, verdict, id) = c;
     let opt = |n: u8, p: &str| (n > 0).then(|| format!("{p}-{}", n - 1));
-    let tid = format!("t-{i}");
+    let tid = IDS[usize::from(id) % IDS.len()].to_owned();
     let mut m = Model {
         kind: "decision",
         time,
+        transfer: Some(tid.clone()),
         sender: None,
         recipient: None,
         item: None,
@@ -95,13 +114,16 @@ fn build(i: usize, time: OffsetDateTime, c: (u8, u8, u8, u8, u8)) -> (Model, Vec
         }
         _ => {
             m.kind = "system";
+            m.transfer = None;
             Record::new(Kind::System, time).unwrap()
         }
     };
     (m, record.to_leaf().unwrap())
 }
 
-type Choices = Vec<((u8, u8, u8, u8, u8), usize)>;
+/// A record's random choices: kind, sender, recipient, item, verdict, transfer id.
+type Choice = (u8, u8, u8, u8, u8, u8);
+type Choices = Vec<(Choice, usize)>;
 
 /// Appends the records in order, in commit batches of varying size; returns models and leaves.
 fn append_all(log: &Log, choices: &Choices) -> (Vec<Model>, Vec<Vec<u8>>) {
@@ -112,7 +134,7 @@ fn append_all(log: &Log, choices: &Choices) -> (Vec<Model>, Vec<Vec<u8>>) {
     let mut acked = 0;
     for (i, (c, step)) in choices.iter().enumerate() {
         time += Duration::from_millis(STEPS_MS[*step % STEPS_MS.len()] as u64);
-        let (m, leaf) = build(i, time, *c);
+        let (m, leaf) = build(time, *c);
         // Called in log order: each append is queued when it is called.
         pending.push(log.append(leaf.clone()));
         models.push(m);
@@ -147,7 +169,7 @@ type Sel = (
 
 fn sel_strategy() -> impl Strategy<Value = Sel> {
     (
-        prop::collection::vec((0usize..6, 0u8..4), 0..=3),
+        prop::collection::vec((0usize..7, 0u8..8), 0..=3),
         prop::option::of((0usize..1000, 0u8..7)),
         prop::option::of((0usize..1000, 0u8..7)),
         prop::option::weighted(0.2, 0usize..1000),
@@ -156,6 +178,10 @@ fn sel_strategy() -> impl Strategy<Value = Sel> {
 }
 
 fn term(field: Field, v: u8) -> (Field, Vec<u8>) {
+    if field == Field::Transfer {
+        return (field, IDS[usize::from(v)].as_bytes().to_vec());
+    }
+    let v = v % 4;
     let value = match field {
         Field::Sender => format!("s-{v}"),
         Field::Recipient => format!("r-{v}"),
@@ -257,7 +283,7 @@ proptest! {
 
     #[test]
     fn select_pages_through_exactly_the_brute_force_answer(
-        choices in prop::collection::vec(((0u8..6, 0u8..4, 0u8..3, 0u8..3, 0u8..4), 0usize..7), 1..120),
+        choices in prop::collection::vec(((0u8..6, 0u8..4, 0u8..3, 0u8..3, 0u8..4, 0u8..8), 0usize..7), 1..120),
         sels in prop::collection::vec(sel_strategy(), 12),
     ) {
         let dir = tempfile::tempdir().unwrap();

@@ -25,7 +25,7 @@ pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
 use crate::layout::{
-    self, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
+    self, ID_BUCKET, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
 };
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
@@ -98,6 +98,31 @@ impl Additions {
     }
 }
 
+/// Where the hits of one `(field, value)` are stored: the prefix of their keys, and what
+/// follows each hit's index in the lists (the rest of a bucketed transfer id, see
+/// [`layout::id_bucket`]; else nothing).
+pub(crate) struct Place<'a> {
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) tail: &'a [u8],
+}
+
+impl<'a> Place<'a> {
+    pub(crate) fn of(field: Field, value: &'a [u8]) -> Self {
+        if field == Field::Transfer {
+            if let Some((bucket, tail)) = layout::id_bucket(value) {
+                return Self {
+                    prefix: layout::query_prefix(ID_BUCKET, bucket),
+                    tail,
+                };
+            }
+        }
+        Self {
+            prefix: layout::query_prefix(field.tag(), value),
+            tail: &[],
+        }
+    }
+}
+
 /// Query terms for the `terms` tree, grouped: one key per `(field, value)` and group of
 /// records, holding the matching indexes, so a batch of records costs few sled keys. Also the
 /// time marks: where the running maximum of the records' time keys enters a new second.
@@ -137,12 +162,14 @@ impl Terms {
                     }
                 }
             }
+            let place = Place::of(*field, value);
             let list = self
                 .lists
-                .entry(layout::query_prefix(field.tag(), value))
+                .entry(place.prefix)
                 .or_insert_with(|| index.to_be_bytes().to_vec());
             // The first 8 bytes name the key; the list follows.
             list.extend_from_slice(&index.to_be_bytes());
+            list.extend_from_slice(place.tail);
         }
     }
 
@@ -347,50 +374,6 @@ impl Index {
             u64::from_be_bytes(seg),
             u64::from_be_bytes(off),
         )))
-    }
-
-    /// Up to `limit` indexes of records with `field == value`, in log order, after `after`.
-    /// Keys are `prefix | first index`, values lists of indexes: the list that may hold the
-    /// cursor is the last key at or before it, then the keys after it follow in log order.
-    pub(crate) fn query(
-        &self,
-        field: Field,
-        value: &[u8],
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<u64>> {
-        let prefix = layout::query_prefix(field.tag(), value);
-        let from = after.map_or(0, |a| a.saturating_add(1));
-        let start = layout::query_key(field.tag(), value, from);
-        let mut out = Vec::new();
-        let push_list = |list: &[u8], out: &mut Vec<u64>| -> Result<()> {
-            for chunk in list.chunks(8) {
-                let i: [u8; 8] = chunk
-                    .try_into()
-                    .map_err(|_| missing("a query list is malformed"))?;
-                let i = u64::from_be_bytes(i);
-                if i >= from && out.len() < limit {
-                    out.push(i);
-                }
-            }
-            Ok(())
-        };
-        if let Some(kv) = self.terms.range(prefix.clone()..start.clone()).next_back() {
-            let (k, v) = kv?;
-            if k.len() == prefix.len() + 8 {
-                push_list(&v, &mut out)?;
-            }
-        }
-        for kv in self.terms.range(start..) {
-            let (k, v) = kv?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
-                break;
-            }
-            if k.len() == prefix.len() + 8 {
-                push_list(&v, &mut out)?;
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -1,33 +1,44 @@
 //! Reading the `terms` tree for selections: a cursor that seeks the first hit at or after an
-//! index in one `(field, value)` list (what a leapfrog join needs), the last hit of a list, and
-//! the time marks.
+//! index in one `(field, value)` list (what a leapfrog join needs), the last hit of a list, a
+//! page of a list, and the time marks.
 
 use std::ops::Bound;
 
-use super::{Index, missing};
+use super::{Index, Place, missing};
 use crate::error::Result;
-use crate::layout::{self, TIME_MARK};
+use crate::layout::{TIME_MARK, query_key, time_mark_key};
 use crate::record::Field;
 
-/// One stored group of hits: indexes in log order, u64 BE each.
-struct Group(sled::IVec);
+/// One stored group of hits, in log order: each an index (u64 BE) followed by the hit's tail
+/// (see [`Place`]), all of one length.
+struct Group {
+    bytes: sled::IVec,
+    stride: usize,
+}
 
 impl Group {
-    fn new(bytes: sled::IVec) -> Result<Self> {
-        if bytes.len() % 8 != 0 {
+    fn new(bytes: sled::IVec, tail_len: usize) -> Result<Self> {
+        let stride = 8 + tail_len;
+        if bytes.len() % stride != 0 {
             return Err(missing("a query list is malformed"));
         }
-        Ok(Self(bytes))
+        Ok(Self { bytes, stride })
     }
 
     fn len(&self) -> usize {
-        self.0.len() / 8
+        self.bytes.len() / self.stride
     }
 
-    fn get(&self, i: usize) -> u64 {
+    fn index(&self, i: usize) -> u64 {
+        let at = i * self.stride;
         let mut a = [0u8; 8];
-        a.copy_from_slice(&self.0[i * 8..i * 8 + 8]);
+        a.copy_from_slice(&self.bytes[at..at + 8]);
         u64::from_be_bytes(a)
+    }
+
+    fn tail(&self, i: usize) -> &[u8] {
+        let at = i * self.stride;
+        &self.bytes[at + 8..at + self.stride]
     }
 
     /// How many hits are below `index` (a binary search: the hits are sorted).
@@ -35,7 +46,7 @@ impl Group {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.get(mid) < index {
+            if self.index(mid) < index {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -44,10 +55,19 @@ impl Group {
         lo
     }
 
-    /// The first hit at or after `index`, if any.
-    fn first_from(&self, index: u64) -> Option<u64> {
-        let i = self.count_below(index);
-        (i < self.len()).then(|| self.get(i))
+    /// The hits at or after `index` with this `tail`, in log order.
+    fn from<'a>(&'a self, index: u64, tail: &'a [u8]) -> impl Iterator<Item = u64> + 'a {
+        (self.count_below(index)..self.len())
+            .filter(move |&i| self.tail(i) == tail)
+            .map(|i| self.index(i))
+    }
+
+    /// The last hit below `below` with this `tail`, if any.
+    fn last_below(&self, below: u64, tail: &[u8]) -> Option<u64> {
+        (0..self.count_below(below))
+            .rev()
+            .find(|&i| self.tail(i) == tail)
+            .map(|i| self.index(i))
     }
 }
 
@@ -55,6 +75,7 @@ impl Group {
 pub(crate) struct Cursor<'a> {
     terms: &'a sled::Tree,
     prefix: Vec<u8>,
+    tail: Vec<u8>,
     /// The group the last seek found, and the index it was sought from: every hit at or after
     /// that index up to the group's last lies in the group.
     cached: Option<(u64, Group)>,
@@ -66,32 +87,31 @@ impl Cursor<'_> {
     pub(crate) fn seek(&mut self, index: u64) -> Result<Option<u64>> {
         if let Some((from, group)) = &self.cached {
             if *from <= index {
-                if let Some(hit) = group.first_from(index) {
+                if let Some(hit) = group.from(index, &self.tail).next() {
                     return Ok(Some(hit));
                 }
             }
         }
         let key_len = self.prefix.len() + 8;
-        let mut key = self.prefix.clone();
-        key.extend_from_slice(&index.to_be_bytes());
+        let key = query_key(&self.prefix, index);
         // The group that may hold `index` is the last one starting at or before it...
         let mut before = self.terms.range(self.prefix.as_slice()..=key.as_slice());
         if let Some(kv) = before.next_back() {
             let (k, v) = kv?;
             if k.len() == key_len {
-                if let Some(hit) = self.keep(index, Group::new(v)?) {
+                if let Some(hit) = self.keep(index, Group::new(v, self.tail.len())?) {
                     return Ok(Some(hit));
                 }
             }
         }
-        // ...else the hit is the first of the next group.
+        // ...else the hit is in one of the next groups (the first, but for a bucket's).
         for kv in self.terms.range(key.as_slice()..) {
             let (k, v) = kv?;
             if !k.starts_with(&self.prefix) {
                 break;
             }
             if k.len() == key_len {
-                if let Some(hit) = self.keep(index, Group::new(v)?) {
+                if let Some(hit) = self.keep(index, Group::new(v, self.tail.len())?) {
                     return Ok(Some(hit));
                 }
             }
@@ -101,7 +121,7 @@ impl Cursor<'_> {
     }
 
     fn keep(&mut self, index: u64, group: Group) -> Option<u64> {
-        let hit = group.first_from(index)?;
+        let hit = group.from(index, &self.tail).next()?;
         self.cached = Some((index, group));
         Some(hit)
     }
@@ -110,29 +130,74 @@ impl Cursor<'_> {
 impl Index {
     /// A cursor over the indexes of records with `field == value`.
     pub(crate) fn cursor(&self, field: Field, value: &[u8]) -> Cursor<'_> {
+        let place = Place::of(field, value);
         Cursor {
             terms: &self.terms,
-            prefix: layout::query_prefix(field.tag(), value),
+            prefix: place.prefix,
+            tail: place.tail.to_vec(),
             cached: None,
         }
     }
 
     /// The highest index below `below` of a record with `field == value`, if any.
     pub(crate) fn last(&self, field: Field, value: &[u8], below: u64) -> Result<Option<u64>> {
-        let prefix = layout::query_prefix(field.tag(), value);
-        let end = layout::query_key(field.tag(), value, below);
-        for kv in self.terms.range(prefix.as_slice()..end.as_slice()).rev() {
+        let place = Place::of(field, value);
+        let end = query_key(&place.prefix, below);
+        for kv in self
+            .terms
+            .range(place.prefix.as_slice()..end.as_slice())
+            .rev()
+        {
             let (k, v) = kv?;
-            if k.len() != prefix.len() + 8 {
+            if k.len() != place.prefix.len() + 8 {
                 continue;
             }
-            let group = Group::new(v)?;
-            let n = group.count_below(below);
-            if n > 0 {
-                return Ok(Some(group.get(n - 1)));
+            let group = Group::new(v, place.tail.len())?;
+            if let Some(hit) = group.last_below(below, place.tail) {
+                return Ok(Some(hit));
             }
         }
         Ok(None)
+    }
+
+    /// Up to `limit` indexes of records with `field == value`, in log order, after `after`.
+    /// Keys are `prefix | first index`, values lists of hits: the list that may hold the
+    /// cursor is the last key at or before it, then the keys after it follow in log order.
+    pub(crate) fn query(
+        &self,
+        field: Field,
+        value: &[u8],
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let place = Place::of(field, value);
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        let start = query_key(&place.prefix, from);
+        let key_len = place.prefix.len() + 8;
+        let mut out = Vec::new();
+        let push = |v: sled::IVec, out: &mut Vec<u64>| -> Result<()> {
+            let group = Group::new(v, place.tail.len())?;
+            let room = limit.saturating_sub(out.len());
+            out.extend(group.from(from, place.tail).take(room));
+            Ok(())
+        };
+        let mut before = self.terms.range(place.prefix.as_slice()..start.as_slice());
+        if let Some(kv) = before.next_back() {
+            let (k, v) = kv?;
+            if k.len() == key_len {
+                push(v, &mut out)?;
+            }
+        }
+        for kv in self.terms.range(start.as_slice()..) {
+            let (k, v) = kv?;
+            if !k.starts_with(&place.prefix) || out.len() >= limit {
+                break;
+            }
+            if k.len() == key_len {
+                push(v, &mut out)?;
+            }
+        }
+        Ok(out)
     }
 
     /// The running maximum of the indexed records' time keys, if any record has a time.
@@ -150,7 +215,7 @@ impl Index {
     /// The first record index whose running maximum time key is at or after `second` (or,
     /// with `strictly_after`, after it), if an indexed record's is.
     pub(crate) fn time_mark(&self, second: [u8; 8], strictly_after: bool) -> Result<Option<u64>> {
-        let key = layout::time_mark_key(second).to_vec();
+        let key = time_mark_key(second).to_vec();
         let start = if strictly_after {
             Bound::Excluded(key)
         } else {

@@ -152,6 +152,16 @@ impl Index {
         }
         self.flush().unwrap();
     }
+
+    /// Makes the `terms` tree look like one written before the id buckets (layout 2): it says
+    /// layout 2 and holds no bucket keys.
+    pub(crate) fn forget_id_buckets(&self) {
+        self.terms.insert(KEY_LAYOUT, &2u64.to_be_bytes()).unwrap();
+        for kv in self.terms.scan_prefix([b'q', ID_BUCKET]) {
+            self.terms.remove(kv.unwrap().0).unwrap();
+        }
+        self.flush().unwrap();
+    }
 }
 
 /// Guards against rewriting partial tiles under their own key (in the sled node of the full
@@ -241,4 +251,85 @@ fn partial_tiles_under_their_tile_keys_still_load() {
         inclusion_proof(&plain, 120, 150).unwrap()
     );
     assert!(Frontier::load(index.clone(), 150).unwrap().is_some());
+}
+
+/// Transfer ids of the gateway's form share one key per millisecond (bucket) and index write;
+/// a lookup must still return exactly one id's hits. Ids: four in one millisecond, two in
+/// another, one with capitals and one short (both under their own keys).
+const IDS: [&[u8]; 8] = [
+    b"0190f3a1b2c3aaaaaaaaaaaaaaaaaaaa",
+    b"0190f3a1b2c3aaaaaaaaaaaaaaaaaaab",
+    b"0190f3a1b2c30000000000000000000a",
+    b"0190f3a1b2c3ffffffffffffffffffff",
+    b"0190f3a1b2c4aaaaaaaaaaaaaaaaaaaa",
+    b"0190f3a1b2c4aaaaaaaaaaaaaaaaaaab",
+    b"0190F3A1B2C3AAAAAAAAAAAAAAAAAAAA",
+    b"t-1",
+];
+
+proptest::proptest! {
+    #[test]
+    fn bucketed_ids_answer_exactly_their_own_hits(
+        ids in proptest::collection::vec(0usize..IDS.len(), 1..200),
+        cuts in proptest::collection::vec(1usize..40, 1..10),
+        probes in proptest::collection::vec(0u64..210, 8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        // Groups of records as the indexer writes them, cut at random sizes.
+        let mut at = 0;
+        let mut cut = cuts.iter().cycle();
+        while at < ids.len() {
+            let end = (at + cut.next().unwrap()).min(ids.len());
+            let mut terms = Terms::default();
+            for (i, &id) in ids.iter().enumerate().take(end).skip(at) {
+                terms.add(i as u64, &[(Field::Transfer, IDS[id].to_vec())]);
+            }
+            index.apply_terms(terms).unwrap();
+            at = end;
+        }
+        for (id, value) in IDS.iter().enumerate() {
+            let want: Vec<u64> = (0..ids.len() as u64).filter(|&i| ids[i as usize] == id).collect();
+            proptest::prop_assert_eq!(
+                index.query(Field::Transfer, value, None, 1000).unwrap(), want.clone()
+            );
+            let mut cursor = index.cursor(Field::Transfer, value);
+            for &p in &probes {
+                let after: Vec<u64> = want.iter().copied().filter(|&i| i > p).collect();
+                proptest::prop_assert_eq!(
+                    index.query(Field::Transfer, value, Some(p), 3).unwrap(),
+                    after.iter().copied().take(3).collect::<Vec<_>>()
+                );
+                proptest::prop_assert_eq!(
+                    cursor.seek(p).unwrap(),
+                    want.iter().copied().find(|&i| i >= p)
+                );
+                proptest::prop_assert_eq!(
+                    index.last(Field::Transfer, value, p).unwrap(),
+                    want.iter().copied().rfind(|&i| i < p)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn only_ids_of_the_gateways_form_are_bucketed() {
+    assert_eq!(
+        layout::id_bucket(IDS[0]),
+        Some((&b"0190f3a1b2c3"[..], &b"aaaaaaaaaaaaaaaaaaaa"[..]))
+    );
+    for plain in [
+        IDS[6],
+        IDS[7],
+        &IDS[0][..31],
+        b"0190f3a1b2c3aaaaaaaaaaaaaaaaaaaag",
+    ] {
+        assert_eq!(layout::id_bucket(plain), None);
+    }
+    // A bucketed id and a plain id never share keys, whatever the field.
+    assert_ne!(
+        Place::of(Field::Transfer, IDS[0]).prefix,
+        Place::of(Field::Sender, IDS[0]).prefix
+    );
 }

@@ -299,6 +299,49 @@ fn read_range_stops_at_a_damaged_frame() {
 }
 
 #[test]
+fn an_index_written_before_the_id_buckets_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let id = |i: u64| format!("0190f3a1b2c3{:020x}", i % 5);
+    let rt = rt();
+    for i in 0..30u64 {
+        let leaf = String::from_utf8(record(i))
+            .unwrap()
+            .replace(&format!("\"t-{i}\""), &format!("\"{}\"", id(i)));
+        rt.block_on(log.append(leaf.into_bytes())).unwrap();
+    }
+    let want: Vec<u64> = (0..30).filter(|i| i % 5 == 2).collect();
+    assert_eq!(
+        log.query(Field::Transfer, id(2).as_bytes(), None, 100)
+            .unwrap(),
+        want
+    );
+    rt.block_on(log.shutdown()).unwrap();
+    drop(log);
+
+    let index = Index::open(&dir.path().join(INDEX)).unwrap();
+    index.forget_id_buckets();
+    assert_eq!(index.terms_size().unwrap(), 30);
+    assert_eq!(
+        index
+            .query(Field::Transfer, id(2).as_bytes(), None, 100)
+            .unwrap(),
+        Vec::<u64>::new()
+    );
+    drop(index);
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(
+        log.query(Field::Transfer, id(2).as_bytes(), None, 100)
+            .unwrap(),
+        want
+    );
+    assert_eq!(
+        log.last(Field::Transfer, id(2).as_bytes()).unwrap(),
+        Some(27)
+    );
+}
+
+#[test]
 fn an_index_written_before_the_time_marks_is_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(config(dir.path())).unwrap();
