@@ -45,3 +45,13 @@ fn tile_coordinates() {
     assert_eq!(decode_tile(&encode_tile(&rows)), Some(rows));
     assert_eq!(decode_tile(&[0, 1]), None);
 }
+
+/// Readers take an all-zero frame header for preallocated space: no valid frame has one.
+#[test]
+fn no_valid_frame_has_an_all_zero_header() {
+    let mut frame = Vec::new();
+    encode_frame(&mut frame, 0, 0, b"");
+    assert_eq!(frame.len(), FRAME_HEADER);
+    assert_ne!(frame, [0u8; FRAME_HEADER]);
+    assert_eq!(frame[4..8], 0x0fd5_9b8du32.to_le_bytes());
+}

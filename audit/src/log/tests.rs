@@ -123,6 +123,43 @@ fn reopening_and_rebuilding_the_index_keep_the_same_log() {
     assert_eq!(a.index, 70);
 }
 
+/// The zeros preallocated past the active segment's records stay after a crash (and after a
+/// stop): they are the log's clean end for verify and open, which cuts them; appends go on.
+#[test]
+fn preallocated_zeros_are_the_clean_end_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut c = config(dir.path());
+        c.segment_max_bytes = 4 << 20;
+        c
+    };
+    let log = Log::open(config()).unwrap();
+    append_all(&log, 0..30);
+    let seg = dir
+        .path()
+        .join(SEGMENTS)
+        .join(crate::layout::segment_name(0));
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        crate::store::PREALLOCATE
+    );
+    drop(log); // no shutdown: a crash
+
+    let report = verify_dir(dir.path(), None).unwrap();
+    assert_eq!((report.size, report.torn_tail), (30, None));
+    let log = Log::open(config()).unwrap();
+    assert_eq!(log.size(), 30);
+    assert!(
+        std::fs::metadata(&seg).unwrap().len() < 30 * 300,
+        "open cut the zeros"
+    );
+    let a = rt().block_on(log.append(record(30))).unwrap();
+    assert_eq!(a.index, 30);
+    assert_eq!(log.read(29).unwrap(), record(29));
+    rt().block_on(log.shutdown()).unwrap();
+    assert_eq!(verify_dir(dir.path(), None).unwrap().size, 31);
+}
+
 #[test]
 fn a_dropped_append_future_still_writes_its_record() {
     let dir = tempfile::tempdir().unwrap();

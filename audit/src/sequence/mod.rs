@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::layout::{self, SEGMENT_HEADER};
-use crate::store::{ActiveSegment, fsio};
+use crate::store::{ActiveSegment, PREALLOCATE, fsio};
 
 /// Where a durable batch landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,7 @@ impl Sequence {
             self.needs_repair = false;
         }
         if self.active.len >= self.segment_max && self.active.len > SEGMENT_HEADER {
+            self.active.close()?;
             self.active = ActiveSegment::create(&self.dir, self.next)?;
         }
         let first = self.next;
@@ -71,17 +72,32 @@ impl Sequence {
             offsets.push(self.active.len + self.buf.len() as u64);
             layout::encode_frame(&mut self.buf, first + i as u64, first, leaf);
         }
+        let end = self.active.len + self.buf.len() as u64;
+        // Past the zeros: fill the next whole PREALLOCATE, up to the segment's limit.
+        let fill_to = if end > self.active.filled {
+            (end / PREALLOCATE + 1)
+                .saturating_mul(PREALLOCATE)
+                .min(self.segment_max)
+                .max(end)
+        } else {
+            0
+        };
         let res = fsio::append_and_sync(
             &self.active.file,
             &self.active.path,
             self.active.len,
             &self.buf,
+            fill_to,
         );
-        if let Err(e) = res {
-            self.needs_repair = true;
-            return Err(e);
-        }
-        self.active.len += self.buf.len() as u64;
+        let filled = match res {
+            Ok(filled) => filled,
+            Err(e) => {
+                self.needs_repair = true;
+                return Err(e);
+            }
+        };
+        self.active.len = end;
+        self.active.filled = self.active.filled.max(filled);
         self.next += leaves.len() as u64;
         if self.buf.capacity() > 16 << 20 {
             self.buf = Vec::new();

@@ -1,6 +1,7 @@
-//! The only ways this crate writes files: create-exclusive, append-and-sync, truncate-and-sync,
-//! replace, and remove (of a segment that never held a record, or of the space probe). Each one leaves the file (and, where a name changes, its directory) synced
-//! before it returns.
+//! The only ways this crate writes files: create-exclusive, append-and-sync (with zeros
+//! preallocated past the appended bytes), truncate-and-sync, replace, and remove (of a segment
+//! that never held a record, or of the space probe). Each one leaves the file (and, where a
+//! name changes, its directory) synced before it returns.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -26,12 +27,32 @@ pub(crate) fn create_exclusive(path: &Path, bytes: &[u8], mode: u32) -> Result<F
     Ok(f)
 }
 
-/// Writes `bytes` at `offset` (the file's durable end) and `fdatasync`s the file.
-pub(crate) fn append_and_sync(f: &File, path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` at `offset` (the file's durable end), then zeros from their end up to
+/// `fill_to` when that is further (preallocation, see [`crate::store::ActiveSegment`]), and
+/// `fdatasync`s the file. Returns how far the zeros reached: they are best effort, so a disk
+/// that has room for the bytes but not for the zeros (full, or a file size limit) still takes
+/// the batch, only without preallocation.
+pub(crate) fn append_and_sync(
+    f: &File,
+    path: &Path,
+    offset: u64,
+    bytes: &[u8],
+    fill_to: u64,
+) -> Result<u64> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
     fault::check(path)?;
     f.write_all_at(bytes, offset)
         .map_err(|e| Error::io("write", path, e))?;
-    f.sync_data().map_err(|e| Error::io("fdatasync", path, e))
+    let mut at = offset + bytes.len() as u64;
+    while at < fill_to {
+        let n = usize::try_from(fill_to - at).map_or(ZEROS.len(), |n| n.min(ZEROS.len()));
+        match f.write_at(&ZEROS[..n], at) {
+            Ok(0) | Err(_) => break,
+            Ok(written) => at += written as u64,
+        }
+    }
+    f.sync_data().map_err(|e| Error::io("fdatasync", path, e))?;
+    Ok(at)
 }
 
 /// Cuts the file to `len` bytes and syncs it (used to drop a torn or failed tail).

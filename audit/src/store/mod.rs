@@ -40,14 +40,29 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
+/// How far ahead of its records the active segment is filled with zeros (see
+/// [`ActiveSegment::filled`]).
+pub(crate) const PREALLOCATE: u64 = 1 << 20;
+
 /// The segment being appended to, with its durable length.
+///
+/// Its file is kept filled with zeros up to a whole [`PREALLOCATE`] boundary past the records
+/// (at most up to the segment's size limit), as PostgreSQL does with its WAL: overwriting
+/// blocks that are already allocated and written changes neither the file's size nor its
+/// block map, so a batch's `fdatasync` writes only its data. Appending to the end made every
+/// `fdatasync` write the inode (or commit the journal) too: on ext4 that doubled its latency
+/// and its CPU (a 20 KB batch: 200 -> 100 µs, 90 -> 45 µs). The zeros read as the segment's
+/// clean end (see `read_frame`); a closed segment is cut to its records before the next one is
+/// created, and an open or a repair cuts the active one to its durable length.
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
     pub(crate) first: u64,
     pub(crate) path: PathBuf,
     pub(crate) file: File,
-    /// Bytes known to be durable; anything past this is an unacknowledged tail.
+    /// Bytes known to be durable; anything past this is an unacknowledged tail or zeros.
     pub(crate) len: u64,
+    /// The file's size: `len` and then zeros.
+    pub(crate) filled: u64,
 }
 
 impl ActiveSegment {
@@ -66,6 +81,7 @@ impl ActiveSegment {
             path,
             file,
             len: SEGMENT_HEADER,
+            filled: SEGMENT_HEADER,
         })
     }
 
@@ -88,7 +104,18 @@ impl ActiveSegment {
             path: path.to_owned(),
             file,
             len,
+            filled: len,
         })
+    }
+
+    /// Cuts the zeros past the records (before the next segment is created, so that only the
+    /// last segment ever ends in zeros).
+    pub(crate) fn close(&mut self) -> Result<()> {
+        if self.filled > self.len {
+            fsio::truncate_and_sync(&self.file, &self.path, self.len)?;
+            self.filled = self.len;
+        }
+        Ok(())
     }
 
     /// Reopens the file and cuts it back to its durable length: after a failed write or

@@ -136,6 +136,19 @@ pub(crate) fn read_frame(
     if got == 0 {
         return Ok(Frame::End);
     }
+    if hb[..got].iter().all(|&b| b == 0) {
+        // No valid frame has an all-zero header (its CRC would be 0x0fd59b8d): the active
+        // segment's preallocated zeros (see `ActiveSegment`) are its end, when nothing but
+        // zeros follows.
+        return if zeros_to_end(r)? {
+            Ok(Frame::End)
+        } else {
+            bad(
+                "zeros where a frame belongs, and data after them".into(),
+                false,
+            )
+        };
+    }
     if got < FRAME_HEADER {
         return bad("frame header is incomplete".into(), true);
     }
@@ -191,6 +204,20 @@ pub(crate) fn later_batch_after(path: &Path, offset: u64, index: u64) -> Result<
         }
     }
     Ok(false)
+}
+
+/// Whether `r` holds only zeros from here to its end.
+fn zeros_to_end(r: &mut impl Read) -> std::io::Result<bool> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = read_full(r, &mut buf)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        if n < buf.len() {
+            return Ok(true);
+        }
+    }
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -88,6 +88,9 @@ pub fn frames(path: &Path) -> Vec<(u64, usize, usize)> {
     let mut at = 16;
     let mut out = Vec::new();
     while at + 24 <= b.len() {
+        if b[at..at + 24].iter().all(|&x| x == 0) {
+            break; // the active segment's preallocated zeros
+        }
         let len = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
         let index = u64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap());
         if at + 24 + len > b.len() {
