@@ -160,9 +160,8 @@ impl Index {
         Ok(None)
     }
 
-    /// Up to `limit` indexes of records with `field == value`, in log order, after `after`.
-    /// Keys are `prefix | first index`, values lists of hits: the list that may hold the
-    /// cursor is the last key at or before it, then the keys after it follow in log order.
+    /// Up to `limit` indexes of records with `field == value`, in log order, after `after`:
+    /// the cursor's hits, one seek after another.
     pub(crate) fn query(
         &self,
         field: Field,
@@ -170,31 +169,17 @@ impl Index {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<u64>> {
-        let place = Place::of(field, value);
-        let from = after.map_or(0, |a| a.saturating_add(1));
-        let start = query_key(&place.prefix, from);
-        let key_len = place.prefix.len() + 8;
+        let mut cursor = self.cursor(field, value);
+        let mut at = after.map_or(0, |a| a.saturating_add(1));
         let mut out = Vec::new();
-        let push = |v: sled::IVec, out: &mut Vec<u64>| -> Result<()> {
-            let group = Group::new(v, place.tail.len())?;
-            let room = limit.saturating_sub(out.len());
-            out.extend(group.from(from, place.tail).take(room));
-            Ok(())
-        };
-        let mut before = self.terms.range(place.prefix.as_slice()..start.as_slice());
-        if let Some(kv) = before.next_back() {
-            let (k, v) = kv?;
-            if k.len() == key_len {
-                push(v, &mut out)?;
-            }
-        }
-        for kv in self.terms.range(start.as_slice()..) {
-            let (k, v) = kv?;
-            if !k.starts_with(&place.prefix) || out.len() >= limit {
+        while out.len() < limit {
+            let Some(hit) = cursor.seek(at)? else {
                 break;
-            }
-            if k.len() == key_len {
-                push(v, &mut out)?;
+            };
+            out.push(hit);
+            match hit.checked_add(1) {
+                Some(next) => at = next,
+                None => break,
             }
         }
         Ok(out)
