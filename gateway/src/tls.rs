@@ -40,6 +40,16 @@ pub enum TlsError {
         /// rustls' reason.
         source: rustls::Error,
     },
+    /// An upstream URL that TLS cannot connect to (its host cannot name a certificate).
+    #[error(
+        "upstream URL {url}: {reason}; use https://HOST:PORT/PATH with a DNS name or an IP address"
+    )]
+    UpstreamUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The client verifier could not be built (e.g. a CRL that does not parse).
     #[error("client certificate verifier: {0}; check the CA bundle and CRL files")]
     Verifier(#[from] rustls::server::VerifierBuilderError),

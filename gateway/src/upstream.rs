@@ -1,19 +1,17 @@
-//! The recipients' upstreams: pooled HTTPS clients per recipient tenant (rustls + ring through
-//! hyper-rustls), each trusting only that upstream's CA.
+//! The recipients' upstreams: pooled HTTPS connections per recipient tenant (rustls + ring,
+//! HTTP/1.1 or HTTP/2 as the upstream's ALPN says), each trusting only that upstream's CA.
 //!
 //! Each connection lane (see `server::lanes`) has its own pool, so a transfer's upstream
 //! connection lives on the thread that serves its client connection: no request crosses threads
-//! on its way to the upstream. Threads outside every lane share one more pool.
+//! on its way to the upstream. Threads outside every lane share one more pool (see `pool`).
+
+mod pool;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use hyper::body::{Body, Bytes};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Limits, Upstream};
 use crate::tls::{TlsError, upstream_client_config};
@@ -32,16 +30,10 @@ pub enum UpstreamError {
     Timeout(Duration),
 }
 
-type Connector = HttpsConnector<HttpConnector>;
-
-struct Target {
-    url: Uri,
-}
-
-/// Pooled clients for every configured recipient: per recipient, one per lane and one for
-/// threads outside every lane (index 0).
+/// Connection pools for every configured recipient, each with a slot per lane and one for
+/// threads outside every lane (slot 0).
 pub struct Upstreams<B> {
-    targets: BTreeMap<String, (Target, Vec<Client<Connector, B>>)>,
+    targets: BTreeMap<String, pool::Pool<B>>,
     timeout: Duration,
 }
 
@@ -60,32 +52,13 @@ where
         let mut targets = BTreeMap::new();
         for (tenant, upstream) in upstreams {
             let tls = upstream_client_config(&upstream.ca)?;
-            let mut http = HttpConnector::new();
-            http.enforce_http(false);
-            http.set_connect_timeout(Some(limits.upstream_connect_timeout));
-            http.set_nodelay(true);
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config((*tls).clone())
-                .https_only()
-                .enable_http1()
-                .enable_http2()
-                .wrap_connector(http);
-            let clients = (0..=lanes)
-                .map(|_| {
-                    Client::builder(TokioExecutor::new())
-                        .pool_idle_timeout(Duration::from_secs(90))
-                        .build(connector.clone())
-                })
-                .collect();
-            targets.insert(
-                tenant.clone(),
-                (
-                    Target {
-                        url: upstream.url.clone(),
-                    },
-                    clients,
-                ),
-            );
+            let pool = pool::Pool::new(
+                &upstream.url,
+                &tls,
+                limits.upstream_connect_timeout,
+                lanes + 1,
+            )?;
+            targets.insert(tenant.clone(), pool);
         }
         Ok(Self {
             targets,
@@ -106,35 +79,16 @@ where
         headers: HeaderMap,
         body: B,
     ) -> Result<StatusCode, UpstreamError> {
-        let (target, clients) = self
+        let pool = self
             .targets
             .get(tenant)
             .ok_or_else(|| UpstreamError::NotConfigured(tenant.to_owned()))?;
-        let client = clients
-            .get(crate::server::lanes::current())
-            .or_else(|| clients.first())
-            .ok_or_else(|| UpstreamError::NotConfigured(tenant.to_owned()))?;
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(target.url.clone())
-            .body(body)
-            .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-        *request.headers_mut() = headers;
-        request
-            .headers_mut()
+        let mut headers = headers;
+        headers
             .entry(header::CONTENT_TYPE)
             .or_insert(HeaderValue::from_static("application/octet-stream"));
-        let exchange = async {
-            let response = client
-                .request(request)
-                .await
-                .map_err(|e| UpstreamError::Unavailable(error_chain(&e)))?;
-            let status = response.status();
-            // Read the (small) answer so the connection can go back to the pool.
-            let _ = http_body_util::BodyExt::collect(response.into_body()).await;
-            Ok(status)
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        let lane = crate::server::lanes::current();
+        tokio::time::timeout(self.timeout, pool.post(lane, headers, body))
             .await
             .map_err(|_| UpstreamError::Timeout(self.timeout))?
     }

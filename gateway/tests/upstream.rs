@@ -228,3 +228,151 @@ async fn an_unknown_recipient_has_no_upstream() {
     assert!(setup.upstreams.has("hk-biolab"));
     assert!(!setup.upstreams.has("hk-other"));
 }
+
+/// What a probe upstream saw of one request: HTTP version, `Host` header, request target.
+type Seen = (http::Version, Option<String>, String);
+
+/// A test upstream on loopback that offers `alpn` and counts its TCP connections; with
+/// `close`, it closes each connection after its first answer (`Connection: close`).
+struct Probe {
+    addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn probe(dir: &Path, alpn: &[&[u8]], close: bool) -> Probe {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use std::sync::atomic::Ordering;
+
+    let mut tls = (*plain_server_config(&dir.join("up.pem"), &dir.join("up.key")).unwrap()).clone();
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (count, log) = (connections.clone(), seen.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            let (acceptor, log) = (acceptor.clone(), log.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            let host = request
+                                .headers()
+                                .get(http::header::HOST)
+                                .map(|h| h.to_str().unwrap().to_owned());
+                            let seen = (request.version(), host, request.uri().path().to_owned());
+                            let _ = request.into_body().collect().await;
+                            log.lock().unwrap().push(seen);
+                            let mut answer = http::Response::builder().status(201);
+                            if close {
+                                answer = answer.header(http::header::CONNECTION, "close");
+                            }
+                            Ok::<_, std::convert::Infallible>(
+                                answer
+                                    .body(Full::new(Bytes::from_static(b"stored")))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    Probe {
+        addr,
+        connections,
+        seen,
+        task,
+    }
+}
+
+/// Sends three transfers one after the other to a probe; returns what it saw and how many
+/// connections it accepted.
+async fn three_through(alpn: &[&[u8]], close: bool) -> (Vec<Seen>, usize, std::net::SocketAddr) {
+    let base = setup(None).await;
+    let probe = probe(base.dir.path(), alpn, close).await;
+    let setup = setup_with_dir(base, probe.addr);
+    for _ in 0..3 {
+        let (status, _) = send(
+            &setup,
+            "t-pool",
+            vec![b"abc".to_vec()],
+            expected(Some(3), None),
+        )
+        .await;
+        assert_eq!(status.unwrap(), http::StatusCode::CREATED);
+    }
+    let seen = probe.seen.lock().unwrap().clone();
+    let connections = probe.connections.load(std::sync::atomic::Ordering::SeqCst);
+    (seen, connections, probe.addr)
+}
+
+/// `setup`'s upstreams, pointed at `addr` with the same CA.
+fn setup_with_dir(setup: Setup, addr: std::net::SocketAddr) -> Setup {
+    let config = BTreeMap::from([(
+        "hk-biolab".to_owned(),
+        Upstream {
+            url: format!("https://{addr}/ingest").parse().unwrap(),
+            ca: setup.dir.path().join("ca.pem"),
+        },
+    )]);
+    Setup {
+        upstreams: Upstreams::new(&config, &limits(), 1).unwrap(),
+        ..setup
+    }
+}
+
+#[tokio::test]
+async fn http1_transfers_reuse_one_connection_with_origin_form_and_host() {
+    let (seen, connections, addr) = three_through(&[b"http/1.1"], false).await;
+    assert_eq!(
+        connections, 1,
+        "one kept-alive connection for three transfers"
+    );
+    let expected = (
+        http::Version::HTTP_11,
+        Some(addr.to_string()),
+        "/ingest".to_owned(),
+    );
+    assert_eq!(seen, vec![expected.clone(), expected.clone(), expected]);
+}
+
+#[tokio::test]
+async fn http2_transfers_share_one_connection() {
+    let (seen, connections, _) = three_through(&[b"h2", b"http/1.1"], false).await;
+    assert_eq!(connections, 1, "one HTTP/2 connection for three transfers");
+    assert_eq!(seen.len(), 3);
+    for (version, _, path) in seen {
+        assert_eq!(version, http::Version::HTTP_2);
+        assert_eq!(path, "/ingest");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_is_not_reused() {
+    let (seen, connections, _) = three_through(&[b"http/1.1"], true).await;
+    assert_eq!(seen.len(), 3);
+    assert_eq!(connections, 3, "each answer closed its connection");
+}
