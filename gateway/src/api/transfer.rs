@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use hyper::body::Incoming;
 use loopgate_audit::Record;
 use loopgate_policy::{ReasonCode, TransferRequest, VolumeCounters};
@@ -20,6 +20,14 @@ use crate::state::{AppState, Remembered, Reply};
 use crate::transfer::body::{BodyFault, Expected, VerifyingBody};
 use crate::transfer::headers::{self, TransferHeaders};
 use crate::upstream::UpstreamError;
+
+// The headers the pipeline reads and writes, named once: a `&str` name is parsed (and
+// lowercased) again at every lookup or insert.
+const LOOP_RECIPIENT: HeaderName = HeaderName::from_static("loop-recipient");
+const LOOP_INVENTORY_ITEM: HeaderName = HeaderName::from_static("loop-inventory-item");
+const LOOP_PURPOSE: HeaderName = HeaderName::from_static("loop-purpose");
+const LOOP_TRANSFER_ID: HeaderName = HeaderName::from_static("loop-transfer-id");
+const LOOP_SENDER: HeaderName = HeaderName::from_static("loop-sender");
 
 pub(super) async fn post(
     state: &Arc<AppState>,
@@ -71,7 +79,14 @@ async fn spawned(
     parsed: Result<TransferHeaders, headers::HeaderProblem>,
     request: Request<Incoming>,
 ) -> (Reply, Outcome) {
-    let task = tokio::spawn(pipeline(state.clone(), sender.to_owned(), parsed, request));
+    // Boxed: the pipeline's future is several KiB, and a task keeps its future inline, copying
+    // it when spawned and again when its output replaces it; a box is one copy.
+    let task = tokio::spawn(Box::pin(pipeline(
+        state.clone(),
+        sender.to_owned(),
+        parsed,
+        request,
+    )));
     match task.await {
         Ok(done) => done,
         Err(e) => {
@@ -156,15 +171,15 @@ async fn run(
 ) -> Result<(Reply, Outcome), ApiError> {
     let transfer_id = new_transfer_id(state.clock.now());
     let snapshot = state.policy();
-    let raw = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let raw = |name: HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
     let mut facts = DecisionFacts {
         transfer_id: &transfer_id,
         sender,
         headers: None,
         raw: [
-            raw("loop-recipient"),
-            raw("loop-inventory-item"),
-            raw("loop-purpose"),
+            raw(LOOP_RECIPIENT),
+            raw(LOOP_INVENTORY_ITEM),
+            raw(LOOP_PURPOSE),
         ],
         policy_version: snapshot.version,
         // Set to the record's time when it is stamped.
@@ -322,18 +337,18 @@ async fn forward(
         tracing::error!(recipient = %headers.recipient, "no upstream configured for an allowed recipient");
         return failed(ReasonCode::UpstreamUnavailable);
     }
-    let mut upstream_headers = HeaderMap::new();
-    let mut put = |name: &'static str, value: &str| {
+    let mut upstream_headers = HeaderMap::with_capacity(8);
+    let mut put = |name: HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             upstream_headers.insert(name, value);
         }
     };
-    put("loop-transfer-id", transfer_id);
-    put("loop-sender", sender);
-    put("loop-inventory-item", &headers.item);
-    put("loop-purpose", &headers.purpose);
+    put(LOOP_TRANSFER_ID, transfer_id);
+    put(LOOP_SENDER, sender);
+    put(LOOP_INVENTORY_ITEM, &headers.item);
+    put(LOOP_PURPOSE, &headers.purpose);
     if let Some(length) = headers.content_length {
-        put("content-length", &length.to_string());
+        upstream_headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
         upstream_headers.insert(http::header::CONTENT_TYPE, content_type.clone());

@@ -146,7 +146,9 @@ where
         loop {
             let (sender, reused) = match self.checkout(slot).await {
                 Some(sender) => (sender, true),
-                None => (self.connect(slot).await?, false),
+                // Boxed: opening a connection (TLS, HTTP/2 handshake) is a large future and a
+                // rare one, and every transfer's task would otherwise carry its size.
+                None => (Box::pin(self.connect(slot)).await?, false),
             };
             let (headers, body) = message;
             let sent = match sender {
