@@ -33,7 +33,7 @@ use crate::tls::TlsError;
 /// How long a connection may sit idle in a pool before it is closed rather than reused (checked
 /// when the lane next sends to this upstream; the upstream's own keep-alive timeout closes it
 /// otherwise).
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Where an upstream is and how to talk to it.
 struct Target {
@@ -170,7 +170,9 @@ where
                 Err(mut e) => match e.take_message() {
                     Some(request) if reused => {
                         tracing::debug!(error = %e.error(), "pooled upstream connection was closed; sending on another");
-                        let (parts, body) = request.into_parts();
+                        let (mut parts, body) = request.into_parts();
+                        // Set again for the next connection, whose protocol may differ.
+                        parts.headers.remove(header::HOST);
                         message = (parts.headers, body);
                     }
                     _ => return Err(UpstreamError::Unavailable(error_chain(e.error()))),
@@ -312,4 +314,47 @@ async fn read<B>(
 
 fn lock<B>(slot: &Mutex<Idle<B>>) -> std::sync::MutexGuard<'_, Idle<B>> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::Empty;
+    use rustls::RootCertStore;
+
+    use super::*;
+
+    fn pool(url: &str) -> Pool<Empty<Bytes>> {
+        let tls = ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth();
+        Pool::new(&url.parse().unwrap(), &tls, Duration::from_secs(1), 3).unwrap()
+    }
+
+    #[test]
+    fn the_target_comes_from_the_url() {
+        let p = pool("https://[::1]:9443/ingest?batch=1");
+        assert_eq!((p.target.host.as_str(), p.target.port), ("::1", 9443));
+        assert_eq!(p.target.host_header, "[::1]:9443");
+        assert_eq!(p.target.path, "/ingest?batch=1");
+        assert_eq!(p.target.server_name, ServerName::try_from("::1").unwrap());
+        assert_eq!(p.lanes.len(), 3);
+
+        // The default port is not written into Host, written or not.
+        for url in ["https://up.example/", "https://up.example:443/"] {
+            let p = pool(url);
+            assert_eq!((p.target.host.as_str(), p.target.port), ("up.example", 443));
+            assert_eq!(p.target.host_header, "up.example");
+            assert_eq!(p.target.path, "/");
+        }
+        assert_eq!(pool("https://10.0.0.5:8443").target.path, "/");
+    }
+
+    #[test]
+    fn connections_offer_http2_and_http1() {
+        let p = pool("https://up.example/");
+        let offered = &p.tls.config().alpn_protocols;
+        assert_eq!(offered, &[b"h2".to_vec(), b"http/1.1".to_vec()]);
+    }
 }
