@@ -137,15 +137,16 @@ fn rustls_error(context: &'static str) -> impl Fn(rustls::Error) -> TlsError {
     move |source| TlsError::Rustls { context, source }
 }
 
-/// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2. ALPN is
-/// left to the HTTP connector, which offers what it can speak.
+/// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2, offering
+/// HTTP/2 and HTTP/1.1 in ALPN (the upstream pool speaks whichever the upstream picks).
 pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = root_store(ca, "upstream CA")?;
-    let config = ClientConfig::builder_with_provider(provider())
+    let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(rustls_error("protocol versions"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

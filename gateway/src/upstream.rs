@@ -54,7 +54,7 @@ where
             let tls = upstream_client_config(&upstream.ca)?;
             let pool = pool::Pool::new(
                 &upstream.url,
-                &tls,
+                tls,
                 limits.upstream_connect_timeout,
                 lanes + 1,
             )?;
@@ -76,14 +76,13 @@ where
     pub async fn send(
         &self,
         tenant: &str,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: B,
     ) -> Result<StatusCode, UpstreamError> {
         let pool = self
             .targets
             .get(tenant)
             .ok_or_else(|| UpstreamError::NotConfigured(tenant.to_owned()))?;
-        let mut headers = headers;
         headers
             .entry(header::CONTENT_TYPE)
             .or_insert(HeaderValue::from_static("application/octet-stream"));

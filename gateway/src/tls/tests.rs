@@ -149,6 +149,16 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
 }
 
 #[test]
+fn upstream_configs_offer_http2_and_http1() {
+    let pki = Pki::new();
+    let config = upstream_client_config(&pki.dir.path().join("ca.pem")).unwrap();
+    assert_eq!(
+        config.alpn_protocols,
+        [b"h2".to_vec(), b"http/1.1".to_vec()]
+    );
+}
+
+#[test]
 fn missing_or_empty_files_name_the_file() {
     let pki = Pki::new();
     let mut files = pki.files();
