@@ -38,8 +38,9 @@ fn limits() -> Limits {
     }
 }
 
-/// A demo upstream for `hk-biolab`, or with `at`, whatever the test has at that address.
-async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
+/// A directory with an upstream CA (`ca.pem`) and a server certificate it issued for
+/// localhost and 127.0.0.1 (`up.pem`, `up.key`).
+fn certs() -> tempfile::TempDir {
     #[allow(clippy::disallowed_methods)] // rustls checks certificates against the real clock
     let now = time::OffsetDateTime::now_utc();
     let dir = tempfile::tempdir().unwrap();
@@ -51,6 +52,25 @@ async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
     std::fs::write(path("ca.pem"), ca.cert_pem()).unwrap();
     std::fs::write(path("up.pem"), &server.cert_pem).unwrap();
     std::fs::write(path("up.key"), &server.key_pem).unwrap();
+    dir
+}
+
+/// Upstreams with `hk-biolab` at `addr`, trusting the CA in `dir`.
+fn upstreams_at(dir: &Path, addr: std::net::SocketAddr) -> Upstreams<Sent> {
+    let config = BTreeMap::from([(
+        "hk-biolab".to_owned(),
+        Upstream {
+            url: format!("https://{addr}/ingest").parse().unwrap(),
+            ca: dir.join("ca.pem"),
+        },
+    )]);
+    Upstreams::new(&config, &limits(), 1).unwrap()
+}
+
+/// A demo upstream for `hk-biolab`, or with `at`, whatever the test has at that address.
+async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
+    let dir = certs();
+    let path = |name: &str| dir.path().join(name);
     let (addr, upstream) = match at {
         Some(addr) => (addr, None),
         None => {
@@ -62,14 +82,7 @@ async fn setup(at: Option<std::net::SocketAddr>) -> Setup {
             (demo.addr(), Some(demo))
         }
     };
-    let config = BTreeMap::from([(
-        "hk-biolab".to_owned(),
-        Upstream {
-            url: format!("https://{addr}/ingest").parse().unwrap(),
-            ca: path("ca.pem"),
-        },
-    )]);
-    let upstreams = Upstreams::new(&config, &limits(), 1).unwrap();
+    let upstreams = upstreams_at(dir.path(), addr);
     Setup {
         dir,
         _upstream: upstream,
@@ -311,9 +324,13 @@ async fn probe(dir: &Path, alpn: &[&[u8]], close: bool) -> Probe {
 /// Sends three transfers one after the other to a probe; returns what it saw and how many
 /// connections it accepted.
 async fn three_through(alpn: &[&[u8]], close: bool) -> (Vec<Seen>, usize, std::net::SocketAddr) {
-    let base = setup(None).await;
-    let probe = probe(base.dir.path(), alpn, close).await;
-    let setup = setup_with_dir(base, probe.addr);
+    let dir = certs();
+    let probe = probe(dir.path(), alpn, close).await;
+    let setup = Setup {
+        upstreams: upstreams_at(dir.path(), probe.addr),
+        dir,
+        _upstream: None,
+    };
     for _ in 0..3 {
         let (status, _) = send(
             &setup,
@@ -327,21 +344,6 @@ async fn three_through(alpn: &[&[u8]], close: bool) -> (Vec<Seen>, usize, std::n
     let seen = probe.seen.lock().unwrap().clone();
     let connections = probe.connections.load(std::sync::atomic::Ordering::SeqCst);
     (seen, connections, probe.addr)
-}
-
-/// `setup`'s upstreams, pointed at `addr` with the same CA.
-fn setup_with_dir(setup: Setup, addr: std::net::SocketAddr) -> Setup {
-    let config = BTreeMap::from([(
-        "hk-biolab".to_owned(),
-        Upstream {
-            url: format!("https://{addr}/ingest").parse().unwrap(),
-            ca: setup.dir.path().join("ca.pem"),
-        },
-    )]);
-    Setup {
-        upstreams: Upstreams::new(&config, &limits(), 1).unwrap(),
-        ..setup
-    }
 }
 
 #[tokio::test]
