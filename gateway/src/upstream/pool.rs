@@ -278,25 +278,29 @@ where
             let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
                 .await
                 .map_err(|e| unavailable("HTTP/2 handshake failed with", &e))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "upstream HTTP/2 connection ended");
-                }
-            });
+            drive(connection, "HTTP/2");
             lock(slot).http2 = Some((Instant::now(), sender.clone()));
             Ok(Sender::Http2(sender))
         } else {
             let (sender, connection) = http1::handshake(io)
                 .await
                 .map_err(|e| unavailable("HTTP/1.1 handshake failed with", &e))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "upstream HTTP/1.1 connection ended");
-                }
-            });
+            drive(connection, "HTTP/1.1");
             Ok(Sender::Http1(sender))
         }
     }
+}
+
+/// Runs a connection's task on this thread's runtime until the connection ends.
+fn drive<C>(connection: C, protocol: &'static str)
+where
+    C: std::future::Future<Output = hyper::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "upstream {protocol} connection ended");
+        }
+    });
 }
 
 /// The status of an answer, after reading its (small) body so that the connection is ready for
