@@ -1,6 +1,4 @@
-//! The command line (SPEC.md section 7). Exit codes: 0 success; 1 a policy denial
-//! (`policy eval`); 2 bad usage, an unreadable file or an invalid bundle; 64 a bad gateway
-//! config.
+//! The command line (SPEC.md section 7). Exit codes: see [`crate::exit::Exit`].
 
 use clap::{Parser, Subcommand};
 

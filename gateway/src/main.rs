@@ -6,6 +6,7 @@
 
 mod cli;
 mod cmd;
+mod exit;
 
 use std::process::ExitCode;
 
@@ -19,12 +20,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli.command {
+    let exit = match cli.command {
         cli::Command::Serve(args) => cmd::serve::run(&args),
         cli::Command::Dev(command) => cmd::dev::run(&command),
         cli::Command::Keygen(args) => cmd::keygen::run(args),
         cli::Command::Audit(args) => cmd::audit::run(args),
         cli::Command::Policy(command) => cmd::policy::run(command),
         cli::Command::CheckConfig(args) => cmd::check_config::run(&args),
-    }
+    };
+    exit.into()
 }

@@ -2,13 +2,11 @@
 //! binding a port. Exit 0, or 64 (EX_USAGE) with one line per problem on stdout.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Args;
 use loopgate::config::Config;
 
-/// sysexits.h EX_USAGE: the configuration is wrong.
-pub(crate) const EX_USAGE: u8 = 64;
+use crate::exit::Exit;
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckConfigArgs {
@@ -17,7 +15,7 @@ pub(crate) struct CheckConfigArgs {
     config: PathBuf,
 }
 
-pub(crate) fn run(args: &CheckConfigArgs) -> ExitCode {
+pub(crate) fn run(args: &CheckConfigArgs) -> Exit {
     let shown = args.config.display();
     let problems = match Config::load(&args.config) {
         Err(e) => e.lines(),
@@ -29,11 +27,11 @@ pub(crate) fn run(args: &CheckConfigArgs) -> ExitCode {
     };
     if problems.is_empty() {
         println!("{shown}: ok");
-        ExitCode::SUCCESS
+        Exit::Success
     } else {
         for problem in problems {
             println!("{problem}");
         }
-        ExitCode::from(EX_USAGE)
+        Exit::Config
     }
 }

@@ -1,11 +1,12 @@
 //! `loopgate dev ...`: dev-mode helpers.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 use loopgate::clock::Clock;
 use loopgate::devmode;
+
+use crate::exit::Exit;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DevCommand {
@@ -29,28 +30,28 @@ pub(crate) enum DevCommand {
     },
 }
 
-pub(crate) fn run(command: &DevCommand) -> ExitCode {
+pub(crate) fn run(command: &DevCommand) -> Exit {
     let now = Clock::system().now();
     match command {
         DevCommand::Cert { role, id, dir } => match devmode::issue_cert(dir, role, id, now) {
             Ok(cert) => {
                 println!("{}", cert.display());
-                ExitCode::SUCCESS
+                Exit::Success
             }
             Err(e) => {
                 eprintln!("loopgate: {e}");
-                ExitCode::from(2)
+                Exit::Usage
             }
         },
         DevCommand::Init { dir } => match devmode::ensure(dir, now, devmode::write_log_key) {
             Ok(made) => {
                 let verb = if made { "made" } else { "already there:" };
                 println!("loopgate: {verb} {}", dir.display());
-                ExitCode::SUCCESS
+                Exit::Success
             }
             Err(e) => {
                 eprintln!("loopgate: {e}");
-                ExitCode::FAILURE
+                Exit::Failure
             }
         },
     }

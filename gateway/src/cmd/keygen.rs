@@ -1,9 +1,9 @@
 //! `loopgate keygen --out FILE --name ORIGIN`: a new Ed25519 log key.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-
 use loopgate_audit::SigningKey;
+use std::path::PathBuf;
+
+use crate::exit::Exit;
 
 /// Create a new Ed25519 log signing key (file mode 0600) and print its verifier key.
 #[derive(Debug, clap::Args)]
@@ -16,25 +16,25 @@ pub(crate) struct Args {
     name: String,
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> Exit {
     if args.out.exists() {
         eprintln!(
             "loopgate keygen: {} exists; refusing to overwrite a key",
             args.out.display()
         );
-        return ExitCode::from(2);
+        return Exit::Usage;
     }
     let key = match SigningKey::generate(&args.name) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("loopgate keygen: {e}");
-            return ExitCode::from(2);
+            return Exit::Usage;
         }
     };
     if let Err(e) = key.create_file(&args.out) {
         eprintln!("loopgate keygen: {e}");
-        return ExitCode::from(2);
+        return Exit::Usage;
     }
     println!("{}", key.verifier());
-    ExitCode::SUCCESS
+    Exit::Success
 }

@@ -1,7 +1,6 @@
 //! `loopgate policy check` and `loopgate policy eval` (SPEC.md section 7).
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use loopgate_policy::{
@@ -15,10 +14,7 @@ use time::{Date, OffsetDateTime};
 
 mod apply;
 
-/// Exit code for bad usage, an unreadable file or an invalid bundle.
-const EXIT_USAGE: u8 = 2;
-/// Exit code of `policy eval` when the transfer is denied.
-const EXIT_DENIED: u8 = 1;
+use crate::exit::Exit;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
@@ -86,7 +82,7 @@ fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
     })
 }
 
-pub(crate) fn run(command: PolicyCommand) -> ExitCode {
+pub(crate) fn run(command: PolicyCommand) -> Exit {
     match command {
         PolicyCommand::Check { file } => check(&file),
         PolicyCommand::Eval(args) => eval(&args),
@@ -94,7 +90,7 @@ pub(crate) fn run(command: PolicyCommand) -> ExitCode {
     }
 }
 
-fn check(file: &Path) -> ExitCode {
+fn check(file: &Path) -> Exit {
     let shown = file.display();
     match load(file) {
         Ok(bundle) => {
@@ -108,13 +104,13 @@ fn check(file: &Path) -> ExitCode {
                 registry.items.len(),
                 registry.filings.len()
             );
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Err(problems) => {
             for problem in problems {
                 println!("{shown}:{problem}");
             }
-            ExitCode::from(EXIT_USAGE)
+            Exit::Usage
         }
     }
 }
@@ -128,14 +124,14 @@ struct EvalOutput<'a> {
     flags: Vec<&'a str>,
 }
 
-fn eval(args: &EvalArgs) -> ExitCode {
+fn eval(args: &EvalArgs) -> Exit {
     let bundle = match load(&args.bundle) {
         Ok(bundle) => bundle,
         Err(problems) => {
             for problem in problems {
                 eprintln!("{}:{problem}", args.bundle.display());
             }
-            return ExitCode::from(EXIT_USAGE);
+            return Exit::Usage;
         }
     };
     let request = TransferRequest {
@@ -162,13 +158,13 @@ fn eval(args: &EvalArgs) -> ExitCode {
         Ok(line) => println!("{line}"),
         Err(e) => {
             eprintln!("loopgate: cannot encode the decision: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return Exit::Usage;
         }
     }
     if decision.is_allowed() {
-        ExitCode::SUCCESS
+        Exit::Success
     } else {
-        ExitCode::from(EXIT_DENIED)
+        Exit::Failure
     }
 }
 

@@ -3,7 +3,6 @@
 //! from it, and prints copy-paste curl commands.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use loopgate::clock::Clock;
@@ -12,7 +11,7 @@ use loopgate::devmode;
 use loopgate::logsink::{LogSink, LogSinkGuard};
 use loopgate::server::{self, Bound};
 
-use super::check_config::EX_USAGE;
+use crate::exit::Exit;
 
 /// The dev-mode folder, relative to the working directory.
 const DEV_DIR: &str = "loopgate-dev";
@@ -24,7 +23,7 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: &ServeArgs) -> ExitCode {
+pub(crate) fn run(args: &ServeArgs) -> Exit {
     let clock = Clock::system();
     let dev = args.config.is_none();
     let config_path = match &args.config {
@@ -37,7 +36,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("loopgate: cannot make ./{DEV_DIR}/: {e}");
-                return ExitCode::FAILURE;
+                return Exit::Failure;
             }
         },
     };
@@ -47,7 +46,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
             for line in e.lines() {
                 eprintln!("{line}");
             }
-            return ExitCode::from(EX_USAGE);
+            return Exit::Config;
         }
     };
     // Held for the whole run: dropping it writes out the queued diagnostic lines.
@@ -57,7 +56,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     // returns this exit code), so the queued lines always reach stderr, before the last line.
     drop(log_writer);
     match ended {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success,
         Err((code, message)) => {
             eprintln!("loopgate: {message}");
             code
@@ -68,7 +67,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
 /// Runs the gateway under `config` until it stops: `Err` with the exit code and the line for
 /// stderr when it failed. The runtime and what it ran are dropped before this returns, so their
 /// last diagnostic lines are queued by then.
-fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (ExitCode, String)> {
+fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> {
     let clock = if config.clock_offset_days == 0 {
         clock
     } else {
@@ -87,7 +86,7 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (ExitCode, Strin
         .build()
         .map_err(|e| {
             let message = format!("cannot start the runtime: {e}");
-            (ExitCode::FAILURE, message)
+            (Exit::Failure, message)
         })?;
     let received = config
         .demo_upstream
@@ -99,16 +98,12 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (ExitCode, Strin
     drop(runtime);
     served.map_err(|e| {
         let code = match e {
-            server::ServeError::NeedsRestart(_) => ExitCode::from(EXIT_TEMPFAIL),
-            _ => ExitCode::FAILURE,
+            server::ServeError::NeedsRestart(_) => Exit::TempFail,
+            _ => Exit::Failure,
         };
         (code, e.to_string())
     })
 }
-
-/// Exit status asking the service manager for a restart (`EX_TEMPFAIL`): the log must be
-/// reopened after its disk filled up and space came back.
-const EXIT_TEMPFAIL: u8 = 75;
 
 /// Installs the diagnostic subscriber. Lines go to stderr in batches, every 50 ms, from the
 /// [`LogSink`]'s thread, not from the tokio worker that logs them (one `write` per request was

@@ -5,12 +5,13 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use loopgate_audit::{Log, LogConfig, SigningKey, verify_dir};
+
+use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -31,12 +32,12 @@ pub(crate) struct Args {
     paced_seconds: u64,
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> Exit {
     match bench(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success,
         Err(e) => {
             eprintln!("loopgate audit bench: {e:#}");
-            ExitCode::from(2)
+            Exit::Usage
         }
     }
 }

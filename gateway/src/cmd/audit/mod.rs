@@ -3,7 +3,7 @@
 mod bench;
 mod verify;
 
-use std::process::ExitCode;
+use crate::exit::Exit;
 
 /// Verify or benchmark the audit log.
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@ enum Command {
     Bench(bench::Args),
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> Exit {
     match args.command {
         Command::Verify(a) => verify::run(a),
         Command::Bench(a) => bench::run(a),

@@ -2,14 +2,10 @@
 //! `loopgate audit verify --receipt FILE --key KEY`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use loopgate_audit::{Error, Receipt, VerifierKey, verify_dir, verify_receipt};
 
-/// Exit code when the log or receipt is not sound.
-const FAILED: u8 = 1;
-/// Exit code for bad usage or unreadable input.
-const USAGE: u8 = 2;
+use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["data_dir", "receipt"])))]
@@ -26,19 +22,19 @@ pub(crate) struct Args {
     key: Option<String>,
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> Exit {
     let key = match args.key.as_deref().map(load_key).transpose() {
         Ok(k) => k,
-        Err(e) => return fail(USAGE, &e),
+        Err(e) => return fail(Exit::Usage, &e),
     };
     if let Some(path) = args.receipt {
         let Some(key) = key else {
-            return fail(USAGE, "--receipt needs --key");
+            return fail(Exit::Usage, "--receipt needs --key");
         };
         return receipt(&path, &key);
     }
     let Some(dir) = args.data_dir else {
-        return fail(USAGE, "give --data-dir or --receipt");
+        return fail(Exit::Usage, "give --data-dir or --receipt");
     };
     match verify_dir(&dir, key.as_ref()) {
         Ok(r) => {
@@ -65,20 +61,25 @@ pub(crate) fn run(args: Args) -> ExitCode {
             if let Some(t) = &r.torn_tail {
                 println!("note: {t}");
             }
-            ExitCode::SUCCESS
+            Exit::Success
         }
         Err(e) => fail(code(&e), &e.to_string()),
     }
 }
 
-fn receipt(path: &std::path::Path, key: &VerifierKey) -> ExitCode {
+fn receipt(path: &std::path::Path, key: &VerifierKey) -> Exit {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return fail(USAGE, &format!("cannot read {}: {e}", path.display())),
+        Err(e) => return fail(Exit::Usage, &format!("cannot read {}: {e}", path.display())),
     };
     let receipt: Receipt = match serde_json::from_str(&text) {
         Ok(r) => r,
-        Err(e) => return fail(USAGE, &format!("{} is not a receipt: {e}", path.display())),
+        Err(e) => {
+            return fail(
+                Exit::Usage,
+                &format!("{} is not a receipt: {e}", path.display()),
+            );
+        }
     };
     match verify_receipt(&receipt, key) {
         Ok(cp) => {
@@ -89,9 +90,9 @@ fn receipt(path: &std::path::Path, key: &VerifierKey) -> ExitCode {
                 cp.size(),
                 key.name()
             );
-            ExitCode::SUCCESS
+            Exit::Success
         }
-        Err(e) => fail(FAILED, &e.to_string()),
+        Err(e) => fail(Exit::Failure, &e.to_string()),
     }
 }
 
@@ -105,24 +106,24 @@ fn load_key(arg: &str) -> Result<VerifierKey, String> {
 }
 
 /// Damage and forgery are verification failures; the rest is unreadable input.
-fn code(e: &Error) -> u8 {
+fn code(e: &Error) -> Exit {
     match e {
         Error::Corrupt { .. }
         | Error::CheckpointMismatch(_)
         | Error::BadCheckpoint(_)
-        | Error::BadProof(_) => FAILED,
-        _ => USAGE,
+        | Error::BadProof(_) => Exit::Failure,
+        _ => Exit::Usage,
     }
 }
 
-fn fail(code: u8, msg: &str) -> ExitCode {
-    let what = if code == FAILED {
+fn fail(code: Exit, msg: &str) -> Exit {
+    let what = if code == Exit::Failure {
         "verification failed"
     } else {
         "error"
     };
     eprintln!("loopgate audit verify: {what}: {msg}");
-    ExitCode::from(code)
+    code
 }
 
 fn b64(h: &[u8]) -> String {

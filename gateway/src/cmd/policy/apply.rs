@@ -5,7 +5,6 @@
 //! refuses the change for another reason.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,10 +19,8 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{EXIT_USAGE, load};
-
-/// Exit code when the gateway cannot be reached or refuses the change.
-const EXIT_FAILED: u8 = 1;
+use super::load;
+use crate::exit::Exit;
 
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
@@ -66,19 +63,19 @@ enum ApplyError {
     },
 }
 
-pub(crate) fn run(args: &ApplyArgs) -> ExitCode {
+pub(crate) fn run(args: &ApplyArgs) -> Exit {
     let shown = args.file.display();
     if let Err(problems) = load(&args.file) {
         for problem in problems {
             eprintln!("{shown}:{problem}");
         }
-        return ExitCode::from(EXIT_USAGE);
+        return Exit::Usage;
     }
     let text = match std::fs::read_to_string(&args.file) {
         Ok(text) => text,
         Err(e) => {
             eprintln!("{shown}: cannot read the bundle: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return Exit::Usage;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -88,19 +85,19 @@ pub(crate) fn run(args: &ApplyArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
+            return Exit::Failure;
         }
     };
     match runtime.block_on(apply(args, text)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("policy apply: {e}");
-            ExitCode::from(EXIT_FAILED)
+            Exit::Failure
         }
     }
 }
 
-async fn apply(args: &ApplyArgs, text: String) -> Result<ExitCode, ApplyError> {
+async fn apply(args: &ApplyArgs, text: String) -> Result<Exit, ApplyError> {
     let gateway = Gateway::new(&args.url, &args.ca, &args.cert, &args.key)?;
     let (status, current) = gateway
         .call(Method::GET, "/v1/admin/policy", Bytes::new())
@@ -116,7 +113,7 @@ async fn apply(args: &ApplyArgs, text: String) -> Result<ExitCode, ApplyError> {
     }
     if args.dry_run {
         println!("dry run: nothing applied");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Success);
     }
     let (status, body) = gateway
         .call(Method::PUT, "/v1/admin/policy", Bytes::from(text))
@@ -125,7 +122,7 @@ async fn apply(args: &ApplyArgs, text: String) -> Result<ExitCode, ApplyError> {
     match (status, json) {
         (StatusCode::OK, Some(json)) => {
             println!("applied: policy_version {}", json["policy_version"]);
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Success)
         }
         (StatusCode::UNPROCESSABLE_ENTITY, Some(json)) => {
             let shown = args.file.display();
@@ -138,7 +135,7 @@ async fn apply(args: &ApplyArgs, text: String) -> Result<ExitCode, ApplyError> {
                 );
             }
             eprintln!("the gateway refused the bundle; nothing was changed");
-            Ok(ExitCode::from(EXIT_USAGE))
+            Ok(Exit::Usage)
         }
         (status, _) => Err(refused("PUT /v1/admin/policy", status, &body)),
     }
