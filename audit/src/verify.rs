@@ -2,7 +2,7 @@
 //! segment files alone, checks the stored checkpoint's signature and root, and names the first
 //! bad record; and checks a transfer receipt offline. The CLI and the tests share this code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, VerifierKey};
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::layout::SEGMENT_HEADER;
 use crate::log::{Appended, CHECKPOINT, SEGMENTS, VERIFIER_KEY};
-use crate::store::{self, Damage};
+use crate::store::{self, Visit};
 use crate::tree::PerfectHashes;
 use crate::tree::{CompactRange, Hash, leaf_hash, verify_inclusion};
 
@@ -56,39 +55,24 @@ pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
     let segments = store::list_segments(&seg_dir)?;
     let mut compact = CompactRange::new();
     let mut root_at_floor = (floor == 0).then(|| compact.root());
-    let mut torn_tail = None;
-    for (i, (first, path)) in segments.iter().enumerate() {
-        let next = compact.size();
-        if *first != next {
-            return Err(Error::Corrupt {
-                segment: path.clone(),
-                offset: 0,
-                index: next,
-                what: format!("segment starts at record {first} but record {next} comes next"),
-            });
+    let mut hash = |_, _, _, leaf: &[u8]| {
+        compact.push(leaf_hash(leaf));
+        if compact.size() == floor {
+            root_at_floor = Some(compact.root());
         }
-        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |_, _, leaf| {
-            compact.push(leaf_hash(leaf));
-            if compact.size() == floor {
-                root_at_floor = Some(compact.root());
-            }
-            Ok(())
-        })?;
-        if let Some(bad) = &scanned.bad {
-            match store::classify(path, bad, i + 1 == segments.len(), floor)? {
-                Damage::Corrupt(e) => return Err(e),
-                Damage::TornTail => {
-                    torn_tail = Some(format!(
-                        "torn tail in {} at byte {} (record {}): {}; never acknowledged, cut on the next open",
-                        path.display(),
-                        bad.offset,
-                        bad.index,
-                        bad.what
-                    ));
-                }
-            }
-        }
-    }
+        Ok(())
+    };
+    let walked = store::walk(&segments, floor, &mut hash)?;
+    let torn_tail = walked.last.and_then(|segment| {
+        let bad = segment.torn?;
+        Some(format!(
+            "torn tail in {} at byte {} (record {}): {}; never acknowledged, cut on the next open",
+            segment.path.display(),
+            bad.offset,
+            bad.index,
+            bad.what
+        ))
+    });
     let size = compact.size();
     let mut checkpoint = None;
     if let Some((text, m, root_m)) = stored {
@@ -124,25 +108,44 @@ pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
 
 /// Locates an altered record with the leaf hashes the sled index recorded when it was written
 /// (a hint only: the index is not trusted, and it may be missing or locked by a running log).
-fn first_differing_leaf(dir: &Path, segments: &[(u64, std::path::PathBuf)], m: u64) -> Option<u64> {
+fn first_differing_leaf(dir: &Path, segments: &[(u64, PathBuf)], m: u64) -> Option<u64> {
     let index_dir = dir.join(crate::log::INDEX);
     if !index_dir.is_dir() {
         return None;
     }
-    let index = Index::open_once(&index_dir).ok()?;
-    let mut found = None;
-    for (first, path) in segments {
-        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |i, _, leaf| {
-            if found.is_none() && i < m && index.perfect(0, i).ok() != Some(leaf_hash(leaf)) {
-                found = Some(i);
-            }
-            Ok(())
-        });
-        if scanned.is_err() || found.is_some() {
-            break;
+    let mut search = LeafSearch {
+        index: Index::open_once(&index_dir).ok()?,
+        below: m,
+        found: None,
+    };
+    // A walk that fails (an unreadable segment) ends the search with what it found so far.
+    let _ = store::walk(segments, m, &mut search);
+    search.found
+}
+
+/// The search of [`first_differing_leaf`]: the first record below `below` whose leaf hash is not
+/// the one the index recorded.
+struct LeafSearch {
+    index: Index,
+    below: u64,
+    found: Option<u64>,
+}
+
+impl Visit for LeafSearch {
+    fn record(&mut self, i: u64, _: u64, _: u64, leaf: &[u8]) -> Result<()> {
+        if self.found.is_none()
+            && i < self.below
+            && self.index.perfect(0, i).ok() != Some(leaf_hash(leaf))
+        {
+            self.found = Some(i);
         }
+        Ok(())
     }
-    found
+
+    /// The search ends with the segment it found the record in.
+    fn stop(&mut self) -> bool {
+        self.found.is_some()
+    }
 }
 
 /// A transfer receipt (SPEC section 3): proves offline that the record `leaf` is entry
