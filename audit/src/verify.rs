@@ -2,7 +2,7 @@
 //! segment files alone, checks the stored checkpoint's signature and root, and names the first
 //! bad record; and checks a transfer receipt offline. The CLI and the tests share this code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, VerifierKey};
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::layout::SEGMENT_HEADER;
 use crate::log::{Appended, CHECKPOINT, SEGMENTS, VERIFIER_KEY};
-use crate::store::{self, Damage};
+use crate::store::{self, Visit};
 use crate::tree::PerfectHashes;
 use crate::tree::{CompactRange, Hash, leaf_hash, verify_inclusion};
 
@@ -37,15 +36,39 @@ pub struct Report {
 
 /// Verifies the data directory `dir`. Without `key`, the directory's `log.pub` is used.
 pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
-    let (key, key_from_data_dir) = match key {
+    let (key, key_from_data_dir) = load_key(dir, key)?;
+    let stored = crate::log::read_stored_checkpoint(&dir.join(CHECKPOINT))?;
+    let floor = stored.as_ref().map_or(0, |s| s.1);
+    let segments = list_segments(dir)?;
+    let hashed = hash_segments(&segments, floor)?;
+    let checkpoint = match stored {
+        Some(stored) => check_stored(dir, &segments, stored, &hashed, key.as_ref())?,
+        None => None,
+    };
+    Ok(Report {
+        size: hashed.compact.size(),
+        root: hashed.compact.root(),
+        segments: segments.len(),
+        checkpoint,
+        key_from_data_dir,
+        torn_tail: hashed.torn_tail,
+    })
+}
+
+/// The key to check the stored checkpoint with: `key`, else the one in the directory's
+/// `log.pub` (if any), and whether it came from there.
+fn load_key(dir: &Path, key: Option<&VerifierKey>) -> Result<(Option<VerifierKey>, bool)> {
+    Ok(match key {
         Some(k) => (Some(k.clone()), false),
         None => match std::fs::read_to_string(dir.join(VERIFIER_KEY)) {
             Ok(text) => (Some(VerifierKey::parse(&text)?), true),
             Err(_) => (None, false),
         },
-    };
-    let stored = crate::log::read_stored_checkpoint(&dir.join(CHECKPOINT))?;
-    let floor = stored.as_ref().map_or(0, |s| s.1);
+    })
+}
+
+/// The segment files of the data directory `dir`, which must have a segments folder.
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let seg_dir = dir.join(SEGMENTS);
     if !seg_dir.is_dir() {
         return Err(Error::invalid(
@@ -53,96 +76,119 @@ pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
             format!("{} has no segments folder", dir.display()),
         ));
     }
-    let segments = store::list_segments(&seg_dir)?;
+    store::list_segments(&seg_dir)
+}
+
+/// What the segments hash to.
+struct Hashed {
+    /// The tree of all their records.
+    compact: CompactRange,
+    /// The root of the first `floor` records (`None` when they hold fewer).
+    root_at_floor: Option<Hash>,
+    /// The torn tail beyond the checkpoint, as reported.
+    torn_tail: Option<String>,
+}
+
+/// Walks the segments ([`store::walk`]; `floor` is the stored checkpoint's size), hashing every
+/// record.
+fn hash_segments(segments: &[(u64, PathBuf)], floor: u64) -> Result<Hashed> {
     let mut compact = CompactRange::new();
     let mut root_at_floor = (floor == 0).then(|| compact.root());
-    let mut torn_tail = None;
-    for (i, (first, path)) in segments.iter().enumerate() {
-        let next = compact.size();
-        if *first != next {
-            return Err(Error::Corrupt {
-                segment: path.clone(),
-                offset: 0,
-                index: next,
-                what: format!("segment starts at record {first} but record {next} comes next"),
-            });
+    let mut hash = |_, _, _, leaf: &[u8]| {
+        compact.push(leaf_hash(leaf));
+        if compact.size() == floor {
+            root_at_floor = Some(compact.root());
         }
-        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |_, _, leaf| {
-            compact.push(leaf_hash(leaf));
-            if compact.size() == floor {
-                root_at_floor = Some(compact.root());
-            }
-            Ok(())
-        })?;
-        if let Some(bad) = &scanned.bad {
-            match store::classify(path, bad, i + 1 == segments.len(), floor)? {
-                Damage::Corrupt(e) => return Err(e),
-                Damage::TornTail => {
-                    torn_tail = Some(format!(
-                        "torn tail in {} at byte {} (record {}): {}; never acknowledged, cut on the next open",
-                        path.display(),
-                        bad.offset,
-                        bad.index,
-                        bad.what
-                    ));
-                }
-            }
-        }
-    }
-    let size = compact.size();
-    let mut checkpoint = None;
-    if let Some((text, m, root_m)) = stored {
-        if m > size {
-            return Err(Error::CheckpointMismatch(format!(
-                "the checkpoint covers {m} records but the segments hold {size}: record {size} is the first missing"
-            )));
-        }
-        if root_at_floor != Some(root_m) {
-            let hint = match first_differing_leaf(dir, &segments, m) {
-                Some(i) => {
-                    format!("; record index {i} differs from the hash the index recorded for it")
-                }
-                None => String::new(),
-            };
-            return Err(Error::CheckpointMismatch(format!(
-                "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered{hint}"
-            )));
-        }
-        if let Some(key) = &key {
-            checkpoint = Some(Checkpoint::open(&text, key)?);
-        }
-    }
-    Ok(Report {
-        size,
-        root: compact.root(),
-        segments: segments.len(),
-        checkpoint,
-        key_from_data_dir,
+        Ok(())
+    };
+    let walked = store::walk(segments, floor, &mut hash)?;
+    let torn_tail = walked.last.and_then(|segment| {
+        let bad = segment.torn?;
+        Some(format!(
+            "torn tail in {} at byte {} (record {}): {}; never acknowledged, cut on the next open",
+            segment.path.display(),
+            bad.offset,
+            bad.index,
+            bad.what
+        ))
+    });
+    Ok(Hashed {
+        compact,
+        root_at_floor,
         torn_tail,
     })
 }
 
+/// Checks the stored checkpoint (text, size, root) against the hashed segments: they hold all
+/// the records it covers, and those hash to its root. With a key, it is then opened (its
+/// signature checked).
+fn check_stored(
+    dir: &Path,
+    segments: &[(u64, PathBuf)],
+    (text, m, root_m): (String, u64, Hash),
+    hashed: &Hashed,
+    key: Option<&VerifierKey>,
+) -> Result<Option<Checkpoint>> {
+    let size = hashed.compact.size();
+    if m > size {
+        return Err(Error::CheckpointMismatch(format!(
+            "the checkpoint covers {m} records but the segments hold {size}: record {size} is the first missing"
+        )));
+    }
+    if hashed.root_at_floor != Some(root_m) {
+        let hint = match first_differing_leaf(dir, segments, m) {
+            Some(i) => {
+                format!("; record index {i} differs from the hash the index recorded for it")
+            }
+            None => String::new(),
+        };
+        return Err(Error::CheckpointMismatch(format!(
+            "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered{hint}"
+        )));
+    }
+    key.map(|key| Checkpoint::open(&text, key)).transpose()
+}
+
 /// Locates an altered record with the leaf hashes the sled index recorded when it was written
 /// (a hint only: the index is not trusted, and it may be missing or locked by a running log).
-fn first_differing_leaf(dir: &Path, segments: &[(u64, std::path::PathBuf)], m: u64) -> Option<u64> {
+fn first_differing_leaf(dir: &Path, segments: &[(u64, PathBuf)], m: u64) -> Option<u64> {
     let index_dir = dir.join(crate::log::INDEX);
     if !index_dir.is_dir() {
         return None;
     }
-    let index = Index::open_once(&index_dir).ok()?;
-    let mut found = None;
-    for (first, path) in segments {
-        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |i, _, leaf| {
-            if found.is_none() && i < m && index.perfect(0, i).ok() != Some(leaf_hash(leaf)) {
-                found = Some(i);
-            }
-            Ok(())
-        });
-        if scanned.is_err() || found.is_some() {
-            break;
+    let mut search = LeafSearch {
+        index: Index::open_once(&index_dir).ok()?,
+        below: m,
+        found: None,
+    };
+    // A walk that fails (an unreadable segment) ends the search with what it found so far.
+    let _ = store::walk(segments, m, &mut search);
+    search.found
+}
+
+/// The search of [`first_differing_leaf`]: the first record below `below` whose leaf hash is not
+/// the one the index recorded.
+struct LeafSearch {
+    index: Index,
+    below: u64,
+    found: Option<u64>,
+}
+
+impl Visit for LeafSearch {
+    fn record(&mut self, i: u64, _: u64, _: u64, leaf: &[u8]) -> Result<()> {
+        if self.found.is_none()
+            && i < self.below
+            && self.index.perfect(0, i).ok() != Some(leaf_hash(leaf))
+        {
+            self.found = Some(i);
         }
+        Ok(())
     }
-    found
+
+    /// The search ends with the segment it found the record in.
+    fn stop(&mut self) -> bool {
+        self.found.is_some()
+    }
 }
 
 /// A transfer receipt (SPEC section 3): proves offline that the record `leaf` is entry

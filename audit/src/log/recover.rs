@@ -8,10 +8,9 @@ use super::LogConfig;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::index::{Additions, Frontier, Index, Terms};
-use crate::layout::SEGMENT_HEADER;
 use crate::record::Record;
 use crate::sequence::Sequence;
-use crate::store::{self, ActiveSegment, Damage, fsio};
+use crate::store::{self, ActiveSegment, Header, SegmentEnd, Visit, fsio};
 use crate::tree::{self, Hash, PerfectHashes, leaf_hash};
 
 /// Folder of the segment files inside the data directory.
@@ -119,14 +118,31 @@ struct Replayed {
     last: Option<(u64, PathBuf, u64)>,
 }
 
-/// Scans all segments, replaying the records past the index's watermark into the index. `None` when the
-/// index does not match the segments (then it is rebuilt).
+/// Walks all segments ([`store::walk`]), replaying the records past the index's watermark into
+/// the index. `None` when the index does not match the segments (then it is rebuilt).
 fn replay(
     segments: &[(u64, PathBuf)],
     index: &Index,
     floor: u64,
     watermark: u64,
 ) -> Result<Option<Replayed>> {
+    check_first_segment(segments)?;
+    let Some(mut replaying) = Replay::start(index, watermark)? else {
+        return Ok(None);
+    };
+    let walked = store::walk(segments, floor, &mut replaying)?;
+    if replaying.mismatch {
+        return Ok(None);
+    }
+    let last = match walked.last {
+        Some(segment) => durable_end(segment, walked.next)?,
+        None => None,
+    };
+    replaying.finish(walked.next, last)
+}
+
+/// Refuses segments whose first one does not start at record 0.
+fn check_first_segment(segments: &[(u64, PathBuf)]) -> Result<()> {
     if let Some((first, path)) = segments.first() {
         if *first != 0 {
             return Err(Error::Corrupt {
@@ -139,107 +155,134 @@ fn replay(
             });
         }
     }
-    let mut frontier = if watermark == 0 {
-        Frontier::empty(index.clone())
-    } else {
-        match Frontier::load(index.clone(), watermark)? {
-            Some(f) => f,
-            None => return Ok(None),
+    Ok(())
+}
+
+/// The last segment's first index, path and durable length, after its torn tail (if any) is
+/// logged; `None` for a segment whose creation was cut short (it holds no record and is
+/// recreated). `next` is the index after its last good record.
+fn durable_end(segment: SegmentEnd, next: u64) -> Result<Option<(u64, PathBuf, u64)>> {
+    if let Some(bad) = &segment.torn {
+        tracing::warn!(segment = %segment.path.display(), offset = bad.offset, index = bad.index,
+            what = %bad.what, "cutting the torn tail of the audit log (never acknowledged)");
+    }
+    match segment.header()? {
+        Header::Sound => Ok(Some((segment.first, segment.path, segment.end))),
+        Header::Damaged => Err(Error::Corrupt {
+            segment: segment.path,
+            offset: 0,
+            index: next,
+            what: "segment header is damaged".into(),
+        }),
+        // A segment whose creation was cut short: it holds no record; recreated by `recover`.
+        Header::CutShort => Ok(None),
+    }
+}
+
+/// The replay of the segments into the index, one record at a time, written to sled every
+/// [`REPLAY_BATCH`] records.
+struct Replay<'a> {
+    index: &'a Index,
+    frontier: Frontier,
+    /// Records the index's tree already holds.
+    watermark: u64,
+    /// Records the index's query terms already cover.
+    terms_mark: u64,
+    add: Additions,
+    terms: Terms,
+    /// The last record the index already holds differs from the segments' one.
+    mismatch: bool,
+}
+
+impl<'a> Replay<'a> {
+    /// Opens the frontier of the index's tree of `watermark` leaves; `None` when the index does
+    /// not hold exactly that tree.
+    fn start(index: &'a Index, watermark: u64) -> Result<Option<Self>> {
+        let frontier = if watermark == 0 {
+            Frontier::empty(index.clone())
+        } else {
+            match Frontier::load(index.clone(), watermark)? {
+                Some(f) => f,
+                None => return Ok(None),
+            }
+        };
+        let terms_mark = index.terms_size()?;
+        Ok(Some(Self {
+            index,
+            frontier,
+            watermark,
+            terms_mark,
+            add: Additions::default(),
+            terms: Terms::following(index.time_max()?),
+            mismatch: false,
+        }))
+    }
+
+    /// Writes the records replayed so far to the index, which then covers `size` records.
+    fn flush_batch(&mut self, size: u64) -> Result<()> {
+        if size > self.watermark {
+            self.frontier.write_dirty(&mut self.add);
+            self.add.size(size);
+            self.index.apply(std::mem::take(&mut self.add))?;
+            self.frontier.evict_full(size);
         }
-    };
-    let terms_mark = index.terms_size()?;
-    let mut next = 0;
-    let mut last = None;
-    let mut add = Additions::default();
-    let mut terms = Terms::following(index.time_max()?);
-    for (i, (first, path)) in segments.iter().enumerate() {
-        let is_last = i + 1 == segments.len();
-        if *first != next {
-            return Err(Error::Corrupt {
-                segment: path.clone(),
-                offset: 0,
-                index: next,
-                what: format!("segment starts at record {first} but record {next} comes next"),
-            });
+        if size > self.terms_mark {
+            self.terms.size(size);
+            let time_max = self.terms.running_max();
+            self.index.apply_terms(std::mem::replace(
+                &mut self.terms,
+                Terms::following(time_max),
+            ))?;
         }
-        let mut mismatch = false;
-        // Every frame is checked (length, checksum, index) on every open; records the index
-        // already holds are not hashed again, except the last one, which must match it.
-        let scanned = store::scan(path, *first, SEGMENT_HEADER, *first, |at, off, leaf| {
-            if at < watermark {
-                if at + 1 == watermark && frontier.perfect(0, at)? != leaf_hash(leaf) {
-                    mismatch = true;
-                }
-            } else {
-                frontier.push(leaf_hash(leaf));
-                add.record(at, *first, off);
-            }
-            if at >= terms_mark {
-                let t = Record::from_leaf(leaf)
-                    .map(|r| r.index_terms())
-                    .unwrap_or_default();
-                terms.add(at, &t);
-            }
-            if (at + 1) % REPLAY_BATCH == 0 {
-                if at >= watermark {
-                    frontier.write_dirty(&mut add);
-                    add.size(at + 1);
-                    index.apply(std::mem::take(&mut add))?;
-                    frontier.evict_full(at + 1);
-                }
-                if at >= terms_mark {
-                    terms.size(at + 1);
-                    let time_max = terms.running_max();
-                    index.apply_terms(std::mem::replace(&mut terms, Terms::following(time_max)))?;
-                }
-            }
-            Ok(())
-        })?;
-        if mismatch {
+        Ok(())
+    }
+
+    /// Writes the rest once the segments, which hold `next` records, are read; `None` when they
+    /// hold fewer records than the index.
+    fn finish(mut self, next: u64, last: Option<(u64, PathBuf, u64)>) -> Result<Option<Replayed>> {
+        if next < self.watermark || next < self.terms_mark {
             return Ok(None);
         }
-        let mut end = scanned.end;
-        if let Some(bad) = &scanned.bad {
-            match store::classify(path, bad, is_last, floor)? {
-                Damage::Corrupt(e) => return Err(e),
-                Damage::TornTail => {
-                    tracing::warn!(segment = %path.display(), offset = bad.offset, index = bad.index,
-                        what = %bad.what, "cutting the torn tail of the audit log (never acknowledged)");
-                    end = bad.offset;
-                }
+        self.frontier.write_dirty(&mut self.add);
+        self.add.size(next);
+        self.index.apply(self.add)?;
+        self.frontier.evict_full(self.frontier.size());
+        self.terms.size(next);
+        self.index.apply_terms(self.terms)?;
+        Ok(Some(Replayed {
+            frontier: self.frontier,
+            next,
+            last,
+        }))
+    }
+}
+
+impl Visit for Replay<'_> {
+    /// Every frame is checked (length, checksum, index) on every open; records the index
+    /// already holds are not hashed again, except the last one, which must match it.
+    fn record(&mut self, at: u64, first: u64, offset: u64, leaf: &[u8]) -> Result<()> {
+        if at < self.watermark {
+            if at + 1 == self.watermark && self.frontier.perfect(0, at)? != leaf_hash(leaf) {
+                self.mismatch = true;
             }
-        }
-        next = scanned.next_index;
-        if end < SEGMENT_HEADER {
-            let len = std::fs::metadata(path)
-                .map_err(|e| Error::io("stat", path, e))?
-                .len();
-            if len > SEGMENT_HEADER {
-                return Err(Error::Corrupt {
-                    segment: path.clone(),
-                    offset: 0,
-                    index: next,
-                    what: "segment header is damaged".into(),
-                });
-            }
-            // A segment whose creation was cut short: it holds no record; recreated below.
-            last = None;
         } else {
-            last = Some((*first, path.clone(), end));
+            self.frontier.push(leaf_hash(leaf));
+            self.add.record(at, first, offset);
         }
+        if at >= self.terms_mark {
+            let t = Record::from_leaf(leaf)
+                .map(|r| r.index_terms())
+                .unwrap_or_default();
+            self.terms.add(at, &t);
+        }
+        if (at + 1) % REPLAY_BATCH == 0 {
+            self.flush_batch(at + 1)?;
+        }
+        Ok(())
     }
-    if next < watermark || next < terms_mark {
-        return Ok(None);
+
+    /// A mismatch ends the walk once the segment it is in is read (the index is then rebuilt).
+    fn stop(&mut self) -> bool {
+        self.mismatch
     }
-    frontier.write_dirty(&mut add);
-    add.size(next);
-    index.apply(add)?;
-    frontier.evict_full(frontier.size());
-    terms.size(next);
-    index.apply_terms(terms)?;
-    Ok(Some(Replayed {
-        frontier,
-        next,
-        last,
-    }))
 }

@@ -1,10 +1,12 @@
-//! Segment files: listing, scanning (shared by recovery and the verifier), reading single
-//! records or ranges of them, and the writer's active segment. All writes go through [`fsio`].
+//! Segment files: listing, scanning, the walk over all of them (shared by recovery and the
+//! verifier), reading single records or ranges of them, and the writer's active segment. All
+//! writes go through [`fsio`].
 
 mod classify;
 mod frames;
 pub(crate) mod fsio;
 mod scan;
+mod walk;
 
 #[cfg(test)]
 mod tests;
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) use classify::{Damage, classify};
 pub(crate) use frames::Frames;
 pub(crate) use scan::{BadFrame, later_batch_after, scan};
+pub(crate) use walk::{Header, SegmentEnd, Visit, walk};
 
 use crate::error::{Error, Result};
 use crate::layout::{self, FRAME_HEADER, FrameHeader, SEGMENT_HEADER};
