@@ -1,6 +1,6 @@
 //! What goes into and comes out of [`crate::evaluate`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::model::DataClass;
@@ -49,7 +49,7 @@ pub enum Verdict {
 }
 
 /// A remark on an allowed (or denied) decision that regulators need to see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     /// Rule 14: the contract was filed, but after its due date.

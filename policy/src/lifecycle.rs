@@ -1,12 +1,12 @@
 //! Rules 20-21: what happens to data after it crossed, as pure functions of its history.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::reason::ReasonCode;
 
 /// A lifecycle event the recipient reports (`POST /v1/transfers/{id}/events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LifecycleEvent {
     /// The data was put in storage.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, Month, Weekday};
 
 /// One whole, validated policy bundle: the registry a decision is evaluated against.
@@ -140,7 +140,7 @@ pub struct Tenant {
 }
 
 /// Class of the data an inventory item holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DataClass {
     /// No personal information.
@@ -224,7 +224,7 @@ pub struct InventoryItem {
 }
 
 /// The legal route a cross-boundary personal information transfer is filed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// GBA Standard Contract (no head-count cap).
@@ -235,6 +235,18 @@ pub enum Route {
     Certification,
     /// CAC security assessment.
     SecurityAssessment,
+}
+
+impl Route {
+    /// The bundle spelling (`gba_sc`, `national_sc`, `certification`, `security_assessment`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GbaSc => "gba_sc",
+            Self::NationalSc => "national_sc",
+            Self::Certification => "certification",
+            Self::SecurityAssessment => "security_assessment",
+        }
+    }
 }
 
 /// Where a filing was lodged.

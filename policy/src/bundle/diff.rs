@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use super::diagnostic::Diagnostics;
@@ -20,7 +20,7 @@ const ENTRIES: [(&str, &str); 3] = [
 ];
 
 /// A value as the diff shows it: TOML dates and times become their TOML text.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Plain {
     /// A string, or a date/time in its TOML spelling.
@@ -54,7 +54,7 @@ impl From<&Value> for Plain {
 }
 
 /// One value before and after (`None`: absent on that side).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The old value.
     pub from: Option<Plain>,
@@ -63,7 +63,7 @@ pub struct Change {
 }
 
 /// The changes to one table of entries.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EntryChanges {
     /// Keys of new entries.
     pub added: Vec<String>,
@@ -80,7 +80,7 @@ impl EntryChanges {
 }
 
 /// Everything that differs between two bundles.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BundleDiff {
     /// `[[tenant]]` entries, by `id`.
     pub tenant: EntryChanges,
