@@ -8,7 +8,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The three roles of SPEC.md section 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub(crate) enum Role {
     /// A park tenant: sends and receives transfers.
     Tenant,
     /// A regulator: reads the audit trail, never writes.
@@ -19,7 +19,7 @@ pub enum Role {
 
 impl Role {
     /// The path segment that names the role.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Tenant => "tenant",
             Self::Regulator => "regulator",
@@ -39,7 +39,7 @@ impl Role {
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// The role.
     pub role: Role,
     /// The id within the role (a tenant id for tenants).
@@ -54,7 +54,7 @@ impl fmt::Display for Principal {
 
 /// Why a certificate names no principal: always `401 auth.bad_identity`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdentityError {
+pub(crate) enum IdentityError {
     /// The certificate could not be parsed.
     #[error("the client certificate cannot be parsed")]
     Unparsable,
@@ -80,7 +80,10 @@ pub enum IdentityError {
 }
 
 /// The principal of a DER client certificate, for a gateway whose trust domain is `trust_domain`.
-pub fn principal_from_cert(der: &[u8], trust_domain: &str) -> Result<Principal, IdentityError> {
+pub(crate) fn principal_from_cert(
+    der: &[u8],
+    trust_domain: &str,
+) -> Result<Principal, IdentityError> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|_| IdentityError::Unparsable)?;
     let san = cert
         .subject_alternative_name()
@@ -108,7 +111,7 @@ pub fn principal_from_cert(der: &[u8], trust_domain: &str) -> Result<Principal, 
 
 /// Parses `spiffe://<trust_domain>/<role>/<id>`. The id is one path segment of letters, digits,
 /// `.`, `-` and `_` (the SPIFFE path alphabet), at most 128 characters.
-pub fn parse_spiffe_id(uri: &str, trust_domain: &str) -> Result<Principal, IdentityError> {
+pub(crate) fn parse_spiffe_id(uri: &str, trust_domain: &str) -> Result<Principal, IdentityError> {
     let rest = uri
         .strip_prefix("spiffe://")
         .ok_or_else(|| IdentityError::BadPath(uri.to_owned()))?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Why the gateway does not look alive.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Stalled {
+pub(crate) enum Stalled {
     /// The accept loop did not turn for this long.
     #[error("the accept loop has not run for {0:?}; the runtime is blocked or the loop is stuck")]
     AcceptLoop(Duration),
@@ -31,7 +31,7 @@ pub enum Stalled {
 
 /// Heartbeats of the accept loop and the log writer.
 #[derive(Debug)]
-pub struct Liveness {
+pub(crate) struct Liveness {
     accept: Mutex<Instant>,
     stopping: AtomicBool,
     pending: AtomicUsize,
@@ -53,7 +53,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Liveness {
     /// Everything fresh as of `now`.
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Self {
             accept: Mutex::new(now),
             stopping: AtomicBool::new(false),
@@ -64,17 +64,17 @@ impl Liveness {
     }
 
     /// The accept loop turned.
-    pub fn beat_accept(&self, now: Instant) {
+    pub(crate) fn beat_accept(&self, now: Instant) {
         *lock(&self.accept) = now;
     }
 
     /// The accept loop ended on purpose (SIGTERM): it is no longer expected to beat.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         self.stopping.store(true, Ordering::Release);
     }
 
     /// An append was queued; the guard marks it finished when dropped.
-    pub fn append_started(&self, now: Instant) -> PendingAppend<'_> {
+    pub(crate) fn append_started(&self, now: Instant) -> PendingAppend<'_> {
         if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
             *lock(&self.progress) = now;
         }
@@ -82,19 +82,19 @@ impl Liveness {
     }
 
     /// An append was acknowledged durable.
-    pub fn appended(&self, now: Instant) {
+    pub(crate) fn appended(&self, now: Instant) {
         *lock(&self.progress) = now;
         *lock(&self.last_appended) = now;
     }
 
     /// When the last append was acknowledged (its checkpoint signed).
-    pub fn last_appended(&self) -> Instant {
+    pub(crate) fn last_appended(&self) -> Instant {
         *lock(&self.last_appended)
     }
 
     /// Alive at `now` if the accept loop beat within `limit` (or is stopping) and no append
     /// has waited longer than `limit` without progress.
-    pub fn check(&self, now: Instant, limit: Duration) -> Result<(), Stalled> {
+    pub(crate) fn check(&self, now: Instant, limit: Duration) -> Result<(), Stalled> {
         let accept = now.saturating_duration_since(*lock(&self.accept));
         if accept > limit && !self.stopping.load(Ordering::Acquire) {
             return Err(Stalled::AcceptLoop(accept));
@@ -110,7 +110,7 @@ impl Liveness {
 
 /// One append in progress; dropping it (acknowledged, refused or cancelled) ends it.
 #[derive(Debug)]
-pub struct PendingAppend<'a>(&'a Liveness);
+pub(crate) struct PendingAppend<'a>(&'a Liveness);
 
 impl Drop for PendingAppend<'_> {
     fn drop(&mut self) {

@@ -20,11 +20,11 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 /// The `Content-Type` of what [`Metrics::render`] returns.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Why a certificate's expiry time could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum MetricsError {
+pub(crate) enum MetricsError {
     /// The file does not hold a PEM certificate that parses.
     #[error("{}: cannot read the certificate's expiry time: {why}; check that the file is a PEM certificate", path.display())]
     Certificate {
@@ -60,7 +60,7 @@ struct ReloadLabels {
 
 /// The log's state at scrape time.
 #[derive(Debug, Clone, Copy)]
-pub struct LogGauges {
+pub(crate) struct LogGauges {
     /// Records in the log.
     pub records: u64,
     /// Appends waiting for the writer.
@@ -75,21 +75,33 @@ pub struct LogGauges {
 
 /// Every metric the gateway exports; cheap to update from any task.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
+    traffic: Traffic,
+    log: LogMetrics,
+    cert_expiry: Family<CertLabels, Gauge>,
+    policy_version: Gauge,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+/// The API's requests and transfers.
+#[derive(Debug)]
+struct Traffic {
     requests: Family<RequestLabels, Counter>,
     decisions: Family<DecisionLabels, Counter>,
     transfer_bytes: Counter,
     in_flight: Gauge,
-    log_records: Gauge,
-    log_queued: Gauge,
-    log_available: Gauge,
+}
+
+/// The audit log: its size and state (set at scrape time), its appends and batches.
+#[derive(Debug)]
+struct LogMetrics {
+    records: Gauge,
+    queued: Gauge,
+    available: Gauge,
     append_seconds: Histogram,
     batch_records: Histogram,
     checkpoint_age: Gauge<f64, AtomicU64>,
-    cert_expiry: Family<CertLabels, Gauge>,
-    policy_version: Gauge,
-    reloads: Family<ReloadLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,87 +110,38 @@ impl Default for Metrics {
     }
 }
 
+/// Registers `metric` as `loopgate_<name>` and returns it (a handle to the same value).
+fn register<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// All metrics registered under the `loopgate_` prefix, at zero.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("loopgate");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "API requests by route template and HTTP status",
-            requests.clone(),
-        );
-        let decisions = Family::<DecisionLabels, Counter>::default();
-        registry.register(
-            "decisions",
-            "Transfer decisions by verdict and reason code (allow has reason \"none\")",
-            decisions.clone(),
-        );
-        let transfer_bytes = Counter::default();
-        registry.register(
-            "transfer_bytes",
-            "Body bytes of admitted transfers, counted when each transfer ends",
-            transfer_bytes.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "transfers_in_flight",
-            "Admitted transfers whose body is streaming to the upstream",
-            in_flight.clone(),
-        );
-        let log_records = Gauge::default();
-        registry.register(
-            "log_records",
-            "Records in the audit log",
-            log_records.clone(),
-        );
-        let log_queued = Gauge::default();
-        registry.register(
-            "log_queued_appends",
-            "Appends waiting for the audit log writer",
-            log_queued.clone(),
-        );
-        let log_available = Gauge::default();
-        registry.register(
-            "log_available",
-            "1 while the audit log accepts writes, 0 while it fails closed",
-            log_available.clone(),
-        );
-        let append_seconds = Histogram::new(exponential_buckets(0.000_25, 2.0, 15));
-        registry.register(
-            "log_append_seconds",
-            "Time from queueing a record to its durable acknowledgement",
-            append_seconds.clone(),
-        );
-        let batch_records = Histogram::new(exponential_buckets(1.0, 2.0, 14));
-        registry.register(
-            "log_batch_records",
-            "Records per commit batch (one write, one fdatasync and one signed checkpoint each)",
-            batch_records.clone(),
-        );
-        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "checkpoint_age_seconds",
-            "Seconds since the latest checkpoint was signed (the last acknowledged append)",
-            checkpoint_age.clone(),
-        );
-        let cert_expiry = Family::<CertLabels, Gauge>::default();
-        registry.register(
+        let traffic = Traffic::register(&mut registry);
+        let log = LogMetrics::register(&mut registry);
+        let cert_expiry = register(
+            &mut registry,
             "certificate_expiry_timestamp_seconds",
             "notAfter (unix seconds) of the earliest-expiring certificate in each loaded file",
-            cert_expiry.clone(),
+            Family::<CertLabels, Gauge>::default(),
         );
-        let policy_version = Gauge::default();
-        registry.register(
+        let policy_version = register(
+            &mut registry,
             "policy_version",
             "Log index of the policy_change record in force",
-            policy_version.clone(),
+            Gauge::default(),
         );
-        let reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register(
+        let reloads = register(
+            &mut registry,
             "reloads",
             "SIGHUP reloads by result (ok or refused)",
-            reloads.clone(),
+            Family::<ReloadLabels, Counter>::default(),
         );
         // Both series exist from the start, so an alert on `refused` sees 0 before the first.
         for result in ["ok", "refused"] {
@@ -186,16 +149,8 @@ impl Metrics {
         }
         Self {
             registry,
-            requests,
-            decisions,
-            transfer_bytes,
-            in_flight,
-            log_records,
-            log_queued,
-            log_available,
-            append_seconds,
-            batch_records,
-            checkpoint_age,
+            traffic,
+            log,
             cert_expiry,
             policy_version,
             reloads,
@@ -203,14 +158,15 @@ impl Metrics {
     }
 
     /// One API request answered.
-    pub fn request(&self, route: &'static str, status: u16) {
-        self.requests
+    pub(crate) fn request(&self, route: &'static str, status: u16) {
+        self.traffic
+            .requests
             .get_or_create(&RequestLabels { route, status })
             .inc();
     }
 
     /// One transfer decision: `reason` is `None` for an allow.
-    pub fn decision(&self, allowed: bool, reason: Option<&'static str>) {
+    pub(crate) fn decision(&self, allowed: bool, reason: Option<&'static str>) {
         let labels = DecisionLabels {
             decision: if allowed { "allow" } else { "deny" },
             reason: if allowed {
@@ -219,39 +175,39 @@ impl Metrics {
                 reason.unwrap_or("none")
             },
         };
-        self.decisions.get_or_create(&labels).inc();
+        self.traffic.decisions.get_or_create(&labels).inc();
     }
 
     /// Body bytes of a transfer that ended.
-    pub fn transfer_bytes(&self, bytes: u64) {
-        self.transfer_bytes.inc_by(bytes);
+    pub(crate) fn transfer_bytes(&self, bytes: u64) {
+        self.traffic.transfer_bytes.inc_by(bytes);
     }
 
     /// One transfer starts streaming; the guard counts it until dropped.
-    pub fn transfer_started(&self) -> InFlight {
-        self.in_flight.inc();
-        InFlight(self.in_flight.clone())
+    pub(crate) fn transfer_started(&self) -> InFlight {
+        self.traffic.in_flight.inc();
+        InFlight(self.traffic.in_flight.clone())
     }
 
     /// One append acknowledged (or refused) after `seconds`.
-    pub fn append_latency(&self, seconds: f64) {
-        self.append_seconds.observe(seconds);
+    pub(crate) fn append_latency(&self, seconds: f64) {
+        self.log.append_seconds.observe(seconds);
     }
 
     /// One commit batch of `records` records was made durable.
-    pub fn batch(&self, records: u64) {
-        self.batch_records.observe(records as f64);
+    pub(crate) fn batch(&self, records: u64) {
+        self.log.batch_records.observe(records as f64);
     }
 
     /// One reload, done or refused.
-    pub fn reload(&self, ok: bool) {
+    pub(crate) fn reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "refused" };
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
     /// Sets the expiry times of the certificate files now in force (`kind` is `server` or
     /// `client_ca`), replacing the files loaded before.
-    pub fn certificates(&self, files: &[(&'static str, i64, &Path)]) {
+    pub(crate) fn certificates(&self, files: &[(&'static str, i64, &Path)]) {
         self.cert_expiry.clear();
         for (kind, not_after, path) in files {
             let labels = CertLabels {
@@ -263,13 +219,15 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the log gauges set to `log`.
-    pub fn render(&self, log: LogGauges) -> String {
-        self.log_records
+    pub(crate) fn render(&self, log: LogGauges) -> String {
+        self.log
+            .records
             .set(i64::try_from(log.records).unwrap_or(i64::MAX));
-        self.log_queued
+        self.log
+            .queued
             .set(i64::try_from(log.queued).unwrap_or(i64::MAX));
-        self.log_available.set(i64::from(log.available));
-        self.checkpoint_age.set(log.checkpoint_age_secs);
+        self.log.available.set(i64::from(log.available));
+        self.log.checkpoint_age.set(log.checkpoint_age_secs);
         self.policy_version
             .set(i64::try_from(log.policy_version).unwrap_or(i64::MAX));
         let mut text = String::new();
@@ -282,9 +240,93 @@ impl Metrics {
     }
 }
 
+impl Traffic {
+    fn register(registry: &mut Registry) -> Self {
+        let requests = register(
+            registry,
+            "http_requests",
+            "API requests by route template and HTTP status",
+            Family::<RequestLabels, Counter>::default(),
+        );
+        let decisions = register(
+            registry,
+            "decisions",
+            "Transfer decisions by verdict and reason code (allow has reason \"none\")",
+            Family::<DecisionLabels, Counter>::default(),
+        );
+        let transfer_bytes = register(
+            registry,
+            "transfer_bytes",
+            "Body bytes of admitted transfers, counted when each transfer ends",
+            Counter::default(),
+        );
+        let in_flight = register(
+            registry,
+            "transfers_in_flight",
+            "Admitted transfers whose body is streaming to the upstream",
+            Gauge::default(),
+        );
+        Self {
+            requests,
+            decisions,
+            transfer_bytes,
+            in_flight,
+        }
+    }
+}
+
+impl LogMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let records = register(
+            registry,
+            "log_records",
+            "Records in the audit log",
+            Gauge::default(),
+        );
+        let queued = register(
+            registry,
+            "log_queued_appends",
+            "Appends waiting for the audit log writer",
+            Gauge::default(),
+        );
+        let available = register(
+            registry,
+            "log_available",
+            "1 while the audit log accepts writes, 0 while it fails closed",
+            Gauge::default(),
+        );
+        let append_seconds = register(
+            registry,
+            "log_append_seconds",
+            "Time from queueing a record to its durable acknowledgement",
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
+        );
+        let batch_records = register(
+            registry,
+            "log_batch_records",
+            "Records per commit batch (one write, one fdatasync and one signed checkpoint each)",
+            Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+        );
+        let checkpoint_age = register(
+            registry,
+            "checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed (the last acknowledged append)",
+            Gauge::<f64, AtomicU64>::default(),
+        );
+        Self {
+            records,
+            queued,
+            available,
+            append_seconds,
+            batch_records,
+            checkpoint_age,
+        }
+    }
+}
+
 /// Counts one transfer in flight until dropped (also when its task is cancelled).
 #[derive(Debug)]
-pub struct InFlight(Gauge);
+pub(crate) struct InFlight(Gauge);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -293,7 +335,7 @@ impl Drop for InFlight {
 }
 
 /// The earliest `notAfter` (unix seconds) of the PEM certificates in `path`.
-pub fn certificate_expiry(path: &Path) -> Result<i64, MetricsError> {
+pub(crate) fn certificate_expiry(path: &Path) -> Result<i64, MetricsError> {
     let fail = |why: String| MetricsError::Certificate {
         path: path.to_owned(),
         why,

@@ -13,19 +13,18 @@
 //! Every change is validated first, logged with its diff and the principal that made it, and
 //! only then put in force; requests already running keep the snapshot they started with.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Field, Kind, Log, Record};
 use loopgate_policy::{BundleDiff, Diagnostic, PolicyError, Status};
 use ring::digest;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::record::{self, Details};
 use crate::state::{AppState, PolicySnapshot};
 
 /// Where a bundle came from.
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// The configured bundle file (at start or on SIGHUP).
     File(&'a str),
     /// `PUT /v1/admin/policy` by this admin.
@@ -63,7 +62,7 @@ impl From<PolicyError> for ChangeError {
 
 /// A change put in force.
 #[derive(Debug)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// The new policy version (the `policy_change` record's log index).
     pub version: u64,
     /// What changed.
@@ -72,7 +71,7 @@ pub struct Applied {
 
 /// The bundle of the last `policy_change` record that carries one, if any.
 #[derive(Debug)]
-pub struct Logged {
+pub(crate) struct Logged {
     /// Its log index: the policy version.
     pub version: u64,
     /// The bundle text.
@@ -82,38 +81,71 @@ pub struct Logged {
 }
 
 /// SHA-256 of `bytes`.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
     out
 }
 
+/// What a `policy_change` record says: who changed the registry and how, the diff, and the
+/// bundle put in force with its digests.
+///
+/// A suspension's `reason` shares its key with the record's own `reason` field, so reading the
+/// leaf back puts it there, not here (the regulator's `reason=` filter finds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PolicyChangeDetails {
+    /// `system` (the configured file) or `admin/<id>`.
+    pub(crate) principal: String,
+    /// `file`, `admin_api` or `suspension`.
+    pub(crate) source: String,
+    /// The configured file, for `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) path: Option<String>,
+    /// The suspended tenant, for `suspension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<String>,
+    /// Why, as the admin said, for `suspension` (`null` when not said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<Option<String>>,
+    /// The version it replaced; `None` for the log's first bundle.
+    pub(crate) previous_version: Option<u64>,
+    /// What changed (read back leniently: the bundle in force must never depend on it).
+    #[serde(default, deserialize_with = "record::or_default")]
+    pub(crate) diff: BundleDiff,
+    /// SHA-256 of `bundle`.
+    #[serde(with = "record::base64_sha256")]
+    pub(crate) bundle_sha256: [u8; 32],
+    /// SHA-256 of the configured file when it was last put in force (carried forward by
+    /// changes made through the admin API).
+    #[serde(with = "record::base64_sha256")]
+    pub(crate) file_sha256: [u8; 32],
+    /// The bundle text, exactly as applied.
+    pub(crate) bundle: String,
+}
+
+impl Details for PolicyChangeDetails {
+    const KIND: Kind = Kind::PolicyChange;
+}
+
 /// The last logged bundle, found through the kind index.
-pub fn last_logged(log: &Log) -> Result<Option<Logged>, loopgate_audit::Error> {
+pub(crate) fn last_logged(log: &Log) -> Result<Option<Logged>, loopgate_audit::Error> {
     let Some(version) = log.last(Field::Kind, b"policy_change")? else {
         return Ok(None);
     };
     let record = Record::from_leaf(&log.read(version)?)?;
-    let text = record.details.get("bundle").and_then(Value::as_str);
-    let file_sha256 = record
-        .details
-        .get("file_sha256")
-        .and_then(Value::as_str)
-        .and_then(|b64| STANDARD.decode(b64).ok())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
     // A record from before bundles were logged: the file is put in force again.
-    let (Some(text), Some(file_sha256)) = (text, file_sha256) else {
+    let Some(details) = record::read::<PolicyChangeDetails>(&record) else {
         return Ok(None);
     };
     Ok(Some(Logged {
         version,
-        text: text.to_owned(),
-        file_sha256,
+        text: details.bundle,
+        file_sha256: details.file_sha256,
     }))
 }
 
 /// The snapshot of a logged bundle.
-pub fn snapshot(logged: &Logged) -> Result<PolicySnapshot, ChangeError> {
+pub(crate) fn snapshot(logged: &Logged) -> Result<PolicySnapshot, ChangeError> {
     let registry = loopgate_policy::parse_bundle(&logged.text)?.registry;
     Ok(PolicySnapshot {
         registry,
@@ -124,7 +156,6 @@ pub fn snapshot(logged: &Logged) -> Result<PolicySnapshot, ChangeError> {
 }
 
 /// The `policy_change` record putting `text` in force.
-#[allow(clippy::too_many_arguments)]
 fn record(
     at: OffsetDateTime,
     source: Source<'_>,
@@ -134,46 +165,44 @@ fn record(
     file_sha256: &[u8; 32],
 ) -> Result<Record, loopgate_audit::Error> {
     let mut record = Record::new(Kind::PolicyChange, at)?;
-    let mut set = |key: &str, value: Value| {
-        record.details.insert(key.to_owned(), value);
+    let mut details = PolicyChangeDetails {
+        principal: "system".to_owned(),
+        source: "file".to_owned(),
+        path: None,
+        tenant: None,
+        reason: None,
+        previous_version: previous,
+        diff: diff.clone(),
+        bundle_sha256: sha256(text.as_bytes()),
+        file_sha256: *file_sha256,
+        bundle: text.to_owned(),
     };
     match source {
-        Source::File(path) => {
-            set("principal", json!("system"));
-            set("source", json!("file"));
-            set("path", json!(path));
-        }
+        Source::File(path) => details.path = Some(path.to_owned()),
         Source::Admin(admin) => {
-            set("principal", json!(format!("admin/{admin}")));
-            set("source", json!("admin_api"));
+            details.principal = format!("admin/{admin}");
+            details.source = "admin_api".to_owned();
         }
         Source::Suspension {
             admin,
             tenant,
             reason,
         } => {
-            set("principal", json!(format!("admin/{admin}")));
-            set("source", json!("suspension"));
-            set("tenant", json!(tenant));
-            set("reason", json!(reason));
+            details.principal = format!("admin/{admin}");
+            details.source = "suspension".to_owned();
+            details.tenant = Some(tenant.to_owned());
+            details.reason = Some(reason.map(str::to_owned));
         }
     }
-    set("previous_version", json!(previous));
-    set("diff", json!(diff));
-    set(
-        "bundle_sha256",
-        json!(STANDARD.encode(sha256(text.as_bytes()))),
-    );
-    set("file_sha256", json!(STANDARD.encode(file_sha256)));
-    set("bundle", json!(text));
+    record::write(&mut record, &details)?;
     Ok(record)
 }
 
 /// Validates `text`, logs it as a `policy_change` with its diff against `previous` (`None`: the
 /// first bundle of this log) and returns the snapshot to put in force. For use before the
 /// gateway serves (at start); once it serves, use [`apply`].
-pub async fn log_bundle(
-    stamper: &crate::stamp::Stamper,
+pub(crate) async fn log_bundle(
+    stamper: &crate::record::stamp::Stamper,
     log: &Log,
     text: String,
     source: Source<'_>,
@@ -201,7 +230,7 @@ pub async fn log_bundle(
 /// Puts bundle `text` in force on a running gateway: validates it, logs one `policy_change`
 /// record with the diff against the bundle in force, then swaps the snapshot. `file_sha256` is
 /// the file's digest for [`Source::File`], and is carried forward otherwise.
-pub async fn apply(
+pub(crate) async fn apply(
     state: &AppState,
     text: String,
     source: Source<'_>,
@@ -239,7 +268,7 @@ async fn apply_locked(
 
 /// Suspends `tenant` at once: the bundle in force with that tenant's `status` set to
 /// `suspended`, applied like any change.
-pub async fn suspend(
+pub(crate) async fn suspend(
     state: &AppState,
     admin: &str,
     tenant: &str,

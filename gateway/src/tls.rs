@@ -56,7 +56,7 @@ pub enum TlsError {
 }
 
 /// The one crypto provider loopgate uses: rustls' ring provider.
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -76,7 +76,7 @@ pub struct ServerTlsFiles {
 }
 
 /// Builds the API listener's config: client certificates required, ALPN h2 and http/1.1.
-pub fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
     let roots = Arc::new(root_store(&files.client_ca, "park CA")?);
     let mut crls = Vec::new();
@@ -139,7 +139,7 @@ fn rustls_error(context: &'static str) -> impl Fn(rustls::Error) -> TlsError {
 
 /// A client config that trusts only `ca` (an upstream's CA bundle), TLS 1.3 and 1.2, offering
 /// HTTP/2 and HTTP/1.1 in ALPN (the upstream pool speaks whichever the upstream picks).
-pub fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
+pub(crate) fn upstream_client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = root_store(ca, "upstream CA")?;
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

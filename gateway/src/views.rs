@@ -2,13 +2,10 @@
 //! the open retention entries (completed transfers with no `destroyed` event) and the data
 //! subject counters per processor, counting year and route.
 //!
-//! They are not the truth and are never stored: the log is. `AppState::scan` rebuilds them at
+//! They are not the truth and are never stored: the log is. `AppState::rebuild` rebuilds them at
 //! start from every record, and every durable append updates them after it is acknowledged. A
 //! view may therefore lag the log by the appends in flight; nothing decides on them (rule 19's
 //! decision uses `AppState`'s own counters, under the lock that evaluates).
-//!
-//! They also hold the per-transfer locks that serialise a lifecycle event's check and append
-//! (two concurrent `destroyed` events: one is accepted, the other refused).
 
 #[cfg(test)]
 mod tests;
@@ -17,47 +14,50 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
-use loopgate_policy::{DataClass, Registry, park_date, volume_year_start};
-use serde_json::Value;
+use loopgate_policy::{LifecycleEvent, Registry, park_date, volume_year_start};
 use time::{Date, OffsetDateTime};
+
+use crate::record;
+use crate::transfer::lifecycle::LifecycleDetails;
+use crate::transfer::records::DecisionDetails;
 
 /// A completed transfer whose data has not been reported destroyed (rule 21).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Retention {
+pub(crate) struct Retention {
     /// The transfer.
-    pub transfer_id: String,
+    pub(crate) transfer_id: String,
     /// The sending tenant.
-    pub sender: String,
+    pub(crate) sender: String,
     /// The recipient tenant.
-    pub recipient: String,
+    pub(crate) recipient: String,
     /// The inventory item.
-    pub item: String,
+    pub(crate) item: String,
     /// When it was received: the time of its `completed` outcome record.
-    pub received: OffsetDateTime,
+    pub(crate) received: OffsetDateTime,
     /// The item's retention period, from the allow decision record.
-    pub retention_days: u32,
+    pub(crate) retention_days: u32,
     /// The log index of the `completed` outcome record.
-    pub outcome_log_index: u64,
+    pub(crate) outcome_log_index: u64,
 }
 
 /// Year-to-date data subjects of one processor under one route (rule 19).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counter {
+pub(crate) struct Counter {
     /// The processor (the sending tenant).
-    pub processor: String,
+    pub(crate) processor: String,
     /// First day (UTC+8) of the counting year.
-    pub year_start: Date,
+    pub(crate) year_start: Date,
     /// The filing's route (`gba_sc`, `national_sc`, ...), `unknown` for records written before
     /// decisions named it.
-    pub route: String,
+    pub(crate) route: String,
     /// Subjects of non-sensitive personal information.
-    pub subjects: u64,
+    pub(crate) subjects: u64,
     /// Subjects of sensitive personal information.
-    pub sensitive_subjects: u64,
+    pub(crate) sensitive_subjects: u64,
 }
 
 /// The route recorded on decisions that predate the `route` detail.
-pub const UNKNOWN_ROUTE: &str = "unknown";
+pub(crate) const UNKNOWN_ROUTE: &str = "unknown";
 
 /// An allow decision waiting for its outcome.
 #[derive(Debug, Clone)]
@@ -153,6 +153,40 @@ impl Inner {
             .unwrap_or_default()
     }
 
+    /// Counts an admitted personal-information transfer's subjects under its processor,
+    /// counting year and route.
+    fn count(
+        &mut self,
+        sender: &str,
+        record: &Record,
+        details: &DecisionDetails,
+        registry: &Registry,
+    ) {
+        let (Some(class), Some(subjects), Ok(at)) =
+            (details.data_class, details.data_subjects, record.instant())
+        else {
+            return;
+        };
+        if !class.is_personal() {
+            return;
+        }
+        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
+        let route = details
+            .route
+            .map_or(UNKNOWN_ROUTE, loopgate_policy::Route::as_str)
+            .to_owned();
+        let counts = self
+            .counters
+            .entry((sender.to_owned(), start, route))
+            .or_default();
+        let counter = if class.is_sensitive() {
+            &mut counts.1
+        } else {
+            &mut counts.0
+        };
+        *counter = counter.saturating_add(subjects);
+    }
+
     fn retention(&self, key: &TransferKey, open: &Open) -> Retention {
         let [sender, recipient, item] = open.parties.map(|p| self.name(p));
         Retention {
@@ -169,89 +203,30 @@ impl Inner {
 
 /// The views; see the module documentation.
 #[derive(Debug, Default)]
-pub struct Views {
+pub(crate) struct Views {
     inner: Mutex<Inner>,
-    locks: Arc<Locks>,
-}
-
-type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
-
-/// Holds one transfer's lifecycle lock; dropping it releases the lock.
-pub struct TransferLock {
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-    transfer_id: String,
-    locks: Arc<Locks>,
-}
-
-impl Drop for TransferLock {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-        // Only the map holds it now: nobody waits, forget it so the map stays small.
-        if locks
-            .get(&self.transfer_id)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            locks.remove(&self.transfer_id);
-        }
-    }
 }
 
 impl Views {
-    /// Takes `transfer_id`'s lifecycle lock, waiting for a holder to finish.
-    pub async fn lock_transfer(&self, transfer_id: &str) -> TransferLock {
-        let lock = self
-            .locks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(transfer_id.to_owned())
-            .or_default()
-            .clone();
-        let guard = lock.lock_owned().await;
-        TransferLock {
-            guard: Some(guard),
-            transfer_id: transfer_id.to_owned(),
-            locks: self.locks.clone(),
-        }
-    }
-
     /// Updates the views with the durable `record` at `index` (the parameters of `registry`
     /// decide the counting year).
-    pub fn observe(&self, index: u64, record: &Record, registry: &Registry) {
+    pub(crate) fn observe(&self, index: u64, record: &Record, registry: &Registry) {
         let Some(transfer) = record.transfer_id.clone() else {
             return;
         };
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match record.kind {
             Kind::Decision if record.decision == Some(Verdict::Allow) => {
-                let text = |key: &str| record.details.get(key).and_then(Value::as_str);
-                let number = |key: &str| record.details.get(key).and_then(Value::as_u64);
+                let Some(details) = record::read::<DecisionDetails>(record) else {
+                    return;
+                };
                 let sender = record.sender.clone().unwrap_or_default();
-                let class = text("data_class").and_then(DataClass::parse);
-                if let (Some(class), Some(subjects), Ok(at)) =
-                    (class, number("data_subjects"), record.instant())
-                {
-                    if class.is_personal() {
-                        let start =
-                            volume_year_start(park_date(at), registry.parameters.volume_year_start);
-                        let route = text("route").unwrap_or(UNKNOWN_ROUTE).to_owned();
-                        let counts = inner
-                            .counters
-                            .entry((sender.clone(), start, route))
-                            .or_default();
-                        let counter = if class.is_sensitive() {
-                            &mut counts.1
-                        } else {
-                            &mut counts.0
-                        };
-                        *counter = counter.saturating_add(subjects);
-                    }
-                }
+                inner.count(&sender, record, &details, registry);
                 let admitted = Admitted {
                     sender,
                     recipient: record.recipient.clone().unwrap_or_default(),
                     item: record.item.clone().unwrap_or_default(),
-                    retention_days: number("retention_days").and_then(|d| u32::try_from(d).ok()),
+                    retention_days: details.retention_days(),
                 };
                 inner.admitted.insert(transfer, admitted);
             }
@@ -282,8 +257,8 @@ impl Views {
                 inner.held.insert(key, Held::Open(open));
             }
             Kind::Lifecycle => {
-                let destroyed = record.details.get("event").and_then(Value::as_str)
-                    == Some(loopgate_policy::LifecycleEvent::Destroyed.as_str());
+                let destroyed = record::read::<LifecycleDetails>(record)
+                    .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
                 if destroyed {
                     inner
                         .held
@@ -296,7 +271,7 @@ impl Views {
 
     /// Completed transfers with no `destroyed` event whose retention period ended before `now`,
     /// in transfer id order.
-    pub fn overdue(&self, now: OffsetDateTime) -> Vec<Retention> {
+    pub(crate) fn overdue(&self, now: OffsetDateTime) -> Vec<Retention> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner
             .held
@@ -313,7 +288,8 @@ impl Views {
     }
 
     /// Completed transfers with no `destroyed` event (overdue or not).
-    pub fn open_retention(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn open_retention(&self) -> usize {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner
             .held
@@ -324,7 +300,7 @@ impl Views {
 
     /// The counters of the counting year that contains `now` (by the parameters of
     /// `registry`), of `processor` only when given, ordered by processor and route.
-    pub fn counters(
+    pub(crate) fn counters(
         &self,
         now: OffsetDateTime,
         registry: &Registry,

@@ -10,12 +10,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::channel::Channel;
-use loopgate::config::{Limits, Upstream};
-use loopgate::demo_upstream::{DemoUpstream, received};
-use loopgate::pki::DevCa;
-use loopgate::tls::plain_server_config;
-use loopgate::transfer::body::{BodyFault, Expected, VerifyingBody};
-use loopgate::upstream::{UpstreamError, Upstreams};
+use loopgate::DevCa;
+use loopgate::dev::{DemoUpstream, received};
+use loopgate::plain_server_config;
+use loopgate::{BodyFault, Expected, VerifyingBody};
+use loopgate::{Limits, Upstream};
+use loopgate::{UpstreamError, Upstreams};
 use ring::digest;
 use tokio::net::TcpListener;
 
@@ -105,7 +105,7 @@ async fn send(
     expected: Expected,
 ) -> (
     Result<http::StatusCode, UpstreamError>,
-    Option<Result<loopgate::transfer::body::Verified, BodyFault>>,
+    Option<Result<loopgate::Verified, BodyFault>>,
 ) {
     let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(4);
     let (body, report) = VerifyingBody::new(rx, expected.clone());

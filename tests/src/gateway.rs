@@ -131,12 +131,14 @@ impl ConfigToml {
 
 type PolicyEdit = Box<dyn FnOnce(Bundle) -> Bundle>;
 type ConfigEdit = Box<dyn FnOnce(ConfigToml) -> ConfigToml>;
+type FolderEdit = Box<dyn FnOnce(&Path)>;
 
 /// Builds and starts a gateway; see the module documentation.
 #[must_use]
 pub struct GatewayBuilder {
     policy: Vec<PolicyEdit>,
     config: Vec<ConfigEdit>,
+    files: Vec<FolderEdit>,
     fsize_limit: Option<u64>,
     folder: Option<Folder>,
     env: Vec<(String, String)>,
@@ -176,7 +178,7 @@ impl Folder {
         let key = std::fs::read_to_string(self.root.join("log.key")).expect("log.key");
         let key = loopgate_audit::SigningKey::parse(key.trim()).expect("a signing key");
         let config =
-            loopgate_audit::LogConfig::new(self.root.join("data"), loopgate::devmode::ORIGIN, key);
+            loopgate_audit::LogConfig::new(self.root.join("data"), loopgate::dev::ORIGIN, key);
         let log = loopgate_audit::Log::open(config).expect("the log opens");
         (0..log.size())
             .map(|i| serde_json::from_slice(&log.read(i).expect("a record")).expect("JSON"))
@@ -229,6 +231,7 @@ impl Gateway {
         GatewayBuilder {
             policy: Vec::new(),
             config: Vec::new(),
+            files: Vec::new(),
             fsize_limit: None,
             folder: None,
             env: Vec::new(),
@@ -344,9 +347,9 @@ impl Gateway {
     }
 
     /// The dev CA, for certificates `loopgate dev cert` would not make.
-    pub fn dev_ca(&self) -> loopgate::pki::DevCa {
+    pub fn dev_ca(&self) -> loopgate::DevCa {
         let read = |name: &str| std::fs::read_to_string(self.pki(name)).expect("dev CA file");
-        loopgate::pki::DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads")
+        loopgate::DevCa::load(&read("ca.pem"), &read("ca.key")).expect("the dev CA loads")
     }
 
     /// What the gateway wrote on stderr so far (its tracing lines).
@@ -509,6 +512,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Changes files of the dev folder (given its path) before the gateway starts, after the
+    /// bundle and config edits: e.g. puts a log written elsewhere in place.
+    pub fn files(mut self, edit: impl FnOnce(&Path) + 'static) -> Self {
+        self.files.push(Box::new(edit));
+        self
+    }
+
     /// Runs the gateway under `prlimit --fsize=BYTES`: a write past that size fails with EFBIG.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize_limit = Some(bytes);
@@ -553,6 +563,9 @@ impl GatewayBuilder {
             }
             std::fs::write(&config_path, toml::to_string(&config.0).expect("TOML"))
                 .expect("write gateway.toml");
+        }
+        for edit in self.files {
+            edit(&dir);
         }
         let has_demo = std::fs::read_to_string(&config_path)
             .expect("gateway.toml")

@@ -53,7 +53,7 @@ impl Ledger {
         let signing = std::fs::read_to_string(dir.join("log.key")).expect("log.key");
         let signing = SigningKey::parse(signing.trim()).expect("a signing key");
         let key = signing.verifier();
-        let config = LogConfig::new(dir.join("data"), loopgate::devmode::ORIGIN, signing);
+        let config = LogConfig::new(dir.join("data"), loopgate::dev::ORIGIN, signing);
         let log = Log::open(config).expect("the log opens");
         let leaves: Vec<Vec<u8>> = (0..log.size())
             .map(|i| log.read(i).expect("a stored record"))

@@ -14,7 +14,7 @@ use crate::gateway::Folder;
 fn open(folder: &Folder) -> Log {
     let key = std::fs::read_to_string(folder.path().join("log.key")).expect("log.key");
     let key = SigningKey::parse(key.trim()).expect("a signing key");
-    let config = LogConfig::new(folder.path().join("data"), loopgate::devmode::ORIGIN, key);
+    let config = LogConfig::new(folder.path().join("data"), loopgate::dev::ORIGIN, key);
     Log::open(config).expect("the log opens")
 }
 

@@ -237,8 +237,8 @@ impl Drop for Resetting {
 /// A TLS acceptor for `localhost` / `127.0.0.1` (HTTP/1.1) and the directory holding its CA as
 /// `ca.pem`.
 fn loopback_tls() -> (TlsAcceptor, tempfile::TempDir) {
-    let now = loopgate::clock::Clock::system().now();
-    let ca = loopgate::pki::DevCa::generate("test upstream CA", now).expect("a CA");
+    let now = loopgate::Clock::system().now();
+    let ca = loopgate::DevCa::generate("test upstream CA", now).expect("a CA");
     let issued = ca
         .issue_server(&["localhost"], &["127.0.0.1".parse().expect("ip")], now)
         .expect("a server certificate");

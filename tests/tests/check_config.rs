@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use loopgate::pki::DevCa;
+use loopgate::DevCa;
 use loopgate_tests::{BundleText, Loopgate};
 use tempfile::TempDir;
 use time::macros::datetime;

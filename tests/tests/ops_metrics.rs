@@ -129,7 +129,7 @@ fn metrics_parse_and_move_with_transfers() {
         "loopgate_certificate_expiry_timestamp_seconds",
         &[("kind", "server"), ("file", &server_pem)],
     );
-    let now = loopgate::clock::Clock::system().now().unix_timestamp() as f64;
+    let now = loopgate::Clock::system().now().unix_timestamp() as f64;
     assert!(
         expiry > now + 300.0 * 86_400.0 && expiry < now + 370.0 * 86_400.0,
         "server certificate expiry {expiry}, now {now}"

@@ -19,7 +19,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 fn now() -> time::OffsetDateTime {
-    loopgate::clock::Clock::system().now()
+    loopgate::Clock::system().now()
 }
 
 fn der(pem: &str) -> Vec<u8> {

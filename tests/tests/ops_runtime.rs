@@ -40,11 +40,11 @@ fn the_runtime_has_the_configured_number_of_workers() {
 #[test]
 fn by_default_the_runtime_has_a_worker_per_cpu() {
     let gw = Gateway::dev().start();
-    assert_eq!(workers(&gw), loopgate::config::default_worker_threads());
+    assert_eq!(workers(&gw), loopgate::default_worker_threads());
     let gw = Gateway::dev()
         .config(|c: ConfigToml| c.set("server", "worker_threads", 0))
         .start();
-    assert_eq!(workers(&gw), loopgate::config::default_worker_threads());
+    assert_eq!(workers(&gw), loopgate::default_worker_threads());
 }
 
 #[test]

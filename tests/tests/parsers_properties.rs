@@ -15,7 +15,7 @@
 use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use loopgate::transfer::headers;
+use loopgate::parse_transfer_headers;
 use loopgate_audit::{Log, LogConfig, Receipt, Record, SigningKey, VerifierKey};
 use loopgate_policy::ReasonCode;
 use proptest::prelude::*;
@@ -75,7 +75,7 @@ proptest! {
     fn header_parsing_never_panics_and_accepts_only_valid_values(
         lines in prop::collection::vec((0..NAMES.len(), value()), 0..12)
     ) {
-        match headers::parse(&header_map(&lines)) {
+        match parse_transfer_headers(&header_map(&lines)) {
             Ok(parsed) => {
                 for id in [&parsed.item, &parsed.recipient, &parsed.purpose] {
                     prop_assert!(!id.is_empty() && id.len() <= 256, "{:?}", id);
@@ -118,7 +118,7 @@ proptest! {
             let b64 = base64::engine::general_purpose::STANDARD.encode(d);
             lines.push((6, format!("sha-256=:{b64}:").into_bytes()));
         }
-        let parsed = headers::parse(&header_map(&lines)).unwrap();
+        let parsed = parse_transfer_headers(&header_map(&lines)).unwrap();
         prop_assert_eq!(parsed.item, item);
         prop_assert_eq!(parsed.recipient, recipient);
         prop_assert_eq!(parsed.purpose, purpose);

@@ -59,7 +59,7 @@ fn client(gw: &Gateway, caller: Caller) -> Client {
                 .issue_client_with_uris(
                     "auditor",
                     &["spiffe://loopgate.dev/auditor/kpmg"],
-                    loopgate::clock::Clock::system().now(),
+                    loopgate::Clock::system().now(),
                 )
                 .unwrap();
             Client::with_cert(gw, &issued.cert_pem, &issued.key_pem)
@@ -73,6 +73,44 @@ fn log_size(gw: &Gateway) -> u64 {
         .get("/v1/audit/checkpoint")
         .text();
     text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// The rows cover exactly the gateway's route table, and each row lets in only the role the
+/// table names: a new endpoint without a row here fails this test.
+fn check_rows_against_the_route_table(
+    rows: &[(Method, &'static str, String, String, [Expect; 6])],
+) {
+    let mut listed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(method, pattern, ..)| (method.as_str(), *pattern))
+        .collect();
+    let mut table: Vec<(&str, &str)> = loopgate::route_table()
+        .into_iter()
+        .map(|(method, pattern, _)| (method, pattern))
+        .collect();
+    listed.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(listed, table, "the matrix's rows against the route table");
+    for (method, pattern, role) in loopgate::route_table() {
+        let (_, _, _, _, expected) = rows
+            .iter()
+            .find(|(m, p, ..)| m.as_str() == method && *p == pattern)
+            .expect("a row");
+        for (caller, expect) in CALLERS.iter().zip(expected) {
+            let callers_role = match caller {
+                Caller::Sender | Caller::Recipient | Caller::OtherTenant => "tenant",
+                Caller::Regulator => "regulator",
+                Caller::Admin => "admin",
+                Caller::UnknownRole => continue,
+            };
+            if callers_role != role {
+                assert!(
+                    matches!(expect, Error(403, "auth.forbidden")),
+                    "{method} {pattern} is for {role}: {caller:?} must be refused, the row says {expect:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -89,29 +127,38 @@ fn every_endpoint_against_every_caller() {
 
     let transfer = format!("/v1/transfers/{id}");
     let events = format!("/v1/transfers/{id}/events");
-    let reads: [&str; 8] = [
-        "/v1/audit/records?limit=5",
-        "/v1/audit/records/0",
-        "/v1/audit/checkpoint",
-        "/v1/audit/proof/inclusion?log_index=0&tree_size=1",
-        "/v1/audit/proof/consistency?from=1&to=2",
-        "/v1/audit/retention/overdue",
-        "/v1/audit/export?from=0&to=2",
-        "/v1/audit/counters",
+    let reads: [(&str, &str); 8] = [
+        ("/v1/audit/records", "/v1/audit/records?limit=5"),
+        ("/v1/audit/records/{log_index}", "/v1/audit/records/0"),
+        ("/v1/audit/checkpoint", "/v1/audit/checkpoint"),
+        (
+            "/v1/audit/proof/inclusion",
+            "/v1/audit/proof/inclusion?log_index=0&tree_size=1",
+        ),
+        (
+            "/v1/audit/proof/consistency",
+            "/v1/audit/proof/consistency?from=1&to=2",
+        ),
+        ("/v1/audit/retention/overdue", "/v1/audit/retention/overdue"),
+        ("/v1/audit/export", "/v1/audit/export?from=0&to=2"),
+        ("/v1/audit/counters", "/v1/audit/counters"),
     ];
 
-    // (method, path, body, expectation per caller in CALLERS order, writes a record when allowed)
-    type Row = (Method, String, String, [Expect; 6]);
+    // (method, the route table's path pattern, the path called, body, expectation per caller
+    // in CALLERS order)
+    type Row = (Method, &'static str, String, String, [Expect; 6]);
     let mut rows: Vec<Row> = Vec::new();
     let bad = Error(401, "auth.bad_identity");
     rows.push((
         Method::POST,
+        "/v1/transfers",
         "/v1/transfers".to_owned(),
         "x".to_owned(),
         [Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, bad],
     ));
     rows.push((
         Method::GET,
+        "/v1/transfers/{transfer_id}",
         transfer.clone(),
         String::new(),
         [
@@ -125,13 +172,15 @@ fn every_endpoint_against_every_caller() {
     ));
     rows.push((
         Method::POST,
+        "/v1/transfers/{transfer_id}/events",
         events.clone(),
         r#"{"event": "stored"}"#.to_owned(),
         [FORBIDDEN, Status(201), FORBIDDEN, FORBIDDEN, FORBIDDEN, bad],
     ));
-    for path in reads {
+    for (pattern, path) in reads {
         rows.push((
             Method::GET,
+            pattern,
             path.to_owned(),
             String::new(),
             [FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), FORBIDDEN, bad],
@@ -139,18 +188,21 @@ fn every_endpoint_against_every_caller() {
     }
     rows.push((
         Method::GET,
+        "/v1/admin/policy",
         "/v1/admin/policy".to_owned(),
         String::new(),
         [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
     ));
     rows.push((
         Method::PUT,
+        "/v1/admin/policy",
         "/v1/admin/policy".to_owned(),
         bundle.clone(),
         [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
     ));
     rows.push((
         Method::POST,
+        "/v1/admin/tenants/{id}/suspend",
         "/v1/admin/tenants/hk-otherlab/suspend".to_owned(),
         String::new(),
         [
@@ -163,9 +215,11 @@ fn every_endpoint_against_every_caller() {
         ],
     ));
 
+    check_rows_against_the_route_table(&rows);
+
     let clients: Vec<Client> = CALLERS.iter().map(|caller| client(&gw, *caller)).collect();
     let mut failures = Vec::new();
-    for (method, path, body, expected) in &rows {
+    for (method, _, path, body, expected) in &rows {
         for ((caller, expect), c) in CALLERS.iter().zip(expected).zip(&clients) {
             let before = log_size(&gw);
             let mut request = c.builder(method.clone(), path);

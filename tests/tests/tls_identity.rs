@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use loopgate::pki::DevCa;
+use loopgate::DevCa;
 use loopgate_tests::client::{Client, Http};
 use loopgate_tests::gateway::{ConfigToml, Gateway};
 
@@ -18,7 +18,7 @@ fn gw() -> &'static Gateway {
 }
 
 fn now() -> time::OffsetDateTime {
-    loopgate::clock::Clock::system().now()
+    loopgate::Clock::system().now()
 }
 
 /// A client whose certificate the dev CA issued with these URI SANs.

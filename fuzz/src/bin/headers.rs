@@ -1,4 +1,4 @@
-//! AFL target for the transfer-header parser (`loopgate::transfer::headers::parse`): any set of
+//! AFL target for the transfer-header parser (`loopgate::parse_transfer_headers`): any set of
 //! header lines must give validated headers or one `request.missing_header` /
 //! `request.malformed_header` problem naming a header, never a panic. What it accepts holds what
 //! SPEC.md section 3 promises: ids of 1 to 256 visible ASCII bytes, a count of at most ten
@@ -8,7 +8,7 @@
 //! skipped (hyper would refuse the request before the gateway saw it).
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use loopgate::transfer::headers;
+use loopgate::parse_transfer_headers;
 use loopgate_policy::ReasonCode;
 
 fn main() {
@@ -26,7 +26,7 @@ fn main() {
             };
             map.append(name, value);
         }
-        match headers::parse(&map) {
+        match parse_transfer_headers(&map) {
             Ok(parsed) => {
                 for id in [&parsed.item, &parsed.recipient, &parsed.purpose] {
                     assert!(!id.is_empty() && id.len() <= 256, "{id:?}");

@@ -5,14 +5,15 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
 use serde_json::{Value, json};
 
-use super::{Answer, ApiError};
+use super::{Answer, body};
 use crate::registry::{self, Applied, ChangeError, Source};
-use crate::state::{AppState, Reply};
+use crate::reply::{ApiError, Reply};
+use crate::state::AppState;
 
 /// Largest suspension request body (`{"reason": "..."}`).
 const MAX_SUSPEND_BYTES: usize = 16 * 1024;
@@ -31,13 +32,14 @@ pub(super) fn get(state: &AppState) -> Answer {
         HeaderValue::from_static("application/toml; charset=utf-8"),
     );
     headers.insert("loop-policy-version", HeaderValue::from(snapshot.version));
-    Answer::Streamed(response)
+    Answer::Response(response)
 }
 
 /// `PUT /v1/admin/policy`: validates the body as a bundle and puts it in force.
 pub(super) async fn put(state: &AppState, admin: &str, request: Request<Incoming>) -> Reply {
     let result = async {
-        let body = read_body(state, request, MAX_BUNDLE_BYTES).await?;
+        let idle = state.config().limits.body_idle_timeout;
+        let body = body::read_whole(request, MAX_BUNDLE_BYTES, idle).await?;
         let text = String::from_utf8(body.to_vec()).map_err(|e| {
             invalid(&[Diagnostic {
                 severity: Severity::Error,
@@ -68,7 +70,8 @@ pub(super) async fn suspend(
     request: Request<Incoming>,
 ) -> Reply {
     let result = async {
-        let body = read_body(state, request, MAX_SUSPEND_BYTES).await?;
+        let idle = state.config().limits.body_idle_timeout;
+        let body = body::read_whole(request, MAX_SUSPEND_BYTES, idle).await?;
         let reason = suspension_reason(&body)?;
         let applied = registry::suspend(state, admin, tenant, reason.as_deref())
             .await
@@ -92,34 +95,6 @@ impl From<ApiError> for Refusal {
 fn applied_reply(applied: &Applied) -> Reply {
     let body = json!({"policy_version": applied.version, "diff": applied.diff});
     (StatusCode::OK, Bytes::from(body.to_string()))
-}
-
-async fn read_body(
-    state: &AppState,
-    request: Request<Incoming>,
-    limit: usize,
-) -> Result<Bytes, Refusal> {
-    let timeout = state.config().limits.body_idle_timeout;
-    let collected =
-        tokio::time::timeout(timeout, Limited::new(request.into_body(), limit).collect())
-            .await
-            .map_err(|_| {
-                ApiError::new(ReasonCode::RequestBodyTimeout).message(format!(
-                    "the request body did not arrive within {} s",
-                    timeout.as_secs()
-                ))
-            })?;
-    match collected {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::new(ReasonCode::RequestBodyTooLarge)
-                .message(format!("the body is larger than {limit} bytes"))
-                .into())
-        }
-        Err(e) => Err(ApiError::new(ReasonCode::RequestBodyIncomplete)
-            .message(format!("the request body was cut off: {e}"))
-            .into()),
-    }
 }
 
 /// The `reason` of a suspension body: none for an empty body, else a JSON object whose only
@@ -185,13 +160,10 @@ fn change_error(e: ChangeError) -> Refusal {
         ChangeError::UnknownTenant(id) => ApiError::new(ReasonCode::RequestNotFound)
             .message(format!("no tenant {id:?} in the bundle in force"))
             .into(),
-        ChangeError::Audit(e) => {
-            tracing::error!(error = %e, "policy change not logged");
-            ApiError::new(ReasonCode::AuditUnavailable)
-                .message(format!(
-                    "the policy_change record cannot be written ({e}); nothing was changed"
-                ))
-                .into()
-        }
+        ChangeError::Audit(e) => ApiError::audit_unavailable(
+            "the policy_change record cannot be written, so nothing was changed",
+            e,
+        )
+        .into(),
     }
 }

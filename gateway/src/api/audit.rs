@@ -1,10 +1,11 @@
 //! The regulator API (SPEC.md section 4, role `regulator`: read only, DESIGN.md invariant 8):
-//! record queries, one record with its proof, inclusion and consistency proofs, the streamed
-//! export, overdue retention (rule 21) and the year-to-date counters (rule 19). The checkpoint
-//! (`GET /v1/audit/checkpoint`) is served by the router itself.
+//! the latest checkpoint, record queries, one record with its proof, inclusion and consistency
+//! proofs, the streamed export, overdue retention (rule 21) and the year-to-date counters
+//! (rule 19).
 //!
 //! Reads of the log and its index are blocking (files, sled): they run on tokio's blocking
-//! threads. Bad parameters get 400 `request.malformed_query` with what to send instead.
+//! threads (`state::blocking`). Bad parameters get 400 `request.malformed_query` with what to
+//! send instead.
 
 mod export;
 mod proofs;
@@ -16,117 +17,89 @@ mod tests;
 
 use std::sync::Arc;
 
-use http::{Method, StatusCode, Uri};
-use loopgate_policy::ReasonCode;
+use bytes::Bytes;
+use http::StatusCode;
 use serde_json::Value;
 
-use super::{Answer, ApiError};
+use super::Answer;
+use crate::reply::ApiError;
 use crate::state::AppState;
 
-/// One regulator endpoint, resolved from the path below `/v1/audit/`.
-#[derive(Debug, Clone)]
-pub(crate) enum Endpoint {
-    /// `GET /v1/audit/records`
-    Records,
-    /// `GET /v1/audit/records/{log_index}` (the segment as sent).
-    Record(String),
-    /// `GET /v1/audit/proof/inclusion`
-    Inclusion,
-    /// `GET /v1/audit/proof/consistency`
-    Consistency,
-    /// `GET /v1/audit/export`
-    Export,
-    /// `GET /v1/audit/retention/overdue`
-    Overdue,
-    /// `GET /v1/audit/counters`
-    Counters,
+/// `GET /v1/audit/checkpoint`: the latest signed checkpoint, as text.
+pub(super) fn checkpoint(state: &AppState) -> Answer {
+    let checkpoint = state.log.latest_checkpoint();
+    Answer::Whole((StatusCode::OK, Bytes::from(checkpoint.text().to_owned())))
 }
 
-/// Resolves `rest` (the path segments after `/v1/audit`): 404 for an unknown path, 405 for a
-/// method other than GET.
-pub(super) fn endpoint(rest: &[&str], method: &Method, path: &str) -> Result<Endpoint, ApiError> {
-    let endpoint = match rest {
-        ["records"] => Some(Endpoint::Records),
-        ["records", index] => Some(Endpoint::Record((*index).to_owned())),
-        ["proof", "inclusion"] => Some(Endpoint::Inclusion),
-        ["proof", "consistency"] => Some(Endpoint::Consistency),
-        ["export"] => Some(Endpoint::Export),
-        ["retention", "overdue"] => Some(Endpoint::Overdue),
-        ["counters"] => Some(Endpoint::Counters),
-        // GET is served by the router; any other method is not allowed.
-        ["checkpoint"] => None,
-        _ => {
-            return Err(ApiError::new(ReasonCode::RequestNotFound)
-                .message(format!("no endpoint {method} {path}")));
-        }
-    };
-    match endpoint {
-        Some(endpoint) if method == Method::GET => Ok(endpoint),
-        _ => Err(ApiError::new(ReasonCode::RequestMethodNotAllowed)
-            .message(format!("{path} takes GET only"))),
-    }
-}
-
-/// The route template for metrics and request logs (a bounded label, never the raw path).
-pub(super) fn route_template(rest: &[&str]) -> &'static str {
-    match rest {
-        ["records"] => "/v1/audit/records",
-        ["records", _] => "/v1/audit/records/{log_index}",
-        ["proof", "inclusion"] => "/v1/audit/proof/inclusion",
-        ["proof", "consistency"] => "/v1/audit/proof/consistency",
-        ["export"] => "/v1/audit/export",
-        ["retention", "overdue"] => "/v1/audit/retention/overdue",
-        ["counters"] => "/v1/audit/counters",
-        ["checkpoint"] => "/v1/audit/checkpoint",
-        _ => "other",
-    }
-}
-
-/// Serves a regulator endpoint (the role was checked by the router).
-pub(super) async fn serve(
+/// `GET /v1/audit/records`
+pub(super) async fn records(
     state: &Arc<AppState>,
-    endpoint: Endpoint,
-    uri: &Uri,
+    query: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    let query = uri.query();
-    match endpoint {
-        Endpoint::Records => whole(records::select(state, query).await?),
-        Endpoint::Record(index) => whole(proofs::record(state, &index, query).await?),
-        Endpoint::Inclusion => json(proofs::inclusion(state, query).await?),
-        Endpoint::Consistency => json(proofs::consistency(state, query).await?),
-        Endpoint::Export => export::stream(state, query).await,
-        Endpoint::Overdue => json(retention::overdue(state, query)?),
-        Endpoint::Counters => json(retention::counters(state, query)?),
-    }
+    whole(records::select(state, query).await?)
+}
+
+/// `GET /v1/audit/records/{log_index}`
+pub(super) async fn record(
+    state: &Arc<AppState>,
+    index: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    whole(proofs::record(state, index, query).await?)
+}
+
+/// `GET /v1/audit/proof/inclusion`
+pub(super) async fn inclusion(
+    state: &Arc<AppState>,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    json(proofs::inclusion(state, query).await?)
+}
+
+/// `GET /v1/audit/proof/consistency`
+pub(super) async fn consistency(
+    state: &Arc<AppState>,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    json(proofs::consistency(state, query).await?)
+}
+
+/// `GET /v1/audit/export`
+pub(super) async fn export(state: &Arc<AppState>, query: Option<&str>) -> Result<Answer, ApiError> {
+    export::stream(state, query).await
+}
+
+/// `GET /v1/audit/retention/overdue`
+pub(super) fn overdue(state: &AppState, query: Option<&str>) -> Result<Answer, ApiError> {
+    json(retention::overdue(state, query)?)
+}
+
+/// `GET /v1/audit/counters`
+pub(super) fn counters(state: &AppState, query: Option<&str>) -> Result<Answer, ApiError> {
+    json(retention::counters(state, query)?)
 }
 
 fn json(body: Value) -> Result<Answer, ApiError> {
     Ok(Answer::Whole((
         StatusCode::OK,
-        bytes::Bytes::from(body.to_string()),
+        Bytes::from(body.to_string()),
     )))
 }
 
 /// A 200 answer with a body already serialised as JSON.
 fn whole(body: Vec<u8>) -> Result<Answer, ApiError> {
-    Ok(Answer::Whole((StatusCode::OK, bytes::Bytes::from(body))))
+    Ok(Answer::Whole((StatusCode::OK, Bytes::from(body))))
 }
 
 /// 503 `audit.unavailable` for a log that cannot be read.
 fn unreadable(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "audit log read failed");
-    ApiError::new(ReasonCode::AuditUnavailable)
-        .message(format!("the audit log cannot be read: {e}"))
+    ApiError::audit_unavailable("the audit log cannot be read", e)
 }
 
-/// Runs `read` on a blocking thread with the shared state (sled and segment reads, and the
-/// wait for the index to cover the latest records, must not stall a tokio worker).
-pub(super) async fn blocking<T: Send + 'static>(
+/// [`crate::state::blocking`], for the endpoints here.
+async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     read: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || read(&state))
-        .await
-        .map_err(unreadable)?
+    crate::state::blocking(state, read).await
 }

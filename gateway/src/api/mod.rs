@@ -1,10 +1,14 @@
-//! The HTTPS API (SPEC.md sections 2-4): routing by path and role, JSON errors, and one tracing
-//! line per request.
+//! The HTTPS API (SPEC.md sections 2-4 and 6): each request is authenticated, resolved against
+//! the one route table (`routes`), checked for its role, served by its endpoint, counted in
+//! `/metrics` and logged in one line. What the endpoints do lives beside the data they work on
+//! (`transfer`, `registry`, `views`, the audit log); here is their HTTP side.
 
 mod admin;
 mod audit;
+mod body;
 mod lifecycle;
 mod receipt;
+pub(crate) mod routes;
 mod transfer;
 mod view;
 
@@ -16,73 +20,29 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use loopgate_audit::Verdict;
 use loopgate_policy::ReasonCode;
-use serde_json::json;
 
-use crate::identity::{IdentityError, Principal, Role};
-use crate::state::{AppState, Reply};
-
-/// An error response: the code decides the status; `log_index` when a record was written.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// The reason code.
-    pub code: ReasonCode,
-    /// A sentence for the caller.
-    pub message: String,
-    /// The record that logged it, if any.
-    pub log_index: Option<u64>,
-}
-
-impl ApiError {
-    /// An error with the code's own meaning as message.
-    pub fn new(code: ReasonCode) -> Self {
-        Self {
-            code,
-            message: code.meaning().to_owned(),
-            log_index: None,
-        }
-    }
-
-    /// With a more specific message.
-    pub fn message(mut self, message: impl Into<String>) -> Self {
-        self.message = message.into();
-        self
-    }
-
-    /// With the index of the record that logged it.
-    pub fn logged(mut self, index: u64) -> Self {
-        self.log_index = Some(index);
-        self
-    }
-
-    /// The JSON error body of SPEC.md section 2.
-    pub fn reply(&self) -> Reply {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "error": self.code.as_str(),
-            "message": self.message,
-            "log_index": self.log_index,
-        });
-        (status, Bytes::from(body.to_string()))
-    }
-}
+use crate::identity::{IdentityError, Principal};
+use crate::reply::{ApiError, Reply};
+use crate::state::AppState;
+use routes::{Endpoint, Resolved};
 
 /// An error that ends a streamed response body (the client sees the body cut off, never a
 /// complete-looking one).
-pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body of every API response: a whole body, or one streamed as it is produced (the
 /// regulator's export).
-pub type ApiBody = UnsyncBoxBody<Bytes, BodyError>;
+pub(crate) type ApiBody = UnsyncBoxBody<Bytes, BodyError>;
 
 /// What a handler answers: a whole status and body (what `Idempotency-Key` retries replay), or a
-/// response whose body is streamed.
+/// response with its own headers (a streamed body, a TOML bundle, a 405's `Allow`).
 pub(crate) enum Answer {
     /// Status and a whole body (JSON, or text for the checkpoint).
     Whole(Reply),
-    /// A response with a streamed body and its own headers.
-    Streamed(Response<ApiBody>),
+    /// A response with its own headers and body.
+    Response(Response<ApiBody>),
 }
 
 impl From<Reply> for Answer {
@@ -91,32 +51,52 @@ impl From<Reply> for Answer {
     }
 }
 
+impl From<ApiError> for Answer {
+    fn from(error: ApiError) -> Self {
+        Answer::Whole(error.reply())
+    }
+}
+
 impl Answer {
     fn status(&self) -> StatusCode {
         match self {
             Answer::Whole((status, _)) => *status,
-            Answer::Streamed(response) => response.status(),
+            Answer::Response(response) => response.status(),
         }
     }
 
     fn into_response(self) -> Response<ApiBody> {
         match self {
             Answer::Whole(reply) => json_response(reply),
-            Answer::Streamed(response) => response,
+            Answer::Response(response) => response,
         }
     }
 }
 
-/// What a handler tells the request log besides the status.
+/// What a handler tells the request log (and `/metrics`) besides the status.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Outcome {
-    pub(crate) decision: Option<&'static str>,
+pub(crate) struct Logged {
+    /// The transfer's decision, for `POST /v1/transfers`.
+    pub(crate) verdict: Option<Verdict>,
+    /// The reason code of a refusal or a failed transfer.
     pub(crate) reason: Option<ReasonCode>,
+    /// Body bytes transferred.
     pub(crate) bytes: u64,
 }
 
+impl Logged {
+    /// A refusal with `error`'s code.
+    fn refused(error: &ApiError) -> Self {
+        Logged {
+            verdict: None,
+            reason: Some(error.code),
+            bytes: 0,
+        }
+    }
+}
+
 /// Serves one request from an authenticated (or not) connection.
-pub async fn handle(
+pub(crate) async fn handle(
     state: Arc<AppState>,
     principal: Result<Principal, IdentityError>,
     request: Request<Incoming>,
@@ -127,61 +107,66 @@ pub async fn handle(
     let who = principal
         .as_ref()
         .map_or_else(|_| "unauthenticated".to_owned(), ToString::to_string);
-    let max_head = state.config().limits.max_header_bytes;
-    let (reply, outcome) = match principal {
-        Err(e) => {
-            let error = ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string());
-            (error.reply().into(), outcome_of(&error))
-        }
-        Ok(_) if head_bytes(&request) > max_head => {
-            let error = ApiError::new(ReasonCode::RequestHeadersTooLarge).message(format!(
-                "the request line and headers take more than {max_head} bytes; send less"
-            ));
-            (error.reply().into(), outcome_of(&error))
-        }
+    let (answer, logged) = match admit(&state, principal, &request) {
         Ok(principal) => route(&state, &principal, request).await,
+        Err(error) => {
+            let logged = Logged::refused(&error);
+            (error.into(), logged)
+        }
     };
-    let template = route_template(&path);
-    record_metrics(&state, template, reply.status(), &outcome);
+    let label = routes::label(&path);
+    record_metrics(&state, label, answer.status(), &logged);
     tracing::info!(
         principal = %who,
         method = %method,
-        route = template,
+        route = label,
         path = %path,
-        decision = outcome.decision.unwrap_or("-"),
-        reason = outcome.reason.map_or("-", |r| r.as_str()),
-        status = reply.status().as_u16(),
-        bytes = outcome.bytes,
+        decision = logged.verdict.map_or("-", verdict_str),
+        reason = logged.reason.map_or("-", |r| r.as_str()),
+        status = answer.status().as_u16(),
+        bytes = logged.bytes,
         duration_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    reply.into_response()
+    answer.into_response()
 }
 
-/// The route template of `path` (a bounded label: never the raw path).
-fn route_template(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    match segments.as_slice() {
-        ["v1", "transfers"] => "/v1/transfers",
-        ["v1", "transfers", _] => "/v1/transfers/{transfer_id}",
-        ["v1", "audit", "checkpoint"] => "/v1/audit/checkpoint",
-        ["v1", "admin", "policy"] => "/v1/admin/policy",
-        ["v1", "admin", "tenants", _, "suspend"] => "/v1/admin/tenants/{id}/suspend",
-        ["v1", "transfers", _, "events"] => "/v1/transfers/{transfer_id}/events",
-        ["v1", "audit", rest @ ..] => audit::route_template(rest),
-        _ => "other",
+/// Refuses a request without a principal (401) or with a head above `[limits]
+/// max_header_bytes` (431).
+fn admit(
+    state: &AppState,
+    principal: Result<Principal, IdentityError>,
+    request: &Request<Incoming>,
+) -> Result<Principal, ApiError> {
+    let principal =
+        principal.map_err(|e| ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string()))?;
+    let max_head = state.config().limits.max_header_bytes;
+    if head_bytes(request) > max_head {
+        return Err(
+            ApiError::new(ReasonCode::RequestHeadersTooLarge).message(format!(
+                "the request line and headers take more than {max_head} bytes; send less"
+            )),
+        );
+    }
+    Ok(principal)
+}
+
+fn verdict_str(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Allow => "allow",
+        Verdict::Deny => "deny",
     }
 }
 
-fn record_metrics(state: &AppState, route: &'static str, status: StatusCode, outcome: &Outcome) {
+fn record_metrics(state: &AppState, route: &'static str, status: StatusCode, logged: &Logged) {
     state.metrics.request(route, status.as_u16());
-    if let Some(decision) = outcome.decision {
-        let allowed = decision == "allow";
+    if let Some(verdict) = logged.verdict {
+        let allowed = verdict == Verdict::Allow;
         state
             .metrics
-            .decision(allowed, outcome.reason.map(ReasonCode::as_str));
+            .decision(allowed, logged.reason.map(ReasonCode::as_str));
         if allowed {
-            state.metrics.transfer_bytes(outcome.bytes);
+            state.metrics.transfer_bytes(logged.bytes);
         }
     }
 }
@@ -195,111 +180,104 @@ fn head_bytes(request: &Request<Incoming>) -> usize {
     })
 }
 
-fn outcome_of(error: &ApiError) -> Outcome {
-    Outcome {
-        decision: None,
-        reason: Some(error.code),
-        bytes: 0,
-    }
-}
-
+/// Resolves the request against the route table, checks the caller's role and serves it.
 async fn route(
     state: &Arc<AppState>,
     principal: &Principal,
     request: Request<Incoming>,
-) -> (Answer, Outcome) {
-    let path = request.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+) -> (Answer, Logged) {
     let method = request.method().clone();
-    let (endpoint, role): (Endpoint, Role) = match (segments.as_slice(), &method) {
-        (["v1", "transfers"], &Method::POST) => (Endpoint::PostTransfer, Role::Tenant),
-        (["v1", "transfers", _], &Method::GET) => (Endpoint::GetTransfer, Role::Tenant),
-        (["v1", "audit", "checkpoint"], &Method::GET) => (Endpoint::Checkpoint, Role::Regulator),
-        (["v1", "admin", "policy"], &Method::GET) => (Endpoint::GetPolicy, Role::Admin),
-        (["v1", "admin", "policy"], &Method::PUT) => (Endpoint::PutPolicy, Role::Admin),
-        (["v1", "admin", "tenants", _, "suspend"], &Method::POST) => {
-            (Endpoint::Suspend, Role::Admin)
+    let path = request.uri().path().to_owned();
+    let refused = |error: ApiError| {
+        let logged = Logged::refused(&error);
+        (Answer::from(error), logged)
+    };
+    let (route, params) = match routes::resolve(&method, &path) {
+        Resolved::Found { route, params } => (route, params),
+        Resolved::WrongMethod { path, allowed } => {
+            let (answer, logged) = refused(not_allowed(path, &allowed));
+            return (with_allow(answer, &allowed), logged);
         }
-        (["v1", "transfers", _, "events"], &Method::POST) => (Endpoint::Event, Role::Tenant),
-        // The rest of /v1/audit/* (404 and 405 included); GET checkpoint is matched above.
-        (["v1", "audit", rest @ ..], _) => match audit::endpoint(rest, &method, &path) {
-            Ok(endpoint) => (Endpoint::Audit(endpoint), Role::Regulator),
-            Err(error) => return (error.reply().into(), outcome_of(&error)),
-        },
-        (
-            ["v1", "transfers"]
-            | ["v1", "transfers", _]
-            | ["v1", "transfers", _, "events"]
-            | ["v1", "admin", "policy"]
-            | ["v1", "admin", "tenants", _, "suspend"],
-            _,
-        ) => {
-            let error = ApiError::new(ReasonCode::RequestMethodNotAllowed);
-            return (error.reply().into(), outcome_of(&error));
-        }
-        _ => {
-            let error = ApiError::new(ReasonCode::RequestNotFound)
-                .message(format!("no endpoint {method} {path}"));
-            return (error.reply().into(), outcome_of(&error));
+        Resolved::NotFound => {
+            return refused(
+                ApiError::new(ReasonCode::RequestNotFound)
+                    .message(format!("no endpoint {method} {path}")),
+            );
         }
     };
-    if principal.role != role {
-        let error = ApiError::new(ReasonCode::AuthForbidden).message(format!(
+    if principal.role != route.role {
+        return refused(ApiError::new(ReasonCode::AuthForbidden).message(format!(
             "{method} {path} is for the {} role, not {}",
-            role.as_str(),
+            route.role.as_str(),
             principal.role.as_str()
-        ));
-        return (error.reply().into(), outcome_of(&error));
+        )));
     }
-    let id = segments.get(2).copied().unwrap_or_default();
-    match endpoint {
+    let param = params.first().copied().unwrap_or_default().to_owned();
+    dispatch(state, principal, route.endpoint, &param, request).await
+}
+
+/// Serves a resolved request: one arm per endpoint of the route table.
+async fn dispatch(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    endpoint: Endpoint,
+    param: &str,
+    request: Request<Incoming>,
+) -> (Answer, Logged) {
+    let uri = request.uri().clone();
+    let query = uri.query();
+    let answer: Result<Answer, ApiError> = match endpoint {
         Endpoint::PostTransfer => {
-            let (reply, outcome) = transfer::post(state, &principal.id, request).await;
-            (reply.into(), outcome)
+            let (reply, logged) = transfer::post(state, &principal.id, request).await;
+            return (reply.into(), logged);
         }
-        Endpoint::GetTransfer => {
-            let reply = view::get(state, &principal.id, id).await;
-            let outcome = Outcome::default();
-            (reply.unwrap_or_else(|e| e.reply()).into(), outcome)
-        }
-        Endpoint::Checkpoint => {
-            let checkpoint = state.log.latest_checkpoint();
-            let body = Bytes::from(checkpoint.text().to_owned());
-            ((StatusCode::OK, body).into(), Outcome::default())
-        }
-        Endpoint::Event => {
-            let reply = lifecycle::post(state, &principal.id, id, request).await;
-            let outcome = reply.as_ref().err().map(outcome_of).unwrap_or_default();
-            (reply.unwrap_or_else(|e| e.reply()).into(), outcome)
-        }
-        Endpoint::Audit(endpoint) => match audit::serve(state, endpoint, request.uri()).await {
-            Ok(answer) => (answer, Outcome::default()),
-            Err(error) => (error.reply().into(), outcome_of(&error)),
-        },
-        Endpoint::GetPolicy => (admin::get(state), Outcome::default()),
-        Endpoint::PutPolicy => (
-            admin::put(state, &principal.id, request).await.into(),
-            Outcome::default(),
-        ),
-        Endpoint::Suspend => {
-            let tenant = segments.get(3).copied().unwrap_or_default().to_owned();
-            let reply = admin::suspend(state, &principal.id, &tenant, request).await;
-            (reply.into(), Outcome::default())
+        Endpoint::GetTransfer => view::get(state, &principal.id, param)
+            .await
+            .map(Answer::from),
+        Endpoint::PostEvent => lifecycle::post(state, &principal.id, param, request)
+            .await
+            .map(Answer::from),
+        Endpoint::Checkpoint => Ok(audit::checkpoint(state)),
+        Endpoint::Records => audit::records(state, query).await,
+        Endpoint::Record => audit::record(state, param, query).await,
+        Endpoint::Inclusion => audit::inclusion(state, query).await,
+        Endpoint::Consistency => audit::consistency(state, query).await,
+        Endpoint::Export => audit::export(state, query).await,
+        Endpoint::Overdue => audit::overdue(state, query),
+        Endpoint::Counters => audit::counters(state, query),
+        Endpoint::GetPolicy => Ok(admin::get(state)),
+        Endpoint::PutPolicy => Ok(admin::put(state, &principal.id, request).await.into()),
+        Endpoint::Suspend => Ok(admin::suspend(state, &principal.id, param, request)
+            .await
+            .into()),
+    };
+    match answer {
+        Ok(answer) => (answer, Logged::default()),
+        Err(error) => {
+            let logged = Logged::refused(&error);
+            (error.into(), logged)
         }
     }
 }
 
-enum Endpoint {
-    PostTransfer,
-    GetTransfer,
-    Checkpoint,
-    GetPolicy,
-    PutPolicy,
-    Suspend,
-    Event,
-    Audit(audit::Endpoint),
+/// 405 for a path that takes other methods.
+fn not_allowed(path: &str, allowed: &[&Method]) -> ApiError {
+    let methods: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+    ApiError::new(ReasonCode::RequestMethodNotAllowed)
+        .message(format!("{path} takes {} only", methods.join(" or ")))
 }
 
+/// The answer with an `Allow` header listing `allowed` (RFC 9110 section 15.5.6).
+fn with_allow(answer: Answer, allowed: &[&Method]) -> Answer {
+    let mut response = answer.into_response();
+    let methods: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+    if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Answer::Response(response)
+}
+
+/// A whole reply as a response: JSON, or plain text (the checkpoint) when it is not an object.
 fn json_response((status, body): Reply) -> Response<ApiBody> {
     let content_type = if body.first() == Some(&b'{') {
         "application/json"

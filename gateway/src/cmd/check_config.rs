@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use loopgate::config::Config;
+use loopgate::Config;
 
 use crate::exit::Exit;
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use loopgate::clock::Clock;
-use loopgate::devmode;
+use loopgate::Clock;
+use loopgate::dev;
 
 use crate::exit::Exit;
 
@@ -33,7 +33,7 @@ pub(crate) enum DevCommand {
 pub(crate) fn run(command: &DevCommand) -> Exit {
     let now = Clock::system().now();
     match command {
-        DevCommand::Cert { role, id, dir } => match devmode::issue_cert(dir, role, id, now) {
+        DevCommand::Cert { role, id, dir } => match dev::issue_cert(dir, role, id, now) {
             Ok(cert) => {
                 println!("{}", cert.display());
                 Exit::Success
@@ -43,7 +43,7 @@ pub(crate) fn run(command: &DevCommand) -> Exit {
                 Exit::Usage
             }
         },
-        DevCommand::Init { dir } => match devmode::ensure(dir, now, devmode::write_log_key) {
+        DevCommand::Init { dir } => match dev::ensure(dir, now, dev::write_log_key) {
             Ok(made) => {
                 let verb = if made { "made" } else { "already there:" };
                 println!("loopgate: {verb} {}", dir.display());

@@ -5,11 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use loopgate::clock::Clock;
-use loopgate::config::{Config, LogFormat};
-use loopgate::devmode;
-use loopgate::logsink::{LogSink, LogSinkGuard};
-use loopgate::server::{self, Bound};
+use loopgate::dev;
+use loopgate::{Bound, Clock, Config, LogFormat, LogSink, LogSinkGuard, ServeError};
 
 use crate::exit::Exit;
 
@@ -28,7 +25,7 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     let dev = args.config.is_none();
     let config_path = match &args.config {
         Some(path) => path.clone(),
-        None => match devmode::ensure(Path::new(DEV_DIR), clock.now(), devmode::write_log_key) {
+        None => match dev::ensure(Path::new(DEV_DIR), clock.now(), dev::write_log_key) {
             Ok(made) => {
                 let verb = if made { "made" } else { "reusing" };
                 println!("loopgate: dev mode: {verb} ./{DEV_DIR}/");
@@ -92,13 +89,13 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
         .demo_upstream
         .as_ref()
         .map(|demo| demo.received.display().to_string());
-    let served = runtime.block_on(server::run(config, clock, |bound| {
+    let served = runtime.block_on(loopgate::serve(config, clock, |bound| {
         announce(&bound, received.as_deref(), dev);
     }));
     drop(runtime);
     served.map_err(|e| {
         let code = match e {
-            server::ServeError::NeedsRestart(_) => Exit::TempFail,
+            ServeError::NeedsRestart(_) => Exit::TempFail,
             _ => Exit::Failure,
         };
         (code, e.to_string())

@@ -71,7 +71,7 @@ pub struct Upstream {
 
 /// Dev mode's built-in upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoUpstream {
+pub struct DemoUpstreamConfig {
     /// Listen address (port 0: the OS picks one).
     pub listen: SocketAddr,
     /// The recipient tenant it stands in for.
@@ -130,7 +130,7 @@ pub struct Config {
     /// Upstreams by recipient tenant id.
     pub upstreams: BTreeMap<String, Upstream>,
     /// Dev mode's demo upstream, if configured.
-    pub demo_upstream: Option<DemoUpstream>,
+    pub demo_upstream: Option<DemoUpstreamConfig>,
     /// Timeouts and sizes.
     pub limits: Limits,
     /// Diagnostics format.
@@ -254,83 +254,17 @@ fn validate(
     let resolve = |file: &str| base.join(file);
     let listen = address(&raw.server.listen, "[server] listen", problems);
     let ops_listen = address(&raw.server.ops_listen, "[server] ops_listen", problems);
-    let worker_threads = match raw.server.worker_threads.unwrap_or(0) {
-        0 => Some(default_worker_threads()),
-        n => match usize::try_from(n) {
-            Ok(n @ 1..=MAX_WORKER_THREADS) => Some(n),
-            _ => {
-                problems.push(format!(
-                    "[server] worker_threads is {n}; use 1 to {MAX_WORKER_THREADS}, or 0 for one per CPU"
-                ));
-                None
-            }
-        },
-    };
-    let trust_domain = raw.server.trust_domain.trim().to_owned();
-    let domain_ok = !trust_domain.is_empty()
-        && trust_domain.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
-        });
-    if !domain_ok {
-        problems.push(format!(
-            "[server] trust_domain {:?} is not a SPIFFE trust domain; use lower-case letters, digits, '.', '-' and '_' (e.g. \"loop.example\")",
-            raw.server.trust_domain
-        ));
-    }
-    let origin = raw.log.origin.trim().to_owned();
-    if origin.is_empty() || origin.contains(['\n', '\r']) || origin.starts_with('—') {
-        problems.push(format!(
-            "[log] origin {:?} must be one non-empty line, e.g. \"loop.example/loopgate\"",
-            raw.log.origin
-        ));
-    }
-    let mut upstreams = BTreeMap::new();
-    for upstream in &raw.upstream {
-        let label = format!("[[upstream]] for tenant {:?}", upstream.tenant);
-        let url = upstream_url(&upstream.url, &label, problems);
-        if upstreams.contains_key(&upstream.tenant) {
-            problems.push(format!("{label} is defined twice; keep one"));
-        } else if let Some(url) = url {
-            upstreams.insert(
-                upstream.tenant.clone(),
-                Upstream {
-                    url,
-                    ca: resolve(&upstream.ca),
-                },
-            );
-        }
-    }
-    let demo_upstream = raw.demo_upstream.as_ref().and_then(|demo| {
-        if upstreams.contains_key(&demo.tenant) {
-            problems.push(format!(
-                "[demo_upstream] stands in for tenant {:?}, which also has an [[upstream]]; keep one",
-                demo.tenant
-            ));
-        }
-        Some(DemoUpstream {
-            listen: address(&demo.listen, "[demo_upstream] listen", problems)?,
-            tenant: demo.tenant.clone(),
-            received: resolve(&demo.received),
-            cert: resolve(&demo.cert),
-            key: resolve(&demo.key),
-            ca: resolve(&demo.ca),
-        })
-    });
+    let worker_threads = worker_threads(raw.server.worker_threads, problems);
+    let trust_domain = trust_domain(&raw.server.trust_domain, problems);
+    let origin = origin(&raw.log.origin, problems);
+    let upstreams = upstreams(&raw.upstream, base, problems);
+    let demo_upstream = raw
+        .demo_upstream
+        .as_ref()
+        .and_then(|demo| demo_upstream(demo, &upstreams, base, problems));
     let limits = limits(&raw.limits, problems);
-    let log_format = match raw.logging.format.as_deref() {
-        None | Some("text") => Some(LogFormat::Text),
-        Some("json") => Some(LogFormat::Json),
-        Some(other) => {
-            problems.push(format!("[logging] format {other:?} is not text or json"));
-            None
-        }
-    };
-    let clock_offset_days = raw.clock.offset_days;
-    if clock_offset_days.abs() > MAX_CLOCK_OFFSET_DAYS {
-        problems.push(format!(
-            "[clock] offset_days is {clock_offset_days}; use -{MAX_CLOCK_OFFSET_DAYS} to {MAX_CLOCK_OFFSET_DAYS} (0 in production)"
-        ));
-    }
+    let log_format = log_format(raw.logging.format.as_deref(), problems);
+    let clock_offset_days = clock_offset_days(raw.clock.offset_days, problems);
     Some(Config {
         path: path.to_owned(),
         listen: listen?,
@@ -354,6 +288,118 @@ fn validate(
         log_format: log_format?,
         clock_offset_days,
     })
+}
+
+/// `[server] worker_threads`: 0 (or absent) for one per CPU, else 1 to 1024.
+fn worker_threads(asked: Option<i64>, problems: &mut Vec<String>) -> Option<usize> {
+    match asked.unwrap_or(0) {
+        0 => Some(default_worker_threads()),
+        n => match usize::try_from(n) {
+            Ok(n @ 1..=MAX_WORKER_THREADS) => Some(n),
+            _ => {
+                problems.push(format!(
+                    "[server] worker_threads is {n}; use 1 to {MAX_WORKER_THREADS}, or 0 for one per CPU"
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// `[server] trust_domain`, trimmed: lower-case letters, digits, `.`, `-` and `_`.
+fn trust_domain(text: &str, problems: &mut Vec<String>) -> String {
+    let trust_domain = text.trim().to_owned();
+    let domain_ok = !trust_domain.is_empty()
+        && trust_domain.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        });
+    if !domain_ok {
+        problems.push(format!(
+            "[server] trust_domain {text:?} is not a SPIFFE trust domain; use lower-case letters, digits, '.', '-' and '_' (e.g. \"loop.example\")"
+        ));
+    }
+    trust_domain
+}
+
+/// `[log] origin`, trimmed: one non-empty line that cannot be read as a signature line.
+fn origin(text: &str, problems: &mut Vec<String>) -> String {
+    let origin = text.trim().to_owned();
+    if origin.is_empty() || origin.contains(['\n', '\r']) || origin.starts_with('—') {
+        problems.push(format!(
+            "[log] origin {text:?} must be one non-empty line, e.g. \"loop.example/loopgate\""
+        ));
+    }
+    origin
+}
+
+/// The `[[upstream]]` entries by tenant: each an https:// URL, one per tenant.
+fn upstreams(
+    raw: &[raw::RawUpstream],
+    base: &Path,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, Upstream> {
+    let mut upstreams = BTreeMap::new();
+    for upstream in raw {
+        let label = format!("[[upstream]] for tenant {:?}", upstream.tenant);
+        let url = upstream_url(&upstream.url, &label, problems);
+        if upstreams.contains_key(&upstream.tenant) {
+            problems.push(format!("{label} is defined twice; keep one"));
+        } else if let Some(url) = url {
+            upstreams.insert(
+                upstream.tenant.clone(),
+                Upstream {
+                    url,
+                    ca: base.join(&upstream.ca),
+                },
+            );
+        }
+    }
+    upstreams
+}
+
+/// `[demo_upstream]`, standing in for a tenant without an `[[upstream]]`.
+fn demo_upstream(
+    demo: &raw::RawDemoUpstream,
+    upstreams: &BTreeMap<String, Upstream>,
+    base: &Path,
+    problems: &mut Vec<String>,
+) -> Option<DemoUpstreamConfig> {
+    if upstreams.contains_key(&demo.tenant) {
+        problems.push(format!(
+            "[demo_upstream] stands in for tenant {:?}, which also has an [[upstream]]; keep one",
+            demo.tenant
+        ));
+    }
+    Some(DemoUpstreamConfig {
+        listen: address(&demo.listen, "[demo_upstream] listen", problems)?,
+        tenant: demo.tenant.clone(),
+        received: base.join(&demo.received),
+        cert: base.join(&demo.cert),
+        key: base.join(&demo.key),
+        ca: base.join(&demo.ca),
+    })
+}
+
+/// `[logging] format`: `text` (the default) or `json`.
+fn log_format(format: Option<&str>, problems: &mut Vec<String>) -> Option<LogFormat> {
+    match format {
+        None | Some("text") => Some(LogFormat::Text),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => {
+            problems.push(format!("[logging] format {other:?} is not text or json"));
+            None
+        }
+    }
+}
+
+/// `[clock] offset_days`, within about a century either way.
+fn clock_offset_days(days: i64, problems: &mut Vec<String>) -> i64 {
+    if days.abs() > MAX_CLOCK_OFFSET_DAYS {
+        problems.push(format!(
+            "[clock] offset_days is {days}; use -{MAX_CLOCK_OFFSET_DAYS} to {MAX_CLOCK_OFFSET_DAYS} (0 in production)"
+        ));
+    }
+    days
 }
 
 /// The largest `[clock] offset_days` either way (about a century).

@@ -4,6 +4,7 @@
 //! reused by later runs.
 
 mod bundle;
+pub(crate) mod demo;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

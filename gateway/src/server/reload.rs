@@ -21,11 +21,12 @@ use rustls::ServerConfig;
 use tokio::signal::unix::Signal;
 use tokio_rustls::TlsAcceptor;
 
-use super::{FileBundle, ServeError, load_bundle, systemd};
+use super::start::{FileBundle, load_bundle, upstream_targets};
+use super::{ServeError, systemd};
 use crate::config::{Config, ConfigError, Upstream};
 use crate::registry;
 use crate::state::{AppState, TransferUpstreams};
-use crate::upstream::Upstreams;
+use crate::transfer::upstream::Upstreams;
 
 /// Why a reload was refused; the running configuration stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -143,10 +144,10 @@ fn prepare(
     let mut config = Config::load(&running.path).map_err(ReloadError::Config)?;
     keep_fixed(running, &mut config);
     let tls = crate::tls::server_config(&config.tls).map_err(ServeError::from)?;
-    let mut targets = config.upstreams.clone();
-    if let Some((tenant, entry)) = demo {
-        targets.insert(tenant, entry);
-    }
+    let demo = demo
+        .as_ref()
+        .map(|(tenant, entry)| (tenant.as_str(), entry));
+    let targets = upstream_targets(&config, demo);
     let upstreams = Upstreams::new(&targets, &config.limits, config.worker_threads)
         .map_err(ReloadError::Upstream)?;
     let file = load_bundle(&config.policy_bundle)?;

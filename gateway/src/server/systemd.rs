@@ -52,7 +52,7 @@ pub(super) fn watchdog(state: Arc<AppState>) -> Option<JoinHandle<()>> {
         "systemd watchdog enabled"
     );
     // A period shorter than a few accept-loop heartbeats would read an idle loop as stuck.
-    let limit = period.max(super::HEARTBEAT * 5);
+    let limit = period.max(super::accept::HEARTBEAT * 5);
     Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

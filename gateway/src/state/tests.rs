@@ -1,28 +1,24 @@
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use loopgate_audit::{LogConfig, SigningKey};
-use loopgate_policy::{Route, TransferRequest, parse_bundle};
-use time::macros::datetime;
+use loopgate_audit::{LogConfig, Outcome, SigningKey, Verdict};
+use loopgate_policy::parse_bundle;
+use serde_json::json;
+use time::macros::{date, datetime};
 
 use super::*;
-use crate::config::Config;
 use crate::devmode;
+use crate::transfer::idempotency::Remembered;
 
 fn state(dir: &Path) -> AppState {
     let config_text = include_str!("../devmode/gateway.toml");
     let config = Config::parse(&dir.join("gateway.toml"), config_text).unwrap();
     let key = SigningKey::generate("test.example/log").unwrap();
     let log = Log::open(LogConfig::new(dir.join("data"), "test.example/log", key)).unwrap();
-    let text = devmode::sample_bundle(time::macros::date!(2026 - 11 - 25));
-    let mut registry = parse_bundle(&text).unwrap().registry;
-    for filing in registry.filings.values_mut() {
-        filing.route = Route::NationalSc;
-    }
-    registry.parameters.threshold_assessment = 1_000;
+    let text = devmode::sample_bundle(date!(2026 - 11 - 25));
+    let registry = parse_bundle(&text).unwrap().registry;
     let upstreams = Upstreams::new(&BTreeMap::new(), &config.limits, 1).unwrap();
-    let stamper = crate::stamp::Stamper::new(Clock::system(), &log).unwrap();
+    let stamper = Stamper::new(Clock::system(), &log).unwrap();
     AppState::new(
         config,
         stamper,
@@ -37,69 +33,76 @@ fn state(dir: &Path) -> AppState {
     )
 }
 
-fn personal(subjects: u64) -> TransferRequest {
-    TransferRequest {
-        sender: "sz-genomics".into(),
-        recipient: "hk-biolab".into(),
-        item: "INV-PI-001".into(),
-        purpose: "research.cohort_study".into(),
-        filing: Some("GBA-SC-DEMO-001".into()),
-        data_subjects: Some(subjects),
-        ..TransferRequest::default()
+/// A decision as the pipeline writes it, with an idempotency key and personal data.
+fn decision(id: &str, verdict: Verdict, key: &str, subjects: u64) -> Record {
+    let mut r = Record::decision(
+        datetime!(2026-11-25 02:00 UTC),
+        id,
+        Some("sz-genomics"),
+        Some("hk-biolab"),
+        Some("INV-PI-001"),
+        verdict,
+        (verdict == Verdict::Deny).then_some("contract.unknown"),
+    )
+    .unwrap();
+    r.details.insert("idempotency_key".into(), json!(key));
+    r.details.insert("data_class".into(), json!("personal"));
+    r.details.insert("data_subjects".into(), json!(subjects));
+    r.details.insert("evaluated_on".into(), json!("2026-11-25"));
+    r.details.insert("retention_days".into(), json!(30));
+    r
+}
+
+async fn append(state: &AppState, record: Record) {
+    state.append_record(|_| Ok(record)).await.unwrap();
+}
+
+#[tokio::test]
+async fn start_up_rebuilds_keys_counters_and_the_unfinished_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let state = state(dir.path());
+        append(&state, decision("aa", Verdict::Allow, "k-done", 400)).await;
+        let mut done =
+            Record::outcome(datetime!(2026-11-25 02:01 UTC), "aa", Outcome::Completed).unwrap();
+        done.reason = Some(None);
+        append(&state, done).await;
+        append(&state, decision("bb", Verdict::Allow, "k-cut", 500)).await;
+        append(&state, decision("cc", Verdict::Deny, "k-denied", 9_000)).await;
+        state.log.shutdown().await.unwrap();
     }
-}
-
-/// Regression guard: reading the counters and counting the admitted transfer used to be two
-/// steps, so concurrent transfers could all pass a threshold that together they crossed.
-#[test]
-fn concurrent_transfers_cannot_jointly_cross_a_threshold() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = Arc::new(state(dir.path()));
-    let at = datetime!(2026-11-25 10:00 +8);
-    let registry = state.policy().registry.clone();
-    let registry = Arc::new(registry);
-    let allowed: usize = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..40)
-            .map(|_| {
-                let (state, registry) = (state.clone(), registry.clone());
-                scope.spawn(move || state.evaluate(&registry, personal(100), at).is_allowed())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| usize::from(h.join().unwrap()))
-            .sum()
-    });
-    // 9 transfers of 100 stay under 1,000; the 10th reaches it and needs an assessment.
-    assert_eq!(allowed, 9);
-    let next = state.evaluate(&registry, personal(100), at);
-    assert_eq!(
-        next.reason,
-        Some(loopgate_policy::ReasonCode::VolumeRouteInsufficient)
-    );
-}
-
-#[test]
-fn a_new_counting_year_starts_from_zero() {
-    let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path());
-    let registry = state.policy().registry.clone();
-    for _ in 0..9 {
-        assert!(
-            state
-                .evaluate(&registry, personal(100), datetime!(2026-12-31 10:00 +8))
-                .is_allowed()
-        );
+    let rebuilt = state.rebuild().unwrap();
+    assert_eq!(rebuilt.records, 4);
+    // Admitted without an outcome: only "bb".
+    let unfinished: Vec<_> = rebuilt
+        .unfinished
+        .iter()
+        .map(|r| r.transfer_id.clone().unwrap())
+        .collect();
+    assert_eq!(unfinished, ["bb"]);
+    // Every logged key answers for its transfer, the denied one's too.
+    for (key, id) in [("k-done", "aa"), ("k-cut", "bb"), ("k-denied", "cc")] {
+        match state.idempotency.remember("sz-genomics", key) {
+            (Remembered::Logged(found), false) => assert_eq!(found, id),
+            _ => panic!("{key} is not remembered as {id}"),
+        }
     }
-    assert!(
-        !state
-            .evaluate(&registry, personal(100), datetime!(2026-12-31 23:59 +8))
-            .is_allowed()
+    // 900 admitted subjects count; the denied 9,000 do not. The sample bundle's national
+    // threshold is far away, so count against the views instead: the regulator's counter.
+    let counters = state.views.counters(
+        datetime!(2026-11-25 03:00 UTC),
+        &state.policy().registry,
+        None,
     );
-    // 1 January in UTC+8 is still 31 December in UTC: the park's calendar decides.
-    assert!(
-        state
-            .evaluate(&registry, personal(100), datetime!(2026-12-31 16:00 UTC))
-            .is_allowed()
+    assert_eq!(counters.len(), 1);
+    assert_eq!(counters[0].subjects, 900);
+    // The decisions' counters hold the same 900.
+    let counted = state.volumes.year_to_date(
+        "sz-genomics",
+        datetime!(2026-11-25 03:00 UTC),
+        &state.policy().registry,
     );
+    assert_eq!(counted.subjects, 900);
+    assert_eq!(counted.sensitive_subjects, 0);
 }

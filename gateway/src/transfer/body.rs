@@ -67,7 +67,7 @@ pub enum BodyFault {
 
 /// Where the pipeline learns how the body ended: `None` while streaming (or when the upstream
 /// stopped reading early), then the verified body or the fault.
-pub type BodyReport = Arc<Mutex<Option<Result<Verified, BodyFault>>>>;
+pub(crate) type BodyReport = Arc<Mutex<Option<Result<Verified, BodyFault>>>>;
 
 /// Wraps the sender's body for forwarding; see the module documentation.
 pub struct VerifyingBody<B> {

@@ -5,8 +5,16 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use loopgate_policy::ReasonCode;
+
+// The headers the pipeline reads raw (a malformed request's) and sets on the upstream request,
+// named once: a `&str` name is parsed (and lowercased) again at every lookup or insert.
+pub(crate) const LOOP_RECIPIENT: HeaderName = HeaderName::from_static("loop-recipient");
+pub(crate) const LOOP_INVENTORY_ITEM: HeaderName = HeaderName::from_static("loop-inventory-item");
+pub(crate) const LOOP_PURPOSE: HeaderName = HeaderName::from_static("loop-purpose");
+pub(crate) const LOOP_TRANSFER_ID: HeaderName = HeaderName::from_static("loop-transfer-id");
+pub(crate) const LOOP_SENDER: HeaderName = HeaderName::from_static("loop-sender");
 
 /// Largest `Loop-Data-Subjects` accepted: more people than live on Earth is a typo.
 const MAX_SUBJECTS: u64 = 10_000_000_000;

@@ -1,6 +1,3 @@
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use loopgate_audit::{Outcome, Record, Verdict};
 use loopgate_policy::{Registry, parse_bundle};
 use serde_json::json;
@@ -173,36 +170,6 @@ fn counters_are_per_processor_counting_year_and_route() {
     assert_eq!(last_year[0].subjects, 1000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_transfer_lock_lets_one_holder_in_at_a_time() {
-    let views = Arc::new(Views::default());
-    let inside = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let (views, inside, most) = (views.clone(), inside.clone(), most.clone());
-            tokio::spawn(async move {
-                let _lock = views.lock_transfer("t").await;
-                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                tokio::task::yield_now().await;
-                inside.fetch_sub(1, Ordering::SeqCst);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(most.load(Ordering::SeqCst), 1);
-    assert!(
-        views.locks.lock().unwrap().is_empty(),
-        "released locks are forgotten"
-    );
-    // Another transfer's lock does not wait for this one.
-    let _held = views.lock_transfer("t").await;
-    let _other = views.lock_transfer("u").await;
-}
-
 #[test]
 fn transfer_keys_keep_the_id_and_its_order() {
     let ids = [
@@ -232,4 +199,19 @@ fn transfer_keys_keep_the_id_and_its_order() {
 fn an_open_retention_entry_stays_small() {
     // One is held per completed transfer never reported destroyed: keep it within its budget.
     assert!(std::mem::size_of::<(TransferKey, Held)>() <= 72);
+}
+
+/// The counters' route label is the route's bundle spelling, which is also how decision records
+/// write it.
+#[test]
+fn route_labels_are_how_records_spell_routes() {
+    use loopgate_policy::Route;
+    for route in [
+        Route::GbaSc,
+        Route::NationalSc,
+        Route::Certification,
+        Route::SecurityAssessment,
+    ] {
+        assert_eq!(json!(route), json!(route.as_str()));
+    }
 }

@@ -26,7 +26,8 @@ use time::format_description::well_known::Rfc3339;
 use super::query::{Params, instant, malformed};
 use super::{blocking, unreadable};
 use crate::api::receipt::entry;
-use crate::api::{Answer, ApiError, BodyError};
+use crate::api::{Answer, BodyError};
+use crate::reply::ApiError;
 use crate::state::AppState;
 
 /// The content type of the export.
@@ -151,7 +152,7 @@ pub(super) async fn stream(state: &Arc<AppState>, query: Option<&str>) -> Result
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    Ok(Answer::Streamed(response))
+    Ok(Answer::Response(response))
 }
 
 /// The one field of a record the time filter reads.

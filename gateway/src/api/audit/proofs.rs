@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::query::{Params, malformed};
 use super::{blocking, unreadable};
-use crate::api::ApiError;
 use crate::api::receipt::Receipt;
+use crate::reply::ApiError;
 use crate::state::AppState;
 
 fn hashes(proof: &[Hash]) -> Vec<String> {

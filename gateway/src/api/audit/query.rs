@@ -8,7 +8,7 @@ use loopgate_policy::ReasonCode;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::ApiError;
+use crate::reply::ApiError;
 
 /// A `request.malformed_query` error saying what to do.
 pub(super) fn malformed(message: impl Into<String>) -> ApiError {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::query::{Params, malformed};
 use super::{blocking, unreadable};
-use crate::api::ApiError;
 use crate::api::receipt::{Entry, entry, to_vec};
+use crate::reply::ApiError;
 use crate::state::AppState;
 
 /// Records per page when `limit` is not given.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::query::Params;
-use crate::api::ApiError;
+use crate::reply::ApiError;
 use crate::state::AppState;
 
 fn rfc3339(t: OffsetDateTime) -> String {

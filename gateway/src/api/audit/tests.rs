@@ -1,9 +1,8 @@
-use http::Method;
 use loopgate_policy::ReasonCode;
 use time::macros::datetime;
 
 use super::query::Params;
-use super::*;
+use crate::reply::ApiError;
 
 const KNOWN: &[&str] = &["tenant", "limit", "from"];
 
@@ -61,41 +60,4 @@ fn unknown_repeated_and_undecodable_parameters_are_malformed() {
         "{}",
         none.message
     );
-}
-
-#[test]
-fn paths_resolve_to_endpoints_404_or_405() {
-    let get = |rest: &[&str]| endpoint(rest, &Method::GET, "/v1/audit/...");
-    assert!(matches!(get(&["records"]), Ok(Endpoint::Records)));
-    assert!(matches!(get(&["records", "7"]), Ok(Endpoint::Record(i)) if i == "7"));
-    assert!(matches!(
-        get(&["proof", "inclusion"]),
-        Ok(Endpoint::Inclusion)
-    ));
-    assert!(matches!(
-        get(&["proof", "consistency"]),
-        Ok(Endpoint::Consistency)
-    ));
-    assert!(matches!(get(&["export"]), Ok(Endpoint::Export)));
-    assert!(matches!(
-        get(&["retention", "overdue"]),
-        Ok(Endpoint::Overdue)
-    ));
-    assert!(matches!(get(&["counters"]), Ok(Endpoint::Counters)));
-    for rest in [&["proof"][..], &["records", "1", "x"], &["retention"], &[]] {
-        assert_eq!(
-            get(rest).unwrap_err().code,
-            ReasonCode::RequestNotFound,
-            "{rest:?}"
-        );
-    }
-    for rest in [&["records"][..], &["export"], &["checkpoint"]] {
-        let e = endpoint(rest, &Method::POST, "/v1/audit/...").unwrap_err();
-        assert_eq!(e.code, ReasonCode::RequestMethodNotAllowed, "{rest:?}");
-    }
-    assert_eq!(
-        route_template(&["records", "12"]),
-        "/v1/audit/records/{log_index}"
-    );
-    assert_eq!(route_template(&["nothing"]), "other");
 }

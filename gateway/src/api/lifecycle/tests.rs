@@ -1,4 +1,3 @@
-use loopgate_audit::Verdict;
 use time::macros::datetime;
 
 use super::*;
@@ -52,41 +51,8 @@ fn malformed_events_are_refused_with_request_malformed_body() {
 }
 
 #[test]
-fn a_lifecycle_record_copies_the_parties_and_is_indexed_under_them() {
-    let decision = Record::decision(
-        datetime!(2026-11-25 08:00 UTC),
-        "ab12",
-        Some("sz-genomics"),
-        Some("hk-biolab"),
-        Some("INV-NP-001"),
-        Verdict::Allow,
-        None,
-    )
-    .unwrap();
-    let event = Event {
-        event: LifecycleEvent::Accessed,
-        at: Some(datetime!(2026-11-25 07:00 UTC)),
-        note: Some("read by the QC pipeline".into()),
-    };
-    let record = record(
-        &decision,
-        &event,
-        "hk-biolab",
-        datetime!(2026-11-25 09:00 UTC),
-    )
-    .unwrap();
-    let leaf: Value = serde_json::from_slice(&record.to_leaf().unwrap()).unwrap();
-    assert_eq!(
-        leaf,
-        json!({
-            "v": 1, "kind": "lifecycle", "time": "2026-11-25T09:00:00Z", "transfer_id": "ab12",
-            "sender": "sz-genomics", "recipient": "hk-biolab", "item": "INV-NP-001",
-            "event": "accessed", "reported_at": "2026-11-25T07:00:00Z",
-            "note": "read by the QC pipeline", "principal": "tenant/hk-biolab",
-        })
-    );
-    assert_eq!(
-        events(&[(0, decision), (1, record)]),
-        [LifecycleEvent::Accessed]
-    );
+fn instants_a_record_cannot_carry_are_refused() {
+    // Valid RFC 3339, but a year before 0000 once in UTC.
+    let e = parse(br#"{"event":"stored","at":"0000-01-01T00:00:00+01:00"}"#).unwrap_err();
+    assert_eq!(e.code, ReasonCode::RequestMalformedBody);
 }

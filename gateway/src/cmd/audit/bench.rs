@@ -118,40 +118,77 @@ fn bench(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     ))?;
     let open_s = t.elapsed().as_secs_f64();
     drop(reopened);
+    print_table(
+        &Measured {
+            full,
+            paced,
+            fsync,
+            proofs,
+            size,
+            verified: report.size,
+            verify_s,
+            open_s,
+        },
+        a,
+    );
+    Ok(())
+}
 
+/// What one benchmark run measured.
+struct Measured {
+    full: Run,
+    paced: Run,
+    fsync: f64,
+    proofs: f64,
+    size: u64,
+    verified: u64,
+    verify_s: f64,
+    open_s: f64,
+}
+
+/// The results as a Markdown table.
+fn print_table(m: &Measured, a: &Args) {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
         "| records appended (full load) | {} x {} B, {} concurrent appenders |",
-        full.records, a.record_bytes, a.concurrency
+        m.full.records, a.record_bytes, a.concurrency
     );
-    println!("| durable appends/s (group commit) | {:.0} |", full.rate());
+    println!(
+        "| durable appends/s (group commit) | {:.0} |",
+        m.full.rate()
+    );
     println!(
         "| ack latency p50 / p99 at full load | {:.2} ms / {:.2} ms |",
-        full.pct(0.50),
-        full.pct(0.99)
+        m.full.pct(0.50),
+        m.full.pct(0.99)
     );
     println!(
         "| ack latency p50 / p99 at half rate ({:.0}/s achieved) | {:.2} ms / {:.2} ms |",
-        paced.rate(),
-        paced.pct(0.50),
-        paced.pct(0.99)
+        m.paced.rate(),
+        m.paced.pct(0.50),
+        m.paced.pct(0.99)
     );
-    println!("| unbatched write+fdatasync/s, same disk | {fsync:.0} |");
+    println!(
+        "| unbatched write+fdatasync/s, same disk | {:.0} |",
+        m.fsync
+    );
     println!(
         "| ratio durable appends / fdatasync | {:.1}x |",
-        full.rate() / fsync
-    );
-    println!("| inclusion proofs/s from a {size}-record log (2 threads) | {proofs:.0} |");
-    println!(
-        "| audit verify of {} records | {verify_s:.2} s |",
-        report.size
+        m.full.rate() / m.fsync
     );
     println!(
-        "| open (recovery scan) of {} records | {open_s:.2} s |",
-        report.size
+        "| inclusion proofs/s from a {}-record log (2 threads) | {:.0} |",
+        m.size, m.proofs
     );
-    Ok(())
+    println!(
+        "| audit verify of {} records | {:.2} s |",
+        m.verified, m.verify_s
+    );
+    println!(
+        "| open (recovery scan) of {} records | {:.2} s |",
+        m.verified, m.open_s
+    );
 }
 
 async fn full_load(

@@ -48,7 +48,7 @@ enum ApplyError {
     #[error("--url {0:?} is not an https:// URL with a host; write e.g. https://127.0.0.1:8443")]
     Url(String),
     #[error(transparent)]
-    Tls(#[from] loopgate::tls::TlsError),
+    Tls(#[from] loopgate::TlsError),
     #[error("cannot connect to {0}: {1}; is the gateway running there?")]
     Connect(String, std::io::Error),
     #[error("TLS handshake with {0} failed: {1}; check --ca, --cert and --key")]
@@ -207,7 +207,7 @@ impl Gateway {
             host,
             port: authority.port_u16().unwrap_or(443),
             authority: authority.to_string(),
-            tls: loopgate::tls::client_auth_config(ca, cert, key)?,
+            tls: loopgate::client_auth_config(ca, cert, key)?,
         })
     }
 

@@ -2,6 +2,9 @@
 //! receives under `received/`. A body is written to `<name>.part` and renamed to `<name>` only
 //! once it arrived complete, so a transfer the gateway aborted never appears as a file.
 //! Tests use it as the real upstream on loopback.
+//!
+//! [`start`] is its wiring into a gateway whose config has a `[demo_upstream]`: bound before
+//! the gateway serves, and the upstream of the recipient it stands in for.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,6 +25,64 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+use crate::config::{DemoUpstreamConfig, Upstream};
+use crate::tls::TlsError;
+
+/// Why the demo upstream cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Its address cannot be bound (or read back).
+    #[error("cannot start the demo upstream on {addr}: {source}")]
+    Bind {
+        /// The `[demo_upstream] listen` address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Its certificate or key.
+    #[error("[demo_upstream]: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// The demo upstream of a running gateway, and the `[[upstream]]` entry it is for the tenant
+/// it stands in for.
+pub(crate) struct Demo {
+    pub(crate) upstream: DemoUpstream,
+    pub(crate) tenant: String,
+    pub(crate) entry: Upstream,
+}
+
+impl Demo {
+    /// The tenant it stands in for and its `[[upstream]]` entry.
+    pub(crate) fn target(&self) -> (&str, &Upstream) {
+        (&self.tenant, &self.entry)
+    }
+}
+
+/// Starts the demo upstream `[demo_upstream]` describes.
+pub(crate) async fn start(settings: &DemoUpstreamConfig) -> Result<Demo, DemoError> {
+    let bind = |source| DemoError::Bind {
+        addr: settings.listen,
+        source,
+    };
+    let listener = TcpListener::bind(settings.listen).await.map_err(bind)?;
+    let tls = crate::tls::plain_server_config(&settings.cert, &settings.key)?;
+    let upstream = DemoUpstream::start(listener, tls, settings.received.clone())
+        .await
+        .map_err(bind)?;
+    let url = format!("https://localhost:{}/ingest", upstream.addr().port())
+        .parse()
+        .map_err(|_| bind(std::io::Error::other("no URL for the demo upstream")))?;
+    Ok(Demo {
+        entry: Upstream {
+            url,
+            ca: settings.ca.clone(),
+        },
+        tenant: settings.tenant.clone(),
+        upstream,
+    })
+}
 
 /// A running demo upstream; it stops when this is dropped.
 pub struct DemoUpstream {

@@ -17,14 +17,14 @@ use crate::clock::Clock;
 
 /// Stamps records and queues them in time order.
 #[derive(Debug)]
-pub struct Stamper {
+pub(crate) struct Stamper {
     clock: Clock,
     last: Mutex<OffsetDateTime>,
 }
 
 impl Stamper {
     /// A stamper whose first time is at least the time of the log's last record.
-    pub fn new(clock: Clock, log: &Log) -> Result<Self, loopgate_audit::Error> {
+    pub(crate) fn new(clock: Clock, log: &Log) -> Result<Self, loopgate_audit::Error> {
         let last = match log.size() {
             0 => OffsetDateTime::UNIX_EPOCH,
             size => Record::from_leaf(&log.read(size - 1)?)?.instant()?,
@@ -36,7 +36,7 @@ impl Stamper {
     }
 
     /// The clock the stamps come from.
-    pub fn clock(&self) -> &Clock {
+    pub(crate) fn clock(&self) -> &Clock {
         &self.clock
     }
 
@@ -44,7 +44,7 @@ impl Stamper {
     /// Returns the record, its leaf and the future of its durability (the record is queued even
     /// if the future is dropped). `build` runs under the lock: keep it short and free of I/O.
     #[allow(clippy::type_complexity)]
-    pub fn append<F>(
+    pub(crate) fn append<F>(
         &self,
         log: &Log,
         build: F,

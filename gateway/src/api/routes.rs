@@ -1,0 +1,271 @@
+//! The API's one route table (SPEC.md sections 3, 4 and 6): method, path pattern, the role that
+//! may call it and the endpoint that serves it. Routing, the `route` label of metrics and
+//! request logs, the 405 answer (with `Allow`) and the role-matrix test all come from it, so a
+//! new endpoint is one row here and one arm in `api::dispatch`.
+
+use http::Method;
+
+use crate::identity::Role;
+
+/// What serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `POST /v1/transfers`: the transfer pipeline.
+    PostTransfer,
+    /// `GET /v1/transfers/{transfer_id}`: the sender's or recipient's view.
+    GetTransfer,
+    /// `POST /v1/transfers/{transfer_id}/events`: a lifecycle event.
+    PostEvent,
+    /// `GET /v1/audit/checkpoint`
+    Checkpoint,
+    /// `GET /v1/audit/records`
+    Records,
+    /// `GET /v1/audit/records/{log_index}`
+    Record,
+    /// `GET /v1/audit/proof/inclusion`
+    Inclusion,
+    /// `GET /v1/audit/proof/consistency`
+    Consistency,
+    /// `GET /v1/audit/export`
+    Export,
+    /// `GET /v1/audit/retention/overdue`
+    Overdue,
+    /// `GET /v1/audit/counters`
+    Counters,
+    /// `GET /v1/admin/policy`
+    GetPolicy,
+    /// `PUT /v1/admin/policy`
+    PutPolicy,
+    /// `POST /v1/admin/tenants/{id}/suspend`
+    Suspend,
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub(crate) struct Route {
+    /// The method.
+    pub(crate) method: Method,
+    /// The path; a `{name}` segment matches any one segment, handed to the endpoint in order.
+    pub(crate) path: &'static str,
+    /// The only role that may call it.
+    pub(crate) role: Role,
+    /// What serves it.
+    pub(crate) endpoint: Endpoint,
+}
+
+const fn route(method: Method, path: &'static str, role: Role, endpoint: Endpoint) -> Route {
+    Route {
+        method,
+        path,
+        role,
+        endpoint,
+    }
+}
+
+/// Every route of the API listener.
+#[rustfmt::skip]
+pub(crate) static ROUTES: [Route; 14] = [
+    route(Method::POST, "/v1/transfers",                          Role::Tenant,    Endpoint::PostTransfer),
+    route(Method::GET,  "/v1/transfers/{transfer_id}",            Role::Tenant,    Endpoint::GetTransfer),
+    route(Method::POST, "/v1/transfers/{transfer_id}/events",     Role::Tenant,    Endpoint::PostEvent),
+    route(Method::GET,  "/v1/audit/checkpoint",                   Role::Regulator, Endpoint::Checkpoint),
+    route(Method::GET,  "/v1/audit/records",                      Role::Regulator, Endpoint::Records),
+    route(Method::GET,  "/v1/audit/records/{log_index}",          Role::Regulator, Endpoint::Record),
+    route(Method::GET,  "/v1/audit/proof/inclusion",              Role::Regulator, Endpoint::Inclusion),
+    route(Method::GET,  "/v1/audit/proof/consistency",            Role::Regulator, Endpoint::Consistency),
+    route(Method::GET,  "/v1/audit/export",                       Role::Regulator, Endpoint::Export),
+    route(Method::GET,  "/v1/audit/retention/overdue",            Role::Regulator, Endpoint::Overdue),
+    route(Method::GET,  "/v1/audit/counters",                     Role::Regulator, Endpoint::Counters),
+    route(Method::GET,  "/v1/admin/policy",                       Role::Admin,     Endpoint::GetPolicy),
+    route(Method::PUT,  "/v1/admin/policy",                       Role::Admin,     Endpoint::PutPolicy),
+    route(Method::POST, "/v1/admin/tenants/{id}/suspend",         Role::Admin,     Endpoint::Suspend),
+];
+
+/// What a request's method and path resolve to.
+#[derive(Debug)]
+pub(crate) enum Resolved<'p> {
+    /// A route, with the path's `{name}` segments in order.
+    Found {
+        route: &'static Route,
+        params: Vec<&'p str>,
+    },
+    /// The path is a route's, but not with this method: the methods it takes.
+    WrongMethod {
+        path: &'static str,
+        allowed: Vec<&'static Method>,
+    },
+    /// No route has this path.
+    NotFound,
+}
+
+/// Resolves `method` and `path` (a trailing `/` is ignored).
+pub(crate) fn resolve<'p>(method: &Method, path: &'p str) -> Resolved<'p> {
+    let mut allowed = Vec::new();
+    let mut pattern = None;
+    for route in &ROUTES {
+        let Some(params) = matches(route.path, path) else {
+            continue;
+        };
+        if route.method == *method {
+            return Resolved::Found { route, params };
+        }
+        pattern = Some(route.path);
+        allowed.push(&route.method);
+    }
+    match pattern {
+        Some(path) => Resolved::WrongMethod { path, allowed },
+        None => Resolved::NotFound,
+    }
+}
+
+/// The `route` label of metrics and request logs: the pattern of the route whose path this is
+/// (whatever the method), or `other`. Bounded: never the raw path.
+pub(crate) fn label(path: &str) -> &'static str {
+    ROUTES
+        .iter()
+        .find(|route| matches(route.path, path).is_some())
+        .map_or("other", |route| route.path)
+}
+
+/// The `{name}` segments of `path` when it matches `pattern`.
+fn matches<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
+    let mut wanted = pattern.split('/').skip(1);
+    let mut given = path.trim_end_matches('/').split('/').skip(1);
+    let mut params = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with('{') => params.push(g),
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The table as documented: method, path pattern and role of every route.
+pub fn table() -> Vec<(&'static str, &'static str, &'static str)> {
+    ROUTES
+        .iter()
+        .map(|route| (route.method.as_str(), route.path, route.role.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(method: Method, path: &str) -> Option<(Endpoint, Vec<String>)> {
+        match resolve(&method, path) {
+            Resolved::Found { route, params } => Some((
+                route.endpoint,
+                params.into_iter().map(str::to_owned).collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn paths_resolve_to_their_endpoint_and_parameters() {
+        assert_eq!(
+            found(Method::POST, "/v1/transfers"),
+            Some((Endpoint::PostTransfer, vec![]))
+        );
+        assert_eq!(
+            found(Method::POST, "/v1/transfers/"),
+            Some((Endpoint::PostTransfer, vec![])),
+            "a trailing slash is ignored"
+        );
+        assert_eq!(
+            found(Method::POST, "/v1/transfers/ab12/events"),
+            Some((Endpoint::PostEvent, vec!["ab12".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::GET, "/v1/audit/records/42"),
+            Some((Endpoint::Record, vec!["42".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::POST, "/v1/admin/tenants/hk-biolab/suspend"),
+            Some((Endpoint::Suspend, vec!["hk-biolab".to_owned()]))
+        );
+        assert_eq!(found(Method::GET, "/v1/transfers/a/b"), None);
+        assert_eq!(found(Method::GET, "/v2/transfers"), None);
+        assert_eq!(found(Method::GET, "/"), None);
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_lists_the_methods_it_takes() {
+        match resolve(&Method::DELETE, "/v1/admin/policy") {
+            Resolved::WrongMethod { path, allowed } => {
+                assert_eq!(path, "/v1/admin/policy");
+                assert_eq!(allowed, [&Method::GET, &Method::PUT]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/nothing"),
+            Resolved::NotFound
+        ));
+    }
+
+    /// The regulator's endpoints, moved here from the audit module's own resolver.
+    #[test]
+    fn audit_paths_resolve_to_endpoints_404_or_405() {
+        let get = |path: &str| found(Method::GET, path).map(|(endpoint, _)| endpoint);
+        assert_eq!(get("/v1/audit/records"), Some(Endpoint::Records));
+        assert_eq!(
+            found(Method::GET, "/v1/audit/records/7"),
+            Some((Endpoint::Record, vec!["7".to_owned()]))
+        );
+        assert_eq!(get("/v1/audit/proof/inclusion"), Some(Endpoint::Inclusion));
+        assert_eq!(
+            get("/v1/audit/proof/consistency"),
+            Some(Endpoint::Consistency)
+        );
+        assert_eq!(get("/v1/audit/export"), Some(Endpoint::Export));
+        assert_eq!(get("/v1/audit/retention/overdue"), Some(Endpoint::Overdue));
+        assert_eq!(get("/v1/audit/counters"), Some(Endpoint::Counters));
+        assert_eq!(get("/v1/audit/checkpoint"), Some(Endpoint::Checkpoint));
+        for path in [
+            "/v1/audit/proof",
+            "/v1/audit/records/1/x",
+            "/v1/audit/retention",
+            "/v1/audit",
+        ] {
+            assert!(
+                matches!(resolve(&Method::GET, path), Resolved::NotFound),
+                "{path}"
+            );
+        }
+        for path in [
+            "/v1/audit/records",
+            "/v1/audit/export",
+            "/v1/audit/checkpoint",
+        ] {
+            assert!(
+                matches!(resolve(&Method::POST, path), Resolved::WrongMethod { .. }),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_are_patterns_never_raw_paths() {
+        assert_eq!(label("/v1/transfers/ab12"), "/v1/transfers/{transfer_id}");
+        assert_eq!(
+            label("/v1/audit/records/7"),
+            "/v1/audit/records/{log_index}"
+        );
+        assert_eq!(label("/v1/audit/checkpoint"), "/v1/audit/checkpoint");
+        assert_eq!(label("/v1/audit/nothing"), "other");
+        assert_eq!(label("/etc/passwd"), "other");
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        let table = table();
+        for (i, row) in table.iter().enumerate() {
+            assert!(!table[i + 1..].contains(row), "{row:?} is listed twice");
+        }
+        assert_eq!(table.len(), ROUTES.len());
+    }
+}

@@ -1,0 +1,197 @@
+//! What every request shares: the config, the clock, the log and the one way records are
+//! appended to it, the policy snapshot in force, the upstream clients, metrics and liveness,
+//! and the state rebuilt from the log at start (`rebuild`): the rule-19 counters, the
+//! idempotency keys and the regulator's views. The config, the policy snapshot and the upstream
+//! clients are swapped whole by a SIGHUP reload; a request keeps the ones it started with.
+
+mod rebuild;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use loopgate_audit::{Appended, Log, Record};
+use loopgate_policy::Registry;
+use time::OffsetDateTime;
+
+pub(crate) use rebuild::Rebuilt;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::liveness::Liveness;
+use crate::metrics::Metrics;
+use crate::record::stamp::Stamper;
+use crate::reply::ApiError;
+use crate::transfer::body::VerifyingBody;
+use crate::transfer::idempotency::Idempotency;
+use crate::transfer::lifecycle::Locks;
+use crate::transfer::upstream::Upstreams;
+use crate::transfer::volume::Volumes;
+use crate::views::Views;
+
+/// The registry in force and the log index of the record that put it in force.
+#[derive(Debug)]
+pub(crate) struct PolicySnapshot {
+    /// The validated registry.
+    pub(crate) registry: Registry,
+    /// The policy version: the log index of its `policy_change` record.
+    pub(crate) version: u64,
+    /// The bundle's text, exactly as applied (`GET /v1/admin/policy` serves it).
+    pub(crate) text: Arc<str>,
+    /// SHA-256 of the configured bundle file when it was last put in force from the file: a
+    /// start or reload applies the file only when its bytes differ from this, so a change made
+    /// through the admin API survives restarts until the file itself is edited.
+    pub(crate) file_sha256: [u8; 32],
+}
+
+/// Upstream clients for transfer bodies.
+pub(crate) type TransferUpstreams = Upstreams<VerifyingBody<Incoming>>;
+
+/// Shared state of the running gateway.
+pub(crate) struct AppState {
+    config: RwLock<Arc<Config>>,
+    /// The clock.
+    pub(crate) clock: Clock,
+    /// Stamps and queues every record the gateway writes, in time order.
+    stamper: Stamper,
+    /// The audit log.
+    pub(crate) log: Log,
+    /// Serialises policy changes (admin API, suspension, reload), so each diff is against the
+    /// bundle it replaces.
+    pub(crate) policy_changes: tokio::sync::Mutex<()>,
+    policy: RwLock<Arc<PolicySnapshot>>,
+    upstreams: RwLock<Arc<TransferUpstreams>>,
+    /// What `/metrics` serves.
+    pub(crate) metrics: Metrics,
+    /// Heartbeats for the systemd watchdog.
+    pub(crate) liveness: Liveness,
+    /// Rule 19's counters, as decisions read them.
+    pub(crate) volumes: Volumes,
+    /// `Idempotency-Key`s.
+    pub(crate) idempotency: Idempotency,
+    /// The regulator's views (retention, counters per route).
+    pub(crate) views: Views,
+    /// Per-transfer locks of lifecycle events.
+    pub(crate) transfer_locks: Locks,
+}
+
+impl AppState {
+    /// Builds the state; [`AppState::rebuild`] then fills what is rebuilt from the log.
+    pub(crate) fn new(
+        config: Config,
+        stamper: Stamper,
+        log: Log,
+        policy: PolicySnapshot,
+        upstreams: TransferUpstreams,
+    ) -> Self {
+        Self {
+            config: RwLock::new(Arc::new(config)),
+            clock: *stamper.clock(),
+            stamper,
+            log,
+            policy_changes: tokio::sync::Mutex::new(()),
+            policy: RwLock::new(Arc::new(policy)),
+            upstreams: RwLock::new(Arc::new(upstreams)),
+            metrics: Metrics::new(),
+            liveness: Liveness::default(),
+            volumes: Volumes::default(),
+            idempotency: Idempotency::default(),
+            views: Views::default(),
+            transfer_locks: Locks::default(),
+        }
+    }
+
+    /// The config in force.
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The upstream clients in force.
+    pub(crate) fn upstreams(&self) -> Arc<TransferUpstreams> {
+        self.upstreams
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts a reloaded config and upstream clients in force. Requests in flight keep the ones
+    /// they started with.
+    pub(crate) fn swap(&self, config: Config, upstreams: TransferUpstreams) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        *self
+            .upstreams
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(upstreams);
+    }
+
+    /// Puts `policy` in force for the requests that start from now on.
+    pub(crate) fn set_policy(&self, policy: PolicySnapshot) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// The snapshot in force. A request keeps the one it started with.
+    pub(crate) fn policy(&self) -> Arc<PolicySnapshot> {
+        self.policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Builds a record with `build(at)` (`at`: its time, never before the previous record's, see
+    /// [`Stamper`]), appends it and waits until it is durable, timing it for `/metrics` and
+    /// tracking it for the watchdog. Every append the gateway makes while serving goes through
+    /// here. Returns the acknowledgement and the leaf.
+    pub(crate) async fn append_record<F>(
+        &self,
+        build: F,
+    ) -> Result<(Appended, Vec<u8>), loopgate_audit::Error>
+    where
+        F: FnOnce(OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+    {
+        let started = Instant::now();
+        let pending = self.liveness.append_started(started);
+        let (record, leaf, durable) = match self.stamper.append(&self.log, build) {
+            Ok(queued) => queued,
+            Err(e) => {
+                drop(pending);
+                return Err(e);
+            }
+        };
+        let appended = durable.await;
+        let done = Instant::now();
+        if let Ok(appended) = &appended {
+            let registry = &self.policy().registry;
+            self.views.observe(appended.index, &record, registry);
+            self.liveness.appended(done);
+            // Each batch is observed once, by the caller of its first record.
+            if appended.index == appended.batch_start {
+                let records = appended
+                    .checkpoint
+                    .size()
+                    .saturating_sub(appended.batch_start);
+                self.metrics.batch(records);
+            }
+        }
+        drop(pending);
+        self.metrics
+            .append_latency(done.duration_since(started).as_secs_f64());
+        appended.map(|appended| (appended, leaf))
+    }
+}
+
+/// Runs `read` on a blocking thread with the shared state: sled and segment reads, and the wait
+/// for the index to cover the latest records, must not stall the thread serving connections.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    read: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || read(&state))
+        .await
+        .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?
+}

@@ -1,0 +1,235 @@
+//! The transfer pipeline of DESIGN.md, for one `POST /v1/transfers` (its HTTP side, the
+//! idempotency key and the answer, is `api::transfer`):
+//!
+//! 1. the client certificate named the sender (`identity`, before this runs);
+//! 2. the headers were parsed (`headers`); malformed ones are a logged denial, 400;
+//! 3. **decide**: `loopgate_policy::evaluate` with the sender's rule-19 counters (`volume`), at
+//!    the decision record's own time;
+//! 4. **make the decision durable**: the decision record is appended and fsync'd; a denial ends
+//!    here with its code and log index. No byte of the body is read before this;
+//! 5. **forward** the body to the recipient's upstream (`forward`), held back until it is
+//!    verified;
+//! 6. **conclude**: the outcome record, durable, and what the receipt needs.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, Request};
+use hyper::body::Incoming;
+use loopgate_audit::{Appended, Record};
+use loopgate_policy::{Decision, ReasonCode, TransferRequest, VolumeCounters};
+use time::OffsetDateTime;
+
+use super::forward::forward;
+use super::headers::{
+    HeaderProblem, LOOP_INVENTORY_ITEM, LOOP_PURPOSE, LOOP_RECIPIENT, TransferHeaders,
+};
+use super::id::new_transfer_id;
+use super::records::{self, CompletedDetails, DecisionFacts, Ending};
+use crate::reply::ApiError;
+use crate::state::{AppState, PolicySnapshot};
+
+/// How a transfer request ended.
+#[derive(Debug)]
+pub(crate) enum Concluded {
+    /// Refused, by a rule or for malformed headers; the denial is logged.
+    Denied(ApiError),
+    /// Delivered: the `completed` outcome record, durable, with its proof.
+    Completed {
+        transfer_id: String,
+        appended: Appended,
+        leaf: Vec<u8>,
+        details: CompletedDetails,
+    },
+    /// Admitted but not delivered: the `failed` outcome record's index, the reason, and the
+    /// bytes received before it failed.
+    Failed {
+        transfer_id: String,
+        reason: ReasonCode,
+        log_index: u64,
+        size: Option<u64>,
+    },
+}
+
+/// Runs the pipeline for `request` from `sender`, whose headers parsed as `parsed`. `Err` only
+/// when the log cannot be written (nothing was forwarded then).
+pub(crate) async fn run(
+    state: &AppState,
+    sender: &str,
+    parsed: Result<TransferHeaders, HeaderProblem>,
+    request: Request<Incoming>,
+) -> Result<Concluded, ApiError> {
+    let transfer = Transfer::start(state, sender);
+    let headers = match parsed {
+        Ok(headers) => headers,
+        Err(problem) => return transfer.refuse(problem, request.headers()).await,
+    };
+    let max_bytes = match transfer.decide(&headers).await? {
+        Decided::Admitted { max_bytes } => max_bytes,
+        Decided::Denied(denial) => return Ok(Concluded::Denied(denial)),
+    };
+    let in_flight = state.metrics.transfer_started();
+    let ending = forward(state, &transfer.id, sender, &headers, max_bytes, request).await;
+    drop(in_flight);
+    transfer.conclude(&headers, ending).await
+}
+
+/// What step 4 left to do.
+enum Decided {
+    /// Forward the body, at most `max_bytes` (the item's limit).
+    Admitted { max_bytes: u64 },
+    /// Answer the logged denial.
+    Denied(ApiError),
+}
+
+/// One request on its way: its id and the policy snapshot it is decided under.
+struct Transfer<'a> {
+    state: &'a AppState,
+    id: String,
+    sender: &'a str,
+    snapshot: Arc<PolicySnapshot>,
+}
+
+impl<'a> Transfer<'a> {
+    fn start(state: &'a AppState, sender: &'a str) -> Self {
+        Self {
+            state,
+            id: new_transfer_id(state.clock.now()),
+            sender,
+            snapshot: state.policy(),
+        }
+    }
+
+    /// The decision record's facts, at `at`.
+    fn facts<'b>(
+        &'b self,
+        headers: Option<&'b TransferHeaders>,
+        at: OffsetDateTime,
+    ) -> DecisionFacts<'b> {
+        let registry = &self.snapshot.registry;
+        let filing = headers.and_then(|h| h.filing.as_ref());
+        DecisionFacts {
+            transfer_id: &self.id,
+            sender: self.sender,
+            headers,
+            raw: [None; 3],
+            policy_version: self.snapshot.version,
+            at,
+            route: filing.and_then(|f| registry.filings.get(f).map(|f| f.route)),
+        }
+    }
+
+    /// Step 2's refusal: malformed or missing headers, logged with what was sent, 400.
+    async fn refuse(
+        &self,
+        problem: HeaderProblem,
+        sent: &HeaderMap,
+    ) -> Result<Concluded, ApiError> {
+        let raw = |name: HeaderName| sent.get(name).and_then(|v| v.to_str().ok());
+        let raw = [
+            raw(LOOP_RECIPIENT),
+            raw(LOOP_INVENTORY_ITEM),
+            raw(LOOP_PURPOSE),
+        ];
+        let (appended, _) = append(self.state, |at| {
+            let facts = DecisionFacts {
+                raw,
+                ..self.facts(None, at)
+            };
+            records::decision(&facts, Err(problem.code))
+        })
+        .await?;
+        let denial = ApiError::new(problem.code)
+            .message(problem.message)
+            .logged(appended.index);
+        Ok(Concluded::Denied(denial))
+    }
+
+    /// Steps 3 and 4: evaluates the request at the decision record's own time (under the
+    /// stamp lock, see `record::stamp`) and waits until the record is durable.
+    async fn decide(&self, headers: &TransferHeaders) -> Result<Decided, ApiError> {
+        let registry = &self.snapshot.registry;
+        let request = TransferRequest {
+            sender: self.sender.to_owned(),
+            recipient: headers.recipient.clone(),
+            item: headers.item.clone(),
+            purpose: headers.purpose.clone(),
+            filing: headers.filing.clone(),
+            data_subjects: headers.data_subjects,
+            declared_size: headers.content_length,
+            volume: VolumeCounters::default(),
+        };
+        let mut decided: Option<Decision> = None;
+        let (appended, _) = append(self.state, |at| {
+            let decision = self.state.volumes.evaluate(registry, request, at);
+            let record = records::decision(&self.facts(Some(headers), at), Ok(&decision));
+            decided = Some(decision);
+            record
+        })
+        .await?;
+        let decision = decided.ok_or_else(|| internal("the decision was not evaluated"))?;
+        if let Some(code) = decision.reason {
+            let rule = decision
+                .rule
+                .map_or(String::new(), |r| format!(" (rule {r})"));
+            let denial = ApiError::new(code)
+                .message(format!("denied{rule}: {}", code.meaning()))
+                .logged(appended.index);
+            return Ok(Decided::Denied(denial));
+        }
+        let item = registry
+            .items
+            .get(&headers.item)
+            .ok_or_else(|| internal("an allowed item is missing from its registry"))?;
+        Ok(Decided::Admitted {
+            max_bytes: item.max_transfer_bytes,
+        })
+    }
+
+    /// Step 6: the outcome record, durable.
+    async fn conclude(
+        self,
+        headers: &TransferHeaders,
+        ending: Ending,
+    ) -> Result<Concluded, ApiError> {
+        let parties = [
+            self.sender,
+            headers.recipient.as_str(),
+            headers.item.as_str(),
+        ];
+        let (appended, leaf) = append(self.state, |at| {
+            records::outcome(&self.id, parties, &ending, at)
+        })
+        .await?;
+        Ok(match ending {
+            Ending::Completed(details) => Concluded::Completed {
+                transfer_id: self.id,
+                appended,
+                leaf,
+                details,
+            },
+            Ending::Failed { reason, details } => Concluded::Failed {
+                transfer_id: self.id,
+                reason,
+                log_index: appended.index,
+                size: details.size,
+            },
+        })
+    }
+}
+
+/// Builds a record at its log time with `build`, appends it and waits until it is durable.
+async fn append<F>(state: &AppState, build: F) -> Result<(Appended, Vec<u8>), ApiError>
+where
+    F: FnOnce(OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+{
+    state.append_record(build).await.map_err(|e| {
+        ApiError::audit_unavailable(
+            "the audit log cannot be written, so nothing was forwarded",
+            e,
+        )
+    })
+}
+
+fn internal(e: &str) -> ApiError {
+    ApiError::audit_unavailable("cannot build the audit record", e)
+}

@@ -1,0 +1,236 @@
+//! The records the transfer pipeline writes (SPEC.md section 5, RULES.md "What a decision
+//! record holds"): one decision per request, and one outcome per admitted transfer (recovery
+//! writes `interrupted` for an admission the last stop cut off). Metadata and digests only,
+//! never payload bytes. Their details are typed here and read back everywhere through
+//! [`crate::record::read`].
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use loopgate_audit::{Kind, Outcome, Record, Verdict};
+use loopgate_policy::{DataClass, Decision, Flag, ReasonCode, Route};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::headers::TransferHeaders;
+use crate::record::{self, Day, Details};
+
+/// What a decision record says beyond its common fields (sender, recipient, item, verdict,
+/// reason).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DecisionDetails {
+    /// `Loop-Purpose` (as sent, when the headers did not parse).
+    pub(crate) purpose: Option<String>,
+    /// `Loop-Contract-Filing`.
+    pub(crate) filing: Option<String>,
+    /// `Loop-Data-Subjects`.
+    pub(crate) data_subjects: Option<u64>,
+    /// `Content-Length`.
+    pub(crate) declared_size: Option<u64>,
+    /// `Content-Digest`, as `sha-256=:<base64>:`.
+    pub(crate) declared_digest: Option<String>,
+    /// `Idempotency-Key`.
+    pub(crate) idempotency_key: Option<String>,
+    /// The policy version the request was decided under (the log index of its
+    /// `policy_change` record).
+    #[serde(default)]
+    pub(crate) policy_version: u64,
+    /// The route of the filing the request names, as the registry had it (rule 19 counts per
+    /// route); `None` without a known filing, and on records written before it was kept.
+    pub(crate) route: Option<Route>,
+    /// The rule that denied it.
+    pub(crate) rule: Option<u8>,
+    /// The item's data class, when the item is known.
+    pub(crate) data_class: Option<DataClass>,
+    /// Flags, e.g. `filed_late`.
+    #[serde(default)]
+    pub(crate) flags: Vec<Flag>,
+    /// The calendar day (UTC+8) the rules were evaluated for; absent for a request refused
+    /// before evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) evaluated_on: Option<Day>,
+    /// The item's retention period (rule 21): absent before evaluation, `null` for an item
+    /// without one (read it with [`DecisionDetails::retention_days`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) retention_days: Option<Option<u32>>,
+}
+
+impl Details for DecisionDetails {
+    const KIND: Kind = Kind::Decision;
+}
+
+impl DecisionDetails {
+    /// The item's retention period, when the decision was evaluated and the item has one.
+    pub(crate) fn retention_days(&self) -> Option<u32> {
+        self.retention_days.flatten()
+    }
+}
+
+/// What a `completed` outcome says: the upstream took the whole, verified body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CompletedDetails {
+    /// Bytes forwarded.
+    pub(crate) size: u64,
+    /// Their SHA-256.
+    #[serde(with = "record::base64_sha256")]
+    pub(crate) sha256: [u8; 32],
+    /// The upstream's status.
+    pub(crate) upstream_status: u16,
+}
+
+impl Details for CompletedDetails {
+    const KIND: Kind = Kind::Outcome;
+}
+
+/// What a `failed` outcome says (its reason code is the record's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FailedDetails {
+    /// Bytes received from the sender before it failed, when known.
+    pub(crate) size: Option<u64>,
+    /// The upstream's status, when it answered.
+    pub(crate) upstream_status: Option<u16>,
+}
+
+impl Details for FailedDetails {
+    const KIND: Kind = Kind::Outcome;
+}
+
+/// Everything a decision record says beyond the policy engine's answer.
+#[derive(Debug, Clone)]
+pub(crate) struct DecisionFacts<'a> {
+    /// The new transfer's id.
+    pub(crate) transfer_id: &'a str,
+    /// The sender (the principal's tenant id).
+    pub(crate) sender: &'a str,
+    /// The parsed headers; `None` when they could not be parsed.
+    pub(crate) headers: Option<&'a TransferHeaders>,
+    /// Raw header values for a malformed request: recipient, item, purpose as sent.
+    pub(crate) raw: [Option<&'a str>; 3],
+    /// The policy version (log index of the registry change in force).
+    pub(crate) policy_version: u64,
+    /// The instant of evaluation.
+    pub(crate) at: OffsetDateTime,
+    /// The route of the filing the request names, as the registry had it at evaluation (rule
+    /// 19's counters are kept per route); `None` without a known filing.
+    pub(crate) route: Option<Route>,
+}
+
+/// A decision record: the engine's decision, or a denial before evaluation (`code`, e.g. a
+/// malformed header), with everything RULES.md asks a decision record to hold.
+pub(crate) fn decision(
+    facts: &DecisionFacts<'_>,
+    outcome: Result<&Decision, ReasonCode>,
+) -> Result<Record, loopgate_audit::Error> {
+    let (verdict, reason) = match outcome {
+        Ok(decision) if decision.is_allowed() => (Verdict::Allow, None),
+        Ok(decision) => (Verdict::Deny, decision.reason),
+        Err(code) => (Verdict::Deny, Some(code)),
+    };
+    let [raw_recipient, raw_item, raw_purpose] = facts.raw;
+    let h = facts.headers;
+    let mut record = Record::decision(
+        facts.at,
+        facts.transfer_id,
+        Some(facts.sender),
+        Some(h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)),
+        Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item)),
+        verdict,
+        reason.map(ReasonCode::as_str),
+    )?;
+    let mut details = DecisionDetails {
+        purpose: h
+            .map_or(raw_purpose, |h| Some(h.purpose.as_str()))
+            .map(str::to_owned),
+        filing: h.and_then(|h| h.filing.clone()),
+        data_subjects: h.and_then(|h| h.data_subjects),
+        declared_size: h.and_then(|h| h.content_length),
+        declared_digest: h
+            .and_then(|h| h.sha256)
+            .map(|d| format!("sha-256=:{}:", STANDARD.encode(d))),
+        idempotency_key: h.and_then(|h| h.idempotency_key.clone()),
+        policy_version: facts.policy_version,
+        route: facts.route,
+        ..DecisionDetails::default()
+    };
+    match outcome {
+        Ok(decision) => {
+            details.rule = decision.rule;
+            details.data_class = decision.data_class;
+            details.flags.clone_from(&decision.flags);
+            details.evaluated_on = Some(Day(decision.evaluated_on));
+            details.retention_days = Some(decision.retention_days);
+        }
+        Err(code) => details.rule = code.rule(),
+    }
+    record::write(&mut record, &details)?;
+    Ok(record)
+}
+
+/// How an admitted transfer ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Ending {
+    /// The upstream took the whole, verified body.
+    Completed(CompletedDetails),
+    /// It did not.
+    Failed {
+        /// Why.
+        reason: ReasonCode,
+        /// Bytes received and the upstream's answer, when known.
+        details: FailedDetails,
+    },
+}
+
+/// An outcome record naming the transfer and its parties, with `reason` (null when none).
+fn ended(
+    transfer_id: &str,
+    parties: [Option<&str>; 3],
+    outcome: Outcome,
+    reason: Option<ReasonCode>,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::outcome(at, transfer_id, outcome)?;
+    let [sender, recipient, item] = parties.map(|p| p.map(str::to_owned));
+    record.sender = sender;
+    record.recipient = recipient;
+    record.item = item;
+    record.reason = Some(reason.map(|code| code.as_str().to_owned()));
+    Ok(record)
+}
+
+/// The outcome record of transfer `transfer_id`.
+pub(crate) fn outcome(
+    transfer_id: &str,
+    parties: [&str; 3],
+    ending: &Ending,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let parties = parties.map(Some);
+    match ending {
+        Ending::Completed(details) => {
+            let mut record = ended(transfer_id, parties, Outcome::Completed, None, at)?;
+            record::write(&mut record, details)?;
+            Ok(record)
+        }
+        Ending::Failed { reason, details } => {
+            let mut record = ended(transfer_id, parties, Outcome::Failed, Some(*reason), at)?;
+            record::write(&mut record, details)?;
+            Ok(record)
+        }
+    }
+}
+
+/// The `interrupted` outcome that recovery writes for an admitted transfer (its allow
+/// `decision`) that has no outcome in the log: the gateway stopped before it ended (DESIGN.md
+/// invariant 2).
+pub(crate) fn interrupted(
+    decision: &Record,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let transfer_id = decision.transfer_id.as_deref().ok_or_else(|| {
+        loopgate_audit::Error::InvalidRecord("a decision without a transfer_id".to_owned())
+    })?;
+    let parties = [&decision.sender, &decision.recipient, &decision.item].map(Option::as_deref);
+    ended(transfer_id, parties, Outcome::Interrupted, None, at)
+}
+
+#[cfg(test)]
+mod tests;
