@@ -1,0 +1,185 @@
+//! A log written by the previous version of the gateway (commit 5519436, before its records'
+//! details were typed; `tests/fixtures/log-5519436/make.sh` made it through the real API) is
+//! read by today's gateway as it was written: every record kind is read back through the typed
+//! details — transfer views with their lifecycle events and receipts, idempotent replays of
+//! each kind of ending, the suspension in force from the last `policy_change`, the rule-19
+//! counters, the overdue list — with the index rebuilt from the segments alone.
+
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use loopgate_tests::client::Client;
+use loopgate_tests::gateway::Gateway;
+use loopgate_tests::receipt::assert_verifies;
+use loopgate_tests::workspace_root;
+use serde_json::Value;
+use time::Date;
+use time::macros::format_description;
+
+fn fixture() -> PathBuf {
+    workspace_root().join("tests/fixtures/log-5519436")
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected.json")).unwrap())
+        .unwrap()
+}
+
+/// Days from today to `days_after` days after the day the fixture was made: the gateway's
+/// `[clock] offset_days` that puts its clock then.
+fn offset_to(days_after: i64) -> i64 {
+    let text = expected()["made_on"].as_str().unwrap().to_owned();
+    let made = Date::parse(&text, format_description!("[year]-[month]-[day]")).unwrap();
+    let today = loopgate::Clock::system().now().date();
+    (made - today).whole_days() + days_after
+}
+
+/// Puts the fixture's log, key and bundle file in the dev folder at `dir`.
+fn install(dir: &Path) {
+    let from = fixture();
+    let segments = dir.join("data/segments");
+    std::fs::create_dir_all(&segments).unwrap();
+    for entry in std::fs::read_dir(from.join("data/segments")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), segments.join(entry.file_name())).unwrap();
+    }
+    std::fs::copy(from.join("data/checkpoint"), dir.join("data/checkpoint")).unwrap();
+    for file in ["log.key", "log.pub", "policy.toml"] {
+        std::fs::copy(from.join(file), dir.join(file)).unwrap();
+    }
+    // git keeps no file modes beyond the executable bit; the key must be private.
+    std::fs::set_permissions(dir.join("log.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn start(days_after: i64) -> Gateway {
+    Gateway::dev()
+        .config(move |config| config.set("clock", "offset_days", offset_to(days_after)))
+        .files(install)
+        .start()
+}
+
+fn id(key: &str) -> String {
+    expected()[key].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn transfers_of_the_previous_version_read_back_whole() {
+    let gw = start(0);
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let hk = Client::tenant(&gw, "hk-biolab");
+
+    // Delivered, then stored, accessed and destroyed: the lifecycle reads back in order.
+    let np = sz.get_transfer(&id("np"));
+    assert_eq!(np.status, 200, "{}", np.text());
+    let view = np.json();
+    assert_eq!(view["status"], "completed");
+    let events: Vec<(&str, &str)> = view["lifecycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["note"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("stored", "fixture stored"),
+            ("accessed", "fixture accessed"),
+            ("destroyed", "fixture destroyed")
+        ]
+    );
+    assert_eq!(view["overdue"], false);
+    assert!(view["retention_due"].is_string(), "{view}");
+    assert_verifies(&view["receipt"], &gw.log_pub_path());
+
+    // The recipient's view of the personal transfer: one event, its reported time kept.
+    let pi = hk.get_transfer(&id("pi")).json();
+    assert_eq!(pi["status"], "completed");
+    assert_eq!(pi["lifecycle"][0]["event"], "stored");
+    assert_eq!(pi["lifecycle"][0]["reported_at"], "2026-12-06T01:00:00Z");
+    assert_eq!(pi["records"].as_array().unwrap().len(), 3);
+
+    // Replays of every kind of ending, by the keys found in the old decisions.
+    let replay = |key: &str| {
+        sz.post_transfer()
+            .non_personal()
+            .idempotency_key(key)
+            .body("ignored: a replay reads nothing")
+            .send()
+    };
+    let first = replay("fixture-np");
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.json()["transfer_id"], id("np"));
+    assert_eq!(first.json()["upstream_status"], 201);
+    assert_verifies(&first.json(), &gw.log_pub_path());
+    let denied = expected()["denied_index"].as_u64();
+    let failed = expected()["failed_index"].as_u64();
+    assert_eq!(
+        replay("fixture-denied").assert_error(403, "inventory.purpose_not_allowed", true),
+        denied
+    );
+    assert_eq!(
+        replay("fixture-failed").assert_error(400, "request.digest_mismatch", true),
+        failed
+    );
+    // The transfer cut off by kill -9 got its `interrupted` outcome from the old version's
+    // recovery; it is not closed a second time.
+    assert!(
+        replay("fixture-cut")
+            .assert_error(502, "upstream.unavailable", true)
+            .is_some()
+    );
+
+    // The suspension, the old log's last policy change, is in force.
+    let now = sz
+        .post_transfer()
+        .non_personal()
+        .body("after the suspension")
+        .send();
+    now.assert_error(403, "tenant.suspended", true);
+    let bundle = Client::principal(&gw, "admin", "park-ops")
+        .get("/v1/admin/policy")
+        .text();
+    assert!(bundle.contains("status = \"suspended\""), "{bundle}");
+
+    // Rule 19's counters of the old decisions, per route.
+    let counters = Client::regulator(&gw, "pcpd")
+        .get("/v1/audit/counters")
+        .json();
+    let rows = counters["counters"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{counters}");
+    assert_eq!(rows[0]["processor"], "sz-genomics");
+    assert_eq!(rows[0]["route"], "gba_sc");
+    assert_eq!(rows[0]["subjects"], 250);
+
+    // The whole log, old records and new, verifies offline.
+    let folder = gw.stop();
+    let run = loopgate_tests::Loopgate::new()
+        .args(["audit", "verify", "--data-dir"])
+        .args([folder.path().join("data").as_os_str()])
+        .args(["--key"])
+        .args([folder.path().join("log.pub").as_os_str()])
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn old_transfers_go_overdue_unless_destroyed() {
+    // 181 days after: the personal item's 180-day retention has passed.
+    let gw = start(181);
+    let overdue = Client::regulator(&gw, "pcpd")
+        .get("/v1/audit/retention/overdue")
+        .json();
+    let ids: Vec<&str> = overdue["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transfer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id("pi")], "{overdue}");
+    let view = Client::tenant(&gw, "hk-biolab")
+        .get_transfer(&id("pi"))
+        .json();
+    assert_eq!(view["overdue"], true);
+}
