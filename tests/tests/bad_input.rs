@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use loopgate_tests::client::{Client, NP_ITEM, PI_ITEM, Response, content_digest};
+use loopgate_tests::client::{Client, NP_ITEM, PI_ITEM, Response, TestBody, content_digest};
 use loopgate_tests::gateway::Gateway;
 use loopgate_tests::raw::{self, RawAnswer};
 
@@ -399,6 +399,28 @@ fn unknown_methods_get_405_or_404() {
             b"",
         );
         assert_raw_error(&r, status, code, false);
+    }
+    rig.finish();
+}
+
+/// A 405 names the methods its path takes (RFC 9110 section 15.5.6), from the route table.
+#[test]
+fn a_405_names_the_methods_its_path_takes() {
+    let rig = Rig::start();
+    let admin = Client::principal(&rig.gw, "admin", "park-ops");
+    let sz = rig.sz();
+    for (client, path, allow) in [
+        (&admin, "/v1/admin/policy", "GET, PUT"),
+        (&sz, "/v1/transfers/abc", "GET"),
+        (&sz, "/v1/transfers", "POST"),
+    ] {
+        let request = client
+            .builder(http::Method::DELETE, path)
+            .body(TestBody::empty())
+            .unwrap();
+        let r = client.request(request);
+        r.assert_error(405, "request.method_not_allowed", false);
+        assert_eq!(r.headers["allow"], allow, "{path}");
     }
     rig.finish();
 }

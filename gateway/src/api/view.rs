@@ -2,6 +2,7 @@
 //! events, retention deadline, current receipt) and the replies replayed for `Idempotency-Key`
 //! retries. Both read the transfer's [`History`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -92,7 +93,7 @@ struct View<'a> {
 struct LifecycleEntry<'a> {
     event: &'static str,
     log_index: u64,
-    note: Option<String>,
+    note: Option<Cow<'a, str>>,
     #[serde(with = "time::serde::rfc3339::option")]
     reported_at: Option<OffsetDateTime>,
     time: &'a str,

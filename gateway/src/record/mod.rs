@@ -15,11 +15,13 @@
 pub(crate) mod stamp;
 
 use loopgate_audit::{Kind, Record};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-/// The details of one record kind.
-pub(crate) trait Details: Serialize + DeserializeOwned {
+/// The details of one record kind. Their text fields may borrow from the record they are read
+/// from (`Cow<'a, str>` with `#[serde(borrow)]`), so reading a record on the request path (the
+/// views observe every append) allocates no strings.
+pub(crate) trait Details: Serialize {
     /// The kind whose records carry these details.
     const KIND: Kind;
 }
@@ -48,7 +50,7 @@ pub(crate) fn write<D: Details>(
 
 /// The details of `record` as `D`: `None` when it is of another kind, or when its details do
 /// not read as `D` (logged: the log holds a record this version cannot read).
-pub(crate) fn read<D: Details>(record: &Record) -> Option<D> {
+pub(crate) fn read<'r, D: Details + Deserialize<'r>>(record: &'r Record) -> Option<D> {
     if record.kind != D::KIND {
         return None;
     }

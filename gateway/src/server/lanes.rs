@@ -1,6 +1,6 @@
 //! Connection lanes: the threads that serve API connections, each running a single-threaded
 //! runtime. The accept loop deals connections to them round-robin, and a connection, the
-//! transfers on it and their upstream connections (see `upstream`) stay on its lane.
+//! transfers on it and their upstream connections (see `transfer::upstream`) stay on its lane.
 //!
 //! Why not one work-stealing runtime: on a small machine whose CPUs the client, the upstream
 //! and the audit log's own threads share, tokio's multi-threaded scheduler moved a transfer's

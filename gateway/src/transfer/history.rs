@@ -94,7 +94,7 @@ impl History {
     }
 
     /// The decision's details.
-    pub(crate) fn decision_details(&self) -> Option<DecisionDetails> {
+    pub(crate) fn decision_details(&self) -> Option<DecisionDetails<'_>> {
         self.decision().and_then(|f| record::read(&f.record))
     }
 
@@ -142,7 +142,7 @@ impl History {
     }
 
     /// The lifecycle events reported, in log order, with their records.
-    pub(crate) fn events(&self) -> impl Iterator<Item = (&Found, LifecycleDetails)> {
+    pub(crate) fn events(&self) -> impl Iterator<Item = (&Found, LifecycleDetails<'_>)> {
         self.records
             .iter()
             .filter_map(|f| Some((f, record::read::<LifecycleDetails>(&f.record)?)))

@@ -8,6 +8,7 @@
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,7 +30,7 @@ pub(crate) const MAX_EVENTS: usize = super::history::MAX_RECORDS - 10;
 
 /// What a `lifecycle` record says beyond the transfer and its parties.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct LifecycleDetails {
+pub(crate) struct LifecycleDetails<'a> {
     /// What happened.
     pub(crate) event: LifecycleEvent,
     /// When it happened, as the recipient says (UTC); the record's `time` is when it was
@@ -37,14 +38,14 @@ pub(crate) struct LifecycleDetails {
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub(crate) reported_at: Option<OffsetDateTime>,
     /// The recipient's note.
-    #[serde(default)]
-    pub(crate) note: Option<String>,
+    #[serde(default, borrow)]
+    pub(crate) note: Option<Cow<'a, str>>,
     /// Who reported it: `tenant/<id>`.
-    #[serde(default)]
-    pub(crate) principal: String,
+    #[serde(default, borrow)]
+    pub(crate) principal: Cow<'a, str>,
 }
 
-impl Details for LifecycleDetails {
+impl Details for LifecycleDetails<'_> {
     const KIND: Kind = Kind::Lifecycle;
 }
 
@@ -73,8 +74,8 @@ pub(crate) fn record(
     let details = LifecycleDetails {
         event: event.event,
         reported_at: event.at,
-        note: event.note.clone(),
-        principal: format!("tenant/{tenant}"),
+        note: event.note.as_deref().map(Cow::Borrowed),
+        principal: Cow::Owned(format!("tenant/{tenant}")),
     };
     record::write(&mut record, &details)?;
     Ok(record)

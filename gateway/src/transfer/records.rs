@@ -4,6 +4,8 @@
 //! never payload bytes. Their details are typed here and read back everywhere through
 //! [`crate::record::read`].
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
@@ -17,19 +19,23 @@ use crate::record::{self, Day, Details};
 /// What a decision record says beyond its common fields (sender, recipient, item, verdict,
 /// reason).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct DecisionDetails {
+pub(crate) struct DecisionDetails<'a> {
     /// `Loop-Purpose` (as sent, when the headers did not parse).
-    pub(crate) purpose: Option<String>,
+    #[serde(borrow)]
+    pub(crate) purpose: Option<Cow<'a, str>>,
     /// `Loop-Contract-Filing`.
-    pub(crate) filing: Option<String>,
+    #[serde(borrow)]
+    pub(crate) filing: Option<Cow<'a, str>>,
     /// `Loop-Data-Subjects`.
     pub(crate) data_subjects: Option<u64>,
     /// `Content-Length`.
     pub(crate) declared_size: Option<u64>,
     /// `Content-Digest`, as `sha-256=:<base64>:`.
-    pub(crate) declared_digest: Option<String>,
+    #[serde(borrow)]
+    pub(crate) declared_digest: Option<Cow<'a, str>>,
     /// `Idempotency-Key`.
-    pub(crate) idempotency_key: Option<String>,
+    #[serde(borrow)]
+    pub(crate) idempotency_key: Option<Cow<'a, str>>,
     /// The policy version the request was decided under (the log index of its
     /// `policy_change` record).
     #[serde(default)]
@@ -54,11 +60,11 @@ pub(crate) struct DecisionDetails {
     pub(crate) retention_days: Option<Option<u32>>,
 }
 
-impl Details for DecisionDetails {
+impl Details for DecisionDetails<'_> {
     const KIND: Kind = Kind::Decision;
 }
 
-impl DecisionDetails {
+impl DecisionDetails<'_> {
     /// The item's retention period, when the decision was evaluated and the item has one.
     pub(crate) fn retention_days(&self) -> Option<u32> {
         self.retention_days.flatten()
@@ -139,14 +145,16 @@ pub(crate) fn decision(
     let mut details = DecisionDetails {
         purpose: h
             .map_or(raw_purpose, |h| Some(h.purpose.as_str()))
-            .map(str::to_owned),
-        filing: h.and_then(|h| h.filing.clone()),
+            .map(Cow::Borrowed),
+        filing: h.and_then(|h| h.filing.as_deref()).map(Cow::Borrowed),
         data_subjects: h.and_then(|h| h.data_subjects),
         declared_size: h.and_then(|h| h.content_length),
         declared_digest: h
             .and_then(|h| h.sha256)
-            .map(|d| format!("sha-256=:{}:", STANDARD.encode(d))),
-        idempotency_key: h.and_then(|h| h.idempotency_key.clone()),
+            .map(|d| Cow::Owned(format!("sha-256=:{}:", STANDARD.encode(d)))),
+        idempotency_key: h
+            .and_then(|h| h.idempotency_key.as_deref())
+            .map(Cow::Borrowed),
         policy_version: facts.policy_version,
         route: facts.route,
         ..DecisionDetails::default()
