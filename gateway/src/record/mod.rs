@@ -39,6 +39,10 @@ pub(crate) fn write<D: Details>(
         )));
     }
     match serde_json::to_value(details) {
+        Ok(serde_json::Value::Object(map)) if record.details.is_empty() => {
+            record.details = map;
+            Ok(())
+        }
         Ok(serde_json::Value::Object(map)) => {
             record.details.extend(map);
             Ok(())
