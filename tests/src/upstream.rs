@@ -79,12 +79,24 @@ impl Drop for Silent {
     }
 }
 
-/// An HTTPS upstream with a CA of its own that reads each body and answers `status`.
+/// An HTTPS upstream with a CA of its own, HTTP/1.1 only, that reads each body and answers
+/// `status`. It counts what it saw: TCP connections, requests whose head arrived, and bodies
+/// that ended before their framing said (the sender aborted), beside the bodies it received
+/// whole.
 pub struct Answering {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     bodies: Arc<Mutex<Vec<Bytes>>>,
+    seen: Arc<Seen>,
     ca: tempfile::TempDir,
+}
+
+/// What an [`Answering`] upstream saw.
+#[derive(Debug, Default)]
+struct Seen {
+    connections: AtomicUsize,
+    started: AtomicUsize,
+    incomplete: AtomicUsize,
 }
 
 impl Answering {
@@ -97,10 +109,14 @@ impl Answering {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let kept = bodies.clone();
+        let seen = Arc::new(Seen::default());
+        let counted = seen.clone();
         let task = runtime().spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
+                counted.connections.fetch_add(1, Ordering::SeqCst);
                 let acceptor = acceptor.clone();
                 let kept = kept.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
@@ -108,9 +124,14 @@ impl Answering {
                     let service =
                         service_fn(move |request: http::Request<hyper::body::Incoming>| {
                             let kept = kept.clone();
+                            let counted = counted.clone();
                             async move {
-                                if let Ok(body) = request.into_body().collect().await {
-                                    kept.lock().expect("lock").push(body.to_bytes());
+                                counted.started.fetch_add(1, Ordering::SeqCst);
+                                match request.into_body().collect().await {
+                                    Ok(body) => kept.lock().expect("lock").push(body.to_bytes()),
+                                    Err(_) => {
+                                        counted.incomplete.fetch_add(1, Ordering::SeqCst);
+                                    }
                                 }
                                 let mut response = http::Response::new(Full::new(Bytes::from(
                                     r#"{"error":"test upstream"}"#,
@@ -130,8 +151,25 @@ impl Answering {
             addr,
             task,
             bodies,
+            seen,
             ca: dir,
         }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.seen.connections.load(Ordering::SeqCst)
+    }
+
+    /// Requests whose head arrived so far.
+    pub fn started(&self) -> usize {
+        self.seen.started.load(Ordering::SeqCst)
+    }
+
+    /// Requests whose body ended before its framing said (`Content-Length` short, chunked
+    /// without its last chunk).
+    pub fn incomplete(&self) -> usize {
+        self.seen.incomplete.load(Ordering::SeqCst)
     }
 
     /// Its CA certificate (PEM file), for the gateway's `[[upstream]] ca`.
