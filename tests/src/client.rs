@@ -537,6 +537,16 @@ impl TransferCall<'_> {
         self
     }
 
+    /// `first`, then nothing until the returned [`Gate`] is opened (or dropped), then `rest`:
+    /// a transfer held mid-body for as long as the test needs, with no timing involved.
+    pub fn held(mut self, first: impl Into<Bytes>, rest: impl Into<Bytes>) -> (Self, Gate) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut body = TestBody::chunks(vec![first.into(), rest.into()], None, false);
+        body.gate = Some(rx);
+        self.body = body;
+        (self, Gate(Some(tx)))
+    }
+
     /// Chunks, then the body fails (the client aborts the request mid-body). Each chunk and
     /// the failure come 100 ms apart, so the gateway has the request before the abort.
     pub fn failing<I, C>(mut self, chunks: I) -> Self
@@ -599,6 +609,21 @@ pub struct TestBody {
     sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
     started: bool,
     fail_at_end: bool,
+    /// Held after the first chunk until this resolves (see [`TransferCall::held`]).
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// Opens a held body ([`TransferCall::held`]): its remaining chunks go once this is opened or
+/// dropped.
+pub struct Gate(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Gate {
+    /// Lets the rest of the body go.
+    pub fn open(mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// The error a failing body ends with.
@@ -632,6 +657,7 @@ impl TestBody {
             sleeping: None,
             started: false,
             fail_at_end: false,
+            gate: None,
         }
     }
 
@@ -643,6 +669,7 @@ impl TestBody {
             sleeping: None,
             started: false,
             fail_at_end,
+            gate: None,
         }
     }
 }
@@ -663,6 +690,12 @@ impl Body for TestBody {
         }
         if this.chunks.is_empty() && !this.fail_at_end {
             return Poll::Ready(None);
+        }
+        if let (Some(gate), true) = (this.gate.as_mut(), this.started) {
+            if Pin::new(gate).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.gate = None;
         }
         if let (Some(pause), true) = (this.pause, this.started) {
             let sleeping = this

@@ -284,6 +284,24 @@ impl Gateway {
         self.received_files().0
     }
 
+    /// The transfers (file names) whose body the demo upstream stored, whole or in part, and
+    /// that contain `needle`: a test on a shared gateway checks its own bodies this way.
+    pub fn received_containing(&self, needle: &[u8]) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir().join("received")) else {
+            return Vec::new();
+        };
+        let mut found: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                std::fs::read(e.path())
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            })
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        found.sort();
+        found
+    }
+
     /// Bodies the demo upstream started but never completed (`<transfer_id>.part`), sorted.
     pub fn partial(&self) -> Vec<String> {
         self.received_files().1

@@ -19,12 +19,32 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::client::runtime;
 
-/// A loopback port with nothing listening on it (bound by the OS, then released).
-pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    port
+/// A loopback port that refuses connections: held by a socket that is bound but never listens,
+/// so no other process can take the port while the test runs (a port bound and released could
+/// be handed to someone else before the test connects to it).
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl ClosedPort {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// A loopback port with nothing listening on it, held until the result is dropped.
+pub fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
 }
 
 /// Accepts TCP connections and never sends a byte (no TLS handshake, no answer).

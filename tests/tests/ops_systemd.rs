@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{ConfigToml, Gateway};
 
-/// A port the OS just handed out (free again once the probe is dropped).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port reserved for the gateway: a socket bound with `SO_REUSEADDR` that never
+/// listens holds it, so the OS hands it to no one else, while the gateway (whose listener sets
+/// `SO_REUSEADDR` too) can still bind it and listen. Keep the socket until the gateway runs.
+fn reserved_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
 }
 
 /// Each datagram, and for the first one whether the API port took a connection at the moment
@@ -68,7 +70,7 @@ fn systemd_hears_ready_after_the_api_answers_then_watchdog_reloading_and_stoppin
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
-    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (_reserved, api) = reserved_port();
     let messages = listen(socket, api);
     let gw = Gateway::dev()
         .config(move |c: ConfigToml| c.set("server", "listen", api.to_string()))

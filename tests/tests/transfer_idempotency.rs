@@ -101,15 +101,15 @@ fn racing_duplicates_make_one_transfer() {
     // a request still streaming must get the first result or 409 request.in_progress, never run
     // a second transfer.
     let gw = Gateway::dev().start();
+    let client = Client::tenant(&gw, "sz-genomics");
+    let (held, gate) = client
+        .post_transfer()
+        .non_personal()
+        .idempotency_key("raced")
+        .held("one two ", "three");
     let slow_first = std::thread::scope(|s| {
-        let first = s.spawn(|| {
-            Client::tenant(&gw, "sz-genomics")
-                .post_transfer()
-                .non_personal()
-                .idempotency_key("raced")
-                .slow(["one ", "two ", "three"], Duration::from_millis(300))
-                .send()
-        });
+        // The first is held mid-body until the duplicate has its answer: no timing window.
+        let first = s.spawn(move || held.send());
         // The first is streaming (the upstream has its start) before the duplicate goes out.
         eventually(Duration::from_secs(5), || {
             (!gw.partial().is_empty()).then_some(())
@@ -123,6 +123,7 @@ fn racing_duplicates_make_one_transfer() {
             .body("other")
             .send();
         second.assert_error(409, "request.in_progress", false);
+        gate.open();
         first.join().unwrap()
     });
     assert_eq!(slow_first.status, 201, "{}", slow_first.text());

@@ -32,7 +32,8 @@ fn assert_failed_outcome(gw: &Gateway, r: &Response, reason: &str) {
 
 #[test]
 fn an_upstream_that_is_down_is_502_and_a_failed_outcome() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port();
     let gw = Gateway::dev()
         .config(move |c: ConfigToml| {
             c.upstream("hk-biolab", &format!("https://localhost:{port}/ingest"))
