@@ -1,5 +1,6 @@
 //! Interop: Go's golang.org/x/mod/sumdb/note and golang.org/x/mod/sumdb/tlog accept our
-//! checkpoints, inclusion proofs and consistency proofs, and compute the same ones.
+//! checkpoints, inclusion proofs and consistency proofs, and compute the same ones — across the
+//! 256-leaf tile boundaries (1,100 records), with the proofs read back after a reopen.
 //! Needs `go` and the Debian package golang-golang-x-mod-dev (GOPATH mode, no network).
 //! Skips with a loud message only when `go` is missing and `CI` is unset.
 
@@ -65,10 +66,42 @@ fn go_note_and_tlog_accept_our_checkpoints_and_proofs() {
             }
         }
     });
+    assert_eq!(log.size(), 110);
+    // Past the 256-leaf tile boundaries (and the 512- and 1024-leaf ones), in bursts.
+    rt.block_on(async {
+        for burst in 0..33u64 {
+            let futs: Vec<_> = (0..30u64)
+                .map(|j| log.append(common::record(10_000 + 100 * burst + j, 60)))
+                .collect();
+            for f in futs {
+                let a = f.await.unwrap();
+                checkpoints.push(a.checkpoint.clone());
+            }
+        }
+        log.shutdown().await.unwrap();
+    });
+    drop(log);
+    // Reopened: the proofs below come from the tiles and positions sled kept, not from the
+    // right edge the writer held in memory.
+    let key = SigningKey::parse(&skey).unwrap();
+    let mut config = LogConfig::new(dir.path(), "example.com/loopgate-audit", key);
+    config.segment_max_bytes = 4096;
+    let log = loopgate_audit::Log::open(config).unwrap();
     let n = log.size();
-    assert_eq!(n, 110);
-    for size in [1, 2, 3, 7, 8, 9, 64, 65, 109, 110] {
-        for index in [0, size / 3, size / 2, size - 1] {
+    assert_eq!(n, 1100);
+    let sizes = [
+        1, 2, 3, 7, 8, 9, 64, 65, 109, 110, 255, 256, 257, 511, 512, 513, 767, 768, 1023, 1024,
+        1025, 1099, 1100,
+    ];
+    for size in sizes {
+        let mut indexes = vec![0, size / 3, size / 2, size - 1];
+        indexes.extend(
+            [255, 256, 257, 511, 512]
+                .iter()
+                .copied()
+                .filter(|i| *i < size),
+        );
+        for index in indexes {
             let p = log.inclusion_proof(index, size).unwrap();
             inclusion.push(json!({"index": index, "size": size, "proof": p.iter().map(|h| B64.encode(h)).collect::<Vec<_>>()}));
         }
@@ -87,6 +120,17 @@ fn go_note_and_tlog_accept_our_checkpoints_and_proofs() {
         (64, 110),
         (100, 110),
         (110, 110),
+        (110, 1100),
+        (255, 256),
+        (255, 257),
+        (256, 257),
+        (256, 512),
+        (257, 1024),
+        (511, 513),
+        (512, 1025),
+        (1024, 1100),
+        (1099, 1100),
+        (1100, 1100),
     ] {
         let p = log.consistency_proof(from, to).unwrap();
         consistency.push(json!({"from": from, "to": to, "proof": p.iter().map(|h| B64.encode(h)).collect::<Vec<_>>()}));

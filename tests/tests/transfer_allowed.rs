@@ -172,6 +172,18 @@ fn a_tampered_receipt_is_refused_by_every_verifier() {
     );
     assert_ne!(tampered["leaf"], receipt["leaf"]);
     assert_refused(&tampered, &gw.log_pub_path());
+
+    // What sits beside the leaf, outside every hash, must agree with it too: each verifier
+    // refuses a record, a transfer id or an upstream status that the leaf does not state.
+    let mut other_record = receipt.clone();
+    other_record["record"]["size"] = Value::from(8);
+    assert_refused(&other_record, &gw.log_pub_path());
+    let mut other_transfer = receipt.clone();
+    other_transfer["transfer_id"] = Value::from("00000000000000000000000000000000");
+    assert_refused(&other_transfer, &gw.log_pub_path());
+    let mut other_status = receipt.clone();
+    other_status["upstream_status"] = Value::from(200);
+    assert_refused(&other_status, &gw.log_pub_path());
 }
 
 #[test]

@@ -6,7 +6,10 @@
 // The checkpoint must be a signed note that verifies with the key, its body a C2SP
 // tlog-checkpoint (origin = the key's name, tree size, base64 root), the leaf hash must be
 // RFC 9162's hash of the leaf's exact bytes, and the inclusion proof must lead from it to the
-// checkpoint's root. Prints "receipt ok ..." and exits 0, or names the failure and exits 1.
+// checkpoint's root. The fields beside the leaf, outside every hash, must say what the leaf
+// says: `record` is the leaf parsed, `transfer_id` is the record's, and `upstream_status`, when
+// both state one, is the record's. Prints "receipt ok ..." and exits 0, or names the failure
+// and exits 1. (The same checks as loopgate's own verifier, written from SPEC.md section 3.)
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -22,12 +26,32 @@ import (
 )
 
 type receipt struct {
-	TransferID     string   `json:"transfer_id"`
-	LogIndex       int64    `json:"log_index"`
-	Leaf           string   `json:"leaf"`
-	LeafHash       string   `json:"leaf_hash"`
-	Checkpoint     string   `json:"checkpoint"`
-	InclusionProof []string `json:"inclusion_proof"`
+	TransferID     string          `json:"transfer_id"`
+	LogIndex       int64           `json:"log_index"`
+	Leaf           string          `json:"leaf"`
+	Record         json.RawMessage `json:"record"`
+	LeafHash       string          `json:"leaf_hash"`
+	Checkpoint     string          `json:"checkpoint"`
+	InclusionProof []string        `json:"inclusion_proof"`
+	UpstreamStatus *float64        `json:"upstream_status"`
+}
+
+// besideTheLeaf checks that what the receipt says beside the leaf agrees with the leaf.
+func besideTheLeaf(r receipt) {
+	var leaf map[string]interface{}
+	if err := json.Unmarshal([]byte(r.Leaf), &leaf); err != nil {
+		fail("leaf is not a JSON object: %v", err)
+	}
+	var record interface{}
+	if err := json.Unmarshal(r.Record, &record); err != nil || !reflect.DeepEqual(record, interface{}(leaf)) {
+		fail("record differs from leaf")
+	}
+	if id, ok := leaf["transfer_id"]; ok && id != r.TransferID {
+		fail("the record belongs to another transfer")
+	}
+	if logged, ok := leaf["upstream_status"]; ok && r.UpstreamStatus != nil && logged != *r.UpstreamStatus {
+		fail("upstream_status differs from the record's")
+	}
 }
 
 func fail(format string, args ...interface{}) {
@@ -78,6 +102,7 @@ func main() {
 		fail("checkpoint size %q does not cover index %d", lines[1], r.LogIndex)
 	}
 	root := hash(lines[2])
+	besideTheLeaf(r)
 	leaf := tlog.RecordHash([]byte(r.Leaf))
 	if leaf != hash(r.LeafHash) {
 		fail("leaf_hash is not the hash of leaf")
