@@ -140,6 +140,7 @@ pub struct GatewayBuilder {
     config: Vec<ConfigEdit>,
     files: Vec<FolderEdit>,
     fsize_limit: Option<u64>,
+    sighup_ignored: bool,
     folder: Option<Folder>,
     env: Vec<(String, String)>,
 }
@@ -195,7 +196,6 @@ exec 3<&0
 "$@" </dev/null &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null' TERM INT
-trap 'kill -HUP $pid 2>/dev/null' HUP
 (
     cat <&3 >/dev/null
     : > "$LOOPGATE_TEST_FOLDER/orphaned"
@@ -233,6 +233,7 @@ impl Gateway {
             config: Vec::new(),
             files: Vec::new(),
             fsize_limit: None,
+            sighup_ignored: false,
             folder: None,
             env: Vec::new(),
         }
@@ -443,10 +444,13 @@ impl Gateway {
             .unwrap_or_else(|| panic!("the gateway's {field}"))
     }
 
-    /// Sends SIGHUP and returns at once (the gateway reloads in the background).
+    /// Sends SIGHUP to the `loopgate` process itself and returns at once (the gateway reloads
+    /// in the background). Not through the watchdog shell: a shell started with SIGHUP ignored
+    /// (under `nohup`, or by a CI runner that does so) cannot trap it to pass it on.
     pub fn begin_reload(&self) {
+        let pid = self.pid().expect("the gateway is running");
         let _ = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
+            .args(["-HUP", &pid.to_string()])
             .status();
     }
 
@@ -537,6 +541,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Starts everything under `nohup`: the watchdog shell and the gateway begin with SIGHUP
+    /// ignored, as under some CI runners.
+    pub fn sighup_ignored(mut self) -> Self {
+        self.sighup_ignored = true;
+        self
+    }
+
     /// Runs the gateway under `prlimit --fsize=BYTES`: a write past that size fails with EFBIG.
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize_limit = Some(bytes);
@@ -591,7 +602,13 @@ impl GatewayBuilder {
 
         let stderr_path = dir.join(format!("stderr-{}.log", unique()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut command = Command::new("sh");
+        let mut command = if self.sighup_ignored {
+            let mut nohup = Command::new("nohup");
+            nohup.arg("sh");
+            nohup
+        } else {
+            Command::new("sh")
+        };
         command.args(["-c", WATCHDOG, "watchdog"]);
         if let Some(bytes) = self.fsize_limit {
             command

@@ -302,3 +302,16 @@ fn sighup_rebuilds_the_upstream_clients_from_the_config() {
     assert_eq!(first.bodies(), vec![bytes::Bytes::from("to the first")]);
     assert_eq!(second.bodies(), vec![bytes::Bytes::from("to the second")]);
 }
+
+/// Regression: the harness signalled its watchdog shell, which passed SIGHUP on with a trap; a
+/// shell that starts with SIGHUP ignored (under `nohup`, or a CI runner that does so) cannot
+/// trap it, and every reload test failed with "SIGHUP was not handled". The gateway installs
+/// its own handler whatever it inherited, so a SIGHUP sent to it reloads.
+#[test]
+fn sighup_reloads_a_gateway_started_with_sighup_ignored() {
+    let gw = Gateway::dev().sighup_ignored().start();
+    assert!(gw.reload(), "the reload was refused:\n{}", gw.stderr());
+    let r = Client::regulator(&gw, "pcpd").get("/v1/audit/checkpoint");
+    assert_eq!(r.status, 200, "{}", r.text());
+    gw.stop();
+}
