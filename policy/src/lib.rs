@@ -3,7 +3,8 @@
 //! `loopgate-policy` holds the registry model of RULES.md, second version (whitelisted tenants
 //! and carriers, the data and logistics lists, contract filings with each party's filing, HGR
 //! approvals, regulators and what they see, catalogue, calendars), parses and validates policy
-//! bundles in that schema (a first-version bundle is refused field by field), and decides transfers with [`evaluate`]: rules 1-19 in order, the first
+//! bundles in that schema (a first-version bundle is refused field by field, and [`migrate`]
+//! rewrites one), and decides transfers with [`evaluate`]: rules 1-19 in order, the first
 //! failure wins, with everything a decision record holds. It also has the working-day calendar
 //! used for filing deadlines, rule 20 for lifecycle events ([`check_event`]) and rule 21.
 //!
@@ -27,8 +28,8 @@ mod reason;
 mod rules;
 
 pub use bundle::{
-    BundleDiff, Change, Diagnostic, EntryChanges, MAX_BUNDLE_BYTES, Plain, Severity, ValidBundle,
-    diff, parse_bundle, set_tenant_status,
+    BundleDiff, Change, Diagnostic, EntryChanges, MAX_BUNDLE_BYTES, Migrated, Plain, Severity,
+    ValidBundle, diff, migrate, parse_bundle, set_tenant_status,
 };
 pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
 pub use decision::{Decision, Flag, TransferRequest, Verdict, VolumeCounters};

@@ -376,3 +376,69 @@ fn check_refuses_a_first_version_bundle_naming_each_field_to_change() {
     );
     assert!(lines.iter().all(|l| l.contains("loopgate policy migrate")));
 }
+
+fn migrate(bundle: &BundleText) -> loopgate_tests::Run {
+    let dir = TempDir::new().unwrap();
+    let path = bundle.write_to(dir.path());
+    Loopgate::new()
+        .args(["policy", "migrate"])
+        .arg_path(&path)
+        .run()
+}
+
+#[test]
+fn migrate_prints_a_valid_second_version_bundle_and_exits_0() {
+    let run = migrate(&BundleText::first_version());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("filings = [\n  { party = \"processor\", authority = \"guangdong_cac\", filed_on = 2026-03-10 },"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("# migrate: the recipient's filing (with dpo)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("migrated; the output validates"),
+        "{run:?}"
+    );
+    // The output passes `policy check`.
+    let (checked, _) = check(&BundleText(run.stdout.clone()));
+    assert_eq!(checked.code, 0, "{checked:?}");
+    // A second-version bundle is printed unchanged.
+    let run = migrate(&BundleText::example());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, BundleText::example().0);
+}
+
+#[test]
+fn migrate_exits_1_when_a_human_must_fill_in_and_2_on_an_invalid_input() {
+    let hgr = BundleText::first_version().replace(
+        "# hgr_filing = \"HGR-2026-0001\"",
+        "hgr_filing = \"HGR-2026-0001\"",
+    );
+    let run = migrate(&hgr);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("[[hgr_approval]]\nreference = \"HGR-2026-0001\""),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("a human must fill in"), "{run:?}");
+
+    let broken =
+        BundleText::first_version().replace("owner = \"sz-genomics\"", "owner = \"sz-nobody\"");
+    let line = broken.line_of("sz-nobody");
+    let run = migrate(&broken);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("policy.toml:{line}:9: `owner`")),
+        "{run:?}"
+    );
+
+    let run = Loopgate::new()
+        .args(["policy", "migrate", "/nonexistent/policy.toml"])
+        .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot read the bundle"), "{run:?}");
+}

@@ -1,4 +1,4 @@
-//! `loopgate policy check`, `eval` and `apply` (SPEC.md section 7).
+//! `loopgate policy check`, `eval`, `migrate` and `apply` (SPEC.md section 7).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,7 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
 mod apply;
+mod migrate;
 
 use crate::exit::Exit;
 
@@ -20,9 +21,18 @@ use crate::exit::Exit;
 pub(crate) enum PolicyCommand {
     /// Validate a bundle offline: prints every problem as FILE:LINE:COLUMN: message; exit 0 when
     /// valid, 2 otherwise. A bundle in the rules' first version is refused with one message per
-    /// field to change.
+    /// field to change (see `policy migrate`).
     Check {
         /// The policy bundle (TOML).
+        file: PathBuf,
+    },
+    /// Print a bundle of the rules' first version rewritten in the second version's schema
+    /// (comments and layout kept); what cannot be decided is left as `# migrate:` comments.
+    /// Exit 0 when the output validates (a second-version bundle is printed unchanged), 1 when
+    /// a human must fill in what the comments name, 2 on bad usage or an unreadable or invalid
+    /// input.
+    Migrate {
+        /// The policy bundle (TOML) to migrate; the result goes to standard output.
         file: PathBuf,
     },
     /// Evaluate one transfer offline and print the decision as one JSON line; exit 0 on allow,
@@ -89,6 +99,7 @@ pub(crate) fn run(command: PolicyCommand) -> Exit {
     match command {
         PolicyCommand::Check { file } => check(&file),
         PolicyCommand::Eval(args) => eval(&args),
+        PolicyCommand::Migrate { file } => migrate::run(&file),
         PolicyCommand::Apply(args) => apply::run(&args),
     }
 }

@@ -6,6 +6,7 @@ mod diagnostic;
 mod diff;
 mod edit;
 mod first_version;
+mod migrate;
 mod objects;
 mod reader;
 mod settings;
@@ -19,6 +20,7 @@ use diagnostic::Diagnostics;
 pub use diagnostic::{Diagnostic, Severity};
 pub use diff::{BundleDiff, Change, EntryChanges, Plain, diff};
 pub use edit::set_tenant_status;
+pub use migrate::{Migrated, migrate};
 use reader::Table;
 pub(crate) use reader::is_sha256_hex;
 
