@@ -707,3 +707,53 @@ fn valid_but_denied_is_a_warning() {
         "{w:#?}"
     );
 }
+
+/// Flags and the bundle's words are written (and read back) in one spelling each; regression
+/// guard for records written by the first version, whose `filed_late` meant the processor.
+#[test]
+fn flags_and_words_round_trip_through_json() {
+    use loopgate_policy::{Flag, HgrKind, LegalBasis, Party};
+    for (flag, text) in [
+        (
+            Flag::FiledLate(Party::Processor),
+            "\"filed_late:processor\"",
+        ),
+        (
+            Flag::FiledLate(Party::Recipient),
+            "\"filed_late:recipient\"",
+        ),
+    ] {
+        assert_eq!(serde_json::to_string(&flag).unwrap(), text);
+        assert_eq!(serde_json::from_str::<Flag>(text).unwrap(), flag);
+        assert_eq!(Flag::parse(flag.as_str()), Some(flag));
+    }
+    assert_eq!(
+        serde_json::from_str::<Flag>("\"filed_late\"").unwrap(),
+        Flag::FiledLate(Party::Processor)
+    );
+    assert!(serde_json::from_str::<Flag>("\"late\"").is_err());
+    for scope in Scope::ALL {
+        assert_eq!(
+            serde_json::to_string(scope).unwrap(),
+            format!("{:?}", scope.as_str())
+        );
+    }
+    for kind in HgrKind::ALL {
+        assert_eq!(
+            serde_json::to_string(kind).unwrap(),
+            format!("{:?}", kind.as_str())
+        );
+    }
+    for basis in LegalBasis::ALL {
+        assert_eq!(
+            serde_json::to_string(basis).unwrap(),
+            format!("{:?}", basis.as_str())
+        );
+    }
+    for party in Party::ALL {
+        assert_eq!(
+            serde_json::to_string(party).unwrap(),
+            format!("{:?}", party.as_str())
+        );
+    }
+}
