@@ -3,9 +3,8 @@
 use time::OffsetDateTime;
 
 use crate::calendar::park_date;
-use crate::decision::{Decision, TransferRequest, Verdict};
-use crate::model::Registry;
-use crate::reason::ReasonCode;
+use crate::decision::{Decision, Denial, TransferRequest, Verdict};
+use crate::model::{DataClass, Registry};
 use crate::rules::{Ctx, contract, identity, inventory, volume};
 
 /// Evaluates one transfer against a registry at the instant `at` (the rules use its calendar day
@@ -16,20 +15,11 @@ pub fn evaluate(registry: &Registry, request: &TransferRequest, at: OffsetDateTi
         request,
         today: park_date(at),
     };
-    let mut decision = Decision {
-        verdict: Verdict::Allow,
-        reason: None,
-        rule: None,
-        flags: Vec::new(),
-        evaluated_on: ctx.today,
-        data_class: None,
-        retention_days: None,
-        filing_due: None,
-    };
-    if let Err(code) = run(&ctx, &mut decision) {
+    let mut decision = Decision::open(ctx.today);
+    if let Err(denial) = run(&ctx, &mut decision) {
         decision.verdict = Verdict::Deny;
-        decision.reason = Some(code);
-        decision.rule = code.rule();
+        decision.reason = Some(denial.code);
+        decision.rule = denial.rule;
         // Flags qualify an allowed transfer; a denial is explained by its reason alone, whichever
         // rule denied it.
         decision.flags.clear();
@@ -37,18 +27,25 @@ pub fn evaluate(registry: &Registry, request: &TransferRequest, at: OffsetDateTi
     decision
 }
 
-fn run(ctx: &Ctx<'_>, decision: &mut Decision) -> Result<(), ReasonCode> {
+fn run(ctx: &Ctx<'_>, decision: &mut Decision) -> Result<(), Denial> {
     let sender = identity::sender(ctx)?;
+    decision.legal_entity = Some(sender.legal_entity.clone());
     let recipient = identity::recipient(ctx)?;
     let item = inventory::item(ctx)?;
     decision.data_class = Some(item.data_class);
+    decision.hgr = Some(item.hgr);
     decision.retention_days = Some(item.retention_days);
-    inventory::data(ctx, item)?;
+    if item.data_class == DataClass::Important {
+        let filing = inventory::important(ctx, sender, recipient, item)?;
+        contract::record_filing(decision, filing);
+    }
+    decision.hgr_approvals = inventory::hgr(ctx, item)?;
+    inventory::size(ctx, item)?;
+    // Important data passed rule 8 and is not personal information: rules 11-19 do not apply.
     if !item.data_class.is_personal() {
         return Ok(());
     }
-    let filed = contract::check(ctx, sender, recipient, item)?;
-    decision.filing_due = filed.due;
-    decision.flags = filed.flags;
-    volume::check(ctx, filed.filing, item, filed.subjects)
+    let filing = contract::check(ctx, sender, recipient, item, decision)?;
+    volume::check(ctx, filing, item)?;
+    Ok(())
 }

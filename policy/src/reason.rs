@@ -54,10 +54,14 @@ reason_codes! {
     TenantNotValid = "tenant.not_valid", status 403, rule Some(1), "today is outside the sender's validity window";
     /// Rule 2: the sender is not on the Mainland side in a GBA city.
     TenantOutsideGba = "tenant.outside_gba", status 403, rule Some(2), "the sender is not on the Mainland side in a GBA city";
+    /// Rule 2: the sender is not in one of the `sender_parks`.
+    TenantNotInSenderPark = "tenant.not_in_sender_park", status 403, rule Some(2), "the sender is not in a park the green channel starts from";
     /// Rule 3: the recipient is not on the whitelist.
     RecipientNotWhitelisted = "recipient.not_whitelisted", status 403, rule Some(3), "the recipient is not on the whitelist";
-    /// Rule 3: the recipient's whitelist entry is not approved.
-    RecipientSuspended = "recipient.suspended", status 403, rule Some(3), "the recipient's entry is not approved (suspended or revoked)";
+    /// Rule 3: the recipient's whitelist entry is suspended.
+    RecipientSuspended = "recipient.suspended", status 403, rule Some(3), "the recipient's entry is suspended";
+    /// Rule 3: the recipient's whitelist entry is revoked.
+    RecipientRevoked = "recipient.revoked", status 403, rule Some(3), "the recipient's entry is revoked";
     /// Rule 3: today is outside the recipient's validity window.
     RecipientNotValid = "recipient.not_valid", status 403, rule Some(3), "today is outside the recipient's validity window";
     /// Rule 3: the recipient is not a Hong Kong Park tenant.
@@ -74,10 +78,12 @@ reason_codes! {
     InventoryPurposeNotAllowed = "inventory.purpose_not_allowed", status 403, rule Some(6), "the purpose is not listed on the item";
     /// Rule 7: one of the item's categories is not in the pilot catalogue.
     InventoryCategoryNotInCatalogue = "inventory.category_not_in_catalogue", status 403, rule Some(7), "one of the item's categories is not in the catalogue";
-    /// Rule 8: important data never goes through the green channel.
-    DataImportantData = "data.important_data", status 403, rule Some(8), "important data needs a security assessment, not the green channel";
-    /// Rule 9: human genetic data without the item's HGR filing.
-    DataHgrFilingMissing = "data.hgr_filing_missing", status 403, rule Some(9), "human genetic data without the item's HGR filing";
+    /// Rule 8: important data without a security assessment that covers it.
+    DataImportantData = "data.important_data", status 403, rule Some(8), "important data needs Loop-Contract-Filing naming an effective, valid security assessment of these parties that covers it";
+    /// Rule 9: HGR information without an effective information filing covering it.
+    HgrFilingMissing = "hgr.filing_missing", status 403, rule Some(9), "human genetic resources information without an effective HGR information filing held by the sender and covering the item";
+    /// Rule 9: HGR information without an effective information backup covering it.
+    HgrBackupMissing = "hgr.backup_missing", status 403, rule Some(9), "human genetic resources information without an effective HGR information backup held by the sender and covering the item";
     /// Rule 10 (and while streaming): the body is larger than the item allows.
     RequestBodyTooLarge = "request.body_too_large", status 413, rule Some(10), "declared or actual size above the item's max_transfer_bytes";
     /// Rule 11 (and any required header): a required header is missing.
@@ -86,26 +92,38 @@ reason_codes! {
     ContractUnknown = "contract.unknown", status 403, rule Some(12), "no filing has this reference";
     /// Rule 12: the filing's processor or recipient is not this sender or recipient.
     ContractPartiesMismatch = "contract.parties_mismatch", status 403, rule Some(12), "the filing names another processor or recipient";
-    /// Rule 12: a party is outside the GBA, or both are on the same side.
-    ContractPartyOutsideGba = "contract.party_outside_gba", status 403, rule Some(12), "a party is outside the GBA, or both are on one side";
+    /// Rule 12: on the GBA route, a party is outside the GBA, or both are on the same side.
+    ContractPartyOutsideGba = "contract.party_outside_gba", status 403, rule Some(12), "on the GBA Standard Contract a party is outside the GBA, or both are on one side";
     /// Rule 13: the contract is not yet effective.
     ContractNotEffective = "contract.not_effective", status 403, rule Some(13), "the contract is not in effect yet";
     /// Rule 13: the contract is terminated.
     ContractTerminated = "contract.terminated", status 403, rule Some(13), "the contract is terminated";
     /// Rule 13: the contract is suspended.
     ContractSuspended = "contract.suspended", status 403, rule Some(13), "the contract is suspended";
-    /// Rule 14: the filing deadline passed and the contract was not filed.
-    ContractFilingOverdue = "contract.filing_overdue", status 403, rule Some(14), "not filed and the filing deadline has passed";
-    /// Rule 15: no impact assessment completed in time.
-    ContractPiaMissing = "contract.pia_missing", status 403, rule Some(15), "no impact assessment completed by today and by effective_on";
-    /// Rule 16: the item's categories or the purpose are outside the filed scope.
-    ContractScopeExceeded = "contract.scope_exceeded", status 403, rule Some(16), "the item's categories or the purpose are outside the filing";
-    /// Rule 17: sensitive data without `covers_sensitive` and `separate_consent`.
-    ContractSensitiveNotCovered = "contract.sensitive_not_covered", status 403, rule Some(17), "sensitive data without covers_sensitive and separate_consent";
+    /// Rule 14: a party the route needs has not filed and its due date has passed.
+    ContractFilingOverdue = "contract.filing_overdue", status 403, rule Some(14), "a party has not filed the contract and its filing deadline has passed";
+    /// Rule 15: no impact assessment completed by today.
+    ContractPiaMissing = "contract.pia_missing", status 403, rule Some(15), "no impact assessment completed by today";
+    /// Rule 15: the impact assessment predates the last change of scope.
+    ContractPiaStale = "contract.pia_stale", status 403, rule Some(15), "the impact assessment was completed before the last change of scope";
+    /// Rule 16: the item's categories or methods, or the purpose, are outside the filed scope.
+    ContractScopeExceeded = "contract.scope_exceeded", status 403, rule Some(16), "the item's categories or methods, or the purpose, are outside the filing";
+    /// Rule 17: consent-based personal information without separate consent.
+    ContractConsentMissing = "contract.consent_missing", status 403, rule Some(17), "consent-based personal information needs separate consent for the transfer";
+    /// Rule 17: sensitive data on a filing that does not cover it.
+    ContractSensitiveNotCovered = "contract.sensitive_not_covered", status 403, rule Some(17), "sensitive data on a filing without covers_sensitive";
+    /// Rule 17a (recorded as rule 17): the filing's `valid_until` has passed.
+    ContractExpired = "contract.expired", status 403, rule Some(17), "the filing is past its valid_until";
     /// Rule 18: a CIIO sender needs a security assessment.
     ContractCiioRequiresAssessment = "contract.ciio_requires_assessment", status 403, rule Some(18), "a CIIO sender needs a security assessment";
     /// Rule 19: the year's volume needs a stronger route than the filing's.
     VolumeRouteInsufficient = "volume.route_insufficient", status 403, rule Some(19), "the year's volume needs a security assessment";
+    /// Rule 20: a lifecycle event that the transfer's history does not allow.
+    LifecycleInvalidTransition = "lifecycle.invalid_transition", status 409, rule Some(20), "the transfer's history does not allow this event";
+    /// Rule 20: a lifecycle event dated before the transfer completed or ahead of the clock.
+    LifecycleBadTime = "lifecycle.bad_time", status 422, rule Some(20), "the event's time is before the transfer completed or too far ahead of the gateway's clock";
+    /// Rule 20: a lifecycle event without the evidence it needs.
+    LifecycleMissingEvidence = "lifecycle.missing_evidence", status 422, rule Some(20), "accessed needs a project; destroyed needs a method and a certificate_sha256 of 64 hex digits";
     /// A header is present but cannot be parsed.
     RequestMalformedHeader = "request.malformed_header", status 400, rule None, "a header is present but cannot be parsed";
     /// The body's SHA-256 differs from its `Content-Digest`.
@@ -142,8 +160,6 @@ reason_codes! {
     RequestMalformedBody = "request.malformed_body", status 400, rule None, "the request body is not what the endpoint takes";
     /// A policy bundle failed validation.
     PolicyInvalid = "policy.invalid", status 422, rule None, "a policy bundle failed validation";
-    /// A lifecycle event that the transfer's history does not allow.
-    LifecycleInvalidTransition = "lifecycle.invalid_transition", status 409, rule None, "the transfer's history does not allow this event";
 }
 
 impl fmt::Display for ReasonCode {

@@ -102,7 +102,12 @@ fn reference_bundle_is_valid_without_warnings() {
     assert_eq!(r.calendars.hong_kong.holidays.len(), 4);
     assert!(r.calendars.hong_kong.workdays.is_empty());
     let filing = &r.filings["GBA-SC-DEMO-001"];
-    assert_eq!(filing.filed_on, Some(common::date("2026-03-10")));
+    assert_eq!(
+        filing
+            .entry(loopgate_policy::Party::Processor)
+            .and_then(|e| e.filed_on),
+        Some(common::date("2026-03-10"))
+    );
     assert_eq!(filing.pia_completed_on, Some(common::date("2026-02-20")));
 }
 
@@ -161,8 +166,8 @@ fn unknown_keys_are_refused_where_they_are() {
         ),
         (
             "contract filing",
-            "separate_consent = false",
-            "separate_consent = false\nbogus_f = 1",
+            "separate_consent = true",
+            "separate_consent = true\nbogus_f = 1",
             "bogus_f",
             "in [[contract_filing]] #1",
         ),
@@ -244,11 +249,14 @@ fn wrong_enum_values_name_the_allowed_spellings() {
         pos(&text, "\"Personal\""),
         "`data_class` of [[inventory_item]] #2 is \"Personal\"",
     );
-    let text = variant("authority = \"guangdong_cac\"", "authority = \"cac\"");
+    let text = variant(
+        "authority = \"guangdong_cac\", filed_on",
+        "authority = \"cac\", filed_on",
+    );
     only_error(
         &text,
         pos(&text, "\"cac\""),
-        "`authority` of [[contract_filing]] #1 is \"cac\"",
+        "`authority` of `filings` #1 of [[contract_filing]] #1 is \"cac\"",
     );
     let text = variant("park = \"hk_park\"", "park = \"hong_kong_park\"");
     // The tenant is dropped, so what referred to it is reported too, after it.
@@ -290,16 +298,16 @@ fn wrong_types_say_what_was_found() {
             "`covers_sensitive` of [[contract_filing]] #1 must be true or false, found an integer",
         ),
         (
-            "purposes = [\"research.cohort_study\"]\ncovers",
-            "purposes = \"research.cohort_study\"\ncovers",
-            "\"research.cohort_study\"\ncovers",
-            "`purposes` of [[contract_filing]] #1 must be an array, found a string",
+            "purposes = [\"research.cohort_study\"]\nmethods",
+            "purposes = \"research.cohort_study\"\nmethods",
+            "\"research.cohort_study\"\nmethods",
+            "`purposes` of [[inventory_item]] #2 must be an array, found a string",
         ),
         (
-            "purposes = [\"research.cohort_study\"]\ncovers",
-            "purposes = [1]\ncovers",
+            "purposes = [\"research.cohort_study\"]\nmethods",
+            "purposes = [1]\nmethods",
             "1]",
-            "`purposes` of [[contract_filing]] #1 must be a string, found an integer",
+            "`purposes` of [[inventory_item]] #2 must be a string, found an integer",
         ),
         (
             "effective_on = 2026-03-02",
@@ -336,18 +344,15 @@ fn quoted_dates_mean_the_same_day() {
 #[test]
 fn missing_required_keys_point_at_their_table() {
     let text = variant(
-        "authority = \"guangdong_cac\"                  # guangdong_cac | dpo\n",
+        "status = \"effective\"                         # effective | suspended | terminated\n",
         "",
     );
     only_error(
         &text,
         pos(&text, "[[contract_filing]]"),
-        "[[contract_filing]] #1 is missing the required key `authority`",
+        "[[contract_filing]] #1 is missing the required key `status`",
     );
-    let text = variant(
-        "purposes = [\"research.cohort_study\"]\nmax_transfer_bytes",
-        "max_transfer_bytes",
-    );
+    let text = variant("purposes = [\"research.cohort_study\"]\nmethods", "methods");
     only_error(
         &text,
         pos_nth(&text, "[[inventory_item]]", 1),
@@ -370,8 +375,8 @@ fn missing_required_keys_point_at_their_table() {
 #[test]
 fn windows_that_end_before_they_start() {
     let text = variant(
-        "valid_until = 2027-12-31\nciio = false\n\n[[inventory_item]]",
-        "valid_until = 2025-12-31\nciio = false\n\n[[inventory_item]]",
+        "valid_until = 2027-12-31\nciio = false\n\n[[carrier]]",
+        "valid_until = 2025-12-31\nciio = false\n\n[[carrier]]",
     );
     only_error(
         &text,
@@ -401,20 +406,33 @@ fn duplicate_ids_point_at_the_second_and_name_the_first() {
     only_error(
         &text,
         (pos_nth(&text, "\"INV-NP-001\"", 1).0, 6),
-        "duplicate inventory item id \"INV-NP-001\"; the first one is on line 51",
+        &format!(
+            "duplicate inventory item id \"INV-NP-001\"; the first one is on line {}",
+            pos(&text, "\"INV-NP-001\"").0
+        ),
     );
     let text = variant("id = \"hk-biolab\"", "id = \"sz-genomics\"");
     has_error(
         &text,
-        pos_nth(&text, "\"sz-genomics\"", 1),
-        "duplicate tenant id \"sz-genomics\"; the first one is on line 29",
+        {
+            let (line, column) = pos_nth(&text, "id = \"sz-genomics\"", 1);
+            (line, column + 5)
+        },
+        &format!(
+            "duplicate tenant id \"sz-genomics\"; the first one is on line {}",
+            pos(&text, "\"sz-genomics\"").0
+        ),
     );
-    let filing = &REFERENCE[REFERENCE.find("[[contract_filing]]").unwrap()..];
+    let filing = &REFERENCE[REFERENCE.find("[[contract_filing]]").unwrap()
+        ..REFERENCE.find("[[sample_item]]").unwrap()];
     let text = format!("{REFERENCE}\n{filing}");
     only_error(
         &text,
         pos_nth(&text, "\"GBA-SC-DEMO-001\"", 1),
-        "duplicate contract filing reference \"GBA-SC-DEMO-001\"; the first one is on line 78",
+        &format!(
+            "duplicate contract filing reference \"GBA-SC-DEMO-001\"; the first one is on line {}",
+            pos(&text, "\"GBA-SC-DEMO-001\"").0
+        ),
     );
 }
 
@@ -476,7 +494,7 @@ fn volume_year_start_must_be_a_month_and_day() {
         let text = variant("\"01-01\"", bad);
         let errs = errors(&text);
         assert_eq!(errs.len(), 1, "{bad}: {errs:#?}");
-        assert_eq!((errs[0].line, errs[0].column), (9, 21), "{bad}");
+        assert_eq!((errs[0].line, errs[0].column), pos(&text, bad), "{bad}");
         assert!(
             errs[0].message.contains("volume_year_start"),
             "{bad}: {}",
@@ -486,7 +504,7 @@ fn volume_year_start_must_be_a_month_and_day() {
     let text = variant("\"01-01\"", "101");
     only_error(
         &text,
-        (9, 21),
+        pos(&text, "101"),
         "`volume_year_start` of [parameters] must be a string, found an integer",
     );
     // 29 February exists in leap years and is accepted.
@@ -577,7 +595,7 @@ fn numbers_out_of_range() {
     );
     only_error(
         &text,
-        (5, 1),
+        pos(&text, "[parameters]"),
         "`threshold_contract` (2000000) of [parameters] is above `threshold_assessment` (1000000)",
     );
 }
@@ -610,32 +628,32 @@ fn ids_must_be_visible_ascii() {
 #[test]
 fn toml_syntax_errors_are_located() {
     let rows: &[(&str, &str, (usize, usize), &str)] = &[
-        ("[catalogue]", "[catalogue", (14, 11), "invalid TOML"),
+        ("[catalogue]", "[catalogue", (25, 11), "invalid TOML"),
         (
-            "ciio = false\n\n[[inventory_item]]",
-            "ciio = \n\n[[inventory_item]]",
-            (48, 8),
+            "ciio = false\n\n[[carrier]]",
+            "ciio = \n\n[[carrier]]",
+            (60, 8),
             "invalid TOML",
         ),
-        // An unterminated string: where the closing quote was expected (end of line 41).
+        // An unterminated string: where the closing quote was expected (end of line 53).
         (
             "legal_name = \"HK Park Biolab Limited\"",
             "legal_name = \"HK Park Biolab Limited",
-            (41, 37),
+            (53, 37),
             "invalid TOML: invalid basic string",
         ),
         // A key written twice.
         (
             "legal_name = \"HK Park Biolab Limited\"",
             "legal_name = \"HK Park Biolab Limited\"\nlegal_name = \"again\"",
-            (42, 1),
+            (54, 1),
             "invalid TOML",
         ),
         // A table written twice.
         (
             "[calendar.hong_kong]",
             "[calendar.mainland]",
-            (23, 11),
+            (34, 11),
             "invalid TOML: duplicate key",
         ),
     ];
@@ -739,23 +757,26 @@ fn warnings_do_not_make_a_bundle_invalid() {
     );
     assert_eq!(w[0].severity, Severity::Warning);
 
-    // human_genetic without hgr_filing: at the item's table.
+    // human_genetic (hgr by default) without approvals: one warning per missing kind, at the
+    // item's table. The bundle is valid; rule 9 denies.
     let text = variant(
         "data_class = \"personal\"",
         "data_class = \"human_genetic\"",
     );
     let w = valid(&text).warnings;
-    assert_eq!(w.len(), 1, "{w:#?}");
-    assert_eq!(
-        (w[0].line, w[0].column),
-        pos_nth(&text, "[[inventory_item]]", 1)
+    assert_eq!(w.len(), 2, "{w:#?}");
+    for w in &w {
+        assert_eq!((w.line, w.column), pos_nth(&text, "[[inventory_item]]", 1));
+    }
+    assert!(
+        w[0].message
+            .contains("lists no information_backup approval")
     );
-    assert!(w[0].message.contains("has no `hgr_filing`"));
-    let with_hgr = variant(
-        "data_class = \"personal\"",
-        "data_class = \"human_genetic\"\nhgr_filing = \"HGR-1\"",
+    assert!(
+        w[1].message
+            .contains("lists no information_filing approval")
     );
-    assert!(valid(&with_hgr).warnings.is_empty());
+    assert!(w[1].message.contains("denied with hgr.filing_missing"));
 
     // A filing whose processor owns no item listing its recipient: a third tenant as recipient.
     let hk2 = "[[tenant]]\nid = \"hk-two\"\nlegal_name = \"Two\"\nside = \"hong_kong\"\ncity = \"hong_kong\"\npark = \"hk_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n\n[[inventory_item]]";
@@ -766,10 +787,10 @@ fn warnings_do_not_make_a_bundle_invalid() {
     );
     let w = valid(&text).warnings;
     assert_eq!(w.len(), 1, "{w:#?}");
-    assert_eq!(
-        (w[0].line, w[0].column),
-        pos_nth(&text, "\"sz-genomics\"", 3)
-    );
+    assert_eq!((w[0].line, w[0].column), {
+        let (line, column) = pos(&text, "processor = \"sz-genomics\"");
+        (line, column + 12)
+    });
     assert!(w[0].message.contains(
         "processor \"sz-genomics\" owns no inventory item that lists recipient \"hk-two\""
     ));

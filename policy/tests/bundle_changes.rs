@@ -90,3 +90,51 @@ fn added_removed_and_changed_entries_and_settings() {
     assert_eq!(back.tenant.removed, ["hk-newlab"]);
     assert_eq!(back.inventory_item.added, ["INV-PI-001"]);
 }
+
+#[test]
+fn the_second_versions_entries_are_diffed_by_their_keys() {
+    let new = REFERENCE
+        .replacen("sees = [\"all\"]", "sees = [\"personal\"]", 1)
+        .replacen("max_quantity = 200", "max_quantity = 100", 1)
+        .replacen(
+            "status = \"effective\"                         # effective | revoked",
+            "status = \"revoked\"",
+            1,
+        )
+        .replacen("id = \"hkp-logistics\"", "id = \"hkp-cold-chain\"", 1);
+    let changes = diff(REFERENCE, &new).unwrap();
+    assert_eq!(
+        changes.regulator.changed["pcpd"]["sees"].to,
+        Some(Plain::Array(vec![Plain::String("personal".into())]))
+    );
+    assert_eq!(
+        changes.sample_item.changed["SMP-BLOOD-001"]["max_quantity"].to,
+        Some(Plain::Integer(100))
+    );
+    assert_eq!(
+        changes.hgr_approval.changed["HGR-EX-2026-007"]["status"].to,
+        Some(Plain::String("revoked".into()))
+    );
+    assert_eq!(changes.carrier.added, ["hkp-cold-chain"]);
+    assert_eq!(changes.carrier.removed, ["hkp-logistics"]);
+    assert!(changes.settings.is_empty(), "{:?}", changes.settings);
+    // Unchanged new tables are absent from the JSON, so a diff without them reads as before.
+    let only_tenant = diff(
+        REFERENCE,
+        &REFERENCE.replacen("ciio = false", "ciio = true", 1),
+    )
+    .unwrap();
+    let json = serde_json::to_value(&only_tenant).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["contract_filing", "inventory_item", "settings", "tenant"]
+    );
+    let back: loopgate_policy::BundleDiff = serde_json::from_value(json).unwrap();
+    assert_eq!(back, only_tenant);
+}

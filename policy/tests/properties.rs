@@ -89,6 +89,9 @@ prop_compose! {
         pi_class in class(),
         np_class in class(),
         hgr in any::<bool>(),
+        hgr_approved in any::<bool>(),
+        recipient_filed in select(vec![None, Some("2026-03-12"), Some("2026-03-17")]),
+        consent_based in any::<bool>(),
         route in route(),
         filing_status in filing_status(),
         filed_on in select(vec![None, Some("2026-03-10"), Some("2026-03-16"), Some("2026-03-17"), Some("2026-06-01")]),
@@ -104,14 +107,22 @@ prop_compose! {
         r.pi_item().status = item_status;
         r.pi_item().data_class = pi_class;
         r.np_item().data_class = np_class;
-        r.pi_item().hgr_filing = hgr.then(|| "HGR-1".to_owned());
-        r.np_item().hgr_filing = hgr.then(|| "HGR-1".to_owned());
+        r.pi_item().hgr = hgr || pi_class == DataClass::HumanGenetic;
+        r.np_item().hgr = hgr;
+        if hgr_approved {
+            approve_hgr(&mut r, &[PI_ITEM, NP_ITEM]);
+        }
+        if !consent_based {
+            r.pi_item().legal_basis = Some(loopgate_policy::LegalBasis::Contract);
+        }
         r.np_item().categories = r.pi_item().categories.clone();
         r.np_item().purposes.insert(PI_PURPOSE.to_owned());
         let f = r.demo_filing();
         f.route = route;
         f.status = filing_status;
-        f.filed_on = filed_on.map(date);
+        r.filed(loopgate_policy::Party::Processor, filed_on);
+        r.filed(loopgate_policy::Party::Recipient, recipient_filed);
+        let f = r.demo_filing();
         f.pia_completed_on = pia.map(date);
         f.covers_sensitive = covers_sensitive;
         f.separate_consent = separate_consent;
@@ -307,7 +318,9 @@ proptest! {
         let before = s.decide();
         let mut worse = s.clone();
         for filing in worse.registry.filings.values_mut() {
-            filing.filed_on = None;
+            for entry in &mut filing.filings {
+                entry.filed_on = None;
+            }
         }
         let after = worse.decide();
         if before.verdict == Verdict::Deny {
@@ -318,7 +331,9 @@ proptest! {
         overdue.at = instant("2026-06-01T04:00:00Z");
         let decided = overdue.decide();
         let personal = s.registry.items.get(&s.request.item).is_some_and(|i| i.data_class.is_personal());
-        if personal && decided.verdict == Verdict::Allow {
+        // Certification and security assessments need no filing (`filing_parties`).
+        let needs_filing = matches!(s.registry.filings[FILING].route, Route::GbaSc | Route::NationalSc);
+        if personal && needs_filing && decided.verdict == Verdict::Allow {
             prop_assert!(false, "an overdue, unfiled contract allowed: {decided:?}");
         }
     }
@@ -382,7 +397,7 @@ fn item_toml(id: usize, owner: &str, recipients: &[&str]) -> String {
 
 fn filing_toml(id: usize, processor: &str, recipient: &str) -> String {
     format!(
-        "[[contract_filing]]\nreference = \"F{id}\"\nroute = \"gba_sc\"\nprocessor = \"{processor}\"\nrecipient = \"{recipient}\"\neffective_on = 2026-03-02\nauthority = \"guangdong_cac\"\ncategories = [\"imaging\"]\npurposes = [\"research\"]\nstatus = \"effective\"\n\n"
+        "[[contract_filing]]\nreference = \"F{id}\"\nroute = \"gba_sc\"\nprocessor = \"{processor}\"\nrecipient = \"{recipient}\"\neffective_on = 2026-03-02\ncategories = [\"imaging\"]\npurposes = [\"research\"]\nstatus = \"effective\"\n\n"
     )
 }
 

@@ -156,6 +156,45 @@ pub(crate) fn cases() -> Vec<Case> {
         }),
         Case::new("sender in another GBA city", np(), "2026-04-15", ALLOW)
             .tweak(|r| r.sender().city = "zhaoqing".to_owned()),
+        // Rule 2: the sender's park is one of `sender_parks` (default: the Shenzhen Park).
+        Case::new(
+            "sender in no park",
+            np(),
+            "2026-04-15",
+            Err(R::TenantNotInSenderPark),
+        )
+        .tweak(|r| r.sender().park = Park::None),
+        Case::new(
+            "sender in the hong kong park on the mainland side",
+            pi(),
+            "2026-04-15",
+            Err(R::TenantNotInSenderPark),
+        )
+        .tweak(|r| r.sender().park = Park::HkPark),
+        Case::new("sender_parks is a parameter", np(), "2026-04-15", ALLOW).tweak(|r| {
+            r.sender().park = Park::None;
+            r.parameters.sender_parks.insert(Park::None);
+        }),
+        Case::new(
+            "sender_parks without the shenzhen park",
+            np(),
+            "2026-04-15",
+            Err(R::TenantNotInSenderPark),
+        )
+        .tweak(|r| {
+            r.parameters.sender_parks.clear();
+            r.parameters.sender_parks.insert(Park::None);
+        }),
+        Case::new(
+            "order: outside gba before not in sender park",
+            np(),
+            "2026-04-15",
+            Err(R::TenantOutsideGba),
+        )
+        .tweak(|r| {
+            r.sender().city = "beijing".to_owned();
+            r.sender().park = Park::None;
+        }),
         // Rule 3.
         Case::new(
             "recipient unknown",
@@ -170,14 +209,23 @@ pub(crate) fn cases() -> Vec<Case> {
             Err(R::RecipientSuspended),
         )
         .tweak(|r| r.recipient().status = Status::Suspended),
-        // Chosen reading: RULES.md has no recipient.revoked; any non-approved entry is "suspended".
         Case::new(
-            "recipient revoked answers suspended",
+            "recipient revoked",
             np(),
             "2026-04-15",
-            Err(R::RecipientSuspended),
+            Err(R::RecipientRevoked),
         )
         .tweak(|r| r.recipient().status = Status::Revoked),
+        Case::new(
+            "order: recipient revoked before not valid",
+            np(),
+            "2026-05-01",
+            Err(R::RecipientRevoked),
+        )
+        .tweak(|r| {
+            recipient_april(r);
+            r.recipient().status = Status::Revoked;
+        }),
         Case::new(
             "recipient day before first valid day",
             np(),

@@ -33,7 +33,8 @@ fn sensitive(r: &mut Registry) {
 fn human_genetic(r: &mut Registry) {
     sensitive(r);
     r.pi_item().data_class = DataClass::HumanGenetic;
-    r.pi_item().hgr_filing = Some("HGR-1".to_owned());
+    // Rule 9's approvals are rules_inventory.rs's subject; here the item is counted only.
+    r.pi_item().hgr = false;
 }
 
 /// The rows for one route, non-sensitive and sensitive, at N-1, N and N+1 after this transfer.
@@ -140,10 +141,10 @@ pub(crate) fn cases() -> Vec<Case> {
             ALLOW,
         )
         .tweak(|r| route(r, Route::NationalSc)),
-        // The counters already at N before a zero-subject transfer.
+        // The counters already at N before a one-subject transfer (zero is refused by rule 11).
         Case::new(
             "national_sc: counter already at N",
-            pi().subjects(Some(0)).ytd(N, 0),
+            pi().subjects(Some(1)).ytd(N, 0),
             "2026-04-15",
             Err(R::VolumeRouteInsufficient),
         )

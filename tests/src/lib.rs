@@ -118,9 +118,20 @@ impl Loopgate {
 pub struct BundleText(pub String);
 
 impl BundleText {
-    /// The repository's copy of `examples/policy.toml` (kept identical by a test).
+    /// The repository's copy of `examples/policy-v2.toml`, the reference bundle of the rules'
+    /// second version (kept identical by a test).
     pub fn example() -> Self {
-        let path = workspace_root().join("policy/tests/fixtures/policy.toml");
+        Self::fixture("policy/tests/fixtures/policy.toml")
+    }
+
+    /// The first version's reference bundle (`examples/policy.toml` before the second version):
+    /// refused by `policy check`, rewritten by `policy migrate`.
+    pub fn first_version() -> Self {
+        Self::fixture("policy/tests/fixtures/policy-v1.toml")
+    }
+
+    fn fixture(relative: &str) -> Self {
+        let path = workspace_root().join(relative);
         Self(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
 

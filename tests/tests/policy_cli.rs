@@ -61,8 +61,8 @@ const PERSONAL: &[&str] = &[
 
 #[test]
 fn the_fixture_is_the_reference_bundle() {
-    // Guards against the in-repo copy drifting from ../shared/examples/policy.toml.
-    let shared = workspace_root().join("../shared/examples/policy.toml");
+    // Guards against the in-repo copy drifting from ../shared/examples/policy-v2.toml.
+    let shared = workspace_root().join("../shared/examples/policy-v2.toml");
     match std::fs::read_to_string(&shared) {
         Ok(reference) => assert_eq!(BundleText::example().0, reference),
         Err(_) if std::env::var_os("CI").is_none() => {
@@ -81,7 +81,9 @@ fn check_accepts_the_reference_bundle() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout.trim(),
-        format!("{path}: ok: 2 tenants, 2 inventory items, 1 contract filings")
+        format!(
+            "{path}: ok: 2 tenants, 1 carriers, 2 inventory items, 1 sample items, 1 contract filings, 1 HGR approvals, 1 regulators"
+        )
     );
 }
 
@@ -236,14 +238,25 @@ fn eval_flags_a_late_filing_but_allows() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.json(),
-        json!({"decision": "allow", "reason": null, "rule": null, "flags": ["filed_late"]})
+        json!({"decision": "allow", "reason": null, "rule": null, "flags": ["filed_late:processor"]})
+    );
+
+    // Each party on its own calendar: the recipient (Hong Kong) filed late too.
+    let both = BundleText::example()
+        .replace("filed_on = 2026-03-10", "filed_on = 2026-03-17")
+        .replace("filed_on = 2026-03-12", "filed_on = 2026-03-18");
+    let run = eval(&both, NOON, PERSONAL);
+    assert_eq!(
+        run.json()["flags"],
+        json!(["filed_late:processor", "filed_late:recipient"]),
+        "{run:?}"
     );
 }
 
 #[test]
 fn eval_uses_the_calendar_day_in_utc_plus_8() {
     // The filing was never filed: overdue from 2026-03-17 (UTC+8), i.e. from 16:00 UTC on the 16th.
-    let unfiled = BundleText::example().replace("filed_on = 2026-03-10", "# not filed");
+    let unfiled = BundleText::example().replace("filed_on = 2026-03-10, ", "");
     let run = eval(&unfiled, "2026-03-16T15:59:59Z", PERSONAL);
     assert_eq!(run.code, 0, "{run:?}");
     let run = eval(&unfiled, "2026-03-16T16:00:00Z", PERSONAL);
@@ -314,7 +327,7 @@ fn eval_rejects_bad_usage_with_exit_2() {
 
 #[test]
 fn eval_accepts_a_bare_date_as_that_day_in_utc_plus_8() {
-    let unfiled = BundleText::example().replace("filed_on = 2026-03-10", "# not filed");
+    let unfiled = BundleText::example().replace("filed_on = 2026-03-10, ", "");
     let due = eval(&unfiled, "2026-03-16", PERSONAL);
     assert_eq!(due.code, 0, "{due:?}");
     let after = eval(&unfiled, "2026-03-17", PERSONAL);
@@ -340,4 +353,92 @@ fn quoted_dates_and_spelled_out_cities_read_like_their_canonical_forms() {
         run.stdout.contains("must be a date such as 2026-03-02"),
         "{run:?}"
     );
+}
+
+#[test]
+fn check_refuses_a_first_version_bundle_naming_each_field_to_change() {
+    let bundle = BundleText::first_version();
+    let filed = bundle.line_of("filed_on = 2026-03-10");
+    let authority = bundle.line_of("authority = \"guangdong_cac\"");
+    let (run, path) = check(&bundle);
+    assert_eq!(run.code, 2, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{path}:{filed}:12: `filed_on` of [[contract_filing]] #1 is the first version's; write `filings = [{{ party = \"processor\", authority = \"guangdong_cac\", filed_on = 2026-03-10 }}, …]`"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{path}:{authority}:13: `authority`")),
+        "{run:?}"
+    );
+    assert!(lines.iter().all(|l| l.contains("loopgate policy migrate")));
+}
+
+fn migrate(bundle: &BundleText) -> loopgate_tests::Run {
+    let dir = TempDir::new().unwrap();
+    let path = bundle.write_to(dir.path());
+    Loopgate::new()
+        .args(["policy", "migrate"])
+        .arg_path(&path)
+        .run()
+}
+
+#[test]
+fn migrate_prints_a_valid_second_version_bundle_and_exits_0() {
+    let run = migrate(&BundleText::first_version());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("filings = [\n  { party = \"processor\", authority = \"guangdong_cac\", filed_on = 2026-03-10 },"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("# migrate: the recipient's filing (with dpo)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("migrated; the output validates"),
+        "{run:?}"
+    );
+    // The output passes `policy check`.
+    let (checked, _) = check(&BundleText(run.stdout.clone()));
+    assert_eq!(checked.code, 0, "{checked:?}");
+    // A second-version bundle is printed unchanged.
+    let run = migrate(&BundleText::example());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, BundleText::example().0);
+}
+
+#[test]
+fn migrate_exits_1_when_a_human_must_fill_in_and_2_on_an_invalid_input() {
+    let hgr = BundleText::first_version().replace(
+        "# hgr_filing = \"HGR-2026-0001\"",
+        "hgr_filing = \"HGR-2026-0001\"",
+    );
+    let run = migrate(&hgr);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("[[hgr_approval]]\nreference = \"HGR-2026-0001\""),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("a human must fill in"), "{run:?}");
+
+    let broken =
+        BundleText::first_version().replace("owner = \"sz-genomics\"", "owner = \"sz-nobody\"");
+    let line = broken.line_of("sz-nobody");
+    let run = migrate(&broken);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("policy.toml:{line}:9: `owner`")),
+        "{run:?}"
+    );
+
+    let run = Loopgate::new()
+        .args(["policy", "migrate", "/nonexistent/policy.toml"])
+        .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot read the bundle"), "{run:?}");
 }

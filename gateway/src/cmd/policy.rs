@@ -1,4 +1,4 @@
-//! `loopgate policy check` and `loopgate policy eval` (SPEC.md section 7).
+//! `loopgate policy check`, `eval`, `migrate` and `apply` (SPEC.md section 7).
 
 use std::path::{Path, PathBuf};
 
@@ -13,15 +13,26 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
 mod apply;
+mod migrate;
 
 use crate::exit::Exit;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Validate a bundle offline: prints every problem as FILE:LINE:COLUMN: message; exit 0 when
-    /// valid, 2 otherwise.
+    /// valid, 2 otherwise. A bundle in the rules' first version is refused with one message per
+    /// field to change (see `policy migrate`).
     Check {
         /// The policy bundle (TOML).
+        file: PathBuf,
+    },
+    /// Print a bundle of the rules' first version rewritten in the second version's schema
+    /// (comments and layout kept); what cannot be decided is left as `# migrate:` comments.
+    /// Exit 0 when the output validates (a second-version bundle is printed unchanged), 1 when
+    /// a human must fill in what the comments name, 2 on bad usage or an unreadable or invalid
+    /// input.
+    Migrate {
+        /// The policy bundle (TOML) to migrate; the result goes to standard output.
         file: PathBuf,
     },
     /// Evaluate one transfer offline and print the decision as one JSON line; exit 0 on allow,
@@ -63,10 +74,12 @@ pub(crate) struct EvalArgs {
     /// Declared body size in bytes (`Content-Length`).
     #[arg(long)]
     size: Option<u64>,
-    /// The processor's year-to-date non-sensitive data subjects, before this transfer (rule 19).
+    /// The year-to-date non-sensitive data subjects of the sender's legal entity (every tenant
+    /// of its `legal_entity`, summed), before this transfer (rule 19).
     #[arg(long, default_value_t = 0)]
     ytd_subjects: u64,
-    /// The processor's year-to-date sensitive data subjects, before this transfer (rule 19).
+    /// The year-to-date sensitive data subjects of the sender's legal entity, before this
+    /// transfer (rule 19).
     #[arg(long, default_value_t = 0)]
     ytd_sensitive_subjects: u64,
 }
@@ -86,6 +99,7 @@ pub(crate) fn run(command: PolicyCommand) -> Exit {
     match command {
         PolicyCommand::Check { file } => check(&file),
         PolicyCommand::Eval(args) => eval(&args),
+        PolicyCommand::Migrate { file } => migrate::run(&file),
         PolicyCommand::Apply(args) => apply::run(&args),
     }
 }
@@ -99,10 +113,14 @@ fn check(file: &Path) -> Exit {
             }
             let registry = &bundle.registry;
             println!(
-                "{shown}: ok: {} tenants, {} inventory items, {} contract filings",
+                "{shown}: ok: {} tenants, {} carriers, {} inventory items, {} sample items, {} contract filings, {} HGR approvals, {} regulators",
                 registry.tenants.len(),
+                registry.carriers.len(),
                 registry.items.len(),
-                registry.filings.len()
+                registry.sample_items.len(),
+                registry.filings.len(),
+                registry.hgr_approvals.len(),
+                registry.regulators.len()
             );
             Exit::Success
         }
@@ -170,14 +188,19 @@ fn eval(args: &EvalArgs) -> Exit {
 
 /// Reads and validates a bundle; on failure, the lines to print after `FILE:`.
 fn load(file: &Path) -> Result<ValidBundle, Vec<String>> {
-    let text = std::fs::read(file).map_err(|e| vec![format!(" cannot read the bundle: {e}")])?;
-    let text = String::from_utf8(text).map_err(|e| {
-        vec![format!(
-            " the bundle is not UTF-8 (byte {}); save it as UTF-8",
-            e.utf8_error().valid_up_to()
-        )]
-    })?;
+    let text = read_text(file).map_err(|problem| vec![problem])?;
     parse_bundle(&text).map_err(|PolicyError::InvalidBundle { problems }| {
         problems.iter().map(ToString::to_string).collect()
+    })
+}
+
+/// A bundle file's text; on failure, the line to print after `FILE:`.
+fn read_text(file: &Path) -> Result<String, String> {
+    let text = std::fs::read(file).map_err(|e| format!(" cannot read the bundle: {e}"))?;
+    String::from_utf8(text).map_err(|e| {
+        format!(
+            " the bundle is not UTF-8 (byte {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
     })
 }

@@ -1,11 +1,13 @@
-//! The dev-mode sample bundle: the reference bundle's shape, with dates set around the day the
-//! folder is made, so dev mode works on any date.
+//! The dev-mode sample bundle: the reference bundle's shape (the rules' second version: both
+//! parties' filings, the sample item with its export approval, the carrier, the regulator),
+//! with dates set around the day the folder is made, so dev mode works on any date.
 
 use time::{Date, Duration};
 
 /// The sample bundle for a folder made on `today` (UTC+8): every validity window runs from a year
-/// before to two years after; the demo contract took effect 30 days ago, was filed 5 days later
-/// (well inside 10 working days) after an impact assessment 10 days before it took effect.
+/// before to two years after; the demo contract took effect 30 days ago, both parties filed it 5
+/// days later (well inside 10 working days on either calendar) after an impact assessment 10
+/// days before it took effect.
 pub fn sample_bundle(today: Date) -> String {
     let effective = today - Duration::days(30);
     let values = [
@@ -71,6 +73,11 @@ mod tests {
             let decision = evaluate(&bundle.registry, &personal, at);
             assert!(decision.is_allowed(), "{decision:?}");
             assert!(decision.flags.is_empty());
+            assert_eq!(decision.filing_numbers.len(), 2);
+            let registry = &bundle.registry;
+            assert!(registry.sample_items.contains_key("SMP-BLOOD-001"));
+            assert!(registry.carriers.contains_key("hkp-logistics"));
+            assert!(registry.regulator_sees("pcpd", loopgate_policy::Scope::Samples));
         }
     }
 }

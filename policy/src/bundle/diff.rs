@@ -1,7 +1,7 @@
 //! What changed between two bundles, as an admin and a regulator read it: entries added,
-//! removed and changed per table (tenants by `id`, inventory items by `id`, contract filings by
-//! `reference`), field by field, and the changed settings (`[parameters]`, `[catalogue]`,
-//! `[calendar.*]`) by dotted key. It compares what the files say: an omitted parameter and one
+//! removed and changed per table (tenants, carriers, inventory items, sample items and
+//! regulators by `id`, contract filings and HGR approvals by `reference`), field by field, and
+//! the changed settings (`[parameters]`, `[catalogue]`, `[calendar.*]`) by dotted key. It compares what the files say: an omitted parameter and one
 //! written with its default value differ here, although they evaluate the same.
 
 use std::collections::BTreeMap;
@@ -13,10 +13,14 @@ use super::diagnostic::Diagnostics;
 use crate::error::PolicyError;
 
 /// The entry tables and the key naming each entry.
-const ENTRIES: [(&str, &str); 3] = [
+const ENTRIES: [(&str, &str); 7] = [
     ("tenant", "id"),
     ("inventory_item", "id"),
     ("contract_filing", "reference"),
+    ("carrier", "id"),
+    ("sample_item", "id"),
+    ("hgr_approval", "reference"),
+    ("regulator", "id"),
 ];
 
 /// A value as the diff shows it: TOML dates and times become their TOML text.
@@ -74,7 +78,8 @@ pub struct EntryChanges {
 }
 
 impl EntryChanges {
-    fn is_empty(&self) -> bool {
+    /// Whether nothing changed in this table.
+    pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 }
@@ -88,6 +93,19 @@ pub struct BundleDiff {
     pub inventory_item: EntryChanges,
     /// `[[contract_filing]]` entries, by `reference`.
     pub contract_filing: EntryChanges,
+    /// `[[carrier]]` entries, by `id` (absent from the JSON when unchanged, as in records
+    /// written before the second version).
+    #[serde(default, skip_serializing_if = "EntryChanges::is_empty")]
+    pub carrier: EntryChanges,
+    /// `[[sample_item]]` entries, by `id` (absent when unchanged).
+    #[serde(default, skip_serializing_if = "EntryChanges::is_empty")]
+    pub sample_item: EntryChanges,
+    /// `[[hgr_approval]]` entries, by `reference` (absent when unchanged).
+    #[serde(default, skip_serializing_if = "EntryChanges::is_empty")]
+    pub hgr_approval: EntryChanges,
+    /// `[[regulator]]` entries, by `id` (absent when unchanged).
+    #[serde(default, skip_serializing_if = "EntryChanges::is_empty")]
+    pub regulator: EntryChanges,
     /// Other settings by dotted key (`parameters.threshold_contract`, `catalogue.categories`,
     /// `calendar.mainland.holidays`).
     pub settings: BTreeMap<String, Change>,
@@ -96,10 +114,21 @@ pub struct BundleDiff {
 impl BundleDiff {
     /// Whether the two bundles say the same thing.
     pub fn is_empty(&self) -> bool {
-        self.tenant.is_empty()
-            && self.inventory_item.is_empty()
-            && self.contract_filing.is_empty()
-            && self.settings.is_empty()
+        self.tables().iter().all(|(_, changes)| changes.is_empty()) && self.settings.is_empty()
+    }
+
+    /// Every entry table's changes with its name (`tenant`, `inventory_item`, ...), in a
+    /// fixed order.
+    pub fn tables(&self) -> [(&'static str, &EntryChanges); 7] {
+        [
+            ("tenant", &self.tenant),
+            ("carrier", &self.carrier),
+            ("inventory_item", &self.inventory_item),
+            ("sample_item", &self.sample_item),
+            ("contract_filing", &self.contract_filing),
+            ("hgr_approval", &self.hgr_approval),
+            ("regulator", &self.regulator),
+        ]
     }
 
     /// Every entry of `new` added, as the diff from an empty registry.
@@ -134,7 +163,11 @@ fn diff_tables(old: &Table, new: &Table) -> Result<BundleDiff, PolicyError> {
         match name {
             "tenant" => out.tenant = changes,
             "inventory_item" => out.inventory_item = changes,
-            _ => out.contract_filing = changes,
+            "contract_filing" => out.contract_filing = changes,
+            "carrier" => out.carrier = changes,
+            "sample_item" => out.sample_item = changes,
+            "hgr_approval" => out.hgr_approval = changes,
+            _ => out.regulator = changes,
         }
     }
     let mut old_settings = BTreeMap::new();

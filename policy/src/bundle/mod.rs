@@ -1,9 +1,12 @@
-//! The policy bundle: the TOML file of `examples/policy.toml`, parsed and validated into a
-//! [`Registry`]. Every problem is reported at once, each with its line and column.
+//! The policy bundle (the rules' second version; see the crate's README for every table and
+//! key), parsed and validated into a [`Registry`]. Every problem is reported at once, each with
+//! its line and column; a first-version bundle is refused with one message per field to change.
 
 mod diagnostic;
 mod diff;
 mod edit;
+mod first_version;
+mod migrate;
 mod objects;
 mod reader;
 mod settings;
@@ -17,7 +20,9 @@ use diagnostic::Diagnostics;
 pub use diagnostic::{Diagnostic, Severity};
 pub use diff::{BundleDiff, Change, EntryChanges, Plain, diff};
 pub use edit::set_tenant_status;
+pub use migrate::{Migrated, migrate};
 use reader::Table;
+pub(crate) use reader::is_sha256_hex;
 
 use crate::error::PolicyError;
 use crate::model::{Calendars, Registry};
@@ -34,8 +39,12 @@ const TOP_KEYS: &[&str] = &[
     "catalogue",
     "calendar",
     "tenant",
+    "carrier",
     "inventory_item",
+    "sample_item",
     "contract_filing",
+    "hgr_approval",
+    "regulator",
 ];
 
 /// A bundle that validated, with the warnings found on the way (things that are allowed but
@@ -119,26 +128,60 @@ fn read(d: &mut Diagnostics<'_>, root: &Table<'_, '_>) -> Option<Registry> {
     let calendars = calendars(d, root);
 
     let tenants = entries(d, root, "tenant", objects::tenant);
+    let carriers = entries(d, root, "carrier", objects::carrier);
     let items = entries(d, root, "inventory_item", objects::item);
+    let samples = entries(d, root, "sample_item", objects::sample);
     let filings = entries(d, root, "contract_filing", objects::filing);
+    let approvals = entries(d, root, "hgr_approval", objects::approval);
+    let regulators = entries(d, root, "regulator", objects::regulator);
     let tenants = validate::unique(d, "tenant id", tenants, |t| (&t.tenant.id, &t.id_span));
+    let carriers = validate::unique(d, "carrier id", carriers, |c| (&c.carrier.id, &c.id_span));
     let items = validate::unique(d, "inventory item id", items, |i| (&i.item.id, &i.id_span));
+    let samples = validate::unique(d, "sample item id", samples, |s| (&s.sample.id, &s.id_span));
     let filings = validate::unique(d, "contract filing reference", filings, |f| {
         (&f.filing.reference, &f.id_span)
     });
+    let approvals = validate::unique(d, "HGR approval reference", approvals, |a| {
+        (&a.approval.reference, &a.id_span)
+    });
+    let regulators = validate::unique(d, "regulator id", regulators, |r| {
+        (&r.regulator.id, &r.id_span)
+    });
     let catalogue = catalogue?;
     let tenant_ids: BTreeSet<String> = tenants.keys().cloned().collect();
-    validate::tenants(d, &tenants);
-    validate::items(d, &items, &tenant_ids, &catalogue);
-    validate::filings(d, &filings, &items, &tenant_ids, &catalogue);
+    for src in tenants.values() {
+        let t = &src.tenant;
+        let what = format!("tenant {:?}", t.id);
+        validate::window(d, &what, t.valid_from, t.valid_until, &src.valid_span);
+    }
+    for src in carriers.values() {
+        let c = &src.carrier;
+        let what = format!("carrier {:?}", c.id);
+        validate::window(d, &what, c.valid_from, c.valid_until, &src.valid_span);
+    }
+    validate::items(d, &items, &tenant_ids, &catalogue, &approvals);
+    validate::samples(d, &samples, &items, &tenant_ids, &approvals);
+    validate::approvals(d, &approvals, &tenant_ids, &items, &samples);
+    validate::filings(
+        d,
+        &filings,
+        &items,
+        &tenants,
+        &catalogue,
+        parameters.as_ref(),
+    );
 
     Some(Registry {
         parameters: parameters?,
         catalogue,
         calendars: calendars?,
         tenants: into_values(tenants, |t| t.tenant),
+        carriers: into_values(carriers, |c| c.carrier),
         items: into_values(items, |i| i.item),
+        sample_items: into_values(samples, |s| s.sample),
         filings: into_values(filings, |f| f.filing),
+        hgr_approvals: into_values(approvals, |a| a.approval),
+        regulators: into_values(regulators, |r| r.regulator),
     })
 }
 

@@ -8,6 +8,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::Diagnostics;
+use crate::model::Spelled;
 
 pub(crate) type Span = Range<usize>;
 
@@ -162,31 +163,96 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// One of a fixed set of spellings.
-    pub(crate) fn req_enum<T: Copy>(
+    pub(crate) fn req_enum<T: Spelled>(&self, d: &mut Diagnostics<'_>, key: &str) -> Option<T> {
+        let value = self.required(d, key)?;
+        spelled(d, value, &self.what(key))
+    }
+
+    /// One of a fixed set of spellings, `None` when the key is absent.
+    pub(crate) fn opt_enum<T: Spelled>(
         &self,
         d: &mut Diagnostics<'_>,
         key: &str,
-        options: &[(&str, T)],
-    ) -> Option<T> {
-        let value = self.required(d, key)?;
-        let text = string(d, value, &self.what(key))?;
-        let found = options
-            .iter()
-            .find(|(spelling, _)| *spelling == text.text)
-            .map(|(_, option)| *option);
-        if found.is_none() {
-            let allowed: Vec<&str> = options.iter().map(|(spelling, _)| *spelling).collect();
+    ) -> Option<Option<T>> {
+        match self.get(key) {
+            None => Some(None),
+            Some(value) => spelled(d, value, &self.what(key)).map(Some),
+        }
+    }
+
+    /// An array of spellings.
+    pub(crate) fn enum_list<T: Spelled>(
+        &self,
+        d: &mut Diagnostics<'_>,
+        key: &str,
+    ) -> Option<Option<Vec<(T, Span)>>> {
+        match self.get(key) {
+            None => Some(None),
+            Some(value) => list(d, value, &self.what(key), |d, item, what| {
+                spelled(d, item, what).map(|v| (v, item.span()))
+            })
+            .map(Some),
+        }
+    }
+
+    /// An id that may be omitted.
+    pub(crate) fn opt_id(&self, d: &mut Diagnostics<'_>, key: &str) -> Option<Option<Located>> {
+        match self.opt_str(d, key)? {
+            None => Some(None),
+            Some(id) => check_id(d, &id, &self.what(key)).then_some(Some(id)),
+        }
+    }
+
+    /// A SHA-256 digest written as 64 hex digits, which may be omitted.
+    pub(crate) fn opt_sha256(&self, d: &mut Diagnostics<'_>, key: &str) -> Option<Option<String>> {
+        let Some(digest) = self.opt_str(d, key)? else {
+            return Some(None);
+        };
+        if is_sha256_hex(&digest.text) {
+            Some(Some(digest.text))
+        } else {
             d.error(
-                &text.span,
+                &digest.span,
                 format!(
-                    "{} is {:?}; use one of: {}",
+                    "{} must be a SHA-256 digest written as 64 hex digits, found {:?}",
                     self.what(key),
-                    text.text,
-                    allowed.join(", ")
+                    digest.text
                 ),
             );
+            None
         }
-        found
+    }
+
+    /// An array of tables (`[{ ... }, ...]`), each labelled `` `key` #n of <this table> ``.
+    pub(crate) fn tables(
+        &self,
+        d: &mut Diagnostics<'_>,
+        key: &str,
+    ) -> Option<Option<Vec<Table<'a, 'i>>>> {
+        let Some(value) = self.get(key) else {
+            return Some(None);
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            let found = type_name(value.get_ref());
+            d.error(
+                &value.span(),
+                format!(
+                    "{} must be an array of tables, found {found}",
+                    self.what(key)
+                ),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (at, item) in items.iter().enumerate() {
+            let label = format!("`{key}` #{} of {}", at + 1, self.label);
+            match Table::from_value(d, item, label) {
+                Some(table) => out.push(table),
+                None => ok = false,
+            }
+        }
+        ok.then_some(Some(out))
     }
 
     /// An array of strings (each with its position).
@@ -275,6 +341,33 @@ pub(crate) fn string(
             None
         }
     }
+}
+
+/// One of a fixed set of spellings, or an error naming them all.
+fn spelled<T: Spelled>(
+    d: &mut Diagnostics<'_>,
+    value: &Spanned<DeValue<'_>>,
+    what: &str,
+) -> Option<T> {
+    let text = string(d, value, what)?;
+    let found = T::ALL.iter().copied().find(|v| v.as_str() == text.text);
+    if found.is_none() {
+        let allowed: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
+        d.error(
+            &text.span,
+            format!(
+                "{what} is {:?}; use one of: {}",
+                text.text,
+                allowed.join(", ")
+            ),
+        );
+    }
+    found
+}
+
+/// 64 hex digits (either case).
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Ids travel in HTTP headers and SPIFFE paths: visible ASCII only, at most 128 characters.

@@ -1,12 +1,12 @@
 //! `[parameters]`, `[catalogue]` and `[calendar.<side>]`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::{Date, Month, Weekday};
 
 use super::diagnostic::Diagnostics;
 use super::reader::{Located, Table, normalize_city};
-use crate::model::{Calendar, Parameters, WeekdayKey};
+use crate::model::{Calendar, FilingParty, Parameters, Park, Party, Route, WeekdayKey};
 
 pub(crate) const PARAMETER_KEYS: &[&str] = &[
     "filing_working_days",
@@ -15,12 +15,17 @@ pub(crate) const PARAMETER_KEYS: &[&str] = &[
     "threshold_contract",
     "threshold_assessment",
     "threshold_sensitive_assessment",
+    "sender_parks",
+    "max_biosafety_level",
+    "clock_skew_secs",
+    "custody_handover_hours",
+    "filing_parties",
 ];
 
 /// Largest head-count threshold a bundle may set (more people than live on Earth).
 const MAX_THRESHOLD: u64 = 10_000_000_000;
 
-/// Omitted parameters take the defaults of `examples/policy.toml`.
+/// Omitted parameters take the defaults of RULES.md (those the reference bundle shows).
 pub(crate) fn parameters(d: &mut Diagnostics<'_>, t: Option<&Table<'_, '_>>) -> Option<Parameters> {
     let defaults = Parameters::default();
     let Some(t) = t else {
@@ -74,14 +79,95 @@ pub(crate) fn parameters(d: &mut Diagnostics<'_>, t: Option<&Table<'_, '_>>) -> 
             );
         }
     }
+    let sender_parks = match t.enum_list::<Park>(d, "sender_parks") {
+        Some(Some(parks)) if parks.is_empty() => {
+            d.error(
+                &t.get("sender_parks").map_or(t.span.clone(), |v| v.span()),
+                "`sender_parks` of [parameters] must list at least one park (the default is [\"shenzhen_park\"])",
+            );
+            None
+        }
+        Some(Some(parks)) => Some(parks.into_iter().map(|(park, _)| park).collect()),
+        Some(None) => Some(defaults.sender_parks),
+        None => None,
+    };
+    let max_biosafety_level = t.int_or(
+        d,
+        "max_biosafety_level",
+        (1, 4),
+        u64::from(defaults.max_biosafety_level),
+    );
+    let clock_skew_secs = t.int_or(d, "clock_skew_secs", (0, 86_400), defaults.clock_skew_secs);
+    let custody_handover_hours = t.int_or(
+        d,
+        "custody_handover_hours",
+        (1, 8_760),
+        defaults.custody_handover_hours,
+    );
+    let filing_parties = match t.get("filing_parties") {
+        None => Some(defaults.filing_parties),
+        Some(value) => Table::from_value(d, value, "[parameters.filing_parties]".to_owned())
+            .and_then(|table| filing_parties(d, &table)),
+    };
     Some(Parameters {
         filing_working_days: u32::try_from(filing_working_days?).ok()?,
         gba_cities: gba_cities?,
+        sender_parks: sender_parks?,
         volume_year_start: volume_year_start?,
         threshold_contract: threshold_contract?,
         threshold_assessment: threshold_assessment?,
         threshold_sensitive_assessment: threshold_sensitive_assessment?,
+        max_biosafety_level: u8::try_from(max_biosafety_level?).ok()?,
+        clock_skew_secs: clock_skew_secs?,
+        custody_handover_hours: custody_handover_hours?,
+        filing_parties: filing_parties?,
     })
+}
+
+/// `[parameters.filing_parties]`: per route, `[{ party, authority }, …]`, at most one entry per
+/// party; an omitted route keeps its default.
+fn filing_parties(
+    d: &mut Diagnostics<'_>,
+    t: &Table<'_, '_>,
+) -> Option<BTreeMap<Route, Vec<FilingParty>>> {
+    let routes: Vec<&str> = Route::ALL.iter().map(|r| r.as_str()).collect();
+    t.check_keys(d, &routes);
+    let mut out = Parameters::default_filing_parties();
+    let mut ok = true;
+    for route in Route::ALL {
+        let Some(entries) = t.tables(d, route.as_str()) else {
+            ok = false;
+            continue;
+        };
+        let Some(entries) = entries else {
+            continue;
+        };
+        let mut parties = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            entry.check_keys(d, &["party", "authority"]);
+            let party: Option<Party> = entry.req_enum(d, "party");
+            let authority = entry.req_enum(d, "authority");
+            let (Some(party), Some(authority)) = (party, authority) else {
+                ok = false;
+                continue;
+            };
+            if parties.iter().any(|p: &FilingParty| p.party == party) {
+                d.error(
+                    &entry.span,
+                    format!(
+                        "{} lists the {} a second time; keep one entry per party",
+                        t.what(route.as_str()),
+                        party.as_str()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            parties.push(FilingParty { party, authority });
+        }
+        out.insert(*route, parties);
+    }
+    ok.then_some(out)
 }
 
 /// `"MM-DD"`, a day that exists in a leap year.

@@ -4,7 +4,7 @@ use super::{Ctx, in_gba, within};
 use crate::model::{Park, Side, Status, Tenant};
 use crate::reason::ReasonCode;
 
-/// Rules 1 and 2: the sender is an approved, valid, Mainland GBA tenant.
+/// Rules 1 and 2: the sender is an approved, valid, Mainland GBA tenant in a sender park.
 pub(crate) fn sender<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
     let tenant = ctx
         .registry
@@ -22,20 +22,23 @@ pub(crate) fn sender<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
     if tenant.side != Side::Mainland || !in_gba(ctx, &tenant.city) {
         return Err(ReasonCode::TenantOutsideGba);
     }
+    if !ctx.registry.parameters.sender_parks.contains(&tenant.park) {
+        return Err(ReasonCode::TenantNotInSenderPark);
+    }
     Ok(tenant)
 }
 
-/// Rule 3: the recipient is an approved, valid Hong Kong Park tenant. A recipient entry that is
-/// not `approved` (suspended or revoked) answers `recipient.suspended`: RULES.md gives the
-/// recipient no `revoked` code.
+/// Rule 3: the recipient is an approved, valid Hong Kong Park tenant.
 pub(crate) fn recipient<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
     let tenant = ctx
         .registry
         .tenants
         .get(&ctx.request.recipient)
         .ok_or(ReasonCode::RecipientNotWhitelisted)?;
-    if tenant.status != Status::Approved {
-        return Err(ReasonCode::RecipientSuspended);
+    match tenant.status {
+        Status::Approved => {}
+        Status::Suspended => return Err(ReasonCode::RecipientSuspended),
+        Status::Revoked => return Err(ReasonCode::RecipientRevoked),
     }
     if !within(ctx.today, tenant.valid_from, tenant.valid_until) {
         return Err(ReasonCode::RecipientNotValid);

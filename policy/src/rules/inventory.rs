@@ -1,7 +1,7 @@
 //! Rules 4-10: the transfer matches an approved inventory item.
 
 use super::{Ctx, within};
-use crate::model::{DataClass, InventoryItem, Status};
+use crate::model::{ContractFiling, FilingStatus, HgrKind, InventoryItem, Route, Status, Tenant};
 use crate::reason::ReasonCode;
 
 /// Rules 4-7: the item exists, is the sender's, is valid, and lists this recipient, this
@@ -31,15 +31,65 @@ pub(crate) fn item<'a>(ctx: &Ctx<'a>) -> Result<&'a InventoryItem, ReasonCode> {
     Ok(item)
 }
 
-/// Rules 8-10: the data class may use the green channel and the declared size fits.
-pub(crate) fn data(ctx: &Ctx<'_>, item: &InventoryItem) -> Result<(), ReasonCode> {
-    match item.data_class {
-        DataClass::Important => return Err(ReasonCode::DataImportantData),
-        DataClass::HumanGenetic if item.hgr_filing.is_none() => {
-            return Err(ReasonCode::DataHgrFilingMissing);
-        }
-        _ => {}
+/// Rule 8 (for `important` data): `Loop-Contract-Filing` names an effective, valid
+/// `security_assessment` of this sender and recipient that covers the item's categories and
+/// the purpose.
+pub(crate) fn important<'a>(
+    ctx: &Ctx<'a>,
+    sender: &Tenant,
+    recipient: &Tenant,
+    item: &InventoryItem,
+) -> Result<&'a ContractFiling, ReasonCode> {
+    let filing = ctx
+        .request
+        .filing
+        .as_ref()
+        .and_then(|reference| ctx.registry.filings.get(reference))
+        .ok_or(ReasonCode::DataImportantData)?;
+    let in_force = filing.status == FilingStatus::Effective
+        && filing.effective_on <= ctx.today
+        && filing.valid_until.is_some_and(|until| ctx.today <= until);
+    let covers = filing.route == Route::SecurityAssessment
+        && filing.processor == sender.id
+        && filing.recipient == recipient.id
+        && item.categories.is_subset(&filing.categories)
+        && filing.purposes.contains(&ctx.request.purpose);
+    if in_force && covers {
+        Ok(filing)
+    } else {
+        Err(ReasonCode::DataImportantData)
     }
+}
+
+/// Rule 9: HGR information needs, among the approvals the item lists, an effective, in-window
+/// `information_filing` and `information_backup`, each held by the sender and covering the
+/// item. Returns the references that qualify (both kinds), for the decision record.
+pub(crate) fn hgr(ctx: &Ctx<'_>, item: &InventoryItem) -> Result<Vec<String>, ReasonCode> {
+    if !item.hgr {
+        return Ok(Vec::new());
+    }
+    let qualifying = |kind: HgrKind| {
+        item.hgr_approvals
+            .iter()
+            .filter_map(|reference| ctx.registry.hgr_approvals.get(reference))
+            .filter(move |a| {
+                a.kind == kind && a.counts_for(&ctx.request.sender, &item.id, ctx.today)
+            })
+            .map(|a| a.reference.clone())
+    };
+    let filings: Vec<String> = qualifying(HgrKind::InformationFiling).collect();
+    if filings.is_empty() {
+        return Err(ReasonCode::HgrFilingMissing);
+    }
+    let backups: Vec<String> = qualifying(HgrKind::InformationBackup).collect();
+    if backups.is_empty() {
+        return Err(ReasonCode::HgrBackupMissing);
+    }
+    Ok(filings.into_iter().chain(backups).collect())
+}
+
+/// Rule 10: the declared size fits.
+pub(crate) fn size(ctx: &Ctx<'_>, item: &InventoryItem) -> Result<(), ReasonCode> {
     match ctx.request.declared_size {
         Some(size) if size > item.max_transfer_bytes => Err(ReasonCode::RequestBodyTooLarge),
         _ => Ok(()),

@@ -7,14 +7,20 @@
 use std::collections::BTreeSet;
 
 use loopgate_policy::{
-    ContractFiling, DataClass, Decision, Flag, InventoryItem, PolicyError, ReasonCode, Registry,
-    Tenant, TransferRequest, Verdict, VolumeCounters, evaluate, parse_bundle,
+    ContractFiling, DataClass, Decision, FilingEntry, Flag, HgrApproval, InventoryItem, Party,
+    PolicyError, ReasonCode, Registry, Tenant, TransferRequest, Verdict, VolumeCounters, evaluate,
+    parse_bundle,
 };
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-/// A copy of `shared/examples/policy.toml` (kept in the crate so the tests do not depend on the
-/// layout around the repository).
+/// A copy of the reference bundle of the rules' second version, `examples/policy-v2.toml` (kept
+/// in the crate so the tests do not depend on the layout around the repository; the e2e suite
+/// checks it is the same file).
 pub const REFERENCE: &str = include_str!("../fixtures/policy.toml");
+
+/// The first version's reference bundle, `examples/policy.toml` as it was: refused by
+/// `parse_bundle`, rewritten by `migrate`.
+pub const FIRST_VERSION: &str = include_str!("../fixtures/policy-v1.toml");
 
 /// The reference bundle's ids.
 pub const SENDER: &str = "sz-genomics";
@@ -24,6 +30,8 @@ pub const PI_ITEM: &str = "INV-PI-001";
 pub const FILING: &str = "GBA-SC-DEMO-001";
 pub const NP_PURPOSE: &str = "research.instrument_qc";
 pub const PI_PURPOSE: &str = "research.cohort_study";
+pub const SAMPLE: &str = "SMP-BLOOD-001";
+pub const EXPORT_APPROVAL: &str = "HGR-EX-2026-007";
 
 /// The reference bundle, parsed (it must validate).
 pub fn reference() -> Registry {
@@ -58,6 +66,13 @@ pub trait RegistryExt {
     fn tenant(&mut self, id: &str) -> &mut Tenant;
     fn item(&mut self, id: &str) -> &mut InventoryItem;
     fn filing(&mut self, reference: &str) -> &mut ContractFiling;
+    fn approval(&mut self, reference: &str) -> &mut HgrApproval;
+    /// The demo filing's entry for `party` (added, unfiled, when missing).
+    fn entry(&mut self, party: Party) -> &mut FilingEntry;
+    /// Sets when `party` filed the demo contract (`None`: not filed).
+    fn filed(&mut self, party: Party, on: Option<&str>) {
+        self.entry(party).filed_on = on.map(date);
+    }
     fn sender(&mut self) -> &mut Tenant {
         self.tenant(SENDER)
     }
@@ -109,11 +124,62 @@ impl RegistryExt for Registry {
         self.items.insert(id.to_owned(), item);
         self.item(id)
     }
+    fn approval(&mut self, reference: &str) -> &mut HgrApproval {
+        self.hgr_approvals
+            .get_mut(reference)
+            .unwrap_or_else(|| panic!("no approval {reference}"))
+    }
+    fn entry(&mut self, party: Party) -> &mut FilingEntry {
+        let filing = self.demo_filing();
+        let authority = match party {
+            Party::Processor => loopgate_policy::Authority::GuangdongCac,
+            Party::Recipient => loopgate_policy::Authority::Dpo,
+        };
+        if filing.entry(party).is_none() {
+            filing.filings.push(FilingEntry {
+                party,
+                authority,
+                filed_on: None,
+                number: None,
+            });
+        }
+        filing
+            .filings
+            .iter_mut()
+            .find(|e| e.party == party)
+            .unwrap()
+    }
     fn clone_filing(&mut self, from: &str, reference: &str) -> &mut ContractFiling {
         let mut filing = self.filing(from).clone();
         filing.reference = reference.to_owned();
         self.filings.insert(reference.to_owned(), filing);
         self.filing(reference)
+    }
+}
+
+/// An HGR information filing (`HGR-F-1`) and backup (`HGR-B-1`) held by the sender, in force
+/// through 2027, covering and listed on each of `items`.
+pub fn approve_hgr(r: &mut Registry, items: &[&str]) {
+    for (reference, kind) in [
+        ("HGR-F-1", loopgate_policy::HgrKind::InformationFiling),
+        ("HGR-B-1", loopgate_policy::HgrKind::InformationBackup),
+    ] {
+        r.hgr_approvals.insert(
+            reference.to_owned(),
+            HgrApproval {
+                reference: reference.to_owned(),
+                kind,
+                authority: loopgate_policy::HgrAuthority::Nhc,
+                holder: SENDER.to_owned(),
+                covers: set(items),
+                valid_from: date("2026-01-01"),
+                valid_until: date("2027-12-31"),
+                status: loopgate_policy::ApprovalStatus::Effective,
+            },
+        );
+        for item in items {
+            r.item(item).hgr_approvals.insert(reference.to_owned());
+        }
     }
 }
 
@@ -206,8 +272,22 @@ pub type Expect = Result<&'static [Flag], ReasonCode>;
 
 /// Allowed, no flags.
 pub const ALLOW: Expect = Ok(&[]);
-/// Allowed with `filed_late`.
-pub const ALLOW_FILED_LATE: Expect = Ok(&[Flag::FiledLate]);
+/// Allowed with `filed_late:processor`.
+pub const ALLOW_FILED_LATE: Expect = Ok(&[Flag::FiledLate(Party::Processor)]);
+/// Allowed with `filed_late:recipient`.
+pub const ALLOW_RECIPIENT_LATE: Expect = Ok(&[Flag::FiledLate(Party::Recipient)]);
+/// Allowed with both parties late.
+pub const ALLOW_BOTH_LATE: Expect = Ok(&[
+    Flag::FiledLate(Party::Processor),
+    Flag::FiledLate(Party::Recipient),
+]);
+
+/// The rule a decision denied with `code` records: the code's own, except rule 11's
+/// `request.malformed_header` (zero data subjects), a code of no fixed rule.
+pub fn rule_of(code: ReasonCode) -> Option<u8> {
+    code.rule()
+        .or((code == ReasonCode::RequestMalformedHeader).then_some(11))
+}
 
 /// One table row: a registry tweak of the reference bundle, a request, an instant, the outcome.
 pub struct Case {
@@ -275,8 +355,8 @@ pub fn check(name: &str, decision: &Decision, expect: Expect) {
                 "{name}: expected deny {code}, got {decision:?}"
             );
             assert_eq!(decision.reason, Some(code), "{name}: reason code");
-            assert_eq!(decision.rule, code.rule(), "{name}: rule number");
-            assert!(code.rule().is_some(), "{name}: {code} is not a rule code");
+            assert_eq!(decision.rule, rule_of(code), "{name}: rule number");
+            assert!(rule_of(code).is_some(), "{name}: {code} is not a rule code");
             assert!(decision.flags.is_empty(), "{name}: a deny carries no flags");
         }
     }

@@ -12,7 +12,7 @@ use clap::Args;
 use http::{Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use loopgate_policy::{BundleDiff, Change, EntryChanges, Plain};
+use loopgate_policy::{BundleDiff, Change, Plain};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use serde_json::Value;
@@ -152,12 +152,7 @@ fn refused(what: &'static str, status: StatusCode, body: &[u8]) -> ApplyError {
 /// The diff as lines: `+`/`-` for added and removed entries, `~` for changed fields.
 fn render(diff: &BundleDiff) -> String {
     let mut out = String::new();
-    let tables: [(&str, &EntryChanges); 3] = [
-        ("tenant", &diff.tenant),
-        ("inventory_item", &diff.inventory_item),
-        ("contract_filing", &diff.contract_filing),
-    ];
-    for (table, changes) in tables {
+    for (table, changes) in diff.tables() {
         for id in &changes.added {
             out.push_str(&format!("+ [[{table}]] {id}\n"));
         }

@@ -1,7 +1,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::Record;
-use loopgate_policy::{DataClass, Decision, Flag, ReasonCode, Route, Verdict as Allowed};
+use loopgate_policy::{DataClass, Decision, Flag, Party, ReasonCode, Route, Verdict as Allowed};
 use serde_json::{Value, json};
 use time::macros::{date, datetime};
 
@@ -42,11 +42,17 @@ fn allowed() -> Decision {
         verdict: Allowed::Allow,
         reason: None,
         rule: None,
-        flags: vec![Flag::FiledLate],
+        flags: vec![Flag::FiledLate(Party::Processor)],
         evaluated_on: date!(2026 - 11 - 25),
+        legal_entity: Some("sz-genomics".to_owned()),
         data_class: Some(DataClass::Personal),
+        hgr: Some(false),
         retention_days: Some(365),
-        filing_due: None,
+        hgr_approvals: Vec::new(),
+        filing_numbers: Vec::new(),
+        pia_report_sha256: None,
+        filing_due: Vec::new(),
+        overdue_party: None,
     }
 }
 
@@ -70,7 +76,7 @@ fn decision_details_are_what_json_made_of_them() {
             "rule": null,
             "data_class": "personal",
             "retention_days": 365,
-            "flags": ["filed_late"],
+            "flags": ["filed_late:processor"],
             "evaluated_on": "2026-11-25",
         })
     );
@@ -139,7 +145,7 @@ fn details_read_back_from_the_leaf_as_written() {
     assert_eq!(typed.data_subjects, Some(250));
     assert_eq!(typed.route, Some(Route::GbaSc));
     assert_eq!(typed.retention_days(), Some(365));
-    assert_eq!(typed.flags, [Flag::FiledLate]);
+    assert_eq!(typed.flags, [Flag::FiledLate(Party::Processor)]);
     assert_eq!(typed.evaluated_on, Some(Day(date!(2026 - 11 - 25))));
     let refused = decision(&facts(None), Err(ReasonCode::RequestMissingHeader)).expect("a record");
     let typed: DecisionDetails = record::read(&refused).expect("decision details");
