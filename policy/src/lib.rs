@@ -35,9 +35,7 @@ pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
 pub use decision::{Decision, Flag, TransferRequest, Verdict, VolumeCounters};
 pub use error::PolicyError;
 pub use evaluate::evaluate;
-pub use lifecycle::{
-    LifecycleEvent, LifecycleReport, check_event, check_transition, is_overdue, retention_due,
-};
+pub use lifecycle::{LifecycleEvent, LifecycleReport, check_event, is_overdue, retention_due};
 pub use model::{
     ApprovalStatus, Authority, Calendar, Calendars, Carrier, ContractFiling, DataClass,
     FilingEntry, FilingParty, FilingStatus, HgrApproval, HgrAuthority, HgrKind, InventoryItem,

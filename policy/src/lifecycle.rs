@@ -102,23 +102,6 @@ pub fn check_event(
     }
 }
 
-/// Rule 20 without times and evidence (the first version's check, kept until the gateway calls
-/// [`check_event`]): only the recipient reports, and nothing follows `destroyed`.
-pub fn check_transition(
-    history: &[LifecycleEvent],
-    event: LifecycleEvent,
-    reporter_is_recipient: bool,
-) -> Result<(), ReasonCode> {
-    if !reporter_is_recipient {
-        return Err(ReasonCode::AuthForbidden);
-    }
-    if history.contains(&LifecycleEvent::Destroyed) {
-        return Err(ReasonCode::LifecycleInvalidTransition);
-    }
-    let _ = event;
-    Ok(())
-}
-
 /// Rule 21: the instant the retention period ends (received + `retention_days` days).
 pub fn retention_due(received: OffsetDateTime, retention_days: u32) -> OffsetDateTime {
     received.saturating_add(Duration::days(i64::from(retention_days)))

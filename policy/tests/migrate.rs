@@ -38,7 +38,16 @@ fn the_first_reference_bundle_migrates_to_a_valid_second_version() {
             .text
             .contains("# migrate: inventory item \"INV-PI-001\" is consent-based")
     );
-    assert_eq!(migrated.notes.len(), 2, "{:#?}", migrated.notes);
+    // No regulator is listed: a commented [[regulator]] says every regulator is refused until
+    // one is, and it stays a comment (the bundle lists none).
+    assert!(
+        migrated
+            .text
+            .contains("a regulator principal that is not listed gets 403")
+    );
+    assert!(migrated.text.contains("\n# [[regulator]]\n# id = "));
+    assert!(bundle.registry.regulators.is_empty());
+    assert_eq!(migrated.notes.len(), 3, "{:#?}", migrated.notes);
     // Comments and layout elsewhere survive: every line of the input that had no first-version
     // field is still there, in order.
     let kept: Vec<&str> = FIRST_VERSION

@@ -9,8 +9,7 @@ pub(crate) mod common;
 use common::instant;
 use loopgate_policy::LifecycleEvent::{self, Accessed, Destroyed, Stored};
 use loopgate_policy::{
-    LifecycleReport, Parameters, ReasonCode, check_event, check_transition, is_overdue,
-    retention_due,
+    LifecycleReport, Parameters, ReasonCode, check_event, is_overdue, retention_due,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -414,11 +413,23 @@ const TRANSITIONS: &[Transition] = &[
     ),
 ];
 
+/// The order of events alone: every report well evidenced and in time.
 #[test]
 fn transition_table() {
+    let params = Parameters::default();
     for t in TRANSITIONS {
+        let report = LifecycleReport {
+            by_recipient: t.by_recipient,
+            ..report(t.event, "2026-03-05T09:00:00Z")
+        };
         assert_eq!(
-            check_transition(t.history, t.event, t.by_recipient),
+            check_event(
+                &report,
+                t.history,
+                Some(instant(COMPLETED)),
+                instant(NOW),
+                &params
+            ),
             t.expect,
             "{}",
             t.name

@@ -13,6 +13,9 @@
 //!   asks for the `information_backup` rule 9 also needs.
 //! - A consent-based personal item (no `legal_basis` means consent) that a filing with
 //!   `separate_consent` unset or false covers gets a comment: the second version denies it.
+//! - A bundle without `[[regulator]]` entries gets a commented one at its end: the second
+//!   version lets only listed regulators read the audit trail, so until the operator lists
+//!   them every regulator principal is refused.
 //!
 //! A bundle without first-version fields is returned unchanged.
 
@@ -115,6 +118,9 @@ pub fn migrate(text: &str) -> Result<Migrated, PolicyError> {
         plan.consent(item, &filings);
     }
     plan.append_skeletons();
+    if tables(root, "regulator").is_empty() {
+        plan.append_regulator();
+    }
     let (output, check) = plan.apply();
     let complete = super::parse_bundle(&output).is_ok();
     if !complete {
@@ -422,6 +428,25 @@ impl Plan<'_> {
             without.join(", ")
         ));
         self.edits.push(Edit::same(at..at, format!("{comment}\n")));
+    }
+
+    /// A commented `[[regulator]]` at the end, for a bundle that lists none.
+    fn append_regulator(&mut self) {
+        let end = self.text.len();
+        let comment = self.note(
+            "the second version lists the regulators who may read the audit trail and what each sees (rule scopes: personal, hgr, important, samples, non_personal, all); a regulator principal that is not listed gets 403: add one [[regulator]] per regulator certificate".to_owned(),
+        );
+        let separator = if self.text.ends_with('\n') || self.text.is_empty() {
+            ""
+        } else {
+            "\n"
+        };
+        self.edits.push(Edit::same(
+            end..end,
+            format!(
+                "{separator}\n{comment}\n# [[regulator]]\n# id = \"…\"                  # the principal regulator/<id>\n# authority = \"…\"\n# sees = [\"all\"]\n"
+            ),
+        ));
     }
 
     fn append_skeletons(&mut self) {
