@@ -25,6 +25,7 @@ mod pki;
 mod record;
 mod registry;
 mod reply;
+mod scope;
 mod server;
 mod state;
 mod tls;

@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::record;
 use crate::transfer::lifecycle::LifecycleDetails;
-use crate::transfer::records::DecisionDetails;
+use crate::transfer::records::{DataScope, DecisionDetails};
 
 /// A completed transfer whose data has not been reported destroyed (rule 21).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +38,18 @@ pub(crate) struct Retention {
     pub(crate) retention_days: u32,
     /// The log index of the `completed` outcome record.
     pub(crate) outcome_log_index: u64,
+    /// The class of the transfer's data, as its decision recorded it (for regulator scopes).
+    pub(crate) scope: DataScope,
 }
 
 /// Year-to-date data subjects of one processor under one route (rule 19).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Counter {
-    /// The processor (the sending tenant).
-    pub(crate) processor: String,
+    /// The processor's legal entity, by the registry in force (rule 19 counts per legal
+    /// entity).
+    pub(crate) legal_entity: String,
+    /// The sending tenants whose transfers are counted here.
+    pub(crate) tenants: Vec<String>,
     /// First day (UTC+8) of the counting year.
     pub(crate) year_start: Date,
     /// The filing's route (`gba_sc`, `national_sc`, ...), `unknown` for records written before
@@ -66,6 +71,7 @@ struct Admitted {
     recipient: String,
     item: String,
     retention_days: Option<u32>,
+    scope: DataScope,
 }
 
 /// Where a transfer stands for retention.
@@ -86,8 +92,11 @@ struct Open {
     parties: [u32; 3],
     /// The `completed` outcome's time: Unix seconds and nanoseconds.
     received: (i64, u32),
-    retention_days: u32,
+    /// The item's retention period in days (a bundle allows at most 36,525, a century).
+    retention_days: u16,
     outcome_log_index: u64,
+    /// The class of the transfer's data ([`DataScope::to_bits`]).
+    scope: u8,
 }
 
 impl Open {
@@ -195,8 +204,9 @@ impl Inner {
             recipient,
             item,
             received: open.received_at(),
-            retention_days: open.retention_days,
+            retention_days: u32::from(open.retention_days),
             outcome_log_index: open.outcome_log_index,
+            scope: DataScope::from_bits(open.scope),
         }
     }
 }
@@ -227,6 +237,7 @@ impl Views {
                     recipient: record.recipient.clone().unwrap_or_default(),
                     item: record.item.clone().unwrap_or_default(),
                     retention_days: details.retention_days(),
+                    scope: details.data_scope(),
                 };
                 inner.admitted.insert(transfer, admitted);
             }
@@ -251,14 +262,17 @@ impl Views {
                 let open = Open {
                     parties,
                     received: (received.unix_timestamp(), received.nanosecond()),
-                    retention_days,
+                    retention_days: u16::try_from(retention_days).unwrap_or(u16::MAX),
                     outcome_log_index: index,
+                    scope: admitted.scope.to_bits(),
                 };
                 inner.held.insert(key, Held::Open(open));
             }
             Kind::Lifecycle => {
-                let destroyed = record::read::<LifecycleDetails>(record)
-                    .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
+                let accepted = !matches!(record.reason, Some(Some(_)));
+                let destroyed = accepted
+                    && record::read::<LifecycleDetails>(record)
+                        .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
                 if destroyed {
                     inner
                         .held
@@ -281,7 +295,12 @@ impl Views {
                 Held::Destroyed => None,
             })
             .filter(|(_, open)| {
-                loopgate_policy::is_overdue(open.received_at(), open.retention_days, false, now)
+                loopgate_policy::is_overdue(
+                    open.received_at(),
+                    u32::from(open.retention_days),
+                    false,
+                    now,
+                )
             })
             .map(|(key, open)| inner.retention(key, open))
             .collect()
@@ -299,28 +318,40 @@ impl Views {
     }
 
     /// The counters of the counting year that contains `now` (by the parameters of
-    /// `registry`), of `processor` only when given, ordered by processor and route.
+    /// `registry`), per legal entity (by `registry`: a tenant it does not know counts as an
+    /// entity of its own) and route, of `entity` only when given, ordered by entity and route.
     pub(crate) fn counters(
         &self,
         now: OffsetDateTime,
         registry: &Registry,
-        processor: Option<&str>,
+        entity: Option<&str>,
     ) -> Vec<Counter> {
         let start = volume_year_start(park_date(now), registry.parameters.volume_year_start);
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
+        let mut by_entity: BTreeMap<(String, String), Counter> = BTreeMap::new();
+        let this_year = inner
             .counters
             .iter()
-            .filter(|((who, year, _), _)| {
-                *year == start && processor.is_none_or(|p| p == who.as_str())
-            })
-            .map(|((who, year, route), (subjects, sensitive))| Counter {
-                processor: who.clone(),
-                year_start: *year,
-                route: route.clone(),
-                subjects: *subjects,
-                sensitive_subjects: *sensitive,
-            })
-            .collect()
+            .filter(|((_, year, _), _)| *year == start);
+        for ((sender, year, route), (subjects, sensitive)) in this_year {
+            let of = registry.legal_entity_of(sender).unwrap_or(sender);
+            if entity.is_some_and(|e| e != of) {
+                continue;
+            }
+            let counter = by_entity
+                .entry((of.to_owned(), route.clone()))
+                .or_insert_with(|| Counter {
+                    legal_entity: of.to_owned(),
+                    tenants: Vec::new(),
+                    year_start: *year,
+                    route: route.clone(),
+                    subjects: 0,
+                    sensitive_subjects: 0,
+                });
+            counter.tenants.push(sender.clone());
+            counter.subjects = counter.subjects.saturating_add(*subjects);
+            counter.sensitive_subjects = counter.sensitive_subjects.saturating_add(*sensitive);
+        }
+        by_entity.into_values().collect()
     }
 }

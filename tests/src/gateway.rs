@@ -564,6 +564,66 @@ impl GatewayBuilder {
     /// Makes the folder (unless restarting), applies the edits, starts `loopgate serve` and
     /// waits until it printed its addresses.
     pub fn start(self) -> Gateway {
+        let (mut gateway, lines, has_demo) = self.spawn();
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (mut api, mut ops, mut demo) = (None, None, None);
+        while api.is_none() || ops.is_none() || (has_demo && demo.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = lines.recv_timeout(left) else {
+                let code = gateway.terminate();
+                panic!(
+                    "loopgate serve did not announce its addresses (exit {code:?}):\n{}",
+                    gateway.stderr()
+                );
+            };
+            let addr = |prefix: &str| -> Option<SocketAddr> {
+                let rest = line.strip_prefix(prefix)?;
+                rest.split_whitespace().next()?.parse().ok()
+            };
+            api = api.or_else(|| addr("loopgate: api https://"));
+            ops = ops.or_else(|| addr("loopgate: ops http://"));
+            demo = demo.or_else(|| addr("loopgate: demo upstream https://"));
+        }
+        gateway.api = api.expect("api");
+        gateway.ops = ops.expect("ops");
+        gateway.demo = demo;
+        gateway
+    }
+
+    /// As [`Self::start`], for a start that must fail: waits for `loopgate serve` to exit and
+    /// returns its exit code, its stderr and the folder. Panics (after stopping it) when it
+    /// serves instead.
+    pub fn start_refused(self) -> (Option<i32>, String, Folder) {
+        let (mut gateway, lines, _) = self.spawn();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(code) = gateway.exit_status() {
+                let stderr = gateway.stderr();
+                let folder = gateway.folder.take().expect("the folder");
+                return (Some(code), stderr, folder);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left.min(Duration::from_millis(50))) {
+                Ok(line) if line.starts_with("loopgate: api https://") => {
+                    let (_, folder, stderr) = gateway.stop_unchecked();
+                    drop(folder);
+                    panic!("loopgate serve started, but it should have refused to:\n{stderr}");
+                }
+                _ if left.is_zero() => {
+                    let code = gateway.terminate();
+                    panic!(
+                        "loopgate serve neither served nor exited (exit {code:?}):\n{}",
+                        gateway.stderr()
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Applies the edits and spawns `loopgate serve`: the gateway (addresses not yet known),
+    /// the lines of its stdout, and whether it runs a demo upstream.
+    fn spawn(self) -> (Gateway, mpsc::Receiver<String>, bool) {
         let fresh = self.folder.is_none();
         let folder = self.folder.unwrap_or_else(Folder::init);
         let dir = folder.path().to_owned();
@@ -642,7 +702,7 @@ impl GatewayBuilder {
                 }
             }
         });
-        let mut gateway = Gateway {
+        let gateway = Gateway {
             folder: Some(folder),
             child,
             stdin,
@@ -651,29 +711,7 @@ impl GatewayBuilder {
             demo: None,
             stderr: stderr_path,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        let (mut api, mut ops, mut demo) = (None, None, None);
-        while api.is_none() || ops.is_none() || (has_demo && demo.is_none()) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = rx.recv_timeout(left) else {
-                let code = gateway.terminate();
-                panic!(
-                    "loopgate serve did not announce its addresses (exit {code:?}):\n{}",
-                    gateway.stderr()
-                );
-            };
-            let addr = |prefix: &str| -> Option<SocketAddr> {
-                let rest = line.strip_prefix(prefix)?;
-                rest.split_whitespace().next()?.parse().ok()
-            };
-            api = api.or_else(|| addr("loopgate: api https://"));
-            ops = ops.or_else(|| addr("loopgate: ops http://"));
-            demo = demo.or_else(|| addr("loopgate: demo upstream https://"));
-        }
-        gateway.api = api.expect("api");
-        gateway.ops = ops.expect("ops");
-        gateway.demo = demo;
-        gateway
+        (gateway, rx, has_demo)
     }
 }
 

@@ -180,6 +180,7 @@ pub fn json_keys(value: &serde_json::Value) -> Vec<&str> {
 
 pub mod client;
 pub mod consistency;
+pub mod event;
 pub mod gateway;
 pub mod ledger;
 pub mod log;

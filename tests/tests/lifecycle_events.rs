@@ -1,8 +1,11 @@
 //! Lifecycle events end to end (SPEC.md section 3, RULES.md 20 and 21): the recipient reports
-//! `stored`, `accessed`, `destroyed`; each is a logged `lifecycle` record with a verifiable
-//! receipt; the sender, strangers, other roles, uncompleted transfers and events after
-//! `destroyed` are refused; two concurrent `destroyed` give one 201 and one 409; a transfer past
-//! its retention period with no `destroyed` is listed as overdue (the clock moved by
+//! `stored`, `accessed` (with its `project`), `destroyed` (with `method` and
+//! `certificate_sha256`), each with the time it happened; each is a logged `lifecycle` record
+//! with a verifiable receipt. The sender, strangers and other roles are refused unlogged; rule
+//! 20's refusals (an event on an undelivered transfer or after `destroyed`, a time before the
+//! transfer completed or ahead of the clock, missing evidence) are logged with their codes and
+//! change nothing. Two concurrent `destroyed` give one 201 and one 409; a transfer past its
+//! retention period with no `destroyed` is listed as overdue (the clock moved by
 //! `[clock] offset_days` across restarts, not by sleeping).
 
 #![allow(clippy::unwrap_used)]
@@ -10,9 +13,12 @@
 use std::sync::OnceLock;
 
 use loopgate_tests::client::Client;
+use loopgate_tests::event::{self, CERTIFICATE_SHA256};
 use loopgate_tests::gateway::Gateway;
 use loopgate_tests::receipt::assert_verifies;
-use serde_json::Value;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime, UtcOffset};
 
 /// One gateway for the tests that only add transfers of their own.
 fn gw() -> &'static Gateway {
@@ -35,8 +41,13 @@ fn delivered(gw: &Gateway) -> String {
     r.json()["transfer_id"].as_str().unwrap().to_owned()
 }
 
+/// A valid body for event `name`, happening now.
 fn event(name: &str) -> String {
-    format!(r#"{{"event":"{name}"}}"#)
+    event::valid(name)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
 }
 
 #[test]
@@ -44,15 +55,19 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
     let gw = gw();
     let id = delivered(gw);
     let hk = Client::tenant(gw, "hk-biolab");
+    // `at` in Hong Kong time: the record and the view carry it in UTC.
+    let local = loopgate::Clock::system()
+        .now()
+        .to_offset(UtcOffset::from_hms(8, 0, 0).unwrap());
     let bodies = [
-        r#"{"event":"stored","at":"2026-11-25T16:00:00+08:00","note":"freezer 3, rack B"}"#
-            .to_owned(),
-        event("accessed"),
-        r#"{"event":"destroyed","note":"crypto-shredded"}"#.to_owned(),
+        json!({"event": "stored", "at": rfc3339(local), "note": "freezer 3, rack B"}),
+        event::body("accessed"),
+        json!({"event": "destroyed", "at": event::now(), "note": "wiped",
+               "method": "crypto-shredded", "certificate_sha256": CERTIFICATE_SHA256}),
     ];
     let mut indexes = Vec::new();
     for (body, name) in bodies.iter().zip(["stored", "accessed", "destroyed"]) {
-        let r = hk.post_event(&id, body);
+        let r = hk.post_event(&id, &body.to_string());
         assert_eq!(r.status, 201, "{name}: {}", r.text());
         let receipt = r.json();
         assert_eq!(
@@ -75,10 +90,15 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
         assert_eq!(record["recipient"], "hk-biolab");
         assert_eq!(record["item"], "INV-NP-001");
         assert_eq!(record["principal"], "tenant/hk-biolab");
+        assert_eq!(record["data_class"], "non_personal");
+        assert_eq!(record["hgr"], false);
+        assert!(record.get("reason").is_none(), "accepted: {record}");
+        for key in ["project", "method", "certificate_sha256"] {
+            assert_eq!(record.get(key), body.get(key), "{name}: {key}");
+        }
         assert_verifies(&receipt, &gw.log_pub_path());
         indexes.push(receipt["log_index"].as_u64().unwrap());
     }
-    let stored = &serde_json::from_str::<Value>(&bodies[0]).unwrap();
     let view = hk.get_transfer(&id).json();
     let events: Vec<(&str, u64)> = view["lifecycle"]
         .as_array()
@@ -100,21 +120,153 @@ fn the_recipient_reports_stored_accessed_destroyed_and_each_is_a_verifiable_reco
         ]
     );
     assert_eq!(
-        view["lifecycle"][0]["reported_at"], "2026-11-25T08:00:00Z",
+        view["lifecycle"][0]["reported_at"],
+        rfc3339(local.to_offset(UtcOffset::UTC)),
         "reported_at is the recipient's `at`, in UTC"
     );
-    assert_eq!(view["lifecycle"][0]["note"], stored["note"]);
+    assert_eq!(view["lifecycle"][0]["note"], bodies[0]["note"]);
+    assert_eq!(view["lifecycle"][1]["project"], bodies[1]["project"]);
+    assert_eq!(view["lifecycle"][2]["method"], "crypto-shredded");
+    assert_eq!(
+        view["lifecycle"][2]["certificate_sha256"],
+        CERTIFICATE_SHA256
+    );
     assert_eq!(view["overdue"], false);
     assert!(view["retention_due"].is_string(), "{view}");
     // The sender sees the same history.
     let seen = Client::tenant(gw, "sz-genomics").get_transfer(&id).json();
     assert_eq!(seen["lifecycle"], view["lifecycle"]);
 
-    // Rule 20: nothing after destroyed.
+    // Rule 20: nothing after destroyed; each refusal is logged with its code.
     for name in ["accessed", "stored", "destroyed"] {
-        hk.post_event(&id, &event(name))
-            .assert_error(409, "lifecycle.invalid_transition", false);
+        let index = hk
+            .post_event(&id, &event(name))
+            .assert_error(409, "lifecycle.invalid_transition", true)
+            .unwrap();
+        let record = &regulator_record(gw, index)["record"];
+        assert_eq!(record["event"], name);
+        assert_eq!(record["reason"], "lifecycle.invalid_transition");
     }
+    let after = hk.get_transfer(&id).json();
+    assert_eq!(
+        after["lifecycle"], view["lifecycle"],
+        "refusals are not events"
+    );
+}
+
+/// `GET /v1/audit/records/{index}` as the regulator `pcpd`.
+fn regulator_record(gw: &Gateway, index: u64) -> Value {
+    let r = Client::regulator(gw, "pcpd").get(&format!("/v1/audit/records/{index}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let found = r.json();
+    assert_eq!(found["record"]["kind"], "lifecycle", "{found}");
+    found
+}
+
+#[test]
+fn rule_20_refusals_are_logged_with_their_code_and_change_nothing() {
+    let gw = gw();
+    let id = delivered(gw);
+    let hk = Client::tenant(gw, "hk-biolab");
+    let completed = hk.get_transfer(&id).json()["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["record"]["kind"] == "outcome")
+        .map(|r| r["record"]["time"].as_str().unwrap().to_owned())
+        .unwrap();
+    let completed = OffsetDateTime::parse(&completed, &Rfc3339).unwrap();
+    let before = rfc3339(completed - Duration::seconds(1));
+    let ahead = rfc3339(loopgate::Clock::system().now() + Duration::seconds(300 + 120));
+    let refused: [(String, u16, &str); 10] = [
+        // A `destroyed` dated before the transfer completed.
+        (
+            event::with("destroyed", json!({"at": before})),
+            422,
+            "lifecycle.bad_time",
+        ),
+        (
+            event::with("stored", json!({"at": before})),
+            422,
+            "lifecycle.bad_time",
+        ),
+        // Ahead of the gateway's clock by more than clock_skew_secs (300).
+        (
+            event::with("accessed", json!({"at": ahead})),
+            422,
+            "lifecycle.bad_time",
+        ),
+        // No time at all: nothing says when it happened.
+        (
+            event::with("stored", json!({"at": null})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("accessed", json!({"project": null})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("accessed", json!({"project": "  "})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("destroyed", json!({"method": null})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("destroyed", json!({"certificate_sha256": null})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("destroyed", json!({"certificate_sha256": "abc123"})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+        (
+            event::with("destroyed", json!({"certificate_sha256": "z".repeat(64)})),
+            422,
+            "lifecycle.missing_evidence",
+        ),
+    ];
+    for (body, status, code) in &refused {
+        let r = hk.post_event(&id, body);
+        let index = r.assert_error(*status, code, true).unwrap();
+        let found = regulator_record(gw, index);
+        let record = &found["record"];
+        let sent: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(record["reason"], *code, "{body}");
+        assert_eq!(record["event"], sent["event"]);
+        assert_eq!(record["transfer_id"], id.as_str());
+        assert_eq!(record["principal"], "tenant/hk-biolab");
+        assert!(
+            r.json()["message"].as_str().unwrap().contains("rule 20"),
+            "{}",
+            r.text()
+        );
+    }
+    // None of them is an event: the view lists none, the transfer is not closed, and a
+    // well-evidenced `destroyed` a moment after completion is accepted.
+    let view = hk.get_transfer(&id).json();
+    assert_eq!(view["lifecycle"], json!([]), "{view}");
+    let at_completion = rfc3339(completed);
+    let r = hk.post_event(&id, &event::with("destroyed", json!({"at": at_completion})));
+    assert_eq!(
+        r.status,
+        201,
+        "`at` equal to completion is allowed: {}",
+        r.text()
+    );
+    // Within the allowed skew ahead of the clock is allowed too (the transfer is closed now,
+    // so a second transfer takes it).
+    let second = delivered(gw);
+    let soon = rfc3339(loopgate::Clock::system().now() + Duration::seconds(120));
+    let r = hk.post_event(&second, &event::with("stored", json!({"at": soon})));
+    assert_eq!(r.status, 201, "{}", r.text());
 }
 
 #[test]
@@ -164,9 +316,14 @@ fn a_denied_transfer_has_no_lifecycle() {
         .get(&format!("/v1/audit/records/{index}"))
         .json();
     let id = record["record"]["transfer_id"].as_str().unwrap();
-    Client::tenant(gw, "hk-biolab")
+    let refused = Client::tenant(gw, "hk-biolab")
         .post_event(id, &event("stored"))
-        .assert_error(409, "lifecycle.invalid_transition", false);
+        .assert_error(409, "lifecycle.invalid_transition", true)
+        .unwrap();
+    assert_eq!(
+        regulator_record(gw, refused)["record"]["reason"],
+        "lifecycle.invalid_transition"
+    );
 }
 
 #[test]
@@ -174,18 +331,23 @@ fn malformed_event_bodies_are_refused_with_400_and_oversized_ones_with_413() {
     let gw = gw();
     let id = delivered(gw);
     let hk = Client::tenant(gw, "hk-biolab");
-    let long_note = format!(r#"{{"event":"stored","note":"{}"}}"#, "n".repeat(1025));
-    let huge = format!(r#"{{"event":"stored","pad":"{}"}}"#, " ".repeat(17 * 1024));
+    let long = "n".repeat(1025);
+    let huge = event::with("stored", json!({"note": " ".repeat(17 * 1024)}));
     let bodies = [
-        "",
-        "{",
-        r#"{"event":"archived"}"#,
-        r#"{"event":"stored","at":"25/11/2026"}"#,
-        r#"{"event":"stored","who":"me"}"#,
-        r#"{"note":"no event"}"#,
-        &long_note,
+        String::new(),
+        "{".to_owned(),
+        event::with("archived", json!({})),
+        event::with("stored", json!({"at": "25/11/2026"})),
+        event::with("stored", json!({"at": "2026-11-25T08:00:00"})),
+        event::with("stored", json!({"at": 1764057600})),
+        event::with("stored", json!({"who": "me"})),
+        event::with("stored", json!({"event": null})),
+        event::with("stored", json!({"note": long})),
+        event::with("accessed", json!({"project": long})),
+        event::with("destroyed", json!({"method": long})),
+        event::with("destroyed", json!({"certificate_sha256": 42})),
     ];
-    for body in bodies {
+    for body in &bodies {
         let r = hk.post_event(&id, body);
         r.assert_error(400, "request.malformed_body", false);
     }

@@ -4,6 +4,10 @@
 //! details — transfer views with their lifecycle events and receipts, idempotent replays of
 //! each kind of ending, the suspension in force from the last `policy_change`, the rule-19
 //! counters, the overdue list — with the index rebuilt from the segments alone.
+//!
+//! It is also the upgrade to the rules' second version: the old bundle file is refused at start
+//! with a message per field to change and the log left as it was; the bundle in force migrated
+//! (`policy-v2.toml`) starts, logged as one `policy_change` with its diff.
 
 #![allow(clippy::unwrap_used)]
 
@@ -36,8 +40,14 @@ fn offset_to(days_after: i64) -> i64 {
     (made - today).whole_days() + days_after
 }
 
-/// Puts the fixture's log, key and bundle file in the dev folder at `dir`.
+/// Puts the fixture's log, key and migrated bundle in the dev folder at `dir`.
 fn install(dir: &Path) {
+    install_with(dir, "policy-v2.toml");
+}
+
+/// Puts the fixture's log and key in the dev folder at `dir`, with `bundle` (a file of the
+/// fixture) as its `policy.toml`.
+fn install_with(dir: &Path, bundle: &str) {
     let from = fixture();
     let segments = dir.join("data/segments");
     std::fs::create_dir_all(&segments).unwrap();
@@ -46,9 +56,10 @@ fn install(dir: &Path) {
         std::fs::copy(entry.path(), segments.join(entry.file_name())).unwrap();
     }
     std::fs::copy(from.join("data/checkpoint"), dir.join("data/checkpoint")).unwrap();
-    for file in ["log.key", "log.pub", "policy.toml"] {
+    for file in ["log.key", "log.pub"] {
         std::fs::copy(from.join(file), dir.join(file)).unwrap();
     }
+    std::fs::copy(from.join(bundle), dir.join("policy.toml")).unwrap();
     // git keeps no file modes beyond the executable bit; the key must be private.
     std::fs::set_permissions(dir.join("log.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
@@ -58,6 +69,86 @@ fn start(days_after: i64) -> Gateway {
         .config(move |config| config.set("clock", "offset_days", offset_to(days_after)))
         .files(install)
         .start()
+}
+
+#[test]
+fn the_first_versions_bundle_is_refused_at_start_and_the_log_left_as_it_was() {
+    let (code, stderr, folder) = Gateway::dev()
+        .config(move |config| config.set("clock", "offset_days", offset_to(0)))
+        .files(|dir| install_with(dir, "policy.toml"))
+        .start_refused();
+    assert_eq!(code, Some(1), "{stderr}");
+    for field in ["filed_on", "authority"] {
+        assert!(
+            stderr.contains(&format!(
+                "`{field}` of [[contract_filing]] #1 is the first version's"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("loopgate policy migrate"), "{stderr}");
+    // Nothing was appended: the segments are the fixture's, byte for byte.
+    let segments = |dir: &Path| -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("data/segments"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(segments(folder.path()), segments(&fixture()));
+
+    // With the bundle migrated, the same folder starts.
+    let gw = Gateway::resume(folder)
+        .files(|dir| {
+            std::fs::copy(fixture().join("policy-v2.toml"), dir.join("policy.toml")).unwrap();
+        })
+        .start();
+    let r = Client::regulator(&gw, "pcpd").get("/v1/audit/checkpoint");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn the_migrated_bundle_is_logged_once_with_its_diff() {
+    let gw = start(0);
+    let pcpd = Client::regulator(&gw, "pcpd");
+    let changes = pcpd.get("/v1/audit/records?kind=policy_change").json();
+    let changes = changes["records"].as_array().unwrap();
+    assert_eq!(
+        changes.len(),
+        3,
+        "two old changes and the upgrade: {changes:?}"
+    );
+    let upgrade = &changes[2]["record"];
+    assert_eq!(upgrade["source"], "file");
+    assert_eq!(
+        upgrade["previous_version"], changes[1]["log_index"],
+        "the upgrade follows the old bundle in force"
+    );
+    let diff = &upgrade["diff"];
+    assert!(
+        diff["contract_filing"]["changed"]["GBA-SC-DEMO-001"].is_object(),
+        "{diff}"
+    );
+    let filing = &diff["contract_filing"]["changed"]["GBA-SC-DEMO-001"];
+    assert_eq!(filing["filed_on"]["to"], serde_json::Value::Null);
+    assert_eq!(filing["filings"]["to"][1]["party"], "recipient");
+    assert_eq!(filing["separate_consent"]["to"], true);
+    assert_eq!(diff["regulator"]["added"], serde_json::json!(["pcpd"]));
+    assert_eq!(
+        diff["tenant"]["changed"],
+        serde_json::json!({}),
+        "the suspension is kept: {diff}"
+    );
+    // A restart with the same file logs nothing more.
+    let gw = Gateway::resume(gw.stop()).start();
+    let again = Client::regulator(&gw, "pcpd")
+        .get("/v1/audit/records?kind=policy_change")
+        .json();
+    assert_eq!(again["records"].as_array().unwrap().len(), 3);
 }
 
 fn id(key: &str) -> String {
@@ -149,7 +240,8 @@ fn transfers_of_the_previous_version_read_back_whole() {
         .json();
     let rows = counters["counters"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{counters}");
-    assert_eq!(rows[0]["processor"], "sz-genomics");
+    assert_eq!(rows[0]["legal_entity"], "sz-genomics");
+    assert_eq!(rows[0]["tenants"], serde_json::json!(["sz-genomics"]));
     assert_eq!(rows[0]["route"], "gba_sc");
     assert_eq!(rows[0]["subjects"], 250);
 

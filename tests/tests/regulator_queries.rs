@@ -142,7 +142,11 @@ fn build() -> World {
         })
         .collect();
     for id in &ids {
-        assert_eq!(hk.post_event(id, r#"{"event":"stored"}"#).status, 201);
+        assert_eq!(
+            hk.post_event(id, &loopgate_tests::event::valid("stored"))
+                .status,
+            201
+        );
     }
     let folder = gw.stop();
     let mut records = folder.records();
@@ -678,7 +682,7 @@ fn the_export_is_every_record_as_json_lines_streamed() {
 }
 
 #[test]
-fn counters_show_the_year_to_date_subjects_per_processor_and_route() {
+fn counters_show_the_year_to_date_subjects_per_legal_entity_and_route() {
     let world = world();
     let regulator = Client::regulator(&world.gw, "pcpd");
     let body = regulator.get("/v1/audit/counters").json();
@@ -693,7 +697,8 @@ fn counters_show_the_year_to_date_subjects_per_processor_and_route() {
     assert_eq!(
         body["counters"],
         json!([{
-            "processor": "sz-genomics",
+            "legal_entity": "sz-genomics",
+            "tenants": ["sz-genomics"],
             "year_start": body["counters"][0]["year_start"],
             "route": "gba_sc",
             "subjects": subjects,
@@ -702,14 +707,15 @@ fn counters_show_the_year_to_date_subjects_per_processor_and_route() {
     );
     let year_start = body["counters"][0]["year_start"].as_str().unwrap();
     assert!(year_start.ends_with("-01-01"), "{year_start}");
-    let mine = regulator
-        .get("/v1/audit/counters?processor=sz-genomics")
-        .json();
-    assert_eq!(mine["counters"], body["counters"]);
-    let none = regulator
-        .get("/v1/audit/counters?processor=sz-biotech")
-        .json();
-    assert_eq!(none["counters"], json!([]));
+    // By legal entity, or by one of its tenants (`processor`, the first version's name).
+    for query in ["legal_entity=sz-genomics", "processor=sz-genomics"] {
+        let mine = regulator.get(&format!("/v1/audit/counters?{query}")).json();
+        assert_eq!(mine["counters"], body["counters"], "{query}");
+    }
+    for query in ["legal_entity=sz-biotech", "processor=sz-biotech"] {
+        let none = regulator.get(&format!("/v1/audit/counters?{query}")).json();
+        assert_eq!(none["counters"], json!([]), "{query}");
+    }
     // Every allowed personal decision names its filing's route.
     for record in &world.records {
         if record["kind"] == "decision" && record["decision"] == "allow" {

@@ -174,7 +174,7 @@ fn every_endpoint_against_every_caller() {
         Method::POST,
         "/v1/transfers/{transfer_id}/events",
         events.clone(),
-        r#"{"event": "stored"}"#.to_owned(),
+        loopgate_tests::event::valid("stored"),
         [FORBIDDEN, Status(201), FORBIDDEN, FORBIDDEN, FORBIDDEN, bad],
     ));
     for (pattern, path) in reads {

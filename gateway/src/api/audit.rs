@@ -1,7 +1,8 @@
 //! The regulator API (SPEC.md section 4, role `regulator`: read only, DESIGN.md invariant 8):
 //! the latest checkpoint, record queries, one record with its proof, inclusion and consistency
 //! proofs, the streamed export, overdue retention (rule 21) and the year-to-date counters
-//! (rule 19).
+//! (rule 19). What shows records shows only those the regulator's `[[regulator]] sees` covers
+//! (`reader`); checkpoints and proofs reveal no record and are open to every regulator.
 //!
 //! Reads of the log and its index are blocking (files, sled): they run on tokio's blocking
 //! threads (`state::blocking`). Bad parameters get 400 `request.malformed_query` with what to
@@ -10,6 +11,7 @@
 mod export;
 mod proofs;
 mod query;
+mod reader;
 mod records;
 mod retention;
 #[cfg(test)]
@@ -24,6 +26,7 @@ use serde_json::Value;
 use super::Answer;
 use crate::reply::ApiError;
 use crate::state::AppState;
+use reader::Reader;
 
 /// `GET /v1/audit/checkpoint`: the latest signed checkpoint, as text.
 pub(super) fn checkpoint(state: &AppState) -> Answer {
@@ -34,18 +37,22 @@ pub(super) fn checkpoint(state: &AppState) -> Answer {
 /// `GET /v1/audit/records`
 pub(super) async fn records(
     state: &Arc<AppState>,
+    regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    whole(records::select(state, query).await?)
+    let reader = Reader::of(state, regulator)?;
+    whole(records::select(state, reader, query).await?)
 }
 
 /// `GET /v1/audit/records/{log_index}`
 pub(super) async fn record(
     state: &Arc<AppState>,
+    regulator: &str,
     index: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    whole(proofs::record(state, index, query).await?)
+    let reader = Reader::of(state, regulator)?;
+    whole(proofs::record(state, reader, index, query).await?)
 }
 
 /// `GET /v1/audit/proof/inclusion`
@@ -65,18 +72,33 @@ pub(super) async fn consistency(
 }
 
 /// `GET /v1/audit/export`
-pub(super) async fn export(state: &Arc<AppState>, query: Option<&str>) -> Result<Answer, ApiError> {
-    export::stream(state, query).await
+pub(super) async fn export(
+    state: &Arc<AppState>,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    export::stream(state, reader, query).await
 }
 
 /// `GET /v1/audit/retention/overdue`
-pub(super) fn overdue(state: &AppState, query: Option<&str>) -> Result<Answer, ApiError> {
-    json(retention::overdue(state, query)?)
+pub(super) fn overdue(
+    state: &AppState,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    json(retention::overdue(state, &reader, query)?)
 }
 
 /// `GET /v1/audit/counters`
-pub(super) fn counters(state: &AppState, query: Option<&str>) -> Result<Answer, ApiError> {
-    json(retention::counters(state, query)?)
+pub(super) fn counters(
+    state: &AppState,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    json(retention::counters(state, &reader, query)?)
 }
 
 fn json(body: Value) -> Result<Answer, ApiError> {

@@ -19,7 +19,7 @@ use super::receipt::Receipt;
 use super::{body, view};
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
-use crate::transfer::lifecycle::{self, Event, MAX_NOTE_CHARS};
+use crate::transfer::lifecycle::{self, Event, MAX_TEXT_CHARS, Reported};
 
 /// Largest event body, bytes.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -33,6 +33,12 @@ struct RawEvent {
     at: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    certificate_sha256: Option<String>,
 }
 
 fn malformed(message: impl Into<String>) -> ApiError {
@@ -43,7 +49,7 @@ fn malformed(message: impl Into<String>) -> ApiError {
 pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
     let raw: RawEvent = serde_json::from_slice(body).map_err(|e| {
         malformed(format!(
-            "the body is not an event ({e}); send {{\"event\": \"stored\"|\"accessed\"|\"destroyed\", \"at\": \"<RFC 3339>\", \"note\": \"...\"}}"
+            "the body is not an event ({e}); send {{\"event\": \"stored\"|\"accessed\"|\"destroyed\", \"at\": \"<RFC 3339>\", \"note\": \"...\"}} with \"project\" for accessed, \"method\" and \"certificate_sha256\" for destroyed"
         ))
     })?;
     let event = LifecycleEvent::parse(&raw.event).ok_or_else(|| {
@@ -53,11 +59,16 @@ pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
         ))
     })?;
     let at = raw.at.map(|text| instant(&text)).transpose()?;
-    if let Some(note) = &raw.note {
-        let chars = note.chars().count();
-        if chars > MAX_NOTE_CHARS {
+    for (name, text) in [
+        ("note", &raw.note),
+        ("project", &raw.project),
+        ("method", &raw.method),
+        ("certificate_sha256", &raw.certificate_sha256),
+    ] {
+        let chars = text.as_deref().map_or(0, |t| t.chars().count());
+        if chars > MAX_TEXT_CHARS {
             return Err(malformed(format!(
-                "note has {chars} characters; keep it to {MAX_NOTE_CHARS}"
+                "{name} has {chars} characters; keep it to {MAX_TEXT_CHARS}"
             )));
         }
     }
@@ -65,6 +76,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
         event,
         at,
         note: raw.note,
+        project: raw.project,
+        method: raw.method,
+        certificate_sha256: raw.certificate_sha256,
     })
 }
 
@@ -93,7 +107,10 @@ pub(super) async fn post(
     let idle = state.config().limits.body_idle_timeout;
     let body = body::read_whole(request, MAX_BODY_BYTES, idle).await?;
     let event = parse(&body)?;
-    let (appended, leaf) = lifecycle::report(state, tenant, transfer_id, &event).await?;
+    let (appended, leaf) = match lifecycle::report(state, tenant, transfer_id, &event).await? {
+        Reported::Accepted(appended, leaf) => (appended, leaf),
+        Reported::Refused(error) => return Err(error),
+    };
     // A lifecycle receipt has no `upstream_status`.
     let body = Receipt::proven(
         appended.index,

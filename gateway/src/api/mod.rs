@@ -238,13 +238,13 @@ async fn dispatch(
             .await
             .map(Answer::from),
         Endpoint::Checkpoint => Ok(audit::checkpoint(state)),
-        Endpoint::Records => audit::records(state, query).await,
-        Endpoint::Record => audit::record(state, param, query).await,
+        Endpoint::Records => audit::records(state, &principal.id, query).await,
+        Endpoint::Record => audit::record(state, &principal.id, param, query).await,
         Endpoint::Inclusion => audit::inclusion(state, query).await,
         Endpoint::Consistency => audit::consistency(state, query).await,
-        Endpoint::Export => audit::export(state, query).await,
-        Endpoint::Overdue => audit::overdue(state, query),
-        Endpoint::Counters => audit::counters(state, query),
+        Endpoint::Export => audit::export(state, &principal.id, query).await,
+        Endpoint::Overdue => audit::overdue(state, &principal.id, query),
+        Endpoint::Counters => audit::counters(state, &principal.id, query),
         Endpoint::GetPolicy => Ok(admin::get(state)),
         Endpoint::PutPolicy => Ok(admin::put(state, &principal.id, request).await.into()),
         Endpoint::Suspend => Ok(admin::suspend(state, &principal.id, param, request)

@@ -88,12 +88,19 @@ struct View<'a> {
 }
 
 /// One lifecycle event of the view: `time` is when the gateway logged it, `reported_at` when
-/// the recipient says it happened.
+/// the recipient says it happened; the evidence (`project`, `method`, `certificate_sha256`)
+/// appears on the events that carry it.
 #[derive(Serialize)]
 struct LifecycleEntry<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_sha256: Option<Cow<'a, str>>,
     event: &'static str,
     log_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<Cow<'a, str>>,
     note: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<Cow<'a, str>>,
     #[serde(with = "time::serde::rfc3339::option")]
     reported_at: Option<OffsetDateTime>,
     time: &'a str,
@@ -104,9 +111,12 @@ fn lifecycle(history: &History) -> Vec<LifecycleEntry<'_>> {
     history
         .events()
         .map(|(found, event)| LifecycleEntry {
+            certificate_sha256: event.certificate_sha256,
             event: event.event.as_str(),
             log_index: found.index,
+            method: event.method,
             note: event.note,
+            project: event.project,
             reported_at: event.reported_at,
             time: &found.record.time,
         })

@@ -48,6 +48,8 @@ pub(crate) async fn forward(
                 size: verified.size,
                 sha256: verified.sha256,
                 upstream_status: status.as_u16(),
+                data_class: None,
+                hgr: None,
             })
         }
         (verified, Ok(status)) => Ending::Failed {
@@ -55,6 +57,7 @@ pub(crate) async fn forward(
             details: FailedDetails {
                 size: verified.and_then(Result::ok).map(|v| v.size),
                 upstream_status: Some(status.as_u16()),
+                ..FailedDetails::default()
             },
         },
         (_, Err(UpstreamError::Timeout(_))) => failed(ReasonCode::UpstreamTimeout),
@@ -98,10 +101,7 @@ fn upstream_headers(
 fn failed(reason: ReasonCode) -> Ending {
     Ending::Failed {
         reason,
-        details: FailedDetails {
-            size: None,
-            upstream_status: None,
-        },
+        details: FailedDetails::default(),
     }
 }
 

@@ -32,6 +32,11 @@ impl Found {
             .and_then(|r| r.parse::<ReasonCode>().ok())
     }
 
+    /// Whether the record states a refusal's reason code (a refused lifecycle report).
+    pub(crate) fn refused(&self) -> bool {
+        matches!(self.record.reason, Some(Some(_)))
+    }
+
     /// The upstream's status, when the record is an outcome that names one.
     pub(crate) fn upstream_status(&self) -> Option<u16> {
         match self.record.outcome? {
@@ -141,8 +146,13 @@ impl History {
         }
     }
 
-    /// The lifecycle events reported, in log order, with their records.
+    /// The lifecycle events accepted, in log order, with their records (a refused report is
+    /// logged too, with its reason code: see [`History::refused_events`]).
     pub(crate) fn events(&self) -> impl Iterator<Item = (&Found, LifecycleDetails<'_>)> {
+        self.lifecycle().filter(|(f, _)| !f.refused())
+    }
+
+    fn lifecycle(&self) -> impl Iterator<Item = (&Found, LifecycleDetails<'_>)> {
         self.records
             .iter()
             .filter_map(|f| Some((f, record::read::<LifecycleDetails>(&f.record)?)))

@@ -24,7 +24,7 @@ use super::headers::{
     HeaderProblem, LOOP_INVENTORY_ITEM, LOOP_PURPOSE, LOOP_RECIPIENT, TransferHeaders,
 };
 use super::id::new_transfer_id;
-use super::records::{self, CompletedDetails, DecisionFacts, Ending};
+use super::records::{self, CompletedDetails, DataScope, DecisionFacts, Ending};
 use crate::reply::ApiError;
 use crate::state::{AppState, PolicySnapshot};
 
@@ -63,20 +63,21 @@ pub(crate) async fn run(
         Ok(headers) => headers,
         Err(problem) => return transfer.refuse(problem, request.headers()).await,
     };
-    let max_bytes = match transfer.decide(&headers).await? {
-        Decided::Admitted { max_bytes } => max_bytes,
+    let (max_bytes, scope) = match transfer.decide(&headers).await? {
+        Decided::Admitted { max_bytes, scope } => (max_bytes, scope),
         Decided::Denied(denial) => return Ok(Concluded::Denied(denial)),
     };
     let in_flight = state.metrics.transfer_started();
     let ending = forward(state, &transfer.id, sender, &headers, max_bytes, request).await;
     drop(in_flight);
-    transfer.conclude(&headers, ending).await
+    transfer.conclude(&headers, ending.in_scope(scope)).await
 }
 
 /// What step 4 left to do.
 enum Decided {
-    /// Forward the body, at most `max_bytes` (the item's limit).
-    Admitted { max_bytes: u64 },
+    /// Forward the body, at most `max_bytes` (the item's limit); the data's class goes on the
+    /// outcome record.
+    Admitted { max_bytes: u64, scope: DataScope },
     /// Answer the logged denial.
     Denied(ApiError),
 }
@@ -182,6 +183,10 @@ impl<'a> Transfer<'a> {
             .ok_or_else(|| internal("an allowed item is missing from its registry"))?;
         Ok(Decided::Admitted {
             max_bytes: item.max_transfer_bytes,
+            scope: DataScope {
+                data_class: decision.data_class,
+                hgr: decision.hgr,
+            },
         })
     }
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
-use loopgate_policy::{DataClass, Decision, Flag, ReasonCode, Route};
+use loopgate_policy::{DataClass, Decision, Flag, Party, ReasonCode, Route, Scope};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -47,7 +47,25 @@ pub(crate) struct DecisionDetails<'a> {
     pub(crate) rule: Option<u8>,
     /// The item's data class, when the item is known.
     pub(crate) data_class: Option<DataClass>,
-    /// Flags, e.g. `filed_late`.
+    /// Whether the item is human genetic resources information, when the item is known.
+    #[serde(default)]
+    pub(crate) hgr: Option<bool>,
+    /// The sender's legal entity (rule 19 counts per legal entity), when the sender is known.
+    #[serde(default, borrow)]
+    pub(crate) legal_entity: Option<Cow<'a, str>>,
+    /// The numbers of the filing's entries (per party) the decision relied on.
+    #[serde(default, borrow)]
+    pub(crate) filing_numbers: Vec<FilingNumber<'a>>,
+    /// The filing's impact assessment report digest (hex).
+    #[serde(default, borrow)]
+    pub(crate) pia_report_sha256: Option<Cow<'a, str>>,
+    /// The HGR approvals rule 9 relied on.
+    #[serde(default, borrow)]
+    pub(crate) hgr_approvals: Vec<Cow<'a, str>>,
+    /// The party that had not filed in time, with `contract.filing_overdue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) overdue_party: Option<Party>,
+    /// Flags, e.g. `filed_late:recipient` (records of the first version say `filed_late`).
     #[serde(default)]
     pub(crate) flags: Vec<Flag>,
     /// The calendar day (UTC+8) the rules were evaluated for; absent for a request refused
@@ -60,6 +78,14 @@ pub(crate) struct DecisionDetails<'a> {
     pub(crate) retention_days: Option<Option<u32>>,
 }
 
+/// One filing number a decision relied on: `{"party": "recipient", "number": "DPO-..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FilingNumber<'a> {
+    pub(crate) party: Party,
+    #[serde(borrow)]
+    pub(crate) number: Cow<'a, str>,
+}
+
 impl Details for DecisionDetails<'_> {
     const KIND: Kind = Kind::Decision;
 }
@@ -68,6 +94,66 @@ impl DecisionDetails<'_> {
     /// The item's retention period, when the decision was evaluated and the item has one.
     pub(crate) fn retention_days(&self) -> Option<u32> {
         self.retention_days.flatten()
+    }
+
+    /// The class of the transfer's data, as its records repeat it.
+    pub(crate) fn data_scope(&self) -> DataScope {
+        DataScope {
+            data_class: self.data_class,
+            hgr: self.hgr,
+        }
+    }
+}
+
+/// The class of a transfer's data: on its decision, and repeated on its outcome and lifecycle
+/// records so that a regulator's scope (`[[regulator]] sees`) applies to each record on its
+/// own. Both `None` on records written before it was kept, and on a request refused before
+/// its item was known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DataScope {
+    pub(crate) data_class: Option<DataClass>,
+    pub(crate) hgr: Option<bool>,
+}
+
+impl DataScope {
+    /// The class in one byte, for views that keep an entry per transfer: bits 0-2 the class
+    /// (0 when unknown), bits 3-4 `hgr` (0 unknown, 1 false, 2 true).
+    pub(crate) fn to_bits(self) -> u8 {
+        let class = self
+            .data_class
+            .and_then(|c| DataClass::ALL.iter().position(|k| *k == c))
+            .and_then(|i| u8::try_from(i + 1).ok())
+            .unwrap_or(0);
+        let hgr = match self.hgr {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        class | (hgr << 3)
+    }
+
+    /// [`DataScope::to_bits`] read back.
+    pub(crate) fn from_bits(bits: u8) -> Self {
+        let class = usize::from(bits & 0b111);
+        DataScope {
+            data_class: class
+                .checked_sub(1)
+                .and_then(|i| DataClass::ALL.get(i).copied()),
+            hgr: match (bits >> 3) & 0b11 {
+                1 => Some(false),
+                2 => Some(true),
+                _ => None,
+            },
+        }
+    }
+
+    /// The regulator scopes a record of this data falls under; none when the class is unknown
+    /// (then only a regulator that sees `all` sees it).
+    pub(crate) fn scopes(self) -> Vec<Scope> {
+        match self.data_class {
+            Some(class) => Scope::of_transfer(class, self.hgr.unwrap_or(false)),
+            None => Vec::new(),
+        }
     }
 }
 
@@ -81,23 +167,55 @@ pub(crate) struct CompletedDetails {
     pub(crate) sha256: [u8; 32],
     /// The upstream's status.
     pub(crate) upstream_status: u16,
+    /// The class of the transfer's data (see [`DataScope`]).
+    #[serde(default)]
+    pub(crate) data_class: Option<DataClass>,
+    /// Whether it is human genetic resources information.
+    #[serde(default)]
+    pub(crate) hgr: Option<bool>,
 }
 
 impl Details for CompletedDetails {
     const KIND: Kind = Kind::Outcome;
 }
 
-/// What a `failed` outcome says (its reason code is the record's `reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl CompletedDetails {
+    /// The class of the transfer's data, as the record repeats it.
+    pub(crate) fn data_scope(&self) -> DataScope {
+        DataScope {
+            data_class: self.data_class,
+            hgr: self.hgr,
+        }
+    }
+}
+
+/// What a `failed` or `interrupted` outcome says (its reason code is the record's `reason`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FailedDetails {
     /// Bytes received from the sender before it failed, when known.
     pub(crate) size: Option<u64>,
     /// The upstream's status, when it answered.
     pub(crate) upstream_status: Option<u16>,
+    /// The class of the transfer's data (see [`DataScope`]).
+    #[serde(default)]
+    pub(crate) data_class: Option<DataClass>,
+    /// Whether it is human genetic resources information.
+    #[serde(default)]
+    pub(crate) hgr: Option<bool>,
 }
 
 impl Details for FailedDetails {
     const KIND: Kind = Kind::Outcome;
+}
+
+impl FailedDetails {
+    /// The class of the transfer's data, as the record repeats it.
+    pub(crate) fn data_scope(&self) -> DataScope {
+        DataScope {
+            data_class: self.data_class,
+            hgr: self.hgr,
+        }
+    }
 }
 
 /// Everything a decision record says beyond the policy engine's answer.
@@ -160,17 +278,37 @@ pub(crate) fn decision(
         ..DecisionDetails::default()
     };
     match outcome {
-        Ok(decision) => {
-            details.rule = decision.rule;
-            details.data_class = decision.data_class;
-            details.flags.clone_from(&decision.flags);
-            details.evaluated_on = Some(Day(decision.evaluated_on));
-            details.retention_days = Some(decision.retention_days);
-        }
+        Ok(decision) => evaluated(&mut details, decision),
         Err(code) => details.rule = code.rule(),
     }
     record::write(&mut record, &details)?;
     Ok(record)
+}
+
+/// What the engine's decision adds to a decision record.
+fn evaluated<'a>(details: &mut DecisionDetails<'a>, decision: &'a Decision) {
+    details.rule = decision.rule;
+    details.data_class = decision.data_class;
+    details.hgr = decision.hgr;
+    details.legal_entity = decision.legal_entity.as_deref().map(Cow::Borrowed);
+    details.filing_numbers = decision
+        .filing_numbers
+        .iter()
+        .map(|(party, number)| FilingNumber {
+            party: *party,
+            number: Cow::Borrowed(number),
+        })
+        .collect();
+    details.pia_report_sha256 = decision.pia_report_sha256.as_deref().map(Cow::Borrowed);
+    details.hgr_approvals = decision
+        .hgr_approvals
+        .iter()
+        .map(|r| Cow::Borrowed(r.as_str()))
+        .collect();
+    details.overdue_party = decision.overdue_party;
+    details.flags.clone_from(&decision.flags);
+    details.evaluated_on = Some(Day(decision.evaluated_on));
+    details.retention_days = Some(decision.retention_days);
 }
 
 /// How an admitted transfer ended.
@@ -185,6 +323,19 @@ pub(crate) enum Ending {
         /// Bytes received and the upstream's answer, when known.
         details: FailedDetails,
     },
+}
+
+impl Ending {
+    /// The ending with the class of the transfer's data (see [`DataScope`]).
+    pub(crate) fn in_scope(mut self, scope: DataScope) -> Self {
+        let (class, hgr) = match &mut self {
+            Ending::Completed(details) => (&mut details.data_class, &mut details.hgr),
+            Ending::Failed { details, .. } => (&mut details.data_class, &mut details.hgr),
+        };
+        *class = scope.data_class;
+        *hgr = scope.hgr;
+        self
+    }
 }
 
 /// An outcome record naming the transfer and its parties, with `reason` (null when none).
@@ -237,7 +388,20 @@ pub(crate) fn interrupted(
         loopgate_audit::Error::InvalidRecord("a decision without a transfer_id".to_owned())
     })?;
     let parties = [&decision.sender, &decision.recipient, &decision.item].map(Option::as_deref);
-    ended(transfer_id, parties, Outcome::Interrupted, None, at)
+    let mut record = ended(transfer_id, parties, Outcome::Interrupted, None, at)?;
+    let scope = record::read::<DecisionDetails>(decision)
+        .map(|d| d.data_scope())
+        .unwrap_or_default();
+    // Only the class: nothing is known of the size or the upstream.
+    if scope.data_class.is_some() {
+        let details = FailedDetails {
+            data_class: scope.data_class,
+            hgr: scope.hgr,
+            ..FailedDetails::default()
+        };
+        record::write(&mut record, &details)?;
+    }
+    Ok(record)
 }
 
 #[cfg(test)]

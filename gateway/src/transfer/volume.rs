@@ -1,7 +1,10 @@
 //! Rule 19's year-to-date counters, as the decision sees them: data subjects of admitted
-//! personal-information transfers per processor and counting year (UTC+8, from the registry's
-//! `volume_year_start`). They are rebuilt from the log at start (`state::rebuild`) and kept in
-//! memory; the regulator's per-route view of the same counts is `crate::views`.
+//! personal-information transfers per sending tenant and counting year (UTC+8, from the
+//! registry's `volume_year_start`). A decision is held to the sum over every tenant of the
+//! sender's **legal entity** in the registry it is evaluated under, so a change of a tenant's
+//! `legal_entity` applies to the next decision with nothing to rebuild. They are rebuilt from
+//! the log at start (`state::rebuild`) and kept in memory; the regulator's per-route view of the
+//! same counts is `crate::views`.
 //!
 //! Reading a processor's counters, evaluating and counting the admitted transfer happen under
 //! one lock, so two concurrent transfers cannot both pass a threshold that together they cross.
@@ -15,88 +18,107 @@ use loopgate_policy::{
 };
 use time::{Date, OffsetDateTime};
 
-/// The counters of every processor and counting year.
+/// Per counting year (its first day), each sending tenant's counters.
+type ByYear = HashMap<Date, HashMap<String, VolumeCounters>>;
+
+/// The counters of every sending tenant and counting year.
 #[derive(Debug, Default)]
 pub(crate) struct Volumes {
-    counters: Mutex<HashMap<(String, Date), VolumeCounters>>,
+    counters: Mutex<ByYear>,
 }
 
 impl Volumes {
-    /// Evaluates a transfer with the sender's year-to-date counters and, when it is an allowed
-    /// personal-information transfer, counts its subjects, all under one lock. Rule 19 counts
-    /// every admitted transfer.
+    /// Evaluates a transfer with the year-to-date counters of the sender's legal entity and,
+    /// when it is an allowed personal-information transfer, counts its subjects, all under one
+    /// lock. Rule 19 counts every admitted transfer.
     pub(crate) fn evaluate(
         &self,
         registry: &Registry,
         mut request: TransferRequest,
         at: OffsetDateTime,
     ) -> Decision {
-        let key = key(&request.sender, at, registry);
+        let year = year_start(at, registry);
         let mut counters = self.lock();
-        request.volume = counters.get(&key).copied().unwrap_or_default();
+        request.volume = entity_counters(&counters, &request.sender, year, registry);
         let decision = loopgate_policy::evaluate(registry, &request, at);
         if let (true, Some(class), Some(subjects)) = (
             decision.is_allowed(),
             decision.data_class,
             request.data_subjects,
         ) {
-            if class.is_personal() {
-                add(&mut counters, key, class, subjects);
-            }
+            add(&mut counters, &request.sender, year, class, subjects);
         }
         decision
     }
 
-    /// Counts an admitted transfer found in the log (at start).
+    /// Counts an admitted transfer of `sender` found in the log (at start).
     pub(crate) fn count(
         &self,
-        processor: &str,
+        sender: &str,
         at: OffsetDateTime,
         registry: &Registry,
         class: DataClass,
         subjects: u64,
     ) {
-        if class.is_personal() {
-            add(
-                &mut self.lock(),
-                key(processor, at, registry),
-                class,
-                subjects,
-            );
-        }
+        let year = year_start(at, registry);
+        add(&mut self.lock(), sender, year, class, subjects);
     }
 
-    /// The counters of `processor` for the counting year that contains `at`.
+    /// The counters of `sender`'s legal entity for the counting year that contains `at`.
     #[cfg(test)]
     pub(crate) fn year_to_date(
         &self,
-        processor: &str,
+        sender: &str,
         at: OffsetDateTime,
         registry: &Registry,
     ) -> VolumeCounters {
-        let key = key(processor, at, registry);
-        self.lock().get(&key).copied().unwrap_or_default()
+        entity_counters(&self.lock(), sender, year_start(at, registry), registry)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Date), VolumeCounters>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ByYear> {
         self.counters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The counters' key of `processor` for the counting year (UTC+8) that contains `at`.
-fn key(processor: &str, at: OffsetDateTime, registry: &Registry) -> (String, Date) {
-    let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
-    (processor.to_owned(), start)
+/// The sum of the counters of every tenant of `sender`'s legal entity in the counting year
+/// starting `year` (just the sender's own when the registry does not know it).
+fn entity_counters(
+    counters: &ByYear,
+    sender: &str,
+    year: Date,
+    registry: &Registry,
+) -> VolumeCounters {
+    let Some(tenants) = counters.get(&year) else {
+        return VolumeCounters::default();
+    };
+    let of = |tenant: &str| tenants.get(tenant).copied().unwrap_or_default();
+    let Some(entity) = registry.legal_entity_of(sender) else {
+        return of(sender);
+    };
+    registry
+        .tenants_of_entity(entity)
+        .map(of)
+        .fold(VolumeCounters::default(), |sum, c| VolumeCounters {
+            subjects: sum.subjects.saturating_add(c.subjects),
+            sensitive_subjects: sum.sensitive_subjects.saturating_add(c.sensitive_subjects),
+        })
 }
 
-/// Adds one admitted transfer's subjects to its processor's counters.
-fn add(
-    counters: &mut HashMap<(String, Date), VolumeCounters>,
-    key: (String, Date),
-    class: DataClass,
-    subjects: u64,
-) {
-    let entry = counters.entry(key).or_default();
+/// The first day (UTC+8) of the counting year that contains `at`.
+fn year_start(at: OffsetDateTime, registry: &Registry) -> Date {
+    volume_year_start(park_date(at), registry.parameters.volume_year_start)
+}
+
+/// Adds one admitted transfer's subjects to its sender's counters (personal data only).
+fn add(counters: &mut ByYear, sender: &str, year: Date, class: DataClass, subjects: u64) {
+    if !class.is_personal() {
+        return;
+    }
+    let tenants = counters.entry(year).or_default();
+    let entry = match tenants.get_mut(sender) {
+        Some(entry) => entry,
+        None => tenants.entry(sender.to_owned()).or_default(),
+    };
     *entry = counters_after(*entry, class.is_sensitive(), subjects);
 }
 

@@ -143,7 +143,7 @@ fn counters_are_per_processor_counting_year_and_route() {
         .iter()
         .map(|c| {
             (
-                c.processor.as_str(),
+                c.legal_entity.as_str(),
                 c.route.as_str(),
                 c.subjects,
                 c.sensitive_subjects,
@@ -168,6 +168,19 @@ fn counters_are_per_processor_counting_year_and_route() {
     let last_year = views.counters(datetime!(2025-12-01 00:00 UTC), &reg, None);
     assert_eq!(last_year.len(), 1);
     assert_eq!(last_year[0].subjects, 1000);
+
+    // Another tenant of the same legal entity is counted with it, and named.
+    let mut reg = reg;
+    let mut sister = reg.tenants["sz-genomics"].clone();
+    sister.id = "sz-genomics-lab2".to_owned();
+    reg.tenants.insert(sister.id.clone(), sister);
+    let mut lab2 = allow("l2", T0, "personal", Some(5), Some("gba_sc"));
+    lab2.sender = Some("sz-genomics-lab2".to_owned());
+    views.observe(100, &lab2, &reg);
+    let counters = views.counters(now, &reg, Some("sz-genomics"));
+    assert_eq!(counters[0].route, "gba_sc");
+    assert_eq!(counters[0].subjects, 156);
+    assert_eq!(counters[0].tenants, ["sz-genomics", "sz-genomics-lab2"]);
 }
 
 #[test]

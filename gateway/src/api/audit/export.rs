@@ -1,4 +1,5 @@
-//! `GET /v1/audit/export?from=&to=`: records as JSON Lines, streamed with constant memory.
+//! `GET /v1/audit/export?from=&to=`: the records the regulator sees, as JSON Lines, streamed
+//! with constant memory.
 //!
 //! Each line is the envelope `{"log_index", "leaf", "leaf_hash", "record"}` (the same as a
 //! `/v1/audit/records` entry), so a regulator can check every hash and rebuild the tree. `from`
@@ -24,6 +25,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::query::{Params, instant, malformed};
+use super::reader::Reader;
 use super::{blocking, unreadable};
 use crate::api::receipt::entry;
 use crate::api::{Answer, BodyError};
@@ -114,7 +116,11 @@ fn range(params: &Params, size: u64) -> Result<Range, ApiError> {
 }
 
 /// Starts the export and answers with its streamed body.
-pub(super) async fn stream(state: &Arc<AppState>, query: Option<&str>) -> Result<Answer, ApiError> {
+pub(super) async fn stream(
+    state: &Arc<AppState>,
+    reader: Reader,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
     let params = Params::parse(query, &["from", "to"])?;
     let size = state.log.size();
     let range = range(&params, size)?;
@@ -131,14 +137,14 @@ pub(super) async fn stream(state: &Arc<AppState>, query: Option<&str>) -> Result
     let (sender, body) = Channel::<Bytes, BodyError>::new(CHANNEL_CHUNKS);
     let (opened, open) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Handle::current();
-    let reader = state.clone();
+    let log_state = state.clone();
     tokio::task::spawn_blocking(move || {
         // The records are read on this thread from start to end: an error opening the range
         // is still an HTTP error; one after the first bytes aborts the body.
-        match reader.log.read_range(start, end.max(start)) {
+        match log_state.log.read_range(start, end.max(start)) {
             Ok(rows) => {
                 if opened.send(Ok(())).is_ok() {
-                    produce(rows, times, sender, &runtime);
+                    produce(rows, (times, &reader), sender, &runtime);
                 }
             }
             Err(e) => {
@@ -180,9 +186,13 @@ fn in_times(
 }
 
 /// Reads the records and sends them as lines, a chunk at a time, until done or the client left.
+#[allow(clippy::type_complexity)]
 fn produce(
     rows: impl Iterator<Item = loopgate_audit::Result<(u64, Vec<u8>)>>,
-    times: Option<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
+    (times, reader): (
+        Option<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
+        &Reader,
+    ),
     mut sender: http_body_util::channel::Sender<Bytes, BodyError>,
     runtime: &tokio::runtime::Handle,
 ) {
@@ -197,7 +207,7 @@ fn produce(
             }
         };
         let line = entry(index, &leaf);
-        if times.is_some_and(|times| !in_times(line.record, times)) {
+        if times.is_some_and(|times| !in_times(line.record, times)) || !reader.sees_leaf(&leaf) {
             continue;
         }
         if let Err(e) = serde_json::to_writer((&mut chunk).writer(), &line) {

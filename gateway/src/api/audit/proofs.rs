@@ -10,6 +10,7 @@ use loopgate_policy::ReasonCode;
 use serde_json::{Value, json};
 
 use super::query::{Params, malformed};
+use super::reader::Reader;
 use super::{blocking, unreadable};
 use crate::api::receipt::Receipt;
 use crate::reply::ApiError;
@@ -24,6 +25,7 @@ fn hashes(proof: &[Hash]) -> Vec<String> {
 /// bytes.
 pub(super) async fn record(
     state: &Arc<AppState>,
+    reader: Reader,
     index: &str,
     query: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
@@ -40,6 +42,12 @@ pub(super) async fn record(
     }
     blocking(state, move |state| {
         let leaf = state.log.read(index).map_err(unreadable)?;
+        if !reader.sees_leaf(&leaf) {
+            return Err(ApiError::new(ReasonCode::AuthForbidden).message(format!(
+                "record {index} is outside what regulator/{} sees ([[regulator]] sees)",
+                reader.id()
+            )));
+        }
         let proof = state
             .log
             .inclusion_proof(index, checkpoint.size())

@@ -7,6 +7,7 @@ use loopgate_audit::{Field, Selection};
 use serde::Serialize;
 
 use super::query::{Params, malformed};
+use super::reader::Reader;
 use super::{blocking, unreadable};
 use crate::api::receipt::{Entry, entry, to_vec};
 use crate::reply::ApiError;
@@ -18,12 +19,22 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// The query parameters and the indexed field each filter matches.
-const FILTERS: [(&str, Field); 5] = [
+const FILTERS: [(&str, Field); 6] = [
     ("tenant", Field::Sender),
     ("recipient", Field::Recipient),
     ("inventory_item", Field::Item),
     ("decision", Field::Decision),
     ("reason", Field::Reason),
+    ("kind", Field::Kind),
+];
+
+/// The record kinds `kind=` takes.
+const KINDS: [&str; 5] = [
+    "decision",
+    "outcome",
+    "lifecycle",
+    "policy_change",
+    "system",
 ];
 
 /// The selection a query string asks for.
@@ -44,15 +55,31 @@ fn selection(query: Option<&str>) -> Result<Selection, ApiError> {
             )));
         }
     }
+    if let Some(kind) = params.text("kind") {
+        if !KINDS.contains(&kind) {
+            return Err(malformed(format!(
+                "kind={kind:?} is not a record kind; use one of {}",
+                KINDS.join(", ")
+            )));
+        }
+    }
     let limit = match params.number("limit")? {
         None => DEFAULT_LIMIT,
         Some(0) => return Err(malformed("limit=0 asks for nothing; give 1 to 1000")),
         Some(n) => usize::try_from(n).unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
     };
+    let (from, to) = (params.instant("from")?, params.instant("to")?);
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            return Err(malformed(
+                "from is after to; give the earlier instant first",
+            ));
+        }
+    }
     Ok(Selection {
         terms,
-        from: params.instant("from")?,
-        to: params.instant("to")?,
+        from,
+        to,
         after: params.number("after")?,
         limit,
     })
@@ -65,19 +92,25 @@ struct PageBody<'a> {
     records: Vec<Entry<'a>>,
 }
 
-/// Serves one page: `{"records": [{"log_index", "leaf", "leaf_hash", "record"}], "next"}`, as
-/// JSON bytes.
+/// Most pages of the index one request reads for a regulator who sees part of the log: past
+/// them it answers with the records found so far and `next` where it stopped, so a narrow scope
+/// over a long log costs each request a bounded amount.
+const MAX_PAGES_READ: usize = 10;
+
+/// Serves one page of the records the regulator sees: `{"records": [{"log_index", "leaf",
+/// "leaf_hash", "record"}], "next"}`, as JSON bytes. A page may hold fewer than `limit` records
+/// (even none) with a `next`: the cursor is where the reading stopped.
 pub(super) async fn select(
     state: &Arc<AppState>,
+    reader: Reader,
     query: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
     let selection = selection(query)?;
     blocking(state, move |state| {
-        let page = state.log.select(&selection).map_err(unreadable)?;
+        let (records, next) = visible(state, &reader, selection)?;
         let body = PageBody {
-            next: page.next,
-            records: page
-                .records
+            next,
+            records: records
                 .iter()
                 .map(|(index, leaf)| entry(*index, leaf))
                 .collect(),
@@ -85,4 +118,37 @@ pub(super) async fn select(
         Ok(to_vec(&body))
     })
     .await
+}
+
+/// The records of `selection` that `reader` sees, and the cursor after them.
+#[allow(clippy::type_complexity)]
+fn visible(
+    state: &AppState,
+    reader: &Reader,
+    mut selection: Selection,
+) -> Result<(Vec<(u64, Vec<u8>)>, Option<u64>), ApiError> {
+    if reader.sees_all() {
+        let page = state.log.select(&selection).map_err(unreadable)?;
+        return Ok((page.records, page.next));
+    }
+    let limit = selection.limit;
+    let mut found = Vec::new();
+    for _ in 0..MAX_PAGES_READ {
+        let page = state.log.select(&selection).map_err(unreadable)?;
+        let mut rows = page.records.into_iter().peekable();
+        while let Some((index, leaf)) = rows.next() {
+            if reader.sees_leaf(&leaf) {
+                found.push((index, leaf));
+                if found.len() == limit {
+                    let more = rows.peek().is_some() || page.next.is_some();
+                    return Ok((found, more.then_some(index)));
+                }
+            }
+        }
+        match page.next {
+            Some(last) => selection.after = Some(last),
+            None => return Ok((found, None)),
+        }
+    }
+    Ok((found, selection.after))
 }

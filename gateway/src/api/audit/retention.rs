@@ -1,12 +1,13 @@
 //! Rule 21's overdue list and rule 19's year-to-date counters, served from the in-memory views
 //! (`crate::views`), as of the gateway's clock.
 
-use loopgate_policy::retention_due;
+use loopgate_policy::{ReasonCode, Scope, retention_due};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::query::Params;
+use super::reader::Reader;
 use crate::reply::ApiError;
 use crate::state::AppState;
 
@@ -17,14 +18,20 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// `GET /v1/audit/retention/overdue`: completed transfers whose retention period (received +
-/// `retention_days`) ended before now and that have no `destroyed` event, in transfer id order.
-pub(super) fn overdue(state: &AppState, query: Option<&str>) -> Result<Value, ApiError> {
+/// `retention_days`) ended before now and that have no `destroyed` event, in transfer id order,
+/// of those the regulator's scope covers.
+pub(super) fn overdue(
+    state: &AppState,
+    reader: &Reader,
+    query: Option<&str>,
+) -> Result<Value, ApiError> {
     Params::parse(query, &[])?;
     let now = state.clock.now();
     let transfers: Vec<Value> = state
         .views
         .overdue(now)
         .into_iter()
+        .filter(|open| reader.sees_transfer(open.scope, &open.item))
         .map(|open| {
             json!({
                 "transfer_id": open.transfer_id,
@@ -41,19 +48,37 @@ pub(super) fn overdue(state: &AppState, query: Option<&str>) -> Result<Value, Ap
     Ok(json!({ "as_of": rfc3339(now), "transfers": transfers }))
 }
 
-/// `GET /v1/audit/counters[?processor=]`: data subjects of admitted personal-information
-/// transfers in the counting year that contains now, per processor and route.
-pub(super) fn counters(state: &AppState, query: Option<&str>) -> Result<Value, ApiError> {
-    let params = Params::parse(query, &["processor"])?;
+/// `GET /v1/audit/counters[?legal_entity=|?processor=]`: data subjects of admitted
+/// personal-information transfers in the counting year that contains now, per legal entity and
+/// route (`processor`, a tenant id, selects its legal entity). They count personal
+/// information, so the regulator's scope must cover `personal`.
+pub(super) fn counters(
+    state: &AppState,
+    reader: &Reader,
+    query: Option<&str>,
+) -> Result<Value, ApiError> {
+    let params = Params::parse(query, &["legal_entity", "processor"])?;
+    if !reader.sees(Scope::Personal) {
+        return Err(ApiError::new(ReasonCode::AuthForbidden).message(format!(
+            "the counters are of personal information; regulator/{} does not see `personal`",
+            reader.id()
+        )));
+    }
     let now = state.clock.now();
     let registry = &state.policy().registry;
+    let entity = match (params.text("legal_entity"), params.text("processor")) {
+        (Some(entity), _) => Some(entity),
+        (None, Some(tenant)) => Some(registry.legal_entity_of(tenant).unwrap_or(tenant)),
+        (None, None) => None,
+    };
     let counters: Vec<Value> = state
         .views
-        .counters(now, registry, params.text("processor"))
+        .counters(now, registry, entity)
         .into_iter()
         .map(|c| {
             json!({
-                "processor": c.processor,
+                "legal_entity": c.legal_entity,
+                "tenants": c.tenants,
                 "year_start": c.year_start.to_string(),
                 "route": c.route,
                 "subjects": c.subjects,

@@ -14,7 +14,7 @@ fn events_parse_with_optional_at_and_note() {
     assert_eq!(e.note.as_deref(), Some("shredded"));
     let longest = format!(
         r#"{{"event":"accessed","note":"{}"}}"#,
-        "é".repeat(MAX_NOTE_CHARS)
+        "é".repeat(MAX_TEXT_CHARS)
     );
     assert!(
         parse(longest.as_bytes()).is_ok(),
@@ -26,7 +26,7 @@ fn events_parse_with_optional_at_and_note() {
 fn malformed_events_are_refused_with_request_malformed_body() {
     let too_long = format!(
         r#"{{"event":"accessed","note":"{}"}}"#,
-        "x".repeat(MAX_NOTE_CHARS + 1)
+        "x".repeat(MAX_TEXT_CHARS + 1)
     );
     let cases: [&[u8]; 9] = [
         b"",

@@ -29,25 +29,38 @@ fn found(index: u64, record: Record) -> Found {
     }
 }
 
-fn event(event: LifecycleEvent) -> Event {
+/// An event at `at` with the evidence its kind needs.
+fn event(event: LifecycleEvent, at: OffsetDateTime) -> Event {
     Event {
         event,
-        at: None,
+        at: Some(at),
         note: None,
+        project: (event == LifecycleEvent::Accessed).then(|| "cohort-7".to_owned()),
+        method: (event == LifecycleEvent::Destroyed).then(|| "shredded".to_owned()),
+        certificate_sha256: (event == LifecycleEvent::Destroyed).then(|| "ab".repeat(32)),
     }
 }
 
+fn params() -> Parameters {
+    loopgate_policy::parse_bundle(&crate::devmode::sample_bundle(time::macros::date!(
+        2026 - 11 - 25
+    )))
+    .unwrap()
+    .registry
+    .parameters
+}
+
 #[test]
-fn a_lifecycle_record_copies_the_parties_and_is_indexed_under_them() {
+fn a_lifecycle_record_copies_the_parties_and_its_evidence() {
     let event = Event {
-        event: LifecycleEvent::Accessed,
-        at: Some(datetime!(2026-11-25 07:00 UTC)),
         note: Some("read by the QC pipeline".into()),
+        ..event(LifecycleEvent::Accessed, datetime!(2026-11-25 07:00 UTC))
     };
     let record = record(
         &decision(),
         &event,
         "hk-biolab",
+        None,
         datetime!(2026-11-25 09:00 UTC),
     )
     .unwrap();
@@ -58,7 +71,8 @@ fn a_lifecycle_record_copies_the_parties_and_is_indexed_under_them() {
             "v": 1, "kind": "lifecycle", "time": "2026-11-25T09:00:00Z", "transfer_id": "ab12",
             "sender": "sz-genomics", "recipient": "hk-biolab", "item": "INV-NP-001",
             "event": "accessed", "reported_at": "2026-11-25T07:00:00Z",
-            "note": "read by the QC pipeline", "principal": "tenant/hk-biolab",
+            "note": "read by the QC pipeline", "project": "cohort-7",
+            "principal": "tenant/hk-biolab",
         })
     );
     let history = History::of(vec![found(0, decision()), found(1, record)]);
@@ -67,11 +81,35 @@ fn a_lifecycle_record_copies_the_parties_and_is_indexed_under_them() {
     assert!(!history.destroyed());
 }
 
-/// Rule 20's checks against a transfer's history, in the order they are made.
+/// A refused report is a record too, with its code; it is not an event of the history.
 #[test]
-fn events_are_checked_against_the_history() {
+fn a_refused_report_is_logged_with_its_code_and_changes_nothing() {
     let at = datetime!(2026-11-25 09:00 UTC);
-    let mut completed = Record::outcome(at, "ab12", Outcome::Completed).unwrap();
+    let destroyed = event(LifecycleEvent::Destroyed, at);
+    let refused = record(
+        &decision(),
+        &destroyed,
+        "hk-biolab",
+        Some(ReasonCode::LifecycleBadTime),
+        at,
+    )
+    .unwrap();
+    assert_eq!(refused.reason, Some(Some("lifecycle.bad_time".to_owned())));
+    let back = Record::from_leaf(&refused.to_leaf().unwrap()).unwrap();
+    let history = History::of(vec![found(0, decision()), found(1, back)]);
+    assert_eq!(history.events().count(), 0);
+    assert!(
+        !history.destroyed(),
+        "a refused destroyed does not close the clock"
+    );
+}
+
+/// Rule 20's checks, in the order they are made, at the record's own time.
+#[test]
+fn events_are_checked_against_the_history_and_the_clock() {
+    let completed_at = datetime!(2026-11-25 09:00 UTC);
+    let now = datetime!(2026-11-26 09:00 UTC);
+    let mut completed = Record::outcome(completed_at, "ab12", Outcome::Completed).unwrap();
     completed.details.insert("size".into(), json!(3));
     completed.details.insert(
         "sha256".into(),
@@ -81,42 +119,80 @@ fn events_are_checked_against_the_history() {
         .details
         .insert("upstream_status".into(), json!(201));
     let delivered = vec![found(0, decision()), found(1, completed)];
-    let code = |records: &[Found], tenant: &str, e: LifecycleEvent| {
-        check(&History::of(records.to_vec()), &event(e), tenant, "ab12").map_err(|e| e.code)
+    let params = params();
+    let code =
+        |records: &[Found], e: &Event| refusal(e, &History::of(records.to_vec()), now, &params);
+    let later = completed_at + time::Duration::hours(1);
+    assert_eq!(
+        code(&delivered, &event(LifecycleEvent::Stored, later)),
+        None
+    );
+    // Before the transfer completed, or ahead of the clock by more than the skew.
+    assert_eq!(
+        code(
+            &delivered,
+            &event(
+                LifecycleEvent::Destroyed,
+                completed_at - time::Duration::seconds(1)
+            )
+        ),
+        Some(ReasonCode::LifecycleBadTime)
+    );
+    assert_eq!(
+        code(
+            &delivered,
+            &event(LifecycleEvent::Stored, now + time::Duration::seconds(301))
+        ),
+        Some(ReasonCode::LifecycleBadTime)
+    );
+    // No `at`, no project, no certificate: missing evidence.
+    let no_at = Event {
+        at: None,
+        ..event(LifecycleEvent::Stored, later)
     };
     assert_eq!(
-        code(&delivered, "hk-biolab", LifecycleEvent::Stored),
-        Ok(())
+        code(&delivered, &no_at),
+        Some(ReasonCode::LifecycleMissingEvidence)
     );
+    let no_project = Event {
+        project: None,
+        ..event(LifecycleEvent::Accessed, later)
+    };
     assert_eq!(
-        code(&delivered, "sz-genomics", LifecycleEvent::Stored),
-        Err(ReasonCode::AuthForbidden),
-        "the sender does not report"
-    );
-    assert_eq!(
-        code(&delivered, "hk-otherlab", LifecycleEvent::Stored),
-        Err(ReasonCode::AuthForbidden),
-        "nor anyone else"
+        code(&delivered, &no_project),
+        Some(ReasonCode::LifecycleMissingEvidence)
     );
     // Nothing has happened to data that never arrived.
     assert_eq!(
-        code(&delivered[..1], "hk-biolab", LifecycleEvent::Stored),
-        Err(ReasonCode::LifecycleInvalidTransition)
+        code(&delivered[..1], &event(LifecycleEvent::Stored, later)),
+        Some(ReasonCode::LifecycleInvalidTransition)
     );
     let destroyed = record(
         &decision(),
-        &event(LifecycleEvent::Destroyed),
+        &event(LifecycleEvent::Destroyed, later),
         "hk-biolab",
-        at,
+        None,
+        later,
     )
     .unwrap();
     let mut after = delivered.clone();
     after.push(found(2, destroyed));
     assert!(History::of(after.clone()).destroyed());
     assert_eq!(
-        code(&after, "hk-biolab", LifecycleEvent::Accessed),
-        Err(ReasonCode::LifecycleInvalidTransition)
+        code(&after, &event(LifecycleEvent::Accessed, later)),
+        Some(ReasonCode::LifecycleInvalidTransition)
     );
+}
+
+/// Only the recipient reports, and nothing is logged for anyone else.
+#[test]
+fn only_the_recipient_is_admitted() {
+    let history = History::of(vec![found(0, decision())]);
+    assert!(admit(&history, "hk-biolab", "ab12").is_ok());
+    for tenant in ["sz-genomics", "hk-otherlab"] {
+        let refused = admit(&history, tenant, "ab12").unwrap_err();
+        assert_eq!(refused.code, ReasonCode::AuthForbidden, "{tenant}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

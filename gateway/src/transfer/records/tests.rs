@@ -49,15 +49,19 @@ fn allowed() -> Decision {
         hgr: Some(false),
         retention_days: Some(365),
         hgr_approvals: Vec::new(),
-        filing_numbers: Vec::new(),
-        pia_report_sha256: None,
+        filing_numbers: vec![
+            (Party::Processor, "GD-SC-2026-0142".to_owned()),
+            (Party::Recipient, "DPO-GBA-2026-0087".to_owned()),
+        ],
+        pia_report_sha256: Some("9f".repeat(32)),
         filing_due: Vec::new(),
         overdue_party: None,
     }
 }
 
-/// The details written before they were typed: the same keys, the same values, a key absent
-/// where it was absent (a leaf's bytes depend on both).
+/// Every key a decision record holds (RULES.md "What a decision record holds"), and a key absent
+/// where it is absent (a leaf's bytes depend on both). The keys of the first version are
+/// written as they were.
 #[test]
 fn decision_details_are_what_json_made_of_them() {
     let headers = headers();
@@ -75,10 +79,33 @@ fn decision_details_are_what_json_made_of_them() {
             "route": "gba_sc",
             "rule": null,
             "data_class": "personal",
+            "hgr": false,
+            "legal_entity": "sz-genomics",
+            "filing_numbers": [
+                {"party": "processor", "number": "GD-SC-2026-0142"},
+                {"party": "recipient", "number": "DPO-GBA-2026-0087"},
+            ],
+            "pia_report_sha256": "9f".repeat(32),
+            "hgr_approvals": [],
             "retention_days": 365,
             "flags": ["filed_late:processor"],
             "evaluated_on": "2026-11-25",
         })
+    );
+    // The party that has not filed in time is named with its denial.
+    let overdue = Decision {
+        verdict: Allowed::Deny,
+        reason: Some(ReasonCode::ContractFilingOverdue),
+        rule: Some(14),
+        flags: Vec::new(),
+        overdue_party: Some(Party::Recipient),
+        ..allowed()
+    };
+    let record = decision(&facts(Some(&headers)), Ok(&overdue)).expect("a record");
+    assert_eq!(record.details["overdue_party"], "recipient");
+    assert_eq!(
+        record.reason,
+        Some(Some("contract.filing_overdue".to_owned()))
     );
     let refused = decision(&facts(None), Err(ReasonCode::RequestMissingHeader)).expect("a record");
     assert_eq!(
@@ -94,6 +121,11 @@ fn decision_details_are_what_json_made_of_them() {
             "route": "gba_sc",
             "rule": 11,
             "data_class": null,
+            "hgr": null,
+            "legal_entity": null,
+            "filing_numbers": [],
+            "pia_report_sha256": null,
+            "hgr_approvals": [],
             "flags": [],
         })
     );
@@ -109,27 +141,36 @@ fn decision_details_are_what_json_made_of_them() {
 #[test]
 fn outcome_details_are_what_json_made_of_them() {
     let at = datetime!(2026-11-25 08:00 UTC);
+    let scope = DataScope {
+        data_class: Some(DataClass::NonPersonal),
+        hgr: Some(true),
+    };
     let completed = Ending::Completed(CompletedDetails {
         size: 1024,
         sha256: [9; 32],
         upstream_status: 201,
-    });
+        data_class: None,
+        hgr: None,
+    })
+    .in_scope(scope);
     let record = outcome("ab", ["s", "r", "i"], &completed, at).expect("a record");
     assert_eq!(
         details(&record),
-        json!({"size": 1024, "sha256": STANDARD.encode([9; 32]), "upstream_status": 201})
+        json!({"size": 1024, "sha256": STANDARD.encode([9; 32]), "upstream_status": 201,
+            "data_class": "non_personal", "hgr": true})
     );
     let failed = Ending::Failed {
         reason: ReasonCode::UpstreamUnavailable,
         details: FailedDetails {
             size: None,
             upstream_status: Some(503),
+            ..FailedDetails::default()
         },
     };
     let record = outcome("ab", ["s", "r", "i"], &failed, at).expect("a record");
     assert_eq!(
         details(&record),
-        json!({"size": null, "upstream_status": 503})
+        json!({"size": null, "upstream_status": 503, "data_class": null, "hgr": null})
     );
     assert_eq!(record.reason, Some(Some("upstream.unavailable".to_owned())));
 }
@@ -147,6 +188,13 @@ fn details_read_back_from_the_leaf_as_written() {
     assert_eq!(typed.retention_days(), Some(365));
     assert_eq!(typed.flags, [Flag::FiledLate(Party::Processor)]);
     assert_eq!(typed.evaluated_on, Some(Day(date!(2026 - 11 - 25))));
+    assert_eq!(typed.legal_entity.as_deref(), Some("sz-genomics"));
+    assert_eq!(typed.filing_numbers[1].party, Party::Recipient);
+    assert_eq!(typed.filing_numbers[1].number, "DPO-GBA-2026-0087");
+    assert_eq!(
+        typed.data_scope().scopes(),
+        loopgate_policy::Scope::of_transfer(DataClass::Personal, false)
+    );
     let refused = decision(&facts(None), Err(ReasonCode::RequestMissingHeader)).expect("a record");
     let typed: DecisionDetails = record::read(&refused).expect("decision details");
     assert_eq!(
@@ -159,6 +207,8 @@ fn details_read_back_from_the_leaf_as_written() {
         size: 5,
         sha256: [3; 32],
         upstream_status: 201,
+        data_class: Some(DataClass::Personal),
+        hgr: Some(false),
     };
     let record = outcome("ab", ["s", "r", "i"], &Ending::Completed(done), at).expect("a record");
     let leaf = Record::from_leaf(&record.to_leaf().expect("a leaf")).expect("a record");

@@ -92,3 +92,38 @@ fn counted_transfers_from_the_log_weigh_on_the_next_decision() {
     let over = volumes.evaluate(&registry, personal(1), at);
     assert_eq!(over.reason, Some(ReasonCode::VolumeRouteInsufficient));
 }
+
+/// Rule 19 counts per legal entity: the subjects another tenant of the sender's legal entity
+/// sent weigh on the sender's next decision, and stop weighing once the registry puts that
+/// tenant under another entity (nothing to rebuild: the next decision sums what is in force).
+#[test]
+fn tenants_of_one_legal_entity_share_their_counters() {
+    let volumes = Volumes::default();
+    let mut registry = registry();
+    let mut sister = registry.tenants["sz-genomics"].clone();
+    sister.id = "sz-genomics-lab2".to_owned();
+    sister.legal_entity = "sz-genomics".to_owned();
+    registry.tenants.insert(sister.id.clone(), sister);
+    let at = datetime!(2026-11-25 10:00 +8);
+    volumes.count("sz-genomics-lab2", at, &registry, DataClass::Personal, 950);
+    assert_eq!(
+        volumes.year_to_date("sz-genomics", at, &registry).subjects,
+        950
+    );
+    let over = volumes.evaluate(&registry, personal(50), at);
+    assert_eq!(over.reason, Some(ReasonCode::VolumeRouteInsufficient));
+
+    // The sister lab becomes a legal entity of its own: the sender's count is its own again.
+    if let Some(sister) = registry.tenants.get_mut("sz-genomics-lab2") {
+        sister.legal_entity = "sz-genomics-lab2".to_owned();
+    }
+    assert_eq!(
+        volumes.year_to_date("sz-genomics", at, &registry).subjects,
+        0
+    );
+    assert!(volumes.evaluate(&registry, personal(50), at).is_allowed());
+    assert_eq!(
+        volumes.year_to_date("sz-genomics", at, &registry).subjects,
+        50
+    );
+}
