@@ -1,15 +1,29 @@
 //! Acknowledged means durable, under a simulated power loss (`store::fsio::fault`), which
-//! keeps only what was synced, where a SIGKILL keeps the page cache: an fdatasync that fails
-//! after its write acknowledges nothing of the batch, its bytes are cut at once, the log fails
-//! closed, and a reopen (with or without a power loss) holds exactly the acknowledged records.
+//! keeps only what was synced, where a SIGKILL keeps the page cache:
+//!
+//! - concurrent appenders, and the power goes at a random operation (between a batch's write and
+//!   its fdatasync, in a segment's creation, in a checkpoint's replacement, ...); the unsynced
+//!   bytes and names are dropped, the last write maybe torn, and the reopened log holds every
+//!   acknowledged record at its index with its bytes, nothing half, passes `verify_dir`, and
+//!   appends on;
+//! - an fdatasync that fails after its write: nothing of the batch is acknowledged, its bytes
+//!   are cut at once, the log fails closed, and a reopen (with or without a power loss) holds
+//!   exactly the acknowledged records.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
+
+use proptest::prelude::*;
 
 use super::*;
 use crate::layout::SEGMENT_HEADER;
 use crate::store::{self, fsio::fault};
 use crate::verify::verify_dir;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../tests/common/cases.rs"]
+mod cases;
 
 const KEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 
@@ -38,6 +52,166 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// What the appenders were told: `(index, leaf)` of each acknowledged record, and every leaf
+/// they tried.
+#[derive(Default)]
+struct Told {
+    acked: Vec<(u64, Vec<u8>)>,
+    tried: HashSet<Vec<u8>>,
+}
+
+/// `appenders` tasks at once, each appending `per` records one after another (going on after
+/// errors).
+fn append_concurrently(
+    rt: &tokio::runtime::Runtime,
+    log: &Log,
+    appenders: usize,
+    per: u64,
+    pad: usize,
+    told: &mut Told,
+) {
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..appenders)
+            .map(|a| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for j in 0..per {
+                        let leaf = leaf(a + 1, j, pad + (a * 97 + j as usize * 31) % 300);
+                        let result = log.append(leaf.clone()).await;
+                        out.push((leaf, result));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    for (leaf, result) in results {
+        told.tried.insert(leaf.clone());
+        match result {
+            Ok(a) => told.acked.push((a.index, leaf)),
+            Err(Error::Unavailable(_)) => {}
+            Err(e) => panic!("an append failed otherwise than unavailable: {e}"),
+        }
+    }
+}
+
+/// Every segment file ends just past its last record: the zeros preallocated past the records
+/// are cut from a segment before the next one is made, and from the last one by open.
+fn segments_end_at_their_records(dir: &Path) -> std::result::Result<(), String> {
+    for (first, path) in store::list_segments(&dir.join(SEGMENTS)).unwrap() {
+        let scanned = store::scan(&path, first, SEGMENT_HEADER, first, |_, _, _| Ok(())).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        if scanned.bad.is_some() || scanned.end != len {
+            return Err(format!(
+                "{} is {len} bytes but its records end at {} ({:?})",
+                path.display(),
+                scanned.end,
+                scanned.bad
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the log after a power loss; `crash_at`: the power goes again at that operation of the
+/// recovery (then the open may fail, and the next one, after that power loss, must not).
+fn reopen(dir: &Path, crash_at: Option<u64>, tear: Option<u16>) -> Result<Log> {
+    if let Some(n) = crash_at {
+        fault::crash_after(dir, n);
+        let opened = Log::open(config(dir));
+        let crashed = fault::crashed(dir);
+        if !crashed {
+            // The recovery finished before the countdown: disarm it.
+            fault::power_loss(dir, None).unwrap();
+            return opened;
+        }
+        drop(opened);
+        fault::power_loss(dir, tear).unwrap();
+    }
+    Log::open(config(dir))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(16)))]
+
+    /// The power goes at a random operation while several appenders write; every record that
+    /// was acknowledged survives at its index with its bytes, and nothing else is half there.
+    #[test]
+    fn acknowledged_records_survive_a_power_loss(
+        before in 0u64..10,
+        appenders in 1usize..6,
+        per in 1u64..12,
+        pad in 100usize..500,
+        at_a_sync in any::<bool>(),
+        crash_permille in 0u64..1000,
+        tear in proptest::option::of(0u16..=1000),
+        crash_in_recovery in proptest::option::of(1u64..10),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let _tracked = fault::track(path);
+        let rt = rt();
+        let log = Log::open(config(path)).unwrap();
+        let mut told = Told::default();
+        for j in 0..before {
+            let leaf = leaf(0, j, pad);
+            let a = rt.block_on(log.append(leaf.clone())).unwrap();
+            told.tried.insert(leaf.clone());
+            told.acked.push((a.index, leaf));
+        }
+        // The power goes at some operation of the appends (about three per batch) or at some
+        // sync (then right after the writes it would have made durable).
+        let work = appenders as u64 * per;
+        if at_a_sync {
+            fault::crash_at_sync(path, 1 + crash_permille * work / 1000);
+        } else {
+            fault::crash_after(path, 1 + crash_permille * 3 * work / 1000);
+        }
+        append_concurrently(&rt, &log, appenders, per, pad, &mut told);
+        // The threads stop; whatever they still write (the last checkpoint) fails after a crash.
+        drop(log);
+        fault::power_loss(path, tear).unwrap();
+
+        let log = match reopen(path, crash_in_recovery, tear) {
+            Ok(log) => log,
+            Err(e) => return Err(TestCaseError::fail(format!("reopen after a power loss: {e}"))),
+        };
+        let size = log.size();
+        for (index, leaf) in &told.acked {
+            prop_assert!(*index < size, "acknowledged record {} lost (size {})", index, size);
+            prop_assert_eq!(&log.read(*index).unwrap(), leaf, "record {} changed", index);
+        }
+        // Unacknowledged records may survive, whole: each one a record that was appended, once.
+        let mut seen = HashSet::new();
+        for i in 0..size {
+            let leaf = log.read(i).unwrap();
+            prop_assert!(told.tried.contains(&leaf), "record {} was never appended", i);
+            prop_assert!(seen.insert(leaf), "record {} is there twice", i);
+        }
+        if let Err(e) = segments_end_at_their_records(path) {
+            return Err(TestCaseError::fail(e));
+        }
+        // Appends go on after the reopen, from the recovered size.
+        let more: Vec<_> = (0..3).map(|j| leaf(9, j, pad)).collect();
+        for (j, leaf) in more.iter().enumerate() {
+            let a = rt.block_on(log.append(leaf.clone())).unwrap();
+            prop_assert_eq!(a.index, size + j as u64);
+        }
+        rt.block_on(log.shutdown()).unwrap();
+        drop(log);
+        let report = verify_dir(path, Some(&SigningKey::parse(KEY).unwrap().verifier())).unwrap();
+        prop_assert_eq!(report.size, size + 3);
+        prop_assert_eq!(report.checkpoint.map(|c| c.size()), Some(size + 3));
+        prop_assert_eq!(report.torn_tail, None);
+    }
 }
 
 /// An fdatasync that fails after its write went through (`persisted`: its bytes reached the
