@@ -2,10 +2,10 @@
 //! keeps only what was synced, where a SIGKILL keeps the page cache:
 //!
 //! - concurrent appenders, and the power goes at a random operation (between a batch's write and
-//!   its fdatasync, in a segment's creation, in a checkpoint's replacement, ...); the unsynced
-//!   bytes and names are dropped, the last write maybe torn, and the reopened log holds every
-//!   acknowledged record at its index with its bytes, nothing half, passes `verify_dir`, and
-//!   appends on;
+//!   its fdatasync, in a segment's creation, in a checkpoint's replacement, ...), or the process
+//!   dies there and the power goes after the next process recovered; the unsynced bytes and names
+//!   are dropped, the last write maybe torn, and the reopened log holds every acknowledged record
+//!   at its index with its bytes, nothing half, passes `verify_dir`, and appends on;
 //! - an fdatasync that fails after its write: nothing of the batch is acknowledged, its bytes
 //!   are cut at once, the log fails closed, and a reopen (with or without a power loss) holds
 //!   exactly the acknowledged records.
@@ -153,6 +153,7 @@ proptest! {
         at_a_sync in any::<bool>(),
         crash_permille in 0u64..1000,
         tear in proptest::option::of(0u16..=1000),
+        killed_first in any::<bool>(),
         crash_in_recovery in proptest::option::of(1u64..10),
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -178,6 +179,16 @@ proptest! {
         append_concurrently(&rt, &log, appenders, per, pad, &mut told);
         // The threads stop; whatever they still write (the last checkpoint) fails after a crash.
         drop(log);
+        if killed_first {
+            // The process died and the machine did not: the next process recovers from the page
+            // cache (and must make durable what it adopts), and the power goes after that.
+            fault::kill(path);
+            let log = Log::open(config(path)).unwrap();
+            for (index, leaf) in &told.acked {
+                prop_assert_eq!(&log.read(*index).unwrap(), leaf, "record {} after a kill", index);
+            }
+            drop(log);
+        }
         fault::power_loss(path, tear).unwrap();
 
         let log = match reopen(path, crash_in_recovery, tear) {
@@ -298,4 +309,46 @@ fn a_failed_fdatasync_acknowledges_nothing_and_cuts_the_batch() {
             assert_eq!(verify_dir(path, None).unwrap().size, 6, "{case}");
         }
     }
+}
+
+/// A process killed between a batch's write and its fdatasync leaves the batch whole in the
+/// page cache; the next process adopts it as records and signs a checkpoint over them, so it
+/// must make them durable first: a power loss after that recovery must not take back what it
+/// signed (the log would then refuse to open). The batch here ends the segment (past its size
+/// limit, with no zeros after it), so that no cut of preallocated zeros syncs it by the way.
+#[test]
+fn records_a_recovery_adopts_are_durable_before_it_signs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let _tracked = fault::track(path);
+    let rt = rt();
+    let mut c = config(path);
+    c.segment_max_bytes = 4096;
+    let log = Log::open(c).unwrap();
+    for j in 0..9 {
+        rt.block_on(log.append(leaf(0, j, 400))).unwrap();
+    }
+    fault::crash_at_sync(path, 1);
+    assert!(rt.block_on(log.append(leaf(0, 9, 400))).is_err());
+    drop(log);
+    let segment = path.join(SEGMENTS).join(crate::layout::segment_name(0));
+    let scanned = store::scan(&segment, 0, SEGMENT_HEADER, 0, |_, _, _| Ok(())).unwrap();
+    assert_eq!(
+        scanned.next_index, 10,
+        "the batch is whole in the page cache"
+    );
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        scanned.end,
+        "no zeros after it"
+    );
+
+    fault::kill(path);
+    let log = Log::open(config(path)).unwrap();
+    assert_eq!(log.size(), 10, "the next process adopts the batch");
+    drop(log);
+    fault::power_loss(path, None).unwrap();
+    let log = Log::open(config(path)).unwrap();
+    assert_eq!(log.size(), 10);
+    assert_eq!(log.read(9).unwrap(), leaf(0, 9, 400));
 }

@@ -53,6 +53,13 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
     let stored = read_stored(&cp_path)?;
     let floor = stored.as_ref().map_or(0, |s| s.1);
     let segments = store::list_segments(&seg_dir)?;
+    // Only the last segment can hold records that were never synced (a batch is written only
+    // after the previous one was, and a segment is made only after that): those a killed
+    // process left in the page cache. Make them durable before anything counts or signs them,
+    // or a power loss now could take back records a checkpoint signed below covers.
+    if let Some((_, last)) = segments.last() {
+        fsio::sync_file(last)?;
+    }
     if index.check_terms_layout()? {
         tracing::info!("the audit query index has an older layout; rebuilding its terms");
     }

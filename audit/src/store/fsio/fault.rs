@@ -3,7 +3,7 @@
 //! - [`set`]: every operation fails with EIO before it starts;
 //! - [`fail_syncs`]: the next syncs fail with EIO *after* their writes, as a disk that takes
 //!   the bytes and then cannot make them durable;
-//! - the **power-loss simulation** ([`track`], [`crash_after`], [`power_loss`]): every write
+//! - the **power-loss simulation** ([`track`], [`crash_after`], [`power_loss`], [`kill`]): every write
 //!   or cut made since a file's last successful sync is recorded with what it replaced (the old
 //!   bytes and the old length), and so is every name created, renamed or removed since its
 //!   directory's last sync. A crash, fired by a countdown of operations (so it can fall between
@@ -155,6 +155,17 @@ pub(crate) fn crash_after(dir: &Path, n: u64) {
 /// writes it would have made durable went through, and are lost at the [`power_loss`].
 pub(crate) fn crash_at_sync(dir: &Path, n: u64) {
     entry(&mut sims(), dir).crash_in = Some((n.max(1), true));
+}
+
+/// The process dies but the machine does not, as with SIGKILL: what was written stays, in the
+/// page cache, still unsynced (a later [`power_loss`] drops what nobody synced since), and
+/// operations work again (for the next process).
+pub(crate) fn kill(dir: &Path) {
+    let mut sims = sims();
+    let sim = entry(&mut sims, dir);
+    sim.crashed = false;
+    sim.crash_in = None;
+    sim.failing_syncs = 0;
 }
 
 /// Whether the crash of [`crash_after`] happened.

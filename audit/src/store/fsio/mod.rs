@@ -1,7 +1,8 @@
 //! The only ways this crate writes files: create-exclusive, append-and-sync (with zeros
-//! preallocated past the appended bytes), truncate-and-sync, replace, and remove (of a segment
-//! that never held a record, or of the space probe). Each one leaves the file (and, where a
-//! name changes, its directory) synced before it returns.
+//! preallocated past the appended bytes), truncate-and-sync, sync (of a segment recovery
+//! adopts), replace, and remove (of a segment that never held a record, or of the space probe).
+//! Each one leaves the file (and, where a name changes, its directory) synced before it
+//! returns.
 //!
 //! They are made of the primitives at the end of this file, one system call each: [`create`],
 //! [`write_all_at`], [`write_at`], [`set_len`], [`sync_data`], [`sync_all`], [`sync_dir`],
@@ -67,6 +68,13 @@ pub(crate) fn append_and_sync(
 pub(crate) fn truncate_and_sync(f: &File, path: &Path, len: u64) -> Result<()> {
     set_len(f, path, len)?;
     sync_all(f, path)
+}
+
+/// `fdatasync`s the existing file `path` (recovery makes the records that a killed process left
+/// in the page cache durable before it counts or signs them).
+pub(crate) fn sync_file(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    sync_data(&f, path)
 }
 
 /// Replaces `path` atomically with `bytes`: a temporary file beside it, fsync, rename, fsync
