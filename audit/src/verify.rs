@@ -40,9 +40,21 @@ pub struct Report {
 /// index remembers the log has signed (when `dir/index` can be opened: not while a running log
 /// holds it), and the records below the stored checkpoint's size must hash to its root. A
 /// directory whose checkpoint and index were both removed cannot tell that records were cut
-/// from its end.
+/// from its end; [`verify_dir_against`] with a checkpoint kept elsewhere can.
 pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
     verify(dir, key, None)
+}
+
+/// Verifies the data directory `dir` as [`verify_dir`] does (with `key`), and against
+/// `checkpoint`: the text of a signed checkpoint kept outside the directory (by a regulator, an
+/// auditor, a receipt), which `key` must verify. The segments must hold at least its size
+/// (else [`Error::CheckpointMismatch`] naming the first missing record), their first records
+/// must hash to its root (else [`Error::CheckpointMismatch`] saying so, with the first altered
+/// record when the index can tell), and a damaged frame below its size is [`Error::Corrupt`],
+/// never a torn tail. A bad signature is [`Error::BadCheckpoint`].
+pub fn verify_dir_against(dir: &Path, key: &VerifierKey, checkpoint: &str) -> Result<Report> {
+    let given = Checkpoint::open(checkpoint, key)?;
+    verify(dir, Some(key), Some(&given))
 }
 
 /// [`verify_dir`], and against the `given` checkpoint when there is one.

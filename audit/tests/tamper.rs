@@ -3,7 +3,8 @@
 //! `loopgate audit verify`), which names the first bad index; `Log::open` refuses the same.
 //! A cut at a frame boundary leaves a well-formed shorter log: it is refused by what remembers
 //! the log's signed size (the stored checkpoint, the index), even when the checkpoint is deleted
-//! or rolled back.
+//! or rolled back; with both gone only a checkpoint kept elsewhere (`verify_dir_against`) can
+//! tell.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -11,7 +12,7 @@ mod common;
 
 use std::path::Path;
 
-use loopgate_audit::{Error, Log, VerifierKey, verify_dir};
+use loopgate_audit::{Error, Log, VerifierKey, verify_dir, verify_dir_against};
 
 /// A log of 60 records over several segments, shut down cleanly (checkpoint at 60).
 fn sealed_log() -> tempfile::TempDir {
@@ -237,6 +238,77 @@ fn removing_the_index_does_not_forget_what_the_checkpoint_says() {
     // The refused open rebuilt the index, which now remembers too.
     std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
     assert_open_refuses(dir.path(), 60, 58, "remembers it");
+}
+
+/// With the stored checkpoint *and* the index removed, nothing in the directory remembers how
+/// many records the log signed: a cut at a frame boundary leaves a well-formed log, which
+/// `verify_dir` passes and `Log::open` takes (signing the shorter tree). This is what a
+/// checkpoint kept elsewhere is for: `verify_dir_against` finds the records missing, before
+/// that open and after it.
+#[test]
+fn without_checkpoint_and_index_only_a_checkpoint_kept_elsewhere_finds_a_cut() {
+    let (dir, checkpoints) = sealed_log_and_checkpoints();
+    cut_before(dir.path(), 58);
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    assert_eq!(verify_dir(dir.path(), Some(&key())).unwrap().size, 58);
+    for _ in 0..2 {
+        let err = verify_dir_against(dir.path(), &key(), &checkpoints[59]).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::CheckpointMismatch(_)), "{msg}");
+        assert!(msg.contains("record 58 is the first missing"), "{msg}");
+        assert!(msg.contains("the checkpoint given"), "{msg}");
+        let report = verify_dir_against(dir.path(), &key(), &checkpoints[57]).unwrap();
+        assert_eq!(report.size, 58);
+        let log = common::open(dir.path());
+        assert_eq!(log.size(), 58);
+        drop(log);
+    }
+}
+
+#[test]
+fn verify_against_a_checkpoint_kept_elsewhere() {
+    let (dir, checkpoints) = sealed_log_and_checkpoints();
+    // Any earlier checkpoint, and the last one, hold.
+    for m in [1, 17, 40, 60] {
+        let report = verify_dir_against(dir.path(), &key(), &checkpoints[m - 1]).unwrap();
+        assert_eq!((report.size, report.checkpoint.unwrap().size()), (60, 60));
+    }
+    // Signed by another key, or not for this key at all: refused.
+    let other = loopgate_audit::SigningKey::generate("PeterNeumann").unwrap();
+    let forged = loopgate_audit::Checkpoint::sign("PeterNeumann", 60, [7; 32], &other).unwrap();
+    assert!(matches!(
+        verify_dir_against(dir.path(), &key(), forged.text()),
+        Err(Error::BadCheckpoint(_))
+    ));
+    // A record below it rewritten with a valid checksum, the stored checkpoint and the index
+    // removed: the directory is self-consistent, the checkpoint kept elsewhere is not.
+    rewrite_with_valid_checksum(dir.path(), 30);
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    assert_eq!(verify_dir(dir.path(), Some(&key())).unwrap().size, 60);
+    let err = verify_dir_against(dir.path(), &key(), &checkpoints[44]).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::CheckpointMismatch(_)), "{msg}");
+    assert!(
+        msg.contains("records 0..45 do not hash to the root of the checkpoint given"),
+        "{msg}"
+    );
+    // Below the altered record, the log still holds.
+    verify_dir_against(dir.path(), &key(), &checkpoints[29]).unwrap();
+    // A damaged frame below the checkpoint given is corruption, named, not a torn tail.
+    let (seg, off, len) = locate(dir.path(), 59);
+    let mut b = std::fs::read(&seg).unwrap();
+    b[off + len - 3] ^= 0x01;
+    std::fs::write(&seg, b).unwrap();
+    assert!(
+        verify_dir(dir.path(), Some(&key()))
+            .unwrap()
+            .torn_tail
+            .is_some()
+    );
+    let err = verify_dir_against(dir.path(), &key(), &checkpoints[59]).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { index: 59, .. }), "{err}");
 }
 
 /// Flips a byte of record `index`'s leaf and recomputes the frame checksum, as a careful
