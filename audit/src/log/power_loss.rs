@@ -140,13 +140,13 @@ fn reopen(dir: &Path, crash_at: Option<u64>, tear: Option<u16>) -> Result<Log> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases::cases(16)))]
+    #![proptest_config(ProptestConfig::with_cases(cases::cases(32)))]
 
     /// The power goes at a random operation while several appenders write; every record that
     /// was acknowledged survives at its index with its bytes, and nothing else is half there.
     #[test]
     fn acknowledged_records_survive_a_power_loss(
-        before in 0u64..10,
+        before in 0u64..24,
         appenders in 1usize..6,
         per in 1u64..12,
         pad in 100usize..500,
@@ -157,8 +157,10 @@ proptest! {
         crash_in_recovery in proptest::option::of(1u64..10),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        let _tracked = fault::track(path);
+        let _tracked = fault::track(dir.path());
+        // A new data directory: its own name is durable only once its parent is synced.
+        let data = dir.path().join("data");
+        let path = data.as_path();
         let rt = rt();
         let log = Log::open(config(path)).unwrap();
         let mut told = Told::default();
@@ -168,15 +170,16 @@ proptest! {
             told.tried.insert(leaf.clone());
             told.acked.push((a.index, leaf));
         }
-        // The power goes at some operation of the appends (about three per batch) or at some
-        // sync (then right after the writes it would have made durable).
-        let work = appenders as u64 * per;
+        // The power goes at some operation of the appends, or at some sync (then right after the
+        // writes it would have made durable). Each appender waits for one append before the
+        // next, so there are at least `per` batches, each a write and a sync: it does go.
         if at_a_sync {
-            fault::crash_at_sync(path, 1 + crash_permille * work / 1000);
+            fault::crash_at_sync(path, 1 + crash_permille * per / 1000);
         } else {
-            fault::crash_after(path, 1 + crash_permille * 3 * work / 1000);
+            fault::crash_after(path, 1 + crash_permille * 2 * per / 1000);
         }
         append_concurrently(&rt, &log, appenders, per, pad, &mut told);
+        prop_assert!(fault::crashed(path), "the power did not go");
         // The threads stop; whatever they still write (the last checkpoint) fails after a crash.
         drop(log);
         if killed_first {
@@ -190,6 +193,13 @@ proptest! {
             drop(log);
         }
         fault::power_loss(path, tear).unwrap();
+        // As the power left it, the directory verifies (a torn tail is only a note), with its
+        // stored checkpoint and key.
+        let vkey = SigningKey::parse(KEY).unwrap().verifier();
+        match verify_dir(path, None) {
+            Ok(report) => prop_assert!(report.checkpoint.is_some(), "no stored checkpoint"),
+            Err(e) => return Err(TestCaseError::fail(format!("verify after a power loss: {e}"))),
+        }
 
         let log = match reopen(path, crash_in_recovery, tear) {
             Ok(log) => log,
@@ -218,7 +228,7 @@ proptest! {
         }
         rt.block_on(log.shutdown()).unwrap();
         drop(log);
-        let report = verify_dir(path, Some(&SigningKey::parse(KEY).unwrap().verifier())).unwrap();
+        let report = verify_dir(path, Some(&vkey)).unwrap();
         prop_assert_eq!(report.size, size + 3);
         prop_assert_eq!(report.checkpoint.map(|c| c.size()), Some(size + 3));
         prop_assert_eq!(report.torn_tail, None);
@@ -351,4 +361,40 @@ fn records_a_recovery_adopts_are_durable_before_it_signs_them() {
     let log = Log::open(config(path)).unwrap();
     assert_eq!(log.size(), 10);
     assert_eq!(log.read(9).unwrap(), leaf(0, 9, 400));
+}
+
+/// What `shutdown` stores is durable: the latest checkpoint (and the verifier key) are there,
+/// whole, after a power loss that follows it.
+#[test]
+fn the_checkpoint_stored_at_shutdown_survives_a_power_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let _tracked = fault::track(path);
+    let rt = rt();
+    let log = Log::open(config(path)).unwrap();
+    for j in 0..5 {
+        rt.block_on(log.append(leaf(0, j, 200))).unwrap();
+    }
+    rt.block_on(log.shutdown()).unwrap();
+    drop(log);
+    fault::power_loss(path, None).unwrap();
+    let vkey = SigningKey::parse(KEY).unwrap().verifier();
+    let text = std::fs::read_to_string(path.join(CHECKPOINT)).unwrap();
+    assert_eq!(Checkpoint::open(&text, &vkey).unwrap().size(), 5);
+    let stored_key = std::fs::read_to_string(path.join(VERIFIER_KEY)).unwrap();
+    assert_eq!(stored_key.trim(), vkey.to_string());
+}
+
+/// The space probe leaves nothing behind, not even after a power loss.
+#[test]
+fn the_space_probe_leaves_nothing_after_a_power_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let _tracked = fault::track(path);
+    let log = Log::open(config(path)).unwrap();
+    log.probe_space().unwrap();
+    drop(log);
+    fault::power_loss(path, None).unwrap();
+    assert!(!path.join(SPACE_PROBE).exists());
+    assert!(!path.join(format!("{SPACE_PROBE}.tmp")).exists());
 }

@@ -13,9 +13,9 @@
 //!   from `fsio` leaves the writes it should have made durable recorded, and the simulation
 //!   drops them.
 //!
-//! What it does not model: directories created (the log creates them once, when it is new),
-//! sled's own files (the index is rebuilt from the segments, and it is never ahead of them:
-//! it only holds acknowledged records), and writes reordered around a sync.
+//! What it does not model: sled's own files (the index is rebuilt from the segments, and it is
+//! never ahead of them: it only holds records that were synced and signed), and writes
+//! reordered around a sync.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -85,9 +85,16 @@ fn eio() -> std::io::Error {
     std::io::Error::from_raw_os_error(5)
 }
 
-/// The directory's entry, made if missing.
+/// The entry of the directory holding `path` (the deepest one, if they nest).
+fn find(sims: &[Sim], path: &Path) -> Option<usize> {
+    (0..sims.len())
+        .filter(|&i| path.starts_with(&sims[i].root))
+        .max_by_key(|&i| sims[i].root.components().count())
+}
+
+/// The entry of `dir` or of the directory holding it, made for `dir` if there is none.
 fn entry<'a>(sims: &'a mut Vec<Sim>, dir: &Path) -> &'a mut Sim {
-    if let Some(i) = sims.iter().position(|s| s.root == dir) {
+    if let Some(i) = find(sims, dir) {
         return &mut sims[i];
     }
     sims.push(Sim {
@@ -170,7 +177,7 @@ pub(crate) fn kill(dir: &Path) {
 
 /// Whether the crash of [`crash_after`] happened.
 pub(crate) fn crashed(dir: &Path) -> bool {
-    sims().iter().any(|s| s.root == dir && s.crashed)
+    with_sim(dir, |sim| sim.crashed).unwrap_or(false)
 }
 
 /// What a [`power_loss`] undid.
@@ -232,14 +239,25 @@ pub(crate) fn power_loss(dir: &Path, tear: Option<u16>) -> Result<Lost> {
         lost.undone += undos.len();
         undo(&path, undos)?;
     }
+    // The deepest directories first: a directory whose own creation is undone takes what is
+    // in it along.
+    let mut names: Vec<_> = names.into_iter().collect();
+    names.sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
     for (_, changes) in names {
         for change in changes.into_iter().rev() {
             lost.names += 1;
             match change {
-                NameChange::Created(path) => match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                },
+                NameChange::Created(path) => {
+                    let removed = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                    match removed {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                        _ => {}
+                    }
+                }
                 NameChange::Renamed { from, to, replaced } => {
                     std::fs::rename(&to, &from)?;
                     if let Some(saved) = replaced {
@@ -288,7 +306,8 @@ fn restore(path: &Path, saved: Saved) -> Result<()> {
 /// none.
 fn with_sim<T>(path: &Path, f: impl FnOnce(&mut Sim) -> T) -> Option<T> {
     let mut sims = sims();
-    sims.iter_mut().find(|s| path.starts_with(&s.root)).map(f)
+    let i = find(&sims, path)?;
+    Some(f(&mut sims[i]))
 }
 
 /// Counts an operation (`sync`: a sync) and says whether it may run.
@@ -423,10 +442,35 @@ pub(super) fn syncing(path: &Path) -> Result<()> {
     with_sim(path, |sim| start(sim, true)).unwrap_or(Ok(()))
 }
 
-/// Counts an operation that records nothing (a directory's creation), failing it when the
-/// directory is failing or crashed.
-pub(super) fn starting(path: &Path) -> Result<()> {
-    with_sim(path, |sim| start(sim, false)).unwrap_or(Ok(()))
+/// The directories a `create_dir_all(path)` is about to create (those under a tracked
+/// directory).
+pub(super) fn creating_dirs(path: &Path) -> Result<Vec<PathBuf>> {
+    with_sim(path, |sim| {
+        start(sim, false)?;
+        let mut missing = Vec::new();
+        if sim.tracking {
+            let mut at = Some(path);
+            while let Some(dir) = at.filter(|d| d.starts_with(&sim.root) && !d.exists()) {
+                missing.push(dir.to_owned());
+                at = dir.parent();
+            }
+        }
+        Ok(missing)
+    })
+    .unwrap_or(Ok(Vec::new()))
+}
+
+pub(super) fn created_dirs(path: &Path, missing: Vec<PathBuf>, created: Result<()>) -> Result<()> {
+    created?;
+    with_sim(path, |sim| {
+        for dir in missing.into_iter().rev() {
+            sim.dirs
+                .entry(parent(&dir))
+                .or_default()
+                .push(NameChange::Created(dir));
+        }
+    });
+    Ok(())
 }
 
 pub(super) fn synced(path: &Path, synced: Result<()>) -> Result<()> {
@@ -580,6 +624,23 @@ mod tests {
         remove_file(&kept).unwrap();
         power_loss(dir.path(), None).unwrap();
         assert_eq!(std::fs::read(&kept).unwrap(), b"four");
+    }
+
+    #[test]
+    fn a_directory_is_there_only_once_its_parent_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let _tracked = track(dir.path());
+        let (kept, lost) = (dir.path().join("kept"), dir.path().join("lost/inner"));
+        create_dir(&kept).unwrap();
+        create_dir_all(&lost).unwrap();
+        replace(
+            &lost.join("f"),
+            b"synced, but in a directory whose name is not",
+        )
+        .unwrap();
+        power_loss(dir.path(), None).unwrap();
+        assert!(kept.is_dir());
+        assert!(!dir.path().join("lost").exists());
     }
 
     #[test]

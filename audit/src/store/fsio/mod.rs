@@ -6,7 +6,7 @@
 //!
 //! They are made of the primitives at the end of this file, one system call each: [`create`],
 //! [`write_all_at`], [`write_at`], [`set_len`], [`sync_data`], [`sync_all`], [`sync_dir`],
-//! [`rename`], [`remove_file`] and [`create_dir_all`]. In a test build each primitive also
+//! [`rename`], [`remove_file`] and [`create_dir_all`] (which creates the missing parents too). In a test build each primitive also
 //! tells the power-loss simulation in [`fault`] what it did (the bytes and lengths a write or
 //! a cut replaced, the names it created, renamed or removed, and which file or directory a sync
 //! made durable), so that a simulated crash can put every file back as the disk had it at its
@@ -185,11 +185,11 @@ fn remove_file(path: &Path) -> Result<()> {
         .map_err(|e| Error::io("remove", path, e))
 }
 
-/// Creates a directory and its parents (not undone by the simulation: it only ever runs when
-/// a log is opened for the first time).
+/// Creates a directory and its parents.
 fn create_dir_all(path: &Path) -> Result<()> {
-    fault::starting(path).map_err(|e| Error::io("create directory", path, e))?;
-    std::fs::create_dir_all(path).map_err(|e| Error::io("create directory", path, e))
+    let missing = fault::creating_dirs(path).map_err(|e| Error::io("create directory", path, e))?;
+    fault::created_dirs(path, missing, std::fs::create_dir_all(path))
+        .map_err(|e| Error::io("create directory", path, e))
 }
 
 /// Outside tests the hooks do nothing: each primitive compiles to its plain call.
@@ -228,8 +228,13 @@ mod fault {
     }
 
     #[inline(always)]
-    pub(super) fn starting(_: &Path) -> Result<()> {
-        Ok(())
+    pub(super) fn creating_dirs(_: &Path) -> Result<Before> {
+        Ok(Before)
+    }
+
+    #[inline(always)]
+    pub(super) fn created_dirs(_: &Path, _: Before, created: Result<()>) -> Result<()> {
+        created
     }
 
     #[inline(always)]
