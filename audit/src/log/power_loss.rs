@@ -129,8 +129,8 @@ fn reopen(dir: &Path, crash_at: Option<u64>, tear: Option<u16>) -> Result<Log> {
         let opened = Log::open(config(dir));
         let crashed = fault::crashed(dir);
         if !crashed {
-            // The recovery finished before the countdown: disarm it.
-            fault::power_loss(dir, None).unwrap();
+            // The recovery finished before the countdown.
+            fault::disarm(dir);
             return opened;
         }
         drop(opened);

@@ -164,6 +164,11 @@ pub(crate) fn crash_at_sync(dir: &Path, n: u64) {
     entry(&mut sims(), dir).crash_in = Some((n.max(1), true));
 }
 
+/// Calls off a crash that has not happened yet.
+pub(crate) fn disarm(dir: &Path) {
+    with_sim(dir, |sim| sim.crash_in = None);
+}
+
 /// The process dies but the machine does not, as with SIGKILL: what was written stays, in the
 /// page cache, still unsynced (a later [`power_loss`] drops what nobody synced since), and
 /// operations work again (for the next process).
