@@ -105,6 +105,15 @@ impl Error {
         }
     }
 
+    /// The segments hold `held` records, fewer than the `signed` of a checkpoint this log
+    /// signed (`evidence`: who remembers it; `then`: what to do, if anything).
+    pub(crate) fn missing_records(signed: u64, held: u64, evidence: &str, then: &str) -> Self {
+        Error::CheckpointMismatch(format!(
+            "the log has signed a checkpoint of {signed} records but its segments hold {held}: \
+             records {held}..{signed} are missing (record {held} is the first missing; {evidence}){then}"
+        ))
+    }
+
     /// A malformed argument.
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Error::Invalid {

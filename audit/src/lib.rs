@@ -31,4 +31,4 @@ pub use tree::{
     CompactRange, Hash, LeafHashes, PerfectHashes, consistency_proof, empty_root, inclusion_proof,
     leaf_hash, node_hash, root, root_from_inclusion_proof, verify_consistency, verify_inclusion,
 };
-pub use verify::{Receipt, Report, verify_dir, verify_receipt};
+pub use verify::{Receipt, Report, verify_dir, verify_dir_against, verify_receipt};

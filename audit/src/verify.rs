@@ -35,18 +35,70 @@ pub struct Report {
 }
 
 /// Verifies the data directory `dir`. Without `key`, the directory's `log.pub` is used.
+///
+/// The segments must hold at least as many records as the stored checkpoint covers, or as the
+/// index remembers the log has signed (when `dir/index` can be opened: not while a running log
+/// holds it), and the records below the stored checkpoint's size must hash to its root. A
+/// directory whose checkpoint and index were both removed cannot tell that records were cut
+/// from its end; [`verify_dir_against`] with a checkpoint kept elsewhere can.
 pub fn verify_dir(dir: &Path, key: Option<&VerifierKey>) -> Result<Report> {
+    verify(dir, key, None)
+}
+
+/// Verifies the data directory `dir` as [`verify_dir`] does (with `key`), and against
+/// `checkpoint`: the text of a signed checkpoint kept outside the directory (by a regulator, an
+/// auditor, a receipt), which `key` must verify. The segments must hold at least its size
+/// (else [`Error::CheckpointMismatch`] naming the first missing record), their first records
+/// must hash to its root (else [`Error::CheckpointMismatch`] saying so, with the first altered
+/// record when the index can tell), and a damaged frame below its size is [`Error::Corrupt`],
+/// never a torn tail. A bad signature is [`Error::BadCheckpoint`].
+pub fn verify_dir_against(dir: &Path, key: &VerifierKey, checkpoint: &str) -> Result<Report> {
+    let given = Checkpoint::open(checkpoint, key)?;
+    verify(dir, Some(key), Some(&given))
+}
+
+/// [`verify_dir`], and against the `given` checkpoint when there is one.
+fn verify(dir: &Path, key: Option<&VerifierKey>, given: Option<&Checkpoint>) -> Result<Report> {
     let (key, key_from_data_dir) = load_key(dir, key)?;
     let stored = crate::log::read_stored_checkpoint(&dir.join(CHECKPOINT))?;
-    let floor = stored.as_ref().map_or(0, |s| s.1);
+    let index = open_index(dir);
+    let remembered = index.as_ref().and_then(|i| i.signed().ok()).unwrap_or(0);
+    let stored_size = stored.as_ref().map(|s| s.1);
+    let given_size = given.map_or(0, Checkpoint::size);
+    // Records below any checkpoint the log signed were acknowledged: damage there is never a
+    // torn tail.
+    let floor = remembered.max(stored_size.unwrap_or(0)).max(given_size);
     let segments = list_segments(dir)?;
-    let hashed = hash_segments(&segments, floor)?;
+    let hashed = hash_segments(&segments, floor, [stored_size.unwrap_or(0), given_size])?;
+    let size = hashed.compact.size();
+    if let Some(cp) = given {
+        let root = (hashed.roots[1].as_ref(), cp.root());
+        check_prefix(cp.size(), root, size, "the checkpoint given", || {
+            first_differing_leaf(index.as_ref(), &segments, cp.size())
+        })?;
+    }
     let checkpoint = match stored {
-        Some(stored) => check_stored(dir, &segments, stored, &hashed, key.as_ref())?,
+        Some((text, m, root_m)) => {
+            let root = (hashed.roots[0].as_ref(), &root_m);
+            check_prefix(m, root, size, "the stored checkpoint", || {
+                first_differing_leaf(index.as_ref(), &segments, m)
+            })?;
+            key.as_ref()
+                .map(|key| Checkpoint::open(&text, key))
+                .transpose()?
+        }
         None => None,
     };
+    if remembered > size {
+        let evidence = format!(
+            "the index {} remembers it; the stored checkpoint {}",
+            dir.join(crate::log::INDEX).display(),
+            stored_size.map_or("is missing".to_owned(), |m| format!("covers only {m}"))
+        );
+        return Err(Error::missing_records(remembered, size, &evidence, ""));
+    }
     Ok(Report {
-        size: hashed.compact.size(),
+        size,
         root: hashed.compact.root(),
         segments: segments.len(),
         checkpoint,
@@ -79,25 +131,40 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     store::list_segments(&seg_dir)
 }
 
+/// The directory's index, when there is one and no running log holds it. Never trusted to
+/// vouch for anything: it only remembers how many records the log signed (so that records cut
+/// with the stored checkpoint are still found missing) and the leaf hashes that locate an
+/// altered record.
+fn open_index(dir: &Path) -> Option<Index> {
+    let index_dir = dir.join(crate::log::INDEX);
+    if !index_dir.is_dir() {
+        return None;
+    }
+    Index::open_once(&index_dir).ok()
+}
+
 /// What the segments hash to.
 struct Hashed {
     /// The tree of all their records.
     compact: CompactRange,
-    /// The root of the first `floor` records (`None` when they hold fewer).
-    root_at_floor: Option<Hash>,
+    /// The roots of the first records at each of the sizes asked for (`None` when they hold
+    /// fewer).
+    roots: [Option<Hash>; 2],
     /// The torn tail beyond the checkpoint, as reported.
     torn_tail: Option<String>,
 }
 
-/// Walks the segments ([`store::walk`]; `floor` is the stored checkpoint's size), hashing every
-/// record.
-fn hash_segments(segments: &[(u64, PathBuf)], floor: u64) -> Result<Hashed> {
+/// Walks the segments ([`store::walk`]; records below `floor` were acknowledged), hashing every
+/// record, and keeps the roots of the trees of the sizes `at`.
+fn hash_segments(segments: &[(u64, PathBuf)], floor: u64, at: [u64; 2]) -> Result<Hashed> {
     let mut compact = CompactRange::new();
-    let mut root_at_floor = (floor == 0).then(|| compact.root());
+    let mut roots = at.map(|m| (m == 0).then(|| compact.root()));
     let mut hash = |_, _, _, leaf: &[u8]| {
         compact.push(leaf_hash(leaf));
-        if compact.size() == floor {
-            root_at_floor = Some(compact.root());
+        for (root, m) in roots.iter_mut().zip(at) {
+            if compact.size() == m {
+                *root = Some(compact.root());
+            }
         }
         Ok(())
     };
@@ -114,50 +181,49 @@ fn hash_segments(segments: &[(u64, PathBuf)], floor: u64) -> Result<Hashed> {
     });
     Ok(Hashed {
         compact,
-        root_at_floor,
+        roots,
         torn_tail,
     })
 }
 
-/// Checks the stored checkpoint (text, size, root) against the hashed segments: they hold all
-/// the records it covers, and those hash to its root. With a key, it is then opened (its
-/// signature checked).
-fn check_stored(
-    dir: &Path,
-    segments: &[(u64, PathBuf)],
-    (text, m, root_m): (String, u64, Hash),
-    hashed: &Hashed,
-    key: Option<&VerifierKey>,
-) -> Result<Option<Checkpoint>> {
-    let size = hashed.compact.size();
+/// Checks a checkpoint of `m` records (named `what`) against segments holding `size`: they hold
+/// all the records it covers, and those hash to its root (`root`: what they hash to, and the
+/// checkpoint's). `altered` locates the first altered record, if it can.
+fn check_prefix(
+    m: u64,
+    (hashed, root_m): (Option<&Hash>, &Hash),
+    size: u64,
+    what: &str,
+    altered: impl FnOnce() -> Option<u64>,
+) -> Result<()> {
     if m > size {
-        return Err(Error::CheckpointMismatch(format!(
-            "the checkpoint covers {m} records but the segments hold {size}: record {size} is the first missing"
-        )));
+        return Err(Error::missing_records(
+            m,
+            size,
+            &format!("{what} covers them"),
+            "",
+        ));
     }
-    if hashed.root_at_floor != Some(root_m) {
-        let hint = match first_differing_leaf(dir, segments, m) {
+    if hashed != Some(root_m) {
+        let hint = match altered() {
             Some(i) => {
                 format!("; record index {i} differs from the hash the index recorded for it")
             }
             None => String::new(),
         };
         return Err(Error::CheckpointMismatch(format!(
-            "records 0..{m} do not hash to the checkpoint's root: a record below index {m} was altered{hint}"
+            "records 0..{m} do not hash to the root of {what}: a record below index {m} was \
+             altered{hint}"
         )));
     }
-    key.map(|key| Checkpoint::open(&text, key)).transpose()
+    Ok(())
 }
 
 /// Locates an altered record with the leaf hashes the sled index recorded when it was written
 /// (a hint only: the index is not trusted, and it may be missing or locked by a running log).
-fn first_differing_leaf(dir: &Path, segments: &[(u64, PathBuf)], m: u64) -> Option<u64> {
-    let index_dir = dir.join(crate::log::INDEX);
-    if !index_dir.is_dir() {
-        return None;
-    }
+fn first_differing_leaf(index: Option<&Index>, segments: &[(u64, PathBuf)], m: u64) -> Option<u64> {
     let mut search = LeafSearch {
-        index: Index::open_once(&index_dir).ok()?,
+        index: index?.clone(),
         below: m,
         found: None,
     };

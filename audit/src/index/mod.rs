@@ -25,7 +25,8 @@ pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
 use crate::layout::{
-    self, ID_BUCKET, KEY_LAYOUT, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
+    self, ID_BUCKET, KEY_LAYOUT, KEY_SIGNED, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT,
+    TILE_WIDTH,
 };
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
@@ -243,7 +244,27 @@ impl Index {
         stored_size(&self.terms)
     }
 
-    /// Forgets everything (before a rebuild).
+    /// The largest checkpoint size this log is known to have signed: the high-water mark kept
+    /// by [`Index::keep_signed`], or the size the `log` or `terms` tree covers, whichever is
+    /// larger (both trees hold only records that a signed checkpoint covered: the indexer
+    /// writes acknowledged batches, recovery the records it then signs). 0 for a new index.
+    pub(crate) fn signed(&self) -> Result<u64> {
+        let kept = stored_u64(&self.db, KEY_SIGNED)?;
+        Ok(kept.max(self.size()?).max(self.terms_size()?))
+    }
+
+    /// Keeps `size` as the signed high-water mark when it is higher, in sled's default tree
+    /// (which [`Index::clear`] leaves alone), and flushes it: a rebuild of the index, or a cut
+    /// of the segments, cannot take it along.
+    pub(crate) fn keep_signed(&self, size: u64) -> Result<()> {
+        if size > stored_u64(&self.db, KEY_SIGNED)? {
+            self.db.insert(KEY_SIGNED, &size.to_be_bytes())?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets everything but the signed high-water mark (before a rebuild).
     pub(crate) fn clear(&self) -> Result<()> {
         self.tree.clear()?;
         self.terms.clear()?;
@@ -386,8 +407,13 @@ fn lock_held(e: &std::io::Error) -> bool {
 }
 
 fn stored_size(tree: &sled::Tree) -> Result<u64> {
+    stored_u64(tree, KEY_SIZE)
+}
+
+/// A u64 (BE) stored under `key`, 0 when there is none.
+fn stored_u64(tree: &sled::Tree, key: &[u8]) -> Result<u64> {
     Ok(tree
-        .get(KEY_SIZE)?
+        .get(key)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map_or(0, u64::from_be_bytes))
 }

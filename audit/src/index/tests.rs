@@ -143,7 +143,35 @@ fn time_marks_follow_the_running_maximum_across_groups() {
     );
 }
 
+/// The signed high-water mark is the largest of what was kept and what the trees cover; it
+/// only ever grows, and neither a clear (before a rebuild) nor a reopen loses it.
+#[test]
+fn the_signed_high_water_mark_outlives_a_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.signed().unwrap(), 0);
+    index.set_size(60).unwrap();
+    assert_eq!(index.signed().unwrap(), 60);
+    index.keep_signed(60).unwrap();
+    index.clear().unwrap();
+    assert_eq!((index.size().unwrap(), index.signed().unwrap()), (0, 60));
+    index.keep_signed(40).unwrap();
+    assert_eq!(index.signed().unwrap(), 60);
+    drop(index);
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.signed().unwrap(), 60);
+}
+
 impl Index {
+    /// Removes the right edge's partial tiles, so that the index no longer holds the tree its
+    /// size says (recovery then rebuilds it).
+    pub(crate) fn forget_edge(&self) {
+        for level in 0..8 {
+            self.tree.remove(layout::edge_key(level)).unwrap();
+        }
+        self.flush().unwrap();
+    }
+
     /// Makes the `terms` tree look like one written before the time marks (layout 1).
     pub(crate) fn forget_time_marks(&self) {
         self.terms.remove(KEY_LAYOUT).unwrap();

@@ -171,6 +171,10 @@ pub(crate) fn decode_tile(b: &[u8]) -> Option<Vec<Vec<Hash>>> {
 /// sled key of the indexed size (records `0..size` are in the index).
 pub(crate) const KEY_SIZE: &[u8] = b"m/size";
 
+/// sled key, in sled's default tree (which no rebuild clears), of the largest checkpoint size
+/// this log is known to have signed: its high-water mark (see `Index::signed`).
+pub(crate) const KEY_SIGNED: &[u8] = b"m/signed";
+
 /// sled key of the `terms` tree's layout version (see [`TERMS_LAYOUT`]).
 pub(crate) const KEY_LAYOUT: &[u8] = b"m/layout";
 

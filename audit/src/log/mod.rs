@@ -7,6 +7,8 @@ mod shared;
 mod writer;
 
 #[cfg(test)]
+mod power_loss;
+#[cfg(test)]
 mod tests;
 
 use std::future::Future;

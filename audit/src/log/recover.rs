@@ -1,6 +1,8 @@
 //! Recovery on open: check every frame of the segments, cut a torn tail, refuse damage in
 //! the middle, replay into the index (rebuilding it from scratch when it does not
-//! match the segments), check the stored checkpoint and sign a new one when needed.
+//! match the segments), refuse segments that hold fewer records than a checkpoint the log
+//! signed (the high-water mark the stored checkpoint and the index remember), check the stored
+//! checkpoint and sign a new one when needed.
 
 use std::path::{Path, PathBuf};
 
@@ -51,18 +53,58 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
     fsio::create_dir(&seg_dir)?;
     let cp_path = cfg.dir.join(CHECKPOINT);
     let stored = read_stored(&cp_path)?;
-    let floor = stored.as_ref().map_or(0, |s| s.1);
+    let stored_size = stored.as_ref().map(|s| s.1);
     let segments = store::list_segments(&seg_dir)?;
+    // Only the last segment can hold records that were never synced (a batch is written only
+    // after the previous one was, and a segment is made only after that): those a killed
+    // process left in the page cache. Make them durable before anything counts or signs them,
+    // or a power loss now could take back records a checkpoint signed below covers.
+    if let Some((_, last)) = segments.last() {
+        fsio::sync_file(last)?;
+    }
+    // The high-water mark of the checkpoints this log signed, as the stored checkpoint and the
+    // index remember it; kept in the index before anything can clear it.
+    let signed = index.signed()?.max(stored_size.unwrap_or(0));
+    index.keep_signed(signed)?;
+    let missing = |held: u64| {
+        let evidence = match stored_size {
+            Some(m) if m >= signed => {
+                format!("the stored checkpoint {} says so", cp_path.display())
+            }
+            other => format!(
+                "the index {} remembers it; the stored checkpoint {}",
+                cfg.dir.join(INDEX).display(),
+                other.map_or("is missing".to_owned(), |m| format!("covers only {m}"))
+            ),
+        };
+        Error::missing_records(
+            signed,
+            held,
+            &evidence,
+            &format!(
+                ". The log refuses to open rather than sign a shorter tree: restore the missing \
+                 segment files into {} from a backup of this data directory (or, if they are \
+                 lost for good, keep this directory as evidence and start the log in a new one)",
+                seg_dir.display()
+            ),
+        )
+    };
     if index.check_terms_layout()? {
         tracing::info!("the audit query index has an older layout; rebuilding its terms");
     }
-    let replayed = match replay(&segments, index, floor, index.size()?)? {
-        Some(r) => r,
-        None => {
+    // Records below the high-water mark were acknowledged: a bad frame there is damage, never
+    // a torn tail.
+    let replayed = match replay(&segments, index, signed, index.size()?)? {
+        Outcome::Replayed(r) => r,
+        // The index covers more records than the segments hold: all of them were signed.
+        Outcome::Short { held } => return Err(missing(held)),
+        Outcome::Differs => {
             tracing::warn!("the audit index does not match the segments; rebuilding it");
             index.clear()?;
-            replay(&segments, index, floor, 0)?
-                .ok_or_else(|| Error::Unavailable("index rebuild failed".into()))?
+            match replay(&segments, index, signed, 0)? {
+                Outcome::Replayed(r) => r,
+                _ => return Err(Error::Unavailable("index rebuild failed".into())),
+            }
         }
     };
     let Replayed {
@@ -70,11 +112,8 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
         next,
         last,
     } = replayed;
-    if floor > next {
-        return Err(Error::CheckpointMismatch(format!(
-            "the stored checkpoint covers {floor} records but the segments hold only {next}; \
-             records {next}.. were lost"
-        )));
+    if signed > next {
+        return Err(missing(next));
     }
     if let Some((_, m, root_m)) = &stored {
         if &tree::root(&frontier, *m)? != root_m {
@@ -94,6 +133,7 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
         Some(cp) if cp.size() == next && cp.origin() == cfg.origin => cp,
         _ => {
             let cp = Checkpoint::sign(&cfg.origin, next, frontier.root()?, &cfg.signing_key)?;
+            index.keep_signed(next)?;
             cp.publish(&cp_path)?;
             cp
         }
@@ -111,6 +151,16 @@ pub(crate) fn recover(cfg: &LogConfig, index: &Index) -> Result<Recovered> {
     })
 }
 
+/// How a replay of the segments into the index ended.
+enum Outcome {
+    /// The index now holds exactly the segments' records.
+    Replayed(Replayed),
+    /// The segments hold `held` records, fewer than the index covers.
+    Short { held: u64 },
+    /// The last record the index holds differs from the segments' one: it must be rebuilt.
+    Differs,
+}
+
 struct Replayed {
     frontier: Frontier,
     next: u64,
@@ -118,21 +168,21 @@ struct Replayed {
     last: Option<(u64, PathBuf, u64)>,
 }
 
-/// Walks all segments ([`store::walk`]), replaying the records past the index's watermark into
-/// the index. `None` when the index does not match the segments (then it is rebuilt).
+/// Walks all segments ([`store::walk`]; records below `floor` were acknowledged), replaying
+/// the records past the index's watermark into the index.
 fn replay(
     segments: &[(u64, PathBuf)],
     index: &Index,
     floor: u64,
     watermark: u64,
-) -> Result<Option<Replayed>> {
+) -> Result<Outcome> {
     check_first_segment(segments)?;
     let Some(mut replaying) = Replay::start(index, watermark)? else {
-        return Ok(None);
+        return Ok(Outcome::Differs);
     };
     let walked = store::walk(segments, floor, &mut replaying)?;
     if replaying.mismatch {
-        return Ok(None);
+        return Ok(Outcome::Differs);
     }
     let last = match walked.last {
         Some(segment) => durable_end(segment, walked.next)?,
@@ -237,11 +287,11 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
-    /// Writes the rest once the segments, which hold `next` records, are read; `None` when they
-    /// hold fewer records than the index.
-    fn finish(mut self, next: u64, last: Option<(u64, PathBuf, u64)>) -> Result<Option<Replayed>> {
+    /// Writes the rest once the segments, which hold `next` records, are read; unless they hold
+    /// fewer records than the index.
+    fn finish(mut self, next: u64, last: Option<(u64, PathBuf, u64)>) -> Result<Outcome> {
         if next < self.watermark || next < self.terms_mark {
-            return Ok(None);
+            return Ok(Outcome::Short { held: next });
         }
         self.frontier.write_dirty(&mut self.add);
         self.add.size(next);
@@ -249,7 +299,7 @@ impl<'a> Replay<'a> {
         self.frontier.evict_full(self.frontier.size());
         self.terms.size(next);
         self.index.apply_terms(self.terms)?;
-        Ok(Some(Replayed {
+        Ok(Outcome::Replayed(Replayed {
             frontier: self.frontier,
             next,
             last,

@@ -496,3 +496,51 @@ fn the_space_probe_says_whether_the_disk_takes_writes_and_leaves_nothing_behind(
     assert_eq!(before.len(), after.len(), "the probe left a file behind");
     assert!(!dir.path().join(SPACE_PROBE).exists());
 }
+
+/// A rebuild of the index (here because its right edge is gone) must not forget how many records
+/// the log signed: with the checkpoint deleted and the segments cut, open refuses, and refuses
+/// again after the rebuild it made.
+#[test]
+fn a_rebuilt_index_keeps_what_the_log_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..60);
+    rt().block_on(log.shutdown()).unwrap();
+    drop(log);
+    let segments = crate::store::list_segments(&dir.path().join(SEGMENTS)).unwrap();
+    let (first, last) = segments.last().unwrap();
+    let mut offsets = Vec::new();
+    crate::store::scan(
+        last,
+        *first,
+        crate::layout::SEGMENT_HEADER,
+        *first,
+        |i, at, _| {
+            offsets.push((i, at));
+            Ok(())
+        },
+    )
+    .unwrap();
+    let (cut_at, offset) = offsets[offsets.len() - 2];
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(last)
+        .unwrap()
+        .set_len(offset)
+        .unwrap();
+    std::fs::remove_file(dir.path().join(CHECKPOINT)).unwrap();
+    let index = Index::open(&dir.path().join(INDEX)).unwrap();
+    index.forget_edge();
+    drop(index);
+    let gap = format!("signed a checkpoint of 60 records but its segments hold {cut_at}");
+    for _ in 0..2 {
+        let err = Log::open(config(dir.path())).unwrap_err();
+        assert!(matches!(err, Error::CheckpointMismatch(_)), "{err}");
+        assert!(err.to_string().contains(&gap), "{err}");
+    }
+    let index = Index::open(&dir.path().join(INDEX)).unwrap();
+    assert_eq!(
+        (index.size().unwrap(), index.signed().unwrap()),
+        (cut_at, 60)
+    );
+}

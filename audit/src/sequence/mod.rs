@@ -54,8 +54,9 @@ impl Sequence {
     }
 
     /// Writes `leaves` as one batch; on return they are durable and numbered from the
-    /// returned `first`. On error nothing of the batch counts, and the next call first cuts
-    /// whatever part of it reached the file.
+    /// returned `first`. On error nothing of the batch counts: whatever part of it reached the
+    /// file is cut back to the durable end before this returns (or, when that cut fails too,
+    /// by the next call before it writes).
     pub(crate) fn append(&mut self, leaves: &[&[u8]]) -> Result<Durable> {
         if self.needs_repair {
             self.active.repair()?;
@@ -92,7 +93,14 @@ impl Sequence {
         let filled = match res {
             Ok(filled) => filled,
             Err(e) => {
-                self.needs_repair = true;
+                // Cut what reached the file at once: an fdatasync that failed after its write
+                // leaves the batch's frames readable, whole, in the page cache, and a restart
+                // before the next append would recover them as records nobody was told about.
+                // If the cut fails too, the next append cuts first.
+                if let Err(cut) = self.active.repair() {
+                    tracing::warn!(error = %cut, "could not cut a failed batch yet; the next append cuts it first");
+                    self.needs_repair = true;
+                }
                 return Err(e);
             }
         };

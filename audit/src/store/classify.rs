@@ -16,10 +16,10 @@ pub(crate) enum Damage {
 }
 
 /// Classifies the bad frame found in segment `path`. `last` says whether it is the last
-/// segment; `floor` is the size of the latest stored checkpoint (records below it were
-/// acknowledged). A bad frame is a torn tail only in the last segment, at or above the floor,
-/// and when no frame of a later commit batch follows it (a batch is written only after the
-/// previous one was synced, so a later batch proves the bad frame had been durable).
+/// segment; `floor` is the largest checkpoint size the log is known to have signed (records
+/// below it were acknowledged). A bad frame is a torn tail only in the last segment, at or above
+/// the floor, and when no frame of a later commit batch follows it (a batch is written only after
+/// the previous one was synced, so a later batch proves the bad frame had been durable).
 pub(crate) fn classify(path: &Path, bad: &BadFrame, last: bool, floor: u64) -> Result<Damage> {
     let corrupt = |what: String| {
         Damage::Corrupt(Error::Corrupt {
@@ -34,7 +34,7 @@ pub(crate) fn classify(path: &Path, bad: &BadFrame, last: bool, floor: u64) -> R
     }
     if bad.index < floor {
         return Ok(corrupt(format!(
-            "{} (below the signed checkpoint of size {floor})",
+            "{} (below the {floor} records this log has signed)",
             bad.what
         )));
     }

@@ -128,7 +128,7 @@ fn a_bad_frame_in_the_last_segment_beyond_the_floor_is_a_torn_tail_at_its_offset
         }) => {
             assert_eq!((offset, index), (offsets[2], 5));
             assert!(
-                what.ends_with("(below the signed checkpoint of size 6)"),
+                what.ends_with("(below the 6 records this log has signed)"),
                 "{what}"
             );
         }

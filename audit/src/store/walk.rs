@@ -83,7 +83,7 @@ impl SegmentEnd {
 
 /// Walks the `segments` (first index and path, sorted) in log order, giving every good record
 /// to `visit`. A segment that does not start where the previous one ended, or a bad frame that
-/// is not a torn tail (see [`classify()`]; `floor` is the size of the stored checkpoint) is
+/// is not a torn tail (see [`classify()`]; records below `floor` were acknowledged) is
 /// [`Error::Corrupt`].
 pub(crate) fn walk(
     segments: &[(u64, PathBuf)],

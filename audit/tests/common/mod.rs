@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use loopgate_audit::{Log, LogConfig, SigningKey};
 
+// Also included by the crate's own power-loss tests (`src/log/power_loss.rs`).
+mod cases;
+#[allow(unused_imports)] // not every suite runs proptest
+pub use cases::cases;
+
 /// A fixed test key (Go's note example key, so failures are reproducible).
 pub const KEY: &str =
     "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
@@ -111,13 +116,4 @@ pub fn append_all(log: &Log, first: u64, n: u64, pad: usize) -> Vec<loopgate_aud
         }
         v
     })
-}
-
-/// Proptest cases: `light`, or ten times as many with `AUDIT_HEAVY=1`.
-pub fn cases(light: u32) -> u32 {
-    if std::env::var_os("AUDIT_HEAVY").is_some() {
-        light * 10
-    } else {
-        light
-    }
 }
