@@ -69,3 +69,53 @@ pub fn append(folder: &Folder, count: u64, leaf: impl Fn(u64) -> Vec<u8>) -> u64
         size
     })
 }
+
+/// The records of one segment file as (log index, byte offset of the frame): the layout of
+/// `audit/README.md` (a 16-byte segment header, then per record a 24-byte frame header whose
+/// first 4 bytes are the leaf's length and bytes 8..16 its log index, then the leaf; the active
+/// segment ends in preallocated zeros).
+fn frames(segment: &std::path::Path) -> Vec<(u64, u64)> {
+    let bytes = std::fs::read(segment).expect("a segment file");
+    let mut at = 16;
+    let mut out = Vec::new();
+    while at + 24 <= bytes.len() && bytes[at..at + 24].iter().any(|&b| b != 0) {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let index = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
+        if at + 24 + len > bytes.len() {
+            break;
+        }
+        out.push((index, at as u64));
+        at += 24 + len;
+    }
+    out
+}
+
+/// Cuts the stopped gateway's log just before record `index`, at a frame boundary, as an
+/// attacker who knows the format would: later segments removed, its segment truncated where
+/// that record's frame starts. What is left is a well-formed log of `index` records.
+pub fn cut_before(folder: &Folder, index: u64) {
+    let dir = folder.path().join("data/segments");
+    let mut segments: Vec<_> = std::fs::read_dir(&dir)
+        .expect("data/segments")
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    segments.sort();
+    let (at, segment) = segments
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| {
+            frames(s)
+                .into_iter()
+                .find(|(record, _)| *record == index)
+                .map(|(_, offset)| (i, (s.clone(), offset)))
+        })
+        .unwrap_or_else(|| panic!("record {index} is in no segment"));
+    for later in &segments[at + 1..] {
+        std::fs::remove_file(later).expect("remove a later segment");
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment.0)
+        .expect("open the segment");
+    file.set_len(segment.1).expect("cut the segment");
+}

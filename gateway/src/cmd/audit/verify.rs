@@ -1,9 +1,9 @@
-//! `loopgate audit verify --data-dir DIR [--key KEY]` and
+//! `loopgate audit verify --data-dir DIR [--key KEY] [--checkpoint FILE]` and
 //! `loopgate audit verify --receipt FILE --key KEY`.
 
 use std::path::PathBuf;
 
-use loopgate_audit::{Error, Receipt, VerifierKey, verify_dir, verify_receipt};
+use loopgate_audit::{Error, Receipt, VerifierKey, verify_dir, verify_dir_against, verify_receipt};
 
 use crate::exit::Exit;
 
@@ -20,6 +20,12 @@ pub(crate) struct Args {
     /// `--data-dir` uses the directory's own `log.pub`, which only proves self-consistency.
     #[arg(long, value_name = "VERIFIER_KEY_FILE_OR_TEXT")]
     key: Option<String>,
+    /// A signed checkpoint kept outside the data directory (a regulator's copy of
+    /// `GET /v1/audit/checkpoint`, or a receipt's): the log must still hold every record it
+    /// covers, with the same root. Only this finds records cut from the end of a log whose
+    /// stored checkpoint and index were removed too.
+    #[arg(long, value_name = "FILE", requires_all = ["key", "data_dir"])]
+    checkpoint: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> Exit {
@@ -36,7 +42,19 @@ pub(crate) fn run(args: Args) -> Exit {
     let Some(dir) = args.data_dir else {
         return fail(Exit::Usage, "give --data-dir or --receipt");
     };
-    match verify_dir(&dir, key.as_ref()) {
+    let verified = match (&args.checkpoint, &key) {
+        (Some(path), Some(key)) => match std::fs::read_to_string(path) {
+            Ok(text) => verify_dir_against(&dir, key, &text),
+            Err(e) => {
+                return fail(
+                    Exit::Usage,
+                    &format!("cannot read the checkpoint {}: {e}", path.display()),
+                );
+            }
+        },
+        _ => verify_dir(&dir, key.as_ref()),
+    };
+    match verified {
         Ok(r) => {
             println!(
                 "ok: {} records in {} segments, root {}",
@@ -57,6 +75,12 @@ pub(crate) fn run(args: Args) -> Exit {
                 None => {
                     println!("warning: no checkpoint signature checked (no checkpoint, or no key)")
                 }
+            }
+            if let Some(path) = &args.checkpoint {
+                println!(
+                    "the log holds the records of the checkpoint {} and extends it",
+                    path.display()
+                );
             }
             if let Some(t) = &r.torn_tail {
                 println!("note: {t}");
