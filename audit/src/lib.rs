@@ -20,6 +20,8 @@ mod log;
 mod record;
 mod sequence;
 mod store;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod tree;
 mod verify;
 

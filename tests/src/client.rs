@@ -150,11 +150,30 @@ impl Client {
 
     /// The dev folder's `pki/<role>-<id>.{pem,key}`.
     pub fn principal(gw: &Gateway, role: &str, id: &str) -> Self {
-        let read = |ext: &str| {
-            let path = gw.pki(&format!("{role}-{id}.{ext}"));
+        Self::principal_of(gw.dir(), gw.api(), role, id)
+    }
+
+    /// `pki/<role>-<id>.{pem,key}` of the dev folder `dir`, for a gateway listening on `api`
+    /// (one run in this process rather than by [`Gateway`]).
+    pub fn principal_of(
+        dir: &std::path::Path,
+        api: std::net::SocketAddr,
+        role: &str,
+        id: &str,
+    ) -> Self {
+        let read = |name: &str| {
+            let path = dir.join("pki").join(name);
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         };
-        Self::with_cert(gw, &read("pem"), &read("key"))
+        let key = read(&format!("{role}-{id}.key"));
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("a PEM private key");
+        Self {
+            api,
+            ca: pem_certs(&read("ca.pem")),
+            identity: Some((pem_certs(&read(&format!("{role}-{id}.pem"))), Arc::new(key))),
+            http: Http::One,
+            tls12: false,
+        }
     }
 
     /// A tenant of the dev folder.

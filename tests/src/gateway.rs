@@ -153,7 +153,7 @@ pub struct Folder {
 
 impl Folder {
     /// A new dev folder made by `loopgate dev init`.
-    fn init() -> Self {
+    pub fn init() -> Self {
         let tmp = TempDir::new().expect("a temporary directory");
         let root = tmp.path().join("loopgate-dev");
         let run = crate::Loopgate::new()

@@ -51,6 +51,8 @@ pub(crate) fn append_and_sync(
     fill_to: u64,
 ) -> Result<u64> {
     static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::before_write();
     write_all_at(f, path, bytes, offset)?;
     let mut at = offset + bytes.len() as u64;
     while at < fill_to {
