@@ -303,9 +303,24 @@ impl Gateway {
         found
     }
 
-    /// Bodies the demo upstream started but never completed (`<transfer_id>.part`), sorted.
+    /// Bodies the demo upstream started but never completed (`<transfer_id>.part` while it
+    /// reads, `<transfer_id>.aborted` once it saw the body cut off), sorted.
     pub fn partial(&self) -> Vec<String> {
         self.received_files().1
+    }
+
+    /// Bodies the demo upstream saw cut off (`<transfer_id>.aborted`): it is done with them and
+    /// will never complete them.
+    pub fn aborted(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir().join("received")) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(".aborted").map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// The bytes the demo upstream stored for `transfer_id`, if it stored them completely.
@@ -319,12 +334,14 @@ impl Gateway {
         };
         let (mut part, mut whole): (Vec<String>, Vec<String>) = entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .partition(|name| name.ends_with(".part"));
+            .partition(|name| name.ends_with(".part") || name.ends_with(".aborted"));
         for name in &mut part {
-            name.truncate(name.len() - ".part".len());
+            let end = name.rfind('.').unwrap_or(name.len());
+            name.truncate(end);
         }
         whole.sort();
         part.sort();
+        part.dedup();
         (whole, part)
     }
 

@@ -147,7 +147,10 @@ fn check_round(folder: &Folder, history: &mut History, round: u64) {
     let mut stored = BTreeSet::new();
     for entry in std::fs::read_dir(&received).into_iter().flatten() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        if let Some(id) = name.strip_suffix(".part") {
+        if let Some(id) = name
+            .strip_suffix(".part")
+            .or_else(|| name.strip_suffix(".aborted"))
+        {
             // Started, never completed: never a completed transfer.
             let ending = endings.get(id).copied();
             assert!(

@@ -73,8 +73,16 @@ fn assert_no_complete_body(gw: &Gateway, id: &str) {
         gw.received_body(id).is_none(),
         "the upstream stored an unverified body for {id}"
     );
-    // The upstream may still be noticing the abort; it must never complete the file.
-    std::thread::sleep(Duration::from_millis(100));
+    // Once the upstream has seen the body cut off it is done with it: it never completed it.
+    assert!(
+        eventually(Duration::from_secs(10), || gw
+            .aborted()
+            .contains(&id.to_owned())
+            .then_some(()))
+        .is_some(),
+        "the upstream never saw {id} cut off: {:?}",
+        gw.partial()
+    );
     assert!(!gw.received().contains(&id.to_owned()));
 }
 

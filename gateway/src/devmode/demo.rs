@@ -1,6 +1,8 @@
 //! The built-in demo upstream of dev mode: an HTTPS server on loopback that stores each body it
 //! receives under `received/`. A body is written to `<name>.part` and renamed to `<name>` only
-//! once it arrived complete, so a transfer the gateway aborted never appears as a file.
+//! once it arrived complete, so a transfer the gateway aborted never appears as a file; one cut
+//! off (the gateway aborted it) is renamed to `<name>.aborted` once the demo has seen the end
+//! of it, so what arrived stays visible and a test can wait for that instead of sleeping.
 //! Tests use it as the real upstream on loopback.
 //!
 //! [`start`] is its wiring into a gateway whose config has a `[demo_upstream]`: bound before
@@ -148,6 +150,18 @@ struct Store {
     next: AtomicU64,
 }
 
+/// A body's `.part` file until it is complete: dropped before, it becomes `.aborted`.
+struct Unfinished(Option<PathBuf>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(part) = self.0.take() {
+            // A rename within one directory: quick enough for the demo's async context.
+            let _ = std::fs::rename(&part, part.with_extension("aborted"));
+        }
+    }
+}
+
 impl Store {
     async fn receive(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let name = request
@@ -178,7 +192,13 @@ impl Store {
 
     async fn write(&self, name: &str, mut body: Incoming) -> std::io::Result<(u64, String)> {
         let part = self.dir.join(format!("{name}.part"));
-        let mut file = tokio::fs::File::create(&part).await?;
+        // Created before the first await, and marked aborted however this ends early: an
+        // error, or (HTTP/2) the stream reset, when hyper drops this future at any await. (A
+        // create on the blocking pool could finish after such a drop and leave a `.part` that
+        // nothing ever ends.)
+        let file = std::fs::File::create(&part)?;
+        let mut unfinished = Unfinished(Some(part.clone()));
+        let mut file = tokio::fs::File::from_std(file);
         let mut hasher = digest::Context::new(&digest::SHA256);
         let mut bytes = 0u64;
         while let Some(frame) = body.frame().await {
@@ -191,6 +211,7 @@ impl Store {
         }
         file.sync_all().await?;
         tokio::fs::rename(&part, self.dir.join(name)).await?;
+        unfinished.0 = None;
         let hex: String = hasher
             .finish()
             .as_ref()
