@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -141,6 +141,7 @@ pub struct GatewayBuilder {
     files: Vec<FolderEdit>,
     fsize_limit: Option<u64>,
     sighup_ignored: bool,
+    dev_mode: bool,
     folder: Option<Folder>,
     env: Vec<(String, String)>,
 }
@@ -223,6 +224,8 @@ pub struct Gateway {
     ops: SocketAddr,
     demo: Option<SocketAddr>,
     stderr: PathBuf,
+    /// Every line it printed on stdout so far.
+    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Gateway {
@@ -234,9 +237,15 @@ impl Gateway {
             files: Vec::new(),
             fsize_limit: None,
             sighup_ignored: false,
+            dev_mode: false,
             folder: None,
             env: Vec::new(),
         }
+    }
+
+    /// Every line it printed on stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().expect("stdout lines").clone()
     }
 
     /// The HTTPS API address.
@@ -578,6 +587,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// Runs `loopgate serve` without `--config`, in the folder's parent directory: dev mode,
+    /// as the README's first command runs it (on the folder's edited `gateway.toml`, so still
+    /// on ports the OS chose), printing its copy-paste commands.
+    pub fn dev_mode(mut self) -> Self {
+        self.dev_mode = true;
+        self
+    }
+
     /// Makes the folder (unless restarting), applies the edits, starts `loopgate serve` and
     /// waits until it printed its addresses.
     pub fn start(self) -> Gateway {
@@ -693,10 +710,13 @@ impl GatewayBuilder {
                 .arg(format!("--fsize={bytes}"))
                 .arg("--");
         }
+        command.arg(loopgate_bin()).arg("serve");
+        if self.dev_mode {
+            command.current_dir(folder.temp_root());
+        } else {
+            command.arg("--config").arg(&config_path);
+        }
         command
-            .arg(loopgate_bin())
-            .args(["serve", "--config"])
-            .arg(&config_path)
             .env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
@@ -710,9 +730,12 @@ impl GatewayBuilder {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
+        let printed: Arc<Mutex<Vec<String>>> = Arc::default();
+        let kept = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                kept.lock().expect("stdout lines").push(line.clone());
                 if tx.send(line).is_err() {
                     // Keep draining so the gateway never blocks on a full pipe.
                     continue;
@@ -727,6 +750,7 @@ impl GatewayBuilder {
             ops: SocketAddr::from(([0, 0, 0, 0], 0)),
             demo: None,
             stderr: stderr_path,
+            stdout: printed,
         };
         (gateway, rx, has_demo)
     }

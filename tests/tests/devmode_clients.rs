@@ -1,0 +1,174 @@
+//! Dev mode as a user meets it, with real clients: `loopgate serve` without `--config` prints
+//! copy-paste `curl` commands (an allowed non-personal and personal transfer, a denial, the
+//! checkpoint, a regulator query); each is run as printed, from the folder it names, over
+//! HTTP/1.1 and HTTP/2, and answers what its comment says. The sample bundle's dates are
+//! relative to the day the folder was made, so this holds on any day. Then Python `requests`
+//! (the client most integrations start from) sends a transfer and reads it back.
+//!
+//! `curl` and Python's `requests` must be installed; outside CI a missing one skips its part
+//! with a note, under CI (`CI` set) it fails.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use loopgate_tests::gateway::{Gateway, eventually};
+use loopgate_tests::receipt::assert_verifies;
+use serde_json::Value;
+
+/// Whether `program --version` runs; panics under CI when it does not.
+fn available(program: &str, args: &[&str], install: &str) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: this test needs {program} ({install})"
+        );
+        eprintln!("skipped: {program} is not available ({install})");
+    }
+    ok
+}
+
+/// The printed commands, each with the comment above it: continuation lines joined.
+fn printed_commands(lines: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut comment = String::new();
+    let mut command = String::new();
+    for line in lines {
+        let line = line.trim_end();
+        if let Some(text) = line.strip_prefix("# ") {
+            comment = text.to_owned();
+        } else if line.starts_with("curl ") || !command.is_empty() {
+            let (part, more) = match line.strip_suffix('\\') {
+                Some(part) => (part, true),
+                None => (line, false),
+            };
+            command.push_str(part.trim());
+            command.push(' ');
+            if !more {
+                out.push((comment.clone(), command.trim().to_owned()));
+                command.clear();
+            }
+        }
+    }
+    out
+}
+
+/// Runs a printed command in `dir` with `extra` curl options; its status, HTTP version and
+/// body.
+fn run(dir: &Path, command: &str, extra: &str) -> (u16, String, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{command} -sS {extra} -w '\\n%{{http_code}} %{{http_version}}'"
+        ))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{command}: {}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (body, tail) = text.rsplit_once('\n').unwrap();
+    let (status, version) = tail.split_once(' ').unwrap();
+    (status.parse().unwrap(), version.to_owned(), body.to_owned())
+}
+
+#[test]
+fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too() {
+    let gw = Gateway::dev().dev_mode().start();
+    let lines = eventually(Duration::from_secs(10), || {
+        let lines = gw.stdout();
+        lines
+            .iter()
+            .any(|l| l.contains("/v1/audit/records?"))
+            .then_some(lines)
+    })
+    .expect("dev mode printed its commands");
+    let commands = printed_commands(&lines);
+    assert_eq!(commands.len(), 5, "{lines:#?}");
+    let dir = gw.dir().parent().unwrap().to_owned();
+    let log_pub = gw.log_pub_path();
+    if available("curl", &["--version"], "apt-get install -y curl") {
+        for (extra, version) in [("--http1.1", "1.1"), ("--http2", "2")] {
+            let mut denied = None;
+            for (comment, command) in &commands {
+                assert!(
+                    command.contains(&format!(":{}/", gw.api().port())),
+                    "{command}"
+                );
+                let (status, used, body) = run(&dir, command, extra);
+                assert_eq!(used, version, "{command}");
+                if comment.starts_with("an allowed") {
+                    assert_eq!(status, 201, "{comment}: {body}");
+                    let receipt: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(receipt["record"]["outcome"], "completed");
+                    assert_verifies(&receipt, &log_pub);
+                } else if comment.starts_with("a denied") {
+                    assert_eq!(status, 403, "{comment}: {body}");
+                    let error: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(error["error"], "inventory.purpose_not_allowed");
+                    denied = error["log_index"].as_u64();
+                    assert!(denied.is_some(), "{body}");
+                } else if comment.contains("checkpoint") {
+                    assert_eq!(status, 200, "{comment}: {body}");
+                    let size: u64 = body.lines().nth(1).unwrap().parse().unwrap();
+                    assert!(size > 0, "{body}");
+                    assert!(body.contains("\n\n\u{2014} "), "a signed note: {body}");
+                } else {
+                    assert!(comment.contains("query"), "{comment}");
+                    assert_eq!(status, 200, "{comment}: {body}");
+                    let page: Value = serde_json::from_str(&body).unwrap();
+                    let indexes: Vec<u64> = page["records"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["log_index"].as_u64().unwrap())
+                        .collect();
+                    assert!(indexes.contains(&denied.unwrap()), "{body}");
+                }
+            }
+        }
+        // Two allowed transfers per protocol reached the demo upstream.
+        assert_eq!(gw.received().len(), 4);
+    }
+
+    // `verify` per request: a Session's `verify` loses to REQUESTS_CA_BUNDLE when that is set.
+    let python = "import sys, requests\n\
+        dev, url = sys.argv[1], sys.argv[2]\n\
+        tls = dict(verify=dev + '/pki/ca.pem',\n\
+                   cert=(dev + '/pki/tenant-sz-genomics.pem', dev + '/pki/tenant-sz-genomics.key'))\n\
+        r = requests.post(url + '/v1/transfers', data=b'qc run 43', headers={\n\
+            'Loop-Inventory-Item': 'INV-NP-001', 'Loop-Recipient': 'hk-biolab',\n\
+            'Loop-Purpose': 'research.instrument_qc'}, **tls)\n\
+        assert r.status_code == 201, (r.status_code, r.text)\n\
+        view = requests.get(url + '/v1/transfers/' + r.json()['transfer_id'], **tls)\n\
+        assert view.status_code == 200, view.text\n\
+        print(view.json()['status'])\n";
+    if available(
+        "python3",
+        &["-c", "import requests"],
+        "python3 -m pip install requests",
+    ) {
+        let out = Command::new("python3")
+            .args(["-c", python])
+            .arg(gw.dir())
+            .arg(format!("https://localhost:{}", gw.api().port()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "completed");
+    }
+}
