@@ -339,6 +339,20 @@ impl Client {
         self.get(&format!("/v1/transfers/{transfer_id}"))
     }
 
+    /// The decision record of a transfer this tenant is a party to, from its view.
+    pub fn decision_of(&self, transfer_id: &str) -> serde_json::Value {
+        let view = self.get_transfer(transfer_id).json();
+        view["records"]
+            .as_array()
+            .and_then(|records| {
+                records
+                    .iter()
+                    .map(|r| r["record"].clone())
+                    .find(|r| r["kind"] == "decision")
+            })
+            .unwrap_or_else(|| panic!("no decision record in {view}"))
+    }
+
     /// A request builder for this gateway.
     pub fn builder(&self, method: Method, path: &str) -> http::request::Builder {
         let builder = Request::builder().method(method);

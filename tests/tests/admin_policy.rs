@@ -56,16 +56,7 @@ fn in_force(gw: &Gateway) -> String {
 
 /// The decision record of a transfer, as its sender sees it.
 fn decision_of(gw: &Gateway, transfer_id: &str) -> Value {
-    let view = Client::tenant(gw, "sz-genomics")
-        .get_transfer(transfer_id)
-        .json();
-    view["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["record"].clone())
-        .find(|r| r["kind"] == "decision")
-        .unwrap_or_else(|| panic!("no decision record in {view}"))
+    Client::tenant(gw, "sz-genomics").decision_of(transfer_id)
 }
 
 /// Sends one non-personal transfer; its transfer id and status.

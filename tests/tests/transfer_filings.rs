@@ -81,14 +81,7 @@ fn send(gw: &Gateway) -> loopgate_tests::client::Response {
 
 /// The decision record of transfer `id`, as its sender sees it.
 fn decision(gw: &Gateway, id: &str) -> Value {
-    let view = Client::tenant(gw, "sz-genomics").get_transfer(id).json();
-    view["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["record"].clone())
-        .find(|r| r["kind"] == "decision")
-        .unwrap()
+    Client::tenant(gw, "sz-genomics").decision_of(id)
 }
 
 #[test]
