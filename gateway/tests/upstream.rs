@@ -140,6 +140,19 @@ fn received_in(dir: &Path) -> Vec<String> {
     received(&dir.join("received")).unwrap()
 }
 
+/// Waits (up to 10 s) until the demo upstream has seen body `name` cut off: `<name>.aborted`.
+async fn aborted(dir: &Path, name: &str) {
+    let path = dir.join("received").join(format!("{name}.aborted"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upstream never saw {name} cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_matching_body_arrives_with_its_exact_bytes() {
     let setup = setup(None).await;
@@ -178,8 +191,8 @@ async fn a_digest_mismatch_never_arrives_complete() {
         "{status:?}"
     );
     assert_eq!(report, Some(Err(BodyFault::DigestMismatch)));
-    // Give the upstream a moment to notice the reset, then: no complete file.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once the upstream has seen the reset it is done with the body: never complete.
+    aborted(setup.dir.path(), "t-bad").await;
     assert!(received_in(setup.dir.path()).is_empty());
 }
 
@@ -190,7 +203,7 @@ async fn a_short_chunked_body_never_arrives_complete() {
     let (status, report) = send(&setup, "t-short", chunks, expected(None, Some(sha(b"x")))).await;
     assert!(status.is_err(), "{status:?}");
     assert_eq!(report, Some(Err(BodyFault::DigestMismatch)));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    aborted(setup.dir.path(), "t-short").await;
     assert!(received_in(setup.dir.path()).is_empty());
 }
 

@@ -232,11 +232,12 @@ fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response
 }
 
-/// The completed bodies in `dir` (`.part` files are incomplete and left out), sorted.
+/// The completed bodies in `dir` (`.part` and `.aborted` files are incomplete and left out),
+/// sorted.
 pub fn received(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| !name.ends_with(".part"))
+        .filter(|name| !name.ends_with(".part") && !name.ends_with(".aborted"))
         .collect();
     names.sort();
     Ok(names)
