@@ -726,6 +726,11 @@ fn flags_and_words_round_trip_through_json() {
         assert_eq!(serde_json::to_string(&flag).unwrap(), text);
         assert_eq!(serde_json::from_str::<Flag>(text).unwrap(), flag);
         assert_eq!(Flag::parse(flag.as_str()), Some(flag));
+        assert_eq!(
+            format!("\"{flag}\""),
+            text,
+            "Display writes the same spelling"
+        );
     }
     assert_eq!(
         serde_json::from_str::<Flag>("\"filed_late\"").unwrap(),

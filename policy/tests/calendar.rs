@@ -196,6 +196,36 @@ fn no_working_day_gives_none_not_a_hang() {
     );
 }
 
+/// The search gives up ten years (3,660 days) after the `n`th day could first be: a make-up day
+/// 3,661 days on is found for `n = 1`, one a day later is not.
+#[test]
+fn the_search_gives_up_exactly_at_its_limit() {
+    let nothing_but_weekends = Calendar {
+        weekend: (0..7)
+            .map(|i| WeekdayKey(Weekday::Monday.nth_next(i)))
+            .collect(),
+        ..Calendar::default()
+    };
+    let start = date("2026-03-02");
+    for (after, found) in [(3_661, true), (3_662, false)] {
+        let day = start + time::Duration::days(after);
+        let mut calendar = nothing_but_weekends.clone();
+        calendar.workdays.insert(day);
+        assert_eq!(
+            calendar.add_working_days(start, 1),
+            found.then_some(day),
+            "a make-up day {after} days on"
+        );
+    }
+}
+
+#[test]
+fn weekdays_order_monday_first() {
+    let (monday, sunday) = (WeekdayKey(Weekday::Monday), WeekdayKey(Weekday::Sunday));
+    assert!(monday < sunday);
+    assert_eq!(monday.partial_cmp(&sunday), Some(std::cmp::Ordering::Less));
+}
+
 #[test]
 fn end_of_the_date_range_gives_none() {
     // Regression guard: walking past Date::MAX must not panic.
