@@ -706,6 +706,26 @@ fn valid_but_denied_is_a_warning() {
             .contains("does not list \"SMP-BLOOD-001\" in its `covers`")),
         "{w:#?}"
     );
+    // A filing dated before the contract took effect: counted as on time, worth a look. The
+    // day it takes effect is fine.
+    for (filed, warned) in [("2026-03-01", true), ("2026-03-02", false)] {
+        let text = variant("filed_on = 2026-03-10", &format!("filed_on = {filed}"));
+        let w = valid(&text).warnings;
+        let before = w
+            .iter()
+            .find(|w| w.message.contains("before the contract took effect"));
+        assert_eq!(before.is_some(), warned, "{filed}: {w:#?}");
+        if let Some(w) = before {
+            assert_eq!((w.line, w.column), pos(&text, "2026-03-01, number"));
+            assert!(
+                w.message.contains(
+                    "processor's filing of contract filing \"GBA-SC-DEMO-001\" is dated 2026-03-01"
+                ),
+                "{}",
+                w.message
+            );
+        }
+    }
 }
 
 /// Flags and the bundle's words are written (and read back) in one spelling each; regression

@@ -302,7 +302,18 @@ fn entries(
     parameters: Option<&Parameters>,
 ) {
     let filing = &src.filing;
-    for (entry, span) in filing.filings.iter().zip(&src.entry_spans) {
+    for (entry, spans) in filing.filings.iter().zip(&src.entry_spans) {
+        let span = &spans.authority;
+        if let Some(filed) = entry.filed_on.filter(|day| *day < filing.effective_on) {
+            d.warn(
+                &spans.filed_on,
+                format!(
+                    "the {}'s filing of {label} is dated {filed}, before the contract took effect on {}; a filing is made once it is in effect (rule 14 counts this one as on time): check the date",
+                    entry.party.as_str(),
+                    filing.effective_on
+                ),
+            );
+        }
         let tenant = match entry.party {
             Party::Processor => &filing.processor,
             Party::Recipient => &filing.recipient,

@@ -13,8 +13,8 @@ pub(crate) struct FilingSrc {
     pub(crate) processor: Located,
     pub(crate) recipient: Located,
     pub(crate) categories: Vec<Located>,
-    /// Per entry of `filings`: the span of its `authority` value.
-    pub(crate) entry_spans: Vec<Span>,
+    /// Per entry of `filings`: where its values are.
+    pub(crate) entry_spans: Vec<EntrySpans>,
     pub(crate) table_span: Span,
     /// Written with the first version's `filed_on` / `authority` (already reported).
     pub(crate) first_version: bool,
@@ -126,11 +126,17 @@ pub(crate) fn filing(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Filin
     })
 }
 
+/// Where the values of one entry of `filings` are (the entry itself for one not written).
+pub(crate) struct EntrySpans {
+    pub(crate) authority: Span,
+    pub(crate) filed_on: Span,
+}
+
 /// `filings = [{ party, authority, filed_on?, number? }, …]`, at most one per party; omitted
 /// means no party has filed.
-fn entries(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Vec<(FilingEntry, Span)>> {
+fn entries(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Vec<(FilingEntry, EntrySpans)>> {
     let tables = t.tables(d, "filings")?.unwrap_or_default();
-    let mut out: Vec<(FilingEntry, Span)> = Vec::with_capacity(tables.len());
+    let mut out: Vec<(FilingEntry, EntrySpans)> = Vec::with_capacity(tables.len());
     let mut ok = true;
     for entry in &tables {
         entry.check_keys(d, ENTRY_KEYS);
@@ -138,9 +144,11 @@ fn entries(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Vec<(FilingEntr
         let authority = entry.req_enum(d, "authority");
         let filed_on = entry.opt_date(d, "filed_on");
         let number = entry.opt_str(d, "number");
-        let authority_span = entry
-            .get("authority")
-            .map_or(entry.span.clone(), |v| v.span());
+        let span_of = |key: &str| entry.get(key).map_or(entry.span.clone(), |v| v.span());
+        let spans = EntrySpans {
+            authority: span_of("authority"),
+            filed_on: span_of("filed_on"),
+        };
         let (Some(party), Some(authority), Some(filed_on), Some(number)) =
             (party, authority, filed_on, number)
         else {
@@ -166,7 +174,7 @@ fn entries(d: &mut Diagnostics<'_>, t: &Table<'_, '_>) -> Option<Vec<(FilingEntr
                 filed_on,
                 number: number.map(|n| n.text),
             },
-            authority_span,
+            spans,
         ));
     }
     ok.then_some(out)
