@@ -252,6 +252,20 @@ fn regulator_scopes() {
     for scope in Scope::ALL {
         assert_eq!(Scope::parse(scope.as_str()), Some(*scope));
     }
+    // Each class falls under exactly one class scope, and `hgr` adds its own.
+    use Scope::{Hgr, Important, NonPersonal, Personal, Samples};
+    for (class, scope) in [
+        (DataClass::NonPersonal, NonPersonal),
+        (DataClass::Personal, Personal),
+        (DataClass::SensitivePersonal, Personal),
+        (DataClass::HumanGenetic, Personal),
+        (DataClass::Important, Important),
+    ] {
+        assert_eq!(Scope::of_transfer(class, false), [scope], "{class:?}");
+        assert_eq!(Scope::of_transfer(class, true), [scope, Hgr], "{class:?}");
+    }
+    assert_eq!(Scope::of_shipment(false), [Samples]);
+    assert_eq!(Scope::of_shipment(true), [Samples, Hgr]);
     only_error_at(
         &variant("sees = [\"all\"]", "sees = [\"everything\"]"),
         "\"everything\"",
