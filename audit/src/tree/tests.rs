@@ -185,3 +185,91 @@ fn batched_proofs_equal_single_proofs() {
         }
     }
 }
+
+/// A source that counts its look-ups and records every range it is asked to cache.
+struct Counting {
+    tree: LeafHashes,
+    perfect: std::cell::Cell<u64>,
+    ragged: std::cell::RefCell<Vec<(u64, u64)>>,
+}
+
+impl Counting {
+    fn new(leaves: u64) -> Self {
+        Counting {
+            tree: LeafHashes((0..leaves).map(|i| leaf_hash(&i.to_le_bytes())).collect()),
+            perfect: std::cell::Cell::new(0),
+            ragged: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl PerfectHashes for Counting {
+    fn perfect(&self, level: u8, index: u64) -> Result<Hash> {
+        self.perfect.set(self.perfect.get() + 1);
+        self.tree.perfect(level, index)
+    }
+
+    fn range(&self, lo: u64, hi: u64) -> Result<Hash> {
+        self.ragged.borrow_mut().push((lo, hi));
+        range_hash_uncached(self, lo, hi)
+    }
+}
+
+#[test]
+fn only_ragged_ranges_reach_a_sources_cache() {
+    // A perfect subtree is one look-up and must not fill a source's range cache; every other
+    // range of two or more leaves goes through it, so a caching source sees the right edge.
+    let is_perfect = |lo: u64, hi: u64| (hi - lo).is_power_of_two() && lo % (hi - lo) == 0;
+    let edge = Counting::new(1000);
+    root(&edge, 1000).unwrap();
+    assert_eq!(
+        *edge.ragged.borrow(),
+        [
+            (0, 1000),
+            (512, 1000),
+            (768, 1000),
+            (896, 1000),
+            (960, 1000)
+        ],
+        "the root of 1000 leaves walks its right edge down to [992, 1000), a perfect subtree"
+    );
+    let source = Counting::new(1100);
+    for size in [3u64, 6, 7, 37, 300, 1000, 1100] {
+        root(&source, size).unwrap();
+        for i in [0, 1, size / 2, size - 1] {
+            inclusion_proof(&source, i, size).unwrap();
+        }
+        for old in [1, 2, size / 3, size - 1] {
+            consistency_proof(&source, old, size).unwrap();
+        }
+    }
+    let ragged = source.ragged.borrow();
+    assert!(!ragged.is_empty(), "right edges are ragged ranges");
+    for &(lo, hi) in ragged.iter() {
+        assert!(hi - lo > 1, "a single leaf reached the cache: {lo}..{hi}");
+        assert!(
+            !is_perfect(lo, hi),
+            "a perfect subtree reached the cache: {lo}..{hi}"
+        );
+    }
+    assert!(
+        ragged.iter().any(|&(lo, _)| lo > 0),
+        "ragged ranges that do not start at leaf 0 reach the cache too"
+    );
+}
+
+#[test]
+fn a_batch_of_proofs_hashes_the_right_edge_once() {
+    let (size, batch) = (1000u64, 0..100u64);
+    let single = Counting::new(size);
+    for i in batch.clone() {
+        inclusion_proof(&single, i, size).unwrap();
+    }
+    let batched = Counting::new(size);
+    inclusion_proofs(&batched, batch, size).unwrap();
+    // Each proof of a leaf below 512 needs the 9 perfect subtrees on its path inside [0, 512)
+    // and the hash of the ragged [512, 1000): 256 + 128 + 64 + 32 + 8, five look-ups. One by
+    // one, every proof pays for that edge; in a batch only the first does.
+    assert_eq!(single.perfect.get(), 100 * (9 + 5));
+    assert_eq!(batched.perfect.get(), 100 * 9 + 5);
+}
