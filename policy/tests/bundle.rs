@@ -842,6 +842,11 @@ fn minimal_bundles() {
 
 #[test]
 fn size_limit() {
+    assert_eq!(
+        MAX_BUNDLE_BYTES,
+        8 << 20,
+        "policy/README.md and the admin API say 8 MiB"
+    );
     // One byte over the limit is refused before parsing, naming the limit.
     let mut text = REFERENCE.to_owned();
     text.push_str(&"#".repeat(MAX_BUNDLE_BYTES + 1 - text.len()));
@@ -859,6 +864,31 @@ fn size_limit() {
     text.pop();
     assert_eq!(text.len(), MAX_BUNDLE_BYTES);
     valid(&text);
+}
+
+/// Every syntax error is reported up to 256 KiB; past that only the first (recovering after a
+/// syntax error can produce one per byte).
+#[test]
+fn syntax_errors_are_all_reported_up_to_256_kib() {
+    let two_errors = |size: usize| {
+        let mut text = format!("{REFERENCE}\nbroken = \nalso broken = \n");
+        text.push_str(&"#".repeat(size - text.len()));
+        assert_eq!(text.len(), size);
+        errors(&text)
+    };
+    let small = two_errors(4096 + REFERENCE.len());
+    let at_limit = two_errors(256 * 1024);
+    for errs in [&small, &at_limit] {
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter().all(|e| e.message.starts_with("invalid TOML")),
+            "{errs:?}"
+        );
+        assert_eq!(errs[1].line, errs[0].line + 1, "{errs:?}");
+    }
+    let over = two_errors(256 * 1024 + 1);
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert!(over[0].message.starts_with("invalid TOML"), "{over:?}");
 }
 
 /// Regression guard: one diagnostic per byte on a long line used to cost quadratic time (each

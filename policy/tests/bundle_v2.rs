@@ -665,9 +665,12 @@ fn rules_of_the_new_schema() {
         )
     );
     assert!(
+        errors[0].message.contains(&format!(
+            "sample item id \"INV-NP-001\" is also an inventory item id (line {})",
+            pos(&text, "\"INV-NP-001\"").0
+        )),
+        "{}",
         errors[0]
-            .message
-            .contains("sample item id \"INV-NP-001\" is also an inventory item id")
     );
     // Duplicates per kind.
     let carrier = &REFERENCE

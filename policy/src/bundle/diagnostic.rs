@@ -75,16 +75,11 @@ impl<'s> Diagnostics<'s> {
         }
     }
 
-    /// Line and column (both 1-based, column in characters) of a byte offset.
-    pub(crate) fn position(&self, offset: usize) -> (usize, usize) {
+    /// The 1-based line of a byte offset (for messages that point at another spot, such as the
+    /// first of two duplicate ids; reported positions are worked out in [`Self::into_sorted`]).
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         let offset = offset.min(self.source.len());
-        let line = self.line_starts.partition_point(|start| *start <= offset);
-        let start = self.line_starts[line.saturating_sub(1)];
-        let column = self
-            .source
-            .get(start..offset)
-            .map_or(offset - start, |text| text.chars().count());
-        (line.max(1), column + 1)
+        self.line_starts.partition_point(|start| *start <= offset)
     }
 
     pub(crate) fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {

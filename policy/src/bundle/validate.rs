@@ -21,7 +21,7 @@ pub(crate) fn unique<T>(
     for entry in entries {
         let (key, span) = id(&entry);
         if let Some(first) = seen.get(key) {
-            let (line, _) = d.position(id(first).1.start);
+            let line = d.line_of(id(first).1.start);
             d.error(
                 span,
                 format!("duplicate {kind} {key:?}; the first one is on line {line}: give each a unique id"),
@@ -189,7 +189,7 @@ pub(crate) fn samples(
         let sample = &src.sample;
         let label = format!("sample item {:?}", sample.id);
         if let Some(item) = items.get(&sample.id) {
-            let (line, _) = d.position(item.id_span.start);
+            let line = d.line_of(item.id_span.start);
             d.error(
                 &src.id_span,
                 format!("sample item id {:?} is also an inventory item id (line {line}); an approval's `covers` must name one of them, so give each a unique id", sample.id),
