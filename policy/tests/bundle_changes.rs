@@ -5,7 +5,9 @@
 mod common;
 
 use common::REFERENCE;
-use loopgate_policy::{Plain, Status, diff, parse_bundle, set_tenant_status};
+use loopgate_policy::{
+    BundleDiff, Change, EntryChanges, Plain, Status, diff, parse_bundle, set_tenant_status,
+};
 
 #[test]
 fn suspension_changes_one_value_and_keeps_the_rest_of_the_text() {
@@ -137,4 +139,82 @@ fn the_second_versions_entries_are_diffed_by_their_keys() {
     );
     let back: loopgate_policy::BundleDiff = serde_json::from_value(json).unwrap();
     assert_eq!(back, only_tenant);
+}
+
+/// The entry tables in `tables()` order, each as its JSON key.
+const TABLES: [&str; 7] = [
+    "tenant",
+    "carrier",
+    "inventory_item",
+    "sample_item",
+    "contract_filing",
+    "hgr_approval",
+    "regulator",
+];
+
+#[test]
+fn one_change_anywhere_makes_a_diff_non_empty() {
+    // An entry table with only additions, only removals or only changed fields is not empty.
+    let change = || Change {
+        from: Some(Plain::Integer(1)),
+        to: Some(Plain::Integer(2)),
+    };
+    let only = [
+        serde_json::json!({"added": ["x"], "removed": [], "changed": {}}),
+        serde_json::json!({"added": [], "removed": ["x"], "changed": {}}),
+        serde_json::json!({"added": [], "removed": [], "changed": {"x": {"f": change()}}}),
+    ];
+    for changes in &only {
+        let entries: EntryChanges = serde_json::from_value(changes.clone()).unwrap();
+        assert!(!entries.is_empty(), "{changes}");
+        // ... and in any table, the diff is not empty and `tables()` shows it under its name.
+        for name in TABLES {
+            let mut json = serde_json::to_value(BundleDiff::default()).unwrap();
+            json[name] = changes.clone();
+            let whole: BundleDiff = serde_json::from_value(json).unwrap();
+            assert!(!whole.is_empty(), "{name}: {changes}");
+            let tables = whole.tables();
+            assert_eq!(tables.map(|(n, _)| n), TABLES);
+            for (n, entries) in tables {
+                assert_eq!(entries.is_empty(), n != name, "{n} in a diff of {name}");
+            }
+            // It survives the JSON the audit log keeps.
+            let back: BundleDiff =
+                serde_json::from_value(serde_json::to_value(&whole).unwrap()).unwrap();
+            assert_eq!(back, whole, "{name}");
+        }
+    }
+    assert!(EntryChanges::default().is_empty());
+    let mut settings = BundleDiff::default();
+    assert!(settings.is_empty());
+    settings
+        .settings
+        .insert("parameters.threshold_contract".into(), change());
+    assert!(!settings.is_empty());
+}
+
+#[test]
+fn a_first_policy_lists_every_entry_as_added() {
+    let registry = parse_bundle(REFERENCE).unwrap().registry;
+    let first = BundleDiff::from_empty(REFERENCE).unwrap();
+    let tenants: Vec<&String> = registry.tenants.keys().collect();
+    assert_eq!(first.tenant.added.iter().collect::<Vec<_>>(), tenants);
+    let items: Vec<&String> = registry.items.keys().collect();
+    assert_eq!(first.inventory_item.added.iter().collect::<Vec<_>>(), items);
+    assert_eq!(first.regulator.added.len(), registry.regulators.len());
+    for (name, entries) in first.tables() {
+        assert!(
+            !entries.added.is_empty(),
+            "the reference bundle has {name} entries"
+        );
+        assert!(entries.removed.is_empty() && entries.changed.is_empty());
+    }
+    assert!(first.settings.contains_key("parameters.threshold_contract"));
+    assert!(
+        first
+            .settings
+            .values()
+            .all(|c| c.from.is_none() && c.to.is_some())
+    );
+    assert!(BundleDiff::from_empty("not = [toml").is_err());
 }

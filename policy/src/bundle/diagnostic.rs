@@ -152,3 +152,70 @@ impl<'s> Diagnostics<'s> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_problem_at_the_same_spot_is_reported_once() {
+        let source = "a = 1\nb = 2\n";
+        let mut d = Diagnostics::new(source);
+        d.error(&(6..7), "twice");
+        d.error(&(6..7), "twice");
+        d.error(&(6..7), "another message");
+        d.warn(&(6..7), "twice");
+        d.error(&(0..1), "twice");
+        let found: Vec<String> = d.into_sorted().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "1:1: twice",
+                "2:1: another message",
+                "2:1: twice",
+                "2:1: warning: twice"
+            ]
+        );
+    }
+
+    #[test]
+    fn past_the_cap_the_earliest_problems_are_reported_and_the_rest_counted() {
+        // Problems found back to front (as a later pass over the bundle may find them): the
+        // ones reported are still the first in the source, even when more were found than the
+        // report shows, and the last line counts every one left out.
+        let found = 300;
+        let source = "x".repeat(found);
+        let mut d = Diagnostics::new(&source);
+        for at in (0..found).rev() {
+            d.error(&(at..at + 1), format!("problem at {at}"));
+        }
+        let reported = d.into_sorted();
+        assert_eq!(reported.len(), MAX_REPORTED + 1);
+        assert_eq!(reported[0].to_string(), "1:1: problem at 0");
+        assert_eq!(reported[MAX_REPORTED - 1].column, MAX_REPORTED);
+        assert_eq!(
+            reported[MAX_REPORTED].message,
+            format!(
+                "and {} more problems; fix these first and check again",
+                found - MAX_REPORTED
+            )
+        );
+
+        // Past the memory cap, problems are only counted.
+        let found = 50 * MAX_REPORTED + 123;
+        let source = "x".repeat(found);
+        let mut d = Diagnostics::new(&source);
+        for at in 0..found {
+            d.error(&(at..at + 1), format!("problem at {at}"));
+        }
+        assert!(d.has_errors());
+        let reported = d.into_sorted();
+        assert_eq!(
+            reported[MAX_REPORTED].message,
+            format!(
+                "and {} more problems; fix these first and check again",
+                found - MAX_REPORTED
+            )
+        );
+    }
+}
