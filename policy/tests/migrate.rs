@@ -302,3 +302,230 @@ mod properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exactly what migrate writes for a small first-version bundle: lines rewritten in place (their
+// newlines with them), comments before the entries they concern, blocks appended after one blank
+// line. A bundle without a final newline gets one.
+
+const SMALL_HEAD: &str = "[catalogue]\ncategories = [\"imaging\"]\n\n[[tenant]]\nid = \"sz\"\nlegal_name = \"SZ\"\nside = \"mainland\"\ncity = \"shenzhen\"\npark = \"shenzhen_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n\n[[tenant]]\nid = \"hk\"\nlegal_name = \"HK\"\nside = \"hong_kong\"\ncity = \"hong_kong\"\npark = \"hk_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n\n[[tenant]]\nid = \"sz2\"\nlegal_name = \"SZ2\"\nside = \"mainland\"\ncity = \"shenzhen\"\npark = \"shenzhen_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n\n[[tenant]]\nid = \"hk2\"\nlegal_name = \"HK2\"\nside = \"hong_kong\"\ncity = \"hong_kong\"\npark = \"hk_park\"\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n";
+
+fn small_item(id: &str, owner: &str, extra: &str) -> String {
+    format!(
+        "\n[[inventory_item]]\nid = \"{id}\"\nowner = \"{owner}\"\nrecipients = [\"hk\"]\n{extra}categories = [\"imaging\"]\npurposes = [\"research\"]\nmax_transfer_bytes = 1000\nretention_days = 30\nstatus = \"approved\"\nvalid_from = 2026-01-01\nvalid_until = 2027-12-31\n"
+    )
+}
+
+fn small_filing(processor: &str, recipient: &str, dated: &str) -> String {
+    format!(
+        "\n[[contract_filing]]\nreference = \"F-{processor}-{recipient}\"\nroute = \"gba_sc\"\nprocessor = \"{processor}\"\nrecipient = \"{recipient}\"\neffective_on = 2026-03-02\n{dated}pia_completed_on = 2026-02-20\ncategories = [\"imaging\"]\npurposes = [\"research\"]\nstatus = \"effective\"\n"
+    )
+}
+
+const REGULATOR_NOTE: &str = "\n# migrate: the second version lists the regulators who may read the audit trail and what each sees (rule scopes: personal, hgr, important, samples, non_personal, all); a regulator principal that is not listed gets 403: add one [[regulator]] per regulator certificate\n# [[regulator]]\n# id = \"…\"                  # the principal regulator/<id>\n# authority = \"…\"\n# sees = [\"all\"]\n";
+
+fn consent_note(item: &str, filing: &str) -> String {
+    format!(
+        "# migrate: inventory item \"{item}\" is consent-based (no `legal_basis` means consent) and filing(s) {filing} have separate_consent unset or false: the second version denies its transfers with contract.consent_missing (rule 17); obtain separate consent and set `separate_consent = true`, or write the item's `legal_basis`\n"
+    )
+}
+
+#[test]
+fn migrate_writes_exactly_this() {
+    // `filed_on` and `authority` (indented, with a comment) become one `filings` block in place
+    // of the first of them; the other's line goes, newline and all.
+    let dated = "filed_on = 2026-03-10   # filed\n  authority = \"guangdong_cac\"\n";
+    let item = small_item("I1", "sz", "data_class = \"personal\"\n");
+    let text = format!("{SMALL_HEAD}{item}{}", small_filing("sz", "hk", dated));
+    let filings = "filings = [\n  { party = \"processor\", authority = \"guangdong_cac\", filed_on = 2026-03-10 },\n  # migrate: the recipient's filing (with dpo) was not in the first version: add `filed_on = …` and `number = \"…\"` once it has filed; until then it counts as not filed (rule 14)\n  { party = \"recipient\", authority = \"dpo\" },\n]\n";
+    let expected = format!(
+        "{}{REGULATOR_NOTE}",
+        text.replace(dated, filings).replace(
+            "\n[[inventory_item]]\n",
+            &format!("\n{}[[inventory_item]]\n", consent_note("I1", "F-sz-hk"))
+        )
+    );
+    let migrated = migrate(&text).unwrap();
+    assert_eq!(migrated.text, expected);
+    assert!(migrated.complete && migrated.changed);
+    assert_eq!(migrated.notes.len(), 3, "{:?}", migrated.notes);
+    // A last line without its newline gets one before what is appended.
+    let unterminated = migrate(text.trim_end_matches('\n')).unwrap();
+    assert_eq!(unterminated.text, expected);
+
+    // The same with `authority` first: its line becomes the block.
+    let dated = "authority = \"guangdong_cac\"\nfiled_on = 2026-03-10\n";
+    let text = format!("{SMALL_HEAD}{item}{}", small_filing("sz", "hk", dated));
+    assert_eq!(
+        migrate(&text).unwrap().text,
+        format!(
+            "{}{REGULATOR_NOTE}",
+            text.replace(dated, filings).replace(
+                "\n[[inventory_item]]\n",
+                &format!("\n{}[[inventory_item]]\n", consent_note("I1", "F-sz-hk"))
+            )
+        )
+    );
+}
+
+#[test]
+fn items_sharing_an_hgr_filing_share_one_approval_skeleton() {
+    let hgr = |reference: &str| {
+        format!(
+            "data_class = \"human_genetic\"\nlegal_basis = \"contract\"\nhgr_filing = \"{reference}\"\n"
+        )
+    };
+    let skeleton = |reference: &str, holder: &str, covers: &str| {
+        format!(
+            "\n# migrate: HGR approval \"{reference}\" (the first version's `hgr_filing`): its validity window was not in the first version: write `valid_from` and `valid_until` and check `kind`, `holder` and `status`\n[[hgr_approval]]\nreference = \"{reference}\"\nkind = \"information_filing\"\nauthority = \"nhc\"\n{holder}covers = [{covers}]\n# valid_from = YYYY-MM-DD\n# valid_until = YYYY-MM-DD\nstatus = \"effective\"\n"
+        )
+    };
+    let approvals = |reference: &str, item: &str| {
+        format!(
+            "hgr_approvals = [\"{reference}\"]\n# migrate: inventory item \"{item}\": rule 9 also needs an effective information_backup approval: add its reference here and an [[hgr_approval]] of kind \"information_backup\" for it\n"
+        )
+    };
+    // Two items of one owner name H-1, a third H-2: two skeletons, the first covering both.
+    let text = format!(
+        "{SMALL_HEAD}{}{}{}",
+        small_item("I1", "sz", &hgr("H-1")),
+        small_item("I2", "sz", &hgr("H-1")),
+        small_item("I3", "sz", &hgr("H-2")),
+    );
+    let migrated = migrate(text.trim_end_matches('\n')).unwrap();
+    assert!(!migrated.complete);
+    let mut expected = text.clone();
+    for (at, (item, reference)) in [("I1", "H-1"), ("I2", "H-1"), ("I3", "H-2")]
+        .into_iter()
+        .enumerate()
+    {
+        let line = format!("hgr_filing = \"{reference}\"\n");
+        let found = expected.find(&line);
+        let i = found.unwrap_or_else(|| panic!("{at}: {line}"));
+        expected.replace_range(i..i + line.len(), &approvals(reference, item));
+    }
+    expected.push_str(&skeleton("H-1", "holder = \"sz\"\n", "\"I1\", \"I2\""));
+    expected.push_str(&skeleton("H-2", "holder = \"sz\"\n", "\"I3\""));
+    expected.push_str(REGULATOR_NOTE);
+    assert_eq!(migrated.text, expected);
+
+    // Owners differ: a human picks the holder.
+    let text = format!(
+        "{SMALL_HEAD}{}{}",
+        small_item("I1", "sz", &hgr("H-1")),
+        small_item("I2", "hk", &hgr("H-1")),
+    );
+    let migrated = migrate(&text).unwrap();
+    assert!(migrated.text.contains(&skeleton(
+        "H-1",
+        "# migrate: HGR approval \"H-1\" is named by items of several owners (sz, hk): write the one `holder` that holds it (the others need their own approvals)\n# holder = \"…\"\n",
+        "\"I1\", \"I2\""
+    )), "{}", migrated.text);
+}
+
+#[test]
+fn only_consent_based_items_under_a_filing_without_separate_consent_get_a_note() {
+    let note_for = |item_extra: &str, filing: String| {
+        let text = format!("{SMALL_HEAD}{}{filing}", small_item("I1", "sz", item_extra));
+        let migrated = migrate(&text).unwrap();
+        migrated.text.contains("is consent-based")
+    };
+    let dated = "filed_on = 2026-03-10\nauthority = \"guangdong_cac\"\n";
+    let personal = "data_class = \"personal\"\n";
+    assert!(note_for(personal, small_filing("sz", "hk", dated)));
+    let consent = "data_class = \"personal\"\nlegal_basis = \"consent\"\n";
+    assert!(note_for(consent, small_filing("sz", "hk", dated)));
+    let contract = "data_class = \"personal\"\nlegal_basis = \"contract\"\n";
+    assert!(!note_for(contract, small_filing("sz", "hk", dated)));
+    assert!(!note_for(
+        "data_class = \"non_personal\"\n",
+        small_filing("sz", "hk", dated)
+    ));
+    // A filing of another processor, or to another recipient, does not cover the item.
+    assert!(!note_for(personal, small_filing("sz2", "hk", dated)));
+    assert!(!note_for(personal, small_filing("sz", "hk2", dated)));
+    // Separate consent given.
+    let given = small_filing("sz", "hk", dated).replace(
+        "status = \"effective\"",
+        "separate_consent = true\nstatus = \"effective\"",
+    );
+    assert!(!note_for(personal, given));
+}
+
+#[test]
+fn values_the_first_version_did_not_allow_are_refused_where_they_are() {
+    let refused = |text: &str, at: &str, says: &str| {
+        let found = problems(text);
+        let offset = text.find(at).unwrap();
+        let line = text[..offset].matches('\n').count() + 1;
+        assert!(
+            found
+                .iter()
+                .any(|p| p.line == line && p.message.contains(says)),
+            "{at}: {found:#?}"
+        );
+    };
+    for day in [
+        "2026-03-10T09:00:00",
+        "2026-03-10T09:00:00Z",
+        "09:00:00",
+        "\"2026-03-10T09:00:00\"",
+        "\"2026-03-10T09:00:00+08:00\"",
+        "\"10 March\"",
+        "20260310",
+    ] {
+        let dated = format!("filed_on = {day}\nauthority = \"guangdong_cac\"\n");
+        let text = format!("{SMALL_HEAD}{}", small_filing("sz", "hk", &dated));
+        // Named as the input names it (not as the second version's `filings` would).
+        refused(
+            &text,
+            "filed_on",
+            "`filed_on` of [[contract_filing]] \"F-sz-hk\" must be a date such as 2026-03-02",
+        );
+    }
+    let long = format!("\"{}\"", "H".repeat(129));
+    for reference in ["\"\"", "\"  \"", "\"HGR 1\"", long.as_str(), "7"] {
+        let extra = format!("data_class = \"human_genetic\"\nhgr_filing = {reference}\n");
+        let text = format!("{SMALL_HEAD}{}", small_item("I1", "sz", &extra));
+        refused(
+            &text,
+            "hgr_filing",
+            "`hgr_filing` of [[inventory_item]] \"I1\" must be a reference such as",
+        );
+    }
+    // At the limit, a reference is taken.
+    let extra = format!(
+        "data_class = \"human_genetic\"\nhgr_filing = \"{}\"\n",
+        "H".repeat(128)
+    );
+    let text = format!("{SMALL_HEAD}{}", small_item("I1", "sz", &extra));
+    assert!(migrate(&text).unwrap().text.contains(&"H".repeat(128)));
+}
+
+#[test]
+fn a_key_that_shares_its_line_is_refused_not_rewritten() {
+    // An inline table over several lines (TOML 1.1): `authority` ends its line but shares it
+    // with the keys before it, `filed_on` shares its line with the comma before it. Rewriting
+    // either line would take the other keys with it.
+    let text = format!(
+        "contract_filing = [{{ reference = \"F\", route = \"gba_sc\", processor = \"sz\", recipient = \"hk\", effective_on = 2026-03-02, pia_completed_on = 2026-02-20, categories = [\"imaging\"], purposes = [\"research\"], status = \"effective\", authority = \"guangdong_cac\"\n, filed_on = 2026-03-10\n}}]\n{SMALL_HEAD}"
+    );
+    let found = problems(&text);
+    let at: Vec<(usize, usize, &str)> = found
+        .iter()
+        .map(|p| (p.line, p.column, p.message.as_str()))
+        .collect();
+    let says = |key: &str| {
+        format!(
+            "`{key}` is not on a line of its own, so it cannot be rewritten in place; put it on its own line (or write the second version's fields by hand) and migrate again"
+        )
+    };
+    let column = text.find("authority").unwrap() + 1;
+    assert_eq!(
+        at,
+        [
+            (1, column, says("authority").as_str()),
+            (2, 3, says("filed_on").as_str())
+        ]
+    );
+}

@@ -117,6 +117,7 @@ pub fn migrate(text: &str) -> Result<Migrated, PolicyError> {
     for item in &items {
         plan.consent(item, &filings);
     }
+    plan.end_with_newline();
     plan.append_skeletons();
     if tables(root, "regulator").is_empty() {
         plan.append_regulator();
@@ -430,21 +431,25 @@ impl Plan<'_> {
         self.edits.push(Edit::same(at..at, format!("{comment}\n")));
     }
 
+    /// A newline at the end of a bundle whose last line has none, before anything is appended
+    /// (edits at the same place apply in the order they were made).
+    fn end_with_newline(&mut self) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            let end = self.text.len();
+            self.edits.push(Edit::same(end..end, "\n".to_owned()));
+        }
+    }
+
     /// A commented `[[regulator]]` at the end, for a bundle that lists none.
     fn append_regulator(&mut self) {
         let end = self.text.len();
         let comment = self.note(
             "the second version lists the regulators who may read the audit trail and what each sees (rule scopes: personal, hgr, important, samples, non_personal, all); a regulator principal that is not listed gets 403: add one [[regulator]] per regulator certificate".to_owned(),
         );
-        let separator = if self.text.ends_with('\n') || self.text.is_empty() {
-            ""
-        } else {
-            "\n"
-        };
         self.edits.push(Edit::same(
             end..end,
             format!(
-                "{separator}\n{comment}\n# [[regulator]]\n# id = \"…\"                  # the principal regulator/<id>\n# authority = \"…\"\n# sees = [\"all\"]\n"
+                "\n{comment}\n# [[regulator]]\n# id = \"…\"                  # the principal regulator/<id>\n# authority = \"…\"\n# sees = [\"all\"]\n"
             ),
         ));
     }
@@ -481,15 +486,10 @@ impl Plan<'_> {
                 skeleton.reference
             );
             let tail = format!("covers = [{covers}]\n");
-            let separator = if self.text.ends_with('\n') || self.text.is_empty() {
-                ""
-            } else {
-                "\n"
-            };
             self.edits.push(Edit {
                 range: end..end,
-                text: format!("{separator}{head}{holder}{tail}# valid_from = YYYY-MM-DD\n# valid_until = YYYY-MM-DD\nstatus = \"effective\"\n"),
-                check: format!("{separator}{head}{holder_check}{tail}valid_from = 2000-01-01\nvalid_until = 9999-12-31\nstatus = \"effective\"\n"),
+                text: format!("{head}{holder}{tail}# valid_from = YYYY-MM-DD\n# valid_until = YYYY-MM-DD\nstatus = \"effective\"\n"),
+                check: format!("{head}{holder_check}{tail}valid_from = 2000-01-01\nvalid_until = 9999-12-31\nstatus = \"effective\"\n"),
             });
         }
     }
