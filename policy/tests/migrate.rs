@@ -529,3 +529,81 @@ fn a_key_that_shares_its_line_is_refused_not_rewritten() {
         ]
     );
 }
+
+#[test]
+fn problems_in_the_output_point_at_the_input() {
+    let errors = |text: &str| -> Vec<(usize, usize, String)> {
+        problems(text)
+            .into_iter()
+            .filter(|p| p.severity == Severity::Error)
+            .map(|p| (p.line, p.column, p.message))
+            .collect()
+    };
+    let line_of =
+        |text: &str, what: &str| text[..text.find(what).unwrap()].matches('\n').count() + 1;
+    // Dangling owners before and after a rewritten filing (its block is longer than the lines
+    // it replaces) and a consent note: each where it is in the input.
+    let dated = "filed_on = 2026-03-10\nauthority = \"guangdong_cac\"\n";
+    let text = format!(
+        "{SMALL_HEAD}{}{}{}{}",
+        small_item("I0", "nobody-0", "data_class = \"non_personal\"\n"),
+        small_item("I1", "sz", "data_class = \"personal\"\n"),
+        small_filing("sz", "hk", dated),
+        small_item("I2", "nobody-2", "data_class = \"non_personal\"\n"),
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(
+        (found[0].0, found[0].1),
+        (line_of(&text, "\"nobody-0\""), 9),
+        "{found:#?}"
+    );
+    assert!(found[0].2.contains("nobody-0"), "{found:#?}");
+    assert_eq!(
+        (found[1].0, found[1].1),
+        (line_of(&text, "\"nobody-2\""), 9),
+        "{found:#?}"
+    );
+    assert!(found[1].2.contains("nobody-2"), "{found:#?}");
+
+    // A problem inside the rewritten block (a Hong Kong processor filing with the Mainland's
+    // authority) points at the first line it replaced.
+    let text = format!(
+        "{SMALL_HEAD}{}{}",
+        small_filing("hk", "sz", dated),
+        small_item("I2", "nobody-2", "data_class = \"non_personal\"\n"),
+    );
+    let found = errors(&text);
+    let block = line_of(&text, "filed_on");
+    assert!(
+        found
+            .iter()
+            .any(|e| (e.0, e.1) == (block, 1) && e.2.contains("\"hk\" is on the hong_kong side")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|e| (e.0, e.1) == (block, 1) || e.2.contains("nobody-2")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| (e.0, e.1) == (line_of(&text, "\"nobody-2\""), 9)),
+        "{found:#?}"
+    );
+
+    // The line right after a rewritten block is itself, not the block.
+    let text = format!(
+        "{SMALL_HEAD}{}",
+        small_filing("sz", "hk", &format!("{dated}surprise = 1\n")),
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (found[0].0, found[0].1),
+        (line_of(&text, "surprise"), 1),
+        "{found:#?}"
+    );
+}
