@@ -167,6 +167,33 @@ fn every_proof_of_the_ct_tree_verifies_and_tampering_fails() {
 }
 
 #[test]
+fn consistency_between_any_two_sizes_up_to_70_verifies_and_tampering_fails() {
+    let tree = LeafHashes((0..70u64).map(|i| leaf_hash(&i.to_le_bytes())).collect());
+    let roots: Vec<Hash> = (0..=70).map(|size| root(&tree, size).unwrap()).collect();
+    for to in 1..=70u64 {
+        let r2 = &roots[to as usize];
+        // Equal sizes: only the empty proof between equal roots.
+        verify_consistency(to, to, r2, r2, &[]).unwrap();
+        assert!(verify_consistency(to, to, &[9; 32], r2, &[]).is_err());
+        assert!(verify_consistency(to, to, r2, r2, &[*r2]).is_err());
+        for from in 1..to {
+            let r1 = &roots[from as usize];
+            let proof = consistency_proof(&tree, from, to).unwrap();
+            verify_consistency(from, to, r1, r2, &proof).unwrap();
+            assert!(verify_consistency(from, to, &[9; 32], r2, &proof).is_err());
+            assert!(verify_consistency(from, to, r1, &[9; 32], &proof).is_err());
+            assert!(verify_consistency(from + 1, to, r1, r2, &proof).is_err());
+            for at in [0, proof.len() - 1] {
+                let mut bad = proof.clone();
+                bad[at][0] ^= 1;
+                assert!(verify_consistency(from, to, r1, r2, &bad).is_err());
+            }
+            assert!(verify_consistency(from, to, r1, r2, &proof[1..]).is_err());
+        }
+    }
+}
+
+#[test]
 fn out_of_range_requests_are_errors_not_panics() {
     let tree = ct_tree();
     assert!(inclusion_proof(&tree, 8, 8).is_err());
