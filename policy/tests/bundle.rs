@@ -317,6 +317,18 @@ fn wrong_types_say_what_was_found() {
         ),
         (
             "effective_on = 2026-03-02",
+            "effective_on = \"2026-03-02T10:00:00\"",
+            "\"2026-03-02T10:00:00\"",
+            "`effective_on` of [[contract_filing]] #1 must be a date such as 2026-03-02",
+        ),
+        (
+            "effective_on = 2026-03-02",
+            "effective_on = \"2026-03-02T10:00:00+08:00\"",
+            "\"2026-03-02T10:00:00+08:00\"",
+            "must be a date such as 2026-03-02",
+        ),
+        (
+            "effective_on = 2026-03-02",
             "effective_on = \"next monday\"",
             "\"next monday\"",
             "must be a date such as 2026-03-02",
@@ -518,6 +530,37 @@ fn volume_year_start_must_be_a_month_and_day() {
         april.registry.parameters.volume_year_start,
         (time::Month::April, 1)
     );
+}
+
+#[test]
+fn gba_cities_and_thresholds() {
+    // An empty list would make every personal-data transfer fail rule 3.
+    let text = variant(
+        "gba_cities = [\"guangzhou\"",
+        "gba_cities = []\nwas = [\"guangzhou\"",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| e.message == "`gba_cities` of [parameters] must list at least one city"),
+        "{errs:#?}"
+    );
+    // The contract threshold may equal the assessment threshold, not exceed it.
+    let equal = variant(
+        "threshold_contract = 100000 ",
+        "threshold_contract = 1000000 ",
+    );
+    assert_eq!(
+        valid(&equal).registry.parameters.threshold_contract,
+        1_000_000
+    );
+    let above = variant(
+        "threshold_contract = 100000 ",
+        "threshold_contract = 1000001 ",
+    );
+    let errs = errors(&above);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].message.contains("`threshold_contract` (1000001) of [parameters] is above `threshold_assessment` (1000000)"), "{errs:#?}");
 }
 
 #[test]
