@@ -533,6 +533,33 @@ fn volume_year_start_must_be_a_month_and_day() {
 }
 
 #[test]
+fn one_day_windows_and_explicit_defaults_are_valid() {
+    // A contract filing valid only on the day it takes effect; a day less is refused.
+    let text = variant("# valid_until = 2029-03-01", "valid_until = 2026-03-02");
+    let filing = &valid(&text).registry.filings["GBA-SC-DEMO-001"];
+    assert_eq!(filing.valid_until, Some(filing.effective_on));
+    let text = variant("# valid_until = 2029-03-01", "valid_until = 2026-03-01");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].message.contains("the window ends before it starts"),
+        "{errs:#?}"
+    );
+    // `hgr = true` written out on a human_genetic item says what the default says.
+    let text = variant(
+        "data_class = \"personal\"",
+        "data_class = \"human_genetic\"\nhgr = true",
+    );
+    let written = valid(&text);
+    let text = variant(
+        "data_class = \"personal\"",
+        "data_class = \"human_genetic\"",
+    );
+    assert_eq!(written.registry, valid(&text).registry);
+    assert!(written.registry.items["INV-PI-001"].hgr);
+}
+
+#[test]
 fn gba_cities_and_thresholds() {
     // An empty list would make every personal-data transfer fail rule 3.
     let text = variant(

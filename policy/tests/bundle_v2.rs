@@ -87,16 +87,36 @@ fn a_first_version_bundle_is_refused_field_by_field() {
             .message
             .contains("`authority` of [[contract_filing]] #1 is the first version's")
     );
-    // No "unknown key" message for them, and no noise about missing filings.
-    let all = problems(FIRST_VERSION);
-    assert!(
-        all.iter().all(|p| !p.message.contains("unknown key")),
-        "{all:#?}"
-    );
-    assert!(
-        all.iter().all(|p| !p.message.contains("lists no filing")),
-        "{all:#?}"
-    );
+    // No "unknown key" message for them, and no noise about missing filings, also when only
+    // one of the two is there.
+    let filed_on = FIRST_VERSION
+        .lines()
+        .find(|l| l.starts_with("filed_on = "))
+        .unwrap();
+    let authority = FIRST_VERSION
+        .lines()
+        .find(|l| l.starts_with("authority = "))
+        .unwrap();
+    for text in [
+        FIRST_VERSION.to_owned(),
+        FIRST_VERSION.replacen(&format!("{filed_on}\n"), "", 1),
+        FIRST_VERSION.replacen(&format!("{authority}\n"), "", 1),
+    ] {
+        let all = problems(&text);
+        assert!(
+            all.iter()
+                .any(|p| p.message.contains("is the first version's")),
+            "{all:#?}"
+        );
+        assert!(
+            all.iter().all(|p| !p.message.contains("unknown key")),
+            "{all:#?}"
+        );
+        assert!(
+            all.iter().all(|p| !p.message.contains("lists no filing")),
+            "{all:#?}"
+        );
+    }
 }
 
 #[test]
