@@ -5,62 +5,13 @@
 
 mod common;
 
-use common::REFERENCE;
-use loopgate_policy::{
-    DataClass, Diagnostic, MAX_BUNDLE_BYTES, Parameters, PolicyError, Severity, ValidBundle,
-    parse_bundle,
-};
-
-/// The reference bundle with the first `from` replaced by `to` (which must be there).
-fn variant(from: &str, to: &str) -> String {
-    assert!(REFERENCE.contains(from), "the reference has no {from:?}");
-    REFERENCE.replacen(from, to, 1)
-}
-
-/// Every problem of a bundle that must be invalid.
-fn problems(text: &str) -> Vec<Diagnostic> {
-    match parse_bundle(text) {
-        Ok(valid) => panic!("expected an invalid bundle, got {:?}", valid.warnings),
-        Err(PolicyError::InvalidBundle { problems }) => problems,
-    }
-}
-
-fn errors(text: &str) -> Vec<Diagnostic> {
-    problems(text)
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error)
-        .collect()
-}
-
-fn valid(text: &str) -> ValidBundle {
-    match parse_bundle(text) {
-        Ok(valid) => valid,
-        Err(PolicyError::InvalidBundle { problems }) => {
-            panic!("expected a valid bundle, got {problems:#?}")
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of the `nth` (0-based) occurrence of `needle`.
-fn pos_nth(text: &str, needle: &str, nth: usize) -> (usize, usize) {
-    let (at, _) = text
-        .match_indices(needle)
-        .nth(nth)
-        .unwrap_or_else(|| panic!("{needle:?} occurs fewer than {} times", nth + 1));
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[line_start..at].chars().count() + 1)
-}
-
-fn pos(text: &str, needle: &str) -> (usize, usize) {
-    pos_nth(text, needle, 0)
-}
+use common::{REFERENCE, errors_of, pos, pos_nth, problems, valid, variant};
+use loopgate_policy::{DataClass, MAX_BUNDLE_BYTES, Parameters, Severity, parse_bundle};
 
 /// Asserts that the only error is at `at` and its message contains `message`.
 #[track_caller]
 fn only_error(text: &str, at: (usize, usize), message: &str) {
-    let errors = errors(text);
+    let errors = errors_of(text);
     assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
     let e = &errors[0];
     assert_eq!((e.line, e.column), at, "position of {e}");
@@ -70,7 +21,7 @@ fn only_error(text: &str, at: (usize, usize), message: &str) {
 /// Asserts some error is at `at` with `message` in it.
 #[track_caller]
 fn has_error(text: &str, at: (usize, usize), message: &str) {
-    let errors = errors(text);
+    let errors = errors_of(text);
     assert!(
         errors
             .iter()
@@ -182,7 +133,7 @@ fn unknown_keys_are_refused_where_they_are() {
     ];
     for (name, from, to, at, message) in rows {
         let text = variant(from, to);
-        let errors = errors(&text);
+        let errors = errors_of(&text);
         assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
         let e = &errors[0];
         assert_eq!((e.line, e.column), pos(&text, at), "{name}: {e}");
@@ -228,7 +179,7 @@ fn references_to_missing_tenants_are_refused() {
     ];
     for (name, from, to, at, message) in rows {
         let text = variant(from, to);
-        let errors = errors(&text);
+        let errors = errors_of(&text);
         assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
         assert_eq!((errors[0].line, errors[0].column), pos(&text, at), "{name}");
         assert!(errors[0].message.contains(message), "{name}: {}", errors[0]);
@@ -260,7 +211,7 @@ fn wrong_enum_values_name_the_allowed_spellings() {
     );
     let text = variant("park = \"hk_park\"", "park = \"hong_kong_park\"");
     // The tenant is dropped, so what referred to it is reported too, after it.
-    let errs = errors(&text);
+    let errs = errors_of(&text);
     assert_eq!(
         (errs[0].line, errs[0].column),
         pos(&text, "\"hong_kong_park\"")
@@ -338,7 +289,7 @@ fn wrong_types_say_what_was_found() {
         let text = variant(from, to);
         let (line, column) = pos(&text, to);
         let at = (line, column + to.find(at).unwrap());
-        let errs = errors(&text);
+        let errs = errors_of(&text);
         assert_eq!(errs.len(), 1, "{to}: {errs:#?}");
         assert_eq!((errs[0].line, errs[0].column), at, "{to}");
         assert!(errs[0].message.contains(message), "{to}: {}", errs[0]);
@@ -504,7 +455,7 @@ fn volume_year_start_must_be_a_month_and_day() {
         "\"\"",
     ] {
         let text = variant("\"01-01\"", bad);
-        let errs = errors(&text);
+        let errs = errors_of(&text);
         assert_eq!(errs.len(), 1, "{bad}: {errs:#?}");
         assert_eq!((errs[0].line, errs[0].column), pos(&text, bad), "{bad}");
         assert!(
@@ -539,7 +490,7 @@ fn one_day_windows_and_explicit_defaults_are_valid() {
     let filing = &valid(&text).registry.filings["GBA-SC-DEMO-001"];
     assert_eq!(filing.valid_until, Some(filing.effective_on));
     let text = variant("# valid_until = 2029-03-01", "valid_until = 2026-03-01");
-    let errs = errors(&text);
+    let errs = errors_of(&text);
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].message.contains("the window ends before it starts"),
@@ -635,7 +586,7 @@ fn numbers_out_of_range() {
         let text = variant(from, to);
         let (line, column) = pos(&text, to);
         let at = (line, column + to.find(at).unwrap());
-        let errs = errors(&text);
+        let errs = errors_of(&text);
         assert_eq!(errs.len(), 1, "{to}: {errs:#?}");
         assert_eq!((errs[0].line, errs[0].column), at, "{to}");
         assert!(errs[0].message.contains(message), "{to}: {}", errs[0]);
@@ -724,7 +675,7 @@ fn toml_syntax_errors_are_located() {
     ];
     for (from, to, at, message) in rows {
         let text = variant(from, to);
-        let errs = errors(&text);
+        let errs = errors_of(&text);
         assert!(!errs.is_empty(), "{to}");
         assert!(
             errs.iter().all(|e| e.message.starts_with(message)),
@@ -755,7 +706,7 @@ fn several_problems_are_all_reported_in_source_order() {
         assert!(text.contains(from), "{from}");
         text = text.replacen(from, to, 1);
     }
-    let errs = errors(&text);
+    let errs = errors_of(&text);
     let expected = [
         (pos(&text, "-1 "), "filing_working_days"),
         (pos(&text, "\"00-00\""), "volume_year_start"),
@@ -915,7 +866,7 @@ fn size_limit() {
     // One byte over the limit is refused before parsing, naming the limit.
     let mut text = REFERENCE.to_owned();
     text.push_str(&"#".repeat(MAX_BUNDLE_BYTES + 1 - text.len()));
-    let errs = errors(&text);
+    let errs = errors_of(&text);
     assert_eq!(errs.len(), 1);
     assert_eq!((errs[0].line, errs[0].column), (1, 1));
     assert!(
@@ -939,7 +890,7 @@ fn syntax_errors_are_all_reported_up_to_256_kib() {
         let mut text = format!("{REFERENCE}\nbroken = \nalso broken = \n");
         text.push_str(&"#".repeat(size - text.len()));
         assert_eq!(text.len(), size);
-        errors(&text)
+        errors_of(&text)
     };
     let small = two_errors(4096 + REFERENCE.len());
     let at_limit = two_errors(256 * 1024);

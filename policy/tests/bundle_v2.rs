@@ -5,46 +5,8 @@
 
 mod common;
 
-use common::{FIRST_VERSION, REFERENCE};
-use loopgate_policy::{
-    Authority, DataClass, Diagnostic, LegalBasis, Parameters, Park, Party, PolicyError, Route,
-    Scope, Severity, ValidBundle, parse_bundle,
-};
-
-fn variant(from: &str, to: &str) -> String {
-    assert!(REFERENCE.contains(from), "the reference has no {from:?}");
-    REFERENCE.replacen(from, to, 1)
-}
-
-fn problems(text: &str) -> Vec<Diagnostic> {
-    match parse_bundle(text) {
-        Ok(valid) => panic!("expected an invalid bundle, got {:?}", valid.warnings),
-        Err(PolicyError::InvalidBundle { problems }) => problems,
-    }
-}
-
-fn errors_of(text: &str) -> Vec<Diagnostic> {
-    problems(text)
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error)
-        .collect()
-}
-
-fn valid(text: &str) -> ValidBundle {
-    match parse_bundle(text) {
-        Ok(valid) => valid,
-        Err(PolicyError::InvalidBundle { problems }) => panic!("expected valid: {problems:#?}"),
-    }
-}
-
-/// 1-based line and column of the first `needle` (after `skip` bytes).
-fn pos(text: &str, needle: &str) -> (usize, usize) {
-    let at = text.find(needle).unwrap_or_else(|| panic!("no {needle:?}"));
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, text[start..at].chars().count() + 1)
-}
+use common::{FIRST_VERSION, REFERENCE, errors_of, pos, problems, valid, variant};
+use loopgate_policy::{Authority, DataClass, LegalBasis, Parameters, Park, Party, Route, Scope};
 
 /// The only error is at `needle` and says `message`.
 #[track_caller]

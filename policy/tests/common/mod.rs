@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 
 use loopgate_policy::{
-    ContractFiling, DataClass, Decision, FilingEntry, Flag, HgrApproval, InventoryItem, Party,
-    PolicyError, ReasonCode, Registry, Tenant, TransferRequest, Verdict, VolumeCounters, evaluate,
-    parse_bundle,
+    ContractFiling, DataClass, Decision, Diagnostic, FilingEntry, Flag, HgrApproval, InventoryItem,
+    Party, PolicyError, ReasonCode, Registry, Severity, Tenant, TransferRequest, ValidBundle,
+    Verdict, VolumeCounters, evaluate, parse_bundle,
 };
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
@@ -391,4 +391,56 @@ pub fn run_table(cases: &[Case]) -> Vec<ReasonCode> {
 /// The data class of an item, by id, in the reference registry.
 pub fn class_of(registry: &Registry, item: &str) -> Option<DataClass> {
     registry.items.get(item).map(|i| i.data_class)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundle text: variants of the reference, its problems, and positions in it.
+
+/// The reference bundle with the first `from` replaced by `to` (which must be there).
+pub fn variant(from: &str, to: &str) -> String {
+    assert!(REFERENCE.contains(from), "the reference has no {from:?}");
+    REFERENCE.replacen(from, to, 1)
+}
+
+/// Every problem of a bundle that must be invalid.
+pub fn problems(text: &str) -> Vec<Diagnostic> {
+    match parse_bundle(text) {
+        Ok(valid) => panic!("expected an invalid bundle, got {:?}", valid.warnings),
+        Err(PolicyError::InvalidBundle { problems }) => problems,
+    }
+}
+
+/// The errors (not the warnings) of a bundle that must be invalid.
+pub fn errors_of(text: &str) -> Vec<Diagnostic> {
+    problems(text)
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect()
+}
+
+/// A bundle that must be valid.
+pub fn valid(text: &str) -> ValidBundle {
+    match parse_bundle(text) {
+        Ok(valid) => valid,
+        Err(PolicyError::InvalidBundle { problems }) => {
+            panic!("expected a valid bundle, got {problems:#?}")
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of the `nth` (0-based) occurrence of `needle`.
+pub fn pos_nth(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let (at, _) = text
+        .match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle:?} occurs fewer than {} times", nth + 1));
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..at].chars().count() + 1)
+}
+
+/// 1-based line and column (in characters) of the first `needle`.
+pub fn pos(text: &str, needle: &str) -> (usize, usize) {
+    pos_nth(text, needle, 0)
 }
