@@ -18,11 +18,11 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use loopgate_policy::{ReasonCode, ReasonCode as C, park_date};
+use loopgate_policy::{PARK_OFFSET, ReasonCode, ReasonCode as C, park_date};
 use loopgate_tests::client::{Client, TransferCall};
 use loopgate_tests::gateway::{Bundle, Gateway};
 use serde_json::Value;
-use time::{Date, Duration};
+use time::{Date, Duration, OffsetDateTime};
 
 /// The gateway the denials go to: nothing it decides is ever allowed.
 fn deny_gw() -> &'static Gateway {
@@ -102,11 +102,54 @@ fn today() -> Date {
     park_date(loopgate::Clock::system().now())
 }
 
+/// The bundle's dates are written relative to today and checked by gateways that judge on the
+/// day they receive a request: a run across the park's midnight (16:00 UTC) would see
+/// "tomorrow" become today. This file's run starts at least a minute before that midnight, or
+/// just after it.
+fn clear_of_park_midnight() {
+    if let Some(wait) = wait_for_park_midnight(loopgate::Clock::system().now(), MIDNIGHT_MARGIN) {
+        std::thread::sleep(wait);
+    }
+}
+
+/// How long this file's tests take at most, with room to spare (about a second here).
+const MIDNIGHT_MARGIN: Duration = Duration::minutes(1);
+
+/// How long to wait at `now` for the park's next midnight (and two seconds) when it is nearer
+/// than `margin`.
+fn wait_for_park_midnight(now: OffsetDateTime, margin: Duration) -> Option<std::time::Duration> {
+    let midnight = (park_date(now) + Duration::days(1))
+        .midnight()
+        .assume_offset(PARK_OFFSET);
+    let left = midnight - now;
+    (left < margin).then(|| (left + Duration::seconds(2)).unsigned_abs())
+}
+
+#[test]
+fn runs_wait_out_the_park_midnight_only_when_it_is_near() {
+    let at = |text: &str| {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    let wait = |text: &str| wait_for_park_midnight(at(text), MIDNIGHT_MARGIN);
+    assert_eq!(
+        wait("2026-12-06T15:59:30Z"),
+        Some(std::time::Duration::from_secs(32))
+    );
+    assert_eq!(
+        wait("2026-12-06T23:59:30+08:00"),
+        Some(std::time::Duration::from_secs(32))
+    );
+    assert_eq!(wait("2026-12-06T15:59:00Z"), None);
+    assert_eq!(wait("2026-12-06T16:00:00Z"), None);
+    assert_eq!(wait("2026-12-06T03:00:00Z"), None);
+}
+
 /// The dev bundle plus one object per way to fail a rule, each a copy of a dev table that
 /// differs in what its comment says. Dates are relative to today: the dev bundle's windows run
 /// from a year ago to two years ahead; its contract took effect 30 days ago, both parties filed
 /// it 5 days later, and its impact assessment was 10 days before it took effect.
 fn engineered(bundle: Bundle) -> Bundle {
+    clear_of_park_midnight();
     let today = today();
     let yesterday = format!("valid_until = {}", today - Duration::days(1));
     let in_a_year = format!("valid_until = {}", today + Duration::days(365));
