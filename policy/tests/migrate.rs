@@ -338,13 +338,16 @@ fn migrate_writes_exactly_this() {
     let item = small_item("I1", "sz", "data_class = \"personal\"\n");
     let text = format!("{SMALL_HEAD}{item}{}", small_filing("sz", "hk", dated));
     let filings = "filings = [\n  { party = \"processor\", authority = \"guangdong_cac\", filed_on = 2026-03-10 },\n  # migrate: the recipient's filing (with dpo) was not in the first version: add `filed_on = …` and `number = \"…\"` once it has filed; until then it counts as not filed (rule 14)\n  { party = \"recipient\", authority = \"dpo\" },\n]\n";
-    let expected = format!(
-        "{}{REGULATOR_NOTE}",
-        text.replace(dated, filings).replace(
-            "\n[[inventory_item]]\n",
-            &format!("\n{}[[inventory_item]]\n", consent_note("I1", "F-sz-hk"))
+    let expected_of = |text: &str, dated: &str| {
+        format!(
+            "{}{REGULATOR_NOTE}",
+            text.replace(dated, filings).replace(
+                "\n[[inventory_item]]\n",
+                &format!("\n{}[[inventory_item]]\n", consent_note("I1", "F-sz-hk"))
+            )
         )
-    );
+    };
+    let expected = expected_of(&text, dated);
     let migrated = migrate(&text).unwrap();
     assert_eq!(migrated.text, expected);
     assert!(migrated.complete && migrated.changed);
@@ -356,16 +359,7 @@ fn migrate_writes_exactly_this() {
     // The same with `authority` first: its line becomes the block.
     let dated = "authority = \"guangdong_cac\"\nfiled_on = 2026-03-10\n";
     let text = format!("{SMALL_HEAD}{item}{}", small_filing("sz", "hk", dated));
-    assert_eq!(
-        migrate(&text).unwrap().text,
-        format!(
-            "{}{REGULATOR_NOTE}",
-            text.replace(dated, filings).replace(
-                "\n[[inventory_item]]\n",
-                &format!("\n{}[[inventory_item]]\n", consent_note("I1", "F-sz-hk"))
-            )
-        )
-    );
+    assert_eq!(migrate(&text).unwrap().text, expected_of(&text, dated));
 }
 
 #[test]
@@ -456,8 +450,7 @@ fn only_consent_based_items_under_a_filing_without_separate_consent_get_a_note()
 fn values_the_first_version_did_not_allow_are_refused_where_they_are() {
     let refused = |text: &str, at: &str, says: &str| {
         let found = problems(text);
-        let offset = text.find(at).unwrap();
-        let line = text[..offset].matches('\n').count() + 1;
+        let line = common::pos(text, at).0;
         assert!(
             found
                 .iter()
@@ -539,8 +532,7 @@ fn problems_in_the_output_point_at_the_input() {
             .map(|p| (p.line, p.column, p.message))
             .collect()
     };
-    let line_of =
-        |text: &str, what: &str| text[..text.find(what).unwrap()].matches('\n').count() + 1;
+    let line_of = |text: &str, what: &str| common::pos(text, what).0;
     // Dangling owners before and after a rewritten filing (its block is longer than the lines
     // it replaces) and a consent note: each where it is in the input.
     let dated = "filed_on = 2026-03-10\nauthority = \"guangdong_cac\"\n";

@@ -40,6 +40,11 @@ fn ct_tree() -> LeafHashes {
     LeafHashes(ct_leaves().iter().map(|l| leaf_hash(l)).collect())
 }
 
+/// A tree of `n` leaves, leaf `i` being `i`'s little-endian bytes.
+fn numbered_leaves(n: u64) -> LeafHashes {
+    LeafHashes((0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect())
+}
+
 #[test]
 fn roots_match_the_ct_test_tree_for_every_size() {
     let tree = ct_tree();
@@ -168,7 +173,7 @@ fn every_proof_of_the_ct_tree_verifies_and_tampering_fails() {
 
 #[test]
 fn consistency_between_any_two_sizes_up_to_70_verifies_and_tampering_fails() {
-    let tree = LeafHashes((0..70u64).map(|i| leaf_hash(&i.to_le_bytes())).collect());
+    let tree = numbered_leaves(70);
     let roots: Vec<Hash> = (0..=70).map(|size| root(&tree, size).unwrap()).collect();
     for to in 1..=70u64 {
         let r2 = &roots[to as usize];
@@ -204,7 +209,7 @@ fn out_of_range_requests_are_errors_not_panics() {
 
 #[test]
 fn batched_proofs_equal_single_proofs() {
-    let tree = LeafHashes((0..37u64).map(|i| leaf_hash(&i.to_le_bytes())).collect());
+    let tree = numbered_leaves(37);
     for size in [1u64, 2, 5, 16, 17, 37] {
         let batched = inclusion_proofs(&tree, 0..size, size).unwrap();
         for (i, p) in batched.iter().enumerate() {
@@ -223,7 +228,7 @@ struct Counting {
 impl Counting {
     fn new(leaves: u64) -> Self {
         Counting {
-            tree: LeafHashes((0..leaves).map(|i| leaf_hash(&i.to_le_bytes())).collect()),
+            tree: numbered_leaves(leaves),
             perfect: std::cell::Cell::new(0),
             ragged: std::cell::RefCell::new(Vec::new()),
         }
