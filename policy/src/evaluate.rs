@@ -28,9 +28,9 @@ pub fn evaluate(registry: &Registry, request: &TransferRequest, at: OffsetDateTi
 }
 
 fn run(ctx: &Ctx<'_>, decision: &mut Decision) -> Result<(), Denial> {
-    let sender = identity::sender(ctx)?;
+    let sender = identity::sender(ctx, &ctx.request.sender)?;
     decision.legal_entity = Some(sender.legal_entity.clone());
-    let recipient = identity::recipient(ctx)?;
+    let recipient = identity::recipient(ctx, &ctx.request.recipient)?;
     let item = inventory::item(ctx)?;
     decision.data_class = Some(item.data_class);
     decision.hgr = Some(item.hgr);

@@ -6,19 +6,24 @@
 //! bundles in that schema (a first-version bundle is refused field by field, and [`migrate`]
 //! rewrites one), and decides transfers with [`evaluate`]: rules 1-19 in order, the first
 //! failure wins, with everything a decision record holds. It also has the working-day calendar
-//! used for filing deadlines, rule 20 for lifecycle events ([`check_event`]) and rule 21.
+//! used for filing deadlines, rule 20 for lifecycle events ([`check_event`]) and rule 21. It
+//! decides shipments of samples the same way with [`evaluate_shipment`] (rules S1-S8), and
+//! [`Custody`] is the custody chain that follows an allowed shipment (S9-S12): which event may
+//! come next, from whom, when and with what evidence, the discrepancies it flags, the quantity
+//! held and whether the shipment is closed or overdue.
 //!
 //! It does **no I/O, no async and no clock reads**: the caller passes the bundle text, the time
 //! and the volume counters (per legal entity) in, and gets plain values back. That is what makes
 //! every rule testable as a table and every decision reproducible by `loopgate policy eval`. It
-//! does not evaluate shipments of samples (rules S1-S12) yet, and keeps no state: counters,
-//! histories and regulator queries are the gateway's.
+//! keeps no state between calls: counters, histories, custody chains (a [`Custody`] is a value
+//! the gateway rebuilds from its log) and regulator queries are the gateway's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 mod bundle;
 mod calendar;
+mod custody;
 mod decision;
 mod error;
 mod evaluate;
@@ -26,12 +31,17 @@ mod lifecycle;
 mod model;
 mod reason;
 mod rules;
+mod shipment;
 
 pub use bundle::{
     BundleDiff, Change, Diagnostic, EntryChanges, MAX_BUNDLE_BYTES, Migrated, Plain, Severity,
     ValidBundle, diff, migrate, parse_bundle, set_tenant_status,
 };
 pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
+pub use custody::{
+    Custody, CustodyEvent, CustodyFlag, CustodyParty, CustodyReport, Declared, Overdue,
+    ShipmentStatus,
+};
 pub use decision::{Decision, Flag, TransferRequest, Verdict, VolumeCounters};
 pub use error::PolicyError;
 pub use evaluate::evaluate;
@@ -44,3 +54,4 @@ pub use model::{
 };
 pub use reason::{ReasonCode, UnknownReasonCode};
 pub use rules::volume::counters_after;
+pub use shipment::{ShipmentDecision, ShipmentRequest, evaluate_shipment};

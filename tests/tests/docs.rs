@@ -1,4 +1,5 @@
-//! The README documents every reason code with the status and rule the code returns.
+//! The README documents every reason code with the status and rule the code returns (a
+//! transfer rule's number, or `S<n>` for a code only the shipment rules return).
 
 use loopgate_policy::ReasonCode;
 use loopgate_tests::workspace_root;
@@ -23,7 +24,11 @@ fn readme_lists_every_reason_code_with_its_status_and_rule() {
     let expected: Vec<(String, String, String)> = ReasonCode::ALL
         .iter()
         .map(|code| {
-            let rule = code.rule().map(|r| r.to_string()).unwrap_or_default();
+            let rule = code
+                .rule()
+                .map(|r| r.to_string())
+                .or_else(|| code.shipment_rule().map(|r| format!("S{r}")))
+                .unwrap_or_default();
             (
                 code.as_str().to_owned(),
                 code.http_status().to_string(),

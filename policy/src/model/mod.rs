@@ -4,8 +4,9 @@
 //! [`crate::evaluate`] and the gateway. Ids are kept exactly as the bundle spells them; city names
 //! are compared in lower case.
 
-/// An enum whose values are written as fixed words in the bundle (and in records): generates
-/// `ALL`, `as_str`, `parse` and serde in the same snake_case spelling.
+/// An enum whose values are written as fixed words in the bundle, in records or in requests:
+/// generates `ALL`, `as_str`, `parse` and serde in the same snake_case spelling. Also used by
+/// [`crate::custody`] for the words of custody events.
 macro_rules! spelled {
     ($(#[$meta:meta])* pub enum $name:ident { $( $(#[$vdoc:meta])* $variant:ident = $text:literal, )* }) => {
         $(#[$meta])*
@@ -14,15 +15,15 @@ macro_rules! spelled {
         pub enum $name { $( $(#[$vdoc])* $variant, )* }
 
         impl $name {
-            /// Every value, in the order the bundle documents them.
+            /// Every value, in the order the documentation lists them.
             pub const ALL: &'static [$name] = &[$($name::$variant,)*];
 
-            /// The bundle's spelling.
+            /// The written spelling (in bundles, records and requests alike).
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)* }
             }
 
-            /// Parses the bundle's spelling.
+            /// Parses the written spelling.
             pub fn parse(text: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|value| value.as_str() == text)
             }
@@ -36,6 +37,8 @@ macro_rules! spelled {
         }
     };
 }
+
+pub(crate) use spelled;
 
 mod calendar;
 mod filings;

@@ -1,15 +1,17 @@
-//! Rules 1-3: the sender and the recipient are whitelisted, valid and on the right sides.
+//! Rules 1-3: the sender and the recipient are whitelisted, valid and on the right sides. They
+//! are S1-S3 of a shipment too: each takes the id to check, so it works for either request.
 
 use super::{Ctx, in_gba, within};
 use crate::model::{Park, Side, Status, Tenant};
 use crate::reason::ReasonCode;
 
-/// Rules 1 and 2: the sender is an approved, valid, Mainland GBA tenant in a sender park.
-pub(crate) fn sender<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
+/// Rules 1 and 2 (S1, S2): the sender `id` is an approved, valid, Mainland GBA tenant in a
+/// sender park.
+pub(crate) fn sender<'a, R>(ctx: &Ctx<'a, R>, id: &str) -> Result<&'a Tenant, ReasonCode> {
     let tenant = ctx
         .registry
         .tenants
-        .get(&ctx.request.sender)
+        .get(id)
         .ok_or(ReasonCode::TenantNotWhitelisted)?;
     match tenant.status {
         Status::Approved => {}
@@ -28,12 +30,12 @@ pub(crate) fn sender<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
     Ok(tenant)
 }
 
-/// Rule 3: the recipient is an approved, valid Hong Kong Park tenant.
-pub(crate) fn recipient<'a>(ctx: &Ctx<'a>) -> Result<&'a Tenant, ReasonCode> {
+/// Rule 3 (S3): the recipient `id` is an approved, valid Hong Kong Park tenant.
+pub(crate) fn recipient<'a, R>(ctx: &Ctx<'a, R>, id: &str) -> Result<&'a Tenant, ReasonCode> {
     let tenant = ctx
         .registry
         .tenants
-        .get(&ctx.request.recipient)
+        .get(id)
         .ok_or(ReasonCode::RecipientNotWhitelisted)?;
     match tenant.status {
         Status::Approved => {}

@@ -1,6 +1,6 @@
 //! Rules 4-10: the transfer matches an approved inventory item.
 
-use super::{Ctx, within};
+use super::{Ctx, qualifying_approvals, within};
 use crate::model::{ContractFiling, FilingStatus, HgrKind, InventoryItem, Route, Status, Tenant};
 use crate::reason::ReasonCode;
 
@@ -68,20 +68,20 @@ pub(crate) fn hgr(ctx: &Ctx<'_>, item: &InventoryItem) -> Result<Vec<String>, Re
     if !item.hgr {
         return Ok(Vec::new());
     }
-    let qualifying = |kind: HgrKind| {
-        item.hgr_approvals
-            .iter()
-            .filter_map(|reference| ctx.registry.hgr_approvals.get(reference))
-            .filter(move |a| {
-                a.kind == kind && a.counts_for(&ctx.request.sender, &item.id, ctx.today)
-            })
-            .map(|a| a.reference.clone())
+    let qualifying = |kind| {
+        qualifying_approvals(
+            ctx,
+            &item.hgr_approvals,
+            kind,
+            &ctx.request.sender,
+            &item.id,
+        )
     };
-    let filings: Vec<String> = qualifying(HgrKind::InformationFiling).collect();
+    let filings = qualifying(HgrKind::InformationFiling);
     if filings.is_empty() {
         return Err(ReasonCode::HgrFilingMissing);
     }
-    let backups: Vec<String> = qualifying(HgrKind::InformationBackup).collect();
+    let backups = qualifying(HgrKind::InformationBackup);
     if backups.is_empty() {
         return Err(ReasonCode::HgrBackupMissing);
     }

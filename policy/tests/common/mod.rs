@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 
 use loopgate_policy::{
-    ContractFiling, DataClass, Decision, Diagnostic, FilingEntry, Flag, HgrApproval, InventoryItem,
-    Party, PolicyError, ReasonCode, Registry, Severity, Tenant, TransferRequest, ValidBundle,
-    Verdict, VolumeCounters, evaluate, parse_bundle,
+    Carrier, ContractFiling, DataClass, Decision, Diagnostic, FilingEntry, Flag, HgrApproval,
+    InventoryItem, Party, PolicyError, ReasonCode, Registry, SampleItem, Severity, ShipmentRequest,
+    Tenant, TransferRequest, ValidBundle, Verdict, VolumeCounters, evaluate, parse_bundle,
 };
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
@@ -32,6 +32,11 @@ pub const NP_PURPOSE: &str = "research.instrument_qc";
 pub const PI_PURPOSE: &str = "research.cohort_study";
 pub const SAMPLE: &str = "SMP-BLOOD-001";
 pub const EXPORT_APPROVAL: &str = "HGR-EX-2026-007";
+pub const CARRIER: &str = "hkp-logistics";
+/// The sample item's purpose (the same code as the personal item's).
+pub const SAMPLE_PURPOSE: &str = "research.cohort_study";
+/// The sample item's `storage_facility`.
+pub const FACILITY: &str = "HKP-BIOBANK-1";
 
 /// The reference bundle, parsed (it must validate).
 pub fn reference() -> Registry {
@@ -67,6 +72,16 @@ pub trait RegistryExt {
     fn item(&mut self, id: &str) -> &mut InventoryItem;
     fn filing(&mut self, reference: &str) -> &mut ContractFiling;
     fn approval(&mut self, reference: &str) -> &mut HgrApproval;
+    fn sample_item(&mut self, id: &str) -> &mut SampleItem;
+    fn carrier(&mut self, id: &str) -> &mut Carrier;
+    /// The reference sample item, `SMP-BLOOD-001`.
+    fn blood(&mut self) -> &mut SampleItem {
+        self.sample_item(SAMPLE)
+    }
+    /// The reference bundle's export approval of the blood samples.
+    fn export_approval(&mut self) -> &mut HgrApproval {
+        self.approval(EXPORT_APPROVAL)
+    }
     /// The demo filing's entry for `party` (added, unfiled, when missing).
     fn entry(&mut self, party: Party) -> &mut FilingEntry;
     /// Sets when `party` filed the demo contract (`None`: not filed).
@@ -128,6 +143,16 @@ impl RegistryExt for Registry {
         self.hgr_approvals
             .get_mut(reference)
             .unwrap_or_else(|| panic!("no approval {reference}"))
+    }
+    fn sample_item(&mut self, id: &str) -> &mut SampleItem {
+        self.sample_items
+            .get_mut(id)
+            .unwrap_or_else(|| panic!("no sample item {id}"))
+    }
+    fn carrier(&mut self, id: &str) -> &mut Carrier {
+        self.carriers
+            .get_mut(id)
+            .unwrap_or_else(|| panic!("no carrier {id}"))
     }
     fn entry(&mut self, party: Party) -> &mut FilingEntry {
         let filing = self.demo_filing();
@@ -213,6 +238,19 @@ pub fn pi() -> TransferRequest {
         data_subjects: Some(100),
         declared_size: Some(1024),
         volume: VolumeCounters::default(),
+    }
+}
+
+/// The reference shipment: 10 tubes of `SMP-BLOOD-001` from the sender to the recipient for the
+/// item's purpose, by `hkp-logistics`.
+pub fn shipment() -> ShipmentRequest {
+    ShipmentRequest {
+        sender: SENDER.to_owned(),
+        recipient: RECIPIENT.to_owned(),
+        sample_item: SAMPLE.to_owned(),
+        quantity: 10,
+        purpose: SAMPLE_PURPOSE.to_owned(),
+        carrier: CARRIER.to_owned(),
     }
 }
 
@@ -327,7 +365,7 @@ impl Case {
 }
 
 /// `YYYY-MM-DD` means noon of that day in UTC+8; anything longer is an RFC 3339 instant.
-fn parse_at(text: &str) -> OffsetDateTime {
+pub fn parse_at(text: &str) -> OffsetDateTime {
     if text.len() == 10 {
         day(text)
     } else {
