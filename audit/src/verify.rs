@@ -257,12 +257,16 @@ impl Visit for LeafSearch {
     }
 }
 
-/// A transfer receipt (SPEC section 3): proves offline that the record `leaf` is entry
+/// A receipt (SPEC section 3) of a transfer's or a shipment's record: proves offline that the record `leaf` is entry
 /// `log_index` of the log whose signed checkpoint it carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
-    /// The transfer.
-    pub transfer_id: String,
+    /// The transfer, for a transfer's receipt (its record's `transfer_id` must be this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
+    /// The shipment, for a shipment's receipt (its record's `shipment_id` must be this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
     /// The record's index.
     pub log_index: u64,
     /// The record's exact bytes (UTF-8 JSON), as a string.
@@ -293,7 +297,8 @@ impl Receipt {
         let record =
             serde_json::from_str(&leaf).map_err(|e| Error::InvalidRecord(e.to_string()))?;
         Ok(Self {
-            transfer_id: transfer_id.to_owned(),
+            transfer_id: Some(transfer_id.to_owned()),
+            shipment_id: None,
             log_index: appended.index,
             leaf,
             record,
@@ -332,9 +337,15 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
             return Err(bad("upstream_status differs from the record's".into()));
         }
     }
-    if let Some(id) = record.get("transfer_id") {
-        if id.as_str() != Some(receipt.transfer_id.as_str()) {
-            return Err(bad("the record belongs to another transfer".into()));
+    // What the receipt names beside the leaf must be what the record says.
+    for (key, named, what) in [
+        ("transfer_id", &receipt.transfer_id, "transfer"),
+        ("shipment_id", &receipt.shipment_id, "shipment"),
+    ] {
+        if let (Some(logged), Some(named)) = (record.get(key), named) {
+            if logged.as_str() != Some(named.as_str()) {
+                return Err(bad(format!("the record belongs to another {what}")));
+            }
         }
     }
     let cp = Checkpoint::open(&receipt.checkpoint, key)?;

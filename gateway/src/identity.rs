@@ -6,11 +6,13 @@ use std::fmt;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-/// The three roles of SPEC.md section 1.
+/// The four roles of SPEC.md section 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Role {
-    /// A park tenant: sends and receives transfers.
+    /// A park tenant: sends and receives transfers, declares and receives shipments.
     Tenant,
+    /// A logistics company: reports the handovers of the shipments it carries.
+    Carrier,
     /// A regulator: reads the audit trail, never writes.
     Regulator,
     /// A park operator: changes the registry, never the log's past.
@@ -22,6 +24,7 @@ impl Role {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Tenant => "tenant",
+            Self::Carrier => "carrier",
             Self::Regulator => "regulator",
             Self::Admin => "admin",
         }
@@ -30,6 +33,7 @@ impl Role {
     fn parse(text: &str) -> Option<Self> {
         match text {
             "tenant" => Some(Self::Tenant),
+            "carrier" => Some(Self::Carrier),
             "regulator" => Some(Self::Regulator),
             "admin" => Some(Self::Admin),
             _ => None,
@@ -74,7 +78,7 @@ pub(crate) enum IdentityError {
     },
     /// The path is not `/<role>/<id>` with a known role and a valid id.
     #[error(
-        "the client certificate's SPIFFE id {0:?} is not spiffe://<trust-domain>/<tenant|regulator|admin>/<id>"
+        "the client certificate's SPIFFE id {0:?} is not spiffe://<trust-domain>/<tenant|carrier|regulator|admin>/<id>"
     )]
     BadPath(String),
 }

@@ -27,12 +27,16 @@ mod registry;
 mod reply;
 mod scope;
 mod server;
+mod shipment;
 mod state;
 mod tls;
 mod transfer;
 mod views;
 
 pub use api::routes::table as route_table;
+pub use api::shipment::{
+    MAX_ID_CHARS, MAX_SEALS, MAX_TEXT_CHARS, ShipmentBody, parse_shipment_body,
+};
 pub use clock::Clock;
 pub use config::{Config, ConfigError, Limits, LogFormat, Upstream, default_worker_threads};
 pub use logsink::{LogSink, LogSinkGuard};

@@ -20,6 +20,9 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     /// The record that logged it, if any.
     pub(crate) log_index: Option<u64>,
+    /// The shipment a refused declaration or custody event belongs to (`"shipment_id"` in the
+    /// body), so its sender can look the logged denial up.
+    pub(crate) shipment_id: Option<String>,
 }
 
 impl ApiError {
@@ -29,6 +32,7 @@ impl ApiError {
             code,
             message: code.meaning().to_owned(),
             log_index: None,
+            shipment_id: None,
         }
     }
 
@@ -44,6 +48,12 @@ impl ApiError {
         self
     }
 
+    /// Naming the shipment it belongs to.
+    pub(crate) fn shipment(mut self, shipment_id: &str) -> Self {
+        self.shipment_id = Some(shipment_id.to_owned());
+        self
+    }
+
     /// 503 `audit.unavailable`: the log cannot be written or read (`what` says which, and
     /// what that means for the caller).
     pub(crate) fn audit_unavailable(what: &str, e: impl std::fmt::Display) -> Self {
@@ -55,11 +65,14 @@ impl ApiError {
     pub(crate) fn reply(&self) -> Reply {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
+        let mut body = json!({
             "error": self.code.as_str(),
             "message": self.message,
             "log_index": self.log_index,
         });
+        if let Some(id) = &self.shipment_id {
+            body["shipment_id"] = json!(id);
+        }
         (status, Bytes::from(body.to_string()))
     }
 }

@@ -10,6 +10,7 @@ use loopgate_audit::{Kind, Outcome, Record};
 use loopgate_policy::{Registry, Regulator, Scope};
 
 use crate::record;
+use crate::shipment::records::{CustodyDetails, ShipmentDetails};
 use crate::transfer::lifecycle::LifecycleDetails;
 use crate::transfer::records::{CompletedDetails, DataScope, DecisionDetails, FailedDetails};
 
@@ -24,6 +25,20 @@ pub(crate) fn of_record(record: &Record, registry: &Registry) -> Vec<Scope> {
             _ => record::read::<FailedDetails>(record).map(|d| d.data_scope()),
         },
         Kind::Lifecycle => record::read::<LifecycleDetails>(record).map(|d| d.data_scope()),
+        Kind::Shipment => {
+            return of_shipment(
+                record::read::<ShipmentDetails>(record).and_then(|d| d.hgr),
+                record,
+                registry,
+            );
+        }
+        Kind::Custody => {
+            return of_shipment(
+                record::read::<CustodyDetails>(record).and_then(|d| d.hgr),
+                record,
+                registry,
+            );
+        }
         Kind::PolicyChange | Kind::System => return Vec::new(),
     };
     match recorded {
@@ -45,6 +60,15 @@ pub(crate) fn of_item(item: Option<&str>, registry: &Registry) -> Vec<Scope> {
         return Scope::of_shipment(sample.hgr);
     }
     Vec::new()
+}
+
+/// The scopes of a shipment's record: `samples`, and `hgr` when the samples are human genetic
+/// resources (as the record says, else as its sample item in the registry in force says).
+fn of_shipment(hgr: Option<bool>, record: &Record, registry: &Registry) -> Vec<Scope> {
+    match hgr {
+        Some(hgr) => Scope::of_shipment(hgr),
+        None => of_item(record.sample_item.as_deref(), registry),
+    }
 }
 
 /// Whether `regulator` sees records under `scopes`.

@@ -279,7 +279,8 @@ impl Views {
                         .insert(TransferKey::new(&transfer), Held::Destroyed);
                 }
             }
-            Kind::Decision | Kind::PolicyChange | Kind::System => {}
+            Kind::Decision | Kind::PolicyChange | Kind::System | Kind::Shipment | Kind::Custody => {
+            }
         }
     }
 

@@ -181,6 +181,11 @@ impl Client {
         Self::principal(gw, "tenant", id)
     }
 
+    /// A carrier of the dev folder.
+    pub fn carrier(gw: &Gateway, id: &str) -> Self {
+        Self::principal(gw, "carrier", id)
+    }
+
     /// A regulator of the dev folder.
     pub fn regulator(gw: &Gateway, id: &str) -> Self {
         Self::principal(gw, "regulator", id)
@@ -323,6 +328,19 @@ impl Client {
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(TestBody::full(body.into()))
                 .unwrap(),
+        )
+    }
+
+    /// `POST /v1/shipments` with the declaration `body`.
+    pub fn declare(&self, body: &serde_json::Value) -> Response {
+        self.post("/v1/shipments", body.to_string())
+    }
+
+    /// `POST /v1/shipments/{id}/events` with `body`.
+    pub fn custody(&self, shipment_id: &str, body: &serde_json::Value) -> Response {
+        self.post(
+            &format!("/v1/shipments/{shipment_id}/events"),
+            body.to_string(),
         )
     }
 

@@ -188,4 +188,5 @@ pub mod metrics;
 pub mod raw;
 pub mod receipt;
 pub mod rng;
+pub mod shipment;
 pub mod upstream;

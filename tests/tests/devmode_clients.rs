@@ -1,7 +1,8 @@
 //! Dev mode as a user meets it, with real clients: `loopgate serve` without `--config` prints
 //! copy-paste `curl` commands (an allowed non-personal and personal transfer, a denial, the
-//! checkpoint, a regulator query); each is run as printed, from the folder it names, over
-//! HTTP/1.1 and HTTP/2, and answers what its comment says. The sample bundle's dates are
+//! checkpoint, a regulator query, and a block that takes a shipment through its whole custody
+//! chain); each is run as printed, from the folder it names, over HTTP/1.1 and HTTP/2, and
+//! answers what its comment says. The sample bundle's dates are
 //! relative to the day the folder was made, so this holds on any day. Then Python `requests`
 //! (the client most integrations start from) sends a transfer and reads it back.
 //!
@@ -34,12 +35,16 @@ fn available(program: &str, args: &[&str], install: &str) -> bool {
     ok
 }
 
-/// The printed commands, each with the comment above it: continuation lines joined.
+/// The first line of the printed shipment block, a script to paste whole.
+const CHAIN_BLOCK: &str = "# a shipment of 24 blood tubes";
+
+/// The printed commands before the shipment block, each with the comment above it:
+/// continuation lines joined.
 fn printed_commands(lines: &[String]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut comment = String::new();
     let mut command = String::new();
-    for line in lines {
+    for line in lines.iter().take_while(|l| !l.starts_with(CHAIN_BLOCK)) {
         let line = line.trim_end();
         if let Some(text) = line.strip_prefix("# ") {
             comment = text.to_owned();
@@ -57,6 +62,47 @@ fn printed_commands(lines: &[String]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The printed shipment block: from its first comment to the blank line that ends it.
+fn chain_block(lines: &[String]) -> String {
+    let block: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| !l.starts_with(CHAIN_BLOCK))
+        .take_while(|l| !l.trim().is_empty())
+        .map(String::as_str)
+        .collect();
+    assert!(block.len() > 10, "the shipment block: {lines:#?}");
+    block.join("\n")
+}
+
+/// Runs the shipment block in `dir` as `sh` would run it pasted, every curl with `extra`
+/// options and its status printed after its body; the statuses, and the last body.
+fn run_chain(dir: &Path, block: &str, extra: &str) -> (Vec<u16>, Value) {
+    let script = block.replace(
+        "curl ",
+        &format!("curl {extra} -sS -w '\\n%{{http_code}}\\n' "),
+    );
+    let out = Command::new("sh")
+        .args(["-c", &format!("set -e\n{script}")])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script}\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let statuses = lines.iter().filter_map(|l| l.parse().ok()).collect();
+    let last = lines
+        .iter()
+        .rev()
+        .filter(|l| l.starts_with('{'))
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .expect("the chain's view");
+    (statuses, last)
 }
 
 /// Runs a printed command in `dir` with `extra` curl options; its status, HTTP version and
@@ -138,6 +184,19 @@ fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too
         }
         // Two allowed transfers per protocol reached the demo upstream.
         assert_eq!(gw.received().len(), 4);
+        // The shipment block, pasted whole: eight steps of 201, then the closed chain.
+        let block = chain_block(&lines);
+        for extra in ["--http1.1", "--http2"] {
+            let (statuses, view) = run_chain(&dir, &block, extra);
+            assert_eq!(
+                statuses,
+                [201, 201, 201, 201, 201, 201, 201, 201, 200],
+                "{extra}"
+            );
+            assert_eq!(view["status"], "closed", "{view}");
+            assert_eq!(view["quantity_held"], 0);
+            assert_eq!(view["custody"].as_array().unwrap().len(), 8);
+        }
     }
 
     // `verify` per request: a Session's `verify` loses to REQUESTS_CA_BUNDLE when that is set.

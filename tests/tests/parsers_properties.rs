@@ -278,10 +278,14 @@ proptest! {
             return Ok(()); // no longer a receipt at all
         };
         let verdict = loopgate_audit::verify_receipt(&changed, key);
-        // Dropping `upstream_status` (a changed field name is an unknown field) claims less;
-        // everything else that changes must be refused.
-        let claims_less = changed.upstream_status.is_none()
-            && Receipt { upstream_status: original.upstream_status, ..changed.clone() } == original;
+        // Dropping `upstream_status` or `transfer_id` (a changed field name is an unknown
+        // field) claims less; everything else that changes must be refused.
+        let restored = Receipt {
+            upstream_status: changed.upstream_status.or(original.upstream_status),
+            transfer_id: changed.transfer_id.clone().or(original.transfer_id.clone()),
+            ..changed.clone()
+        };
+        let claims_less = restored == original;
         if changed == original || claims_less {
             prop_assert!(verdict.is_ok());
         } else {
@@ -304,4 +308,87 @@ proptest! {
             let _ = loopgate_audit::verify_receipt(&receipt, key);
         }
     }
+
+    #[test]
+    fn shipment_bodies_parse_within_their_bounds_or_get_a_malformed_body(
+        custody in any::<bool>(),
+        fields in prop::collection::vec((0..SHIPMENT_KEYS.len(), json_value()), 0..10),
+    ) {
+        let body: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(key, value)| (SHIPMENT_KEYS[key].to_owned(), value))
+            .collect();
+        let text = serde_json::Value::Object(body).to_string();
+        match loopgate::parse_shipment_body(custody, text.as_bytes()) {
+            Ok(loopgate::ShipmentBody::Declaration { longest_id, .. }) => {
+                prop_assert!(!custody);
+                prop_assert!(longest_id <= loopgate::MAX_ID_CHARS);
+            }
+            Ok(loopgate::ShipmentBody::Event { seals, longest_text, .. }) => {
+                prop_assert!(custody);
+                prop_assert!(seals <= loopgate::MAX_SEALS);
+                prop_assert!(longest_text <= loopgate::MAX_TEXT_CHARS);
+            }
+            Err((code, message)) => {
+                prop_assert_eq!(code, ReasonCode::RequestMalformedBody);
+                prop_assert!(!message.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn shipment_body_parsing_never_panics_on_any_bytes(
+        custody in any::<bool>(),
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        if let Err((code, _)) = loopgate::parse_shipment_body(custody, &bytes) {
+            prop_assert_eq!(code, ReasonCode::RequestMalformedBody);
+        }
+    }
+}
+
+/// The keys of shipment bodies, and one no endpoint takes.
+const SHIPMENT_KEYS: &[&str] = &[
+    "sample_item",
+    "recipient",
+    "quantity",
+    "purpose",
+    "carrier",
+    "idempotency_key",
+    "event",
+    "at",
+    "seal_ids",
+    "customs_declaration",
+    "facility",
+    "project",
+    "method",
+    "certificate_sha256",
+    "note",
+    "colour",
+];
+
+/// A JSON value of any type, with events, instants, huge and negative numbers, and long texts
+/// and lists among them.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{Value, json};
+    prop_oneof![
+        prop::sample::select(vec![
+            "sealed",
+            "picked_up",
+            "received",
+            "destroyed",
+            "flown"
+        ])
+        .prop_map(|e| json!(e)),
+        Just(json!("2026-12-06T08:00:00Z")),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "[ -~]{0,20}".prop_map(|t| json!(t)),
+        (0usize..1100).prop_map(|n| json!("x".repeat(n))),
+        prop::collection::vec("[A-Z0-9-]{0,12}", 0..120).prop_map(|v| json!(v)),
+        Just(Value::Null),
+        any::<bool>().prop_map(|b| json!(b)),
+    ]
 }

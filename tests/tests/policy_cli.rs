@@ -304,6 +304,98 @@ fn eval_on_an_invalid_bundle_exits_2_and_lists_the_problems() {
     );
 }
 
+/// `--sample-item` and its companions in place of `--item`: a shipment declaration (S1-S8).
+fn shipment(quantity: &str, carrier: &str) -> Vec<String> {
+    [
+        "--sample-item",
+        "SMP-BLOOD-001",
+        "--quantity",
+        quantity,
+        "--carrier",
+        carrier,
+        "--purpose",
+        "research.cohort_study",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[test]
+fn eval_decides_a_shipment_declaration_with_rules_s1_to_s8() {
+    let bundle = BundleText::example();
+    let args = shipment("24", "hkp-logistics");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = eval(&bundle, NOON, &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json(),
+        json!({"decision": "allow", "reason": null, "rule": null, "flags": []})
+    );
+    for (quantity, carrier, reason, rule) in [
+        ("0", "hkp-logistics", "sample.quantity_exceeded", "S5"),
+        ("-4", "hkp-logistics", "sample.quantity_exceeded", "S5"),
+        ("201", "hkp-logistics", "sample.quantity_exceeded", "S5"),
+        ("24", "fly-by-night", "carrier.not_whitelisted", "S8"),
+    ] {
+        let args = shipment(quantity, carrier);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = eval(&bundle, NOON, &args);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(
+            run.json(),
+            json!({"decision": "deny", "reason": reason, "rule": rule, "flags": []}),
+            "{quantity} {carrier}"
+        );
+    }
+    // S1-S3 are rules 1-3, with their codes, under their S numbers.
+    let suspended =
+        BundleText::example().replace("status = \"approved\"", "status = \"suspended\"");
+    let args = shipment("24", "hkp-logistics");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = eval(&suspended, NOON, &args);
+    assert_eq!(
+        run.json(),
+        json!({"decision": "deny", "reason": "tenant.suspended", "rule": "S1", "flags": []})
+    );
+    // A shipment needs its quantity and carrier, and is not also a transfer.
+    for extra in [
+        &[
+            "--sample-item",
+            "SMP-BLOOD-001",
+            "--purpose",
+            "p",
+            "--carrier",
+            "c",
+        ][..],
+        &[
+            "--sample-item",
+            "SMP-BLOOD-001",
+            "--purpose",
+            "p",
+            "--quantity",
+            "1",
+        ][..],
+        &[
+            "--item",
+            "INV-NP-001",
+            "--sample-item",
+            "SMP-BLOOD-001",
+            "--quantity",
+            "1",
+            "--carrier",
+            "c",
+            "--purpose",
+            "p",
+        ][..],
+        &["--item", "INV-NP-001", "--purpose", "p", "--quantity", "1"][..],
+        &["--purpose", "p"][..],
+    ] {
+        let run = eval(&bundle, NOON, extra);
+        assert_eq!(run.code, 2, "{extra:?}: {run:?}");
+        assert!(run.stdout.is_empty());
+    }
+}
+
 #[test]
 fn eval_rejects_bad_usage_with_exit_2() {
     let bundle = BundleText::example();

@@ -1,8 +1,9 @@
 //! Role separation (DESIGN.md invariant 8, SPEC.md section 1): every endpoint against every kind
-//! of caller: the transfer's sender, its recipient, another tenant, a regulator, an admin, and a
-//! certificate naming a role that does not exist. A caller of the wrong role gets 403
-//! `auth.forbidden` and changes nothing; tenants see only their own transfers; regulators only
-//! read; admins change the registry, never the log.
+//! of caller: the transfer's (and shipment's) sender, its recipient, another tenant, the
+//! shipment's carrier, a regulator, an admin, and a certificate naming a role that does not
+//! exist. A caller of the wrong role gets 403 `auth.forbidden` and changes nothing; tenants see
+//! only their own transfers and shipments, carriers only the shipments they carry; regulators
+//! only read; admins change the registry, never the log.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,15 +16,17 @@ enum Caller {
     Sender,
     Recipient,
     OtherTenant,
+    Carrier,
     Regulator,
     Admin,
     UnknownRole,
 }
 
-const CALLERS: [Caller; 6] = [
+const CALLERS: [Caller; 7] = [
     Caller::Sender,
     Caller::Recipient,
     Caller::OtherTenant,
+    Caller::Carrier,
     Caller::Regulator,
     Caller::Admin,
     Caller::UnknownRole,
@@ -36,9 +39,12 @@ enum Expect {
     Error(u16, &'static str),
     /// Let through to the endpoint (whatever the policy then says), not refused by role.
     Admitted,
+    /// Refused with this status and code by the endpoint's own rule, and logged (a shipment's
+    /// party reporting another party's custody step, rule S9).
+    Logged(u16, &'static str),
 }
 
-use Expect::{Admitted, Error, Status};
+use Expect::{Admitted, Error, Logged, Status};
 
 const FORBIDDEN: Expect = Error(403, "auth.forbidden");
 
@@ -50,6 +56,7 @@ fn client(gw: &Gateway, caller: Caller) -> Client {
             let (cert, key) = gw.issue_cert("tenant", "hk-otherlab");
             Client::with_cert(gw, &cert, &key)
         }
+        Caller::Carrier => Client::carrier(gw, "hkp-logistics"),
         Caller::Regulator => Client::regulator(gw, "pcpd"),
         Caller::Admin => Client::principal(gw, "admin", "park-ops"),
         Caller::UnknownRole => {
@@ -78,7 +85,7 @@ fn log_size(gw: &Gateway) -> u64 {
 /// The rows cover exactly the gateway's route table, and each row lets in only the role the
 /// table names: a new endpoint without a row here fails this test.
 fn check_rows_against_the_route_table(
-    rows: &[(Method, &'static str, String, String, [Expect; 6])],
+    rows: &[(Method, &'static str, String, String, [Expect; 7])],
 ) {
     let mut listed: Vec<(&str, &str)> = rows
         .iter()
@@ -99,11 +106,12 @@ fn check_rows_against_the_route_table(
         for (caller, expect) in CALLERS.iter().zip(expected) {
             let callers_role = match caller {
                 Caller::Sender | Caller::Recipient | Caller::OtherTenant => "tenant",
+                Caller::Carrier => "carrier",
                 Caller::Regulator => "regulator",
                 Caller::Admin => "admin",
                 Caller::UnknownRole => continue,
             };
-            if callers_role != role {
+            if !role.split('|').any(|r| r == callers_role) {
                 assert!(
                     matches!(expect, Error(403, "auth.forbidden")),
                     "{method} {pattern} is for {role}: {caller:?} must be refused, the row says {expect:?}"
@@ -127,7 +135,14 @@ fn every_endpoint_against_every_caller() {
 
     let transfer = format!("/v1/transfers/{id}");
     let events = format!("/v1/transfers/{id}/events");
-    let reads: [(&str, &str); 8] = [
+    let declared =
+        Client::tenant(&gw, "sz-genomics").declare(&loopgate_tests::shipment::declaration());
+    assert_eq!(declared.status, 201, "{}", declared.text());
+    let shipment_id = declared.json()["shipment_id"].as_str().unwrap().to_owned();
+    let shipment = format!("/v1/shipments/{shipment_id}");
+    let custody = format!("/v1/shipments/{shipment_id}/events");
+    let reads: [(&str, &str); 9] = [
+        ("/v1/audit/shipments", "/v1/audit/shipments"),
         ("/v1/audit/records", "/v1/audit/records?limit=5"),
         ("/v1/audit/records/{log_index}", "/v1/audit/records/0"),
         ("/v1/audit/checkpoint", "/v1/audit/checkpoint"),
@@ -146,7 +161,7 @@ fn every_endpoint_against_every_caller() {
 
     // (method, the route table's path pattern, the path called, body, expectation per caller
     // in CALLERS order)
-    type Row = (Method, &'static str, String, String, [Expect; 6]);
+    type Row = (Method, &'static str, String, String, [Expect; 7]);
     let mut rows: Vec<Row> = Vec::new();
     let bad = Error(401, "auth.bad_identity");
     rows.push((
@@ -154,7 +169,9 @@ fn every_endpoint_against_every_caller() {
         "/v1/transfers",
         "/v1/transfers".to_owned(),
         "x".to_owned(),
-        [Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, bad],
+        [
+            Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, FORBIDDEN, bad,
+        ],
     ));
     rows.push((
         Method::GET,
@@ -167,6 +184,7 @@ fn every_endpoint_against_every_caller() {
             FORBIDDEN,
             FORBIDDEN,
             FORBIDDEN,
+            FORBIDDEN,
             bad,
         ],
     ));
@@ -175,7 +193,57 @@ fn every_endpoint_against_every_caller() {
         "/v1/transfers/{transfer_id}/events",
         events.clone(),
         loopgate_tests::event::valid("stored"),
-        [FORBIDDEN, Status(201), FORBIDDEN, FORBIDDEN, FORBIDDEN, bad],
+        [
+            FORBIDDEN,
+            Status(201),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            bad,
+        ],
+    ));
+    rows.push((
+        Method::POST,
+        "/v1/shipments",
+        "/v1/shipments".to_owned(),
+        loopgate_tests::shipment::declaration().to_string(),
+        [
+            Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, FORBIDDEN, bad,
+        ],
+    ));
+    rows.push((
+        Method::GET,
+        "/v1/shipments/{shipment_id}",
+        shipment.clone(),
+        String::new(),
+        [
+            Status(200),
+            Status(200),
+            FORBIDDEN,
+            Status(200),
+            FORBIDDEN,
+            FORBIDDEN,
+            bad,
+        ],
+    ));
+    // `sealed` is the sender's step: the recipient and the carrier are parties of the shipment
+    // whose report is refused by rule S9 and logged; anyone else is refused before the log.
+    let refused = Logged(403, "auth.forbidden");
+    rows.push((
+        Method::POST,
+        "/v1/shipments/{shipment_id}/events",
+        custody.clone(),
+        loopgate_tests::shipment::step("sealed").to_string(),
+        [
+            Status(201),
+            refused,
+            FORBIDDEN,
+            refused,
+            FORBIDDEN,
+            FORBIDDEN,
+            bad,
+        ],
     ));
     for (pattern, path) in reads {
         rows.push((
@@ -183,7 +251,15 @@ fn every_endpoint_against_every_caller() {
             pattern,
             path.to_owned(),
             String::new(),
-            [FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), FORBIDDEN, bad],
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                Status(200),
+                FORBIDDEN,
+                bad,
+            ],
         ));
     }
     rows.push((
@@ -191,14 +267,30 @@ fn every_endpoint_against_every_caller() {
         "/v1/admin/policy",
         "/v1/admin/policy".to_owned(),
         String::new(),
-        [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
+        [
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            Status(200),
+            bad,
+        ],
     ));
     rows.push((
         Method::PUT,
         "/v1/admin/policy",
         "/v1/admin/policy".to_owned(),
         bundle.clone(),
-        [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Status(200), bad],
+        [
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            Status(200),
+            bad,
+        ],
     ));
     rows.push((
         Method::POST,
@@ -206,6 +298,7 @@ fn every_endpoint_against_every_caller() {
         "/v1/admin/tenants/hk-otherlab/suspend".to_owned(),
         String::new(),
         [
+            FORBIDDEN,
             FORBIDDEN,
             FORBIDDEN,
             FORBIDDEN,
@@ -235,6 +328,11 @@ fn every_endpoint_against_every_caller() {
                 Error(status, code) => response.status == status && response.error() == code,
                 Admitted => {
                     !matches!(response.status, 401 | 403) || !response.error().starts_with("auth.")
+                }
+                Logged(status, code) => {
+                    response.status == status
+                        && response.error() == code
+                        && response.log_index().is_some()
                 }
             };
             if !ok {

@@ -27,10 +27,45 @@ pub enum Kind {
     Outcome,
     /// A recipient's lifecycle event (stored, accessed, destroyed).
     Lifecycle,
+    /// A policy decision on a shipment declaration of samples (allow or deny).
+    Shipment,
+    /// A custody event of a shipment (sealed, picked up, ..., destroyed).
+    Custody,
     /// A change of the policy bundle.
     PolicyChange,
     /// The gateway itself (start, stop, recovery).
     System,
+}
+
+impl Kind {
+    /// Every kind, in the order SPEC.md lists them.
+    pub const ALL: [Kind; 7] = [
+        Kind::Decision,
+        Kind::Outcome,
+        Kind::Lifecycle,
+        Kind::Shipment,
+        Kind::Custody,
+        Kind::PolicyChange,
+        Kind::System,
+    ];
+
+    /// The kind as records spell it (`"kind"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Decision => "decision",
+            Kind::Outcome => "outcome",
+            Kind::Lifecycle => "lifecycle",
+            Kind::Shipment => "shipment",
+            Kind::Custody => "custody",
+            Kind::PolicyChange => "policy_change",
+            Kind::System => "system",
+        }
+    }
+
+    /// Parses [`Kind::as_str`]'s spelling.
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
 }
 
 /// A decision's verdict.
@@ -77,6 +112,12 @@ pub struct Record {
     /// Decision: the inventory item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
+    /// Shipment and custody: the shipment it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
+    /// Shipment and custody: the sample item (an entry of the logistics list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_item: Option<String>,
     /// Decision: allow or deny.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Verdict>,
@@ -103,7 +144,7 @@ fn present<'de, D: Deserializer<'de>>(
 
 /// The JSON keys of [`Record`]'s own fields. A detail with one of these names is read back
 /// from the leaf as that field (e.g. a `policy_change`'s `reason` detail as its `reason`).
-const NAMED_FIELDS: [&str; 10] = [
+const NAMED_FIELDS: [&str; 12] = [
     "v",
     "kind",
     "time",
@@ -111,6 +152,8 @@ const NAMED_FIELDS: [&str; 10] = [
     "sender",
     "recipient",
     "item",
+    "shipment_id",
+    "sample_item",
     "decision",
     "reason",
     "outcome",
@@ -135,6 +178,10 @@ pub enum Field {
     Kind,
     /// `time`, as 8 bytes: big-endian Unix seconds offset by 2^63, so keys sort by time.
     Time,
+    /// `shipment_id`.
+    Shipment,
+    /// `sample_item`.
+    SampleItem,
 }
 
 impl Field {
@@ -149,6 +196,8 @@ impl Field {
             Field::Transfer => b'x',
             Field::Kind => b'k',
             Field::Time => b't',
+            Field::Shipment => b'h',
+            Field::SampleItem => b'm',
         }
     }
 }
@@ -173,6 +222,8 @@ impl Record {
             sender: None,
             recipient: None,
             item: None,
+            shipment_id: None,
+            sample_item: None,
             decision: None,
             reason: None,
             outcome: None,
@@ -240,6 +291,19 @@ impl Record {
                     return bad("an outcome needs outcome and transfer_id".into());
                 }
             }
+            Kind::Shipment => {
+                if self.decision.is_none() || self.reason.is_none() {
+                    return bad("a shipment needs decision and reason (a code or null)".into());
+                }
+                if self.shipment_id.is_none() {
+                    return bad("a shipment needs a shipment_id".into());
+                }
+            }
+            Kind::Custody => {
+                if self.shipment_id.is_none() {
+                    return bad("a custody record needs a shipment_id".into());
+                }
+            }
             Kind::Lifecycle | Kind::PolicyChange | Kind::System => {}
         }
         Ok(())
@@ -286,14 +350,7 @@ impl Record {
     /// The `(field, value)` terms this record is indexed under.
     pub fn index_terms(&self) -> Vec<(Field, Vec<u8>)> {
         let mut terms = Vec::with_capacity(8);
-        let kind = match self.kind {
-            Kind::Decision => "decision",
-            Kind::Outcome => "outcome",
-            Kind::Lifecycle => "lifecycle",
-            Kind::PolicyChange => "policy_change",
-            Kind::System => "system",
-        };
-        terms.push((Field::Kind, kind.as_bytes().to_vec()));
+        terms.push((Field::Kind, self.kind.as_str().as_bytes().to_vec()));
         if let Ok(t) = self.instant() {
             terms.push((Field::Time, time_key(t).to_vec()));
         }
@@ -302,6 +359,8 @@ impl Record {
             (Field::Sender, &self.sender),
             (Field::Recipient, &self.recipient),
             (Field::Item, &self.item),
+            (Field::Shipment, &self.shipment_id),
+            (Field::SampleItem, &self.sample_item),
         ];
         for (field, value) in strings {
             if let Some(v) = value {

@@ -14,6 +14,7 @@ mod query;
 mod reader;
 mod records;
 mod retention;
+mod shipments;
 #[cfg(test)]
 mod tests;
 
@@ -99,6 +100,16 @@ pub(super) fn counters(
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
     json(retention::counters(state, &reader, query)?)
+}
+
+/// `GET /v1/audit/shipments`
+pub(super) fn shipments(
+    state: &AppState,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    json(shipments::list(state, &reader, query)?)
 }
 
 fn json(body: Value) -> Result<Answer, ApiError> {

@@ -83,7 +83,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
 }
 
 /// `at` as a UTC instant that the record can carry (RFC 3339 again, so years 0000-9999).
-fn instant(text: &str) -> Result<OffsetDateTime, ApiError> {
+pub(super) fn instant(text: &str) -> Result<OffsetDateTime, ApiError> {
     let bad = || {
         malformed(format!(
             "at {text:?} is not an RFC 3339 instant; use e.g. 2026-11-25T08:00:00Z"

@@ -7,8 +7,9 @@ mod admin;
 mod audit;
 mod body;
 mod lifecycle;
-mod receipt;
+pub(crate) mod receipt;
 pub(crate) mod routes;
+pub(crate) mod shipment;
 mod transfer;
 mod view;
 
@@ -205,10 +206,11 @@ async fn route(
             );
         }
     };
-    if principal.role != route.role {
+    if !route.roles.contains(&principal.role) {
+        let roles: Vec<&str> = route.roles.iter().map(|r| r.as_str()).collect();
         return refused(ApiError::new(ReasonCode::AuthForbidden).message(format!(
             "{method} {path} is for the {} role, not {}",
-            route.role.as_str(),
+            roles.join(" or "),
             principal.role.as_str()
         )));
     }
@@ -237,6 +239,16 @@ async fn dispatch(
         Endpoint::PostEvent => lifecycle::post(state, &principal.id, param, request)
             .await
             .map(Answer::from),
+        Endpoint::PostShipment => shipment::post(state, &principal.id, request)
+            .await
+            .map(Answer::from),
+        Endpoint::GetShipment => shipment::get(state, principal, param)
+            .await
+            .map(Answer::from),
+        Endpoint::PostCustody => shipment::post_event(state, principal, param, request)
+            .await
+            .map(Answer::from),
+        Endpoint::Shipments => audit::shipments(state, &principal.id, query),
         Endpoint::Checkpoint => Ok(audit::checkpoint(state)),
         Endpoint::Records => audit::records(state, &principal.id, query).await,
         Endpoint::Record => audit::record(state, &principal.id, param, query).await,

@@ -80,9 +80,14 @@ fn entry_hashed(index: u64, leaf: &[u8], hash: Hash) -> Entry<'_> {
 #[derive(Serialize)]
 pub(crate) struct Receipt<'a> {
     checkpoint: &'a str,
+    /// A custody receipt's discrepancy flags (rule S11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<&'a [loopgate_policy::CustodyFlag]>,
     inclusion_proof: Proof<'a>,
     #[serde(flatten)]
     entry: Entry<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipment_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transfer_id: Option<&'a str>,
     /// Outer `None`: no such key; `Some(None)`: `null`.
@@ -103,8 +108,10 @@ impl<'a> Receipt<'a> {
         let hash = hash.unwrap_or_else(|| leaf_hash(leaf));
         Receipt {
             checkpoint: checkpoint.text(),
+            flags: None,
             inclusion_proof: Proof(proof),
             entry: entry_hashed(index, leaf, hash),
+            shipment_id: None,
             transfer_id: None,
             upstream_status: None,
         }
@@ -113,6 +120,18 @@ impl<'a> Receipt<'a> {
     /// Names the transfer (`"transfer_id"`).
     pub(crate) fn transfer(mut self, transfer_id: &'a str) -> Self {
         self.transfer_id = Some(transfer_id);
+        self
+    }
+
+    /// Names the shipment (`"shipment_id"`).
+    pub(crate) fn shipment(mut self, shipment_id: &'a str) -> Self {
+        self.shipment_id = Some(shipment_id);
+        self
+    }
+
+    /// Adds a custody record's discrepancy `"flags"`.
+    pub(crate) fn flags(mut self, flags: &'a [loopgate_policy::CustodyFlag]) -> Self {
+        self.flags = Some(flags);
         self
     }
 

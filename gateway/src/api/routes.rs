@@ -38,6 +38,14 @@ pub(crate) enum Endpoint {
     PutPolicy,
     /// `POST /v1/admin/tenants/{id}/suspend`
     Suspend,
+    /// `POST /v1/shipments`: a shipment declaration.
+    PostShipment,
+    /// `GET /v1/shipments/{shipment_id}`: the custody chain, for its parties.
+    GetShipment,
+    /// `POST /v1/shipments/{shipment_id}/events`: a custody event.
+    PostCustody,
+    /// `GET /v1/audit/shipments`
+    Shipments,
 }
 
 /// One row of the table.
@@ -47,38 +55,52 @@ pub(crate) struct Route {
     pub(crate) method: Method,
     /// The path; a `{name}` segment matches any one segment, handed to the endpoint in order.
     pub(crate) path: &'static str,
-    /// The only role that may call it.
-    pub(crate) role: Role,
+    /// The roles that may call it.
+    pub(crate) roles: &'static [Role],
     /// What serves it.
     pub(crate) endpoint: Endpoint,
 }
 
-const fn route(method: Method, path: &'static str, role: Role, endpoint: Endpoint) -> Route {
+const fn route(
+    method: Method,
+    path: &'static str,
+    roles: &'static [Role],
+    endpoint: Endpoint,
+) -> Route {
     Route {
         method,
         path,
-        role,
+        roles,
         endpoint,
     }
 }
 
+const TENANT: &[Role] = &[Role::Tenant];
+const PARTIES: &[Role] = &[Role::Tenant, Role::Carrier];
+const REGULATOR: &[Role] = &[Role::Regulator];
+const ADMIN: &[Role] = &[Role::Admin];
+
 /// Every route of the API listener.
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Route; 14] = [
-    route(Method::POST, "/v1/transfers",                          Role::Tenant,    Endpoint::PostTransfer),
-    route(Method::GET,  "/v1/transfers/{transfer_id}",            Role::Tenant,    Endpoint::GetTransfer),
-    route(Method::POST, "/v1/transfers/{transfer_id}/events",     Role::Tenant,    Endpoint::PostEvent),
-    route(Method::GET,  "/v1/audit/checkpoint",                   Role::Regulator, Endpoint::Checkpoint),
-    route(Method::GET,  "/v1/audit/records",                      Role::Regulator, Endpoint::Records),
-    route(Method::GET,  "/v1/audit/records/{log_index}",          Role::Regulator, Endpoint::Record),
-    route(Method::GET,  "/v1/audit/proof/inclusion",              Role::Regulator, Endpoint::Inclusion),
-    route(Method::GET,  "/v1/audit/proof/consistency",            Role::Regulator, Endpoint::Consistency),
-    route(Method::GET,  "/v1/audit/export",                       Role::Regulator, Endpoint::Export),
-    route(Method::GET,  "/v1/audit/retention/overdue",            Role::Regulator, Endpoint::Overdue),
-    route(Method::GET,  "/v1/audit/counters",                     Role::Regulator, Endpoint::Counters),
-    route(Method::GET,  "/v1/admin/policy",                       Role::Admin,     Endpoint::GetPolicy),
-    route(Method::PUT,  "/v1/admin/policy",                       Role::Admin,     Endpoint::PutPolicy),
-    route(Method::POST, "/v1/admin/tenants/{id}/suspend",         Role::Admin,     Endpoint::Suspend),
+pub(crate) static ROUTES: [Route; 18] = [
+    route(Method::POST, "/v1/transfers",                          TENANT,    Endpoint::PostTransfer),
+    route(Method::GET,  "/v1/transfers/{transfer_id}",            TENANT,    Endpoint::GetTransfer),
+    route(Method::POST, "/v1/transfers/{transfer_id}/events",     TENANT,    Endpoint::PostEvent),
+    route(Method::POST, "/v1/shipments",                          TENANT,    Endpoint::PostShipment),
+    route(Method::GET,  "/v1/shipments/{shipment_id}",            PARTIES,   Endpoint::GetShipment),
+    route(Method::POST, "/v1/shipments/{shipment_id}/events",     PARTIES,   Endpoint::PostCustody),
+    route(Method::GET,  "/v1/audit/checkpoint",                   REGULATOR, Endpoint::Checkpoint),
+    route(Method::GET,  "/v1/audit/records",                      REGULATOR, Endpoint::Records),
+    route(Method::GET,  "/v1/audit/records/{log_index}",          REGULATOR, Endpoint::Record),
+    route(Method::GET,  "/v1/audit/proof/inclusion",              REGULATOR, Endpoint::Inclusion),
+    route(Method::GET,  "/v1/audit/proof/consistency",            REGULATOR, Endpoint::Consistency),
+    route(Method::GET,  "/v1/audit/export",                       REGULATOR, Endpoint::Export),
+    route(Method::GET,  "/v1/audit/retention/overdue",            REGULATOR, Endpoint::Overdue),
+    route(Method::GET,  "/v1/audit/counters",                     REGULATOR, Endpoint::Counters),
+    route(Method::GET,  "/v1/audit/shipments",                    REGULATOR, Endpoint::Shipments),
+    route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),
+    route(Method::PUT,  "/v1/admin/policy",                       ADMIN,     Endpoint::PutPolicy),
+    route(Method::POST, "/v1/admin/tenants/{id}/suspend",         ADMIN,     Endpoint::Suspend),
 ];
 
 /// What a request's method and path resolve to.
@@ -142,11 +164,15 @@ fn matches<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
     }
 }
 
-/// The table as documented: method, path pattern and role of every route.
-pub fn table() -> Vec<(&'static str, &'static str, &'static str)> {
+/// The table as documented: method, path pattern and the roles of every route (`tenant`, or
+/// `tenant|carrier` for a route that takes several).
+pub fn table() -> Vec<(&'static str, &'static str, String)> {
     ROUTES
         .iter()
-        .map(|route| (route.method.as_str(), route.path, route.role.as_str()))
+        .map(|route| {
+            let roles: Vec<&str> = route.roles.iter().map(|r| r.as_str()).collect();
+            (route.method.as_str(), route.path, roles.join("|"))
+        })
         .collect()
 }
 

@@ -12,7 +12,7 @@ use crate::exit::Exit;
 pub(crate) enum DevCommand {
     /// Issue one more client certificate from the dev CA into pki/<role>-<id>.{pem,key}.
     Cert {
-        /// tenant, regulator or admin.
+        /// tenant, carrier, regulator or admin.
         #[arg(long)]
         role: String,
         /// The id (a tenant id for tenants).

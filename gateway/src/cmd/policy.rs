@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use loopgate_policy::{
-    Decision, PARK_OFFSET, PolicyError, TransferRequest, ValidBundle, Verdict, VolumeCounters,
-    evaluate, parse_bundle,
+    Decision, PARK_OFFSET, PolicyError, ShipmentRequest, TransferRequest, ValidBundle, Verdict,
+    VolumeCounters, evaluate, evaluate_shipment, parse_bundle,
 };
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -35,8 +35,9 @@ pub(crate) enum PolicyCommand {
         /// The policy bundle (TOML) to migrate; the result goes to standard output.
         file: PathBuf,
     },
-    /// Evaluate one transfer offline and print the decision as one JSON line; exit 0 on allow,
-    /// 1 on deny, 2 on bad usage or an invalid bundle.
+    /// Evaluate one transfer (with --item) or one shipment declaration (with --sample-item,
+    /// --quantity and --carrier) offline and print the decision as one JSON line; exit 0 on
+    /// allow, 1 on deny, 2 on bad usage or an invalid bundle.
     Eval(EvalArgs),
     /// Validate a bundle, show its diff against the bundle in force and apply it through the
     /// admin API (PUT /v1/admin/policy) as an admin; exit 0 when applied, 2 when the bundle is
@@ -59,9 +60,23 @@ pub(crate) struct EvalArgs {
     /// Recipient tenant id (`Loop-Recipient`).
     #[arg(long)]
     recipient: String,
-    /// Inventory item id (`Loop-Inventory-Item`).
-    #[arg(long)]
-    item: String,
+    /// Inventory item id (`Loop-Inventory-Item`): evaluates a transfer (rules 1-19).
+    #[arg(
+        long,
+        required_unless_present = "sample_item",
+        conflicts_with = "sample_item"
+    )]
+    item: Option<String>,
+    /// Sample item id (the logistics list): evaluates a shipment declaration (rules S1-S8)
+    /// instead of a transfer; needs --quantity and --carrier.
+    #[arg(long, requires_all = ["quantity", "carrier"])]
+    sample_item: Option<String>,
+    /// Units declared in the shipment (rule S5).
+    #[arg(long, requires = "sample_item", allow_negative_numbers = true)]
+    quantity: Option<i64>,
+    /// The carrier named for the shipment (rule S8).
+    #[arg(long, requires = "sample_item")]
+    carrier: Option<String>,
     /// Purpose code (`Loop-Purpose`).
     #[arg(long)]
     purpose: String,
@@ -138,8 +153,51 @@ fn check(file: &Path) -> Exit {
 struct EvalOutput<'a> {
     decision: Verdict,
     reason: Option<&'a str>,
-    rule: Option<u8>,
+    rule: Option<Rule>,
     flags: Vec<&'a str>,
+}
+
+/// The rule that denied: a number for a transfer (`12`), `"S4"` for a shipment.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Rule {
+    Transfer(u8),
+    Shipment(String),
+}
+
+fn print(output: &EvalOutput<'_>, allowed: bool) -> Exit {
+    match serde_json::to_string(output) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("loopgate: cannot encode the decision: {e}");
+            return Exit::Usage;
+        }
+    }
+    if allowed {
+        Exit::Success
+    } else {
+        Exit::Failure
+    }
+}
+
+/// Rules S1-S8 for the shipment the arguments declare.
+fn eval_shipment(args: &EvalArgs, registry: &loopgate_policy::Registry, sample_item: &str) -> Exit {
+    let request = ShipmentRequest {
+        sender: args.sender.clone(),
+        recipient: args.recipient.clone(),
+        sample_item: sample_item.to_owned(),
+        quantity: args.quantity.unwrap_or_default(),
+        purpose: args.purpose.clone(),
+        carrier: args.carrier.clone().unwrap_or_default(),
+    };
+    let decision = evaluate_shipment(registry, &request, args.at);
+    let output = EvalOutput {
+        decision: decision.verdict,
+        reason: decision.reason.map(|code| code.as_str()),
+        rule: decision.rule.map(|n| Rule::Shipment(format!("S{n}"))),
+        flags: Vec::new(),
+    };
+    print(&output, decision.is_allowed())
 }
 
 fn eval(args: &EvalArgs) -> Exit {
@@ -152,10 +210,18 @@ fn eval(args: &EvalArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let item = match (&args.item, &args.sample_item) {
+        (_, Some(sample_item)) => return eval_shipment(args, &bundle.registry, sample_item),
+        (Some(item), None) => item.clone(),
+        (None, None) => {
+            eprintln!("loopgate: give --item (a transfer) or --sample-item (a shipment)");
+            return Exit::Usage;
+        }
+    };
     let request = TransferRequest {
         sender: args.sender.clone(),
         recipient: args.recipient.clone(),
-        item: args.item.clone(),
+        item,
         purpose: args.purpose.clone(),
         filing: args.filing.clone(),
         data_subjects: args.subjects,
@@ -169,21 +235,10 @@ fn eval(args: &EvalArgs) -> Exit {
     let output = EvalOutput {
         decision: decision.verdict,
         reason: decision.reason.map(|code| code.as_str()),
-        rule: decision.rule,
+        rule: decision.rule.map(Rule::Transfer),
         flags: decision.flags.iter().map(|flag| flag.as_str()).collect(),
     };
-    match serde_json::to_string(&output) {
-        Ok(line) => println!("{line}"),
-        Err(e) => {
-            eprintln!("loopgate: cannot encode the decision: {e}");
-            return Exit::Usage;
-        }
-    }
-    if decision.is_allowed() {
-        Exit::Success
-    } else {
-        Exit::Failure
-    }
+    print(&output, decision.is_allowed())
 }
 
 /// Reads and validates a bundle; on failure, the lines to print after `FILE:`.

@@ -28,6 +28,7 @@ pub const ORIGIN: &str = "loopgate.dev/log";
 pub const PRINCIPALS: &[(&str, &str)] = &[
     ("tenant", "sz-genomics"),
     ("tenant", "hk-biolab"),
+    ("carrier", "hkp-logistics"),
     ("regulator", "pcpd"),
     ("admin", "park-ops"),
 ];
@@ -92,13 +93,20 @@ pub fn exists(dir: &Path) -> bool {
 }
 
 /// Makes the dev folder at `dir` unless it exists; `log_key` writes the log signing key into the
-/// given folder (`log.key`, mode 0600, and `log.pub`). Returns whether it was made now.
+/// given folder (`log.key`, mode 0600, and `log.pub`). Returns whether it was made now. A folder
+/// made by an earlier version gets the certificates of sample principals it lacks (the carrier
+/// came with shipments).
 pub fn ensure(
     dir: &Path,
     now: OffsetDateTime,
     log_key: impl FnOnce(&Path) -> Result<(), DevError>,
 ) -> Result<bool, DevError> {
     if exists(dir) {
+        for (role, id) in PRINCIPALS {
+            if !dir.join("pki").join(format!("{role}-{id}.pem")).exists() {
+                issue_cert(dir, role, id, now)?;
+            }
+        }
         return Ok(false);
     }
     let staging = dir.with_extension(format!("partial-{}", std::process::id()));

@@ -24,6 +24,7 @@ use crate::liveness::Liveness;
 use crate::metrics::Metrics;
 use crate::record::stamp::Stamper;
 use crate::reply::ApiError;
+use crate::shipment::view::Shipments;
 use crate::transfer::body::VerifyingBody;
 use crate::transfer::idempotency::Idempotency;
 use crate::transfer::lifecycle::Locks;
@@ -73,8 +74,11 @@ pub(crate) struct AppState {
     pub(crate) idempotency: Idempotency,
     /// The regulator's views (retention, counters per route).
     pub(crate) views: Views,
-    /// Per-transfer locks of lifecycle events.
+    /// Per-transfer locks of lifecycle events (and per-shipment locks of custody events, keyed
+    /// `shipment/<id>`).
     pub(crate) transfer_locks: Locks,
+    /// The regulators' list of shipments and the declarations' idempotency keys.
+    pub(crate) shipments: Shipments,
 }
 
 impl AppState {
@@ -100,6 +104,7 @@ impl AppState {
             idempotency: Idempotency::default(),
             views: Views::default(),
             transfer_locks: Locks::default(),
+            shipments: Shipments::default(),
         }
     }
 
@@ -167,6 +172,7 @@ impl AppState {
         if let Ok(appended) = &appended {
             let registry = &self.policy().registry;
             self.views.observe(appended.index, &record, registry);
+            self.shipments.observe(appended.index, &record);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {

@@ -50,6 +50,7 @@ impl AppState {
         for index in 0..size {
             let record = Record::from_leaf(&self.log.read(index)?)?;
             self.views.observe(index, &record, &registry);
+            self.shipments.observe(index, &record);
             let Some(transfer) = record.transfer_id.as_deref() else {
                 continue;
             };

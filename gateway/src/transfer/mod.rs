@@ -9,7 +9,7 @@ pub(crate) mod body;
 mod forward;
 pub(crate) mod headers;
 pub(crate) mod history;
-mod id;
+pub(crate) mod id;
 pub(crate) mod idempotency;
 pub(crate) mod lifecycle;
 pub(crate) mod pipeline;

@@ -23,7 +23,7 @@ use super::forward::forward;
 use super::headers::{
     HeaderProblem, LOOP_INVENTORY_ITEM, LOOP_PURPOSE, LOOP_RECIPIENT, TransferHeaders,
 };
-use super::id::new_transfer_id;
+use super::id::new_id;
 use super::records::{self, CompletedDetails, DataScope, DecisionFacts, Ending};
 use crate::reply::ApiError;
 use crate::state::{AppState, PolicySnapshot};
@@ -94,7 +94,7 @@ impl<'a> Transfer<'a> {
     fn start(state: &'a AppState, sender: &'a str) -> Self {
         Self {
             state,
-            id: new_transfer_id(state.clock.now()),
+            id: new_id(state.clock.now()),
             sender,
             snapshot: state.policy(),
         }

@@ -7,7 +7,8 @@
 // tlog-checkpoint (origin = the key's name, tree size, base64 root), the leaf hash must be
 // RFC 9162's hash of the leaf's exact bytes, and the inclusion proof must lead from it to the
 // checkpoint's root. The fields beside the leaf, outside every hash, must say what the leaf
-// says: `record` is the leaf parsed, `transfer_id` is the record's, and `upstream_status`, when
+// says: `record` is the leaf parsed, `transfer_id` and `shipment_id` (when named) are the
+// record's, and `upstream_status`, when
 // both state one, is the record's. Prints "receipt ok ..." and exits 0, or names the failure
 // and exits 1. (The same checks as loopgate's own verifier, written from SPEC.md section 3.)
 package main
@@ -26,7 +27,8 @@ import (
 )
 
 type receipt struct {
-	TransferID     string          `json:"transfer_id"`
+	TransferID     *string         `json:"transfer_id"`
+	ShipmentID     *string         `json:"shipment_id"`
 	LogIndex       int64           `json:"log_index"`
 	Leaf           string          `json:"leaf"`
 	Record         json.RawMessage `json:"record"`
@@ -46,8 +48,11 @@ func besideTheLeaf(r receipt) {
 	if err := json.Unmarshal(r.Record, &record); err != nil || !reflect.DeepEqual(record, interface{}(leaf)) {
 		fail("record differs from leaf")
 	}
-	if id, ok := leaf["transfer_id"]; ok && id != r.TransferID {
+	if id, ok := leaf["transfer_id"]; ok && r.TransferID != nil && id != *r.TransferID {
 		fail("the record belongs to another transfer")
+	}
+	if id, ok := leaf["shipment_id"]; ok && r.ShipmentID != nil && id != *r.ShipmentID {
+		fail("the record belongs to another shipment")
 	}
 	if logged, ok := leaf["upstream_status"]; ok && r.UpstreamStatus != nil && logged != *r.UpstreamStatus {
 		fail("upstream_status differs from the record's")
@@ -114,5 +119,5 @@ func main() {
 	if err := tlog.CheckRecord(proof, size, root, r.LogIndex, leaf); err != nil {
 		fail("inclusion of %d in %d: %v", r.LogIndex, size, err)
 	}
-	fmt.Printf("receipt ok: transfer %s, record %d in tree of size %d\n", r.TransferID, r.LogIndex, size)
+	fmt.Printf("receipt ok: record %d in tree of size %d\n", r.LogIndex, size)
 }

@@ -70,6 +70,16 @@ impl Reader {
             )
     }
 
+    /// Whether it sees the records of a shipment of `sample_item` (`hgr`: whether its samples
+    /// are human genetic resources, as declared).
+    pub(crate) fn sees_shipment(&self, hgr: Option<bool>, sample_item: &str) -> bool {
+        let scopes = match hgr {
+            Some(hgr) => Scope::of_shipment(hgr),
+            None => scope::of_item(Some(sample_item), &self.snapshot.registry),
+        };
+        self.sees_all() || scope::sees(&self.regulator, &scopes)
+    }
+
     /// The regulator's id.
     pub(crate) fn id(&self) -> &str {
         &self.regulator.id

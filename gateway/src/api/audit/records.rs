@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use loopgate_audit::{Field, Selection};
+use loopgate_audit::{Field, Kind, Selection};
 use serde::Serialize;
 
 use super::query::{Params, malformed};
@@ -19,22 +19,15 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// The query parameters and the indexed field each filter matches.
-const FILTERS: [(&str, Field); 6] = [
+const FILTERS: [(&str, Field); 8] = [
     ("tenant", Field::Sender),
     ("recipient", Field::Recipient),
     ("inventory_item", Field::Item),
+    ("sample_item", Field::SampleItem),
+    ("shipment", Field::Shipment),
     ("decision", Field::Decision),
     ("reason", Field::Reason),
     ("kind", Field::Kind),
-];
-
-/// The record kinds `kind=` takes.
-const KINDS: [&str; 5] = [
-    "decision",
-    "outcome",
-    "lifecycle",
-    "policy_change",
-    "system",
 ];
 
 /// The selection a query string asks for.
@@ -56,10 +49,11 @@ fn selection(query: Option<&str>) -> Result<Selection, ApiError> {
         }
     }
     if let Some(kind) = params.text("kind") {
-        if !KINDS.contains(&kind) {
+        if Kind::parse(kind).is_none() {
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
             return Err(malformed(format!(
                 "kind={kind:?} is not a record kind; use one of {}",
-                KINDS.join(", ")
+                kinds.join(", ")
             )));
         }
     }

@@ -11,7 +11,7 @@ use super::reader::Reader;
 use crate::reply::ApiError;
 use crate::state::AppState;
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(super) fn rfc3339(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .unwrap_or_else(|_| t.to_string())

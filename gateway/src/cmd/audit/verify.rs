@@ -107,10 +107,14 @@ fn receipt(path: &std::path::Path, key: &VerifierKey) -> Exit {
     };
     match verify_receipt(&receipt, key) {
         Ok(cp) => {
+            let of = match (&receipt.transfer_id, &receipt.shipment_id) {
+                (Some(id), _) => format!(" of transfer {id}"),
+                (None, Some(id)) => format!(" of shipment {id}"),
+                (None, None) => String::new(),
+            };
             println!(
-                "ok: record {} of transfer {} is in the log of size {} signed by {}",
+                "ok: record {}{of} is in the log of size {} signed by {}",
                 receipt.log_index,
-                receipt.transfer_id,
                 cp.size(),
                 key.name()
             );
