@@ -4,7 +4,8 @@
 //! chain); each is run as printed, from the folder it names, over HTTP/1.1 and HTTP/2, and
 //! answers what its comment says. The sample bundle's dates are
 //! relative to the day the folder was made, so this holds on any day. Then Python `requests`
-//! (the client most integrations start from) sends a transfer and reads it back.
+//! (the client most integrations start from) sends a transfer and declares a shipment, and reads
+//! both back.
 //!
 //! `curl` and Python's `requests` must be installed; outside CI a missing one skips its part
 //! with a note, under CI (`CI` set) it fails.
@@ -210,7 +211,13 @@ fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too
         assert r.status_code == 201, (r.status_code, r.text)\n\
         view = requests.get(url + '/v1/transfers/' + r.json()['transfer_id'], **tls)\n\
         assert view.status_code == 200, view.text\n\
-        print(view.json()['status'])\n";
+        print(view.json()['status'])\n\
+        s = requests.post(url + '/v1/shipments', json={'sample_item': 'SMP-BLOOD-001',\n\
+            'recipient': 'hk-biolab', 'quantity': 3, 'purpose': 'research.cohort_study',\n\
+            'carrier': 'hkp-logistics'}, **tls)\n\
+        assert s.status_code == 201, (s.status_code, s.text)\n\
+        chain = requests.get(url + '/v1/shipments/' + s.json()['shipment_id'], **tls).json()\n\
+        print(chain['status'], chain['holder'], chain['next_events'])\n";
     if available(
         "python3",
         &["-c", "import requests"],
@@ -228,6 +235,9 @@ fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "completed");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "completed\nopen sender ['sealed']"
+        );
     }
 }

@@ -218,6 +218,19 @@ fn out_of_order_steps_and_wrong_parties_are_refused_and_logged() {
     let view = p.sender.get(&format!("/v1/shipments/{id}")).json();
     assert_eq!(view["last_event"], "picked_up");
     assert_eq!(view["holder"], "carrier");
+    // The regulators' list, kept apart from the log reads, says the same.
+    let listed = p.regulator.get("/v1/audit/shipments").json();
+    let entry = &listed["shipments"][0];
+    for key in [
+        "status",
+        "holder",
+        "quantity_held",
+        "last_event",
+        "next_events",
+        "flags",
+    ] {
+        assert_eq!(entry[key], view[key], "{key}: {entry}");
+    }
     // An unknown shipment.
     p.sender
         .custody("00112233445566778899aabbccddeeff", &step("sealed"))
@@ -613,4 +626,31 @@ fn bad_input_gets_a_clear_400_and_nothing_is_logged() {
         p.sender.get(&format!("/v1/shipments/{id}")).json()["last_event"],
         "stored"
     );
+}
+
+#[test]
+fn a_shipment_takes_at_most_990_custody_records() {
+    let gw = Gateway::dev().start();
+    let p = Parties::of(&gw);
+    let id = p.declare();
+    let out_of_order = step("delivered");
+    for _ in 0..990 {
+        p.carrier
+            .custody(&id, &out_of_order)
+            .assert_error(409, "custody.invalid_transition", true);
+    }
+    let size = p.log_size();
+    // Past the cap nothing more is logged, not even a valid step: the chain stays readable in
+    // one index query.
+    let full = p.sender.custody(&id, &step("sealed"));
+    full.assert_error(409, "custody.invalid_transition", false);
+    assert!(
+        full.json()["message"].as_str().unwrap().contains("990"),
+        "{}",
+        full.text()
+    );
+    assert_eq!(p.log_size(), size);
+    let view = p.sender.get(&format!("/v1/shipments/{id}")).json();
+    assert_eq!(view["custody"].as_array().unwrap().len(), 990);
+    assert_eq!(view["last_event"], Value::Null);
 }
