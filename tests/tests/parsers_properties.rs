@@ -1,6 +1,6 @@
-//! The three fuzz targets of `fuzz/` (transfer headers, record decoding, receipt verification)
-//! as proptest properties in the default test suite, with small case counts: what the
-//! long-running AFL targets check, every `cargo test` checks on a few hundred inputs.
+//! The fuzz targets of `fuzz/` (transfer headers, record decoding, receipt verification, the
+//! shipment bodies) as proptest properties in the default test suite, with small case counts:
+//! what the long-running AFL targets check, every `cargo test` checks on a few hundred inputs.
 //!
 //! - Header parsing never panics; what it accepts holds what SPEC.md section 3 promises, and
 //!   valid headers parse to exactly their values.
@@ -9,6 +9,8 @@
 //! - `verify_receipt` never panics, accepts a real receipt, and refuses every one-byte change of
 //!   it that still parses as a different receipt (regression: a changed top-level
 //!   `upstream_status`, which no hash covers, used to verify).
+//! - The shipment body parsers (declaration and custody event) never panic, refuse only with
+//!   `request.malformed_body`, and accept nothing beyond the documented bounds.
 
 #![allow(clippy::unwrap_used)]
 
