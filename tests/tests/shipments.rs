@@ -654,3 +654,97 @@ fn a_shipment_takes_at_most_990_custody_records() {
     assert_eq!(view["custody"].as_array().unwrap().len(), 990);
     assert_eq!(view["last_event"], Value::Null);
 }
+
+#[test]
+fn every_declaration_code_of_s4_to_s8_is_answered_and_logged() {
+    const ITEM: &str = "id = \"SMP-BLOOD-001\"";
+    let variant = |id: &str, field: &str, value: &str| -> Vec<(String, String)> {
+        vec![
+            (ITEM.to_owned(), format!("id = \"{id}\"")),
+            (field.to_owned(), value.to_owned()),
+        ]
+    };
+    let variants = [
+        variant(
+            "SMP-THEIRS",
+            "owner = \"sz-genomics\"",
+            "owner = \"hk-biolab\"",
+        ),
+        variant(
+            "SMP-SUSPENDED",
+            "status = \"approved\"",
+            "status = \"suspended\"",
+        ),
+        variant(
+            "SMP-ELSEWHERE",
+            "recipients = [\"hk-biolab\"]",
+            "recipients = [\"sz-genomics\"]",
+        ),
+        variant("SMP-BSL3", "biosafety_level = 2", "biosafety_level = 3"),
+        variant(
+            "SMP-NO-EXPORT",
+            "hgr_approvals = [\"HGR-EX-DEMO-001\"]",
+            "hgr_approvals = []",
+        ),
+    ];
+    let gw = Gateway::dev()
+        .policy(move |mut bundle| {
+            for replacements in &variants {
+                let pairs: Vec<(&str, &str)> = replacements
+                    .iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect();
+                bundle = bundle.copy_block(ITEM, &pairs);
+            }
+            bundle.copy_block(
+                "id = \"hkp-logistics\"",
+                &[
+                    ("id = \"hkp-logistics\"", "id = \"idle-logistics\""),
+                    ("status = \"approved\"", "status = \"suspended\""),
+                ],
+            )
+        })
+        .start();
+    let p = Parties::of(&gw);
+    for (change, code, rule) in [
+        (
+            json!({"sample_item": "SMP-THEIRS"}),
+            "sample.not_owner",
+            "S4",
+        ),
+        (
+            json!({"sample_item": "SMP-SUSPENDED"}),
+            "sample.not_valid",
+            "S4",
+        ),
+        (
+            json!({"sample_item": "SMP-ELSEWHERE"}),
+            "sample.recipient_not_allowed",
+            "S4",
+        ),
+        (
+            json!({"sample_item": "SMP-BSL3"}),
+            "sample.biosafety_level",
+            "S6",
+        ),
+        (
+            json!({"sample_item": "SMP-NO-EXPORT"}),
+            "hgr.export_approval_missing",
+            "S7",
+        ),
+        (
+            json!({"carrier": "idle-logistics"}),
+            "carrier.not_valid",
+            "S8",
+        ),
+    ] {
+        let response = p.sender.declare(&with(declaration(), change));
+        let index = response.assert_error(403, code, true).unwrap();
+        let record = &p
+            .regulator
+            .get(&format!("/v1/audit/records/{index}"))
+            .json()["record"];
+        assert_eq!(record["reason"], code);
+        assert_eq!(record["rule"], rule, "{record}");
+    }
+}
