@@ -41,6 +41,12 @@ pub fn valid(event: &str) -> String {
 /// [`body`] with `extra`'s fields set over it (`null` removes one), as text.
 pub fn with(event: &str, extra: Value) -> String {
     let mut body = body(event);
+    merge(&mut body, &extra);
+    body.to_string()
+}
+
+/// Sets `extra`'s fields over `body`'s (`null` removes one).
+pub fn merge(body: &mut Value, extra: &Value) {
     if let (Some(fields), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         for (key, value) in extra {
             if value.is_null() {
@@ -50,5 +56,4 @@ pub fn with(event: &str, extra: Value) -> String {
             }
         }
     }
-    body.to_string()
 }

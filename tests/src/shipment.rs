@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::event::{CERTIFICATE_SHA256, now};
+use crate::event::{CERTIFICATE_SHA256, merge, now};
 
 /// Units the dev declaration ships.
 pub const QUANTITY: u64 = 24;
@@ -51,18 +51,6 @@ pub fn step(event: &str) -> Value {
 pub fn with(mut body: Value, extra: Value) -> Value {
     merge(&mut body, &extra);
     body
-}
-
-fn merge(body: &mut Value, extra: &Value) {
-    if let (Some(fields), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        for (key, value) in extra {
-            if value.is_null() {
-                fields.remove(key);
-            } else {
-                fields.insert(key.clone(), value.clone());
-            }
-        }
-    }
 }
 
 /// The party whose step `event` is: `sender`, `carrier` or `recipient`.

@@ -9,7 +9,7 @@ use loopgate_policy::{Custody, Declared};
 
 use super::records::{CustodyDetails, ShipmentDetails};
 use crate::record;
-use crate::transfer::history::Found;
+use crate::transfer::history::{Found, read_all};
 
 /// Most records one shipment has: one index query reads them all.
 pub(crate) const MAX_RECORDS: usize = 1000;
@@ -23,19 +23,7 @@ pub(crate) struct Chain {
 impl Chain {
     /// Reads the records of `shipment_id` through the log's shipment index (blocking).
     pub(crate) fn read(log: &Log, shipment_id: &str) -> Result<Self, loopgate_audit::Error> {
-        let indexes = log.query(Field::Shipment, shipment_id.as_bytes(), None, MAX_RECORDS)?;
-        let records = indexes
-            .into_iter()
-            .map(|index| {
-                let leaf = log.read(index)?;
-                let record = Record::from_leaf(&leaf)?;
-                Ok(Found {
-                    index,
-                    leaf,
-                    record,
-                })
-            })
-            .collect::<Result<_, loopgate_audit::Error>>()?;
+        let records = read_all(log, Field::Shipment, shipment_id, MAX_RECORDS)?;
         Ok(Self { records })
     }
 

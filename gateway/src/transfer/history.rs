@@ -49,6 +49,28 @@ impl Found {
     }
 }
 
+/// The first `max` records indexed under `field` = `value`, in log order, read and parsed
+/// (blocking: sled and file reads). A transfer's history and a shipment's chain are read so.
+pub(crate) fn read_all(
+    log: &Log,
+    field: Field,
+    value: &str,
+    max: usize,
+) -> Result<Vec<Found>, loopgate_audit::Error> {
+    log.query(field, value.as_bytes(), None, max)?
+        .into_iter()
+        .map(|index| {
+            let leaf = log.read(index)?;
+            let record = Record::from_leaf(&leaf)?;
+            Ok(Found {
+                index,
+                leaf,
+                record,
+            })
+        })
+        .collect()
+}
+
 /// Every record of one transfer, in log order.
 #[derive(Debug, Clone)]
 pub(crate) struct History {
@@ -59,19 +81,7 @@ impl History {
     /// Reads the records of `transfer_id` through the log's transfer index (blocking: sled and
     /// file reads).
     pub(crate) fn read(log: &Log, transfer_id: &str) -> Result<Self, loopgate_audit::Error> {
-        let indexes = log.query(Field::Transfer, transfer_id.as_bytes(), None, MAX_RECORDS)?;
-        let records = indexes
-            .into_iter()
-            .map(|index| {
-                let leaf = log.read(index)?;
-                let record = Record::from_leaf(&leaf)?;
-                Ok(Found {
-                    index,
-                    leaf,
-                    record,
-                })
-            })
-            .collect::<Result<_, loopgate_audit::Error>>()?;
+        let records = read_all(log, Field::Transfer, transfer_id, MAX_RECORDS)?;
         Ok(Self { records })
     }
 
