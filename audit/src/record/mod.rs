@@ -103,6 +103,9 @@ pub struct Record {
     /// The transfer it belongs to, where one applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
+    /// Shipment and custody: the shipment it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<String>,
     /// Decision: the sending tenant (absent when the request did not say, e.g. malformed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
@@ -112,9 +115,6 @@ pub struct Record {
     /// Decision: the inventory item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
-    /// Shipment and custody: the shipment it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment_id: Option<String>,
     /// Shipment and custody: the sample item (an entry of the logistics list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_item: Option<String>,

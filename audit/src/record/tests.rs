@@ -140,3 +140,50 @@ fn index_terms_name_the_kind_as_the_leaf_does() {
         );
     }
 }
+
+#[test]
+fn shipment_and_custody_records_need_their_shipment_and_are_indexed_by_it_and_the_item() {
+    for leaf in [
+        // A declaration without its shipment, or without its verdict.
+        &br#"{"v":1,"kind":"shipment","time":"2026-11-25T13:00:00Z","decision":"allow","reason":null}"#[..],
+        br#"{"v":1,"kind":"shipment","time":"2026-11-25T13:00:00Z","shipment_id":"s-1","reason":null}"#,
+        br#"{"v":1,"kind":"shipment","time":"2026-11-25T13:00:00Z","shipment_id":"s-1","decision":"deny"}"#,
+        // A custody step without its shipment.
+        br#"{"v":1,"kind":"custody","time":"2026-11-25T13:00:00Z","sample_item":"SMP-1"}"#,
+    ] {
+        assert!(
+            Record::from_leaf(leaf).is_err(),
+            "{}",
+            String::from_utf8_lossy(leaf)
+        );
+    }
+    let leaf = br#"{"v":1,"kind":"custody","time":"2026-11-25T13:00:00Z","shipment_id":"s-1","sender":"sz-genomics","sample_item":"SMP-1","event":"sealed"}"#;
+    let record = Record::from_leaf(leaf).unwrap();
+    assert_eq!(record.to_leaf().unwrap(), leaf, "the leaf bytes round trip");
+    let terms = record.index_terms();
+    for (field, value) in [
+        (Field::Kind, &b"custody"[..]),
+        (Field::Shipment, b"s-1"),
+        (Field::SampleItem, b"SMP-1"),
+        (Field::Sender, b"sz-genomics"),
+    ] {
+        assert!(
+            terms.contains(&(field, value.to_vec())),
+            "{field:?} in {terms:?}"
+        );
+    }
+    let tags: Vec<u8> = [Field::Shipment, Field::SampleItem]
+        .iter()
+        .map(|f| f.tag())
+        .collect();
+    assert_eq!(tags, b"hm", "tags no other field uses");
+    for kind in Kind::ALL {
+        assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(
+            json,
+            format!("\"{}\"", kind.as_str()),
+            "serde and as_str agree"
+        );
+    }
+}

@@ -4,6 +4,9 @@
 //! recipient and sample item in the record's own fields, so the regulator's filters
 //! (`tenant=`, `recipient=`, `sample_item=`, `shipment=`) find every record of a chain.
 
+#[cfg(test)]
+mod tests;
+
 use std::borrow::Cow;
 
 use loopgate_audit::{Kind, Record, Verdict};

@@ -5,6 +5,9 @@
 //! held grows with the shipments under way, not with the log's history. Nothing here decides:
 //! a new custody event is checked against its chain as read from the log.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 

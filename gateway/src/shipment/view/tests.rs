@@ -1,0 +1,149 @@
+//! The regulators' list of shipments and the declarations' keys, fed with records as the
+//! gateway writes them (`records::shipment`, `records::custody`).
+
+use loopgate_policy::{
+    CustodyEvent, CustodyFlag, ReasonCode, ShipmentRequest, evaluate_shipment, parse_bundle,
+};
+use time::OffsetDateTime;
+use time::macros::{date, datetime};
+
+use super::*;
+use crate::shipment::records::{self, Declaration, Event, Reported};
+
+const AT: OffsetDateTime = datetime!(2026-11-25 10:00:00 UTC);
+
+fn declared(id: &str, quantity: i64, key: Option<&str>) -> Record {
+    let registry = parse_bundle(&crate::devmode::sample_bundle(date!(2026 - 11 - 25)))
+        .unwrap()
+        .registry;
+    let declaration = Declaration {
+        sample_item: "SMP-BLOOD-001".into(),
+        recipient: "hk-biolab".into(),
+        quantity,
+        purpose: "research.cohort_study".into(),
+        carrier: "hkp-logistics".into(),
+        idempotency_key: key.map(str::to_owned),
+    };
+    let request = ShipmentRequest {
+        sender: "sz-genomics".into(),
+        recipient: declaration.recipient.clone(),
+        sample_item: declaration.sample_item.clone(),
+        quantity,
+        purpose: declaration.purpose.clone(),
+        carrier: declaration.carrier.clone(),
+    };
+    let decision = evaluate_shipment(&registry, &request, AT);
+    records::shipment(id, "sz-genomics", &declaration, &decision, 7, AT).unwrap()
+}
+
+fn step(
+    declaration: &Record,
+    event: CustodyEvent,
+    body: Event,
+    verdict: Result<Vec<CustodyFlag>, ReasonCode>,
+) -> Record {
+    let reported = Reported {
+        declaration,
+        carrier: "hkp-logistics",
+        hgr: Some(true),
+        principal: "tenant/hk-biolab".into(),
+        event,
+        body: &body,
+        verdict,
+        held: 0,
+    };
+    records::custody(&reported, AT).unwrap()
+}
+
+fn received(quantity: u64) -> Event {
+    Event {
+        at: Some(AT),
+        quantity: Some(quantity),
+        seal_ids: Some(vec!["SEAL-1".into()]),
+        ..Event::default()
+    }
+}
+
+fn ids(shipments: &Shipments) -> Vec<String> {
+    shipments
+        .list()
+        .into_iter()
+        .map(|t| t.shipment_id)
+        .collect()
+}
+
+#[test]
+fn an_allowed_declaration_is_listed_and_a_denied_one_only_keeps_its_key() {
+    let shipments = Shipments::default();
+    shipments.observe(3, &declared("s-1", 24, Some("k-1")));
+    shipments.observe(4, &declared("s-2", 0, Some("k-2")));
+    assert_eq!(ids(&shipments), ["s-1"]);
+    let listed = &shipments.list()[0];
+    assert_eq!(
+        (
+            listed.declared_index,
+            listed.last_index,
+            listed.declared_quantity
+        ),
+        (3, 3, 24)
+    );
+    assert_eq!(listed.carrier, "hkp-logistics");
+    assert_eq!(listed.hgr, Some(true));
+    assert_eq!(shipments.key("sz-genomics", "k-1").as_deref(), Some("s-1"));
+    assert_eq!(shipments.key("sz-genomics", "k-2").as_deref(), Some("s-2"));
+    assert_eq!(
+        shipments.key("hk-biolab", "k-1"),
+        None,
+        "keys are the sender's"
+    );
+}
+
+#[test]
+fn refused_steps_change_nothing_and_a_clean_close_leaves_the_list() {
+    let shipments = Shipments::default();
+    let declaration = declared("s-1", 2, None);
+    shipments.observe(0, &declaration);
+    // Refused: not applied, whatever it says.
+    let refused = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(0),
+        Err(ReasonCode::CustodyInvalidTransition),
+    );
+    shipments.observe(1, &refused);
+    let listed = &shipments.list()[0];
+    assert_eq!((listed.last_index, listed.custody.last_event()), (0, None));
+    // Accepted, closing (nothing received) without a flag: the shipment leaves the list.
+    let closing = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(0),
+        Ok(vec![]),
+    );
+    shipments.observe(2, &closing);
+    assert!(ids(&shipments).is_empty());
+}
+
+#[test]
+fn a_flagged_shipment_stays_listed_once_closed() {
+    let shipments = Shipments::default();
+    let declaration = declared("s-1", 2, None);
+    shipments.observe(0, &declaration);
+    let short = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(0),
+        Ok(vec![CustodyFlag::QuantityMismatch]),
+    );
+    shipments.observe(5, &short);
+    let listed = shipments.list();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].custody.is_closed());
+    assert_eq!(listed[0].last_index, 5);
+    assert!(
+        listed[0]
+            .custody
+            .flags()
+            .contains(&CustodyFlag::QuantityMismatch)
+    );
+}
