@@ -54,4 +54,4 @@ pub use model::{
 };
 pub use reason::{ReasonCode, UnknownReasonCode};
 pub use rules::volume::counters_after;
-pub use shipment::{ShipmentDecision, ShipmentRequest, evaluate_shipment};
+pub use shipment::{ShipmentDecision, ShipmentRequest, check_carrier, evaluate_shipment};

@@ -109,6 +109,17 @@ pub fn evaluate_shipment(
     decision
 }
 
+/// Rule S8 again for a carrier that reports a custody step at `at`: it must still be
+/// whitelisted (`carrier.not_whitelisted`), approved and inside its validity window
+/// (`carrier.not_valid`), so a carrier suspended after the declaration takes no further step.
+pub fn check_carrier(
+    registry: &Registry,
+    carrier: &str,
+    at: OffsetDateTime,
+) -> Result<(), ReasonCode> {
+    samples::carrier(registry, carrier, park_date(at)).map(|_| ())
+}
+
 fn run(ctx: &Ctx<'_, ShipmentRequest>, decision: &mut ShipmentDecision) -> Result<(), Denial> {
     let at_rule = |code: ReasonCode| Denial {
         code,
@@ -127,6 +138,6 @@ fn run(ctx: &Ctx<'_, ShipmentRequest>, decision: &mut ShipmentDecision) -> Resul
     samples::quantity(ctx, item).map_err(at_rule)?;
     samples::biosafety(ctx, item).map_err(at_rule)?;
     decision.hgr_approvals = samples::export_approval(ctx, item).map_err(at_rule)?;
-    samples::carrier(ctx).map_err(at_rule)?;
+    samples::carrier(ctx.registry, &ctx.request.carrier, ctx.today).map_err(at_rule)?;
     Ok(())
 }

@@ -983,3 +983,78 @@ mod properties {
         }
     }
 }
+
+/// S8 again for a carrier reporting a custody step: the same codes, on the day of the step.
+#[test]
+fn a_carrier_taking_a_step_is_checked_as_s8_checks_it() {
+    use loopgate_policy::check_carrier;
+    type Case = (
+        &'static str,
+        fn(&mut Registry),
+        &'static str,
+        &'static str,
+        Result<(), R>,
+    );
+    let cases: [Case; 8] = [
+        ("valid", same, CARRIER, "2026-04-15T12:00:00+08:00", Ok(())),
+        (
+            "unknown",
+            same,
+            "fly-by-night",
+            "2026-04-15T12:00:00+08:00",
+            Err(R::CarrierNotWhitelisted),
+        ),
+        (
+            "suspended",
+            |r| r.carrier(CARRIER).status = Status::Suspended,
+            CARRIER,
+            "2026-04-15T12:00:00+08:00",
+            Err(R::CarrierNotValid),
+        ),
+        (
+            "revoked",
+            |r| r.carrier(CARRIER).status = Status::Revoked,
+            CARRIER,
+            "2026-04-15T12:00:00+08:00",
+            Err(R::CarrierNotValid),
+        ),
+        (
+            "first day",
+            carrier_april,
+            CARRIER,
+            "2026-04-01T00:00:00+08:00",
+            Ok(()),
+        ),
+        (
+            "the day before",
+            carrier_april,
+            CARRIER,
+            "2026-03-31T23:59:59+08:00",
+            Err(R::CarrierNotValid),
+        ),
+        (
+            "last day",
+            carrier_april,
+            CARRIER,
+            "2026-04-30T23:59:59+08:00",
+            Ok(()),
+        ),
+        // 16:00 UTC on the last day is already the next day in UTC+8.
+        (
+            "the day after",
+            carrier_april,
+            CARRIER,
+            "2026-04-30T16:00:00Z",
+            Err(R::CarrierNotValid),
+        ),
+    ];
+    for (name, tweak, carrier, at, expect) in cases {
+        let mut registry = reference();
+        tweak(&mut registry);
+        assert_eq!(
+            check_carrier(&registry, carrier, parse_at(at)),
+            expect,
+            "{name}"
+        );
+    }
+}

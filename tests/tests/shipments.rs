@@ -748,3 +748,35 @@ fn every_declaration_code_of_s4_to_s8_is_answered_and_logged() {
         assert_eq!(record["rule"], rule, "{record}");
     }
 }
+
+#[test]
+fn a_carrier_suspended_after_the_declaration_takes_no_further_step() {
+    let gw = Gateway::dev().start();
+    let p = Parties::of(&gw);
+    let id = p.declare_through(&CHAIN[..2]);
+    drop(p);
+    let gw = Gateway::resume(gw.stop())
+        .policy(|b| {
+            b.edit_after(
+                "id = \"hkp-logistics\"",
+                "status = \"approved\"",
+                "status = \"suspended\"",
+            )
+        })
+        .start();
+    let p = Parties::of(&gw);
+    let refused = p.carrier.custody(&id, &step("border_cleared"));
+    let index = refused
+        .assert_error(403, "carrier.not_valid", true)
+        .unwrap();
+    let logged = &p
+        .regulator
+        .get(&format!("/v1/audit/records/{index}"))
+        .json()["record"];
+    assert_eq!(logged["kind"], "custody");
+    assert_eq!(logged["principal"], "carrier/hkp-logistics");
+    // It still sees the chain it carried, and the recipient's steps are not its.
+    let view = p.carrier.get(&format!("/v1/shipments/{id}")).json();
+    assert_eq!(view["last_event"], "picked_up");
+    assert_eq!(view["holder"], "carrier");
+}

@@ -5,13 +5,17 @@
 //! refusal is a `custody` record with its reason code, so regulators see what was attempted.
 //! Discrepancies (rule S11) are accepted with flags on their record, never refused.
 //!
+//! A carrier taking one of its steps must still be whitelisted, approved and valid that day (rule
+//! S8 again, `loopgate_policy::check_carrier`): one suspended after the declaration is refused
+//! with the S8 code, logged.
+//!
 //! Not logged: a caller that is no party of the shipment (403, as for reading it), an unknown
 //! shipment (404), a chain with the most records one shipment may have (409).
 
 use std::sync::Arc;
 
 use loopgate_audit::Appended;
-use loopgate_policy::{CustodyEvent, CustodyFlag, ReasonCode};
+use loopgate_policy::{CustodyEvent, CustodyFlag, CustodyParty, ReasonCode, check_carrier};
 
 use super::chain::Chain;
 use super::records::{self, Event, Reported};
@@ -70,7 +74,8 @@ pub(crate) async fn report(
             .shipment(shipment_id));
     }
     let custody = chain.custody();
-    let params = state.policy().registry.parameters.clone();
+    let snapshot = state.policy();
+    let params = &snapshot.registry.parameters;
     let seals = body.seal_ids.clone().unwrap_or_default();
     let report = loopgate_policy::CustodyReport {
         event,
@@ -87,10 +92,18 @@ pub(crate) async fn report(
     let mut verdict = Err(ReasonCode::CustodyInvalidTransition);
     let (appended, leaf) = state
         .append_record(|now| {
-            let (checked, held) = match &custody {
+            // A carrier taking its own step must still be on the whitelist (S8 again).
+            let standing = match party {
+                CustodyParty::Carrier if event.party() == party => {
+                    check_carrier(&snapshot.registry, &principal.id, now)
+                }
+                _ => Ok(()),
+            };
+            let (checked, held) = match (&custody, standing) {
                 // A denied declaration starts no chain: nothing may follow it.
-                None => (Err(ReasonCode::CustodyInvalidTransition), 0),
-                Some(custody) => match custody.check(&report, now, &params) {
+                (None, _) => (Err(ReasonCode::CustodyInvalidTransition), 0),
+                (Some(custody), Err(code)) => (Err(code), custody.held()),
+                (Some(custody), Ok(())) => match custody.check(&report, now, params) {
                     Ok(flags) => {
                         let mut after = custody.clone();
                         after.apply(&report, &flags);
@@ -146,13 +159,17 @@ fn refusal_message(
     event: CustodyEvent,
     custody: Option<&loopgate_policy::Custody>,
 ) -> String {
+    let party = event.party().as_str();
     let event = event.as_str();
     match code {
-        ReasonCode::AuthForbidden => format!(
-            "{event} is reported by the {} of a shipment, not by you (rule S9)",
-            CustodyEvent::parse(event).map_or("other party", |e| e.party().as_str())
-        ),
+        ReasonCode::AuthForbidden => {
+            format!("{event} is reported by the {party} of a shipment, not by you (rule S9)")
+        }
         ReasonCode::CustodyBadTime => "`at` is earlier than the shipment's last step (or its declaration) by more than clock_skew_secs, or ahead of the gateway's clock by more than that; give when it really happened (rule S10)".to_owned(),
+        ReasonCode::CarrierNotWhitelisted | ReasonCode::CarrierNotValid => format!(
+            "the carrier is no longer whitelisted, approved and valid today: {} (rule S8)",
+            code.meaning()
+        ),
         ReasonCode::CustodyMissingEvidence => format!(
             "{event} needs `at` and {} (rule S10)",
             evidence(event)

@@ -2,7 +2,9 @@
 //! approval HGR material needs, moved by a whitelisted carrier.
 
 use super::{Ctx, qualifying_approvals, within};
-use crate::model::{Carrier, HgrKind, SampleItem, Status};
+use time::Date;
+
+use crate::model::{Carrier, HgrKind, Registry, SampleItem, Status};
 use crate::reason::ReasonCode;
 use crate::shipment::ShipmentRequest;
 
@@ -80,14 +82,17 @@ pub(crate) fn export_approval(
 
 /// S8: the named carrier is whitelisted (`carrier.not_whitelisted`), approved and inside its
 /// window (`carrier.not_valid`, also for a suspended or revoked carrier).
-pub(crate) fn carrier<'a>(ctx: &Ctx<'a, ShipmentRequest>) -> Result<&'a Carrier, ReasonCode> {
-    let carrier = ctx
-        .registry
+/// Also checked for a carrier that reports a custody step ([`crate::check_carrier`]).
+pub(crate) fn carrier<'a>(
+    registry: &'a Registry,
+    id: &str,
+    today: Date,
+) -> Result<&'a Carrier, ReasonCode> {
+    let carrier = registry
         .carriers
-        .get(&ctx.request.carrier)
+        .get(id)
         .ok_or(ReasonCode::CarrierNotWhitelisted)?;
-    if carrier.status != Status::Approved
-        || !within(ctx.today, carrier.valid_from, carrier.valid_until)
+    if carrier.status != Status::Approved || !within(today, carrier.valid_from, carrier.valid_until)
     {
         return Err(ReasonCode::CarrierNotValid);
     }
