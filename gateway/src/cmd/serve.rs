@@ -183,14 +183,14 @@ shipment=$({tenant} -sS \
   -d '{{"sample_item":"SMP-BLOOD-001","recipient":"hk-biolab","quantity":24,"purpose":"research.cohort_study","carrier":"hkp-logistics"}}' \
   {url}/v1/shipments | sed -n 's/.*"shipment_id":"\([0-9a-f]*\)".*/\1/p')
 events={url}/v1/shipments/$shipment/events
-{tenant} -d '{{"event":"sealed","at":"'$(now)'","seal_ids":["SEAL-0001","SEAL-0002"]}}' $events
-{carrier} -d '{{"event":"picked_up","at":"'$(now)'","seal_ids":["SEAL-0001","SEAL-0002"]}}' $events
-{carrier} -d '{{"event":"border_cleared","at":"'$(now)'","customs_declaration":"HK-CUS-2026-000123"}}' $events
-{carrier} -d '{{"event":"delivered","at":"'$(now)'"}}' $events
-{recipient} -d '{{"event":"received","at":"'$(now)'","quantity":24,"seal_ids":["SEAL-0001","SEAL-0002"]}}' $events
-{recipient} -d '{{"event":"stored","at":"'$(now)'","facility":"HKP-BIOBANK-1"}}' $events
-{recipient} -d '{{"event":"used","at":"'$(now)'","quantity":4,"project":"cohort-7"}}' $events
-{recipient} -d '{{"event":"destroyed","at":"'$(now)'","quantity":20,"method":"autoclave","certificate_sha256":"'$(printf 'destruction certificate' | sha256sum | cut -c1-64)'"}}' $events
+{tenant} -d '{{"event":"sealed","at":"'$(now)'","seal_ids":["SEAL-0001","SEAL-0002"]}}' $events; echo
+{carrier} -d '{{"event":"picked_up","at":"'$(now)'","seal_ids":["SEAL-0001","SEAL-0002"]}}' $events; echo
+{carrier} -d '{{"event":"border_cleared","at":"'$(now)'","customs_declaration":"HK-CUS-2026-000123"}}' $events; echo
+{carrier} -d '{{"event":"delivered","at":"'$(now)'"}}' $events; echo
+{recipient} -d '{{"event":"received","at":"'$(now)'","quantity":24,"seal_ids":["SEAL-0001","SEAL-0002"]}}' $events; echo
+{recipient} -d '{{"event":"stored","at":"'$(now)'","facility":"HKP-BIOBANK-1"}}' $events; echo
+{recipient} -d '{{"event":"used","at":"'$(now)'","quantity":4,"project":"cohort-7"}}' $events; echo
+{recipient} -d '{{"event":"destroyed","at":"'$(now)'","quantity":20,"method":"autoclave","certificate_sha256":"'$(printf 'destruction certificate' | sha256sum | cut -c1-64)'"}}' $events; echo
 # the chain as its parties see it: status closed, nothing held
 {tenant} {url}/v1/shipments/$shipment
 
