@@ -775,7 +775,11 @@ fn a_carrier_suspended_after_the_declaration_takes_no_further_step() {
         .json()["record"];
     assert_eq!(logged["kind"], "custody");
     assert_eq!(logged["principal"], "carrier/hkp-logistics");
-    // It still sees the chain it carried, and the recipient's steps are not its.
+    // Checked before anything else: also for a step that is not its own.
+    p.carrier
+        .custody(&id, &step("received"))
+        .assert_error(403, "carrier.not_valid", true);
+    // It still sees the chain it carried.
     let view = p.carrier.get(&format!("/v1/shipments/{id}")).json();
     assert_eq!(view["last_event"], "picked_up");
     assert_eq!(view["holder"], "carrier");

@@ -5,9 +5,9 @@
 //! refusal is a `custody` record with its reason code, so regulators see what was attempted.
 //! Discrepancies (rule S11) are accepted with flags on their record, never refused.
 //!
-//! A carrier taking one of its steps must still be whitelisted, approved and valid that day (rule
-//! S8 again, `loopgate_policy::check_carrier`): one suspended after the declaration is refused
-//! with the S8 code, logged.
+//! A carrier that reports must still be whitelisted, approved and valid that day (rule S8 again,
+//! `loopgate_policy::check_carrier`): one suspended after the declaration is refused with the S8
+//! code, logged, before anything else is checked.
 //!
 //! Not logged: a caller that is no party of the shipment (403, as for reading it), an unknown
 //! shipment (404), a chain with the most records one shipment may have (409).
@@ -92,11 +92,9 @@ pub(crate) async fn report(
     let mut verdict = Err(ReasonCode::CustodyInvalidTransition);
     let (appended, leaf) = state
         .append_record(|now| {
-            // A carrier taking its own step must still be on the whitelist (S8 again).
+            // A carrier must still be on the whitelist to report (S8 again).
             let standing = match party {
-                CustodyParty::Carrier if event.party() == party => {
-                    check_carrier(&snapshot.registry, &principal.id, now)
-                }
+                CustodyParty::Carrier => check_carrier(&snapshot.registry, &principal.id, now),
                 _ => Ok(()),
             };
             let (checked, held) = match (&custody, standing) {
