@@ -1,8 +1,9 @@
 //! What `/metrics` serves (Prometheus text format 0.0.4, `prometheus-client`): requests by route
-//! template and status, decisions by reason, transfer bytes and transfers in flight, the log's
+//! template and status, decisions by reason, transfer bytes and transfers in flight, shipment
+//! decisions by reason and custody steps by event and result, the log's
 //! size, append latency and checkpoint age, certificate expiry times, the policy version and
 //! reloads. Labels are bounded: route templates (never raw paths), reason codes, status codes,
-//! and the certificate files the config names.
+//! custody events, and the certificate files the config names.
 //!
 //! It does not read the log or the disk at scrape time beyond what the caller passes to
 //! [`Metrics::render`]; certificate expiry is set when the certificates are loaded.
@@ -45,6 +46,12 @@ struct RequestLabels {
 struct DecisionLabels {
     decision: &'static str,
     reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CustodyLabels {
+    event: &'static str,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -91,6 +98,8 @@ struct Traffic {
     decisions: Family<DecisionLabels, Counter>,
     transfer_bytes: Counter,
     in_flight: Gauge,
+    shipment_decisions: Family<DecisionLabels, Counter>,
+    custody_steps: Family<CustodyLabels, Counter>,
 }
 
 /// The audit log: its size and state (set at scrape time), its appends and batches.
@@ -176,6 +185,24 @@ impl Metrics {
             },
         };
         self.traffic.decisions.get_or_create(&labels).inc();
+    }
+
+    /// One shipment declaration decided (not a replay): `reason` is `None` for an allow.
+    pub(crate) fn shipment_decision(&self, reason: Option<&'static str>) {
+        let labels = DecisionLabels {
+            decision: if reason.is_none() { "allow" } else { "deny" },
+            reason: reason.unwrap_or("none"),
+        };
+        self.traffic.shipment_decisions.get_or_create(&labels).inc();
+    }
+
+    /// One custody step logged: `refused` is its reason code, `None` when it was accepted.
+    pub(crate) fn custody_step(&self, event: &'static str, refused: Option<&'static str>) {
+        let labels = CustodyLabels {
+            event,
+            result: refused.unwrap_or("accepted"),
+        };
+        self.traffic.custody_steps.get_or_create(&labels).inc();
     }
 
     /// Body bytes of a transfer that ended.
@@ -266,11 +293,25 @@ impl Traffic {
             "Admitted transfers whose body is streaming to the upstream",
             Gauge::default(),
         );
+        let shipment_decisions = register(
+            registry,
+            "shipment_decisions",
+            "Shipment declarations by verdict and reason code (allow has reason \"none\")",
+            Family::<DecisionLabels, Counter>::default(),
+        );
+        let custody_steps = register(
+            registry,
+            "custody_steps",
+            "Custody steps logged, by event and result (accepted, or the refusal's reason code)",
+            Family::<CustodyLabels, Counter>::default(),
+        );
         Self {
             requests,
             decisions,
             transfer_bytes,
             in_flight,
+            shipment_decisions,
+            custody_steps,
         }
     }
 }

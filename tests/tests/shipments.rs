@@ -166,6 +166,23 @@ fn a_whole_chain_closes_and_every_receipt_verifies() {
     p.recipient
         .custody(&id, &step("used"))
         .assert_error(409, "custody.invalid_transition", true);
+    // The operator's view: one declaration allowed, each step accepted once, the refusal.
+    let metrics = gw.metrics();
+    let allowed = [("decision", "allow"), ("reason", "none")];
+    assert_eq!(
+        metrics.value("loopgate_shipment_decisions_total", &allowed),
+        1.0
+    );
+    for event in CHAIN {
+        let accepted = [("event", event), ("result", "accepted")];
+        assert_eq!(
+            metrics.value("loopgate_custody_steps_total", &accepted),
+            1.0,
+            "{event}"
+        );
+    }
+    let refused = [("event", "used"), ("result", "custody.invalid_transition")];
+    assert_eq!(metrics.value("loopgate_custody_steps_total", &refused), 1.0);
 }
 
 #[test]

@@ -23,6 +23,10 @@ fn every_family_is_exported_with_bounded_labels() {
     let in_flight = metrics.transfer_started();
     metrics.append_latency(0.002);
     metrics.reload(false);
+    metrics.shipment_decision(None);
+    metrics.shipment_decision(Some("sample.quantity_exceeded"));
+    metrics.custody_step("sealed", None);
+    metrics.custody_step("picked_up", Some("auth.forbidden"));
     let text = metrics.render(log());
     for line in [
         "loopgate_http_requests_total{route=\"/v1/transfers\",status=\"201\"} 1",
@@ -35,6 +39,10 @@ fn every_family_is_exported_with_bounded_labels() {
         "loopgate_checkpoint_age_seconds 1.5",
         "loopgate_policy_version 3",
         "loopgate_reloads_total{result=\"refused\"} 1",
+        "loopgate_shipment_decisions_total{decision=\"allow\",reason=\"none\"} 1",
+        "loopgate_shipment_decisions_total{decision=\"deny\",reason=\"sample.quantity_exceeded\"} 1",
+        "loopgate_custody_steps_total{event=\"sealed\",result=\"accepted\"} 1",
+        "loopgate_custody_steps_total{event=\"picked_up\",result=\"auth.forbidden\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
     }

@@ -130,6 +130,8 @@ pub(crate) async fn report(
         .map_err(|e| {
             ApiError::audit_unavailable("custody event: the audit log cannot be written", e)
         })?;
+    let refused = verdict.as_ref().err().map(|code| code.as_str());
+    state.metrics.custody_step(event.as_str(), refused);
     match verdict {
         Ok(flags) => {
             tracing::info!(

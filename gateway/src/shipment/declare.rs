@@ -72,6 +72,9 @@ async fn decide(
     let decision = decided.ok_or_else(|| {
         ApiError::audit_unavailable("cannot build the audit record", "not evaluated")
     })?;
+    state
+        .metrics
+        .shipment_decision(decision.reason.map(ReasonCode::as_str));
     if let Some(code) = decision.reason {
         let rule = decision
             .rule
