@@ -26,18 +26,12 @@ pub(crate) fn of_record(record: &Record, registry: &Registry) -> Vec<Scope> {
         },
         Kind::Lifecycle => record::read::<LifecycleDetails>(record).map(|d| d.data_scope()),
         Kind::Shipment => {
-            return of_shipment(
-                record::read::<ShipmentDetails>(record).and_then(|d| d.hgr),
-                record,
-                registry,
-            );
+            let hgr = record::read::<ShipmentDetails>(record).and_then(|d| d.hgr);
+            return of_shipment(hgr, record.sample_item.as_deref(), registry);
         }
         Kind::Custody => {
-            return of_shipment(
-                record::read::<CustodyDetails>(record).and_then(|d| d.hgr),
-                record,
-                registry,
-            );
+            let hgr = record::read::<CustodyDetails>(record).and_then(|d| d.hgr);
+            return of_shipment(hgr, record.sample_item.as_deref(), registry);
         }
         Kind::PolicyChange | Kind::System => return Vec::new(),
     };
@@ -62,12 +56,16 @@ pub(crate) fn of_item(item: Option<&str>, registry: &Registry) -> Vec<Scope> {
     Vec::new()
 }
 
-/// The scopes of a shipment's record: `samples`, and `hgr` when the samples are human genetic
-/// resources (as the record says, else as its sample item in the registry in force says).
-fn of_shipment(hgr: Option<bool>, record: &Record, registry: &Registry) -> Vec<Scope> {
+/// The scopes of a shipment of `sample_item`: `samples`, and `hgr` when the samples are human
+/// genetic resources (as its records say, `hgr`, else as the item in the registry in force says).
+pub(crate) fn of_shipment(
+    hgr: Option<bool>,
+    sample_item: Option<&str>,
+    registry: &Registry,
+) -> Vec<Scope> {
     match hgr {
         Some(hgr) => Scope::of_shipment(hgr),
-        None => of_item(record.sample_item.as_deref(), registry),
+        None => of_item(sample_item, registry),
     }
 }
 

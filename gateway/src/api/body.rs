@@ -14,6 +14,22 @@ use loopgate_policy::ReasonCode;
 
 use crate::reply::ApiError;
 
+/// 400 `request.malformed_body`: a body read whole that is not what the endpoint takes.
+pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::new(ReasonCode::RequestMalformedBody).message(message)
+}
+
+/// `request.malformed_body` when the text of field `name` has more than `max` characters.
+pub(crate) fn bounded(name: &str, text: Option<&str>, max: usize) -> Result<(), ApiError> {
+    let chars = text.map_or(0, |t| t.chars().count());
+    if chars > max {
+        return Err(malformed(format!(
+            "{name} has {chars} characters; keep it to {max}"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the whole body of `request`, at most `limit` bytes, with `idle` the longest pause
 /// between two of its chunks.
 pub(crate) async fn read_whole(

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
-use loopgate_policy::{LifecycleEvent, ReasonCode};
+use loopgate_policy::LifecycleEvent;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::body::{self, bounded, malformed};
 use super::receipt::Receipt;
-use super::{body, view};
+use super::view;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::lifecycle::{self, Event, MAX_TEXT_CHARS, Reported};
@@ -41,10 +42,6 @@ struct RawEvent {
     certificate_sha256: Option<String>,
 }
 
-fn malformed(message: impl Into<String>) -> ApiError {
-    ApiError::new(ReasonCode::RequestMalformedBody).message(message)
-}
-
 /// Parses and checks an event body.
 pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
     let raw: RawEvent = serde_json::from_slice(body).map_err(|e| {
@@ -65,12 +62,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Event, ApiError> {
         ("method", &raw.method),
         ("certificate_sha256", &raw.certificate_sha256),
     ] {
-        let chars = text.as_deref().map_or(0, |t| t.chars().count());
-        if chars > MAX_TEXT_CHARS {
-            return Err(malformed(format!(
-                "{name} has {chars} characters; keep it to {MAX_TEXT_CHARS}"
-            )));
-        }
+        bounded(name, text.as_deref(), MAX_TEXT_CHARS)?;
     }
     Ok(Event {
         event,

@@ -11,7 +11,7 @@ pub(crate) mod receipt;
 pub(crate) mod routes;
 pub(crate) mod shipment;
 mod transfer;
-mod view;
+pub(crate) mod view;
 
 use std::sync::Arc;
 use std::time::Instant;

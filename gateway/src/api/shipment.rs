@@ -16,8 +16,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::body::{self, bounded, malformed};
+use super::lifecycle;
 use super::receipt::{Receipt, entry};
-use super::{body, lifecycle};
+use super::view::Proven;
 use crate::identity::Principal;
 use crate::reply::{ApiError, Reply};
 use crate::shipment::chain::Chain;
@@ -34,10 +36,6 @@ pub const MAX_SEALS: usize = 100;
 pub const MAX_ID_CHARS: usize = 256;
 /// Longest free text (`note`, `project`, `method`, `customs_declaration`, `facility`).
 pub const MAX_TEXT_CHARS: usize = crate::transfer::lifecycle::MAX_TEXT_CHARS;
-
-fn malformed(message: impl Into<String>) -> ApiError {
-    ApiError::new(ReasonCode::RequestMalformedBody).message(message)
-}
 
 /// A declaration as sent.
 #[derive(Debug, Deserialize)]
@@ -235,23 +233,10 @@ pub fn parse_shipment_body(
     }
 }
 
-fn bounded(name: &str, text: Option<&str>, max: usize) -> Result<(), ApiError> {
-    let chars = text.map_or(0, |t| t.chars().count());
-    if chars > max {
-        return Err(malformed(format!(
-            "{name} has {chars} characters; keep it to {max}"
-        )));
-    }
-    Ok(())
-}
-
 /// `request.not_found` unless `shipment_id` looks like an id (at most 64 hex digits), so
 /// nothing else reaches the index.
 fn check_id(shipment_id: &str) -> Result<(), ApiError> {
-    let plausible = !shipment_id.is_empty()
-        && shipment_id.len() <= 64
-        && shipment_id.bytes().all(|b| b.is_ascii_hexdigit());
-    if plausible {
+    if crate::transfer::id::is_plausible(shipment_id) {
         Ok(())
     } else {
         Err(not_found(shipment_id))
@@ -408,13 +393,8 @@ fn view(state: &AppState, principal: &Principal, shipment_id: &str) -> Result<Re
             })
         })
         .collect();
-    let checkpoint = state.log.latest_checkpoint();
-    let proof = state
-        .log
-        .inclusion_proof(last.index, checkpoint.size())
-        .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?;
-    let receipt =
-        Receipt::proven(last.index, &last.leaf, None, &checkpoint, &proof).shipment(shipment_id);
+    let proven = Proven::latest(state, last)?;
+    let receipt = proven.of(last).shipment(shipment_id);
     let records: Vec<_> = chain
         .records()
         .iter()
@@ -432,8 +412,13 @@ fn view(state: &AppState, principal: &Principal, shipment_id: &str) -> Result<Re
     Ok((StatusCode::OK, Bytes::from(Value::Object(body).to_string())))
 }
 
+/// `value` as a JSON value (the record's raw leaf parsed once); `null`, logged, on a failure,
+/// as `receipt::to_vec` does.
 fn to_value<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::from_slice(&super::receipt::to_vec(value)).unwrap_or(Value::Null)
+    serde_json::to_value(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot serialise a JSON answer");
+        Value::Null
+    })
 }
 
 /// One shipment of the regulators' list.

@@ -23,10 +23,7 @@ use crate::transfer::lifecycle::not_found;
 /// `request.not_found` unless `transfer_id` looks like a transfer id (at most 64 hex digits),
 /// so nothing else reaches the index.
 pub(super) fn check_transfer_id(transfer_id: &str) -> Result<(), ApiError> {
-    let plausible = !transfer_id.is_empty()
-        && transfer_id.len() <= 64
-        && transfer_id.bytes().all(|b| b.is_ascii_hexdigit());
-    if plausible {
+    if crate::transfer::id::is_plausible(transfer_id) {
         Ok(())
     } else {
         Err(not_found(transfer_id))
@@ -37,22 +34,28 @@ fn unreadable(e: loopgate_audit::Error) -> ApiError {
     ApiError::audit_unavailable("the audit log cannot be read", e)
 }
 
-/// What the receipt of a transfer's latest record needs beside the record: the latest
-/// checkpoint and the inclusion proof into it.
-struct Proven {
+/// What the receipt of a record read back from the log (a transfer's or a shipment's latest, a
+/// replayed answer) needs beside the record: the latest checkpoint and the inclusion proof
+/// into it.
+pub(crate) struct Proven {
     checkpoint: Arc<Checkpoint>,
     proof: Vec<Hash>,
 }
 
 impl Proven {
     /// The latest checkpoint and the proof of `last` into it.
-    fn latest(state: &AppState, last: &Found) -> Result<Self, ApiError> {
+    pub(crate) fn latest(state: &AppState, last: &Found) -> Result<Self, ApiError> {
         let checkpoint = state.log.latest_checkpoint();
         let proof = state
             .log
             .inclusion_proof(last.index, checkpoint.size())
             .map_err(unreadable)?;
         Ok(Proven { checkpoint, proof })
+    }
+
+    /// The receipt of `last` (the record this was proven for), naming no transfer or shipment.
+    pub(crate) fn of<'a>(&'a self, last: &'a Found) -> Receipt<'a> {
+        Receipt::proven(last.index, &last.leaf, None, &self.checkpoint, &self.proof)
     }
 
     /// The receipt of `last`, one of the transfer's records, with the upstream's status when

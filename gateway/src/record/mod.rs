@@ -67,6 +67,11 @@ pub(crate) fn read<'r, D: Details + Deserialize<'r>>(record: &'r Record) -> Opti
     }
 }
 
+/// Optional text of a request as a detail that borrows it.
+pub(crate) fn borrowed(text: &Option<String>) -> Option<std::borrow::Cow<'_, str>> {
+    text.as_deref().map(std::borrow::Cow::Borrowed)
+}
+
 fn invalid(why: String) -> loopgate_audit::Error {
     loopgate_audit::Error::InvalidRecord(why)
 }

@@ -70,8 +70,7 @@ impl Chain {
         let mut custody = start(&declaration.record)?;
         for (found, details) in self.events() {
             if !found.refused() {
-                let seals = details.seals();
-                custody.apply(&details.report(&seals), &details.flags);
+                details.apply_to(&mut custody);
             }
         }
         Some(custody)

@@ -14,6 +14,7 @@ use loopgate_policy::{ReasonCode, ShipmentDecision, ShipmentRequest, evaluate_sh
 use super::chain::Chain;
 use super::records::{self, Declaration};
 use crate::api::receipt::Receipt;
+use crate::api::view::Proven;
 use crate::reply::{ApiError, Reply};
 use crate::state::{self, AppState};
 use crate::transfer::id::new_id;
@@ -122,14 +123,8 @@ async fn replay(
                 .logged(found.index)
                 .shipment(&shipment_id));
         }
-        let checkpoint = state.log.latest_checkpoint();
-        let proof = state
-            .log
-            .inclusion_proof(found.index, checkpoint.size())
-            .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?;
-        let body = Receipt::proven(found.index, &found.leaf, None, &checkpoint, &proof)
-            .shipment(&shipment_id)
-            .to_vec();
+        let proven = Proven::latest(state, found)?;
+        let body = proven.of(found).shipment(&shipment_id).to_vec();
         Ok((StatusCode::CREATED, Bytes::from(body)))
     })
     .await

@@ -116,15 +116,15 @@ pub(crate) fn shipment(
         carrier: Cow::Borrowed(&declared.carrier),
         quantity: declared.quantity,
         purpose: Cow::Borrowed(&declared.purpose),
-        idempotency_key: text(&declared.idempotency_key),
+        idempotency_key: record::borrowed(&declared.idempotency_key),
         policy_version,
         rule: decision.rule.map(|n| Cow::Owned(format!("S{n}"))),
-        legal_entity: text(&decision.legal_entity),
+        legal_entity: record::borrowed(&decision.legal_entity),
         hgr: decision.hgr,
-        sample_type: text(&decision.sample_type),
-        unit: text(&decision.unit),
+        sample_type: record::borrowed(&decision.sample_type),
+        unit: record::borrowed(&decision.unit),
         biosafety_level: decision.biosafety_level,
-        storage_facility: text(&decision.storage_facility),
+        storage_facility: record::borrowed(&decision.storage_facility),
         retention_days: decision.retention_days,
         hgr_approvals: decision
             .hgr_approvals
@@ -135,11 +135,6 @@ pub(crate) fn shipment(
     };
     record::write(&mut record, &details)?;
     Ok(record)
-}
-
-/// Optional text as a borrowed detail.
-fn text(t: &Option<String>) -> Option<Cow<'_, str>> {
-    t.as_deref().map(Cow::Borrowed)
 }
 
 /// A custody event as its reporter sent it (`POST /v1/shipments/{id}/events`), after its JSON
@@ -219,6 +214,13 @@ impl<'a> CustodyDetails<'a> {
         }
     }
 
+    /// Folds this accepted step into `custody` (how the chain and the regulators' list are
+    /// rebuilt from the log).
+    pub(crate) fn apply_to(&self, custody: &mut loopgate_policy::Custody) {
+        let seals = self.seals();
+        custody.apply(&self.report(&seals), &self.flags);
+    }
+
     /// The seal ids as owned strings (for [`CustodyDetails::report`]).
     pub(crate) fn seals(&self) -> Vec<String> {
         self.seal_ids
@@ -271,13 +273,13 @@ pub(crate) fn custody(
             .seal_ids
             .as_ref()
             .map(|ids| ids.iter().map(|s| Cow::Borrowed(s.as_str())).collect()),
-        customs_declaration: text(&body.customs_declaration),
+        customs_declaration: record::borrowed(&body.customs_declaration),
         quantity: body.quantity,
-        facility: text(&body.facility),
-        project: text(&body.project),
-        method: text(&body.method),
-        certificate_sha256: text(&body.certificate_sha256),
-        note: text(&body.note),
+        facility: record::borrowed(&body.facility),
+        project: record::borrowed(&body.project),
+        method: record::borrowed(&body.method),
+        certificate_sha256: record::borrowed(&body.certificate_sha256),
+        note: record::borrowed(&body.note),
         flags,
         held: reported.held,
         hgr: reported.hgr,

@@ -95,10 +95,7 @@ impl Shipments {
                 let Some(tracked) = inner.tracked.get_mut(id) else {
                     return;
                 };
-                let seals = details.seals();
-                tracked
-                    .custody
-                    .apply(&details.report(&seals), &details.flags);
+                details.apply_to(&mut tracked.custody);
                 tracked.last_index = index;
                 if tracked.custody.is_closed() && tracked.custody.flags().is_empty() {
                     inner.tracked.remove(id);

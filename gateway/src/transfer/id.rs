@@ -21,6 +21,12 @@ pub(crate) fn new_id(now: OffsetDateTime) -> String {
     hex(&bytes)
 }
 
+/// Whether `id` could name a transfer or shipment: 1 to 64 hex digits (the gateway makes 32).
+/// Anything else is answered "not found" before it reaches the index.
+pub(crate) fn is_plausible(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Lowercase hex digits of `bytes`.
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

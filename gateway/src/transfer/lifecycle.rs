@@ -117,16 +117,13 @@ pub(crate) fn record(
     let scope = record::read::<super::records::DecisionDetails>(decision)
         .map(|d| d.data_scope())
         .unwrap_or_default();
-    fn text(t: &Option<String>) -> Option<Cow<'_, str>> {
-        t.as_deref().map(Cow::Borrowed)
-    }
     let details = LifecycleDetails {
         event: event.event,
         reported_at: event.at,
-        note: text(&event.note),
-        project: text(&event.project),
-        method: text(&event.method),
-        certificate_sha256: text(&event.certificate_sha256),
+        note: record::borrowed(&event.note),
+        project: record::borrowed(&event.project),
+        method: record::borrowed(&event.method),
+        certificate_sha256: record::borrowed(&event.certificate_sha256),
         principal: Cow::Owned(format!("tenant/{tenant}")),
         data_class: scope.data_class,
         hgr: scope.hgr,

@@ -73,11 +73,11 @@ impl Reader {
     /// Whether it sees the records of a shipment of `sample_item` (`hgr`: whether its samples
     /// are human genetic resources, as declared).
     pub(crate) fn sees_shipment(&self, hgr: Option<bool>, sample_item: &str) -> bool {
-        let scopes = match hgr {
-            Some(hgr) => Scope::of_shipment(hgr),
-            None => scope::of_item(Some(sample_item), &self.snapshot.registry),
-        };
-        self.sees_all() || scope::sees(&self.regulator, &scopes)
+        self.sees_all()
+            || scope::sees(
+                &self.regulator,
+                &scope::of_shipment(hgr, Some(sample_item), &self.snapshot.registry),
+            )
     }
 
     /// The regulator's id.

@@ -1,3 +1,4 @@
+use loopgate_policy::ReasonCode;
 use time::macros::datetime;
 
 use super::*;
