@@ -185,14 +185,22 @@ reason_codes! {
     RequestNotFound = "request.not_found", status 404, rule None, shipment None, "no such endpoint, transfer or record";
     /// The endpoint exists but not with this method.
     RequestMethodNotAllowed = "request.method_not_allowed", status 405, rule None, shipment None, "the endpoint does not take this method";
-    /// The sender stopped sending the body for longer than the idle timeout.
-    RequestBodyTimeout = "request.body_timeout", status 408, rule None, shipment None, "the sender stopped sending the body";
+    /// The sender's body stopped making progress (no bytes for `[limits] body_idle_timeout_secs`).
+    /// Logs written before 0.1 call it `request.stalled`; that spelling still parses.
+    RequestStalled = "request.stalled", status 408, rule None, shipment None, "the sender's body stopped making progress";
     /// The sender's connection failed before the body was complete.
     RequestBodyIncomplete = "request.body_incomplete", status 400, rule None, shipment None, "the body ended before it was complete";
     /// The request line and headers are larger than `[limits] max_header_bytes`.
     RequestHeadersTooLarge = "request.headers_too_large", status 431, rule None, shipment None, "the request line and headers are larger than the gateway accepts";
     /// A query parameter is unknown, repeated or cannot be parsed (regulator API).
     RequestMalformedQuery = "request.malformed_query", status 400, rule None, shipment None, "a query parameter is unknown, repeated or cannot be parsed";
+    /// A retry of a transfer whose decision is logged but whose delivery is unknown: the gateway
+    /// stopped (crash, drain timeout, full disk) before its outcome, and recovery recorded it as
+    /// `interrupted`. Never delivered a second time: send it again under a new key.
+    TransferInterrupted = "transfer.interrupted", status 409, rule None, shipment None, "the first request with this Idempotency-Key was admitted but its delivery is unknown (interrupted)";
+    /// The gateway itself failed (out of file descriptors or another local resource), not the
+    /// recipient: nothing more was forwarded.
+    GatewayUnavailable = "gateway.unavailable", status 503, rule None, shipment None, "the gateway ran out of a local resource (file descriptors, memory); the recipient is not at fault";
     /// A retry whose first request has no outcome yet.
     RequestInProgress = "request.in_progress", status 409, rule None, shipment None, "the first request with this Idempotency-Key has no outcome yet";
     /// An `Idempotency-Key` reused with a request other than the first one it came with.
@@ -224,6 +232,10 @@ impl FromStr for ReasonCode {
     type Err = UnknownReasonCode;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The spelling of `request.stalled` in logs written before it was renamed.
+        if s == "request.stalled" {
+            return Ok(ReasonCode::RequestStalled);
+        }
         Self::ALL
             .iter()
             .copied()

@@ -3,7 +3,7 @@
 //! `limits.header_timeout_secs`; a client that never reads its answers blocks nobody else, and
 //! its transfer still ends with its outcome. While each holds on, other clients are served.
 //! (A body that stalls past `body_idle_timeout_secs` is `transfer_body.rs`'s
-//! `a_stalled_body_times_out`: 408 `request.body_timeout`, a failed outcome, no complete body.)
+//! `a_stalled_body_times_out`: 408 `request.stalled`, a failed outcome, no complete body.)
 
 #![allow(clippy::unwrap_used)]
 

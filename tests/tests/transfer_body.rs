@@ -225,8 +225,8 @@ fn a_stalled_body_times_out() {
     // The gateway answers 408 after 1 s of silence, while the client still holds bytes back.
     let r = r.unwrap_or_else(|e| panic!("no answer to a stalled body: {e}"));
     let error = r.json();
-    r.assert_error(408, "request.body_timeout", true);
-    assert_failed(&error, "request.body_timeout");
+    r.assert_error(408, "request.stalled", true);
+    assert_failed(&error, "request.stalled");
 }
 
 #[test]

@@ -64,7 +64,7 @@ where
         let frame = tokio::time::timeout(idle, body.frame())
             .await
             .map_err(|_| {
-                ApiError::new(ReasonCode::RequestBodyTimeout).message(format!(
+                ApiError::new(ReasonCode::RequestStalled).message(format!(
                     "the request body stopped arriving for {} s; send it without pauses",
                     idle.as_secs()
                 ))
@@ -159,7 +159,7 @@ mod tests {
         let stalled = read(request, LIMIT, Duration::from_millis(50)).await;
         assert_eq!(
             stalled.map_err(|e| e.code),
-            Err(ReasonCode::RequestBodyTimeout)
+            Err(ReasonCode::RequestStalled)
         );
         drop(sender);
     }

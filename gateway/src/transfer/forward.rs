@@ -110,7 +110,7 @@ fn fault_code(fault: &BodyFault) -> ReasonCode {
         BodyFault::TooLarge { .. } => ReasonCode::RequestBodyTooLarge,
         BodyFault::LengthMismatch { .. } => ReasonCode::RequestLengthMismatch,
         BodyFault::DigestMismatch => ReasonCode::RequestDigestMismatch,
-        BodyFault::IdleTimeout(_) => ReasonCode::RequestBodyTimeout,
+        BodyFault::IdleTimeout(_) => ReasonCode::RequestStalled,
         BodyFault::Client(_) => ReasonCode::RequestBodyIncomplete,
     }
 }
