@@ -157,10 +157,7 @@ mod tests {
             .await
             .expect("sent");
         let stalled = read(request, LIMIT, Duration::from_millis(50)).await;
-        assert_eq!(
-            stalled.map_err(|e| e.code),
-            Err(ReasonCode::RequestStalled)
-        );
+        assert_eq!(stalled.map_err(|e| e.code), Err(ReasonCode::RequestStalled));
         drop(sender);
     }
 }

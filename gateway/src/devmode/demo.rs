@@ -100,6 +100,8 @@ impl DemoUpstream {
         dir: PathBuf,
     ) -> std::io::Result<Self> {
         tokio::fs::create_dir_all(&dir).await?;
+        let swept = dir.clone();
+        tokio::task::spawn_blocking(move || abort_leftovers(&swept)).await??;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let acceptor = TlsAcceptor::from(tls);
@@ -232,6 +234,20 @@ fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response
 }
 
+/// Marks the `.part` files a stopped process left (killed or crashed while a body arrived; a
+/// running demo renames them itself) as `.aborted`: what arrived stays visible, and nothing in
+/// `received/` stays unfinished across a restart.
+fn abort_leftovers(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "part") {
+            tracing::info!(file = %path.display(), "a body cut off by the last stop: renamed .aborted");
+            std::fs::rename(&path, path.with_extension("aborted"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The completed bodies in `dir` (`.part` and `.aborted` files are incomplete and left out),
 /// sorted.
 pub fn received(dir: &Path) -> std::io::Result<Vec<String>> {
@@ -241,4 +257,25 @@ pub fn received(dir: &Path) -> std::io::Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_cut_off_by_the_last_stop_is_marked_aborted_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["done", "cut.part", "earlier.aborted"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        abort_leftovers(dir.path()).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["cut.aborted", "done", "earlier.aborted"]);
+        assert_eq!(received(dir.path()).unwrap(), ["done"]);
+    }
 }

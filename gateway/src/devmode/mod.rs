@@ -9,7 +9,7 @@ pub(crate) mod demo;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use loopgate_policy::park_date;
@@ -87,6 +87,29 @@ fn write_issued(pki: &Path, name: &str, issued: &Issued) -> Result<(), DevError>
     )
 }
 
+/// The folders only the gateway's user may read: the CA and client keys, the log (records name
+/// tenants, items and digests) and what the demo upstream received (the bodies themselves).
+const PRIVATE_FOLDERS: [&str; 3] = ["pki", "data", "received"];
+
+/// Makes `folder` (mode 0700), or narrows an existing one that group or others may read (dev
+/// folders made before 0.1 were 0755): the log and the received bodies are nobody else's.
+fn private_folder(folder: &Path) -> Result<(), DevError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(folder)
+        .map_err(io(folder))?;
+    let mode = fs::metadata(folder)
+        .map_err(io(folder))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(folder = %folder.display(), mode = format!("{:o}", mode & 0o777), "narrowing a dev folder that others could read to 0700");
+        fs::set_permissions(folder, fs::Permissions::from_mode(0o700)).map_err(io(folder))?;
+    }
+    Ok(())
+}
+
 /// Whether `dir` is a finished dev folder.
 pub fn exists(dir: &Path) -> bool {
     dir.join("gateway.toml").is_file()
@@ -102,6 +125,9 @@ pub fn ensure(
     log_key: impl FnOnce(&Path) -> Result<(), DevError>,
 ) -> Result<bool, DevError> {
     if exists(dir) {
+        for folder in PRIVATE_FOLDERS {
+            private_folder(&dir.join(folder))?;
+        }
         for (role, id) in PRINCIPALS {
             if !dir.join("pki").join(format!("{role}-{id}.pem")).exists() {
                 issue_cert(dir, role, id, now)?;
@@ -127,8 +153,8 @@ fn build(
     log_key: impl FnOnce(&Path) -> Result<(), DevError>,
 ) -> Result<(), DevError> {
     let pki = dir.join("pki");
-    for folder in [&pki, &dir.join("data"), &dir.join("received")] {
-        fs::create_dir_all(folder).map_err(io(folder))?;
+    for folder in PRIVATE_FOLDERS {
+        private_folder(&dir.join(folder))?;
     }
     let ca = DevCa::generate("loopgate dev CA", now)?;
     create_new(&pki.join("ca.pem"), ca.cert_pem().as_bytes(), 0o644)?;

@@ -116,3 +116,21 @@ fn dev_cert_issues_from_the_dev_ca_and_refuses_without_one() {
         Err(DevError::NoDevCa(_))
     ));
 }
+
+#[test]
+fn the_log_the_keys_and_the_received_bodies_are_private_also_in_an_older_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("loopgate-dev");
+    assert!(ensure(&dir, NOW, fake_log_key).unwrap());
+    for folder in ["pki", "data", "received"] {
+        assert_eq!(mode(&dir.join(folder)), 0o700, "{folder}");
+    }
+    // A folder made before they were private.
+    for folder in ["data", "received"] {
+        fs::set_permissions(dir.join(folder), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert!(!ensure(&dir, NOW, fake_log_key).unwrap());
+    for folder in ["pki", "data", "received"] {
+        assert_eq!(mode(&dir.join(folder)), 0o700, "{folder} narrowed on reuse");
+    }
+}
