@@ -459,7 +459,7 @@ impl Default for Connections {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(30),
-            stop_timeout: Duration::from_secs(30),
+            stop_timeout: Duration::from_secs(10),
         })
     }
 }

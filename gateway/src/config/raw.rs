@@ -161,7 +161,7 @@ impl Default for RawLimits {
             handshake_timeout_secs: 10,
             idle_timeout_secs: 60,
             keepalive_interval_secs: 30,
-            stop_timeout_secs: 30,
+            stop_timeout_secs: 10,
         }
     }
 }
