@@ -67,8 +67,9 @@ pub(super) const LOG_EVERY: Duration = Duration::from_secs(5);
 pub(super) enum Stop {
     /// SIGTERM or SIGINT.
     Signal,
-    /// The log's index could not follow a durable batch (its disk filled up) and the disk takes
-    /// writes again: only reopening the log (a restart) brings it back.
+    /// The log's index could not follow a durable batch (the error says why: a full disk, or
+    /// another I/O error; it is not assumed to be a full disk) and the disk takes writes again:
+    /// only reopening the log (a restart) brings it back.
     Reopen(String),
 }
 
@@ -101,7 +102,7 @@ pub(super) async fn accept(
                 if let Some(why) = ready_to_reopen(state, &mut last_probe).await {
                     tracing::error!(
                         error = %why,
-                        "the audit log's index failed (its disk filled up) and the disk takes writes again; stopping with exit status 75 so the service manager restarts loopgate and recovery rebuilds the index from the segments"
+                        "the audit log's index failed (the error says why) and its disk takes writes; stopping with exit status 75 so the service manager restarts loopgate and recovery rebuilds the index from the segments"
                     );
                     return Stop::Reopen(why);
                 }

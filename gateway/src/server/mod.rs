@@ -64,7 +64,8 @@ pub enum ServeError {
     /// The policy bundle cannot be put in force.
     #[error(transparent)]
     Policy(#[from] registry::ChangeError),
-    /// The log's index failed on a full disk and space is back: a restart reopens the log.
+    /// The log's index failed (a full disk, or another I/O error such as EMFILE: the message
+    /// says which) and the disk takes writes: a restart reopens the log.
     #[error(
         "the audit log needs reopening ({0}); restart loopgate (systemd does: Restart=on-failure) and recovery rebuilds the index from the segments"
     )]
