@@ -166,3 +166,74 @@ fn a_request_in_flight_at_the_revocation_finishes_then_the_connection_closes() {
         1.0
     );
 }
+
+/// The same with Python's `http.client` on one kept-alive HTTP/1.1 connection: its second
+/// request, after the reload, gets no 201 (the connection was closed, or the request refused).
+#[test]
+fn a_python_keep_alive_connection_is_cut_off_by_the_revocation() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let gw = Gateway::dev().start();
+    let ca = gw.dev_ca();
+    let issued = ca
+        .issue_client("spiffe://loopgate.dev/tenant/sz-genomics", now())
+        .unwrap();
+    let cert = gw.dir().join("revoked.pem");
+    let key = gw.dir().join("revoked.key");
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    let python = r#"
+import http.client, ssl, sys
+ca, cert, key, port = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection('localhost', int(port), context=ctx)
+h = {'Loop-Inventory-Item': 'INV-NP-001', 'Loop-Recipient': 'hk-biolab',
+     'Loop-Purpose': 'research.instrument_qc'}
+c.request('POST', '/v1/transfers', body=b'python before', headers=h)
+r = c.getresponse(); r.read(); print(r.status, flush=True)
+sys.stdin.readline()
+try:
+    c.request('POST', '/v1/transfers', body=b'python after', headers=h)
+    r = c.getresponse(); print(r.status, r.read().decode(), flush=True)
+except Exception as e:
+    print('closed', type(e).__name__, e, flush=True)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", python])
+        .arg(gw.pki("ca.pem"))
+        .arg(&cert)
+        .arg(&key)
+        .arg(gw.api().port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok);
+    if first.as_deref() != Some("201") {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        panic!("python's first request: {first:?}\n{stderr}");
+    }
+
+    let crl = ca.revocation_list(&[&issued.serial], 1, now()).unwrap();
+    std::fs::write(gw.pki("crl.pem"), crl).unwrap();
+    use_crl(&gw);
+    assert!(gw.reload(), "{}", gw.stderr());
+    writeln!(child.stdin.as_mut().unwrap()).unwrap();
+    let after = lines.next().unwrap().unwrap();
+    assert!(
+        after.starts_with("closed") || (after.starts_with("401") && after.contains("revoked")),
+        "{after}"
+    );
+    assert!(child.wait().unwrap().success());
+    assert!(gw.received_containing(b"python after").is_empty());
+    assert_eq!(
+        gw.metrics()
+            .value("loopgate_connections_revoked_total", &[]),
+        1.0
+    );
+}
