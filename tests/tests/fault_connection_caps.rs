@@ -205,3 +205,35 @@ fn the_ops_listener_closes_idle_connections_and_caps_how_many_it_serves() {
     );
     assert!(ops_limit >= 1.0, "{body}");
 }
+
+#[test]
+fn an_http2_peer_that_stops_answering_pings_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // The idle timeout is far away: only the keep-alive PING can close it.
+    let gw = Gateway::dev()
+        .config(|c: ConfigToml| {
+            c.limit("keepalive_interval_secs", 1)
+                .limit("idle_timeout_secs", 300)
+        })
+        .start();
+    let client = Client::tenant(&gw, "sz-genomics").http2();
+    let closed = loopgate_tests::client::runtime().block_on(async {
+        let mut tls = client.connect().await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        // The connection preface and an empty SETTINGS frame, then silence: nothing the
+        // gateway sends is read, so no PING is ever acknowledged.
+        tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        tls.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+        tls.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let mut out = Vec::new();
+        // Everything it sent, then the end (with or without close_notify): closed.
+        tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out))
+            .await
+            .is_ok()
+    });
+    assert!(closed, "a peer that never acknowledged a PING was kept");
+}
