@@ -449,18 +449,19 @@ fn upstream_url(text: &str, label: &str, problems: &mut Vec<String>) -> Option<U
 }
 
 impl Default for Connections {
-    /// The defaults of the `[limits]` keys (see `raw::RawLimits`).
+    /// The defaults of the `[limits]` keys (`raw::RawLimits`, the one place they are written).
     fn default() -> Self {
-        let mut problems = Vec::new();
-        connections(&raw::RawLimits::default(), &mut problems).unwrap_or(Self {
-            max: 4096,
-            per_principal: 64,
-            handshakes: 256,
-            handshake_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            keepalive_interval: Duration::from_secs(30),
-            stop_timeout: Duration::from_secs(10),
-        })
+        let raw = raw::RawLimits::default();
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            max: count(raw.max_connections),
+            per_principal: count(raw.max_connections_per_principal),
+            handshakes: count(raw.max_handshakes),
+            handshake_timeout: Duration::from_secs(raw.handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
+            keepalive_interval: Duration::from_secs(raw.keepalive_interval_secs),
+            stop_timeout: Duration::from_secs(raw.stop_timeout_secs),
+        }
     }
 }
 
