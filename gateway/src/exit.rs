@@ -17,7 +17,8 @@ pub(crate) enum Exit {
     /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong (`serve`, `check-config`).
     Config,
     /// 75 (sysexits `EX_TEMPFAIL`): restart me. The log's index failed on a full disk and
-    /// space is back; a restart reopens the log (systemd's `Restart=on-failure` does it).
+    /// space is back, or stopping (the log's flush) hung past `[limits] stop_timeout_secs`; a
+    /// restart reopens the log (systemd's `Restart=on-failure` does it).
     TempFail,
 }
 

@@ -89,6 +89,7 @@ pub(crate) struct Metrics {
     cert_expiry: Family<CertLabels, Gauge>,
     policy_version: Gauge,
     reloads: Family<ReloadLabels, Counter>,
+    connections: ConnectionMetrics,
 }
 
 /// The API's requests and transfers.
@@ -156,6 +157,7 @@ impl Metrics {
         for result in ["ok", "refused"] {
             let _ = reloads.get_or_create(&ReloadLabels { result });
         }
+        let connections = ConnectionMetrics::register(&mut registry);
         Self {
             registry,
             traffic,
@@ -163,6 +165,7 @@ impl Metrics {
             cert_expiry,
             policy_version,
             reloads,
+            connections,
         }
     }
 
@@ -245,6 +248,11 @@ impl Metrics {
         }
     }
 
+    /// The connection metrics (handles the connection registry updates).
+    pub(crate) fn connections(&self) -> &ConnectionMetrics {
+        &self.connections
+    }
+
     /// The Prometheus text exposition, with the log gauges set to `log`.
     pub(crate) fn render(&self, log: LogGauges) -> String {
         self.log
@@ -264,6 +272,74 @@ impl Metrics {
             tracing::error!(error = %e, "cannot encode the metrics");
         }
         text
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+/// Connections of the API and ops listeners (see `server::conns`): open ones by listener,
+/// refused or closed early ones by reason, and those closed because a reload revoked their
+/// certificate. Cloning shares the same values.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionMetrics {
+    open: Family<ListenerLabels, Gauge>,
+    refused: Family<RefusedLabels, Counter>,
+    revoked: Counter,
+}
+
+impl ConnectionMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let open = register(
+            registry,
+            "connections_open",
+            "Open connections by listener (api: TLS handshakes included; ops)",
+            Family::<ListenerLabels, Gauge>::default(),
+        );
+        for listener in ["api", "ops"] {
+            let _ = open.get_or_create(&ListenerLabels { listener });
+        }
+        let refused = register(
+            registry,
+            "connections_refused",
+            "Connections refused or closed early by reason (limit, handshake_evicted, handshake_timeout, handshake_failed, per_principal, bad_identity, ops_limit)",
+            Family::<RefusedLabels, Counter>::default(),
+        );
+        let revoked = register(
+            registry,
+            "connections_revoked",
+            "Open API connections closed because a reload found their client certificate revoked",
+            Counter::default(),
+        );
+        Self {
+            open,
+            refused,
+            revoked,
+        }
+    }
+
+    /// `count` connections are open on `listener` (`api` or `ops`).
+    pub(crate) fn open(&self, listener: &'static str, count: usize) {
+        self.open
+            .get_or_create(&ListenerLabels { listener })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// One connection refused or closed early for `reason`.
+    pub(crate) fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&RefusedLabels { reason }).inc();
+    }
+
+    /// `count` connections closed by a revocation.
+    pub(crate) fn revoked(&self, count: u64) {
+        self.revoked.inc_by(count);
     }
 }
 

@@ -2,6 +2,7 @@
 //! certificate required and verified against the park CA and its CRLs) and the upstream client
 //! config (server authentication against the upstream's CA).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,6 +50,14 @@ pub enum TlsError {
         url: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A CRL whose entries cannot be read (to close connections it revokes).
+    #[error("{}: the CRL cannot be parsed: {why}", path.display())]
+    Crl {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
     },
     /// The client verifier could not be built (e.g. a CRL that does not parse).
     #[error("client certificate verifier: {0}; check the CA bundle and CRL files")]
@@ -104,6 +113,36 @@ pub(crate) fn server_config(files: &ServerTlsFiles) -> Result<Arc<ServerConfig>,
         .map_err(rustls_error("server certificate and key"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A certificate as CRLs name it: its issuer's DER-encoded name and its serial number's bytes.
+pub(crate) type CertId = (Vec<u8>, Vec<u8>);
+
+/// The certificates the CRL files list, each as its issuer's DER-encoded name and its serial
+/// number's bytes (how an open connection's certificate is matched on reload). The files are
+/// the operator's and `server_config` verifies them against the CA at each handshake; here
+/// only their entries are read.
+pub(crate) fn revoked(paths: &[PathBuf]) -> Result<HashSet<CertId>, TlsError> {
+    let mut revoked = HashSet::new();
+    for path in paths {
+        let crls = read_all(
+            path,
+            "CRL",
+            CertificateRevocationListDer::pem_file_iter(path),
+        )?;
+        for der in crls {
+            let (_, crl) =
+                x509_parser::parse_x509_crl(der.as_ref()).map_err(|e| TlsError::Crl {
+                    path: path.clone(),
+                    why: e.to_string(),
+                })?;
+            let issuer = crl.issuer().as_raw().to_vec();
+            for entry in crl.iter_revoked_certificates() {
+                revoked.insert((issuer.clone(), entry.raw_serial().to_vec()));
+            }
+        }
+    }
+    Ok(revoked)
 }
 
 /// A server config without client authentication (the dev-mode demo upstream).

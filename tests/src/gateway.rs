@@ -140,6 +140,7 @@ pub struct GatewayBuilder {
     config: Vec<ConfigEdit>,
     files: Vec<FolderEdit>,
     fsize_limit: Option<u64>,
+    nofile_limit: Option<u64>,
     sighup_ignored: bool,
     dev_mode: bool,
     folder: Option<Folder>,
@@ -236,6 +237,7 @@ impl Gateway {
             config: Vec::new(),
             files: Vec::new(),
             fsize_limit: None,
+            nofile_limit: None,
             sighup_ignored: false,
             dev_mode: false,
             folder: None,
@@ -580,6 +582,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Runs the gateway under `prlimit --nofile=COUNT`: at most that many open descriptors
+    /// (soft and hard limit).
+    pub fn descriptor_limit(mut self, count: u64) -> Self {
+        self.nofile_limit = Some(count);
+        self
+    }
+
     /// Sets an environment variable of the gateway process (e.g. `NOTIFY_SOCKET`). The
     /// gateway never inherits the test's own `NOTIFY_SOCKET`, `WATCHDOG_USEC` or `WATCHDOG_PID`.
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -704,11 +713,15 @@ impl GatewayBuilder {
             Command::new("sh")
         };
         command.args(["-c", WATCHDOG, "watchdog"]);
-        if let Some(bytes) = self.fsize_limit {
-            command
-                .arg("prlimit")
-                .arg(format!("--fsize={bytes}"))
-                .arg("--");
+        if self.fsize_limit.is_some() || self.nofile_limit.is_some() {
+            command.arg("prlimit");
+            if let Some(bytes) = self.fsize_limit {
+                command.arg(format!("--fsize={bytes}"));
+            }
+            if let Some(count) = self.nofile_limit {
+                command.arg(format!("--nofile={count}"));
+            }
+            command.arg("--");
         }
         command.arg(loopgate_bin()).arg("serve");
         if self.dev_mode {

@@ -1,6 +1,8 @@
 //! Ten thousand idle connections (opt-in: `LOOPGATE_HEAVY=1`): TCP connections that never start
 //! TLS, plus a hundred that finished the handshake and sit idle on HTTP/1.1 keep-alive. While
-//! they are all open the gateway still serves a transfer, and its ops listener answers.
+//! the test holds them all open the gateway still serves a transfer, and its ops listener
+//! answers (the gateway itself keeps only `[limits] max_handshakes` of the pending handshakes:
+//! each new connection closes the oldest).
 //!
 //! The test process and the gateway each need a file descriptor per connection: the test raises
 //! its own `RLIMIT_NOFILE` soft limit to the hard limit with `prlimit` before it starts the
@@ -51,9 +53,14 @@ fn ten_thousand_idle_connections_do_not_stop_a_transfer() {
             .unwrap();
         assert!(raised.success(), "prlimit could not raise RLIMIT_NOFILE");
     }
-    // Idle TCP connections must outlive the test's setup: a long handshake timeout.
+    // Idle connections must outlive the test's setup: long handshake and idle timeouts, and
+    // room for the hundred TLS connections of one tenant.
     let gw = Gateway::dev()
-        .config(|c: ConfigToml| c.limit("header_timeout_secs", 300))
+        .config(|c: ConfigToml| {
+            c.limit("handshake_timeout_secs", 300)
+                .limit("idle_timeout_secs", 300)
+                .limit("max_connections_per_principal", 200)
+        })
         .start();
     let mut idle: Vec<TcpStream> = Vec::with_capacity(IDLE);
     for i in 0..IDLE {

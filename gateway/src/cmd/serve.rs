@@ -13,6 +13,9 @@ use crate::exit::Exit;
 /// The dev-mode folder, relative to the working directory.
 const DEV_DIR: &str = "loopgate-dev";
 
+/// How long the runtime's last tasks get once `serve` returned.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// The gateway config (TOML). Without it: dev mode in ./loopgate-dev/.
@@ -92,14 +95,19 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
     let served = runtime.block_on(loopgate::serve(config, clock, |bound| {
         announce(&bound, received.as_deref(), dev);
     }));
-    drop(runtime);
-    served.map_err(|e| {
-        let code = match e {
-            ServeError::NeedsRestart(_) => Exit::TempFail,
-            _ => Exit::Failure,
-        };
-        (code, e.to_string())
-    })
+    // Bounded: a task stuck in a blocking call (a log flush that hangs) must not keep the
+    // process from exiting; `serve` has already given up on it.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    served.map_err(|e| (exit_for(&e), e.to_string()))
+}
+
+/// The exit status of a `serve` that failed: 75 (EX_TEMPFAIL, so systemd restarts it) when a
+/// restart is the cure (the log needs reopening, or stopping hung), else 1.
+fn exit_for(error: &ServeError) -> Exit {
+    match error {
+        ServeError::NeedsRestart(_) | ServeError::StopTimedOut(_) => Exit::TempFail,
+        _ => Exit::Failure,
+    }
 }
 
 /// Installs the diagnostic subscriber. Lines go to stderr in batches, every 50 ms, from the
@@ -199,4 +207,22 @@ events={url}/v1/shipments/$shipment/events
         carrier = curl("carrier-hkp-logistics"),
         recipient = curl("tenant-hk-biolab"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_that_hung_or_a_log_to_reopen_exits_75_for_a_restart() {
+        let hung = ServeError::StopTimedOut(std::time::Duration::from_secs(30));
+        assert_eq!(exit_for(&hung).code(), 75);
+        assert!(hung.to_string().contains("stop_timeout_secs"), "{hung}");
+        assert_eq!(exit_for(&ServeError::NeedsRestart("x".into())).code(), 75);
+        let bind = ServeError::Bind {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            source: std::io::Error::other("in use"),
+        };
+        assert_eq!(exit_for(&bind).code(), 1);
+    }
 }

@@ -101,6 +101,27 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Time transfers in flight get after SIGTERM.
     pub drain_timeout: Duration,
+    /// Connections: caps, the handshake and idle timeouts, keep-alive pings, the stop bound.
+    pub connections: Connections,
+}
+
+/// The API and ops listeners' connections (see `server::conns`).
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// Most API connections open at once, as configured (the descriptor limit may lower it).
+    pub max: usize,
+    /// Most established API connections of one principal.
+    pub per_principal: usize,
+    /// Most API connections in the TLS handshake at once.
+    pub handshakes: usize,
+    /// Time to complete the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time without a request in flight before a connection is closed.
+    pub idle_timeout: Duration,
+    /// HTTP/2 keep-alive PING interval (and the wait for each acknowledgement).
+    pub keepalive_interval: Duration,
+    /// Time the lanes' stop and the log's flush may take after the drain.
+    pub stop_timeout: Duration,
 }
 
 /// The validated configuration.
@@ -427,6 +448,65 @@ fn upstream_url(text: &str, label: &str, problems: &mut Vec<String>) -> Option<U
     uri
 }
 
+impl Default for Connections {
+    /// The defaults of the `[limits]` keys (`raw::RawLimits`, the one place they are written).
+    fn default() -> Self {
+        let raw = raw::RawLimits::default();
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            max: count(raw.max_connections),
+            per_principal: count(raw.max_connections_per_principal),
+            handshakes: count(raw.max_handshakes),
+            handshake_timeout: Duration::from_secs(raw.handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
+            keepalive_interval: Duration::from_secs(raw.keepalive_interval_secs),
+            stop_timeout: Duration::from_secs(raw.stop_timeout_secs),
+        }
+    }
+}
+
+/// The connection keys of `[limits]`.
+fn connections(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Connections> {
+    let mut count = |value: u64, key: &str, most: u64| {
+        if (1..=most).contains(&value) {
+            usize::try_from(value).ok()
+        } else {
+            problems.push(format!("[limits] {key} is {value}; use 1 to {most}"));
+            None
+        }
+    };
+    let max = count(raw.max_connections, "max_connections", 1_000_000);
+    let per_principal = count(
+        raw.max_connections_per_principal,
+        "max_connections_per_principal",
+        1_000_000,
+    );
+    let handshakes = count(raw.max_handshakes, "max_handshakes", 1_000_000);
+    let mut secs = |value: u64, key: &str| {
+        if (1..=86_400).contains(&value) {
+            Some(Duration::from_secs(value))
+        } else {
+            problems.push(format!(
+                "[limits] {key} is {value}; use a number of seconds from 1 to 86400"
+            ));
+            None
+        }
+    };
+    let handshake_timeout = secs(raw.handshake_timeout_secs, "handshake_timeout_secs");
+    let idle_timeout = secs(raw.idle_timeout_secs, "idle_timeout_secs");
+    let keepalive_interval = secs(raw.keepalive_interval_secs, "keepalive_interval_secs");
+    let stop_timeout = secs(raw.stop_timeout_secs, "stop_timeout_secs");
+    Some(Connections {
+        max: max?,
+        per_principal: per_principal?,
+        handshakes: handshakes?,
+        handshake_timeout: handshake_timeout?,
+        idle_timeout: idle_timeout?,
+        keepalive_interval: keepalive_interval?,
+        stop_timeout: stop_timeout?,
+    })
+}
+
 fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
     let mut secs = |value: u64, key: &str| {
         if (1..=86_400).contains(&value) {
@@ -455,7 +535,9 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
             raw.max_header_bytes
         ));
     }
+    let connections = connections(raw, problems);
     Some(Limits {
+        connections: connections?,
         max_header_bytes: max_header_bytes?,
         header_timeout: header_timeout?,
         body_idle_timeout: body_idle_timeout?,

@@ -129,6 +129,21 @@ pub(crate) struct RawLimits {
     pub(crate) upstream_timeout_secs: u64,
     /// Seconds transfers in flight may run after SIGTERM before they are interrupted.
     pub(crate) drain_timeout_secs: u64,
+    // Connections (see `server::conns`).
+    /// Most API connections open at once (lowered further to fit the descriptor limit).
+    pub(crate) max_connections: u64,
+    /// Most established API connections of one principal.
+    pub(crate) max_connections_per_principal: u64,
+    /// Most API connections still in the TLS handshake; the oldest is closed for a new one.
+    pub(crate) max_handshakes: u64,
+    /// Seconds a client may take to complete the TLS handshake.
+    pub(crate) handshake_timeout_secs: u64,
+    /// Seconds a connection may sit without a request in flight before it is closed.
+    pub(crate) idle_timeout_secs: u64,
+    /// Seconds between HTTP/2 keep-alive PINGs (and the wait for each answer).
+    pub(crate) keepalive_interval_secs: u64,
+    /// Seconds the log's flush and the lanes' stop may take after the drain before exit 75.
+    pub(crate) stop_timeout_secs: u64,
 }
 
 impl Default for RawLimits {
@@ -140,6 +155,13 @@ impl Default for RawLimits {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 60,
             drain_timeout_secs: 30,
+            max_connections: 4096,
+            max_connections_per_principal: 64,
+            max_handshakes: 256,
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            keepalive_interval_secs: 30,
+            stop_timeout_secs: 10,
         }
     }
 }

@@ -64,6 +64,13 @@ fn the_examples_document_every_key() {
         "upstream_connect_timeout_secs",
         "upstream_timeout_secs",
         "drain_timeout_secs",
+        "max_connections",
+        "max_connections_per_principal",
+        "max_handshakes",
+        "handshake_timeout_secs",
+        "idle_timeout_secs",
+        "keepalive_interval_secs",
+        "stop_timeout_secs",
         "format",
     ];
     let text = example();
@@ -171,4 +178,34 @@ fn worker_threads_default_to_one_per_cpu_and_are_bounded() {
             "{bad}: {problems:#?}"
         );
     }
+}
+
+#[test]
+fn the_connection_keys_have_defaults_and_refuse_zero() {
+    let config = parse(&example()).unwrap();
+    let connections = &config.limits.connections;
+    assert_eq!(connections.max, 4096);
+    assert_eq!(connections.per_principal, 64);
+    assert_eq!(connections.idle_timeout, Duration::from_secs(60));
+    assert_eq!(connections.stop_timeout, Duration::from_secs(10));
+    let defaults = super::Connections::default();
+    assert_eq!(defaults.handshakes, connections.handshakes);
+    assert_eq!(defaults.keepalive_interval, connections.keepalive_interval);
+    assert_eq!(defaults.handshake_timeout, connections.handshake_timeout);
+
+    let text = example()
+        .replace(
+            "max_connections_per_principal = 64",
+            "max_connections_per_principal = 0",
+        )
+        .replace("idle_timeout_secs = 60", "idle_timeout_secs = 0");
+    let err = parse(&text).unwrap_err().lines().join("\n");
+    assert!(
+        err.contains("[limits] max_connections_per_principal is 0; use 1 to 1000000"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[limits] idle_timeout_secs is 0; use a number of seconds from 1 to 86400"),
+        "{err}"
+    );
 }

@@ -6,9 +6,14 @@
 //! 2. **serve**: accept API connections (`accept`) onto the lanes (`lanes`), the ops listener
 //!    (`ops`), SIGHUP reloads (`reload`) and the watchdog (`systemd`), until SIGTERM or SIGINT;
 //! 3. **drain**: stop accepting, let connections (and the transfers on them) finish up to the
-//!    drain timeout, stop the lanes, and flush the log.
+//!    drain timeout (a second SIGTERM or SIGINT ends it at once), stop the lanes, and flush the
+//!    log. Stopping the lanes and flushing the log are bounded by `[limits] stop_timeout_secs`:
+//!    a flush that hangs (a disk that stopped answering) must not keep the process alive with
+//!    its listeners closed, so past the bound the gateway exits with status 75 (EX_TEMPFAIL)
+//!    and the service manager restarts it; recovery reads the segments at the next start.
 
 mod accept;
+mod conns;
 pub(crate) mod lanes;
 mod ops;
 mod reload;
@@ -17,7 +22,6 @@ mod systemd;
 
 use std::net::SocketAddr;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 
@@ -26,6 +30,7 @@ use crate::config::Config;
 use crate::devmode::demo::DemoError;
 use crate::registry;
 use accept::Stop;
+use conns::{Caps, Conns};
 use start::Started;
 
 /// Why the gateway cannot start. Each message names the file or address at fault.
@@ -59,11 +64,17 @@ pub enum ServeError {
     /// The policy bundle cannot be put in force.
     #[error(transparent)]
     Policy(#[from] registry::ChangeError),
-    /// The log's index failed on a full disk and space is back: a restart reopens the log.
+    /// The log's index failed (a full disk, or another I/O error such as EMFILE: the message
+    /// says which) and the disk takes writes: a restart reopens the log.
     #[error(
         "the audit log needs reopening ({0}); restart loopgate (systemd does: Restart=on-failure) and recovery rebuilds the index from the segments"
     )]
     NeedsRestart(String),
+    /// Stopping the lanes or flushing the log took longer than `[limits] stop_timeout_secs`.
+    #[error(
+        "stopping took longer than {0:?} ([limits] stop_timeout_secs): the audit log's flush or the connection threads did not finish; exiting with status 75 so the service manager restarts loopgate, and recovery reads the log's segments"
+    )]
+    StopTimedOut(std::time::Duration),
     /// The threads that serve connections cannot be started.
     #[error("cannot start the {count} connection threads ([server] worker_threads): {source}")]
     Lanes {
@@ -151,6 +162,7 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
         mut terminate,
     } = signals;
     let state = started.state.clone();
+    let conns = connections(&state);
     let watchdog = systemd::watchdog(state.clone());
     let demo = started
         .demo
@@ -160,16 +172,16 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
         hangup,
         state.clone(),
         started.acceptor.clone(),
+        conns.clone(),
         demo,
     ));
     let (stop, stopped) = watch::channel(false);
     let ops = tokio::spawn(ops::serve(started.ops, state.clone(), stopped));
-    let graceful = GracefulShutdown::new();
     let why = accept::accept(
         &started.api,
         &started.acceptor,
         &state,
-        &graceful,
+        &conns,
         &mut terminate,
         &started.lanes,
     )
@@ -178,18 +190,35 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     state.liveness.stopping();
     reloader.abort();
     drop(started.api);
-    drain(&state, graceful).await;
+    drain(&state, &conns, &mut terminate).await;
     let _ = stop.send(true);
     let _ = ops.await;
+    let bound = state.config().limits.connections.stop_timeout;
     // Connections still open after the drain timeout end with their lanes, before the log is
     // flushed; a transfer cut off there gets `interrupted` at the next start.
     let lanes = started.lanes;
-    tokio::task::spawn_blocking(move || drop(lanes)).await.ok();
-    drop(started.demo);
-    let shutdown = state.log.shutdown().await;
+    let demo = started.demo;
+    let stopping = async {
+        tokio::task::spawn_blocking(move || drop(lanes)).await.ok();
+        drop(demo);
+        state.log.shutdown().await
+    };
+    let shutdown = bounded(bound, stopping).await;
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    let shutdown = match shutdown {
+        Some(shutdown) => shutdown,
+        None => {
+            tracing::error!(
+                stop_timeout_secs = bound.as_secs(),
+                "the audit log's flush or the connection threads did not finish in time; exiting with status 75"
+            );
+            // Its log may be stuck in a flush: dropping it would wait for that flush too.
+            std::mem::forget(state);
+            return Err(ServeError::StopTimedOut(bound));
+        }
+    };
     if let Stop::Reopen(why) = why {
         // The index cannot be flushed either; the segments are whole and recovery reads them.
         return Err(ServeError::NeedsRestart(why));
@@ -199,17 +228,53 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Lets connections finish, up to `[limits] drain_timeout_secs`.
-async fn drain(state: &crate::state::AppState, graceful: GracefulShutdown) {
+/// `stopping`'s result, or `None` when it takes longer than `bound`.
+async fn bounded<T>(bound: std::time::Duration, stopping: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(bound, stopping).await.ok()
+}
+
+/// The API connections' registry, with caps that fit the descriptor limit.
+fn connections(state: &crate::state::AppState) -> std::sync::Arc<Conns> {
+    let config = state.config();
+    let wanted = &config.limits.connections;
+    let nofile = conns::descriptor_limit();
+    let caps = Caps::new(wanted, nofile);
+    if caps.max < wanted.max {
+        tracing::warn!(
+            max_connections = wanted.max,
+            open_files_limit = nofile,
+            reserved = conns::RESERVED_DESCRIPTORS,
+            capped_at = caps.max,
+            "[limits] max_connections is more than the descriptor limit (RLIMIT_NOFILE, e.g. systemd's LimitNOFILE) leaves, two per connection after the reserve; API connections are capped lower"
+        );
+    }
+    tracing::info!(
+        max_connections = caps.max,
+        max_handshakes = caps.handshakes,
+        max_connections_per_principal = caps.per_principal,
+        open_files_limit = nofile,
+        "connection caps"
+    );
+    Conns::new(caps, state.metrics.connections().clone())
+}
+
+/// Lets connections finish, up to `[limits] drain_timeout_secs` (a second SIGTERM or SIGINT
+/// ends the wait at once).
+async fn drain(state: &crate::state::AppState, conns: &Conns, terminate: &mut Signal) {
     let drain = state.config().limits.drain_timeout;
     tracing::info!(
         drain_secs = drain.as_secs(),
         "stopping: draining connections"
     );
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("drain timeout reached; closing the remaining connections");
+    let drained = tokio::select! {
+        drained = conns.drain(drain) => drained,
+        _ = terminate.recv() => false,
+        _ = tokio::signal::ctrl_c() => false,
+    };
+    if !drained {
+        tracing::warn!(
+            open = conns.open(),
+            "drain ended before every connection closed; closing the remaining connections"
+        );
     }
 }

@@ -1,19 +1,28 @@
 //! The plain-HTTP ops listener: `/healthz` (the process is up), `/readyz` (the log accepts
 //! writes and a policy is loaded) and `/metrics` (Prometheus text).
+//!
+//! It serves at most [`OPS_MAX_CONNECTIONS`] connections at once (a new one over that is
+//! closed at once), and a connection that does not send a request head within the smaller of
+//! `[limits] header_timeout_secs` and `idle_timeout_secs` (its first, or the next on a kept-alive
+//! connection) is closed: hyper's header timer runs while it waits for a head. A failed
+//! `accept` backs off like the API listener's.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::accept::{LOG_EVERY, next_backoff};
+use super::conns::{OPS_MAX_CONNECTIONS, Refused, Throttled};
 use crate::metrics::{CONTENT_TYPE, LogGauges};
 use crate::state::AppState;
 
@@ -23,21 +32,58 @@ pub(super) async fn serve(
     state: Arc<AppState>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut backoff: Option<Duration> = None;
+    let mut errors = Throttled::new(LOG_EVERY, 1);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => return,
         };
-        let Ok((tcp, _)) = accepted else { continue };
+        let tcp = match accepted {
+            Ok((tcp, _)) => {
+                backoff = None;
+                tcp
+            }
+            Err(e) => {
+                let pause = next_backoff(backoff);
+                backoff = Some(pause);
+                if let Some(suppressed) = errors.hit(Instant::now()) {
+                    tracing::warn!(error = %e, suppressed, pause_ms = pause.as_millis() as u64, "ops listener: accept failed; pausing before the next accept (suppressed: like lines since the last)");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stopped.changed() => return,
+                }
+                continue;
+            }
+        };
+        let metrics = state.metrics.connections().clone();
+        if open.load(Ordering::Acquire) >= OPS_MAX_CONNECTIONS {
+            metrics.refused(Refused::OpsLimit.as_str());
+            continue;
+        }
+        let count = open.fetch_add(1, Ordering::AcqRel) + 1;
+        metrics.open("ops", count);
+        let head_timeout = {
+            let config = state.config();
+            let limits = &config.limits;
+            limits.header_timeout.min(limits.connections.idle_timeout)
+        };
         let state = state.clone();
+        let open = open.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(reply(&state, request.uri().path())) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout)
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
+            let count = open.fetch_sub(1, Ordering::AcqRel) - 1;
+            metrics.open("ops", count);
         });
     }
 }

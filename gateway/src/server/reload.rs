@@ -10,17 +10,21 @@
 //!   file leaves the bundle in force alone, including one an admin applied through the API
 //!   (see [`crate::registry`]);
 //! - connections already accepted keep their TLS session; the next handshake uses the new
-//!   certificate;
+//!   certificate; but an open API connection whose client certificate the new CRLs list is
+//!   closed once its requests in flight are answered, and a request that still reaches it is
+//!   refused with `401 auth.bad_identity` (see `conns` and `accept`);
 //! - listener addresses, the log (folder, key, origin), the demo upstream and the logging
 //!   format cannot change while running: a changed value is logged as needing a restart and
 //!   the running one stays.
 
+use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::ServerConfig;
 use tokio::signal::unix::Signal;
 use tokio_rustls::TlsAcceptor;
 
+use super::conns::{CertId, Conns};
 use super::start::{FileBundle, load_bundle, upstream_targets};
 use super::{ServeError, systemd};
 use crate::config::{Config, ConfigError, Upstream};
@@ -71,11 +75,12 @@ pub(super) async fn on_hangup(
     mut hangup: Signal,
     state: Arc<AppState>,
     acceptor: Arc<Acceptor>,
+    conns: Arc<Conns>,
     demo: Option<(String, Upstream)>,
 ) {
     while hangup.recv().await.is_some() {
         systemd::reloading();
-        match reload(&state, &acceptor, demo.as_ref()).await {
+        match reload(&state, &acceptor, &conns, demo.as_ref()).await {
             Ok(policy_version) => {
                 tracing::info!(
                     policy_version = state.policy().version,
@@ -103,12 +108,15 @@ struct Prepared {
     upstreams: TransferUpstreams,
     /// The configured bundle, when its bytes differ from the file last put in force.
     bundle: Option<FileBundle>,
+    /// The certificates the configured CRLs list.
+    revoked: HashSet<CertId>,
 }
 
 /// One reload; the new policy version when the bundle changed.
 async fn reload(
     state: &AppState,
     acceptor: &Acceptor,
+    conns: &Conns,
     demo: Option<&(String, Upstream)>,
 ) -> Result<Option<u64>, ReloadError> {
     let running = state.config();
@@ -132,6 +140,13 @@ async fn reload(
     acceptor.set(TlsAcceptor::from(prepared.tls));
     state.swap(prepared.config, prepared.upstreams);
     certificate_metrics(state);
+    let closed = conns.revoke(&prepared.revoked);
+    if closed > 0 {
+        tracing::warn!(
+            connections = closed,
+            "closing open API connections whose client certificate the reloaded CRLs revoke (after their requests in flight)"
+        );
+    }
     Ok(version)
 }
 
@@ -144,6 +159,7 @@ fn prepare(
     let mut config = Config::load(&running.path).map_err(ReloadError::Config)?;
     keep_fixed(running, &mut config);
     let tls = crate::tls::server_config(&config.tls).map_err(ServeError::from)?;
+    let revoked = crate::tls::revoked(&config.tls.crls).map_err(ServeError::from)?;
     let demo = demo
         .as_ref()
         .map(|(tenant, entry)| (tenant.as_str(), entry));
@@ -157,6 +173,7 @@ fn prepare(
         tls,
         upstreams,
         bundle,
+        revoked,
     })
 }
 

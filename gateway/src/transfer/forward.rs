@@ -61,6 +61,11 @@ pub(crate) async fn forward(
             },
         },
         (_, Err(UpstreamError::Timeout(_))) => failed(ReasonCode::UpstreamTimeout),
+        // The gateway's own shortage is never recorded as the recipient's failure.
+        (_, Err(e @ UpstreamError::Local(_))) => {
+            tracing::error!(error = %e, transfer_id, "the gateway ran out of a local resource");
+            failed(ReasonCode::GatewayUnavailable)
+        }
         (_, Err(e)) => {
             tracing::warn!(error = %e, transfer_id, "upstream failed");
             failed(ReasonCode::UpstreamUnavailable)

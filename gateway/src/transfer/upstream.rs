@@ -28,6 +28,19 @@ pub enum UpstreamError {
     /// No answer within the configured time.
     #[error("the upstream did not answer within {0:?}")]
     Timeout(Duration),
+    /// The gateway itself could not open the connection: it ran out of a local resource
+    /// (file descriptors, memory). The recipient is not at fault (`gateway.unavailable`).
+    #[error("the gateway cannot open a connection to the upstream: {0}")]
+    Local(String),
+}
+
+/// Whether an I/O error is the gateway's own shortage (EMFILE, ENFILE, ENOMEM, ENOBUFS)
+/// rather than anything the upstream did.
+pub(crate) fn is_local_shortage(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+    )
 }
 
 /// Connection pools for every configured recipient, each with a slot per lane and one for
@@ -103,4 +116,27 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_or_memory_is_the_gateways_own_fault() {
+        for local in [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS] {
+            assert!(is_local_shortage(&std::io::Error::from_raw_os_error(local)));
+        }
+        for remote in [
+            libc::ECONNREFUSED,
+            libc::ECONNRESET,
+            libc::ETIMEDOUT,
+            libc::EHOSTUNREACH,
+        ] {
+            assert!(!is_local_shortage(&std::io::Error::from_raw_os_error(
+                remote
+            )));
+        }
+        assert!(!is_local_shortage(&std::io::Error::other("tls")));
+    }
 }

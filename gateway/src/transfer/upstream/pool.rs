@@ -262,7 +262,13 @@ where
                     &format_args!("{:?}", self.connect_timeout),
                 )
             })?
-            .map_err(|e| unavailable("cannot connect to", &e))?;
+            .map_err(|e| {
+                if super::is_local_shortage(&e) {
+                    UpstreamError::Local(format!("{}:{}: {e}", target.host, target.port))
+                } else {
+                    unavailable("cannot connect to", &e)
+                }
+            })?;
         // TLS and the HTTP handshake count against the transfer's answer timeout, as an
         // upstream that accepts and then says nothing has not answered in time.
         tcp.set_nodelay(true)
