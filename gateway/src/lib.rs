@@ -38,7 +38,9 @@ pub use api::shipment::{
     MAX_ID_CHARS, MAX_SEALS, MAX_TEXT_CHARS, ShipmentBody, parse_shipment_body,
 };
 pub use clock::Clock;
-pub use config::{Config, ConfigError, Limits, LogFormat, Upstream, default_worker_threads};
+pub use config::{
+    Config, ConfigError, Limits, Lingering, LogFormat, Upstream, default_worker_threads,
+};
 pub use logsink::{LogSink, LogSinkGuard};
 pub use pki::{DevCa, Issued, PkiError};
 pub use registry::ChangeError;

@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
+use crate::api::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http::{Request, header};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use loopgate_policy::ReasonCode;
 
 use crate::reply::ApiError;
@@ -33,11 +34,11 @@ pub(crate) fn bounded(name: &str, text: Option<&str>, max: usize) -> Result<(), 
 /// Reads the whole body of `request`, at most `limit` bytes, with `idle` the longest pause
 /// between two of its chunks.
 pub(crate) async fn read_whole(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     limit: usize,
     idle: Duration,
 ) -> Result<Bytes, ApiError> {
-    read(request.map(|body| body.boxed_unsync()), limit, idle).await
+    read(request, limit, idle).await
 }
 
 async fn read<B>(request: Request<B>, limit: usize, idle: Duration) -> Result<Bytes, ApiError>
@@ -157,10 +158,7 @@ mod tests {
             .await
             .expect("sent");
         let stalled = read(request, LIMIT, Duration::from_millis(50)).await;
-        assert_eq!(
-            stalled.map_err(|e| e.code),
-            Err(ReasonCode::RequestStalled)
-        );
+        assert_eq!(stalled.map_err(|e| e.code), Err(ReasonCode::RequestStalled));
         drop(sender);
     }
 }

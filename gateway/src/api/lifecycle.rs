@@ -7,9 +7,9 @@ mod tests;
 
 use std::sync::Arc;
 
+use crate::api::RequestBody;
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use loopgate_policy::LifecycleEvent;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -93,7 +93,7 @@ pub(super) async fn post(
     state: &Arc<AppState>,
     tenant: &str,
     transfer_id: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, ApiError> {
     view::check_transfer_id(transfer_id)?;
     let idle = state.config().limits.body_idle_timeout;

@@ -129,6 +129,12 @@ pub(crate) struct RawLimits {
     pub(crate) upstream_timeout_secs: u64,
     /// Seconds transfers in flight may run after SIGTERM before they are interrupted.
     pub(crate) drain_timeout_secs: u64,
+    /// Most bytes of a body read and discarded after an answer sent before it was read.
+    pub(crate) lingering_bytes: u64,
+    /// Longest such reading and discarding, seconds.
+    pub(crate) lingering_time_secs: u64,
+    /// Longest wait for the next bytes while reading and discarding, seconds.
+    pub(crate) lingering_timeout_secs: u64,
 }
 
 impl Default for RawLimits {
@@ -140,6 +146,9 @@ impl Default for RawLimits {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 60,
             drain_timeout_secs: 30,
+            lingering_bytes: 64 * 1024 * 1024,
+            lingering_time_secs: 30,
+            lingering_timeout_secs: 5,
         }
     }
 }

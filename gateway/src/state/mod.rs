@@ -11,7 +11,7 @@ mod tests;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use hyper::body::Incoming;
+use crate::api::RequestBody;
 use loopgate_audit::{Appended, Log, Record};
 use loopgate_policy::Registry;
 use time::OffsetDateTime;
@@ -48,7 +48,7 @@ pub(crate) struct PolicySnapshot {
 }
 
 /// Upstream clients for transfer bodies.
-pub(crate) type TransferUpstreams = Upstreams<VerifyingBody<Incoming>>;
+pub(crate) type TransferUpstreams = Upstreams<VerifyingBody<RequestBody>>;
 
 /// Shared state of the running gateway.
 pub(crate) struct AppState {

@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
+use crate::api::RequestBody;
 use http::{HeaderMap, HeaderName, Request};
-use hyper::body::Incoming;
 use loopgate_audit::{Appended, Record};
 use loopgate_policy::{Decision, ReasonCode, TransferRequest, VolumeCounters};
 use time::OffsetDateTime;
@@ -56,7 +56,7 @@ pub(crate) async fn run(
     state: &AppState,
     sender: &str,
     parsed: Result<TransferHeaders, HeaderProblem>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Concluded, ApiError> {
     let transfer = Transfer::start(state, sender);
     let headers = match parsed {
