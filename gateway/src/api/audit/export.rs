@@ -199,7 +199,8 @@ type Read = (Result<Option<Bytes>, BodyError>, Box<Lines>);
 impl Lines {
     /// Reads on until a chunk of about [`CHUNK_BYTES`] is gathered or the records end.
     fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
-        let mut chunk = BytesMut::with_capacity(CHUNK_BYTES * 2);
+        // Grows past this only for a line longer than the headroom.
+        let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 8 * 1024);
         for row in self.rows.by_ref() {
             let (index, leaf) = row.map_err(|e| {
                 tracing::error!(error = %e, "export: the audit log cannot be read; body aborted");
