@@ -43,8 +43,8 @@ pub(crate) struct RequestBody {
     done: bool,
     /// Where a drain gets its bounds and counts its outcome.
     state: Arc<AppState>,
-    /// Dropped when the body was read, dropped at its end, or drained: what [`Finished`]
-    /// waits for.
+    /// Dropped when the body was read to its end, dropped at its end, or drained: what
+    /// [`Finished`] waits for.
     finished: Option<oneshot::Sender<()>>,
 }
 
@@ -93,6 +93,8 @@ impl Body for RequestBody {
         let polled = Pin::new(inner).poll_frame(cx);
         if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
             this.done = true;
+            // Finished with, even while a holder (an upstream request) keeps the wrapper.
+            this.finished = None;
         }
         polled
     }
