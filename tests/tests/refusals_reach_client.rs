@@ -1,8 +1,9 @@
 //! Every refusal reaches its client (DESIGN.md invariant 12, issue 20's probe item 6), with the
 //! clients tenants really use and a 20 MiB body: Python's `http.client` and `requests` (which
 //! write the whole body before they read), and Debian's curl 7.88 over HTTP/2 and HTTP/1.1. A
-//! denied item, a wrong role and a body over the item's limit each get their status and JSON
-//! reason, and nothing reaches the upstream. An idempotent replay of 20 MiB over HTTP/2 gets the
+//! denied item, a wrong role, a body over the item's limit, a malformed header and a policy
+//! bundle over its limit each get their status and JSON reason, and nothing reaches the
+//! upstream. An idempotent replay of 20 MiB over HTTP/2 gets the
 //! first receipt.
 //!
 //! Regression: the gateway closed the connection (HTTP/1.1) or reset the stream (HTTP/2) with
@@ -81,34 +82,74 @@ struct Case {
     what: &'static str,
     /// `role-id` of the certificate in the dev folder's `pki/`.
     identity: &'static str,
+    /// `POST /v1/transfers` when `None`.
+    request: Option<(&'static str, &'static str)>,
     item: &'static str,
     purpose: &'static str,
+    /// One more header, `name: value`.
+    extra: Option<&'static str>,
     status: u16,
     code: &'static str,
 }
 
-const CASES: [Case; 3] = [
+impl Case {
+    fn method(&self) -> &'static str {
+        self.request.map_or("POST", |(method, _)| method)
+    }
+
+    fn path(&self) -> &'static str {
+        self.request.map_or("/v1/transfers", |(_, path)| path)
+    }
+}
+
+const CASES: [Case; 5] = [
     Case {
         what: "a denied purpose",
         identity: "tenant-sz-genomics",
+        request: None,
         item: "INV-NP-001",
         purpose: "marketing",
+        extra: None,
         status: 403,
         code: "inventory.purpose_not_allowed",
     },
     Case {
         what: "a regulator posting a transfer",
         identity: "regulator-pcpd",
+        request: None,
         item: "INV-NP-001",
         purpose: "research.instrument_qc",
+        extra: None,
         status: 403,
         code: "auth.forbidden",
     },
     Case {
         what: "a declared body over the item's limit",
         identity: "tenant-sz-genomics",
+        request: None,
         item: SMALL_ITEM,
         purpose: "research.instrument_qc",
+        extra: None,
+        status: 413,
+        code: "request.body_too_large",
+    },
+    Case {
+        what: "a malformed header",
+        identity: "tenant-sz-genomics",
+        request: None,
+        item: "INV-NP-001",
+        purpose: "research.instrument_qc",
+        extra: Some("Loop-Data-Subjects: many"),
+        status: 400,
+        code: "request.malformed_header",
+    },
+    Case {
+        what: "a bundle over the 8 MiB an admin may put",
+        identity: "admin-park-ops",
+        request: Some(("PUT", "/v1/admin/policy")),
+        item: "INV-NP-001",
+        purpose: "research.instrument_qc",
+        extra: None,
         status: 413,
         code: "request.body_too_large",
     },
@@ -118,12 +159,15 @@ const CASES: [Case; 3] = [
 /// connection where the library keeps one; prints the status and body of each, one JSON object.
 const PYTHON: &str = r#"
 import http.client, json, ssl, sys
-lib, folder, port, identity, item, purpose, framing = sys.argv[1:8]
+lib, folder, port, identity, method, path, item, purpose, extra, framing = sys.argv[1:11]
 pki = folder + "/pki/"
 cert = (pki + identity + ".pem", pki + identity + ".key")
 headers = {"Loop-Inventory-Item": item, "Loop-Recipient": "hk-biolab", "Loop-Purpose": purpose}
-if len(sys.argv) > 8:
-    headers["Idempotency-Key"] = sys.argv[8]
+if extra:
+    name, value = extra.split(": ", 1)
+    headers[name] = value
+if len(sys.argv) > 11:
+    headers["Idempotency-Key"] = sys.argv[11]
 size = 20 * 1024 * 1024
 def body():
     if framing == "chunked":
@@ -134,7 +178,7 @@ if lib == "http.client":
     ctx = ssl.create_default_context(cafile=pki + "ca.pem")
     ctx.load_cert_chain(*cert)
     c = http.client.HTTPSConnection("localhost", int(port), context=ctx, timeout=60)
-    c.request("POST", "/v1/transfers", body=body(), headers=headers,
+    c.request(method, path, body=body(), headers=headers,
               encode_chunked=(framing == "chunked"))
     r = c.getresponse()
     out["status"], out["body"] = r.status, r.read().decode()
@@ -145,8 +189,8 @@ if lib == "http.client":
     r.read()
 else:
     import requests
-    r = requests.post("https://localhost:%s/v1/transfers" % port, data=body(), headers=headers,
-                      verify=pki + "ca.pem", cert=cert, timeout=60)
+    r = requests.request(method, "https://localhost:%s%s" % (port, path), data=body(),
+                         headers=headers, verify=pki + "ca.pem", cert=cert, timeout=60)
     out["status"], out["body"] = r.status_code, r.text
 print(json.dumps(out))
 "#;
@@ -159,7 +203,14 @@ fn python(gw: &Gateway, lib: &str, case: &Case, framing: &str, key: Option<&str>
         .args(["python3", "-c", PYTHON, lib])
         .arg(gw.dir())
         .arg(gw.api().port().to_string())
-        .args([case.identity, case.item, case.purpose, framing]);
+        .args([
+            case.identity,
+            case.method(),
+            case.path(),
+            case.item,
+            case.purpose,
+        ])
+        .args([case.extra.unwrap_or(""), framing]);
     if let Some(key) = key {
         command.arg(key);
     }
@@ -186,6 +237,8 @@ fn curl(gw: &Gateway, version: &str, case: &Case, extra: &[&str]) -> (u16, Strin
         .args(["-H", &format!("Loop-Inventory-Item: {}", case.item)])
         .args(["-H", "Loop-Recipient: hk-biolab"])
         .args(["-H", &format!("Loop-Purpose: {}", case.purpose)])
+        .args(case.extra.map(|h| ["-H", h]).iter().flatten())
+        .args(["-X", case.method()])
         .args(extra)
         .args([
             "--data-binary",
@@ -193,8 +246,9 @@ fn curl(gw: &Gateway, version: &str, case: &Case, extra: &[&str]) -> (u16, Strin
         ])
         .args(["-w", "\n%{http_code}"])
         .arg(format!(
-            "https://localhost:{}/v1/transfers",
-            gw.api().port()
+            "https://localhost:{}{}",
+            gw.api().port(),
+            case.path()
         ))
         .output()
         .unwrap();
@@ -262,7 +316,7 @@ fn python_clients_that_write_the_whole_body_first_get_their_refusal() {
     };
     let drained = eventually(Duration::from_secs(10), || {
         let n = ended(&["drained", "closed"]);
-        (n >= 6.0).then_some(n)
+        (n >= 2.0 * CASES.len() as f64).then_some(n)
     });
     assert!(
         drained.is_some(),
@@ -275,6 +329,7 @@ fn python_clients_that_write_the_whole_body_first_get_their_refusal() {
     // streams (the upstream gets an incomplete body, never a whole one), and the 413 still
     // reaches the client.
     let over = &CASES[2];
+    assert_eq!(over.code, "request.body_too_large");
     let answer = python(&gw, "http.client", over, "chunked", None);
     let status = answer["status"].as_u64().unwrap();
     assert_refused(
@@ -325,8 +380,10 @@ fn an_idempotent_replay_of_20_mib_over_http2_gets_the_first_receipt() {
     let allowed = Case {
         what: "an allowed transfer",
         identity: "tenant-sz-genomics",
+        request: None,
         item: "INV-NP-001",
         purpose: "research.instrument_qc",
+        extra: None,
         status: 201,
         code: "",
     };
