@@ -3,7 +3,6 @@
 //! record with the admin's principal and the diff, and only then put in force (see
 //! [`crate::registry`]). Admins change the registry, never the log's past.
 
-use crate::api::RequestBody;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -11,6 +10,7 @@ use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
 use serde_json::{Value, json};
 
 use super::{Answer, body};
+use crate::api::RequestBody;
 use crate::registry::{self, Applied, ChangeError, Source};
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;

@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use crate::api::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http::{Request, header};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 use loopgate_policy::ReasonCode;
 
+use crate::api::RequestBody;
 use crate::reply::ApiError;
 
 /// 400 `request.malformed_body`: a body read whole that is not what the endpoint takes.

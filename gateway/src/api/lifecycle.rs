@@ -7,7 +7,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::api::RequestBody;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use loopgate_policy::LifecycleEvent;
@@ -18,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use super::body::{self, bounded, malformed};
 use super::receipt::Receipt;
 use super::view;
+use crate::api::RequestBody;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::lifecycle::{self, Event, MAX_TEXT_CHARS, Reported};

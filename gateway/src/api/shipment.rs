@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use crate::api::RequestBody;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use loopgate_policy::{Custody, CustodyEvent, Overdue, Parameters, ReasonCode};
@@ -20,6 +19,7 @@ use super::body::{self, bounded, malformed};
 use super::lifecycle;
 use super::receipt::{Receipt, entry};
 use super::view::Proven;
+use crate::api::RequestBody;
 use crate::identity::Principal;
 use crate::reply::{ApiError, Reply};
 use crate::shipment::chain::Chain;

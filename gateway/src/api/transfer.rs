@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use crate::api::RequestBody;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use loopgate_audit::Verdict;
@@ -14,6 +13,7 @@ use loopgate_policy::ReasonCode;
 
 use super::receipt::receipt;
 use super::{Logged, view};
+use crate::api::RequestBody;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::headers::{self, HeaderProblem, TransferHeaders};

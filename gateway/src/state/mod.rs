@@ -11,13 +11,13 @@ mod tests;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use crate::api::RequestBody;
 use loopgate_audit::{Appended, Log, Record};
 use loopgate_policy::Registry;
 use time::OffsetDateTime;
 
 pub(crate) use rebuild::Rebuilt;
 
+use crate::api::RequestBody;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::liveness::Liveness;

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::api::RequestBody;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use loopgate_policy::ReasonCode;
 
@@ -20,6 +19,7 @@ use super::headers::{
 };
 use super::records::{CompletedDetails, Ending, FailedDetails};
 use super::upstream::UpstreamError;
+use crate::api::RequestBody;
 use crate::state::AppState;
 
 /// Streams the body of `request` to the recipient's upstream and says how it ended.

@@ -13,7 +13,6 @@
 
 use std::sync::Arc;
 
-use crate::api::RequestBody;
 use http::{HeaderMap, HeaderName, Request};
 use loopgate_audit::{Appended, Record};
 use loopgate_policy::{Decision, ReasonCode, TransferRequest, VolumeCounters};
@@ -25,6 +24,7 @@ use super::headers::{
 };
 use super::id::new_id;
 use super::records::{self, CompletedDetails, DataScope, DecisionFacts, Ending};
+use crate::api::RequestBody;
 use crate::reply::ApiError;
 use crate::state::{AppState, PolicySnapshot};
 
