@@ -39,7 +39,8 @@ pub use api::shipment::{
 };
 pub use clock::Clock;
 pub use config::{
-    Config, ConfigError, Connections, Limits, LogFormat, Upstream, default_worker_threads,
+    Config, ConfigError, Connections, Limits, Lingering, LogFormat, Upstream,
+    default_worker_threads,
 };
 pub use logsink::{LogSink, LogSinkGuard};
 pub use pki::{DevCa, Issued, PkiError};

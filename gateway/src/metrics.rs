@@ -61,6 +61,14 @@ struct CertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LingerLabels {
+    outcome: &'static str,
+}
+
+/// The ends of a lingering drain (`api::linger`), each a series from the start.
+const LINGER_OUTCOMES: [&str; 5] = ["drained", "closed", "bytes", "time", "idle"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -90,6 +98,7 @@ pub(crate) struct Metrics {
     policy_version: Gauge,
     reloads: Family<ReloadLabels, Counter>,
     connections: ConnectionMetrics,
+    lingering: Family<LingerLabels, Counter>,
 }
 
 /// The API's requests and transfers.
@@ -158,6 +167,15 @@ impl Metrics {
             let _ = reloads.get_or_create(&ReloadLabels { result });
         }
         let connections = ConnectionMetrics::register(&mut registry);
+        let lingering = register(
+            &mut registry,
+            "lingering_drains",
+            "Request bodies read and discarded after an early answer, by how the drain ended: drained (to the end), closed (the client ended it), bytes, time or idle (cut at [limits] lingering_bytes, lingering_time_secs or lingering_timeout_secs)",
+            Family::<LingerLabels, Counter>::default(),
+        );
+        for outcome in LINGER_OUTCOMES {
+            let _ = lingering.get_or_create(&LingerLabels { outcome });
+        }
         Self {
             registry,
             traffic,
@@ -166,6 +184,7 @@ impl Metrics {
             policy_version,
             reloads,
             connections,
+            lingering,
         }
     }
 
@@ -237,6 +256,13 @@ impl Metrics {
 
     /// Sets the expiry times of the certificate files now in force (`kind` is `server` or
     /// `client_ca`), replacing the files loaded before.
+    /// One lingering drain ended with `outcome`, one of [`LINGER_OUTCOMES`].
+    pub(crate) fn lingered(&self, outcome: &'static str) {
+        self.lingering
+            .get_or_create(&LingerLabels { outcome })
+            .inc();
+    }
+
     pub(crate) fn certificates(&self, files: &[(&'static str, i64, &Path)]) {
         self.cert_expiry.clear();
         for (kind, not_after, path) in files {

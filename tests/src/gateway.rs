@@ -450,7 +450,12 @@ impl Gateway {
         self.status_kib("VmRSS:")
     }
 
-    /// A KiB field of the `loopgate` process's `/proc/<pid>/status`.
+    /// The threads of the `loopgate` process now (`Threads` of `/proc/<pid>/status`).
+    pub fn threads(&self) -> u64 {
+        self.status_kib("Threads:")
+    }
+
+    /// A KiB field (or a count) of the `loopgate` process's `/proc/<pid>/status`.
     fn status_kib(&self, field: &str) -> u64 {
         // The child is the watchdog shell; the gateway is its child.
         let out = Command::new("pgrep")

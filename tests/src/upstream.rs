@@ -292,6 +292,79 @@ impl Drop for Resetting {
     }
 }
 
+/// An HTTPS upstream with a CA of its own that reads the first `after` bytes of each request
+/// (head and body) and then stops reading while keeping the connection open: an upstream that
+/// takes no more of the body and never answers.
+pub struct Stalling {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    stalled: Arc<AtomicUsize>,
+    ca: tempfile::TempDir,
+}
+
+impl Stalling {
+    /// Serves on `127.0.0.1:0` as `localhost`.
+    pub fn start(after: usize) -> Self {
+        let (acceptor, ca) = loopback_tls();
+        let listener = runtime()
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stalled = Arc::new(AtomicUsize::new(0));
+        let counted = stalled.clone();
+        let task = runtime().spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut read = 0;
+                    while read < after {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read += n,
+                        }
+                    }
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    // Held, never read again, until the peer goes away or the test ends.
+                    std::future::pending::<()>().await;
+                    drop(tls);
+                });
+            }
+        });
+        Self {
+            addr,
+            task,
+            stalled,
+            ca,
+        }
+    }
+
+    /// Its CA certificate (PEM file), for the gateway's `[[upstream]] ca`.
+    pub fn ca_path(&self) -> std::path::PathBuf {
+        self.ca.path().join("ca.pem")
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/ingest", self.addr.port())
+    }
+
+    /// Connections on which it stopped reading so far.
+    pub fn stalled(&self) -> usize {
+        self.stalled.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Stalling {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A TLS acceptor for `localhost` / `127.0.0.1` (HTTP/1.1) and the directory holding its CA as
 /// `ca.pem`.
 fn loopback_tls() -> (TlsAcceptor, tempfile::TempDir) {

@@ -6,11 +6,11 @@
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
 use serde_json::{Value, json};
 
 use super::{Answer, body};
+use crate::api::RequestBody;
 use crate::registry::{self, Applied, ChangeError, Source};
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
@@ -36,7 +36,7 @@ pub(super) fn get(state: &AppState) -> Answer {
 }
 
 /// `PUT /v1/admin/policy`: validates the body as a bundle and puts it in force.
-pub(super) async fn put(state: &AppState, admin: &str, request: Request<Incoming>) -> Reply {
+pub(super) async fn put(state: &AppState, admin: &str, request: Request<RequestBody>) -> Reply {
     let result = async {
         let idle = state.config().limits.body_idle_timeout;
         let body = body::read_whole(request, MAX_BUNDLE_BYTES, idle).await?;
@@ -67,7 +67,7 @@ pub(super) async fn suspend(
     state: &AppState,
     admin: &str,
     tenant: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Reply {
     let result = async {
         let idle = state.config().limits.body_idle_timeout;

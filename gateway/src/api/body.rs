@@ -9,9 +9,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{Request, header};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use loopgate_policy::ReasonCode;
 
+use crate::api::RequestBody;
 use crate::reply::ApiError;
 
 /// 400 `request.malformed_body`: a body read whole that is not what the endpoint takes.
@@ -33,11 +34,11 @@ pub(crate) fn bounded(name: &str, text: Option<&str>, max: usize) -> Result<(), 
 /// Reads the whole body of `request`, at most `limit` bytes, with `idle` the longest pause
 /// between two of its chunks.
 pub(crate) async fn read_whole(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     limit: usize,
     idle: Duration,
 ) -> Result<Bytes, ApiError> {
-    read(request.map(|body| body.boxed_unsync()), limit, idle).await
+    read(request, limit, idle).await
 }
 
 async fn read<B>(request: Request<B>, limit: usize, idle: Duration) -> Result<Bytes, ApiError>

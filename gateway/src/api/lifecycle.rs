@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use loopgate_policy::LifecycleEvent;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -18,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use super::body::{self, bounded, malformed};
 use super::receipt::Receipt;
 use super::view;
+use crate::api::RequestBody;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::lifecycle::{self, Event, MAX_TEXT_CHARS, Reported};
@@ -93,7 +93,7 @@ pub(super) async fn post(
     state: &Arc<AppState>,
     tenant: &str,
     transfer_id: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, ApiError> {
     view::check_transfer_id(transfer_id)?;
     let idle = state.config().limits.body_idle_timeout;

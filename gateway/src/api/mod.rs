@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod body;
 mod lifecycle;
+mod linger;
 pub(crate) mod receipt;
 pub(crate) mod routes;
 pub(crate) mod shipment;
@@ -20,13 +21,14 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use loopgate_audit::Verdict;
 use loopgate_policy::ReasonCode;
 
 use crate::identity::{IdentityError, Principal};
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
+pub(crate) use linger::RequestBody;
 use routes::{Endpoint, Resolved};
 
 /// An error that ends a streamed response body (the client sees the body cut off, never a
@@ -108,6 +110,10 @@ pub(crate) async fn handle(
     let who = principal
         .as_ref()
         .map_or_else(|_| "unauthenticated".to_owned(), ToString::to_string);
+    // Dropped unread, the body is drained (`linger`): the answer reaches the client.
+    let (parts, body) = request.into_parts();
+    let (body, mut finished) = RequestBody::new(body, state.clone());
+    let request = Request::from_parts(parts, body);
     let (answer, logged) = match admit(&state, principal, &request) {
         Ok(principal) => route(&state, &principal, request).await,
         Err(error) => {
@@ -115,6 +121,10 @@ pub(crate) async fn handle(
             (error.into(), logged)
         }
     };
+    if answer.status().is_success() && !finished.is_done() {
+        // A replay: answered once its unread body is drained (see `linger`).
+        finished.wait().await;
+    }
     let label = routes::label(&path);
     record_metrics(&state, label, answer.status(), &logged);
     tracing::info!(
@@ -129,7 +139,27 @@ pub(crate) async fn handle(
         duration_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    answer.into_response()
+    let response = answer.into_response();
+    if method == Method::HEAD {
+        return without_content(response);
+    }
+    response
+}
+
+/// A HEAD answer: the headers GET would have, no content (RFC 9110 section 9.3.2). hyper leaves
+/// out the content of an HTTP/1.1 HEAD answer itself, but sends it over HTTP/2.
+fn without_content(response: Response<ApiBody>) -> Response<ApiBody> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact() {
+        parts
+            .headers
+            .entry(header::CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(length));
+    }
+    let empty = http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    Response::from_parts(parts, empty)
 }
 
 /// Refuses a request without a principal (401) or with a head above `[limits]
@@ -137,7 +167,7 @@ pub(crate) async fn handle(
 fn admit(
     state: &AppState,
     principal: Result<Principal, IdentityError>,
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
 ) -> Result<Principal, ApiError> {
     let principal =
         principal.map_err(|e| ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string()))?;
@@ -174,7 +204,7 @@ fn record_metrics(state: &AppState, route: &'static str, status: StatusCode, log
 
 /// The size of the request line and headers as sent (names, values, separators), the measure
 /// `[limits] max_header_bytes` bounds.
-fn head_bytes(request: &Request<Incoming>) -> usize {
+fn head_bytes(request: &Request<RequestBody>) -> usize {
     let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
     request.headers().iter().fold(line, |total, (name, value)| {
         total + name.as_str().len() + value.len() + 4
@@ -185,7 +215,7 @@ fn head_bytes(request: &Request<Incoming>) -> usize {
 async fn route(
     state: &Arc<AppState>,
     principal: &Principal,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> (Answer, Logged) {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -224,7 +254,7 @@ async fn dispatch(
     principal: &Principal,
     endpoint: Endpoint,
     param: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> (Answer, Logged) {
     let uri = request.uri().clone();
     let query = uri.query();

@@ -120,10 +120,16 @@ pub(crate) enum Resolved<'p> {
     NotFound,
 }
 
-/// Resolves `method` and `path` (a trailing `/` is ignored).
+/// Resolves `method` and `path` (a trailing `/` is ignored). HEAD resolves as GET (RFC 9110
+/// section 9.3.2; `api::handle` sends no content with its answer).
 pub(crate) fn resolve<'p>(method: &Method, path: &'p str) -> Resolved<'p> {
     let mut allowed = Vec::new();
     let mut pattern = None;
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     for route in &ROUTES {
         let Some(params) = matches(route.path, path) else {
             continue;
@@ -213,6 +219,12 @@ mod tests {
             found(Method::POST, "/v1/admin/tenants/hk-biolab/suspend"),
             Some((Endpoint::Suspend, vec!["hk-biolab".to_owned()]))
         );
+        assert_eq!(
+            found(Method::HEAD, "/v1/audit/checkpoint"),
+            Some((Endpoint::Checkpoint, vec![])),
+            "HEAD is GET without the content"
+        );
+        assert_eq!(found(Method::HEAD, "/v1/transfers"), None);
         assert_eq!(found(Method::GET, "/v1/transfers/a/b"), None);
         assert_eq!(found(Method::GET, "/v2/transfers"), None);
         assert_eq!(found(Method::GET, "/"), None);

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use loopgate_policy::{Custody, CustodyEvent, Overdue, Parameters, ReasonCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +19,7 @@ use super::body::{self, bounded, malformed};
 use super::lifecycle;
 use super::receipt::{Receipt, entry};
 use super::view::Proven;
+use crate::api::RequestBody;
 use crate::identity::Principal;
 use crate::reply::{ApiError, Reply};
 use crate::shipment::chain::Chain;
@@ -247,7 +247,7 @@ fn check_id(shipment_id: &str) -> Result<(), ApiError> {
 pub(super) async fn post(
     state: &Arc<AppState>,
     sender: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, ApiError> {
     let idle = state.config().limits.body_idle_timeout;
     let body = body::read_whole(request, MAX_BODY_BYTES, idle).await?;
@@ -260,7 +260,7 @@ pub(super) async fn post_event(
     state: &Arc<AppState>,
     principal: &Principal,
     shipment_id: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Reply, ApiError> {
     check_id(shipment_id)?;
     let idle = state.config().limits.body_idle_timeout;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use loopgate_audit::Verdict;
 use loopgate_policy::ReasonCode;
 
 use super::receipt::receipt;
 use super::{Logged, view};
+use crate::api::RequestBody;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::headers::{self, HeaderProblem, TransferHeaders};
@@ -24,7 +24,7 @@ use crate::transfer::pipeline::{self, Concluded};
 pub(super) async fn post(
     state: &Arc<AppState>,
     sender: &str,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> (Reply, Logged) {
     let parsed = headers::parse(request.headers());
     let key = parsed.as_ref().ok().and_then(|h| h.idempotency_key.clone());
@@ -69,7 +69,7 @@ async fn spawned(
     state: &Arc<AppState>,
     sender: &str,
     parsed: Result<TransferHeaders, HeaderProblem>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> (Reply, Logged) {
     let state = state.clone();
     let sender = sender.to_owned();

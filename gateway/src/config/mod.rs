@@ -124,6 +124,18 @@ pub struct Connections {
     pub stop_timeout: Duration,
 }
 
+/// What happens to the rest of a body after an answer sent before it was read (`[limits]
+/// lingering_*`, see `api::linger`): read and discarded, never forwarded, within these bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lingering {
+    /// Most bytes read and discarded.
+    pub bytes: u64,
+    /// Longest time spent reading and discarding.
+    pub time: Duration,
+    /// Longest wait for the next bytes.
+    pub timeout: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -154,6 +166,8 @@ pub struct Config {
     pub demo_upstream: Option<DemoUpstreamConfig>,
     /// Timeouts and sizes.
     pub limits: Limits,
+    /// Reading and discarding the rest of a body answered early.
+    pub lingering: Lingering,
     /// Diagnostics format.
     pub log_format: LogFormat,
     /// `[clock] offset_days`: days added to the system clock (rehearsals and tests only).
@@ -284,6 +298,7 @@ fn validate(
         .as_ref()
         .and_then(|demo| demo_upstream(demo, &upstreams, base, problems));
     let limits = limits(&raw.limits, problems);
+    let lingering = lingering(&raw.limits, problems);
     let log_format = log_format(raw.logging.format.as_deref(), problems);
     let clock_offset_days = clock_offset_days(raw.clock.offset_days, problems);
     Some(Config {
@@ -306,8 +321,39 @@ fn validate(
         upstreams,
         demo_upstream,
         limits: limits?,
+        lingering: lingering?,
         log_format: log_format?,
         clock_offset_days,
+    })
+}
+
+/// `[limits] lingering_bytes`, `lingering_time_secs`, `lingering_timeout_secs`. Zero bytes is
+/// allowed (nothing is read after an early answer: the connection or stream is closed at once).
+fn lingering(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Lingering> {
+    let mut secs = |value: u64, key: &str| {
+        if (1..=3_600).contains(&value) {
+            Some(Duration::from_secs(value))
+        } else {
+            problems.push(format!(
+                "[limits] {key} is {value}; use a number of seconds from 1 to 3600"
+            ));
+            None
+        }
+    };
+    let time = secs(raw.lingering_time_secs, "lingering_time_secs");
+    let timeout = secs(raw.lingering_timeout_secs, "lingering_timeout_secs");
+    const MAX_BYTES: u64 = 1 << 40;
+    if raw.lingering_bytes > MAX_BYTES {
+        problems.push(format!(
+            "[limits] lingering_bytes is {}; use 0 to {MAX_BYTES}",
+            raw.lingering_bytes
+        ));
+        return None;
+    }
+    Some(Lingering {
+        bytes: raw.lingering_bytes,
+        time: time?,
+        timeout: timeout?,
     })
 }
 

@@ -144,6 +144,12 @@ pub(crate) struct RawLimits {
     pub(crate) keepalive_interval_secs: u64,
     /// Seconds the log's flush and the lanes' stop may take after the drain before exit 75.
     pub(crate) stop_timeout_secs: u64,
+    /// Most bytes of a body read and discarded after an answer sent before it was read.
+    pub(crate) lingering_bytes: u64,
+    /// Longest such reading and discarding, seconds.
+    pub(crate) lingering_time_secs: u64,
+    /// Longest wait for the next bytes while reading and discarding, seconds.
+    pub(crate) lingering_timeout_secs: u64,
 }
 
 impl Default for RawLimits {
@@ -162,6 +168,9 @@ impl Default for RawLimits {
             idle_timeout_secs: 60,
             keepalive_interval_secs: 30,
             stop_timeout_secs: 10,
+            lingering_bytes: 64 * 1024 * 1024,
+            lingering_time_secs: 30,
+            lingering_timeout_secs: 5,
         }
     }
 }

@@ -71,6 +71,9 @@ fn the_examples_document_every_key() {
         "idle_timeout_secs",
         "keepalive_interval_secs",
         "stop_timeout_secs",
+        "lingering_bytes",
+        "lingering_time_secs",
+        "lingering_timeout_secs",
         "format",
     ];
     let text = example();
@@ -129,6 +132,25 @@ fn every_bad_value_is_reported_at_once() {
     assert!(problems[2].contains("must be an https:// URL"));
     assert!(problems[3].contains("drain_timeout_secs is 0"));
     assert!(problems[4].contains("format \"xml\""));
+}
+
+#[test]
+fn lingering_bounds_are_checked() {
+    let config = parse(&example()).unwrap();
+    assert_eq!(config.lingering.bytes, 64 * 1024 * 1024);
+    assert_eq!(config.lingering.time, Duration::from_secs(30));
+    assert_eq!(config.lingering.timeout, Duration::from_secs(5));
+    let text = example()
+        .replace("lingering_time_secs = 30", "lingering_time_secs = 0")
+        .replace("lingering_bytes = 67108864", "lingering_bytes = 0");
+    let ConfigError::Invalid { problems, .. } = parse(&text).unwrap_err() else {
+        panic!("expected Invalid");
+    };
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains("lingering_time_secs is 0"),
+        "{problems:#?}"
+    );
 }
 
 #[test]

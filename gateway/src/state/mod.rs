@@ -11,13 +11,13 @@ mod tests;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use hyper::body::Incoming;
 use loopgate_audit::{Appended, Log, Record};
 use loopgate_policy::Registry;
 use time::OffsetDateTime;
 
 pub(crate) use rebuild::Rebuilt;
 
+use crate::api::RequestBody;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::liveness::Liveness;
@@ -48,7 +48,7 @@ pub(crate) struct PolicySnapshot {
 }
 
 /// Upstream clients for transfer bodies.
-pub(crate) type TransferUpstreams = Upstreams<VerifyingBody<Incoming>>;
+pub(crate) type TransferUpstreams = Upstreams<VerifyingBody<RequestBody>>;
 
 /// Shared state of the running gateway.
 pub(crate) struct AppState {

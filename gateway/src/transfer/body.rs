@@ -4,8 +4,14 @@
 //! client aborts the upstream request, and the upstream never sees a complete body.
 //!
 //! Memory stays bounded by one chunk whatever the body's size (invariant 9).
+//!
+//! It also says who the transfer waits for ([`Progress`]): while the upstream takes its chunks
+//! as fast as the sender sends them, only the sender's idle timeout applies (a slow upload that
+//! keeps coming is never cut); a body the upstream stopped taking, or the upstream's answer
+//! after the last chunk, is timed from the last chunk it took (`forward`).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -69,6 +75,53 @@ pub enum BodyFault {
 /// stopped reading early), then the verified body or the fault.
 pub(crate) type BodyReport = Arc<Mutex<Option<Result<Verified, BodyFault>>>>;
 
+/// Where a forwarded body stands: when it last moved towards the upstream, and whether it now
+/// waits for the sender. Shared between the body (polled by the upstream connection) and the
+/// transfer that times the upstream (`forward`).
+#[derive(Debug)]
+pub(crate) struct Progress {
+    base: Instant,
+    /// Nanoseconds after `base` when a chunk was last handed on, or the body ended.
+    moved: AtomicU64,
+    /// The upstream asked for more and the sender has not sent it yet.
+    waiting_on_sender: AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            moved: AtomicU64::new(0),
+            waiting_on_sender: AtomicBool::new(false),
+        }
+    }
+
+    fn moved_now(&self) {
+        self.moved_at(Instant::now());
+    }
+
+    fn moved_at(&self, at: Instant) {
+        let nanos = u64::try_from(at.duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        self.moved.store(nanos, Ordering::Relaxed);
+        self.waiting_on_sender.store(false, Ordering::Relaxed);
+    }
+
+    fn waiting(&self, waiting: bool) {
+        self.waiting_on_sender.store(waiting, Ordering::Relaxed);
+    }
+
+    /// When the upstream has taken `timeout` without taking more of the body (or, once the body
+    /// was all handed on, without answering); `None` while the body waits for the sender, whose
+    /// own idle timeout applies then.
+    pub(crate) fn upstream_deadline(&self, timeout: Duration) -> Option<Instant> {
+        if self.waiting_on_sender.load(Ordering::Relaxed) {
+            return None;
+        }
+        let moved = Duration::from_nanos(self.moved.load(Ordering::Relaxed));
+        Some(self.base + moved + timeout)
+    }
+}
+
 /// Wraps the sender's body for forwarding; see the module documentation.
 pub struct VerifyingBody<B> {
     inner: Pin<Box<B>>,
@@ -83,6 +136,7 @@ pub struct VerifyingBody<B> {
     idle: Pin<Box<Sleep>>,
     last_frame: Instant,
     report: BodyReport,
+    progress: Arc<Progress>,
 }
 
 impl<B> VerifyingBody<B> {
@@ -100,8 +154,14 @@ impl<B> VerifyingBody<B> {
             idle,
             last_frame: Instant::now(),
             report: report.clone(),
+            progress: Arc::new(Progress::new()),
         };
         (body, report)
+    }
+
+    /// Where the body stands, for timing the upstream.
+    pub(crate) fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
     }
 
     fn fail(&mut self, fault: BodyFault) -> Poll<Option<Result<Frame<Bytes>, BodyFault>>> {
@@ -185,10 +245,12 @@ where
         let this = self.get_mut();
         loop {
             if this.finished {
+                this.progress.moved_now();
                 return Poll::Ready(this.held.take().map(|chunk| Ok(Frame::data(chunk))));
             }
             match this.inner.as_mut().poll_frame(cx) {
                 Poll::Pending => {
+                    this.progress.waiting(true);
                     while this.idle.as_mut().poll(cx).is_ready() {
                         let deadline = this.last_frame + this.expected.idle_timeout;
                         if Instant::now() >= deadline {
@@ -223,6 +285,7 @@ where
                         return this.fail(fault);
                     }
                     if let Some(previous) = this.held.replace(chunk) {
+                        this.progress.moved_at(this.last_frame);
                         return Poll::Ready(Some(Ok(Frame::data(previous))));
                     }
                 }

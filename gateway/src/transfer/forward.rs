@@ -1,18 +1,25 @@
 //! Step 5 of the pipeline: the admitted body goes to the recipient's upstream as it arrives,
 //! counted, hashed and checked against what was declared (`body::VerifyingBody` holds back the
 //! last bytes until they are), and the way it ended becomes the outcome record's
-//! [`Ending`].
+//! [`Ending`]. The upstream is timed by progress, not by a total: a sender that stalls is
+//! `request.stalled`, an upstream that stops taking the body or does not answer after its end
+//! is `upstream.timeout` (`timed`).
 
-use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use hyper::body::Incoming;
+use std::future::Future;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use loopgate_policy::ReasonCode;
 
-use super::body::{BodyFault, Expected, VerifyingBody};
+use tokio::time::Instant;
+
+use super::body::{BodyFault, Expected, Progress, VerifyingBody};
 use super::headers::{
     LOOP_INVENTORY_ITEM, LOOP_PURPOSE, LOOP_SENDER, LOOP_TRANSFER_ID, TransferHeaders,
 };
 use super::records::{CompletedDetails, Ending, FailedDetails};
 use super::upstream::UpstreamError;
+use crate::api::RequestBody;
 use crate::state::AppState;
 
 /// Streams the body of `request` to the recipient's upstream and says how it ended.
@@ -22,7 +29,7 @@ pub(crate) async fn forward(
     sender: &str,
     headers: &TransferHeaders,
     max_bytes: u64,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Ending {
     let upstreams = state.upstreams();
     if !upstreams.has(&headers.recipient) {
@@ -37,9 +44,9 @@ pub(crate) async fn forward(
         idle_timeout: state.config().limits.body_idle_timeout,
     };
     let (body, report) = VerifyingBody::new(request.into_body(), expected);
-    let sent = upstreams
-        .send(&headers.recipient, upstream_headers, body)
-        .await;
+    let progress = body.progress();
+    let sending = upstreams.send_untimed(&headers.recipient, upstream_headers, body);
+    let sent = timed(sending, &progress, upstreams.timeout()).await;
     let report = report.lock().map(|r| r.clone()).unwrap_or(None);
     match (report, sent) {
         (Some(Err(fault)), _) => failed(fault_code(&fault)),
@@ -69,6 +76,39 @@ pub(crate) async fn forward(
         (_, Err(e)) => {
             tracing::warn!(error = %e, transfer_id, "upstream failed");
             failed(ReasonCode::UpstreamUnavailable)
+        }
+    }
+}
+
+/// Awaits `sending` while the upstream makes progress: it fails with `upstream.timeout` once
+/// the upstream has gone `timeout` without taking more of the body (its connection and
+/// handshakes included), or without answering after the body's end. While the body waits for
+/// the sender, the upstream is not timed: the sender's idle timeout applies (`VerifyingBody`,
+/// `request.stalled`), so a slow upload that keeps coming is never cut.
+async fn timed<F>(
+    sending: F,
+    progress: &Progress,
+    timeout: Duration,
+) -> Result<StatusCode, UpstreamError>
+where
+    F: Future<Output = Result<StatusCode, UpstreamError>>,
+{
+    let mut sending = std::pin::pin!(sending);
+    loop {
+        let wake = progress
+            .upstream_deadline(timeout)
+            .unwrap_or_else(|| Instant::now() + timeout);
+        tokio::select! {
+            biased;
+            sent = &mut sending => return sent,
+            () = tokio::time::sleep_until(wake) => {
+                if progress
+                    .upstream_deadline(timeout)
+                    .is_some_and(|deadline| deadline <= Instant::now())
+                {
+                    return Err(UpstreamError::Timeout(timeout));
+                }
+            }
         }
     }
 }

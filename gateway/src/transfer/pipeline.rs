@@ -14,7 +14,6 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, Request};
-use hyper::body::Incoming;
 use loopgate_audit::{Appended, Record};
 use loopgate_policy::{Decision, ReasonCode, TransferRequest, VolumeCounters};
 use time::OffsetDateTime;
@@ -25,6 +24,7 @@ use super::headers::{
 };
 use super::id::new_id;
 use super::records::{self, CompletedDetails, DataScope, DecisionFacts, Ending};
+use crate::api::RequestBody;
 use crate::reply::ApiError;
 use crate::state::{AppState, PolicySnapshot};
 
@@ -56,7 +56,7 @@ pub(crate) async fn run(
     state: &AppState,
     sender: &str,
     parsed: Result<TransferHeaders, HeaderProblem>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Result<Concluded, ApiError> {
     let transfer = Transfer::start(state, sender);
     let headers = match parsed {

@@ -85,8 +85,22 @@ where
     }
 
     /// POSTs `body` to `tenant`'s upstream with `headers` and returns its status once it has
-    /// answered. The upstream's response body is drained and dropped.
+    /// answered, all within `[limits] upstream_timeout_secs`. The upstream's response body is
+    /// drained and dropped.
     pub async fn send(
+        &self,
+        tenant: &str,
+        headers: HeaderMap,
+        body: B,
+    ) -> Result<StatusCode, UpstreamError> {
+        tokio::time::timeout(self.timeout, self.send_untimed(tenant, headers, body))
+            .await
+            .map_err(|_| UpstreamError::Timeout(self.timeout))?
+    }
+
+    /// As [`Upstreams::send`] without its total timeout: the caller times it (a transfer from
+    /// the progress of its body, `transfer::forward`).
+    pub(crate) async fn send_untimed(
         &self,
         tenant: &str,
         mut headers: HeaderMap,
@@ -100,9 +114,12 @@ where
             .entry(header::CONTENT_TYPE)
             .or_insert(HeaderValue::from_static("application/octet-stream"));
         let lane = crate::server::lanes::current();
-        tokio::time::timeout(self.timeout, pool.post(lane, headers, body))
-            .await
-            .map_err(|_| UpstreamError::Timeout(self.timeout))?
+        pool.post(lane, headers, body).await
+    }
+
+    /// `[limits] upstream_timeout_secs`.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 

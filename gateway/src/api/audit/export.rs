@@ -7,22 +7,28 @@
 //! record's `time` in `from..=to`, both inclusive as in `/v1/audit/records`); both optional. The export covers the log as it was
 //! when the request arrived.
 //!
-//! A blocking thread reads the records in order (`Log::read_range`) and sends ~64 KiB chunks
-//! through a bounded channel: it waits while the client is slow (backpressure) and stops when
-//! the client goes away. A read error mid-stream aborts the body, so the client sees a cut
-//! transfer, never a complete-looking one.
+//! The body is produced on demand: each time the connection asks for more (HTTP/2 only once the
+//! client's window has room), one blocking task reads the next ~64 KiB of lines
+//! (`Log::read_range`, on tokio's blocking threads) and returns. A client that does not read
+//! holds no thread and at most one chunk; one that goes away drops the body, and with it the
+//! reader. A read error mid-stream aborts the body, so the client sees a cut transfer, never a
+//! complete-looking one.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use http_body_util::channel::Channel;
+use hyper::body::{Body, Frame};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::task::JoinHandle;
 
 use super::query::{Params, instant, malformed};
 use super::reader::Reader;
@@ -36,8 +42,6 @@ use crate::state::AppState;
 pub(crate) const CONTENT_TYPE: &str = "application/jsonl";
 /// Bytes gathered before a chunk is sent.
 const CHUNK_BYTES: usize = 64 * 1024;
-/// Chunks that may wait in the channel for a slow client.
-const CHANNEL_CHUNKS: usize = 4;
 
 /// What the export covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,25 +138,19 @@ pub(super) async fn stream(
             (start, end.min(size), Some((from, to)))
         }
     };
-    let (sender, body) = Channel::<Bytes, BodyError>::new(CHANNEL_CHUNKS);
-    let (opened, open) = tokio::sync::oneshot::channel();
-    let runtime = tokio::runtime::Handle::current();
-    let log_state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        // The records are read on this thread from start to end: an error opening the range
-        // is still an HTTP error; one after the first bytes aborts the body.
-        match log_state.log.read_range(start, end.max(start)) {
-            Ok(rows) => {
-                if opened.send(Ok(())).is_ok() {
-                    produce(rows, (times, &reader), sender, &runtime);
-                }
-            }
-            Err(e) => {
-                let _ = opened.send(Err(unreadable(e)));
-            }
-        }
-    });
-    open.await.map_err(unreadable)??;
+    let rows = blocking(state, move |state| {
+        let rows = state.log.read_range(start, end.max(start));
+        rows.map(|rows| Box::new(rows) as Rows).map_err(unreadable)
+    })
+    .await?;
+    let body = Export {
+        next: Some(Box::new(Lines {
+            rows,
+            times,
+            reader,
+        })),
+        reading: None,
+    };
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = StatusCode::OK;
     response
@@ -185,46 +183,93 @@ fn in_times(
     from.is_none_or(|f| time >= f) && to.is_none_or(|t| time <= t)
 }
 
-/// Reads the records and sends them as lines, a chunk at a time, until done or the client left.
-#[allow(clippy::type_complexity)]
-fn produce(
-    rows: impl Iterator<Item = loopgate_audit::Result<(u64, Vec<u8>)>>,
-    (times, reader): (
-        Option<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
-        &Reader,
-    ),
-    mut sender: http_body_util::channel::Sender<Bytes, BodyError>,
-    runtime: &tokio::runtime::Handle,
-) {
-    let mut chunk = BytesMut::with_capacity(CHUNK_BYTES * 2);
-    for row in rows {
-        let (index, leaf) = match row {
-            Ok(row) => row,
-            Err(e) => {
+/// The log's records in order, from a blocking read.
+type Rows = Box<dyn Iterator<Item = loopgate_audit::Result<(u64, Vec<u8>)>> + Send>;
+
+/// The records still to export, and what filters them.
+struct Lines {
+    rows: Rows,
+    times: Option<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
+    reader: Reader,
+}
+
+/// What one blocking read gives: the next chunk (`None` at the end) and the rest to read.
+type Read = (Result<Option<Bytes>, BodyError>, Box<Lines>);
+
+impl Lines {
+    /// Reads on until a chunk of about [`CHUNK_BYTES`] is gathered or the records end.
+    fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        // Grows past this only for a line longer than the headroom.
+        let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 8 * 1024);
+        for row in self.rows.by_ref() {
+            let (index, leaf) = row.map_err(|e| {
                 tracing::error!(error = %e, "export: the audit log cannot be read; body aborted");
-                sender.abort(Box::new(e));
-                return;
+                Box::new(e) as BodyError
+            })?;
+            let line = entry(index, &leaf);
+            if self
+                .times
+                .is_some_and(|times| !in_times(line.record, times))
+                || !self.reader.sees_leaf(&leaf)
+            {
+                continue;
             }
+            serde_json::to_writer((&mut chunk).writer(), &line).map_err(|e| {
+                tracing::error!(error = %e, "export: cannot serialise a record; body aborted");
+                Box::new(e) as BodyError
+            })?;
+            chunk.extend_from_slice(b"\n");
+            if chunk.len() >= CHUNK_BYTES {
+                break;
+            }
+        }
+        Ok((!chunk.is_empty()).then(|| chunk.freeze()))
+    }
+}
+
+/// The export's body: one chunk read when the connection polls for it, none ahead.
+struct Export {
+    /// The records to read; `None` while a read runs and once done.
+    next: Option<Box<Lines>>,
+    /// The blocking read under way.
+    reading: Option<JoinHandle<Read>>,
+}
+
+impl Body for Export {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        if this.reading.is_none() {
+            let Some(mut lines) = this.next.take() else {
+                return Poll::Ready(None);
+            };
+            this.reading = Some(tokio::task::spawn_blocking(move || {
+                let chunk = lines.next_chunk();
+                (chunk, lines)
+            }));
+        }
+        let Some(reading) = this.reading.as_mut() else {
+            return Poll::Ready(None);
         };
-        let line = entry(index, &leaf);
-        if times.is_some_and(|times| !in_times(line.record, times)) || !reader.sees_leaf(&leaf) {
-            continue;
-        }
-        if let Err(e) = serde_json::to_writer((&mut chunk).writer(), &line) {
-            tracing::error!(error = %e, "export: cannot serialise a record; body aborted");
-            sender.abort(Box::new(e));
-            return;
-        }
-        chunk.extend_from_slice(b"\n");
-        if chunk.len() >= CHUNK_BYTES {
-            let full = chunk.split().freeze();
-            if runtime.block_on(sender.send_data(full)).is_err() {
-                tracing::info!("export: the client went away");
-                return;
+        let read = ready!(Pin::new(reading).poll(cx));
+        this.reading = None;
+        match read {
+            Ok((Ok(Some(chunk)), lines)) => {
+                this.next = Some(lines);
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
+            Ok((Ok(None), _)) => Poll::Ready(None),
+            Ok((Err(e), _)) => Poll::Ready(Some(Err(e))),
+            Err(e) => Poll::Ready(Some(Err(Box::new(e)))),
         }
     }
-    if !chunk.is_empty() {
-        let _ = runtime.block_on(sender.send_data(chunk.freeze()));
+
+    fn is_end_stream(&self) -> bool {
+        self.next.is_none() && self.reading.is_none()
     }
 }

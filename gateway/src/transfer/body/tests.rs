@@ -219,3 +219,28 @@ fn the_size_hint_is_the_declared_length() {
     let (body, _) = VerifyingBody::new(rx, expected(Some(42), None, 1024));
     assert_eq!(body.size_hint().exact(), Some(42));
 }
+
+#[tokio::test]
+async fn progress_tells_whether_the_transfer_waits_for_the_sender_or_the_upstream() {
+    let timeout = Duration::from_secs(60);
+    let (mut tx, rx) = Channel::<Bytes, std::io::Error>::new(4);
+    let (mut body, _report) = VerifyingBody::new(rx, expected(None, None, 1024));
+    let progress = body.progress();
+    // Not polled yet (the upstream connection is being opened): the upstream is timed.
+    assert!(progress.upstream_deadline(timeout).is_some());
+    tx.send_data(Bytes::from_static(b"ab")).await.unwrap();
+    tx.send_data(Bytes::from_static(b"cd")).await.unwrap();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(first, "ab");
+    // A chunk handed on: whether more is taken is up to the upstream.
+    assert!(progress.upstream_deadline(timeout).is_some());
+    // Asked for more while the sender sends nothing: only its idle timeout applies.
+    let waiting = tokio::time::timeout(Duration::from_millis(50), body.frame()).await;
+    assert!(waiting.is_err(), "nothing to hand on yet");
+    assert_eq!(progress.upstream_deadline(timeout), None);
+    // The body's end: the upstream's answer is timed again.
+    drop(tx);
+    let last = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(last, "cd");
+    assert!(progress.upstream_deadline(timeout).is_some());
+}
