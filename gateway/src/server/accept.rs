@@ -328,7 +328,14 @@ async fn answer(
     };
     let close = refusal.is_some() || verdict.is_some();
     let mut response = match refusal {
-        Some(error) => refuse(&state, &principal, &request, &error),
+        Some(error) => {
+            let response = refuse(&state, &principal, &request, &error);
+            // Dropped unread, the body is drained within the lingering bounds (`api::linger`),
+            // so the refusal reaches a client that sends its whole body before reading.
+            let (_, body) = request.into_parts();
+            drop(crate::api::RequestBody::new(body, state.clone()));
+            response
+        }
         None => crate::api::handle(state, principal, request).await,
     };
     if close {
