@@ -35,6 +35,7 @@ fn limits() -> Limits {
         upstream_connect_timeout: Duration::from_secs(2),
         upstream_timeout: Duration::from_secs(3),
         drain_timeout: Duration::from_secs(5),
+        idempotency_retention: Duration::from_secs(86_400),
     }
 }
 

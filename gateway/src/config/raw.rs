@@ -77,6 +77,13 @@ pub(crate) struct RawLog {
     pub(crate) key: String,
     /// The log's origin line in every checkpoint (e.g. `loop.example/loopgate`).
     pub(crate) origin: String,
+    /// MiB of sled's page cache (the index and the gateway's views share it).
+    #[serde(default = "default_cache_mb")]
+    pub(crate) cache_mb: u64,
+}
+
+fn default_cache_mb() -> u64 {
+    64
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +136,8 @@ pub(crate) struct RawLimits {
     pub(crate) upstream_timeout_secs: u64,
     /// Seconds transfers in flight may run after SIGTERM before they are interrupted.
     pub(crate) drain_timeout_secs: u64,
+    /// Hours an `Idempotency-Key` (and a declaration's `idempotency_key`) is remembered.
+    pub(crate) idempotency_retention_hours: u64,
 }
 
 impl Default for RawLimits {
@@ -140,6 +149,7 @@ impl Default for RawLimits {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 60,
             drain_timeout_secs: 30,
+            idempotency_retention_hours: 24,
         }
     }
 }
