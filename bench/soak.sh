@@ -34,6 +34,9 @@ PLOT_PY=python3
 "$PLOT_PY" -c 'import matplotlib' 2>/dev/null || PLOT_PY=/usr/bin/python3
 "$PLOT_PY" -c 'import matplotlib' 2>/dev/null || die "no python3 with matplotlib (apt-get install python3-matplotlib)"
 
+# transfer.sh's oha options (set after the point where BENCH_SETUP_ONLY returns).
+OHA_COMMON=(--no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}")
+
 SAMPLER_PID=
 soak_cleanup() {
     if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi

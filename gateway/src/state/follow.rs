@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use loopgate_audit::{Hash, Record, leaf_hash};
@@ -53,8 +53,8 @@ pub(crate) struct Follow {
     applying: Mutex<()>,
     /// Records `0..covered` are applied (`m/covered`).
     covered: AtomicU64,
-    /// Wakes the follower task.
-    wake: Notify,
+    /// Wakes the follower task (which waits on it without holding the state).
+    wake: Arc<Notify>,
 }
 
 impl Follow {
@@ -64,7 +64,7 @@ impl Follow {
             pending: Mutex::default(),
             applying: Mutex::new(()),
             covered: AtomicU64::new(0),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
         }
     }
 
@@ -236,14 +236,14 @@ impl AppState {
             return;
         };
         let weak = self.me.clone();
+        let wake = self.follow.wake.clone();
         runtime.spawn(async move {
             let mut purged: Option<Instant> = None;
             loop {
+                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
                 let Some(state) = weak.upgrade() else {
                     return;
                 };
-                let _ = tokio::time::timeout(Duration::from_secs(1), state.follow.wake.notified())
-                    .await;
                 let purge = purged.is_none_or(|at| at.elapsed() >= PURGE_EVERY);
                 if purge {
                     purged = Some(Instant::now());
@@ -252,6 +252,7 @@ impl AppState {
                     continue;
                 }
                 let work = state.clone();
+                drop(state);
                 let done = tokio::task::spawn_blocking(move || {
                     work.views_current()?;
                     if purge {
