@@ -10,10 +10,12 @@
 //!
 //! Records are applied in log order, each as one sled batch that also moves `m/covered`, so
 //! the views are always those of a prefix of the log, whatever sled kept after a crash. A
-//! durable append hands its record over ([`AppState::followed`]) and it is applied at once
-//! when nobody else is applying; otherwise (and for a record whose append went another way,
-//! e.g. a reload's policy change) the follower task reads what is missing from the log within
-//! a second, or a reader that needs the views current does ([`AppState::catch_up`]). At start
+//! durable append hands its record over ([`AppState::followed`]) and it is applied at once,
+//! by this caller or by whoever is applying already (with more than [`MAX_PENDING`] waiting,
+//! the caller waits its turn, so the backlog in memory is bounded). A record whose append went
+//! another way (a reload's policy change) leaves a gap that the follower task fills from the
+//! log within a second, as does a reader that needs the views current
+//! ([`AppState::catch_up`]). At start
 //! only the records past `m/covered` are replayed; when the tree is missing, of another
 //! version or of another log, it is cleared and rebuilt from the whole log, which is the
 //! truth.
@@ -40,6 +42,10 @@ const VERSION: &[u8] = b"loopgate-views 1";
 const META_VERSION: &[u8] = b"m/version";
 const META_COVERED: &[u8] = b"m/covered";
 const META_LAST: &[u8] = b"m/last";
+/// Records handed over and waiting to be applied beyond which the appender applies them itself,
+/// waiting for whoever is applying: when appends outrun the views, requests slow down to their
+/// pace instead of the backlog (about 1 KiB a record) growing in memory.
+const MAX_PENDING: usize = 4096;
 /// How often the follower forgets expired idempotency keys.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
@@ -99,12 +105,16 @@ impl AppState {
     /// Hands the durable `record` at `index` over to the views, and applies what can be
     /// applied without reading the log, unless someone is applying already.
     pub(super) fn followed(&self, index: u64, record: Record, hash: Hash) {
-        self.follow
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(index, (record, hash));
-        self.apply_handed_over(false);
+        let backlog = {
+            let mut pending = self
+                .follow
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending.insert(index, (record, hash));
+            pending.len()
+        };
+        self.apply_handed_over(backlog > MAX_PENDING);
         self.follow.wake.notify_one();
     }
 
