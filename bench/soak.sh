@@ -22,6 +22,7 @@ SOAK_CONNS=${SOAK_CONNS:-64}              # keep-alive connections
 SOAK_SAMPLE=${SOAK_SAMPLE:-10}            # seconds between RSS samples
 SOAK_SIDES=${SOAK_SIDES:-loopgate nginx}  # which servers, in order
 SOAK_REBUILD=${SOAK_REBUILD:-0}           # 1: also time a start with data/index deleted (a full rebuild)
+SOAK_CACHE_MB=${SOAK_CACHE_MB:-}          # loopgate's [log] cache_mb (default: the config's, 64)
 [[ $SOAK_TRANSFERS =~ ^[1-9][0-9]*$ ]] || { echo "soak.sh: SOAK_TRANSFERS must be a number" >&2; exit 2; }
 
 soak_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,27 +53,6 @@ sample_once() { # side start out
     echo "$(date +%s),$(($(delivered) - $2)),$(rss_kb $(side_pids "$1"))" >>"$3"
 }
 
-for side in $SOAK_SIDES; do
-    out=$WORK/soak-$side.csv
-    echo "time,transfers,rss_kib" >"$out"
-    start=$(delivered)
-    sample_once "$side" "$start" "$out"
-    (while sleep "$SOAK_SAMPLE"; do sample_once "$side" "$start" "$out"; done) &
-    SAMPLER_PID=$!
-    log "$side: $SOAK_TRANSFERS transfers of 1 KiB on $SOAK_CONNS connections"
-    began=$(date +%s)
-    oha "${OHA_COMMON[@]}" -o "$WORK/soak-$side.json" -c "$SOAK_CONNS" -n "$SOAK_TRANSFERS" \
-        -D "$WORK/body-1k" "https://localhost:$(side_port "$side")/v1/transfers"
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
-    SAMPLER_PID=
-    sample_once "$side" "$start" "$out"
-    echo "${side}_seconds=$(($(date +%s) - began))" >>"$WORK/soak.env"
-    read -r ok bad rps _ < <(answers "$WORK/soak-$side.json")
-    echo "${side}_ok=$ok ${side}_bad=$bad ${side}_rps=$rps" >>"$WORK/soak.env"
-    log "$side: $ok answered 201, $bad otherwise, $rps/s"
-done
-
 # A restart of loopgate over the log it just wrote: SIGTERM, then serve again; ready is the
 # `loopgate: api` line (the views caught up, recovery done, listeners bound).
 stop_loopgate() {
@@ -95,6 +75,35 @@ start_loopgate_timed() { # name
     sleep 2
     echo "$1_rss_kib=$(rss_kb "$LG_PID")" >>"$WORK/soak.env"
 }
+if [ -n "$SOAK_CACHE_MB" ]; then
+    log "loopgate with [log] cache_mb = $SOAK_CACHE_MB"
+    sed -i "s/^cache_mb = .*/cache_mb = $SOAK_CACHE_MB/" "$DEV/gateway.toml"
+    grep -q "^cache_mb = $SOAK_CACHE_MB\$" "$DEV/gateway.toml" || die "no cache_mb line in $DEV/gateway.toml"
+    stop_loopgate
+    start_loopgate_timed cache
+fi
+
+for side in $SOAK_SIDES; do
+    out=$WORK/soak-$side.csv
+    echo "time,transfers,rss_kib" >"$out"
+    start=$(delivered)
+    sample_once "$side" "$start" "$out"
+    (while sleep "$SOAK_SAMPLE"; do sample_once "$side" "$start" "$out"; done) &
+    SAMPLER_PID=$!
+    log "$side: $SOAK_TRANSFERS transfers of 1 KiB on $SOAK_CONNS connections"
+    began=$(date +%s)
+    oha "${OHA_COMMON[@]}" -o "$WORK/soak-$side.json" -c "$SOAK_CONNS" -n "$SOAK_TRANSFERS" \
+        -D "$WORK/body-1k" "https://localhost:$(side_port "$side")/v1/transfers"
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=
+    sample_once "$side" "$start" "$out"
+    echo "${side}_seconds=$(($(date +%s) - began))" >>"$WORK/soak.env"
+    read -r ok bad rps _ < <(answers "$WORK/soak-$side.json")
+    echo "${side}_ok=$ok ${side}_bad=$bad ${side}_rps=$rps" >>"$WORK/soak.env"
+    log "$side: $ok answered 201, $bad otherwise, $rps/s"
+done
+
 if [[ " $SOAK_SIDES " == *" loopgate "* ]]; then
     log "restarting loopgate over its log"
     stop_loopgate
@@ -114,6 +123,7 @@ stamp=$(date -u +%Y%m%d-%H%M%S)
     echo
     echo "- $SOAK_TRANSFERS transfers of 1 KiB per server on $SOAK_CONNS connections (oha, HTTP/1.1, mTLS), RSS sampled every ${SOAK_SAMPLE}s"
     echo "- loopgate $commit; $("$NGINX" -v 2>&1 | sed 's/^nginx version: //') ($WORKERS workers); $(oha --version | head -n 1)"
+    echo "- loopgate's [log] cache_mb: ${SOAK_CACHE_MB:-64 (the default)}"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     [ -n "$NOTE" ] && echo "- note: $NOTE"
     echo
