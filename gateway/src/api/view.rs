@@ -220,8 +220,12 @@ fn replayed(state: &AppState, transfer_id: &str) -> Reply {
                 .logged(outcome.index)
                 .reply();
         }
+        // The first answer's words (`api/transfer.rs`).
         let code = outcome.reason().unwrap_or(ReasonCode::UpstreamUnavailable);
-        return ApiError::new(code).logged(outcome.index).reply();
+        return ApiError::new(code)
+            .message(format!("transfer {transfer_id} failed: {}", code.meaning()))
+            .logged(outcome.index)
+            .reply();
     }
     match history.denial() {
         Some(denial) => {
