@@ -1,25 +1,44 @@
-//! In-memory views of the log for the regulator API (SPEC.md section 4, RULES.md 19 and 21):
-//! the open retention entries (completed transfers with no `destroyed` event) and the data
-//! subject counters per processor, counting year and route.
+//! Views of the log for the regulator API (SPEC.md section 4, RULES.md 19 and 21), kept in sled
+//! (the gateway's views tree, see `state::follow`) rather than in memory, so that what the
+//! process holds does not grow with the log's history: the open retention entries (completed
+//! transfers with no `destroyed` event), the data subject counters per processor, counting
+//! year and route, and the admitted transfers still waiting for their outcome (what recovery
+//! closes as `interrupted` after a stop).
 //!
-//! They are not the truth and are never stored: the log is. `AppState::rebuild` rebuilds them at
-//! start from every record, and every durable append updates them after it is acknowledged. A
-//! view may therefore lag the log by the appends in flight; nothing decides on them (rule 19's
-//! decision uses `AppState`'s own counters, under the lock that evaluates).
+//! They are not the truth: the log is. `state::follow` applies every durable record to them in
+//! log order, one sled batch per record together with the log index they cover (the
+//! watermark), so a restart replays only the records past it, and deleting them rebuilds them
+//! from the log. Nothing decides on them (rule 19's decision uses `transfer::volume`'s own
+//! counters, under the lock that evaluates).
+//!
+//! Keys (all in the one views tree):
+//! - `a/<transfer id>`: an admitted transfer waiting for its outcome ([`Admitted`]);
+//! - `r/<transfer id>`: a completed transfer: its retention due time (8 bytes, Unix seconds,
+//!   big-endian), or nothing once destroyed (kept, so a late completion cannot reopen it);
+//! - `d/<due><transfer id>`: an open retention entry ([`Open`]), in due-time order, so the
+//!   overdue list reads only what is overdue;
+//! - `c/<sender><year><route>`: a counter of rule 19 for the regulator (16 bytes).
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
 
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
-use loopgate_policy::{LifecycleEvent, Registry, park_date, volume_year_start};
+use loopgate_policy::{LifecycleEvent, Registry, park_date, retention_due, volume_year_start};
+use serde::{Deserialize, Serialize};
+use sled::{Batch, Tree};
 use time::{Date, OffsetDateTime};
 
 use crate::record;
+use crate::state::keys;
 use crate::transfer::lifecycle::LifecycleDetails;
 use crate::transfer::records::{DataScope, DecisionDetails};
+
+const ADMITTED: &[u8] = b"a/";
+const RETAINED: &[u8] = b"r/";
+const DUE: &[u8] = b"d/";
+const COUNTER: &[u8] = b"c/";
 
 /// A completed transfer whose data has not been reported destroyed (rule 21).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,209 +83,142 @@ pub(crate) struct Counter {
 /// The route recorded on decisions that predate the `route` detail.
 pub(crate) const UNKNOWN_ROUTE: &str = "unknown";
 
-/// An allow decision waiting for its outcome.
-#[derive(Debug, Clone)]
+/// An allow decision waiting for its outcome (`a/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Admitted {
-    sender: String,
-    recipient: String,
-    item: String,
-    retention_days: Option<u32>,
-    scope: DataScope,
+    /// The decision's log index (recovery reads the decision back).
+    i: u64,
+    s: String,
+    r: String,
+    it: String,
+    d: Option<u32>,
+    /// [`DataScope::to_bits`].
+    c: u8,
 }
 
-/// Where a transfer stands for retention.
-#[derive(Debug, Clone, Copy)]
-enum Held {
-    /// Completed, not destroyed.
-    Open(Open),
-    /// Destroyed (kept so a late observation of its completion does not reopen it).
-    Destroyed,
-}
-
-/// A [`Retention`] as the view keeps it: one is held per completed transfer that was not
-/// destroyed, so it is small (72 bytes with its key, checked by a test, plus the map's own
-/// share; the tenant and item ids are interned). Ten minutes of load keep about a million.
-#[derive(Debug, Clone, Copy)]
+/// An open retention entry (`d/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Open {
-    /// Interned sender, recipient and item.
-    parties: [u32; 3],
+    s: String,
+    r: String,
+    it: String,
     /// The `completed` outcome's time: Unix seconds and nanoseconds.
-    received: (i64, u32),
-    /// The item's retention period in days (a bundle allows at most 36,525, a century).
-    retention_days: u16,
-    outcome_log_index: u64,
-    /// The class of the transfer's data ([`DataScope::to_bits`]).
-    scope: u8,
+    t: (i64, u32),
+    d: u32,
+    o: u64,
+    c: u8,
 }
 
 impl Open {
     fn received_at(&self) -> OffsetDateTime {
-        let (seconds, nanos) = self.received;
+        let (seconds, nanos) = self.t;
         OffsetDateTime::from_unix_timestamp(seconds)
             .map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
-/// A transfer id as a map key: the gateway's ids (32 lower-case hex digits) as a number, which
-/// sorts as the text does; any other id as text.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum TransferKey {
-    Hex([u8; 16]),
-    Text(Box<str>),
+/// Unix seconds as a key part that sorts as time does (times before 1970 as 0).
+fn secs_key(t: OffsetDateTime) -> [u8; 8] {
+    u64::try_from(t.unix_timestamp()).unwrap_or(0).to_be_bytes()
 }
 
-impl TransferKey {
-    fn new(id: &str) -> Self {
-        let hex = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        match u128::from_str_radix(id, 16) {
-            Ok(n) if hex => TransferKey::Hex(n.to_be_bytes()),
-            _ => TransferKey::Text(id.into()),
-        }
-    }
-
-    fn id(&self) -> String {
-        match self {
-            TransferKey::Hex(bytes) => format!("{:032x}", u128::from_be_bytes(*bytes)),
-            TransferKey::Text(id) => id.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    admitted: HashMap<String, Admitted>,
-    held: BTreeMap<TransferKey, Held>,
-    /// Interned tenant and item ids of `held`.
-    names: Vec<Arc<str>>,
-    name_ids: HashMap<Arc<str>, u32>,
-    counters: BTreeMap<(String, Date, String), (u64, u64)>,
-}
-
-impl Inner {
-    fn intern(&mut self, name: String) -> u32 {
-        if let Some(id) = self.name_ids.get(name.as_str()) {
-            return *id;
-        }
-        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        let name: Arc<str> = name.into();
-        self.names.push(name.clone());
-        self.name_ids.insert(name, id);
-        id
-    }
-
-    fn name(&self, id: u32) -> String {
-        self.names
-            .get(id as usize)
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    }
-
-    /// Counts an admitted personal-information transfer's subjects under its processor,
-    /// counting year and route.
-    fn count(
-        &mut self,
-        sender: &str,
-        record: &Record,
-        details: &DecisionDetails,
-        registry: &Registry,
-    ) {
-        let (Some(class), Some(subjects), Ok(at)) =
-            (details.data_class, details.data_subjects, record.instant())
-        else {
-            return;
-        };
-        if !class.is_personal() {
-            return;
-        }
-        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
-        let route = details
-            .route
-            .map_or(UNKNOWN_ROUTE, loopgate_policy::Route::as_str)
-            .to_owned();
-        let counts = self
-            .counters
-            .entry((sender.to_owned(), start, route))
-            .or_default();
-        let counter = if class.is_sensitive() {
-            &mut counts.1
-        } else {
-            &mut counts.0
-        };
-        *counter = counter.saturating_add(subjects);
-    }
-
-    fn retention(&self, key: &TransferKey, open: &Open) -> Retention {
-        let [sender, recipient, item] = open.parties.map(|p| self.name(p));
-        Retention {
-            transfer_id: key.id(),
-            sender,
-            recipient,
-            item,
-            received: open.received_at(),
-            retention_days: u32::from(open.retention_days),
-            outcome_log_index: open.outcome_log_index,
-            scope: DataScope::from_bits(open.scope),
-        }
-    }
+fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + rest.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(rest);
+    k
 }
 
 /// The views; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Views {
-    inner: Mutex<Inner>,
+    tree: Tree,
 }
 
 impl Views {
-    /// Updates the views with the durable `record` at `index` (the parameters of `registry`
-    /// decide the counting year).
+    /// The views kept in `tree`.
+    pub(crate) fn new(tree: Tree) -> Self {
+        Self { tree }
+    }
+
+    /// Views in a temporary sled database (unit tests).
+    #[cfg(test)]
+    pub(crate) fn temporary() -> Self {
+        Self::new(keys::temporary_tree())
+    }
+
+    /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
+    /// [`Views::observe_into`] and one batch per record).
+    #[cfg(test)]
     pub(crate) fn observe(&self, index: u64, record: &Record, registry: &Registry) {
-        let Some(transfer) = record.transfer_id.clone() else {
-            return;
+        let mut batch = Batch::default();
+        self.observe_into(&mut batch, index, record, registry)
+            .unwrap();
+        self.tree.apply_batch(batch).unwrap();
+    }
+
+    /// Adds to `batch` what the durable `record` at `index` changes in the views (the
+    /// parameters of `registry` decide the counting year). Reads the views as the records
+    /// before it left them.
+    pub(crate) fn observe_into(
+        &self,
+        batch: &mut Batch,
+        index: u64,
+        record: &Record,
+        registry: &Registry,
+    ) -> Result<(), sled::Error> {
+        let Some(transfer) = record.transfer_id.as_deref() else {
+            return Ok(());
         };
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = transfer.as_bytes();
         match record.kind {
             Kind::Decision if record.decision == Some(Verdict::Allow) => {
                 let Some(details) = record::read::<DecisionDetails>(record) else {
-                    return;
+                    return Ok(());
                 };
                 let sender = record.sender.clone().unwrap_or_default();
-                inner.count(&sender, record, &details, registry);
+                self.count(batch, &sender, record, &details, registry)?;
                 let admitted = Admitted {
-                    sender,
-                    recipient: record.recipient.clone().unwrap_or_default(),
-                    item: record.item.clone().unwrap_or_default(),
-                    retention_days: details.retention_days(),
-                    scope: details.data_scope(),
+                    i: index,
+                    s: sender,
+                    r: record.recipient.clone().unwrap_or_default(),
+                    it: record.item.clone().unwrap_or_default(),
+                    d: details.retention_days(),
+                    c: details.data_scope().to_bits(),
                 };
-                inner.admitted.insert(transfer, admitted);
+                batch.insert(key(ADMITTED, id), keys::json(&admitted));
             }
             Kind::Outcome => {
-                let Some(admitted) = inner.admitted.remove(&transfer) else {
-                    return;
-                };
-                if record.outcome != Some(Outcome::Completed) {
-                    return;
-                }
-                let (Some(retention_days), Ok(received)) =
-                    (admitted.retention_days, record.instant())
+                let Some(admitted) = self
+                    .tree
+                    .get(key(ADMITTED, id))?
+                    .and_then(|v| serde_json::from_slice::<Admitted>(&v).ok())
                 else {
-                    return;
+                    return Ok(());
                 };
-                let key = TransferKey::new(&transfer);
-                if inner.held.contains_key(&key) {
-                    return;
+                batch.remove(key(ADMITTED, id));
+                if record.outcome != Some(Outcome::Completed) {
+                    return Ok(());
                 }
-                let parties = [admitted.sender, admitted.recipient, admitted.item]
-                    .map(|name| inner.intern(name));
-                let open = Open {
-                    parties,
-                    received: (received.unix_timestamp(), received.nanosecond()),
-                    retention_days: u16::try_from(retention_days).unwrap_or(u16::MAX),
-                    outcome_log_index: index,
-                    scope: admitted.scope.to_bits(),
+                let (Some(retention_days), Ok(received)) = (admitted.d, record.instant()) else {
+                    return Ok(());
                 };
-                inner.held.insert(key, Held::Open(open));
+                if self.tree.contains_key(key(RETAINED, id))? {
+                    return Ok(());
+                }
+                let due = secs_key(retention_due(received, retention_days));
+                let open = Open {
+                    s: admitted.s,
+                    r: admitted.r,
+                    it: admitted.it,
+                    t: (received.unix_timestamp(), received.nanosecond()),
+                    d: retention_days,
+                    o: index,
+                    c: admitted.c,
+                };
+                batch.insert(key(RETAINED, id), &due);
+                batch.insert(key(DUE, &[&due[..], id].concat()), keys::json(&open));
             }
             Kind::Lifecycle => {
                 let accepted = !matches!(record.reason, Some(Some(_)));
@@ -274,48 +226,111 @@ impl Views {
                     && record::read::<LifecycleDetails>(record)
                         .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
                 if destroyed {
-                    inner
-                        .held
-                        .insert(TransferKey::new(&transfer), Held::Destroyed);
+                    if let Some(due) = self.tree.get(key(RETAINED, id))? {
+                        if !due.is_empty() {
+                            batch.remove(key(DUE, &[&due[..], id].concat()));
+                        }
+                    }
+                    batch.insert(key(RETAINED, id), &[]);
                 }
             }
             Kind::Decision | Kind::PolicyChange | Kind::System | Kind::Shipment | Kind::Custody => {
             }
         }
+        Ok(())
+    }
+
+    /// Counts an admitted personal-information transfer's subjects under its processor,
+    /// counting year and route.
+    fn count(
+        &self,
+        batch: &mut Batch,
+        sender: &str,
+        record: &Record,
+        details: &DecisionDetails,
+        registry: &Registry,
+    ) -> Result<(), sled::Error> {
+        let (Some(class), Some(subjects), Ok(at)) =
+            (details.data_class, details.data_subjects, record.instant())
+        else {
+            return Ok(());
+        };
+        if !class.is_personal() {
+            return Ok(());
+        }
+        let start = volume_year_start(park_date(at), registry.parameters.volume_year_start);
+        let route = details
+            .route
+            .map_or(UNKNOWN_ROUTE, loopgate_policy::Route::as_str);
+        let mut k = key(COUNTER, &keys::sized(sender));
+        k.extend_from_slice(&keys::date(start));
+        k.extend_from_slice(route.as_bytes());
+        let (mut plain, mut sensitive) = self.tree.get(&k)?.map_or((0, 0), |v| keys::two_u64(&v));
+        let counter = if class.is_sensitive() {
+            &mut sensitive
+        } else {
+            &mut plain
+        };
+        *counter = counter.saturating_add(subjects);
+        batch.insert(k, &keys::pair_u64(plain, sensitive));
+        Ok(())
     }
 
     /// Completed transfers with no `destroyed` event whose retention period ended before `now`,
     /// in transfer id order.
-    pub(crate) fn overdue(&self, now: OffsetDateTime) -> Vec<Retention> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .held
-            .iter()
-            .filter_map(|(key, held)| match held {
-                Held::Open(open) => Some((key, open)),
-                Held::Destroyed => None,
-            })
-            .filter(|(_, open)| {
-                loopgate_policy::is_overdue(
-                    open.received_at(),
-                    u32::from(open.retention_days),
-                    false,
-                    now,
-                )
-            })
-            .map(|(key, open)| inner.retention(key, open))
-            .collect()
+    pub(crate) fn overdue(&self, now: OffsetDateTime) -> Result<Vec<Retention>, sled::Error> {
+        let end = key(
+            DUE,
+            &u64::try_from(now.unix_timestamp())
+                .unwrap_or(0)
+                .saturating_add(1)
+                .to_be_bytes(),
+        );
+        let mut found = Vec::new();
+        for entry in self.tree.range(DUE.to_vec()..end) {
+            let (k, v) = entry?;
+            let Some(id) = k.get(DUE.len() + 8..) else {
+                continue;
+            };
+            let Ok(open) = serde_json::from_slice::<Open>(&v) else {
+                continue;
+            };
+            let received = open.received_at();
+            if !loopgate_policy::is_overdue(received, open.d, false, now) {
+                continue;
+            }
+            found.push(Retention {
+                transfer_id: String::from_utf8_lossy(id).into_owned(),
+                sender: open.s,
+                recipient: open.r,
+                item: open.it,
+                received,
+                retention_days: open.d,
+                outcome_log_index: open.o,
+                scope: DataScope::from_bits(open.c),
+            });
+        }
+        found.sort_by(|a, b| a.transfer_id.cmp(&b.transfer_id));
+        Ok(found)
     }
 
     /// Completed transfers with no `destroyed` event (overdue or not).
     #[cfg(test)]
     pub(crate) fn open_retention(&self) -> usize {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .held
-            .values()
-            .filter(|held| matches!(held, Held::Open(_)))
-            .count()
+        self.tree.scan_prefix(DUE).count()
+    }
+
+    /// The log indexes of the allow decisions that have no outcome yet, in log order.
+    pub(crate) fn admitted(&self) -> Result<Vec<u64>, sled::Error> {
+        let mut indexes = Vec::new();
+        for entry in self.tree.scan_prefix(ADMITTED) {
+            let (_, v) = entry?;
+            if let Ok(admitted) = serde_json::from_slice::<Admitted>(&v) {
+                indexes.push(admitted.i);
+            }
+        }
+        indexes.sort_unstable();
+        Ok(indexes)
     }
 
     /// The counters of the counting year that contains `now` (by the parameters of
@@ -326,33 +341,46 @@ impl Views {
         now: OffsetDateTime,
         registry: &Registry,
         entity: Option<&str>,
-    ) -> Vec<Counter> {
+    ) -> Result<Vec<Counter>, sled::Error> {
         let start = volume_year_start(park_date(now), registry.parameters.volume_year_start);
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let mut by_entity: BTreeMap<(String, String), Counter> = BTreeMap::new();
-        let this_year = inner
-            .counters
-            .iter()
-            .filter(|((_, year, _), _)| *year == start);
-        for ((sender, year, route), (subjects, sensitive)) in this_year {
-            let of = registry.legal_entity_of(sender).unwrap_or(sender);
+        for entry in self.tree.scan_prefix(COUNTER) {
+            let (k, v) = entry?;
+            let Some((sender, rest)) = keys::split_sized(&k[COUNTER.len()..]) else {
+                continue;
+            };
+            let (Some(year), Some(route)) = (
+                rest.get(..4).and_then(keys::read_date),
+                rest.get(4..).map(String::from_utf8_lossy),
+            ) else {
+                continue;
+            };
+            if year != start {
+                continue;
+            }
+            let (subjects, sensitive) = keys::two_u64(&v);
+            let of = registry.legal_entity_of(&sender).unwrap_or(&sender);
             if entity.is_some_and(|e| e != of) {
                 continue;
             }
             let counter = by_entity
-                .entry((of.to_owned(), route.clone()))
+                .entry((of.to_owned(), route.to_string()))
                 .or_insert_with(|| Counter {
                     legal_entity: of.to_owned(),
                     tenants: Vec::new(),
-                    year_start: *year,
-                    route: route.clone(),
+                    year_start: year,
+                    route: route.to_string(),
                     subjects: 0,
                     sensitive_subjects: 0,
                 });
             counter.tenants.push(sender.clone());
-            counter.subjects = counter.subjects.saturating_add(*subjects);
-            counter.sensitive_subjects = counter.sensitive_subjects.saturating_add(*sensitive);
+            counter.subjects = counter.subjects.saturating_add(subjects);
+            counter.sensitive_subjects = counter.sensitive_subjects.saturating_add(sensitive);
         }
-        by_entity.into_values().collect()
+        let mut counters: Vec<Counter> = by_entity.into_values().collect();
+        for counter in &mut counters {
+            counter.tenants.sort();
+        }
+        Ok(counters)
     }
 }

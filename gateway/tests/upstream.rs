@@ -36,6 +36,7 @@ fn limits() -> Limits {
         upstream_timeout: Duration::from_secs(3),
         drain_timeout: Duration::from_secs(5),
         connections: loopgate::Connections::default(),
+        idempotency_retention: Duration::from_secs(86_400),
     }
 }
 

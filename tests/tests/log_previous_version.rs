@@ -191,14 +191,30 @@ fn transfers_of_the_previous_version_read_back_whole() {
     assert_eq!(pi["lifecycle"][0]["reported_at"], "2026-12-06T01:00:00Z");
     assert_eq!(pi["records"].as_array().unwrap().len(), 3);
 
-    // Replays of every kind of ending, by the keys found in the old decisions.
-    let replay = |key: &str| {
-        sz.post_transfer()
-            .non_personal()
-            .idempotency_key(key)
-            .body("ignored: a replay reads nothing")
-            .send()
+    // Replays of every kind of ending, by the keys found in the old decisions, each the same
+    // request as the first (tests/fixtures/log-5519436/make.sh); another request under a key
+    // is a conflict.
+    let request = |key: &str| sz.post_transfer().non_personal().idempotency_key(key);
+    let replay = |key: &str| match key {
+        "fixture-np" => request(key).body("qc run 1").send(),
+        "fixture-denied" => request(key)
+            .set("Loop-Purpose", "marketing")
+            .body("x")
+            .send(),
+        "fixture-failed" => request(key)
+            .set(
+                "Content-Digest",
+                "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+            )
+            .body("not empty")
+            .send(),
+        _ => request(key).chunked(["the first bytes"]).send(),
     };
+    request("fixture-np").body("qc run 22").send().assert_error(
+        422,
+        "request.idempotency_conflict",
+        false,
+    );
     let first = replay("fixture-np");
     assert_eq!(first.status, 201, "{}", first.text());
     assert_eq!(first.json()["transfer_id"], id("np"));
@@ -215,10 +231,10 @@ fn transfers_of_the_previous_version_read_back_whole() {
         failed
     );
     // The transfer cut off by kill -9 got its `interrupted` outcome from the old version's
-    // recovery; it is not closed a second time.
+    // recovery; it is not closed a second time, and its retry says delivery is unknown.
     assert!(
         replay("fixture-cut")
-            .assert_error(502, "upstream.unavailable", true)
+            .assert_error(409, "transfer.interrupted", true)
             .is_some()
     );
 

@@ -137,7 +137,8 @@ fn a_body_shorter_than_its_content_length_fails_with_length_mismatch() {
     assert_failed(&error, "request.length_mismatch");
 
     // HTTP/2: END_STREAM after 3 of 10 declared bytes. The stream is reset, so the answer comes
-    // from a retry with the same Idempotency-Key.
+    // from a retry with the same Idempotency-Key (the same request: the same declared length,
+    // whole this time; a replay reads none of it).
     let h2 = sz().http2();
     let _ = h2
         .post_transfer()
@@ -151,7 +152,7 @@ fn a_body_shorter_than_its_content_length_fails_with_length_mismatch() {
             .post_transfer()
             .non_personal()
             .idempotency_key("short-h2")
-            .body("abc")
+            .body("abcdefghij")
             .send();
         (r.status != 409).then_some(r)
     })
@@ -244,14 +245,15 @@ fn a_body_the_client_aborts_fails_and_a_retry_gets_that_result() {
             "the client aborted; no response expected: {r:?}"
         );
         // The outcome is written even though the client went away; the retry with the same
-        // key is answered from it instead of making a second transfer.
+        // key (the same request: no declared length) is answered from it instead of making a
+        // second transfer.
         let retry = eventually(Duration::from_secs(5), || {
             let r = sz()
                 .with_http(http)
                 .post_transfer()
                 .non_personal()
                 .idempotency_key(key)
-                .body("never sent twice")
+                .chunked(["never sent twice"])
                 .send();
             (r.status != 409).then_some(r)
         })

@@ -1,6 +1,10 @@
 //! `Idempotency-Key` (SPEC.md section 3): a retry with the same key and sender returns the first
 //! result, never a second transfer — while the gateway runs, after it restarts on the same
-//! folder (the keys are rebuilt from the log), and when the duplicates race.
+//! folder (the keys are kept in sled and rebuilt from the log), and when the duplicates race; a
+//! retry is the same request (recipient, item, purpose, filing, subjects, `Content-Length`,
+//! `Content-Digest`), and the key with another request is `request.idempotency_conflict`
+//! (tests/tests/transfer_idempotency_window.rs has the conflicts, the window and the
+//! interrupted first request).
 
 #![allow(clippy::unwrap_used)]
 
@@ -28,7 +32,7 @@ fn a_retry_returns_the_first_receipt_also_after_a_restart() {
         first.json()["transfer_id"].clone(),
         first.json()["log_index"].clone(),
     );
-    let retry = send(&gw, Http::Two, "qc run 48, sent again");
+    let retry = send(&gw, Http::Two, "qc run 48");
     assert_eq!(retry.status, 201, "{}", retry.text());
     assert_eq!(retry.json()["transfer_id"], id);
     assert_eq!(retry.json()["log_index"], index);
@@ -47,7 +51,7 @@ fn a_retry_returns_the_first_receipt_also_after_a_restart() {
     // After a restart the key is found in the log; the answer is the same transfer, with a
     // receipt against the latest checkpoint that still verifies.
     let gw = gw.restart();
-    let after = send(&gw, Http::One, "qc run 48, once more");
+    let after = send(&gw, Http::One, "qc run 48");
     assert_eq!(after.status, 201, "{}", after.text());
     let receipt = after.json();
     assert_eq!(receipt["transfer_id"], id);
@@ -85,6 +89,7 @@ fn a_denial_is_replayed_too() {
     let r = Client::tenant(&gw, "sz-genomics")
         .post_transfer()
         .non_personal()
+        .set("Loop-Purpose", "marketing")
         .idempotency_key("denied-once")
         .body("x")
         .send();
@@ -120,7 +125,7 @@ fn racing_duplicates_make_one_transfer() {
             .post_transfer()
             .non_personal()
             .idempotency_key("raced")
-            .body("other")
+            .chunked(["one two three"])
             .send();
         second.assert_error(409, "request.in_progress", false);
         gate.open();
@@ -138,7 +143,7 @@ fn racing_duplicates_make_one_transfer() {
         .post_transfer()
         .non_personal()
         .idempotency_key("raced")
-        .body("other")
+        .chunked(["one two three"])
         .send();
     assert_eq!(later.json()["transfer_id"], id.as_str());
 }

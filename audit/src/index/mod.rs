@@ -31,10 +31,11 @@ use crate::layout::{
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
 
-/// sled's page cache. Its default (1 GiB) let a gateway's memory grow with the index until the
+/// sled's page cache unless the log's config says otherwise ([`crate::LogConfig`]'s
+/// `cache_bytes`). sled's default (1 GiB) let a gateway's memory grow with the index until the
 /// cache was full (1 GiB after ten minutes of mixed load); queries and proofs read the recent
 /// part of the index, which this holds.
-const CACHE_BYTES: u64 = 64 << 20;
+pub(crate) const CACHE_BYTES: u64 = 64 << 20;
 
 /// How often sled writes out what it holds only in memory (see `open_with_retries`).
 const FLUSH_EVERY_MS: u64 = 500;
@@ -196,19 +197,25 @@ impl Terms {
 }
 
 impl Index {
-    /// Opens (or creates) the index in `path`.
+    /// Opens (or creates) the index in `path` with the default cache (tests).
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        Self::open_with_retries(path, 500, CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the index in `path`, with a page cache of `cache_bytes`.
     /// sled's background threads may hold the lock of a just-closed index for a moment, so a
     /// held lock is retried for up to ten seconds (a second live process keeps it longer).
-    pub(crate) fn open(path: &Path) -> Result<Self> {
-        Self::open_with_retries(path, 500)
+    pub(crate) fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self> {
+        Self::open_with_retries(path, 500, cache_bytes)
     }
 
     /// Opens the index without waiting for a held lock (for diagnostics).
     pub(crate) fn open_once(path: &Path) -> Result<Self> {
-        Self::open_with_retries(path, 0)
+        Self::open_with_retries(path, 0, CACHE_BYTES)
     }
 
-    fn open_with_retries(path: &Path, retries: u32) -> Result<Self> {
+    fn open_with_retries(path: &Path, retries: u32, cache_bytes: u64) -> Result<Self> {
         let mut attempts = 0;
         let db = loop {
             // sled flushes every FLUSH_EVERY_MS (and at shutdown). Not for durability (the
@@ -217,7 +224,7 @@ impl Index {
             // the process grew by about 1.3 KiB per record (1.1 GiB after 800k appends).
             match sled::Config::new()
                 .path(path)
-                .cache_capacity(CACHE_BYTES)
+                .cache_capacity(cache_bytes)
                 .flush_every_ms(Some(FLUSH_EVERY_MS))
                 .mode(sled::Mode::HighThroughput)
                 .open()
@@ -232,6 +239,17 @@ impl Index {
         let tree = db.open_tree("log")?;
         let terms = db.open_tree("terms")?;
         Ok(Self { db, tree, terms })
+    }
+
+    /// A tree of the log's user in the same sled database (see [`crate::Log::view_tree`]).
+    pub(crate) fn user_tree(&self, name: &str) -> Result<sled::Tree> {
+        if matches!(name, "log" | "terms") || name.starts_with("__sled") {
+            return Err(Error::invalid(
+                "view tree",
+                format!("{name:?} is the log's own"),
+            ));
+        }
+        Ok(self.db.open_tree(name)?)
     }
 
     /// Records `0..size` are in the `log` tree.

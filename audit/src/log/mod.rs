@@ -56,11 +56,13 @@ pub struct LogConfig {
     pub max_queued: usize,
     /// After a write error, appends fail fast for this long; then the next one probes the disk.
     pub retry_after: Duration,
+    /// The size of sled's page cache for the index (and the trees of [`Log::view_tree`]).
+    pub cache_bytes: u64,
 }
 
 impl LogConfig {
     /// The defaults: 256 MiB segments, 64 KiB records, batches of up to 8192 records, 65536
-    /// queued appends, 250 ms retry backoff.
+    /// queued appends, 250 ms retry backoff, a 64 MiB index cache.
     pub fn new(
         dir: impl Into<PathBuf>,
         origin: impl Into<String>,
@@ -75,6 +77,7 @@ impl LogConfig {
             max_batch: 8192,
             max_queued: 1 << 16,
             retry_after: Duration::from_millis(250),
+            cache_bytes: crate::index::CACHE_BYTES,
         }
     }
 }
@@ -131,7 +134,7 @@ impl Log {
             ));
         }
         crate::store::fsio::create_dir(&config.dir)?;
-        let index = Index::open(&config.dir.join(INDEX))?;
+        let index = Index::open_with_cache(&config.dir.join(INDEX), config.cache_bytes)?;
         let rec = recover::recover(&config, &index)?;
         let shared = Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -264,6 +267,14 @@ impl Log {
     /// Records in the log (the latest checkpoint's size).
     pub fn size(&self) -> u64 {
         self.latest_checkpoint().size()
+    }
+
+    /// A sled tree of the caller's own, `name`d, in the index's database (under `index/`):
+    /// for views of the log that its user keeps on disk beside the index, sharing its cache
+    /// and its flushes. Like the index, it goes when `index/` is deleted, so keep in it only
+    /// what can be rebuilt from the records. The log's own trees are refused.
+    pub fn view_tree(&self, name: &str) -> Result<sled::Tree> {
+        self.inner.index.user_tree(name)
     }
 
     /// Whether the log is writable: false from a failed write until a write works again

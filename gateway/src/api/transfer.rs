@@ -1,5 +1,6 @@
 //! `POST /v1/transfers`, the HTTP side: the `Idempotency-Key` (a retry gets the first
-//! request's answer, never a second transfer), the pipeline run in a task of its own (a client
+//! request's answer, rebuilt from its records, never a second transfer; another request under
+//! the same key is refused), the pipeline run in a task of its own (a client
 //! that goes away cannot leave an admitted transfer without its outcome record), and the answer:
 //! `201` with the receipt, or the error with its log index. The pipeline itself is
 //! `transfer::pipeline`.
@@ -17,7 +18,7 @@ use crate::api::RequestBody;
 use crate::reply::{ApiError, Reply};
 use crate::state::AppState;
 use crate::transfer::headers::{self, HeaderProblem, TransferHeaders};
-use crate::transfer::idempotency::Remembered;
+use crate::transfer::idempotency::{self, Claim};
 use crate::transfer::pipeline::{self, Concluded};
 
 /// Serves one transfer request from tenant `sender`.
@@ -27,24 +28,40 @@ pub(super) async fn post(
     request: Request<RequestBody>,
 ) -> (Reply, Logged) {
     let parsed = headers::parse(request.headers());
-    let key = parsed.as_ref().ok().and_then(|h| h.idempotency_key.clone());
-    let Some(key) = key else {
+    let Some((key, asked)) = parsed.as_ref().ok().and_then(|h| {
+        h.idempotency_key
+            .clone()
+            .map(|key| (key, idempotency::fingerprint(h)))
+    }) else {
         return spawned(state, sender, parsed, request).await;
     };
-    match state.idempotency.remember(sender, &key) {
-        (Remembered::Logged(transfer_id), _) => {
-            (view::replay(state, &transfer_id).await, Logged::default())
-        }
-        (Remembered::Live(cell), true) => {
-            // The first request's reply is kept by a task of its own: a client that goes away
-            // mid-transfer drops this future, and the key must still get the reply, or a
-            // retry would start a second transfer.
+    let retention = state.config().limits.idempotency_retention;
+    let claim = state
+        .idempotency
+        .claim(sender, &key, asked, state.clock.now(), retention);
+    match claim {
+        Err(e) => (
+            ApiError::audit_unavailable("the idempotency keys cannot be read", e).reply(),
+            Logged::default(),
+        ),
+        Ok(Claim::First(running)) => {
+            // The first request runs in a task of its own: a client that goes away mid-transfer
+            // drops this future, and the key must still be found once the transfer ended, or a
+            // retry would start a second transfer. The key stays marked running until the
+            // views hold the transfer's decision (where a retry then finds it).
             let state = state.clone();
             let sender = sender.to_owned();
             let task = tokio::spawn(async move {
-                let (reply, logged) = spawned(&state, &sender, parsed, request).await;
-                let _ = cell.set(reply.clone());
-                (reply, logged)
+                let answered = spawned(&state, &sender, parsed, request).await;
+                let views = state.clone();
+                let current = tokio::task::spawn_blocking(move || views.views_current()).await;
+                if !matches!(current, Ok(Ok(()))) {
+                    tracing::warn!(
+                        "the views could not take this transfer's records yet; a retry with its key may run again"
+                    );
+                }
+                drop(running);
+                answered
             });
             task.await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "idempotent transfer task failed");
@@ -54,14 +71,26 @@ pub(super) async fn post(
                 )
             })
         }
-        (Remembered::Live(cell), false) => match cell.get() {
-            Some(reply) => (reply.clone(), Logged::default()),
-            None => (
-                ApiError::new(ReasonCode::RequestInProgress).reply(),
-                Logged::default(),
-            ),
-        },
+        Ok(Claim::Running { same: true }) => (
+            ApiError::new(ReasonCode::RequestInProgress).reply(),
+            Logged::default(),
+        ),
+        Ok(Claim::Running { same: false } | Claim::Logged { same: false, .. }) => {
+            (conflict().reply(), Logged::default())
+        }
+        Ok(Claim::Logged {
+            transfer_id,
+            same: true,
+        }) => (view::replay(state, &transfer_id).await, Logged::default()),
     }
+}
+
+/// 422 `request.idempotency_conflict`: the key was first used for another request. Nothing
+/// is logged, and nothing of the first request is shown.
+fn conflict() -> ApiError {
+    ApiError::new(ReasonCode::RequestIdempotencyConflict).message(
+        "Idempotency-Key was first used for another request (another recipient, item, purpose, filing, subjects, Content-Length or Content-Digest); use a new key for a new transfer",
+    )
 }
 
 /// Runs the pipeline in its own task and waits for its answer.

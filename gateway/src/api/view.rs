@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
-use loopgate_audit::{Checkpoint, Hash};
+use loopgate_audit::{Checkpoint, Hash, Outcome};
 use loopgate_policy::{ReasonCode, is_overdue, retention_due};
 use serde::Serialize;
 use serde_json::Value;
@@ -211,8 +211,21 @@ fn replayed(state: &AppState, transfer_id: &str) -> Reply {
         };
     }
     if let Some(outcome) = history.outcome() {
+        if outcome.record.outcome == Some(Outcome::Interrupted) {
+            let decision = history.decision().map_or(outcome.index, |d| d.index);
+            return ApiError::new(ReasonCode::TransferInterrupted)
+                .message(format!(
+                    "transfer {transfer_id} was admitted (decision at log index {decision}) but the gateway stopped while it streamed: delivery is unknown (the recipient may or may not have the whole body), and it is not sent again; check with the recipient, or send it as a new transfer with a new Idempotency-Key"
+                ))
+                .logged(outcome.index)
+                .reply();
+        }
+        // The first answer's words (`api/transfer.rs`).
         let code = outcome.reason().unwrap_or(ReasonCode::UpstreamUnavailable);
-        return ApiError::new(code).logged(outcome.index).reply();
+        return ApiError::new(code)
+            .message(format!("transfer {transfer_id} failed: {}", code.meaning()))
+            .logged(outcome.index)
+            .reply();
     }
     match history.denial() {
         Some(denial) => {

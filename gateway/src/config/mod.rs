@@ -103,6 +103,8 @@ pub struct Limits {
     pub drain_timeout: Duration,
     /// Connections: caps, the handshake and idle timeouts, keep-alive pings, the stop bound.
     pub connections: Connections,
+    /// How long an idempotency key is remembered (`idempotency_retention_hours`).
+    pub idempotency_retention: Duration,
 }
 
 /// The API and ops listeners' connections (see `server::conns`).
@@ -156,6 +158,8 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// Log signing key file.
     pub log_key: PathBuf,
+    /// sled's page cache, bytes (`[log] cache_mb`).
+    pub log_cache_bytes: u64,
     /// Checkpoint origin line.
     pub origin: String,
     /// Policy bundle file.
@@ -301,6 +305,7 @@ fn validate(
     let lingering = lingering(&raw.limits, problems);
     let log_format = log_format(raw.logging.format.as_deref(), problems);
     let clock_offset_days = clock_offset_days(raw.clock.offset_days, problems);
+    let log_cache_bytes = log_cache_bytes(raw.log.cache_mb, problems);
     Some(Config {
         path: path.to_owned(),
         listen: listen?,
@@ -316,6 +321,7 @@ fn validate(
         },
         log_dir: resolve(&raw.log.dir),
         log_key: resolve(&raw.log.key),
+        log_cache_bytes: log_cache_bytes?,
         origin,
         policy_bundle: resolve(&raw.policy.bundle),
         upstreams,
@@ -355,6 +361,19 @@ fn lingering(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Lingeri
         time: time?,
         timeout: timeout?,
     })
+}
+
+/// `[log] cache_mb`: sled's page cache, 8 MiB to 64 GiB. Below 8 MiB sled reads its own pages
+/// back from disk for every append.
+fn log_cache_bytes(mb: u64, problems: &mut Vec<String>) -> Option<u64> {
+    if (8..=65_536).contains(&mb) {
+        Some(mb << 20)
+    } else {
+        problems.push(format!(
+            "[log] cache_mb is {mb}; use a number of MiB from 8 to 65536"
+        ));
+        None
+    }
 }
 
 /// `[server] worker_threads`: 0 (or absent) for one per CPU, else 1 to 1024.
@@ -582,6 +601,15 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         ));
     }
     let connections = connections(raw, problems);
+    let hours = raw.idempotency_retention_hours;
+    let idempotency_retention = if (1..=8_784).contains(&hours) {
+        Some(Duration::from_secs(hours * 3600))
+    } else {
+        problems.push(format!(
+            "[limits] idempotency_retention_hours is {hours}; use a number of hours from 1 to 8784 (a year)"
+        ));
+        None
+    };
     Some(Limits {
         connections: connections?,
         max_header_bytes: max_header_bytes?,
@@ -590,5 +618,6 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         upstream_connect_timeout: upstream_connect_timeout?,
         upstream_timeout: upstream_timeout?,
         drain_timeout: drain_timeout?,
+        idempotency_retention: idempotency_retention?,
     })
 }

@@ -77,6 +77,13 @@ pub(crate) struct RawLog {
     pub(crate) key: String,
     /// The log's origin line in every checkpoint (e.g. `loop.example/loopgate`).
     pub(crate) origin: String,
+    /// MiB of sled's page cache (the index and the gateway's views share it).
+    #[serde(default = "default_cache_mb")]
+    pub(crate) cache_mb: u64,
+}
+
+fn default_cache_mb() -> u64 {
+    64
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +157,8 @@ pub(crate) struct RawLimits {
     pub(crate) lingering_time_secs: u64,
     /// Longest wait for the next bytes while reading and discarding, seconds.
     pub(crate) lingering_timeout_secs: u64,
+    /// Hours an `Idempotency-Key` (and a declaration's `idempotency_key`) is remembered.
+    pub(crate) idempotency_retention_hours: u64,
 }
 
 impl Default for RawLimits {
@@ -171,6 +180,7 @@ impl Default for RawLimits {
             lingering_bytes: 64 * 1024 * 1024,
             lingering_time_secs: 30,
             lingering_timeout_secs: 5,
+            idempotency_retention_hours: 24,
         }
     }
 }

@@ -198,6 +198,10 @@ fn keep_fixed(running: &Config, new: &mut Config) {
     restart("[log] key", new.log_key != running.log_key);
     restart("[log] origin", new.origin != running.origin);
     restart(
+        "[log] cache_mb",
+        new.log_cache_bytes != running.log_cache_bytes,
+    );
+    restart(
         "[demo_upstream]",
         new.demo_upstream != running.demo_upstream,
     );
@@ -207,6 +211,7 @@ fn keep_fixed(running: &Config, new: &mut Config) {
     new.worker_threads = running.worker_threads;
     new.log_dir.clone_from(&running.log_dir);
     new.log_key.clone_from(&running.log_key);
+    new.log_cache_bytes = running.log_cache_bytes;
     new.origin.clone_from(&running.origin);
     new.demo_upstream.clone_from(&running.demo_upstream);
     new.log_format = running.log_format;

@@ -56,7 +56,7 @@ pub(super) async fn start(config: Config, clock: Clock) -> Result<Started, Serve
     )?)));
     let api = bind(config.listen).await?;
     let ops = bind(config.ops_listen).await?;
-    let state = Arc::new(AppState::new(config, stamper, log, policy, upstreams));
+    let state = AppState::new(config, stamper, log, policy, upstreams)?;
     reload::certificate_metrics(&state);
     let rebuilt = rebuild(&state).await?;
     recover(&state, &rebuilt).await?;
@@ -83,7 +83,8 @@ pub(super) async fn start(config: Config, clock: Clock) -> Result<Started, Serve
 /// Opens the log (recovery runs inside: a torn tail is cut, the index caught up).
 async fn open_log(config: &Config) -> Result<Log, ServeError> {
     let key = SigningKey::load(&config.log_key)?;
-    let log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
+    let mut log_config = LogConfig::new(config.log_dir.clone(), config.origin.clone(), key);
+    log_config.cache_bytes = config.log_cache_bytes;
     let log = tokio::task::spawn_blocking(move || Log::open(log_config))
         .await
         .map_err(|e| loopgate_audit::Error::Unavailable(e.to_string()))??;

@@ -30,7 +30,21 @@ pub(crate) async fn declare(
         return decide(state, sender, &declared).await;
     };
     let _declaring = state.shipments.declaring.lock().await;
-    match state.shipments.key(sender, &key) {
+    // The views hold every declaration acknowledged before this one (the first with this key
+    // among them).
+    let (lookup, who) = (key.clone(), sender.to_owned());
+    let found = state::blocking(state, move |state| {
+        state
+            .views_current()
+            .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?;
+        let retention = state.config().limits.idempotency_retention;
+        state
+            .shipments
+            .key(&who, &lookup, state.clock.now(), retention)
+            .map_err(|e| ApiError::audit_unavailable("the idempotency keys cannot be read", e))
+    })
+    .await?;
+    match found {
         Some(shipment_id) => replay(state, shipment_id, declared).await,
         None => decide(state, sender, &declared).await,
     }

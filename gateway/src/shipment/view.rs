@@ -1,22 +1,36 @@
-//! What the gateway keeps in memory about shipments, rebuilt from the log at start and updated
-//! after every durable append (as `views.rs` is for transfers): the regulators' list (every
-//! shipment still open, and every one whose chain raised a discrepancy) and the declarations'
-//! `idempotency_key`s. A shipment that closes without a discrepancy leaves the list, so what is
-//! held grows with the shipments under way, not with the log's history. Nothing here decides:
+//! What the gateway keeps about shipments, updated by `state::follow` from every durable record
+//! in log order (as `views.rs` is for transfers): the regulators' list (every shipment still
+//! open, and every one whose chain raised a discrepancy) and the declarations'
+//! `idempotency_key`s. A shipment that closes without a discrepancy leaves the list, so the
+//! list grows with the shipments under way, not with the log's history; it is held in memory
+//! and, so that a restart needs no scan of the log, in the views tree in sled as the log
+//! indexes of each listed shipment's accepted records (`s/<shipment id>`), read back at start.
+//! The keys are only in sled, for `[limits] idempotency_retention_hours` (like transfers'
+//! `Idempotency-Key`s): `k/<sender><key>` holds the declaration's time (8 bytes) and the
+//! shipment id, `q/<time><sender><key>` the same by time for the purge. Nothing here decides:
 //! a new custody event is checked against its chain as read from the log.
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use loopgate_audit::{Kind, Record};
 use loopgate_policy::Custody;
+use sled::{Batch, Tree};
+use time::OffsetDateTime;
 
 use super::chain::start;
 use super::records::{CustodyDetails, ShipmentDetails};
 use crate::record;
+use crate::state::keys;
+use crate::transfer::idempotency::{cutoff, expired};
+
+const LISTED: &[u8] = b"s/";
+const KEYS: &[u8] = b"k/";
+const BY_TIME: &[u8] = b"q/";
 
 /// One shipment on the regulators' list.
 #[derive(Debug, Clone)]
@@ -36,40 +50,93 @@ pub(crate) struct Tracked {
     pub(crate) last_index: u64,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    tracked: BTreeMap<String, Tracked>,
-    keys: HashMap<(String, String), String>,
-}
-
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shipments {
-    inner: Mutex<Inner>,
+    tree: Tree,
+    tracked: Mutex<BTreeMap<String, Tracked>>,
     /// Serialises declarations that carry an `idempotency_key`, so a retry racing its first
     /// request finds the first one's key (declarations are rare; transfers never take it).
     pub(crate) declaring: tokio::sync::Mutex<()>,
 }
 
 impl Shipments {
-    /// Updates the list and the keys with the durable `record` at `index`.
+    /// The list and keys kept in `tree` (the list is empty until [`Shipments::load`]).
+    pub(crate) fn new(tree: Tree) -> Self {
+        Self {
+            tree,
+            tracked: Mutex::default(),
+            declaring: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// An empty list in a temporary sled database (unit tests).
+    #[cfg(test)]
+    pub(crate) fn temporary() -> Self {
+        Self::new(keys::temporary_tree())
+    }
+
+    /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
+    /// [`Shipments::observe_into`]).
+    #[cfg(test)]
     pub(crate) fn observe(&self, index: u64, record: &Record) {
+        let mut batch = Batch::default();
+        self.observe_into(Some(&mut batch), index, record).unwrap();
+        self.tree.apply_batch(batch).unwrap();
+    }
+
+    /// Puts back on the list, in memory, the shipments the views tree lists, reading their
+    /// records with `read` (at start; as many reads as the listed shipments have records).
+    pub(crate) fn load<E: From<sled::Error>>(
+        &self,
+        read: impl Fn(u64) -> Result<Record, E>,
+    ) -> Result<usize, E> {
+        let mut listed = 0;
+        for entry in self.tree.scan_prefix(LISTED) {
+            let (_, indexes) = entry.map_err(E::from)?;
+            for at in indexes.chunks_exact(8) {
+                let index = keys::u64_at(at, 0);
+                self.observe_into(None, index, &read(index)?)
+                    .map_err(E::from)?;
+            }
+            listed += 1;
+        }
+        Ok(listed)
+    }
+
+    /// Updates the list with the durable `record` at `index`, and adds to `batch` (when
+    /// given; not while loading) what changes in the views tree.
+    pub(crate) fn observe_into(
+        &self,
+        mut batch: Option<&mut Batch>,
+        index: u64,
+        record: &Record,
+    ) -> Result<(), sled::Error> {
         let Some(id) = record.shipment_id.as_deref() else {
-            return;
+            return Ok(());
         };
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let listed = [LISTED, id.as_bytes()].concat();
+        let mut tracked_list = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
         match record.kind {
             Kind::Shipment => {
                 let Some(details) = record::read::<ShipmentDetails>(record) else {
-                    return;
+                    return Ok(());
                 };
-                if let (Some(sender), Some(key)) = (&record.sender, &details.idempotency_key) {
-                    inner
-                        .keys
-                        .insert((sender.clone(), key.to_string()), id.to_owned());
+                if let (Some(batch), Some(sender), Some(key), Ok(at)) = (
+                    batch.as_deref_mut(),
+                    &record.sender,
+                    &details.idempotency_key,
+                    record.instant(),
+                ) {
+                    let made = u64::try_from(at.unix_timestamp())
+                        .unwrap_or(0)
+                        .to_be_bytes();
+                    let pair = keys::pair(sender, key);
+                    batch.insert([KEYS, &pair].concat(), [&made[..], id.as_bytes()].concat());
+                    batch.insert([BY_TIME, &made[..], &pair].concat(), &[]);
                 }
                 let Some(custody) = start(record) else {
-                    return;
+                    return Ok(());
                 };
                 let tracked = Tracked {
                     shipment_id: id.to_owned(),
@@ -83,40 +150,78 @@ impl Shipments {
                     declared_index: index,
                     last_index: index,
                 };
-                inner.tracked.insert(id.to_owned(), tracked);
+                tracked_list.insert(id.to_owned(), tracked);
+                if let Some(batch) = batch {
+                    batch.insert(listed, &index.to_be_bytes());
+                }
             }
             Kind::Custody => {
                 if matches!(record.reason, Some(Some(_))) {
-                    return;
+                    return Ok(());
                 }
                 let Some(details) = record::read::<CustodyDetails>(record) else {
-                    return;
+                    return Ok(());
                 };
-                let Some(tracked) = inner.tracked.get_mut(id) else {
-                    return;
+                let Some(tracked) = tracked_list.get_mut(id) else {
+                    return Ok(());
                 };
                 details.apply_to(&mut tracked.custody);
                 tracked.last_index = index;
-                if tracked.custody.is_closed() && tracked.custody.flags().is_empty() {
-                    inner.tracked.remove(id);
+                let done = tracked.custody.is_closed() && tracked.custody.flags().is_empty();
+                if done {
+                    tracked_list.remove(id);
+                }
+                if let Some(batch) = batch {
+                    if done {
+                        batch.remove(listed);
+                    } else {
+                        let mut indexes = self
+                            .tree
+                            .get(&listed)?
+                            .map(|v| v.to_vec())
+                            .unwrap_or_default();
+                        indexes.extend_from_slice(&index.to_be_bytes());
+                        batch.insert(listed, indexes);
+                    }
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 
-    /// The shipment `sender` declared with `key`, if any.
-    pub(crate) fn key(&self, sender: &str, key: &str) -> Option<String> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .keys
-            .get(&(sender.to_owned(), key.to_owned()))
-            .cloned()
+    /// The shipment `sender` declared with `key`, unless the key is older than `retention` at
+    /// `now`.
+    pub(crate) fn key(
+        &self,
+        sender: &str,
+        key: &str,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<Option<String>, sled::Error> {
+        let Some(value) = self.tree.get([KEYS, &keys::pair(sender, key)].concat())? else {
+            return Ok(None);
+        };
+        if expired(keys::u64_at(&value, 0), now, retention) {
+            return Ok(None);
+        }
+        Ok(value
+            .get(8..)
+            .map(|id| String::from_utf8_lossy(id).into_owned()))
+    }
+
+    /// Forgets the keys older than `retention` at `now`; returns how many.
+    pub(crate) fn purge(
+        &self,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<usize, sled::Error> {
+        keys::purge_before(&self.tree, BY_TIME, KEYS, cutoff(now, retention))
     }
 
     /// Every shipment on the list, in shipment id order (ids sort by declaration time).
     pub(crate) fn list(&self) -> Vec<Tracked> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.tracked.values().cloned().collect()
+        let tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        tracked.values().cloned().collect()
     }
 }

@@ -1,14 +1,17 @@
 //! What every request shares: the config, the clock, the log and the one way records are
 //! appended to it, the policy snapshot in force, the upstream clients, metrics and liveness,
-//! and the state rebuilt from the log at start (`rebuild`): the rule-19 counters, the
-//! idempotency keys and the regulator's views. The config, the policy snapshot and the upstream
-//! clients are swapped whole by a SIGHUP reload; a request keeps the ones it started with.
+//! and the views of the log kept in sled and brought up to date at start (`rebuild`) and after
+//! every append (`follow`): the rule-19 counters, the idempotency keys, the regulator's views
+//! and the shipments' list. The config, the policy snapshot and the upstream clients are
+//! swapped whole by a SIGHUP reload; a request keeps the ones it started with.
 
+mod follow;
+pub(crate) mod keys;
 mod rebuild;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Instant;
 
 use loopgate_audit::{Appended, Log, Record};
@@ -72,8 +75,13 @@ pub(crate) struct AppState {
     pub(crate) volumes: Volumes,
     /// `Idempotency-Key`s.
     pub(crate) idempotency: Idempotency,
-    /// The regulator's views (retention, counters per route).
+    /// The regulator's views (retention, counters per route, admitted transfers).
     pub(crate) views: Views,
+    /// The sled tree of every view, and what keeps it following the log.
+    views_tree: sled::Tree,
+    follow: follow::Follow,
+    /// This state, for the follower task (which must not keep it alive).
+    me: Weak<AppState>,
     /// Per-transfer locks of lifecycle events (and per-shipment locks of custody events, keyed
     /// `shipment/<id>`).
     pub(crate) transfer_locks: Locks,
@@ -82,15 +90,17 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// Builds the state; [`AppState::rebuild`] then fills what is rebuilt from the log.
+    /// Builds the state, opening the views' tree in the log's sled database;
+    /// [`AppState::rebuild`] then brings the views up to date with the log.
     pub(crate) fn new(
         config: Config,
         stamper: Stamper,
         log: Log,
         policy: PolicySnapshot,
         upstreams: TransferUpstreams,
-    ) -> Self {
-        Self {
+    ) -> Result<Arc<Self>, loopgate_audit::Error> {
+        let tree = log.view_tree(follow::TREE)?;
+        Ok(Arc::new_cyclic(|me| Self {
             config: RwLock::new(Arc::new(config)),
             clock: *stamper.clock(),
             stamper,
@@ -101,11 +111,14 @@ impl AppState {
             metrics: Metrics::new(),
             liveness: Liveness::default(),
             volumes: Volumes::default(),
-            idempotency: Idempotency::default(),
-            views: Views::default(),
+            idempotency: Idempotency::new(tree.clone()),
+            views: Views::new(tree.clone()),
             transfer_locks: Locks::default(),
-            shipments: Shipments::default(),
-        }
+            shipments: Shipments::new(tree.clone()),
+            follow: follow::Follow::new(tree.clone()),
+            views_tree: tree,
+            me: me.clone(),
+        }))
     }
 
     /// The config in force.
@@ -170,9 +183,7 @@ impl AppState {
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
-            let registry = &self.policy().registry;
-            self.views.observe(appended.index, &record, registry);
-            self.shipments.observe(appended.index, &record);
+            self.followed(appended.index, record, appended.leaf_hash);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {

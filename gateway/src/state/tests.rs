@@ -4,13 +4,13 @@ use std::path::Path;
 use loopgate_audit::{LogConfig, Outcome, SigningKey, Verdict};
 use loopgate_policy::parse_bundle;
 use serde_json::json;
-use time::macros::{date, datetime};
+use time::macros::date;
 
 use super::*;
 use crate::devmode;
-use crate::transfer::idempotency::Remembered;
+use crate::transfer::idempotency::Claim;
 
-fn state(dir: &Path) -> AppState {
+fn state(dir: &Path) -> Arc<AppState> {
     let config_text = include_str!("../devmode/gateway.toml");
     let config = Config::parse(&dir.join("gateway.toml"), config_text).unwrap();
     let key = SigningKey::generate("test.example/log").unwrap();
@@ -31,12 +31,19 @@ fn state(dir: &Path) -> AppState {
         },
         upstreams,
     )
+    .unwrap()
+}
+
+/// An hour ago, to the second: the records' time (within the keys' retention).
+fn hour_ago() -> OffsetDateTime {
+    let now = Clock::system().now() - time::Duration::hours(1);
+    now.replace_nanosecond(0).unwrap()
 }
 
 /// A decision as the pipeline writes it, with an idempotency key and personal data.
 fn decision(id: &str, verdict: Verdict, key: &str, subjects: u64) -> Record {
     let mut r = Record::decision(
-        datetime!(2026-11-25 02:00 UTC),
+        hour_ago(),
         id,
         Some("sz-genomics"),
         Some("hk-biolab"),
@@ -57,23 +64,9 @@ async fn append(state: &AppState, record: Record) {
     state.append_record(|_| Ok(record)).await.unwrap();
 }
 
-#[tokio::test]
-async fn start_up_rebuilds_keys_counters_and_the_unfinished_transfers() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let state = state(dir.path());
-        append(&state, decision("aa", Verdict::Allow, "k-done", 400)).await;
-        let mut done =
-            Record::outcome(datetime!(2026-11-25 02:01 UTC), "aa", Outcome::Completed).unwrap();
-        done.reason = Some(None);
-        append(&state, done).await;
-        append(&state, decision("bb", Verdict::Allow, "k-cut", 500)).await;
-        append(&state, decision("cc", Verdict::Deny, "k-denied", 9_000)).await;
-        state.log.shutdown().await.unwrap();
-    }
-    let state = state(dir.path());
-    let rebuilt = state.rebuild().unwrap();
-    assert_eq!(rebuilt.records, 4);
+/// What a start must find, whether the views were kept or rebuilt: the unfinished transfer,
+/// every logged key, and the counters.
+fn check_found(state: &AppState, rebuilt: &Rebuilt) {
     // Admitted without an outcome: only "bb".
     let unfinished: Vec<_> = rebuilt
         .unfinished
@@ -82,27 +75,60 @@ async fn start_up_rebuilds_keys_counters_and_the_unfinished_transfers() {
         .collect();
     assert_eq!(unfinished, ["bb"]);
     // Every logged key answers for its transfer, the denied one's too.
+    let retention = state.config().limits.idempotency_retention;
     for (key, id) in [("k-done", "aa"), ("k-cut", "bb"), ("k-denied", "cc")] {
-        match state.idempotency.remember("sz-genomics", key) {
-            (Remembered::Logged(found), false) => assert_eq!(found, id),
-            _ => panic!("{key} is not remembered as {id}"),
+        match state
+            .idempotency
+            .claim("sz-genomics", key, [0; 32], state.clock.now(), retention)
+            .unwrap()
+        {
+            Claim::Logged { transfer_id, .. } => assert_eq!(transfer_id, id),
+            other => panic!("{key} is not remembered as {id}: {other:?}"),
         }
     }
     // 900 admitted subjects count; the denied 9,000 do not. The sample bundle's national
     // threshold is far away, so count against the views instead: the regulator's counter.
-    let counters = state.views.counters(
-        datetime!(2026-11-25 03:00 UTC),
-        &state.policy().registry,
-        None,
-    );
+    let counters = state
+        .views
+        .counters(state.clock.now(), &state.policy().registry, None)
+        .unwrap();
     assert_eq!(counters.len(), 1);
     assert_eq!(counters[0].subjects, 900);
     // The decisions' counters hold the same 900.
-    let counted = state.volumes.year_to_date(
-        "sz-genomics",
-        datetime!(2026-11-25 03:00 UTC),
-        &state.policy().registry,
-    );
+    let counted = state
+        .volumes
+        .year_to_date("sz-genomics", hour_ago(), &state.policy().registry);
     assert_eq!(counted.subjects, 900);
     assert_eq!(counted.sensitive_subjects, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_replays_only_what_the_views_miss_and_rebuilds_lost_views() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let state = state(dir.path());
+        let first = tokio::task::block_in_place(|| state.rebuild()).unwrap();
+        assert_eq!((first.records, first.unfinished.len()), (0, 0));
+        append(&state, decision("aa", Verdict::Allow, "k-done", 400)).await;
+        let mut done = Record::outcome(hour_ago(), "aa", Outcome::Completed).unwrap();
+        done.reason = Some(None);
+        append(&state, done).await;
+        append(&state, decision("bb", Verdict::Allow, "k-cut", 500)).await;
+        append(&state, decision("cc", Verdict::Deny, "k-denied", 9_000)).await;
+        state.log.shutdown().await.unwrap();
+    }
+    {
+        // The appends were applied as they were acknowledged: nothing to replay.
+        let state = state(dir.path());
+        let rebuilt = tokio::task::block_in_place(|| state.rebuild()).unwrap();
+        assert_eq!(rebuilt.records, 0);
+        check_found(&state, &rebuilt);
+        // Lose the views (as when their version changes): the next start reads the whole log.
+        state.views_tree.remove(b"m/version").unwrap();
+        state.log.shutdown().await.unwrap();
+    }
+    let state = state(dir.path());
+    let rebuilt = tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    assert_eq!(rebuilt.records, 4);
+    check_found(&state, &rebuilt);
 }

@@ -2,9 +2,11 @@
 //! personal-information transfers per sending tenant and counting year (UTC+8, from the
 //! registry's `volume_year_start`). A decision is held to the sum over every tenant of the
 //! sender's **legal entity** in the registry it is evaluated under, so a change of a tenant's
-//! `legal_entity` applies to the next decision with nothing to rebuild. They are rebuilt from
-//! the log at start (`state::rebuild`) and kept in memory; the regulator's per-route view of the
-//! same counts is `crate::views`.
+//! `legal_entity` applies to the next decision with nothing to rebuild. They are kept in memory
+//! (one entry per tenant and counting year) and, so that a start needs no scan of the log, in
+//! the views tree in sled (`v/<year><tenant>`, written by `state::follow` from the decision
+//! records), from which a start loads them; the regulator's per-route view of the same counts
+//! is `crate::views`.
 //!
 //! Reading a processor's counters, evaluating and counting the admitted transfer happen under
 //! one lock, so two concurrent transfers cannot both pass a threshold that together they cross.
@@ -12,11 +14,19 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use loopgate_audit::{Kind, Record, Verdict};
 use loopgate_policy::{
     DataClass, Decision, Registry, TransferRequest, VolumeCounters, counters_after, park_date,
     volume_year_start,
 };
+use sled::{Batch, Tree};
 use time::{Date, OffsetDateTime};
+
+use super::records::DecisionDetails;
+use crate::record;
+use crate::state::keys;
+
+const VOLUMES: &[u8] = b"v/";
 
 /// Per counting year (its first day), each sending tenant's counters.
 type ByYear = HashMap<Date, HashMap<String, VolumeCounters>>;
@@ -51,7 +61,78 @@ impl Volumes {
         decision
     }
 
-    /// Counts an admitted transfer of `sender` found in the log (at start).
+    /// Adds to `batch` the subjects of the durable decision `record` when it admitted personal
+    /// information (the counting year by `registry`), to the counters kept in `tree`.
+    pub(crate) fn observe_into(
+        tree: &Tree,
+        batch: &mut Batch,
+        record: &Record,
+        registry: &Registry,
+    ) -> Result<(), sled::Error> {
+        if record.kind != Kind::Decision || record.decision != Some(Verdict::Allow) {
+            return Ok(());
+        }
+        let (Some(sender), Some(details), Ok(at)) = (
+            record.sender.as_deref(),
+            record::read::<DecisionDetails>(record),
+            record.instant(),
+        ) else {
+            return Ok(());
+        };
+        let (Some(class), Some(subjects)) = (details.data_class, details.data_subjects) else {
+            return Ok(());
+        };
+        if !class.is_personal() {
+            return Ok(());
+        }
+        let key = [
+            VOLUMES,
+            &keys::date(year_start(at, registry)),
+            sender.as_bytes(),
+        ]
+        .concat();
+        let (plain, sensitive) = tree.get(&key)?.map_or((0, 0), |v| keys::two_u64(&v));
+        let before = VolumeCounters {
+            subjects: plain,
+            sensitive_subjects: sensitive,
+        };
+        let after = counters_after(before, class.is_sensitive(), subjects);
+        batch.insert(
+            key,
+            &keys::pair_u64(after.subjects, after.sensitive_subjects),
+        );
+        Ok(())
+    }
+
+    /// Loads the counters kept in `tree` (at start, before any decision); returns how many.
+    pub(crate) fn load(&self, tree: &Tree) -> Result<usize, sled::Error> {
+        let mut counters = self.lock();
+        counters.clear();
+        let mut loaded = 0;
+        for entry in tree.scan_prefix(VOLUMES) {
+            let (k, v) = entry?;
+            let Some(year) = k
+                .get(VOLUMES.len()..VOLUMES.len() + 4)
+                .and_then(keys::read_date)
+            else {
+                continue;
+            };
+            let tenant = String::from_utf8_lossy(&k[VOLUMES.len() + 4..]).into_owned();
+            let (subjects, sensitive_subjects) = keys::two_u64(&v);
+            counters.entry(year).or_default().insert(
+                tenant,
+                VolumeCounters {
+                    subjects,
+                    sensitive_subjects,
+                },
+            );
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+
+    /// Counts an admitted transfer of `sender` found in the log.
+    #[cfg(test)]
     pub(crate) fn count(
         &self,
         sender: &str,

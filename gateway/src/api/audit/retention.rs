@@ -1,5 +1,6 @@
-//! Rule 21's overdue list and rule 19's year-to-date counters, served from the in-memory views
-//! (`crate::views`), as of the gateway's clock.
+//! Rule 21's overdue list and rule 19's year-to-date counters, served from the views in sled
+//! (`crate::views`), as of the gateway's clock. Every record acknowledged before the request is
+//! in them (`AppState::apply_handed_over`).
 
 use loopgate_policy::{ReasonCode, Scope, retention_due};
 use serde_json::{Value, json};
@@ -10,6 +11,10 @@ use super::query::Params;
 use super::reader::Reader;
 use crate::reply::ApiError;
 use crate::state::AppState;
+
+fn unreadable(e: sled::Error) -> ApiError {
+    ApiError::audit_unavailable("the views of the audit log cannot be read", e)
+}
 
 pub(super) fn rfc3339(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
@@ -27,9 +32,11 @@ pub(super) fn overdue(
 ) -> Result<Value, ApiError> {
     Params::parse(query, &[])?;
     let now = state.clock.now();
+    state.apply_handed_over(true);
     let transfers: Vec<Value> = state
         .views
         .overdue(now)
+        .map_err(unreadable)?
         .into_iter()
         .filter(|open| reader.sees_transfer(open.scope, &open.item))
         .map(|open| {
@@ -71,9 +78,11 @@ pub(super) fn counters(
         (None, Some(tenant)) => Some(registry.legal_entity_of(tenant).unwrap_or(tenant)),
         (None, None) => None,
     };
+    state.apply_handed_over(true);
     let counters: Vec<Value> = state
         .views
         .counters(now, registry, entity)
+        .map_err(unreadable)?
         .into_iter()
         .map(|c| {
             json!({

@@ -1,7 +1,7 @@
 //! `GET /v1/audit/shipments[?status=open|overdue|discrepancy]`: the shipments under way and
 //! those whose chain raised a discrepancy (rule S11), with their custody state as of the
-//! gateway's clock (rule S12 decides `overdue`), from the in-memory list
-//! (`crate::shipment::view`). `status=open` and `status=overdue` select by the status shown;
+//! gateway's clock (rule S12 decides `overdue`), from the list `crate::shipment::view` keeps
+//! (every record acknowledged before the request applied). `status=open` and `status=overdue` select by the status shown;
 //! `status=discrepancy` selects shipments with any flag, open or closed. Only regulators whose
 //! scope covers `samples` (or `hgr`, for shipments of human genetic resources) see them.
 
@@ -37,6 +37,7 @@ pub(super) fn list(
     }
     let now = state.clock.now();
     let params_in_force = state.policy().registry.parameters.clone();
+    state.apply_handed_over(true);
     let shipments: Vec<Value> = state
         .shipments
         .list()

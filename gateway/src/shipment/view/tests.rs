@@ -11,6 +11,8 @@ use super::*;
 use crate::shipment::records::{self, Declaration, Event, Reported};
 
 const AT: OffsetDateTime = datetime!(2026-11-25 10:00:00 UTC);
+const T: OffsetDateTime = datetime!(2026-11-25 11:00:00 UTC);
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 fn declared(id: &str, quantity: i64, key: Option<&str>) -> Record {
     let registry = parse_bundle(&crate::devmode::sample_bundle(date!(2026 - 11 - 25)))
@@ -74,7 +76,7 @@ fn ids(shipments: &Shipments) -> Vec<String> {
 
 #[test]
 fn an_allowed_declaration_is_listed_and_a_denied_one_only_keeps_its_key() {
-    let shipments = Shipments::default();
+    let shipments = Shipments::temporary();
     shipments.observe(3, &declared("s-1", 24, Some("k-1")));
     shipments.observe(4, &declared("s-2", 0, Some("k-2")));
     assert_eq!(ids(&shipments), ["s-1"]);
@@ -89,18 +91,67 @@ fn an_allowed_declaration_is_listed_and_a_denied_one_only_keeps_its_key() {
     );
     assert_eq!(listed.carrier, "hkp-logistics");
     assert_eq!(listed.hgr, Some(true));
-    assert_eq!(shipments.key("sz-genomics", "k-1").as_deref(), Some("s-1"));
-    assert_eq!(shipments.key("sz-genomics", "k-2").as_deref(), Some("s-2"));
     assert_eq!(
-        shipments.key("hk-biolab", "k-1"),
+        shipments
+            .key("sz-genomics", "k-1", T, DAY)
+            .unwrap()
+            .as_deref(),
+        Some("s-1")
+    );
+    assert_eq!(
+        shipments
+            .key("sz-genomics", "k-2", T, DAY)
+            .unwrap()
+            .as_deref(),
+        Some("s-2")
+    );
+    assert_eq!(
+        shipments.key("hk-biolab", "k-1", T, DAY).unwrap(),
         None,
         "keys are the sender's"
+    );
+    // A day after the declaration the keys are forgotten, and purged.
+    let later = AT + time::Duration::seconds(86_401);
+    assert_eq!(
+        shipments.key("sz-genomics", "k-1", later, DAY).unwrap(),
+        None
+    );
+    assert_eq!(shipments.purge(later, DAY).unwrap(), 2);
+}
+
+#[test]
+fn the_list_is_loaded_back_from_the_indexes_it_keeps() {
+    let shipments = Shipments::temporary();
+    let declaration = declared("s-9", 24, None);
+    let mut log = vec![declaration.clone()];
+    shipments.observe(0, &declaration);
+    let short = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(20),
+        Ok(vec![CustodyFlag::QuantityMismatch]),
+    );
+    log.push(short.clone());
+    shipments.observe(1, &short);
+    let before = shipments.list();
+    // A new process: the same tree, nothing in memory; the records come from the "log".
+    let again = Shipments::new(shipments.tree.clone());
+    let loaded = again
+        .load(|i| Ok::<_, sled::Error>(log[usize::try_from(i).unwrap()].clone()))
+        .unwrap();
+    assert_eq!(loaded, 1);
+    let after = again.list();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].custody.held(), 20);
+    assert_eq!(
+        (after[0].last_index, after[0].custody.flags()),
+        (before[0].last_index, before[0].custody.flags())
     );
 }
 
 #[test]
 fn refused_steps_change_nothing_and_a_clean_close_leaves_the_list() {
-    let shipments = Shipments::default();
+    let shipments = Shipments::temporary();
     let declaration = declared("s-1", 2, None);
     shipments.observe(0, &declaration);
     // Refused: not applied, whatever it says.
@@ -126,7 +177,7 @@ fn refused_steps_change_nothing_and_a_clean_close_leaves_the_list() {
 
 #[test]
 fn a_flagged_shipment_stays_listed_once_closed() {
-    let shipments = Shipments::default();
+    let shipments = Shipments::temporary();
     let declaration = declared("s-1", 2, None);
     shipments.observe(0, &declaration);
     let short = step(

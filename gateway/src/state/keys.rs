@@ -1,0 +1,145 @@
+//! How the gateway's sled views encode their keys and values: ids prefixed by their length (so
+//! a pair of ids is one unambiguous key), dates and counts as fixed-width big-endian numbers
+//! (so keys sort as the values do), small entries as JSON.
+
+use serde::Serialize;
+use time::Date;
+
+/// `text` prefixed by its length (two bytes, big-endian; ids are at most 256 characters, and
+/// longer text is cut at 65535 bytes, which no caller sends).
+pub(crate) fn sized(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+    let mut out = Vec::with_capacity(2 + usize::from(len));
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes.get(..usize::from(len)).unwrap_or(bytes));
+    out
+}
+
+/// `sized(a)` followed by `b`: the key of a pair such as (sender, idempotency key).
+pub(crate) fn pair(a: &str, b: &str) -> Vec<u8> {
+    let mut out = sized(a);
+    out.extend_from_slice(b.as_bytes());
+    out
+}
+
+/// [`sized`] read back: the text and what follows it.
+pub(crate) fn split_sized(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
+    let text = bytes.get(2..2 + len)?;
+    Some((
+        String::from_utf8_lossy(text).into_owned(),
+        &bytes[2 + len..],
+    ))
+}
+
+/// A date as four bytes (its Julian day number, big-endian; every date the gateway sees is
+/// after 4713 BC, so positive).
+pub(crate) fn date(d: Date) -> [u8; 4] {
+    d.to_julian_day().to_be_bytes()
+}
+
+/// [`date`] read back.
+pub(crate) fn read_date(bytes: &[u8]) -> Option<Date> {
+    let day = i32::from_be_bytes(bytes.try_into().ok()?);
+    Date::from_julian_day(day).ok()
+}
+
+/// Two counts as 16 bytes.
+pub(crate) fn pair_u64(a: u64, b: u64) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&b.to_be_bytes());
+    out
+}
+
+/// [`pair_u64`] read back (zeros for anything else).
+pub(crate) fn two_u64(bytes: &[u8]) -> (u64, u64) {
+    (u64_at(bytes, 0), u64_at(bytes, 8))
+}
+
+/// The big-endian number at `at` of `bytes`, 0 when it is too short.
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// A value as JSON (the types given here always serialise).
+pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Forgets the remembered keys made before `cutoff` (Unix seconds): `by_time` indexes them as
+/// `<by_time><made, 8 bytes><key>`, `entries` holds them as `<entries><key>` with the time
+/// they were made as the value's first 8 bytes. An entry made again since (its time differs)
+/// stays. Returns how many were forgotten.
+pub(crate) fn purge_before(
+    tree: &sled::Tree,
+    by_time: &[u8],
+    entries: &[u8],
+    cutoff: u64,
+) -> Result<usize, sled::Error> {
+    let mut end = by_time.to_vec();
+    end.extend_from_slice(&cutoff.to_be_bytes());
+    let mut forgotten = 0;
+    loop {
+        // In slices, so a long backlog is not one huge batch.
+        let mut batch = sled::Batch::default();
+        let mut seen = 0;
+        for item in tree.range(by_time.to_vec()..end.clone()).take(4096) {
+            let (k, _) = item?;
+            seen += 1;
+            batch.remove(k.clone());
+            let made = u64_at(&k, by_time.len());
+            let Some(rest) = k.get(by_time.len() + 8..) else {
+                continue;
+            };
+            let mut entry = entries.to_vec();
+            entry.extend_from_slice(rest);
+            if tree.get(&entry)?.is_some_and(|v| u64_at(&v, 0) == made) {
+                batch.remove(entry);
+                forgotten += 1;
+            }
+        }
+        if seen == 0 {
+            return Ok(forgotten);
+        }
+        tree.apply_batch(batch)?;
+    }
+}
+
+/// A tree of a temporary sled database (unit tests).
+#[cfg(test)]
+pub(crate) fn temporary_tree() -> sled::Tree {
+    sled::Config::new()
+        .temporary(true)
+        .open()
+        .and_then(|db| db.open_tree("views"))
+        .expect("a temporary sled database")
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    #[test]
+    fn keys_read_back() {
+        let k = pair("sz-genomics", "k1");
+        assert_eq!(
+            split_sized(&k),
+            Some(("sz-genomics".to_owned(), &b"k1"[..]))
+        );
+        assert_eq!(split_sized(&[0, 5, b'a']), None);
+        assert_eq!(
+            read_date(&date(date!(2026 - 01 - 01))),
+            Some(date!(2026 - 01 - 01))
+        );
+        assert!(date(date!(2026 - 01 - 01)) < date(date!(2026 - 01 - 02)));
+        assert_eq!(two_u64(&pair_u64(3, u64::MAX)), (3, u64::MAX));
+        assert_eq!(two_u64(b"short"), (0, 0));
+    }
+}
