@@ -14,6 +14,7 @@
 
 mod checkpoint;
 mod error;
+mod fault;
 mod index;
 mod layout;
 mod log;
@@ -27,6 +28,7 @@ mod verify;
 
 pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
 pub use error::{Error, Result};
+pub use fault::Fault;
 pub use log::{Appended, Health, Log, LogConfig, Page, Selection};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
 pub use tree::{

@@ -574,7 +574,8 @@ impl GatewayBuilder {
         self
     }
 
-    /// Runs the gateway under `prlimit --fsize=BYTES`: a write past that size fails with EFBIG.
+    /// Runs the gateway under `prlimit --fsize=BYTES:unlimited`: a write past that size fails
+    /// with EFBIG (the soft limit; `prlimit --pid PID --fsize=unlimited` lifts it).
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize_limit = Some(bytes);
         self
@@ -707,7 +708,9 @@ impl GatewayBuilder {
         if let Some(bytes) = self.fsize_limit {
             command
                 .arg("prlimit")
-                .arg(format!("--fsize={bytes}"))
+                // Only the soft limit: a test may lift it from the running process (raising
+                // a hard limit needs CAP_SYS_RESOURCE).
+                .arg(format!("--fsize={bytes}:unlimited"))
                 .arg("--");
         }
         command.arg(loopgate_bin()).arg("serve");

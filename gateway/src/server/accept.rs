@@ -31,19 +31,14 @@ const READ_BUFFER_BYTES: usize = 400 * 1024;
 /// How often the accept loop beats for the watchdog while no connection arrives.
 pub(super) const HEARTBEAT: Duration = Duration::from_millis(100);
 
-/// How often a log that needs reopening probes its disk for space.
-const SPACE_PROBE_EVERY: Duration = Duration::from_secs(2);
-
 /// Why the accept loop ended.
 pub(super) enum Stop {
     /// SIGTERM or SIGINT.
     Signal,
-    /// The log's index could not follow a durable batch (its disk filled up) and the disk takes
-    /// writes again: only reopening the log (a restart) brings it back.
-    Reopen(String),
 }
 
-/// Accepts API connections until SIGTERM or SIGINT, or until the log needs reopening.
+/// Accepts API connections until SIGTERM or SIGINT. (A log whose index failed reopens it by
+/// itself once its disk takes writes: no restart.)
 pub(super) async fn accept(
     api: &TcpListener,
     acceptor: &Acceptor,
@@ -54,21 +49,11 @@ pub(super) async fn accept(
 ) -> Stop {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_probe = None;
     loop {
         state.liveness.beat_accept(Instant::now());
         let accepted = tokio::select! {
             accepted = api.accept() => accepted,
-            _ = heartbeat.tick() => {
-                if let Some(why) = ready_to_reopen(state, &mut last_probe).await {
-                    tracing::error!(
-                        error = %why,
-                        "the audit log's index failed (its disk filled up) and the disk takes writes again; stopping with exit status 75 so the service manager restarts loopgate and recovery rebuilds the index from the segments"
-                    );
-                    return Stop::Reopen(why);
-                }
-                continue;
-            }
+            _ = heartbeat.tick() => continue,
             _ = terminate.recv() => return Stop::Signal,
             _ = tokio::signal::ctrl_c() => return Stop::Signal,
         };
@@ -160,26 +145,4 @@ fn http(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(h2_list).unwrap_or(u32::MAX));
     builder
-}
-
-/// Whether the log needs reopening and its disk takes writes again (then: why it needs it).
-async fn ready_to_reopen(
-    state: &Arc<AppState>,
-    last_probe: &mut Option<Instant>,
-) -> Option<String> {
-    let health = state.log.health();
-    if !health.needs_reopen || last_probe.is_some_and(|at| at.elapsed() < SPACE_PROBE_EVERY) {
-        return None;
-    }
-    *last_probe = Some(Instant::now());
-    let probing = state.clone();
-    let probed = tokio::task::spawn_blocking(move || probing.log.probe_space()).await;
-    match probed {
-        Ok(Ok(())) => Some(health.last_error.unwrap_or_default()),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "the log's disk still refuses writes");
-            None
-        }
-        Err(_) => None,
-    }
 }

@@ -165,7 +165,7 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     let (stop, stopped) = watch::channel(false);
     let ops = tokio::spawn(ops::serve(started.ops, state.clone(), stopped));
     let graceful = GracefulShutdown::new();
-    let why = accept::accept(
+    let Stop::Signal = accept::accept(
         &started.api,
         &started.acceptor,
         &state,
@@ -189,10 +189,6 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     let shutdown = state.log.shutdown().await;
     if let Some(watchdog) = watchdog {
         watchdog.abort();
-    }
-    if let Stop::Reopen(why) = why {
-        // The index cannot be flushed either; the segments are whole and recovery reads them.
-        return Err(ServeError::NeedsRestart(why));
     }
     shutdown?;
     tracing::info!("stopped");
