@@ -27,6 +27,7 @@ pub(crate) use recover::{
 
 use self::shared::Shared;
 use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
+use crate::blob::BlobRef;
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -36,6 +37,9 @@ use crate::tree::{self, Hash};
 
 /// How long a read waits for the indexer to cover the records acknowledged before it.
 const INDEX_WAIT: Duration = Duration::from_secs(5);
+
+/// The default largest record: 64 KiB (larger content goes into blobs, see [`crate::put_blob`]).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 10;
 
 /// How to open a log.
 #[derive(Debug)]
@@ -71,7 +75,7 @@ impl LogConfig {
             origin: origin.into(),
             signing_key,
             segment_max_bytes: 256 << 20,
-            max_record_bytes: 64 << 10,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_batch: 8192,
             max_queued: 1 << 16,
             retry_after: Duration::from_millis(250),
@@ -336,6 +340,24 @@ impl Log {
             }
         }
         written
+    }
+
+    /// Stores `bytes` as a blob beside the log, written and fsync'd (file and folders) before
+    /// this returns, for a record to name (see [`crate::put_blob`]). Blocking.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<BlobRef> {
+        crate::blob::put_blob(&self.inner.config.dir, bytes)
+    }
+
+    /// The bytes of a blob a record names, checked against its SHA-256 and size (a missing or
+    /// altered blob is [`Error::BadBlob`], naming its file). Blocking.
+    pub fn get_blob(&self, blob: &BlobRef) -> Result<Vec<u8>> {
+        crate::blob::get_blob(&self.inner.config.dir, blob)
+    }
+
+    /// Where a blob's file is (or would be).
+    pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
+        blob.path(&self.inner.config.dir)
+            .unwrap_or_else(|| self.inner.config.dir.join(crate::blob::BLOBS))
     }
 
     /// The key that verifies this log's checkpoints.

@@ -215,6 +215,14 @@ impl Config {
                             .filter(|p| p.severity == loopgate_policy::Severity::Error)
                             .map(|p| format!("[policy] bundle {}:{p}", bundle.display())),
                     );
+                } else if let Err(e) =
+                    crate::registry::check_loggable(&bundle.display().to_string(), &text)
+                {
+                    // What `serve` would refuse beyond validation (e.g. a record it cannot log).
+                    problems.push(format!(
+                        "[policy] bundle {}: serve cannot put it in force: {e}",
+                        bundle.display()
+                    ));
                 }
             }
         }
