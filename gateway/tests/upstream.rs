@@ -35,6 +35,8 @@ fn limits() -> Limits {
         upstream_connect_timeout: Duration::from_secs(2),
         upstream_timeout: Duration::from_secs(3),
         drain_timeout: Duration::from_secs(5),
+        requests_per_second: 200,
+        request_burst: 400,
     }
 }
 

@@ -680,7 +680,11 @@ impl GatewayBuilder {
                     .set("server", "ops_listen", "127.0.0.1:0")
                     .set("demo_upstream", "listen", "127.0.0.1:0")
                     // Tests stop gateways often; no transfer of theirs runs for long.
-                    .limit("drain_timeout_secs", 2);
+                    .limit("drain_timeout_secs", 2)
+                    // Load tests send thousands of requests from one tenant as fast as they
+                    // can; the quota has its own tests (quotas.rs), which set it lower.
+                    .limit("requests_per_second_per_principal", 1_000_000)
+                    .limit("request_burst", 1_000_000);
             }
             for edit in self.config {
                 config = edit(config);

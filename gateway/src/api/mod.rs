@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod body;
 mod lifecycle;
+pub(crate) mod quota;
 pub(crate) mod receipt;
 pub(crate) mod routes;
 pub(crate) mod shipment;
@@ -115,6 +116,8 @@ pub(crate) async fn handle(
             (error.into(), logged)
         }
     };
+    // 401/403 into the log (rate-limited), Retry-After on a 429.
+    let answer = quota::after(&state, &who, (&method, &path), answer, &logged).await;
     let label = routes::label(&path);
     record_metrics(&state, label, answer.status(), &logged);
     tracing::info!(
@@ -132,8 +135,8 @@ pub(crate) async fn handle(
     answer.into_response()
 }
 
-/// Refuses a request without a principal (401) or with a head above `[limits]
-/// max_header_bytes` (431).
+/// Refuses a request without a principal (401), over its principal's quota (429, before
+/// anything is logged) or with a head above `[limits] max_header_bytes` (431).
 fn admit(
     state: &AppState,
     principal: Result<Principal, IdentityError>,
@@ -141,6 +144,7 @@ fn admit(
 ) -> Result<Principal, ApiError> {
     let principal =
         principal.map_err(|e| ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string()))?;
+    quota::check(state, &principal)?;
     let max_head = state.config().limits.max_header_bytes;
     if head_bytes(request) > max_head {
         return Err(

@@ -101,6 +101,10 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Time transfers in flight get after SIGTERM.
     pub drain_timeout: Duration,
+    /// Each principal's request quota: the token bucket's rate (requests per second).
+    pub requests_per_second: u32,
+    /// ... and its size (requests at once after a pause).
+    pub request_burst: u32,
 }
 
 /// The validated configuration.
@@ -454,6 +458,22 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
     );
     let upstream_timeout = secs(raw.upstream_timeout_secs, "upstream_timeout_secs");
     let drain_timeout = secs(raw.drain_timeout_secs, "drain_timeout_secs");
+    let mut quota = |value: u64, key: &str| {
+        let valid = u32::try_from(value)
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n));
+        if valid.is_none() {
+            problems.push(format!(
+                "[limits] {key} is {value}; use 1 to 1000000 (the default leaves every legitimate tenant well below it)"
+            ));
+        }
+        valid
+    };
+    let requests_per_second = quota(
+        raw.requests_per_second_per_principal,
+        "requests_per_second_per_principal",
+    );
+    let request_burst = quota(raw.request_burst, "request_burst");
     let max_header_bytes = usize::try_from(raw.max_header_bytes)
         .ok()
         .filter(|n| (1024..=1024 * 1024).contains(n));
@@ -470,5 +490,7 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         upstream_connect_timeout: upstream_connect_timeout?,
         upstream_timeout: upstream_timeout?,
         drain_timeout: drain_timeout?,
+        requests_per_second: requests_per_second?,
+        request_burst: request_burst?,
     })
 }

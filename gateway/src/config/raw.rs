@@ -129,6 +129,10 @@ pub(crate) struct RawLimits {
     pub(crate) upstream_timeout_secs: u64,
     /// Seconds transfers in flight may run after SIGTERM before they are interrupted.
     pub(crate) drain_timeout_secs: u64,
+    /// Requests per second each principal may make, on average (its token bucket's rate).
+    pub(crate) requests_per_second_per_principal: u64,
+    /// Requests a principal may make at once after a pause (its token bucket's size).
+    pub(crate) request_burst: u64,
 }
 
 impl Default for RawLimits {
@@ -140,6 +144,8 @@ impl Default for RawLimits {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 60,
             drain_timeout_secs: 30,
+            requests_per_second_per_principal: 200,
+            request_burst: 400,
         }
     }
 }

@@ -79,6 +79,8 @@ pub(crate) struct AppState {
     pub(crate) transfer_locks: Locks,
     /// The regulators' list of shipments and the declarations' idempotency keys.
     pub(crate) shipments: Shipments,
+    /// Per-principal request quotas and the rate limit of refusal records.
+    pub(crate) quotas: crate::api::quota::Quotas,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ impl AppState {
             views: Views::default(),
             transfer_locks: Locks::default(),
             shipments: Shipments::default(),
+            quotas: crate::api::quota::Quotas::default(),
         }
     }
 

@@ -238,6 +238,30 @@ pub(crate) struct DecisionFacts<'a> {
     pub(crate) route: Option<Route>,
 }
 
+/// Longest header value copied as sent into a record (a malformed request's recipient, item and
+/// purpose); a longer one is cut (see [`capped`]).
+pub(crate) const MAX_RAW_HEADER: usize = 256;
+
+/// `text` when it is at most `max` bytes; else its first `max` bytes (at a character boundary),
+/// `...`, and the whole value's length and SHA-256, so that a record holds a bounded prefix yet
+/// still identifies what was sent: `<prefix>...[15000 bytes, sha-256=:<base64>:]`.
+pub(crate) fn capped(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let digest = crate::registry::sha256(text.as_bytes());
+    Cow::Owned(format!(
+        "{}...[{} bytes, sha-256=:{}:]",
+        &text[..end],
+        text.len(),
+        STANDARD.encode(digest)
+    ))
+}
+
 /// A decision record: the engine's decision, or a denial before evaluation (`code`, e.g. a
 /// malformed header), with everything RULES.md asks a decision record to hold.
 pub(crate) fn decision(
@@ -249,21 +273,24 @@ pub(crate) fn decision(
         Ok(decision) => (Verdict::Deny, decision.reason),
         Err(code) => (Verdict::Deny, Some(code)),
     };
-    let [raw_recipient, raw_item, raw_purpose] = facts.raw;
+    // A malformed request's values as sent, capped: a 15 KB header must not land in a record.
+    let [raw_recipient, raw_item, raw_purpose] =
+        facts.raw.map(|v| v.map(|v| capped(v, MAX_RAW_HEADER)));
     let h = facts.headers;
     let mut record = Record::decision(
         facts.at,
         facts.transfer_id,
         Some(facts.sender),
-        Some(h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)),
-        Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item)),
+        Some(h.map_or(raw_recipient.as_deref().unwrap_or(""), |h| &h.recipient)),
+        Some(h.map_or(raw_item.as_deref().unwrap_or(""), |h| &h.item)),
         verdict,
         reason.map(ReasonCode::as_str),
     )?;
     let mut details = DecisionDetails {
-        purpose: h
-            .map_or(raw_purpose, |h| Some(h.purpose.as_str()))
-            .map(Cow::Borrowed),
+        purpose: match h {
+            Some(h) => Some(Cow::Borrowed(h.purpose.as_str())),
+            None => raw_purpose,
+        },
         filing: h.and_then(|h| h.filing.as_deref()).map(Cow::Borrowed),
         data_subjects: h.and_then(|h| h.data_subjects),
         declared_size: h.and_then(|h| h.content_length),
