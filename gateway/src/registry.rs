@@ -73,10 +73,13 @@ impl From<PolicyError> for ChangeError {
 /// A change put in force.
 #[derive(Debug)]
 pub(crate) struct Applied {
-    /// The new policy version (the `policy_change` record's log index).
+    /// The new policy version (the `policy_change` record's log index), or the version in force
+    /// when nothing changed.
     pub version: u64,
     /// What changed.
     pub diff: BundleDiff,
+    /// Nothing changed (a suspension of a tenant already suspended): nothing was logged.
+    pub unchanged: bool,
 }
 
 /// The bundle of the last `policy_change` record that carries one, if any.
@@ -389,6 +392,7 @@ async fn apply_locked(
     Ok(Applied {
         version: appended.index,
         diff,
+        unchanged: false,
     })
 }
 
@@ -404,6 +408,14 @@ pub(crate) async fn suspend(
     let current = state.policy();
     let text = loopgate_policy::set_tenant_status(&current.text, tenant, Status::Suspended)?
         .ok_or_else(|| ChangeError::UnknownTenant(tenant.to_owned()))?;
+    if *text == *current.text {
+        // Already suspended: an empty change would say nothing; log nothing, and say so.
+        return Ok(Applied {
+            version: current.version,
+            diff: BundleDiff::default(),
+            unchanged: true,
+        });
+    }
     let source = Source::Suspension {
         admin,
         tenant,

@@ -187,6 +187,37 @@ fn one_line(text: &str, error: &toml::de::Error) -> String {
 }
 
 impl Config {
+    /// What is allowed but unwise (`check-config` prints each as a `warning:` line and still
+    /// exits 0): an ops listener off loopback (`/metrics` and `/readyz` have no authentication),
+    /// and a TLS private key (the API's, the demo upstream's) that the file's group or others may
+    /// read. (A log key others may read is an error: `SigningKey::load` refuses it.)
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.ops_listen.ip().is_loopback() {
+            warnings.push(format!(
+                "[server] ops_listen {} is not a loopback address: /metrics and /readyz have no authentication; keep it on 127.0.0.1 or ::1 (or firewall it)",
+                self.ops_listen
+            ));
+        }
+        let mut keys = vec![("[tls] key", &self.tls.key)];
+        if let Some(demo) = &self.demo_upstream {
+            keys.push(("[demo_upstream] key", &demo.key));
+        }
+        for (key, path) in keys {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    warnings.push(format!(
+                        "{key} {} has mode {mode:04o}: its group or others may read it; chmod 600 it",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// Loads everything the config points at, as `serve` would, and reports every file that
     /// cannot be used: TLS material, upstream CAs, the policy bundle, the log key.
     pub fn check_files(&self) -> Vec<String> {
