@@ -515,12 +515,11 @@ impl Core {
         let index = Index::open(&config.dir.join(INDEX))?;
         let rec = recover::recover(config, &index)?;
         let size = rec.checkpoint.size();
+        let checkpoint = Arc::new(rec.checkpoint);
+        let reopening = shared.is_some();
         let shared = match shared {
-            Some(shared) => {
-                shared.reopened(Arc::new(rec.checkpoint));
-                shared.clone()
-            }
-            None => Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after)),
+            Some(shared) => shared.clone(),
+            None => Arc::new(Shared::new(checkpoint.clone(), config.retry_after)),
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let (to_committer, committed) = std::sync::mpsc::channel();
@@ -562,6 +561,11 @@ impl Core {
             writer: Mutex::new(vec![syncer, committer, indexer]),
             index,
         };
+        if reopening {
+            // Only now that every thread runs: a failure above leaves the log failed, and the
+            // healer tries again.
+            shared.reopened(checkpoint);
+        }
         Ok(((core, shared), size))
     }
 

@@ -81,6 +81,9 @@ pub(crate) struct AppState {
     pub(crate) shipments: Shipments,
     /// Per-principal request quotas and the rate limit of refusal records.
     pub(crate) quotas: crate::api::quota::Quotas,
+    /// Admitted transfers whose outcome could not be logged, written as `interrupted` after
+    /// the next successful append.
+    pub(crate) unconcluded: crate::transfer::records::Unconcluded,
 }
 
 impl AppState {
@@ -108,6 +111,7 @@ impl AppState {
             transfer_locks: Locks::default(),
             shipments: Shipments::default(),
             quotas: crate::api::quota::Quotas::default(),
+            unconcluded: crate::transfer::records::Unconcluded::default(),
         }
     }
 
@@ -189,7 +193,46 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
+        if appended.is_ok() && !self.unconcluded.is_empty() {
+            Box::pin(self.conclude_interrupted()).await;
+        }
         appended.map(|appended| (appended, leaf))
+    }
+
+    /// The log takes writes again: the `interrupted` outcomes of the transfers whose outcome
+    /// could not be logged (see [`crate::transfer::records::Unconcluded`]).
+    async fn conclude_interrupted(&self) {
+        let unconcluded = self.unconcluded.take();
+        if unconcluded.is_empty() {
+            return;
+        }
+        let (version, count) = (self.policy().version, unconcluded.len());
+        let resumed = crate::transfer::records::resumed;
+        if let Err(e) = self.append_record(|at| resumed(version, count, at)).await {
+            tracing::warn!(error = %e, "the audit log failed again before the interrupted outcomes");
+            for transfer in &unconcluded {
+                self.unconcluded
+                    .push(transfer.transfer_id(), transfer.parties(), transfer.scope());
+            }
+            return;
+        }
+        for transfer in unconcluded {
+            match self.append_record(|at| transfer.record(at)).await {
+                Ok((appended, _)) => tracing::warn!(
+                    transfer_id = transfer.transfer_id(),
+                    log_index = appended.index,
+                    "transfer interrupted by an audit log failure; outcome recorded"
+                ),
+                Err(e) => {
+                    tracing::warn!(transfer_id = transfer.transfer_id(), error = %e, "the outcome of an interrupted transfer cannot be logged yet");
+                    self.unconcluded.push(
+                        transfer.transfer_id(),
+                        transfer.parties(),
+                        transfer.scope(),
+                    );
+                }
+            }
+        }
     }
 }
 
