@@ -122,9 +122,14 @@ pub(crate) struct PolicyChangeDetails {
     pub(crate) reason: Option<Option<String>>,
     /// The version it replaced; `None` for the log's first bundle.
     pub(crate) previous_version: Option<u64>,
-    /// What changed (read back leniently: the bundle in force must never depend on it).
-    #[serde(default, deserialize_with = "record::or_default")]
-    pub(crate) diff: BundleDiff,
+    /// What changed (read back leniently: the bundle in force must never depend on it), when
+    /// inline (else `blobs.diff`).
+    #[serde(
+        default,
+        deserialize_with = "record::or_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) diff: Option<BundleDiff>,
     /// SHA-256 of `bundle`.
     #[serde(with = "record::base64_sha256")]
     pub(crate) bundle_sha256: [u8; 32],
@@ -148,7 +153,7 @@ pub(crate) const INLINE_BYTES: usize = 16 * 1024;
 struct Placed {
     /// The bundle, when inline.
     bundle: Option<String>,
-    /// The diff, when inline (else the default, an empty diff, and `blobs.diff`).
+    /// The diff, when inline (else `blobs.diff`).
     diff: Option<BundleDiff>,
     blobs: BTreeMap<String, BlobRef>,
 }
@@ -298,7 +303,7 @@ fn record(
         tenant: None,
         reason: None,
         previous_version: previous,
-        diff: placed.diff.clone().unwrap_or_default(),
+        diff: placed.diff.clone(),
         bundle_sha256: sha256(text.as_bytes()),
         file_sha256: *file_sha256,
         bundle: placed.bundle.clone(),

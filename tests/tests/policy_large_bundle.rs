@@ -169,3 +169,32 @@ fn a_300_tenant_bundle_file_loads_at_start_and_check_config_agrees_with_serve() 
     let (code, _, _) = Gateway::resume(folder).start_refused();
     assert_ne!(code, Some(0));
 }
+
+#[test]
+fn a_diff_too_large_to_be_inline_is_a_blob_too() {
+    let gw = Gateway::dev().start();
+    let original = in_force(&gw);
+    let big = format!("{original}{}", tenants(1200));
+    let response = put_policy(&gw, &big);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let applied = response.json();
+    let version = applied["policy_version"].as_u64().unwrap();
+    assert_eq!(
+        applied["diff"]["tenant"]["added"].as_array().unwrap().len(),
+        1200
+    );
+    let folder = gw.stop();
+    let records = folder.records();
+    let change = &records[usize::try_from(version).unwrap()];
+    assert!(change.get("diff").is_none(), "{change}");
+    assert!(change.get("bundle").is_none(), "{change}");
+    let diff: Value =
+        serde_json::from_slice(&std::fs::read(blob_path(&folder, change, "diff")).unwrap())
+            .unwrap();
+    assert_eq!(diff, applied["diff"]);
+    let run = verify(&folder);
+    assert_eq!(run.code, 0, "{run:?}");
+    let gw = Gateway::resume(folder).start();
+    assert_eq!(in_force(&gw), big);
+    gw.stop();
+}
