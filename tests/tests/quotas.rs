@@ -174,6 +174,7 @@ fn refusals_by_identity_and_role_are_logged_at_a_limited_rate() {
     assert_eq!(bad["reason"], "auth.bad_identity");
     assert_eq!(bad["principal"], "unauthenticated");
     assert_eq!(bad["status"], 401);
+    assert!(!bad["message"].as_str().unwrap().is_empty(), "{bad}");
     let later = &records[usize::try_from(later_index).unwrap()];
     assert_eq!(later["suppressed"], 61 - logged, "{later}");
 }

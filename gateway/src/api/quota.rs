@@ -138,6 +138,8 @@ pub(crate) struct RefusalDetails {
     pub(crate) path: String,
     /// The answer's status (401 or 403).
     pub(crate) status: u16,
+    /// The answer's message (why; capped like `path`).
+    pub(crate) message: String,
     /// Refusals of this principal not logged since its previous refusal record (rate limit).
     pub(crate) suppressed: u64,
 }
@@ -212,6 +214,11 @@ async fn log_refusal(
         method: method.to_string(),
         path: crate::transfer::records::capped(path, MAX_PATH).into_owned(),
         status: status.as_u16(),
+        message: crate::transfer::records::capped(
+            error["message"].as_str().unwrap_or_default(),
+            MAX_PATH,
+        )
+        .into_owned(),
         suppressed,
     };
     let appended = state
