@@ -56,6 +56,17 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// A blob a record names (see [`crate::put_blob`]) is missing, unreadable or altered.
+    #[error(
+        "bad blob {path}: {what}; restore it from a backup (its name is the SHA-256 its record \
+         names)"
+    )]
+    BadBlob {
+        /// The blob's file.
+        path: PathBuf,
+        /// What is wrong, and which record names it.
+        what: String,
+    },
     /// A signed checkpoint or note that does not parse or whose signature does not verify.
     #[error("bad checkpoint: {0}")]
     BadCheckpoint(String),

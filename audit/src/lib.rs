@@ -12,8 +12,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod blob;
 mod checkpoint;
 mod error;
+mod fault;
 mod index;
 mod layout;
 mod log;
@@ -25,9 +27,11 @@ pub mod test_hooks;
 mod tree;
 mod verify;
 
+pub use blob::{BLOBS, BlobRef, get_blob, put_blob};
 pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
 pub use error::{Error, Result};
-pub use log::{Appended, Health, Log, LogConfig, Page, Selection};
+pub use fault::Fault;
+pub use log::{Appended, DEFAULT_MAX_RECORD_BYTES, Health, Log, LogConfig, Page, Selection};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
 pub use tree::{
     CompactRange, Hash, LeafHashes, PerfectHashes, consistency_proof, empty_root, inclusion_proof,

@@ -71,6 +71,16 @@ fn verify(dir: &Path, key: Option<&VerifierKey>, given: Option<&Checkpoint>) -> 
     let segments = list_segments(dir)?;
     let hashed = hash_segments(&segments, floor, [stored_size.unwrap_or(0), given_size])?;
     let size = hashed.compact.size();
+    // Every blob a record names is there, whole (its record's hash covers its digest).
+    for (index, blob) in &hashed.blobs {
+        crate::blob::get_blob(dir, blob).map_err(|e| match e {
+            Error::BadBlob { path, what } => Error::BadBlob {
+                path,
+                what: format!("{what} (named by record {index})"),
+            },
+            other => other,
+        })?;
+    }
     if let Some(cp) = given {
         let root = (hashed.roots[1].as_ref(), cp.root());
         check_prefix(cp.size(), root, size, "the checkpoint given", || {
@@ -152,6 +162,8 @@ struct Hashed {
     roots: [Option<Hash>; 2],
     /// The torn tail beyond the checkpoint, as reported.
     torn_tail: Option<String>,
+    /// The blobs the records name, with the index of the record naming each.
+    blobs: Vec<(u64, crate::blob::BlobRef)>,
 }
 
 /// Walks the segments ([`store::walk`]; records below `floor` were acknowledged), hashing every
@@ -159,7 +171,14 @@ struct Hashed {
 fn hash_segments(segments: &[(u64, PathBuf)], floor: u64, at: [u64; 2]) -> Result<Hashed> {
     let mut compact = CompactRange::new();
     let mut roots = at.map(|m| (m == 0).then(|| compact.root()));
-    let mut hash = |_, _, _, leaf: &[u8]| {
+    let mut blobs = Vec::new();
+    let mut hash = |index: u64, _, _, leaf: &[u8]| {
+        for blob in crate::blob::named(leaf).map_err(|e| Error::BadBlob {
+            path: PathBuf::from(crate::blob::BLOBS),
+            what: format!("record {index} names its blobs badly: {e}"),
+        })? {
+            blobs.push((index, blob));
+        }
         compact.push(leaf_hash(leaf));
         for (root, m) in roots.iter_mut().zip(at) {
             if compact.size() == m {
@@ -183,6 +202,7 @@ fn hash_segments(segments: &[(u64, PathBuf)], floor: u64, at: [u64; 2]) -> Resul
         compact,
         roots,
         torn_tail,
+        blobs,
     })
 }
 

@@ -12,8 +12,18 @@
 //!
 //! Every change is validated first, logged with its diff and the principal that made it, and
 //! only then put in force; requests already running keep the snapshot they started with.
+//!
+//! Records stay small (64 KiB at most; the coming `tlog-tiles` entry bundles give each record a
+//! uint16 length), but a bundle of a few hundred tenants is larger (about 100 KB for 300), and
+//! so may be its diff. A bundle (or a diff) over [`INLINE_BYTES`] is stored as a
+//! content-addressed blob beside the log (`<log dir>/blobs/sha256/<hex>`, fsync'd before the
+//! record), and the record names it under `blobs` (`bundle`, `diff`: SHA-256 and size) instead
+//! of holding it; smaller ones stay inline, as in records logged before blobs existed, which
+//! are read as they are.
 
-use loopgate_audit::{Field, Kind, Log, Record};
+use std::collections::BTreeMap;
+
+use loopgate_audit::{BlobRef, Field, Kind, Log, Record};
 use loopgate_policy::{BundleDiff, Diagnostic, PolicyError, Status};
 use ring::digest;
 use serde::{Deserialize, Serialize};
@@ -63,10 +73,13 @@ impl From<PolicyError> for ChangeError {
 /// A change put in force.
 #[derive(Debug)]
 pub(crate) struct Applied {
-    /// The new policy version (the `policy_change` record's log index).
+    /// The new policy version (the `policy_change` record's log index), or the version in force
+    /// when nothing changed.
     pub version: u64,
     /// What changed.
     pub diff: BundleDiff,
+    /// Nothing changed (a suspension of a tenant already suspended): nothing was logged.
+    pub unchanged: bool,
 }
 
 /// The bundle of the last `policy_change` record that carries one, if any.
@@ -109,9 +122,14 @@ pub(crate) struct PolicyChangeDetails {
     pub(crate) reason: Option<Option<String>>,
     /// The version it replaced; `None` for the log's first bundle.
     pub(crate) previous_version: Option<u64>,
-    /// What changed (read back leniently: the bundle in force must never depend on it).
-    #[serde(default, deserialize_with = "record::or_default")]
-    pub(crate) diff: BundleDiff,
+    /// What changed (read back leniently: the bundle in force must never depend on it), when
+    /// inline (else `blobs.diff`).
+    #[serde(
+        default,
+        deserialize_with = "record::or_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) diff: Option<BundleDiff>,
     /// SHA-256 of `bundle`.
     #[serde(with = "record::base64_sha256")]
     pub(crate) bundle_sha256: [u8; 32],
@@ -119,8 +137,99 @@ pub(crate) struct PolicyChangeDetails {
     /// changes made through the admin API).
     #[serde(with = "record::base64_sha256")]
     pub(crate) file_sha256: [u8; 32],
-    /// The bundle text, exactly as applied.
-    pub(crate) bundle: String,
+    /// The bundle text, exactly as applied, when it is stored inline (else `blobs.bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bundle: Option<String>,
+    /// The blobs beside the log holding what is too large to be inline: `bundle` (the bundle
+    /// text) and `diff` (the diff as JSON).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) blobs: BTreeMap<String, BlobRef>,
+}
+
+/// A bundle or a diff larger than this is stored as a blob beside the log, not in the record.
+pub(crate) const INLINE_BYTES: usize = 16 * 1024;
+
+/// Where a change's bundle text and diff go: inline, or into blobs already stored.
+struct Placed {
+    /// The bundle, when inline.
+    bundle: Option<String>,
+    /// The diff, when inline (else `blobs.diff`).
+    diff: Option<BundleDiff>,
+    blobs: BTreeMap<String, BlobRef>,
+}
+
+/// Where `text` and `diff` go, and the bytes of the blobs to store for it.
+fn plan(text: &str, diff: &BundleDiff) -> Result<(Placed, Vec<Vec<u8>>), ChangeError> {
+    let diff_json = serde_json::to_vec(diff).map_err(|e| {
+        loopgate_audit::Error::InvalidRecord(format!("the diff cannot be written: {e}"))
+    })?;
+    let mut placed = Placed {
+        bundle: Some(text.to_owned()),
+        diff: Some(diff.clone()),
+        blobs: BTreeMap::new(),
+    };
+    let mut bytes = Vec::new();
+    if text.len() > INLINE_BYTES {
+        placed.bundle = None;
+        placed
+            .blobs
+            .insert("bundle".to_owned(), BlobRef::of(text.as_bytes()));
+        bytes.push(text.as_bytes().to_vec());
+    }
+    if diff_json.len() > INLINE_BYTES {
+        placed.diff = None;
+        placed
+            .blobs
+            .insert("diff".to_owned(), BlobRef::of(&diff_json));
+        bytes.push(diff_json);
+    }
+    Ok((placed, bytes))
+}
+
+/// Stores the bundle `text` and `diff` as blobs when they are too large to be inline (blocking
+/// I/O on a blocking thread: each blob is fsync'd, with its folder, before this returns).
+async fn place(log: &Log, text: &str, diff: &BundleDiff) -> Result<Placed, ChangeError> {
+    let (placed, blobs) = plan(text, diff)?;
+    if blobs.is_empty() {
+        return Ok(placed);
+    }
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || {
+        blobs
+            .iter()
+            .try_for_each(|bytes| log.put_blob(bytes).map(drop))
+    })
+    .await
+    .map_err(|e| loopgate_audit::Error::Unavailable(format!("the blob writer failed: {e}")))??;
+    Ok(placed)
+}
+
+/// Whether `serve` can put bundle `text` in force as the first bundle of a log: it validates,
+/// and its `policy_change` record fits in a record (its bundle and diff going into blobs as
+/// `serve` would put them). For `check-config`, so that it refuses what `serve` would.
+pub(crate) fn check_loggable(path: &str, text: &str) -> Result<(), String> {
+    loopgate_policy::parse_bundle(text).map_err(|e| e.to_string())?;
+    let diff = BundleDiff::from_empty(text).map_err(|e| e.to_string())?;
+    let (placed, _) = plan(text, &diff).map_err(|e| e.to_string())?;
+    // Any time will do (the longest a record carries, to be safe): only the size matters.
+    let record = record(
+        time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+        Source::File(path),
+        text,
+        &placed,
+        Some(u64::MAX),
+        &[0; 32],
+    )
+    .map_err(|e| e.to_string())?;
+    let leaf = record.to_leaf().map_err(|e| e.to_string())?;
+    let max = loopgate_audit::DEFAULT_MAX_RECORD_BYTES;
+    if leaf.len() > max {
+        return Err(format!(
+            "its policy_change record would be {} bytes, over the log's {max}",
+            leaf.len()
+        ));
+    }
+    Ok(())
 }
 
 impl Details for PolicyChangeDetails {
@@ -137,9 +246,30 @@ pub(crate) fn last_logged(log: &Log) -> Result<Option<Logged>, loopgate_audit::E
     let Some(details) = record::read::<PolicyChangeDetails>(&record) else {
         return Ok(None);
     };
+    let text = match (details.bundle, details.blobs.get("bundle")) {
+        (Some(text), _) => text,
+        // Checked against its SHA-256 and size: a missing or altered blob names its file.
+        (None, Some(blob)) => {
+            let bytes = log.get_blob(blob)?;
+            String::from_utf8(bytes).map_err(|_| loopgate_audit::Error::BadBlob {
+                path: log.blob_path(blob),
+                what: format!("the bundle of policy version {version} is not UTF-8"),
+            })?
+        }
+        (None, None) => {
+            return Err(loopgate_audit::Error::InvalidRecord(format!(
+                "the policy_change record {version} holds neither a bundle nor a blob of it"
+            )));
+        }
+    };
+    if sha256(text.as_bytes()) != details.bundle_sha256 {
+        return Err(loopgate_audit::Error::InvalidRecord(format!(
+            "the bundle of policy version {version} does not match the record's bundle_sha256"
+        )));
+    }
     Ok(Some(Logged {
         version,
-        text: details.bundle,
+        text,
         file_sha256: details.file_sha256,
     }))
 }
@@ -155,12 +285,13 @@ pub(crate) fn snapshot(logged: &Logged) -> Result<PolicySnapshot, ChangeError> {
     })
 }
 
-/// The `policy_change` record putting `text` in force.
+/// The `policy_change` record putting `text` in force (its bundle and diff `placed` inline or
+/// in blobs).
 fn record(
     at: OffsetDateTime,
     source: Source<'_>,
     text: &str,
-    diff: &BundleDiff,
+    placed: &Placed,
     previous: Option<u64>,
     file_sha256: &[u8; 32],
 ) -> Result<Record, loopgate_audit::Error> {
@@ -172,10 +303,11 @@ fn record(
         tenant: None,
         reason: None,
         previous_version: previous,
-        diff: diff.clone(),
+        diff: placed.diff.clone(),
         bundle_sha256: sha256(text.as_bytes()),
         file_sha256: *file_sha256,
-        bundle: text.to_owned(),
+        bundle: placed.bundle.clone(),
+        blobs: placed.blobs.clone(),
     };
     match source {
         Source::File(path) => details.path = Some(path.to_owned()),
@@ -215,8 +347,9 @@ pub(crate) async fn log_bundle(
         None => BundleDiff::from_empty(&text)?,
     };
     let prior = previous.map(|p| p.version);
+    let placed = place(log, &text, &diff).await?;
     let (_, _, durable) = stamper.append(log, |at| {
-        record(at, source, &text, &diff, prior, &file_sha256)
+        record(at, source, &text, &placed, prior, &file_sha256)
     })?;
     let version = durable.await?.index;
     Ok(PolicySnapshot {
@@ -251,8 +384,9 @@ async fn apply_locked(
     let diff = loopgate_policy::diff(&current.text, &text)?;
     let file_sha256 = file_sha256.unwrap_or(current.file_sha256);
     let previous = Some(current.version);
+    let placed = place(&state.log, &text, &diff).await?;
     let (appended, _) = state
-        .append_record(|at| record(at, source, &text, &diff, previous, &file_sha256))
+        .append_record(|at| record(at, source, &text, &placed, previous, &file_sha256))
         .await?;
     state.set_policy(PolicySnapshot {
         registry,
@@ -263,6 +397,7 @@ async fn apply_locked(
     Ok(Applied {
         version: appended.index,
         diff,
+        unchanged: false,
     })
 }
 
@@ -278,6 +413,14 @@ pub(crate) async fn suspend(
     let current = state.policy();
     let text = loopgate_policy::set_tenant_status(&current.text, tenant, Status::Suspended)?
         .ok_or_else(|| ChangeError::UnknownTenant(tenant.to_owned()))?;
+    if *text == *current.text {
+        // Already suspended: an empty change would say nothing; log nothing, and say so.
+        return Ok(Applied {
+            version: current.version,
+            diff: BundleDiff::default(),
+            unchanged: true,
+        });
+    }
     let source = Source::Suspension {
         admin,
         tenant,

@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
 use loopgate_policy::{LifecycleEvent, Registry, park_date, retention_due, volume_year_start};
 use serde::{Deserialize, Serialize};
-use sled::{Batch, Tree};
+use sled::Batch;
+
+use crate::state::keys::ViewsTree;
 use time::{Date, OffsetDateTime};
 
 use crate::record;
@@ -133,19 +135,19 @@ fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
 /// The views; see the module documentation.
 #[derive(Debug, Clone)]
 pub(crate) struct Views {
-    tree: Tree,
+    tree: ViewsTree,
 }
 
 impl Views {
     /// The views kept in `tree`.
-    pub(crate) fn new(tree: Tree) -> Self {
+    pub(crate) fn new(tree: ViewsTree) -> Self {
         Self { tree }
     }
 
     /// Views in a temporary sled database (unit tests).
     #[cfg(test)]
     pub(crate) fn temporary() -> Self {
-        Self::new(keys::temporary_tree())
+        Self::new(ViewsTree::temporary())
     }
 
     /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
@@ -155,7 +157,7 @@ impl Views {
         let mut batch = Batch::default();
         self.observe_into(&mut batch, index, record, registry)
             .unwrap();
-        self.tree.apply_batch(batch).unwrap();
+        self.tree.now().unwrap().apply_batch(batch).unwrap();
     }
 
     /// Adds to `batch` what the durable `record` at `index` changes in the views (the
@@ -192,6 +194,7 @@ impl Views {
             Kind::Outcome => {
                 let Some(admitted) = self
                     .tree
+                    .now()?
                     .get(key(ADMITTED, id))?
                     .and_then(|v| serde_json::from_slice::<Admitted>(&v).ok())
                 else {
@@ -204,7 +207,7 @@ impl Views {
                 let (Some(retention_days), Ok(received)) = (admitted.d, record.instant()) else {
                     return Ok(());
                 };
-                if self.tree.contains_key(key(RETAINED, id))? {
+                if self.tree.now()?.contains_key(key(RETAINED, id))? {
                     return Ok(());
                 }
                 let due = secs_key(retention_due(received, retention_days));
@@ -226,7 +229,7 @@ impl Views {
                     && record::read::<LifecycleDetails>(record)
                         .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
                 if destroyed {
-                    if let Some(due) = self.tree.get(key(RETAINED, id))? {
+                    if let Some(due) = self.tree.now()?.get(key(RETAINED, id))? {
                         if !due.is_empty() {
                             batch.remove(key(DUE, &[&due[..], id].concat()));
                         }
@@ -265,7 +268,11 @@ impl Views {
         let mut k = key(COUNTER, &keys::sized(sender));
         k.extend_from_slice(&keys::date(start));
         k.extend_from_slice(route.as_bytes());
-        let (mut plain, mut sensitive) = self.tree.get(&k)?.map_or((0, 0), |v| keys::two_u64(&v));
+        let (mut plain, mut sensitive) = self
+            .tree
+            .now()?
+            .get(&k)?
+            .map_or((0, 0), |v| keys::two_u64(&v));
         let counter = if class.is_sensitive() {
             &mut sensitive
         } else {
@@ -287,7 +294,7 @@ impl Views {
                 .to_be_bytes(),
         );
         let mut found = Vec::new();
-        for entry in self.tree.range(DUE.to_vec()..end) {
+        for entry in self.tree.now()?.range(DUE.to_vec()..end) {
             let (k, v) = entry?;
             let Some(id) = k.get(DUE.len() + 8..) else {
                 continue;
@@ -317,13 +324,13 @@ impl Views {
     /// Completed transfers with no `destroyed` event (overdue or not).
     #[cfg(test)]
     pub(crate) fn open_retention(&self) -> usize {
-        self.tree.scan_prefix(DUE).count()
+        self.tree.now().unwrap().scan_prefix(DUE).count()
     }
 
     /// The log indexes of the allow decisions that have no outcome yet, in log order.
     pub(crate) fn admitted(&self) -> Result<Vec<u64>, sled::Error> {
         let mut indexes = Vec::new();
-        for entry in self.tree.scan_prefix(ADMITTED) {
+        for entry in self.tree.now()?.scan_prefix(ADMITTED) {
             let (_, v) = entry?;
             if let Ok(admitted) = serde_json::from_slice::<Admitted>(&v) {
                 indexes.push(admitted.i);
@@ -344,7 +351,7 @@ impl Views {
     ) -> Result<Vec<Counter>, sled::Error> {
         let start = volume_year_start(park_date(now), registry.parameters.volume_year_start);
         let mut by_entity: BTreeMap<(String, String), Counter> = BTreeMap::new();
-        for entry in self.tree.scan_prefix(COUNTER) {
+        for entry in self.tree.now()?.scan_prefix(COUNTER) {
             let (k, v) = entry?;
             let Some((sender, rest)) = keys::split_sized(&k[COUNTER.len()..]) else {
                 continue;

@@ -37,6 +37,8 @@ fn limits() -> Limits {
         drain_timeout: Duration::from_secs(5),
         connections: loopgate::Connections::default(),
         idempotency_retention: Duration::from_secs(86_400),
+        requests_per_second: 200,
+        request_burst: 400,
     }
 }
 

@@ -581,7 +581,8 @@ impl GatewayBuilder {
         self
     }
 
-    /// Runs the gateway under `prlimit --fsize=BYTES`: a write past that size fails with EFBIG.
+    /// Runs the gateway under `prlimit --fsize=BYTES:unlimited`: a write past that size fails
+    /// with EFBIG (the soft limit; `prlimit --pid PID --fsize=unlimited` lifts it).
     pub fn file_size_limit(mut self, bytes: u64) -> Self {
         self.fsize_limit = Some(bytes);
         self
@@ -693,7 +694,11 @@ impl GatewayBuilder {
                     .set("server", "ops_listen", "127.0.0.1:0")
                     .set("demo_upstream", "listen", "127.0.0.1:0")
                     // Tests stop gateways often; no transfer of theirs runs for long.
-                    .limit("drain_timeout_secs", 2);
+                    .limit("drain_timeout_secs", 2)
+                    // Load tests send thousands of requests from one tenant as fast as they
+                    // can; the quota has its own tests (quotas.rs), which set it lower.
+                    .limit("requests_per_second_per_principal", 1_000_000)
+                    .limit("request_burst", 1_000_000);
             }
             for edit in self.config {
                 config = edit(config);
@@ -721,7 +726,9 @@ impl GatewayBuilder {
         if self.fsize_limit.is_some() || self.nofile_limit.is_some() {
             command.arg("prlimit");
             if let Some(bytes) = self.fsize_limit {
-                command.arg(format!("--fsize={bytes}"));
+                // Only the soft limit: a test may lift it from the running process (raising
+                // a hard limit needs CAP_SYS_RESOURCE).
+                command.arg(format!("--fsize={bytes}:unlimited"));
             }
             if let Some(count) = self.nofile_limit {
                 command.arg(format!("--nofile={count}"));

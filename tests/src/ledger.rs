@@ -118,7 +118,8 @@ impl Ledger {
 
     /// DESIGN.md invariant 2: every admitted transfer has exactly one outcome, `completed`,
     /// `failed` or `interrupted`; an `interrupted` one was written by recovery (it follows the
-    /// start's `system` record with nothing but other recovered outcomes between).
+    /// `system` record of a start, or of a log that resumed after a failure in the same process,
+    /// with nothing but other recovered outcomes between).
     pub fn assert_every_admission_has_one_outcome(&self) -> BTreeMap<String, Admission> {
         let admitted = self.admissions();
         for (id, admission) in &admitted {
@@ -140,9 +141,11 @@ impl Ledger {
                     .rposition(|r| r["kind"] != "outcome" || r["outcome"] != "interrupted")
                     .expect("a record before the recovered outcome");
                 let marker = &self.records[start];
+                // A start's recovery, or a log that resumed in the same process after a failure.
                 assert!(
-                    marker["kind"] == "system" && marker["event"] == "start",
-                    "transfer {id}: `interrupted` (record {at}) was not written by recovery at a start: {marker}"
+                    marker["kind"] == "system"
+                        && (marker["event"] == "start" || marker["event"] == "resumed"),
+                    "transfer {id}: `interrupted` (record {at}) was not written by recovery at a start or a resumption: {marker}"
                 );
             }
         }

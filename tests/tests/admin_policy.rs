@@ -311,3 +311,35 @@ fn policy_apply_shows_the_diff_and_applies_through_the_api() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("auth.forbidden"), "{run:?}");
 }
+
+#[test]
+fn suspending_a_suspended_tenant_changes_and_logs_nothing_and_says_so() {
+    let gw = Gateway::dev().start();
+    let first = suspend(&gw, "sz-genomics", "");
+    assert_eq!(first.status, 200, "{}", first.text());
+    let version = first.json()["policy_version"].as_u64().unwrap();
+    let in_force_before = in_force(&gw);
+
+    let again = suspend(&gw, "sz-genomics", r#"{"reason": "again"}"#);
+    assert_eq!(again.status, 200, "{}", again.text());
+    let body = again.json();
+    assert_eq!(body["policy_version"], version, "{body}");
+    assert_eq!(body["unchanged"], true, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("already"),
+        "{body}"
+    );
+    assert_eq!(in_force(&gw), in_force_before);
+
+    let records = gw.stop().records();
+    let changes = records
+        .iter()
+        .filter(|r| r["kind"] == "policy_change" && r["source"] == "suspension")
+        .count();
+    assert_eq!(changes, 1, "the second suspension was logged");
+    assert_eq!(
+        records.len() as u64,
+        version + 1,
+        "something was logged after it"
+    );
+}

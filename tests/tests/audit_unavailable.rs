@@ -1,6 +1,8 @@
 //! No audit, no transfer (DESIGN.md invariant 1, SPEC.md sections 1-2): when the log cannot be
 //! written the gateway fails closed — `503 audit.unavailable` with no `log_index`, `/readyz`
-//! red, nothing forwarded — and serves again once the disk has room.
+//! red, nothing forwarded — and serves again once the disk has room, in the same process
+//! (whether the segment write or the index hit the full disk: a failed index is reopened and
+//! catches up with the segments without a restart).
 //!
 //! The log lives on a small tmpfs that the test fills (root can mount here and in CI). Where
 //! mounting is refused, the gateway runs under `prlimit --fsize` instead, so that its segment
@@ -94,7 +96,8 @@ fn assert_fails_closed(gw: &Gateway) {
 fn a_full_disk_fails_closed_and_the_gateway_recovers_when_space_returns() {
     let Some(tmpfs) = Tmpfs::mount("8m") else {
         eprintln!("tmpfs mount refused: checking fail-closed under prlimit --fsize instead");
-        return under_a_file_size_limit();
+        under_a_file_size_limit();
+        return;
     };
     let data = tmpfs.path.join("data");
     let data_text = data.display().to_string();
@@ -108,48 +111,36 @@ fn a_full_disk_fails_closed_and_the_gateway_recovers_when_space_returns() {
     tmpfs.fill("filler");
     assert_fails_closed(&gw);
 
-    // Space returns. A log whose segment write hit the full disk probes it and serves again by
-    // itself. When the index store (sled) was the one to hit it, sled refuses every later
-    // write: the gateway keeps answering 503 while the disk is full, then, once a probe shows
-    // the disk takes writes, stops with exit status 75 for the service manager to restart it
-    // (systemd: Restart=on-failure), and recovery rebuilds the index from the segments.
+    // Space returns. Whichever hit the full disk (a segment write, retried by itself, or the
+    // index store, which sled then refuses to write until it is reopened), the same process
+    // serves again: /readyz turns green by itself, without any request, and the next transfer
+    // is forwarded.
     std::fs::remove_file(tmpfs.path.join("filler")).unwrap();
     let mut gw = gw;
-    let came_back = eventually(Duration::from_secs(20), || {
-        if let Some(code) = gw.exit_status() {
-            return Some(Some(code));
-        }
-        let r = Client::tenant(&gw, "sz-genomics")
-            .post_transfer()
-            .non_personal()
-            .body("qc run 50")
-            .try_send();
-        matches!(r, Ok(r) if r.status == 201).then_some(None)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "neither served again nor asked for a restart:\n{}",
+    eventually(Duration::from_secs(20), || {
+        assert_eq!(
+            gw.exit_status(),
+            None,
+            "the gateway stopped:\n{}",
             gw.stderr()
-        )
-    });
-    let gw = match came_back {
-        None => {
-            eprintln!("the log came back by itself (its segment write had hit the full disk)");
-            gw
-        }
-        Some(code) => {
-            eprintln!("the gateway asked for a restart (its index had hit the full disk)");
-            let (_, folder, stderr) = gw.stop_unchecked();
-            assert_eq!(code, 75, "{stderr}");
-            assert!(stderr.contains("needs reopening"), "{stderr}");
-            Gateway::resume(folder).start()
-        }
-    };
-    let recovered = eventually(Duration::from_secs(10), || {
-        let r = transfer(&gw, "qc run 51");
-        (r.status == 201).then_some(r)
+        );
+        (gw.ops_get("/readyz").0 == 200).then_some(())
     })
-    .unwrap_or_else(|| panic!("no recovery after freeing space:\n{}", gw.stderr()));
+    .unwrap_or_else(|| panic!("/readyz never turned green again:\n{}", gw.stderr()));
+    if gw.stderr().contains("index reopened") {
+        eprintln!("the index had hit the full disk and was reopened in the same process");
+    } else {
+        eprintln!("a segment write had hit the full disk and was retried");
+    }
+    let recovered = transfer(&gw, "qc run 51");
+    assert_eq!(
+        recovered.status,
+        201,
+        "{}\n{}",
+        recovered.text(),
+        gw.stderr()
+    );
+    assert_eq!(gw.exit_status(), None, "the same process serves");
     let id = recovered.json()["transfer_id"].as_str().unwrap().to_owned();
     assert_eq!(gw.received_body(&id).unwrap(), b"qc run 51");
     assert_eq!(gw.ops_get("/readyz").0, 200);
@@ -164,15 +155,49 @@ fn a_full_disk_fails_closed_and_the_gateway_recovers_when_space_returns() {
 }
 
 #[test]
-fn a_file_size_limit_fails_closed() {
+fn a_file_size_limit_fails_closed_and_the_same_process_serves_once_it_is_lifted() {
     // Regression (SIGXFSZ): a write past RLIMIT_FSIZE used to kill the process; the gateway
     // catches the signal, the write fails with EFBIG, and the log fails closed.
-    under_a_file_size_limit();
+    let mut gw = under_a_file_size_limit();
+    // The limit is lifted on the running process (as space returning would): the log, and
+    // its index if the index was the one to hit the limit, come back without a restart.
+    let pid = gw.pid().expect("the gateway's pid");
+    let lifted = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--fsize=unlimited:unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    eventually(Duration::from_secs(20), || {
+        assert_eq!(
+            gw.exit_status(),
+            None,
+            "the gateway stopped:\n{}",
+            gw.stderr()
+        );
+        (gw.ops_get("/readyz").0 == 200).then_some(())
+    })
+    .unwrap_or_else(|| panic!("/readyz never turned green again:\n{}", gw.stderr()));
+    eprintln!(
+        "index reopened in the same process: {}",
+        gw.stderr().contains("index reopened")
+    );
+    let r = transfer(&gw, "qc run 52");
+    assert_eq!(r.status, 201, "{}\n{}", r.text(), gw.stderr());
+    let id = r.json()["transfer_id"].as_str().unwrap().to_owned();
+    assert_eq!(gw.received_body(&id).unwrap(), b"qc run 52");
+    loopgate_tests::receipt::assert_verifies(&r.json(), &gw.log_pub_path());
+    let folder = gw.stop();
+    let verify = loopgate_tests::Loopgate::new()
+        .args(["audit", "verify", "--data-dir"])
+        .args([folder.path().join("data").as_os_str()])
+        .run();
+    assert_eq!(verify.code, 0, "{verify:?}");
 }
 
 /// Also the fallback when tmpfs cannot be mounted: a file-size limit a little above what
 /// start-up writes, reached after some transfers.
-fn under_a_file_size_limit() {
+fn under_a_file_size_limit() -> Gateway {
     let gw = Gateway::dev().file_size_limit(FSIZE_LIMIT).start();
     assert_fails_closed(&gw);
+    gw
 }

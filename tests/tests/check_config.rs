@@ -22,6 +22,11 @@ fn gateway_folder() -> (TempDir, PathBuf) {
     write("ca.pem", ca.cert_pem());
     write("server.pem", &server.cert_pem);
     write("server.key", &server.key_pem);
+    std::fs::set_permissions(
+        dir.path().join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let keygen = Loopgate::new()
         .args(["keygen", "--name", "loop.example/loopgate", "--out"])
         .args([dir.path().join("log.key").as_os_str()])
@@ -135,4 +140,39 @@ fn a_bad_value_or_unknown_key_is_exit_64() {
     let run = check(Path::new("/nonexistent/gateway.toml"));
     assert_eq!(run.code, 64, "{run:?}");
     assert!(run.stdout.contains("cannot read the config"), "{run:?}");
+}
+
+#[test]
+fn a_public_ops_listener_and_a_readable_tls_key_are_warnings() {
+    let (dir, config) = gateway_folder();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[server]\n", "[server]\nops_listen = \"0.0.0.0:9464\"\n"),
+    )
+    .unwrap();
+    let key = dir.path().join("server.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let run = check(&config);
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown = config.display().to_string();
+    let warnings: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("{shown}: warning: ")))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{run:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("ops_listen 0.0.0.0:9464") && w.contains("loopback")),
+        "{run:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("server.key") && w.contains("0644") && w.contains("chmod 600")),
+        "{run:?}"
+    );
+    assert!(run.stdout.ends_with(&format!("{shown}: ok\n")), "{run:?}");
 }

@@ -1,10 +1,10 @@
 //! No audit, no transfer, under concurrent load (DESIGN.md invariants 1-3): four clients send
 //! transfers while the log's files reach a size limit (`prlimit --fsize`, so writes fail with
 //! EFBIG). Every answer is a receipt or `503 audit.unavailable` without a `log_index`;
-//! `/readyz` goes red; while the log is down nothing more reaches the upstream; and after a
-//! restart without the limit the gateway serves again, the log verifies, every receipt is in
-//! it, every admission has one outcome, and every body the upstream stored belongs to a
-//! transfer whose allow decision is in the log. `audit_unavailable.rs` checks the same failure
+//! `/readyz` goes red; while the log is down nothing more reaches the upstream; and once the
+//! limit is lifted from the running process the same process serves again (no restart), the
+//! log verifies, every receipt is in it, every admission has one outcome, and every body the
+//! upstream stored belongs to a transfer whose allow decision is in the log. `audit_unavailable.rs` checks the same failure
 //! one request at a time (and a full tmpfs, and space coming back).
 
 #![allow(clippy::unwrap_used)]
@@ -86,10 +86,21 @@ fn a_log_that_fails_under_load_fails_closed_and_loses_nothing_acknowledged() {
         "forwarded while the log was down"
     );
 
-    // Restarted without the limit: recovery, then service.
-    let (_, folder, _) = gw.stop_unchecked();
-    let gw = Gateway::resume(folder).start();
-    let back = eventually(Duration::from_secs(10), || {
+    // The limit is lifted from the running process: the same process serves again.
+    let pid = gw.pid().expect("the gateway's pid");
+    let lifted = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--fsize=unlimited:unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    let mut gw = gw;
+    let back = eventually(Duration::from_secs(20), || {
+        assert_eq!(
+            gw.exit_status(),
+            None,
+            "the gateway stopped:\n{}",
+            gw.stderr()
+        );
         let r = Client::tenant(&gw, "sz-genomics")
             .post_transfer()
             .non_personal()
@@ -97,7 +108,8 @@ fn a_log_that_fails_under_load_fails_closed_and_loses_nothing_acknowledged() {
             .send();
         (r.status == 201).then_some(r)
     })
-    .unwrap_or_else(|| panic!("no service after the restart:\n{}", gw.stderr()));
+    .unwrap_or_else(|| panic!("no service once the limit was lifted:\n{}", gw.stderr()));
+    assert_eq!(gw.ops_get("/readyz").0, 200);
     let received: BTreeSet<String> = gw.received().into_iter().collect();
     let folder = gw.stop();
 

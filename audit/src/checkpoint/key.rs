@@ -56,6 +56,12 @@ impl SigningKey {
         Self::from_seed(name, seed)
     }
 
+    /// A second handle on the same key (the writer threads take one each time the log's index
+    /// is reopened).
+    pub(crate) fn duplicate(&self) -> Result<Self> {
+        Self::from_seed(&self.name, self.seed)
+    }
+
     fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self> {
         let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
             .map_err(|e| Error::invalid("signer key", format!("not an Ed25519 seed: {e}")))?;

@@ -13,8 +13,8 @@ mod tests;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ pub(crate) use recover::{
 
 use self::shared::Shared;
 use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
+use crate::blob::BlobRef;
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -36,6 +37,9 @@ use crate::tree::{self, Hash};
 
 /// How long a read waits for the indexer to cover the records acknowledged before it.
 const INDEX_WAIT: Duration = Duration::from_secs(5);
+
+/// The default largest record: 64 KiB (larger content goes into blobs, see [`crate::put_blob`]).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 10;
 
 /// How to open a log.
 #[derive(Debug)]
@@ -73,7 +77,7 @@ impl LogConfig {
             origin: origin.into(),
             signing_key,
             segment_max_bytes: 256 << 20,
-            max_record_bytes: 64 << 10,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_batch: 8192,
             max_queued: 1 << 16,
             retry_after: Duration::from_millis(250),
@@ -107,18 +111,36 @@ pub struct Log {
 
 #[derive(Debug)]
 struct Inner {
+    /// Published checkpoint, availability and the index's progress: outlives a reopened index.
     shared: Arc<Shared>,
+    /// The writer threads and the index; `None` while the index is being reopened.
+    core: RwLock<Option<Arc<Core>>>,
+    /// What the index is reopened with.
+    config: LogConfig,
+    reader: Reader,
+    verifier: VerifierKey,
+    /// Held while the index is reopened (one reopening at a time).
+    reopening: Mutex<()>,
+    /// Set by `shutdown`: the index is never reopened after it.
+    closed: AtomicBool,
+    /// Dropped with the log: tells the healer thread to end.
+    _healer: Mutex<std::sync::mpsc::Sender<()>>,
+}
+
+/// The writer threads and the index they write. Replaced as a whole when the index is reopened
+/// after a failure (sled refuses every write after its first failed one, until it is opened
+/// again).
+#[derive(Debug)]
+struct Core {
     tx: Mutex<Option<std::sync::mpsc::Sender<Request>>>,
     /// The syncer, committer and indexer threads, joined in that order on shutdown.
     writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
-    reader: Reader,
-    /// The log's directory (for the space probe).
-    dir: PathBuf,
-    verifier: VerifierKey,
-    max_record_bytes: usize,
-    max_queued: usize,
 }
+
+/// How often a log whose index failed checks whether its folder takes writes again, and then
+/// reopens the index.
+const HEAL_EVERY: Duration = Duration::from_secs(2);
 
 impl Log {
     /// Opens the log in `config.dir` (creating it when new), runs recovery and starts the
@@ -134,58 +156,84 @@ impl Log {
             ));
         }
         crate::store::fsio::create_dir(&config.dir)?;
-        let index = Index::open_with_cache(&config.dir.join(INDEX), config.cache_bytes)?;
-        let rec = recover::recover(&config, &index)?;
-        let shared = Arc::new(Shared::new(Arc::new(rec.checkpoint), config.retry_after));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let verifier = config.signing_key.verifier();
-        let (to_committer, committed) = std::sync::mpsc::channel();
-        let (to_indexer, indexed) = std::sync::mpsc::sync_channel(256);
-        let indexer = Indexer {
-            index: index.clone(),
-            shared: shared.clone(),
-            time_max: index.time_max()?,
-        };
-        let committer = Committer {
-            frontier: rec.frontier,
-            key: config.signing_key,
-            origin: config.origin,
-            shared: shared.clone(),
-            publisher: Publisher::start(config.dir.join(CHECKPOINT))
-                .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
-            indexer: to_indexer,
-            stored_size: rec.stored_size,
-            last_store: Instant::now(),
-            broken: None,
-        };
-        let syncer = Syncer {
-            seq: rec.seq,
-            shared: shared.clone(),
-            max_batch: config.max_batch.max(1),
-            committer: to_committer,
-        };
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .map_err(|e| Error::io("start a writer thread for", &config.dir, e))
-        };
-        let indexer = spawn("audit-index", Box::new(move || indexer.run(indexed)))?;
-        let committer = spawn("audit-commit", Box::new(move || committer.run(committed)))?;
-        let syncer = spawn("audit-sync", Box::new(move || syncer.run(rx)))?;
-        Ok(Log {
+        let ((core, shared), _) = Core::start(&config, None)?;
+        let (healer, heal_rx) = std::sync::mpsc::channel();
+        let log = Log {
             inner: Arc::new(Inner {
                 shared,
-                tx: Mutex::new(Some(tx)),
-                writer: Mutex::new(vec![syncer, committer, indexer]),
-                index,
+                core: RwLock::new(Some(Arc::new(core))),
                 reader: Reader::new(config.dir.join(SEGMENTS)),
-                dir: config.dir.clone(),
-                verifier,
-                max_record_bytes: config.max_record_bytes,
-                max_queued: config.max_queued,
+                verifier: config.signing_key.verifier(),
+                config,
+                reopening: Mutex::new(()),
+                closed: AtomicBool::new(false),
+                _healer: Mutex::new(healer),
             }),
-        })
+        };
+        let weak = Arc::downgrade(&log.inner);
+        std::thread::Builder::new()
+            .name("audit-heal".into())
+            .spawn(move || heal_loop(&weak, &heal_rx))
+            .map_err(|e| Error::io("start the healer thread for", &log.inner.config.dir, e))?;
+        Ok(log)
+    }
+
+    /// The writer and index in use, or `Unavailable` while the index is being reopened.
+    fn core(&self) -> Result<Arc<Core>> {
+        let core = match self.inner.core.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        core.ok_or_else(|| Error::Unavailable(self.inner.shared.broken_why()))
+    }
+
+    /// The index in use (a cheap handle).
+    fn index(&self) -> Result<Index> {
+        Ok(self.core()?.index.clone())
+    }
+
+    /// Reopens the index after it failed (sled refuses every write after its first failed
+    /// one), when the log's folder takes writes again: stops the writer threads (the appends
+    /// they hold are refused, nothing was acknowledged), opens sled again, replays into it the
+    /// records of the segments it lacks (recovery, as at start) and starts new threads. The
+    /// log is unavailable meanwhile. Does nothing when the index has not failed. Blocking; the
+    /// log's own healer thread calls it every couple of seconds while the index is failed.
+    pub fn heal(&self) -> Result<()> {
+        let inner = &self.inner;
+        let _one = inner
+            .reopening
+            .lock()
+            .map_err(|_| Error::Unavailable("reopen lock poisoned".into()))?;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let failed =
+            inner.shared.is_broken() || inner.core.read().map(|c| c.is_none()).unwrap_or(true);
+        if !failed {
+            return Ok(());
+        }
+        self.probe_space()?;
+        let old = match inner.core.write() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(old) = old {
+            // The index cannot be flushed: its failed writes are replayed from the segments.
+            let _ = old.stop();
+            // sled's lock on the folder goes with the last handle: readers that still hold
+            // this core finish first (`Index::open` retries a held lock for a while).
+            drop(old);
+        }
+        let (core, size) = Core::start(&inner.config, Some(&inner.shared))?;
+        match inner.core.write() {
+            Ok(mut g) => *g = Some(Arc::new(core.0)),
+            Err(poisoned) => *poisoned.into_inner() = Some(Arc::new(core.0)),
+        }
+        tracing::info!(
+            size,
+            "audit log index reopened; the log accepts appends again"
+        );
+        Ok(())
     }
 
     /// Appends one record (`leaf`: its exact bytes, validated as a [`Record`]). The record is
@@ -221,7 +269,7 @@ impl Log {
     }
 
     fn check_record_size(&self, leaf: &[u8]) -> Result<()> {
-        let max = self.inner.max_record_bytes;
+        let max = self.inner.config.max_record_bytes;
         if leaf.len() > max {
             return Err(Error::RecordTooLarge {
                 size: leaf.len(),
@@ -240,13 +288,14 @@ impl Log {
         let inner = &self.inner;
         self.check_record_size(&leaf)?;
         inner.shared.check_available()?;
+        let core = self.core()?;
         let queued = inner.shared.queued.fetch_add(1, Ordering::AcqRel);
-        if queued >= inner.max_queued {
+        if queued >= inner.config.max_queued {
             inner.shared.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::Overloaded(queued));
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let sent = inner.tx.lock().ok().and_then(|tx| {
+        let sent = core.tx.lock().ok().and_then(|tx| {
             tx.as_ref()
                 .map(|tx| tx.send(Request { leaf, terms, reply }))
         });
@@ -274,12 +323,12 @@ impl Log {
     /// and its flushes. Like the index, it goes when `index/` is deleted, so keep in it only
     /// what can be rebuilt from the records. The log's own trees are refused.
     pub fn view_tree(&self, name: &str) -> Result<sled::Tree> {
-        self.inner.index.user_tree(name)
+        self.index()?.user_tree(name)
     }
 
     /// Whether the log is writable: false from a failed write until a write works again
-    /// (after the backoff, the next append probes the disk), and for good once the index could
-    /// not follow a durable batch (then reopen). For `/readyz`.
+    /// (after the backoff, the next append probes the disk), and while the index that could
+    /// not follow a durable batch waits to be reopened (see [`Log::heal`]). For `/readyz`.
     pub fn is_available(&self) -> bool {
         self.health().available
     }
@@ -290,10 +339,10 @@ impl Log {
     }
 
     /// Whether the log's disk takes writes again: writes, syncs and removes a 1 MiB probe
-    /// file in the log's directory. For a log whose [`Health::needs_reopen`] is set after a
-    /// full disk, this says when reopening it (a restart of the process) will work. Blocking.
+    /// file in the log's directory. For a log whose [`Health::reopening`] is set, this says
+    /// when reopening its index ([`Log::heal`]) can work. Blocking.
     pub fn probe_space(&self) -> Result<()> {
-        let probe = self.inner.dir.join(SPACE_PROBE);
+        let probe = self.inner.config.dir.join(SPACE_PROBE);
         let written = crate::store::fsio::replace(&probe, &vec![0u8; 1 << 20]);
         // Never leave the probe (or its temporary file) taking space.
         for leftover in [probe.clone(), probe.with_extension("tmp")] {
@@ -302,6 +351,24 @@ impl Log {
             }
         }
         written
+    }
+
+    /// Stores `bytes` as a blob beside the log, written and fsync'd (file and folders) before
+    /// this returns, for a record to name (see [`crate::put_blob`]). Blocking.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<BlobRef> {
+        crate::blob::put_blob(&self.inner.config.dir, bytes)
+    }
+
+    /// The bytes of a blob a record names, checked against its SHA-256 and size (a missing or
+    /// altered blob is [`Error::BadBlob`], naming its file). Blocking.
+    pub fn get_blob(&self, blob: &BlobRef) -> Result<Vec<u8>> {
+        crate::blob::get_blob(&self.inner.config.dir, blob)
+    }
+
+    /// Where a blob's file is (or would be).
+    pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
+        blob.path(&self.inner.config.dir)
+            .unwrap_or_else(|| self.inner.config.dir.join(crate::blob::BLOBS))
     }
 
     /// The key that verifies this log's checkpoints.
@@ -313,7 +380,7 @@ impl Log {
     pub fn read(&self, index: u64) -> Result<Vec<u8>> {
         self.check_index(index, self.size())?;
         self.wait_indexed(index + 1)?;
-        let (from, segment, offset) = self.inner.index.position(index)?.ok_or_else(|| {
+        let (from, segment, offset) = self.index()?.position(index)?.ok_or_else(|| {
             Error::Unavailable("record position missing; reopen to rebuild the index".into())
         })?;
         self.inner.reader.read(segment, offset, from, index)
@@ -324,21 +391,21 @@ impl Log {
         self.check_size(tree_size)?;
         self.check_index(index, tree_size)?;
         self.wait_indexed(tree_size)?;
-        tree::inclusion_proof(&self.inner.index, index, tree_size)
+        tree::inclusion_proof(&self.index()?, index, tree_size)
     }
 
     /// The consistency proof between the trees of `from` and `to` records.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         self.check_size(to)?;
         self.wait_indexed(to)?;
-        tree::consistency_proof(&self.inner.index, from, to)
+        tree::consistency_proof(&self.index()?, from, to)
     }
 
     /// The root of the tree of `tree_size` records.
     pub fn root(&self, tree_size: u64) -> Result<Hash> {
         self.check_size(tree_size)?;
         self.wait_indexed(tree_size)?;
-        tree::root(&self.inner.index, tree_size)
+        tree::root(&self.index()?, tree_size)
     }
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
@@ -352,7 +419,7 @@ impl Log {
         limit: usize,
     ) -> Result<Vec<u64>> {
         let size = self.indexed_size()?;
-        let mut found = self.inner.index.query(field, value, after, limit)?;
+        let mut found = self.index()?.query(field, value, after, limit)?;
         found.retain(|i| *i < size);
         Ok(found)
     }
@@ -413,6 +480,107 @@ async fn wait(
 
 impl Inner {
     fn stop(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        // Not while the index is being reopened: that ends with the new threads in place.
+        let _one = self.reopening.lock();
+        let core = match self.core.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        match core {
+            Some(core) => core.stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every [`HEAL_EVERY`] while the log is unavailable, until the log is dropped: reopens a
+/// failed index ([`Log::heal`]); after a failed segment write (which the next append retries
+/// by itself), marks the log writable again once the folder takes a probe write, so that
+/// `/readyz` turns green without waiting for traffic.
+fn heal_loop(log: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(HEAL_EVERY) {
+        let Some(inner) = log.upgrade() else { return };
+        if inner.closed.load(Ordering::Acquire) || inner.shared.health().available {
+            continue;
+        }
+        let log = Log { inner };
+        if log.inner.shared.is_broken() {
+            if let Err(e) = log.heal() {
+                tracing::debug!(error = %e, "the audit log's index cannot be reopened yet");
+            }
+        } else if log.probe_space().is_ok() {
+            log.inner.shared.set_working();
+        }
+    }
+}
+
+impl Core {
+    /// Opens the index, runs recovery and starts the writer threads; returns them with the
+    /// shared state (`shared`, when reopening: it takes the recovered checkpoint) and the
+    /// log's size.
+    fn start(
+        config: &LogConfig,
+        shared: Option<&Arc<Shared>>,
+    ) -> Result<((Core, Arc<Shared>), u64)> {
+        let index = Index::open_with_cache(&config.dir.join(INDEX), config.cache_bytes)?;
+        let rec = recover::recover(config, &index)?;
+        let size = rec.checkpoint.size();
+        let checkpoint = Arc::new(rec.checkpoint);
+        let reopening = shared.is_some();
+        let shared = match shared {
+            Some(shared) => shared.clone(),
+            None => Arc::new(Shared::new(checkpoint.clone(), config.retry_after)),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (to_committer, committed) = std::sync::mpsc::channel();
+        let (to_indexer, indexed) = std::sync::mpsc::sync_channel(256);
+        let indexer = Indexer {
+            index: index.clone(),
+            shared: shared.clone(),
+            time_max: index.time_max()?,
+        };
+        let committer = Committer {
+            frontier: rec.frontier,
+            key: config.signing_key.duplicate()?,
+            origin: config.origin.clone(),
+            shared: shared.clone(),
+            publisher: Publisher::start(config.dir.join(CHECKPOINT))
+                .map_err(|e| Error::io("start the checkpoint thread for", &config.dir, e))?,
+            indexer: to_indexer,
+            stored_size: rec.stored_size,
+            last_store: Instant::now(),
+            broken: None,
+        };
+        let syncer = Syncer {
+            seq: rec.seq,
+            shared: shared.clone(),
+            max_batch: config.max_batch.max(1),
+            committer: to_committer,
+        };
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| Error::io("start a writer thread for", &config.dir, e))
+        };
+        let indexer = spawn("audit-index", Box::new(move || indexer.run(indexed)))?;
+        let committer = spawn("audit-commit", Box::new(move || committer.run(committed)))?;
+        let syncer = spawn("audit-sync", Box::new(move || syncer.run(rx)))?;
+        let core = Core {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(vec![syncer, committer, indexer]),
+            index,
+        };
+        if reopening {
+            // Only now that every thread runs: a failure above leaves the log failed, and the
+            // healer tries again.
+            shared.reopened(checkpoint);
+        }
+        Ok(((core, shared), size))
+    }
+
+    fn stop(&self) -> Result<()> {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
@@ -430,6 +598,12 @@ impl Inner {
 }
 
 impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+impl Drop for Core {
     fn drop(&mut self) {
         let _ = self.stop();
     }

@@ -75,7 +75,7 @@ impl Log {
                 }
             }
         } else if start < hi {
-            let index = &self.inner.index;
+            let index = &self.index()?;
             let mut cursors: Vec<Cursor<'_>> = selection
                 .terms
                 .iter()
@@ -109,7 +109,7 @@ impl Log {
     /// `policy_change`). Covers every record acknowledged before the call.
     pub fn last(&self, field: Field, value: &[u8]) -> Result<Option<u64>> {
         let size = self.indexed_size()?;
-        self.inner.index.last(field, value, size)
+        self.index()?.last(field, value, size)
     }
 
     /// Records `from..to` (log indexes, `to` exclusive, clamped to the size) read sequentially
@@ -165,7 +165,7 @@ impl Log {
         to: Option<OffsetDateTime>,
         size: u64,
     ) -> Result<(u64, u64)> {
-        let index = &self.inner.index;
+        let index = &self.index()?;
         let lo = match from {
             Some(from) => index.time_mark(time_key(from), false)?.unwrap_or(size),
             None => 0,
@@ -185,7 +185,7 @@ impl Log {
             return Ok(self.inner.reader.frames(from, 0, from, from, from));
         }
         self.wait_indexed(from + 1)?;
-        let (at, segment, offset) = self.inner.index.position(from)?.ok_or_else(|| {
+        let (at, segment, offset) = self.index()?.position(from)?.ok_or_else(|| {
             Error::Unavailable("record position missing; reopen to rebuild the index".into())
         })?;
         Ok(self.inner.reader.frames(segment, offset, at, from, to))

@@ -1,5 +1,7 @@
 //! State shared by the writer thread and the readers: the published size and checkpoint, and
-//! the availability flag that makes appends fail fast after a write error.
+//! the availability flag that makes appends fail fast after a write error. It outlives the
+//! writer threads and the index: when the index is reopened after a failure (see
+//! `Log::heal`), the new threads take it over.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -7,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
+use crate::fault::Fault;
 
 /// The log's health, for readiness probes and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +21,23 @@ pub struct Health {
     pub size: u64,
     /// The last write error, while the log is unavailable.
     pub last_error: Option<String>,
+    /// What caused it (a full disk, no file descriptors left, another I/O error), while the log
+    /// is unavailable.
+    pub fault: Option<Fault>,
     /// Appends waiting for the writer.
     pub queued: usize,
-    /// The index store could not follow a durable batch (e.g. it hit a full disk): the log
-    /// refuses appends until the process reopens it, and recovery then replays the segments
-    /// into the index. See [`crate::Log::probe_space`].
-    pub needs_reopen: bool,
+    /// The index store could not follow a durable batch (a full disk, no file descriptors
+    /// left): the log refuses appends until it has reopened the index by itself, which it
+    /// tries every couple of seconds once its folder takes writes again (recovery then replays
+    /// the segments into the index).
+    pub reopening: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     published: RwLock<Arc<Checkpoint>>,
     available: AtomicBool,
-    failure: Mutex<Option<(Instant, String)>>,
+    failure: Mutex<Option<(Instant, String, Fault)>>,
     /// Set when the index could not follow a durable batch: unavailable until reopened.
     broken: Mutex<Option<String>>,
     pub(crate) queued: AtomicUsize,
@@ -79,23 +86,52 @@ impl Shared {
         }
         let failure = self.failure.lock().map(|f| f.clone()).unwrap_or(None);
         match failure {
-            Some((at, why)) if at.elapsed() < self.backoff => Err(Error::Unavailable(why)),
+            Some((at, why, _)) if at.elapsed() < self.backoff => Err(Error::Unavailable(why)),
             _ => Ok(()),
         }
     }
 
-    pub(crate) fn set_failed(&self, why: String) {
+    pub(crate) fn set_failed(&self, why: String, fault: Fault) {
         if let Ok(mut f) = self.failure.lock() {
-            *f = Some((Instant::now(), why));
+            *f = Some((Instant::now(), why, fault));
         }
         self.available.store(false, Ordering::Release);
     }
 
-    pub(crate) fn set_broken(&self, why: String) {
+    pub(crate) fn set_broken(&self, why: String, fault: Fault) {
         if let Ok(mut b) = self.broken.lock() {
             *b = Some(why.clone());
         }
-        self.set_failed(why);
+        self.set_failed(why, fault);
+    }
+
+    /// Whether the index failed and must be reopened.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.lock().map(|b| b.is_some()).unwrap_or(true)
+    }
+
+    /// Why the index failed (or a generic reason while it is being reopened).
+    pub(crate) fn broken_why(&self) -> String {
+        self.broken
+            .lock()
+            .ok()
+            .and_then(|b| b.clone())
+            .unwrap_or_else(|| "the audit log is reopening its index".into())
+    }
+
+    /// The index was reopened and caught up with the segments up to `checkpoint`: the log
+    /// accepts appends again.
+    pub(crate) fn reopened(&self, checkpoint: Arc<Checkpoint>) {
+        let size = checkpoint.size();
+        self.publish(checkpoint);
+        if let Ok(mut b) = self.broken.lock() {
+            *b = None;
+        }
+        if let Ok(mut f) = self.failure.lock() {
+            *f = None;
+        }
+        self.available.store(true, Ordering::Release);
+        self.set_indexed(size);
     }
 
     pub(crate) fn set_working(&self) {
@@ -158,20 +194,21 @@ impl Shared {
 
     pub(crate) fn health(&self) -> Health {
         let available = self.available.load(Ordering::Acquire);
-        let last_error = if available {
+        let failure = if available {
             None
         } else {
             self.failure
                 .lock()
                 .ok()
-                .and_then(|f| f.as_ref().map(|(_, w)| w.clone()))
+                .and_then(|f| f.as_ref().map(|(_, w, c)| (w.clone(), *c)))
         };
         Health {
             available,
             size: self.checkpoint().size(),
-            last_error,
+            fault: failure.as_ref().map(|f| f.1),
+            last_error: failure.map(|f| f.0),
             queued: self.queued.load(Ordering::Relaxed),
-            needs_reopen: self.broken.lock().map(|b| b.is_some()).unwrap_or(true),
+            reopening: self.is_broken(),
         }
     }
 }

@@ -195,7 +195,13 @@ fn write_errors_fail_closed_and_the_log_recovers() {
         // After the backoff the next append probes the disk, which still fails.
         assert!(log.append(record(7)).await.is_err());
         fault::set(dir.path(), false);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Without any append, the log says it is writable again once its folder takes a
+        // probe write (so that /readyz turns green without waiting for traffic).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !log.is_available() {
+            assert!(Instant::now() < deadline, "never writable again by itself");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let a = log.append(record(8)).await.unwrap();
         assert_eq!(a.index, 5, "failed batches leave no gap and no index");
         assert!(log.is_available());
@@ -486,7 +492,7 @@ fn the_space_probe_says_whether_the_disk_takes_writes_and_leaves_nothing_behind(
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(config(dir.path())).unwrap();
     let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert!(!log.health().needs_reopen);
+    assert!(!log.health().reopening);
     log.probe_space().unwrap();
     fault::set(dir.path(), true);
     assert!(log.probe_space().is_err());
@@ -543,4 +549,92 @@ fn a_rebuilt_index_keeps_what_the_log_signed() {
         (index.size().unwrap(), index.signed().unwrap()),
         (cut_at, 60)
     );
+}
+
+/// Once its index fails (sled refuses every write after its first failed one, e.g. on a full
+/// disk or with no file descriptors left), the log refuses appends, names the cause, and
+/// reopens the index by itself once its folder takes writes: recovery replays what the index
+/// lacks, and the log serves again in the same process, with every record, root and query as
+/// before.
+#[test]
+fn a_failed_index_is_reopened_and_catches_up_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..100);
+    let root = log.root(100).unwrap();
+    let hits = log.query(Field::Decision, b"deny", None, 1000).unwrap();
+    // The index forgets the records after 40, as if its writes had been lost, and fails.
+    log.index().unwrap().set_size(40).unwrap();
+    log.inner.shared.set_broken(
+        "out of file descriptors: the index could not follow the log".into(),
+        crate::Fault::Descriptors,
+    );
+    let health = log.health();
+    assert!(!health.available && health.reopening, "{health:?}");
+    assert_eq!(health.fault, Some(crate::Fault::Descriptors));
+    let refused = rt.block_on(log.append(record(100))).unwrap_err();
+    assert!(matches!(refused, Error::Unavailable(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("file descriptors"),
+        "{refused}"
+    );
+
+    // While the folder refuses writes, the index is not reopened.
+    fault::set(dir.path(), true);
+    assert!(log.heal().is_err());
+    assert!(log.health().reopening);
+    fault::set(dir.path(), false);
+
+    // The healer thread reopens it by itself within a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log.health().reopening {
+        assert!(Instant::now() < deadline, "the index was never reopened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let health = log.health();
+    assert!(health.available && health.fault.is_none(), "{health:?}");
+    assert_eq!(log.size(), 100);
+    assert_eq!(log.root(100).unwrap(), root);
+    assert_eq!(
+        log.query(Field::Decision, b"deny", None, 1000).unwrap(),
+        hits
+    );
+    let appended = rt.block_on(log.append(record(100))).unwrap();
+    assert_eq!(appended.index, 100);
+    assert_eq!(log.read(100).unwrap(), record(100));
+    rt.block_on(log.shutdown()).unwrap();
+    drop(log);
+    let report = verify_dir(dir.path(), None).unwrap();
+    assert_eq!(report.size, 101);
+}
+
+/// After a burst, the stored checkpoint catches up with the last record once the rate limit
+/// on storing it allows, without waiting for another append (else a tail cut while the log is
+/// idle would go unnoticed by `audit verify --data-dir`).
+#[test]
+fn the_stored_checkpoint_catches_up_after_a_burst_while_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let rt = rt();
+    // One record per batch, all well within the one second between stores.
+    for i in 0..30 {
+        rt.block_on(log.append(record(i))).unwrap();
+    }
+    let stored = || {
+        read_stored_checkpoint(&dir.path().join(CHECKPOINT))
+            .unwrap()
+            .map_or(0, |(_, size, _)| size)
+    };
+    let deadline = Instant::now() + Duration::from_secs(1) + Duration::from_secs(5);
+    while stored() != 30 {
+        assert!(
+            Instant::now() < deadline,
+            "the stored checkpoint stayed at {} of 30 records",
+            stored()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The log is still open: nothing but the idle committer stored it.
+    assert_eq!(log.size(), 30);
 }

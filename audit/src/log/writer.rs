@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use super::Appended;
 use super::shared::Shared;
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::error::{Error, Result};
+use crate::fault::Fault;
 use crate::index::{Additions, Frontier, Index, Terms};
 use crate::record::Field;
 use crate::sequence::{Durable, Sequence};
@@ -118,9 +119,10 @@ impl Syncer {
                 }
                 Err(e) => {
                     drop(leaves);
-                    let why = e.to_string();
+                    let fault = Fault::of(&e);
+                    let why = format!("{fault}: {e}");
                     tracing::error!(error = %why, records = batch.len(), "audit log write failed; nothing acknowledged");
-                    self.shared.set_failed(why.clone());
+                    self.shared.set_failed(why.clone(), fault);
                     refuse(batch, &why);
                 }
             }
@@ -148,8 +150,27 @@ pub(crate) struct Committer {
 
 impl Committer {
     pub(crate) fn run(mut self, rx: Receiver<Synced>) {
-        while let Ok(synced) = rx.recv() {
-            self.commit(synced);
+        loop {
+            // After a burst the last checkpoints were held back by PUBLISH_EVERY: once it has
+            // passed, store the latest even if no append comes, so the stored checkpoint
+            // never stays behind the log while it is idle (a cut tail would go unnoticed).
+            let next = if self.shared.checkpoint().size() > self.stored_size {
+                let left = PUBLISH_EVERY.saturating_sub(self.last_store.elapsed());
+                match rx.recv_timeout(left) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.maybe_store(false);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                    Ok(synced) => synced,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(synced) => synced,
+                    Err(_) => break,
+                }
+            };
+            self.commit(next);
         }
         self.finish();
     }
@@ -176,9 +197,13 @@ impl Committer {
                 self.maybe_store(false);
             }
             Err(e) => {
-                let why = format!("the index could not follow the log ({e}); reopen the log");
+                let fault = Fault::of(&e);
+                let why = format!(
+                    "{fault}: the index could not follow the log ({e}); {}; the log reopens its index by itself once its folder takes writes",
+                    fault.remedy()
+                );
                 tracing::error!(error = %why, "audit log index failed");
-                self.shared.set_broken(why.clone());
+                self.shared.set_broken(why.clone(), fault);
                 refuse(s.batch, &why);
                 self.broken = Some(why);
             }
@@ -314,10 +339,13 @@ impl Indexer {
                     self.shared.set_indexed(end);
                 }
                 Err(e) => {
-                    let why =
-                        format!("the query index could not follow the log ({e}); reopen the log");
+                    let fault = Fault::of(&e);
+                    let why = format!(
+                        "{fault}: the query index could not follow the log ({e}); {}; the log reopens its index by itself once its folder takes writes",
+                        fault.remedy()
+                    );
                     tracing::error!(error = %why, "audit log index failed");
-                    self.shared.set_broken(why);
+                    self.shared.set_broken(why, fault);
                     failed = true;
                 }
             }

@@ -76,6 +76,10 @@ pub(super) async fn suspend(
         let applied = registry::suspend(state, admin, tenant, reason.as_deref())
             .await
             .map_err(change_error)?;
+        if applied.unchanged {
+            tracing::info!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant already suspended; nothing changed");
+            return Ok(applied_reply(&applied));
+        }
         tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant suspended through the admin API");
         Ok(applied_reply(&applied))
     }
@@ -93,7 +97,11 @@ impl From<ApiError> for Refusal {
 }
 
 fn applied_reply(applied: &Applied) -> Reply {
-    let body = json!({"policy_version": applied.version, "diff": applied.diff});
+    let mut body = json!({"policy_version": applied.version, "diff": applied.diff});
+    if applied.unchanged {
+        body["unchanged"] = json!(true);
+        body["message"] = json!("the tenant is suspended already; nothing was changed or logged");
+    }
     (StatusCode::OK, Bytes::from(body.to_string()))
 }
 

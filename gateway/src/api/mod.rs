@@ -8,6 +8,7 @@ mod audit;
 mod body;
 mod lifecycle;
 mod linger;
+pub(crate) mod quota;
 pub(crate) mod receipt;
 pub(crate) mod routes;
 pub(crate) mod shipment;
@@ -125,6 +126,8 @@ pub(crate) async fn handle(
         // A replay: answered once its unread body is drained (see `linger`).
         finished.wait().await;
     }
+    // 401/403 into the log (rate-limited), Retry-After on a 429.
+    let answer = quota::after(&state, &who, (&method, &path), answer, &logged).await;
     let label = routes::label(&path);
     record_metrics(&state, label, answer.status(), &logged);
     tracing::info!(
@@ -162,8 +165,8 @@ fn without_content(response: Response<ApiBody>) -> Response<ApiBody> {
     Response::from_parts(parts, empty)
 }
 
-/// Refuses a request without a principal (401) or with a head above `[limits]
-/// max_header_bytes` (431).
+/// Refuses a request without a principal (401), over its principal's quota (429, before
+/// anything is logged) or with a head above `[limits] max_header_bytes` (431).
 fn admit(
     state: &AppState,
     principal: Result<Principal, IdentityError>,
@@ -171,6 +174,7 @@ fn admit(
 ) -> Result<Principal, ApiError> {
     let principal =
         principal.map_err(|e| ApiError::new(ReasonCode::AuthBadIdentity).message(e.to_string()))?;
+    quota::check(state, &principal)?;
     let max_head = state.config().limits.max_header_bytes;
     if head_bytes(request) > max_head {
         return Err(

@@ -1,5 +1,6 @@
 //! `loopgate check-config --config FILE`: validates a config and everything it points at, without
-//! binding a port. Exit 0, or 64 (EX_USAGE) with one line per problem on stdout.
+//! binding a port. Exit 0, or 64 (EX_USAGE) with one line per problem on stdout; what is
+//! allowed but unwise is a `FILE: warning: ...` line and changes nothing in the exit status.
 
 use std::path::PathBuf;
 
@@ -17,14 +18,20 @@ pub(crate) struct CheckConfigArgs {
 
 pub(crate) fn run(args: &CheckConfigArgs) -> Exit {
     let shown = args.config.display();
-    let problems = match Config::load(&args.config) {
-        Err(e) => e.lines(),
-        Ok(config) => config
-            .check_files()
-            .into_iter()
-            .map(|problem| format!("{shown}: {problem}"))
-            .collect(),
+    let (problems, warnings) = match Config::load(&args.config) {
+        Err(e) => (e.lines(), Vec::new()),
+        Ok(config) => (
+            config
+                .check_files()
+                .into_iter()
+                .map(|problem| format!("{shown}: {problem}"))
+                .collect(),
+            config.warnings(),
+        ),
     };
+    for warning in &warnings {
+        println!("{shown}: warning: {warning}");
+    }
     if problems.is_empty() {
         println!("{shown}: ok");
         Exit::Success

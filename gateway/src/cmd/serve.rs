@@ -102,10 +102,10 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
 }
 
 /// The exit status of a `serve` that failed: 75 (EX_TEMPFAIL, so systemd restarts it) when a
-/// restart is the cure (the log needs reopening, or stopping hung), else 1.
+/// restart is the cure (stopping hung: the log's flush or the connection threads), else 1.
 fn exit_for(error: &ServeError) -> Exit {
     match error {
-        ServeError::NeedsRestart(_) | ServeError::StopTimedOut(_) => Exit::TempFail,
+        ServeError::StopTimedOut(_) => Exit::TempFail,
         _ => Exit::Failure,
     }
 }
@@ -218,7 +218,6 @@ mod tests {
         let hung = ServeError::StopTimedOut(std::time::Duration::from_secs(30));
         assert_eq!(exit_for(&hung).code(), 75);
         assert!(hung.to_string().contains("stop_timeout_secs"), "{hung}");
-        assert_eq!(exit_for(&ServeError::NeedsRestart("x".into())).code(), 75);
         let bind = ServeError::Bind {
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
             source: std::io::Error::other("in use"),

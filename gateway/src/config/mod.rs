@@ -105,6 +105,10 @@ pub struct Limits {
     pub connections: Connections,
     /// How long an idempotency key is remembered (`idempotency_retention_hours`).
     pub idempotency_retention: Duration,
+    /// Each principal's request quota: the token bucket's rate (requests per second).
+    pub requests_per_second: u32,
+    /// ... and its size (requests at once after a pause).
+    pub request_burst: u32,
 }
 
 /// The API and ops listeners' connections (see `server::conns`).
@@ -222,6 +226,37 @@ fn one_line(text: &str, error: &toml::de::Error) -> String {
 }
 
 impl Config {
+    /// What is allowed but unwise (`check-config` prints each as a `warning:` line and still
+    /// exits 0): an ops listener off loopback (`/metrics` and `/readyz` have no authentication),
+    /// and a TLS private key (the API's, the demo upstream's) that the file's group or others may
+    /// read. (A log key others may read is an error: `SigningKey::load` refuses it.)
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.ops_listen.ip().is_loopback() {
+            warnings.push(format!(
+                "[server] ops_listen {} is not a loopback address: /metrics and /readyz have no authentication; keep it on 127.0.0.1 or ::1 (or firewall it)",
+                self.ops_listen
+            ));
+        }
+        let mut keys = vec![("[tls] key", &self.tls.key)];
+        if let Some(demo) = &self.demo_upstream {
+            keys.push(("[demo_upstream] key", &demo.key));
+        }
+        for (key, path) in keys {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    warnings.push(format!(
+                        "{key} {} has mode {mode:04o}: its group or others may read it; chmod 600 it",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// Loads everything the config points at, as `serve` would, and reports every file that
     /// cannot be used: TLS material, upstream CAs, the policy bundle, the log key.
     pub fn check_files(&self) -> Vec<String> {
@@ -254,6 +289,14 @@ impl Config {
                             .filter(|p| p.severity == loopgate_policy::Severity::Error)
                             .map(|p| format!("[policy] bundle {}:{p}", bundle.display())),
                     );
+                } else if let Err(e) =
+                    crate::registry::check_loggable(&bundle.display().to_string(), &text)
+                {
+                    // What `serve` would refuse beyond validation (e.g. a record it cannot log).
+                    problems.push(format!(
+                        "[policy] bundle {}: serve cannot put it in force: {e}",
+                        bundle.display()
+                    ));
                 }
             }
         }
@@ -591,6 +634,22 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
     );
     let upstream_timeout = secs(raw.upstream_timeout_secs, "upstream_timeout_secs");
     let drain_timeout = secs(raw.drain_timeout_secs, "drain_timeout_secs");
+    let mut quota = |value: u64, key: &str| {
+        let valid = u32::try_from(value)
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n));
+        if valid.is_none() {
+            problems.push(format!(
+                "[limits] {key} is {value}; use 1 to 1000000 (the default leaves every legitimate tenant well below it)"
+            ));
+        }
+        valid
+    };
+    let requests_per_second = quota(
+        raw.requests_per_second_per_principal,
+        "requests_per_second_per_principal",
+    );
+    let request_burst = quota(raw.request_burst, "request_burst");
     let max_header_bytes = usize::try_from(raw.max_header_bytes)
         .ok()
         .filter(|n| (1024..=1024 * 1024).contains(n));
@@ -619,5 +678,7 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         upstream_timeout: upstream_timeout?,
         drain_timeout: drain_timeout?,
         idempotency_retention: idempotency_retention?,
+        requests_per_second: requests_per_second?,
+        request_burst: request_burst?,
     })
 }

@@ -159,6 +159,10 @@ pub(crate) struct RawLimits {
     pub(crate) lingering_timeout_secs: u64,
     /// Hours an `Idempotency-Key` (and a declaration's `idempotency_key`) is remembered.
     pub(crate) idempotency_retention_hours: u64,
+    /// Requests per second each principal may make, on average (its token bucket's rate).
+    pub(crate) requests_per_second_per_principal: u64,
+    /// Requests a principal may make at once after a pause (its token bucket's size).
+    pub(crate) request_burst: u64,
 }
 
 impl Default for RawLimits {
@@ -181,6 +185,8 @@ impl Default for RawLimits {
             lingering_time_secs: 30,
             lingering_timeout_secs: 5,
             idempotency_retention_hours: 24,
+            requests_per_second_per_principal: 200,
+            request_burst: 400,
         }
     }
 }

@@ -74,6 +74,10 @@ fn the_examples_document_every_key() {
         "lingering_bytes",
         "lingering_time_secs",
         "lingering_timeout_secs",
+        "idempotency_retention_hours",
+        "requests_per_second_per_principal",
+        "request_burst",
+        "cache_mb",
         "format",
     ];
     let text = example();

@@ -52,9 +52,6 @@ const READ_BUFFER_BYTES: usize = 400 * 1024;
 /// How often the accept loop beats for the watchdog while no connection arrives.
 pub(super) const HEARTBEAT: Duration = Duration::from_millis(100);
 
-/// How often a log that needs reopening probes its disk for space.
-const SPACE_PROBE_EVERY: Duration = Duration::from_secs(2);
-
 /// The first pause after a failed `accept`; each further failure doubles it up to
 /// [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -67,10 +64,6 @@ pub(super) const LOG_EVERY: Duration = Duration::from_secs(5);
 pub(super) enum Stop {
     /// SIGTERM or SIGINT.
     Signal,
-    /// The log's index could not follow a durable batch (the error says why: a full disk, or
-    /// another I/O error; it is not assumed to be a full disk) and the disk takes writes again:
-    /// only reopening the log (a restart) brings it back.
-    Reopen(String),
 }
 
 /// The pause after a failed `accept`: doubles from [`ACCEPT_BACKOFF_MIN`] up to
@@ -79,7 +72,8 @@ pub(super) fn next_backoff(previous: Option<Duration>) -> Duration {
     previous.map_or(ACCEPT_BACKOFF_MIN, |d| (d * 2).min(ACCEPT_BACKOFF_MAX))
 }
 
-/// Accepts API connections until SIGTERM or SIGINT, or until the log needs reopening.
+/// Accepts API connections until SIGTERM or SIGINT. (A log whose index failed reopens it by
+/// itself once its disk takes writes: no restart.)
 pub(super) async fn accept(
     api: &TcpListener,
     acceptor: &Acceptor,
@@ -90,7 +84,6 @@ pub(super) async fn accept(
 ) -> Stop {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_probe = None;
     let mut backoff = None;
     let mut accept_errors = Throttled::new(LOG_EVERY, 1);
     let mut full = Throttled::new(LOG_EVERY, 1);
@@ -98,16 +91,7 @@ pub(super) async fn accept(
         state.liveness.beat_accept(Instant::now());
         let accepted = tokio::select! {
             accepted = api.accept() => accepted,
-            _ = heartbeat.tick() => {
-                if let Some(why) = ready_to_reopen(state, &mut last_probe).await {
-                    tracing::error!(
-                        error = %why,
-                        "the audit log's index failed (the error says why) and its disk takes writes; stopping with exit status 75 so the service manager restarts loopgate and recovery rebuilds the index from the segments"
-                    );
-                    return Stop::Reopen(why);
-                }
-                continue;
-            }
+            _ = heartbeat.tick() => continue,
             _ = terminate.recv() => return Stop::Signal,
             _ = tokio::signal::ctrl_c() => return Stop::Signal,
         };
@@ -493,28 +477,6 @@ fn http(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .keep_alive_interval(Some(ping))
         .keep_alive_timeout(ping);
     builder
-}
-
-/// Whether the log needs reopening and its disk takes writes again (then: why it needs it).
-async fn ready_to_reopen(
-    state: &Arc<AppState>,
-    last_probe: &mut Option<Instant>,
-) -> Option<String> {
-    let health = state.log.health();
-    if !health.needs_reopen || last_probe.is_some_and(|at| at.elapsed() < SPACE_PROBE_EVERY) {
-        return None;
-    }
-    *last_probe = Some(Instant::now());
-    let probing = state.clone();
-    let probed = tokio::task::spawn_blocking(move || probing.log.probe_space()).await;
-    match probed {
-        Ok(Ok(())) => Some(health.last_error.unwrap_or_default()),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "the log's disk still refuses writes");
-            None
-        }
-        Err(_) => None,
-    }
 }
 
 #[cfg(test)]

@@ -64,12 +64,6 @@ pub enum ServeError {
     /// The policy bundle cannot be put in force.
     #[error(transparent)]
     Policy(#[from] registry::ChangeError),
-    /// The log's index failed (a full disk, or another I/O error such as EMFILE: the message
-    /// says which) and the disk takes writes: a restart reopens the log.
-    #[error(
-        "the audit log needs reopening ({0}); restart loopgate (systemd does: Restart=on-failure) and recovery rebuilds the index from the segments"
-    )]
-    NeedsRestart(String),
     /// Stopping the lanes or flushing the log took longer than `[limits] stop_timeout_secs`.
     #[error(
         "stopping took longer than {0:?} ([limits] stop_timeout_secs): the audit log's flush or the connection threads did not finish; exiting with status 75 so the service manager restarts loopgate, and recovery reads the log's segments"
@@ -177,7 +171,7 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     ));
     let (stop, stopped) = watch::channel(false);
     let ops = tokio::spawn(ops::serve(started.ops, state.clone(), stopped));
-    let why = accept::accept(
+    let Stop::Signal = accept::accept(
         &started.api,
         &started.acceptor,
         &state,
@@ -219,10 +213,6 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
             return Err(ServeError::StopTimedOut(bound));
         }
     };
-    if let Stop::Reopen(why) = why {
-        // The index cannot be flushed either; the segments are whole and recovery reads them.
-        return Err(ServeError::NeedsRestart(why));
-    }
     shutdown?;
     tracing::info!("stopped");
     Ok(())

@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use loopgate_audit::{Kind, Record};
 use loopgate_policy::Custody;
-use sled::{Batch, Tree};
+use sled::Batch;
+
+use crate::state::keys::ViewsTree;
 use time::OffsetDateTime;
 
 use super::chain::start;
@@ -53,7 +55,7 @@ pub(crate) struct Tracked {
 /// See the module documentation.
 #[derive(Debug)]
 pub(crate) struct Shipments {
-    tree: Tree,
+    tree: ViewsTree,
     tracked: Mutex<BTreeMap<String, Tracked>>,
     /// Serialises declarations that carry an `idempotency_key`, so a retry racing its first
     /// request finds the first one's key (declarations are rare; transfers never take it).
@@ -62,7 +64,7 @@ pub(crate) struct Shipments {
 
 impl Shipments {
     /// The list and keys kept in `tree` (the list is empty until [`Shipments::load`]).
-    pub(crate) fn new(tree: Tree) -> Self {
+    pub(crate) fn new(tree: ViewsTree) -> Self {
         Self {
             tree,
             tracked: Mutex::default(),
@@ -73,7 +75,7 @@ impl Shipments {
     /// An empty list in a temporary sled database (unit tests).
     #[cfg(test)]
     pub(crate) fn temporary() -> Self {
-        Self::new(keys::temporary_tree())
+        Self::new(ViewsTree::temporary())
     }
 
     /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
@@ -82,7 +84,7 @@ impl Shipments {
     pub(crate) fn observe(&self, index: u64, record: &Record) {
         let mut batch = Batch::default();
         self.observe_into(Some(&mut batch), index, record).unwrap();
-        self.tree.apply_batch(batch).unwrap();
+        self.tree.now().unwrap().apply_batch(batch).unwrap();
     }
 
     /// Puts back on the list, in memory, the shipments the views tree lists, reading their
@@ -92,7 +94,7 @@ impl Shipments {
         read: impl Fn(u64) -> Result<Record, E>,
     ) -> Result<usize, E> {
         let mut listed = 0;
-        for entry in self.tree.scan_prefix(LISTED) {
+        for entry in self.tree.now()?.scan_prefix(LISTED) {
             let (_, indexes) = entry.map_err(E::from)?;
             for at in indexes.chunks_exact(8) {
                 let index = keys::u64_at(at, 0);
@@ -177,6 +179,7 @@ impl Shipments {
                     } else {
                         let mut indexes = self
                             .tree
+                            .now()?
                             .get(&listed)?
                             .map(|v| v.to_vec())
                             .unwrap_or_default();
@@ -199,7 +202,11 @@ impl Shipments {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<Option<String>, sled::Error> {
-        let Some(value) = self.tree.get([KEYS, &keys::pair(sender, key)].concat())? else {
+        let Some(value) = self
+            .tree
+            .now()?
+            .get([KEYS, &keys::pair(sender, key)].concat())?
+        else {
             return Ok(None);
         };
         if expired(keys::u64_at(&value, 0), now, retention) {
@@ -216,7 +223,7 @@ impl Shipments {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<usize, sled::Error> {
-        keys::purge_before(&self.tree, BY_TIME, KEYS, cutoff(now, retention))
+        keys::purge_before(&self.tree.now()?, BY_TIME, KEYS, cutoff(now, retention))
     }
 
     /// Every shipment on the list, in shipment id order (ids sort by declaration time).

@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use loopgate_audit::{Hash, Record, leaf_hash};
 use loopgate_policy::Registry;
-use sled::{Batch, Tree};
+use sled::Batch;
+
+use crate::state::keys::ViewsTree;
 use tokio::sync::Notify;
 
 use super::AppState;
@@ -52,7 +54,7 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// The follower's state; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct Follow {
-    tree: Tree,
+    tree: ViewsTree,
     /// Durable records handed over and not yet applied, by log index.
     pending: Mutex<BTreeMap<u64, (Record, Hash)>>,
     /// Held while applying, so records are applied once and in order.
@@ -64,7 +66,7 @@ pub(crate) struct Follow {
 }
 
 impl Follow {
-    pub(crate) fn new(tree: Tree) -> Self {
+    pub(crate) fn new(tree: ViewsTree) -> Self {
         Self {
             tree,
             pending: Mutex::default(),
@@ -84,7 +86,7 @@ impl AppState {
     /// Opens the views at start: keeps them when they are of this layout and of this log
     /// (`size` records), else clears them. Returns whether they were kept.
     pub(super) fn open_views(&self, size: u64) -> Result<bool, loopgate_audit::Error> {
-        let tree = &self.follow.tree;
+        let tree = &self.follow.tree.now()?;
         let version = tree.get(META_VERSION)?;
         let covered = tree.get(META_COVERED)?.map_or(0, |v| u64_at(&v, 0));
         let mut kept = version.as_deref() == Some(VERSION) && covered <= size;
@@ -216,7 +218,7 @@ impl AppState {
         hash: &Hash,
         registry: &Registry,
     ) -> Result<(), sled::Error> {
-        let tree = &self.follow.tree;
+        let tree = &self.follow.tree.now()?;
         let mut batch = Batch::default();
         self.views
             .observe_into(&mut batch, index, record, registry)?;

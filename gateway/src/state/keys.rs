@@ -2,8 +2,50 @@
 //! a pair of ids is one unambiguous key), dates and counts as fixed-width big-endian numbers
 //! (so keys sort as the values do), small entries as JSON.
 
+use loopgate_audit::Log;
 use serde::Serialize;
 use time::Date;
+
+/// The gateway's views tree (`state::follow`'s [`TREE`](super::follow)), looked up in the log's
+/// sled database for each use rather than held: a log whose index failed reopens its sled
+/// database in the same process (`Log::heal`), and a handle kept across that would hold the
+/// old database, and its lock on the folder, open. While the log reopens, a use fails as the
+/// log does (unavailable) and the views catch up once it is back.
+#[derive(Debug, Clone)]
+pub(crate) struct ViewsTree(Source);
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// The named tree of the log's database, looked up each time.
+    Log(Log, &'static str),
+    /// A tree of its own (unit tests).
+    #[cfg(test)]
+    Fixed(sled::Tree),
+}
+
+impl ViewsTree {
+    /// The tree `name` of `log`'s database.
+    pub(crate) fn of_log(log: Log, name: &'static str) -> Self {
+        Self(Source::Log(log, name))
+    }
+
+    /// A tree of a temporary database (unit tests).
+    #[cfg(test)]
+    pub(crate) fn temporary() -> Self {
+        Self(Source::Fixed(temporary_tree()))
+    }
+
+    /// The tree, for one use.
+    pub(crate) fn now(&self) -> Result<sled::Tree, sled::Error> {
+        match &self.0 {
+            Source::Log(log, name) => log
+                .view_tree(name)
+                .map_err(|e| sled::Error::Io(std::io::Error::other(e.to_string()))),
+            #[cfg(test)]
+            Source::Fixed(tree) => Ok(tree.clone()),
+        }
+    }
+}
 
 /// `text` prefixed by its length (two bytes, big-endian; ids are at most 256 characters, and
 /// longer text is cut at 65535 bytes, which no caller sends).

@@ -78,7 +78,7 @@ pub(crate) struct AppState {
     /// The regulator's views (retention, counters per route, admitted transfers).
     pub(crate) views: Views,
     /// The sled tree of every view, and what keeps it following the log.
-    views_tree: sled::Tree,
+    views_tree: keys::ViewsTree,
     follow: follow::Follow,
     /// This state, for the follower task (which must not keep it alive).
     me: Weak<AppState>,
@@ -87,6 +87,11 @@ pub(crate) struct AppState {
     pub(crate) transfer_locks: Locks,
     /// The regulators' list of shipments and the declarations' idempotency keys.
     pub(crate) shipments: Shipments,
+    /// Per-principal request quotas and the rate limit of refusal records.
+    pub(crate) quotas: crate::api::quota::Quotas,
+    /// Admitted transfers whose outcome could not be logged, written as `interrupted` after
+    /// the next successful append.
+    pub(crate) unconcluded: crate::transfer::records::Unconcluded,
 }
 
 impl AppState {
@@ -99,7 +104,9 @@ impl AppState {
         policy: PolicySnapshot,
         upstreams: TransferUpstreams,
     ) -> Result<Arc<Self>, loopgate_audit::Error> {
-        let tree = log.view_tree(follow::TREE)?;
+        // Checked once here, so a start fails on a database that cannot hold the views.
+        log.view_tree(follow::TREE)?;
+        let tree = keys::ViewsTree::of_log(log.clone(), follow::TREE);
         Ok(Arc::new_cyclic(|me| Self {
             config: RwLock::new(Arc::new(config)),
             clock: *stamper.clock(),
@@ -118,6 +125,8 @@ impl AppState {
             follow: follow::Follow::new(tree.clone()),
             views_tree: tree,
             me: me.clone(),
+            quotas: crate::api::quota::Quotas::default(),
+            unconcluded: crate::transfer::records::Unconcluded::default(),
         }))
     }
 
@@ -197,7 +206,46 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
+        if appended.is_ok() && !self.unconcluded.is_empty() {
+            Box::pin(self.conclude_interrupted()).await;
+        }
         appended.map(|appended| (appended, leaf))
+    }
+
+    /// The log takes writes again: the `interrupted` outcomes of the transfers whose outcome
+    /// could not be logged (see [`crate::transfer::records::Unconcluded`]).
+    async fn conclude_interrupted(&self) {
+        let unconcluded = self.unconcluded.take();
+        if unconcluded.is_empty() {
+            return;
+        }
+        let (version, count) = (self.policy().version, unconcluded.len());
+        let resumed = crate::transfer::records::resumed;
+        if let Err(e) = self.append_record(|at| resumed(version, count, at)).await {
+            tracing::warn!(error = %e, "the audit log failed again before the interrupted outcomes");
+            for transfer in &unconcluded {
+                self.unconcluded
+                    .push(transfer.transfer_id(), transfer.parties(), transfer.scope());
+            }
+            return;
+        }
+        for transfer in unconcluded {
+            match self.append_record(|at| transfer.record(at)).await {
+                Ok((appended, _)) => tracing::warn!(
+                    transfer_id = transfer.transfer_id(),
+                    log_index = appended.index,
+                    "transfer interrupted by an audit log failure; outcome recorded"
+                ),
+                Err(e) => {
+                    tracing::warn!(transfer_id = transfer.transfer_id(), error = %e, "the outcome of an interrupted transfer cannot be logged yet");
+                    self.unconcluded.push(
+                        transfer.transfer_id(),
+                        transfer.parties(),
+                        transfer.scope(),
+                    );
+                }
+            }
+        }
     }
 }
 

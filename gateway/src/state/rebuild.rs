@@ -28,7 +28,7 @@ impl AppState {
         let read = |index: u64| -> Result<Record, loopgate_audit::Error> {
             Record::from_leaf(&self.log.read(index)?)
         };
-        self.volumes.load(&self.views_tree)?;
+        self.volumes.load(&self.views_tree.now()?)?;
         let shipments = self.shipments.load(read)?;
         let unfinished = self
             .views

@@ -124,7 +124,12 @@ async fn a_start_replays_only_what_the_views_miss_and_rebuilds_lost_views() {
         assert_eq!(rebuilt.records, 0);
         check_found(&state, &rebuilt);
         // Lose the views (as when their version changes): the next start reads the whole log.
-        state.views_tree.remove(b"m/version").unwrap();
+        state
+            .views_tree
+            .now()
+            .unwrap()
+            .remove(b"m/version")
+            .unwrap();
         state.log.shutdown().await.unwrap();
     }
     let state = state(dir.path());

@@ -18,7 +18,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Kind, Record};
-use sled::{Batch, Tree};
+use sled::Batch;
+
+use crate::state::keys::ViewsTree;
 use time::OffsetDateTime;
 
 use super::headers::TransferHeaders;
@@ -142,13 +144,13 @@ impl Drop for Running {
 /// The keys of every sender; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct Idempotency {
-    tree: Tree,
+    tree: ViewsTree,
     running: Arc<RunningMap>,
 }
 
 impl Idempotency {
     /// Keys kept in `tree`.
-    pub(crate) fn new(tree: Tree) -> Self {
+    pub(crate) fn new(tree: ViewsTree) -> Self {
         Self {
             tree,
             running: Arc::default(),
@@ -195,7 +197,11 @@ impl Idempotency {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<Option<(String, Fingerprint)>, sled::Error> {
-        let Some(value) = self.tree.get([KEYS, &keys::pair(sender, key)].concat())? else {
+        let Some(value) = self
+            .tree
+            .now()?
+            .get([KEYS, &keys::pair(sender, key)].concat())?
+        else {
             return Ok(None);
         };
         let made = keys::u64_at(&value, 0);
@@ -242,7 +248,7 @@ impl Idempotency {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<usize, sled::Error> {
-        keys::purge_before(&self.tree, BY_TIME, KEYS, cutoff(now, retention))
+        keys::purge_before(&self.tree.now()?, BY_TIME, KEYS, cutoff(now, retention))
     }
 }
 
@@ -332,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_key_is_claimed_once_then_found_with_its_request() {
-        let keys = Idempotency::new(keys::temporary_tree());
+        let keys = Idempotency::new(ViewsTree::temporary());
         let t0 = datetime!(2026-11-25 02:00 UTC);
         let first = headers("INV-1");
         let fp = fingerprint(&first);
@@ -355,7 +361,7 @@ mod tests {
         ));
         let mut batch = Batch::default();
         Idempotency::observe_into(&mut batch, &decision("ab12", t0, &first));
-        keys.tree.apply_batch(batch).unwrap();
+        keys.tree.now().unwrap().apply_batch(batch).unwrap();
         drop(running);
         assert!(
             matches!(keys.claim("sz-genomics", "k1", fp, t0, DAY).unwrap(),
@@ -374,6 +380,10 @@ mod tests {
         ));
         assert_eq!(keys.purge(t0, DAY).unwrap(), 0);
         assert_eq!(keys.purge(later, DAY).unwrap(), 1);
-        assert_eq!(keys.tree.len(), 0, "both the key and its time index went");
+        assert_eq!(
+            keys.tree.now().unwrap().len(),
+            0,
+            "both the key and its time index went"
+        );
     }
 }

@@ -201,10 +201,20 @@ impl<'a> Transfer<'a> {
             headers.recipient.as_str(),
             headers.item.as_str(),
         ];
-        let (appended, leaf) = append(self.state, |at| {
+        let appended = append(self.state, |at| {
             records::outcome(&self.id, parties, &ending, at)
         })
-        .await?;
+        .await;
+        let (appended, leaf) = match appended {
+            Ok(appended) => appended,
+            Err(e) => {
+                // Admitted, but its outcome is not in the log: `interrupted` once it can be.
+                self.state
+                    .unconcluded
+                    .push(&self.id, parties, ending.scope());
+                return Err(e);
+            }
+        };
         Ok(match ending {
             Ending::Completed(details) => Concluded::Completed {
                 transfer_id: self.id,

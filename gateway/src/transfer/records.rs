@@ -238,6 +238,30 @@ pub(crate) struct DecisionFacts<'a> {
     pub(crate) route: Option<Route>,
 }
 
+/// Longest header value copied as sent into a record (a malformed request's recipient, item and
+/// purpose); a longer one is cut (see [`capped`]).
+pub(crate) const MAX_RAW_HEADER: usize = 256;
+
+/// `text` when it is at most `max` bytes; else its first `max` bytes (at a character boundary),
+/// `...`, and the whole value's length and SHA-256, so that a record holds a bounded prefix yet
+/// still identifies what was sent: `<prefix>...[15000 bytes, sha-256=:<base64>:]`.
+pub(crate) fn capped(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let digest = crate::registry::sha256(text.as_bytes());
+    Cow::Owned(format!(
+        "{}...[{} bytes, sha-256=:{}:]",
+        &text[..end],
+        text.len(),
+        STANDARD.encode(digest)
+    ))
+}
+
 /// A decision record: the engine's decision, or a denial before evaluation (`code`, e.g. a
 /// malformed header), with everything RULES.md asks a decision record to hold.
 pub(crate) fn decision(
@@ -249,21 +273,24 @@ pub(crate) fn decision(
         Ok(decision) => (Verdict::Deny, decision.reason),
         Err(code) => (Verdict::Deny, Some(code)),
     };
-    let [raw_recipient, raw_item, raw_purpose] = facts.raw;
+    // A malformed request's values as sent, capped: a 15 KB header must not land in a record.
+    let [raw_recipient, raw_item, raw_purpose] =
+        facts.raw.map(|v| v.map(|v| capped(v, MAX_RAW_HEADER)));
     let h = facts.headers;
     let mut record = Record::decision(
         facts.at,
         facts.transfer_id,
         Some(facts.sender),
-        Some(h.map_or(raw_recipient.unwrap_or(""), |h| &h.recipient)),
-        Some(h.map_or(raw_item.unwrap_or(""), |h| &h.item)),
+        Some(h.map_or(raw_recipient.as_deref().unwrap_or(""), |h| &h.recipient)),
+        Some(h.map_or(raw_item.as_deref().unwrap_or(""), |h| &h.item)),
         verdict,
         reason.map(ReasonCode::as_str),
     )?;
     let mut details = DecisionDetails {
-        purpose: h
-            .map_or(raw_purpose, |h| Some(h.purpose.as_str()))
-            .map(Cow::Borrowed),
+        purpose: match h {
+            Some(h) => Some(Cow::Borrowed(h.purpose.as_str())),
+            None => raw_purpose,
+        },
         filing: h.and_then(|h| h.filing.as_deref()).map(Cow::Borrowed),
         data_subjects: h.and_then(|h| h.data_subjects),
         declared_size: h.and_then(|h| h.content_length),
@@ -335,6 +362,130 @@ impl Ending {
         *class = scope.data_class;
         *hgr = scope.hgr;
         self
+    }
+
+    /// The class of the transfer's data it carries.
+    pub(crate) fn scope(&self) -> DataScope {
+        let (data_class, hgr) = match self {
+            Ending::Completed(details) => (details.data_class, details.hgr),
+            Ending::Failed { details, .. } => (details.data_class, details.hgr),
+        };
+        DataScope { data_class, hgr }
+    }
+}
+
+/// Admitted transfers whose outcome record could not be written (the log failed between the
+/// decision and the outcome: a full disk, say). Since the log comes back without a restart,
+/// the start's recovery (which gives every admission without an outcome an `interrupted` one)
+/// would not run for them: each is written as `interrupted` (delivery unknown: the sender got
+/// 503, no receipt) after the next record the gateway logs once the log takes writes again,
+/// following a `system` record `"event": "resumed"` (as a start's recovered outcomes follow
+/// its `start` record). If the gateway stops first, the next start's recovery writes them.
+#[derive(Debug, Default)]
+pub(crate) struct Unconcluded(std::sync::Mutex<Vec<UnloggedOutcome>>);
+
+/// One transfer without its outcome.
+#[derive(Debug, Clone)]
+pub(crate) struct UnloggedOutcome {
+    transfer_id: String,
+    parties: [String; 3],
+    scope: DataScope,
+}
+
+impl Unconcluded {
+    /// Remembers that `transfer_id` (between `parties`: sender, recipient, item) has no outcome.
+    pub(crate) fn push(&self, transfer_id: &str, parties: [&str; 3], scope: DataScope) {
+        let entry = UnloggedOutcome {
+            transfer_id: transfer_id.to_owned(),
+            parties: parties.map(str::to_owned),
+            scope,
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(entry);
+    }
+
+    /// Whether any is waiting (cheap: checked after every append).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Takes those waiting.
+    pub(crate) fn take(&self) -> Vec<UnloggedOutcome> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// What the `system` record before such `interrupted` outcomes says: the log resumed after a
+/// failure, in the same process (a start's record says `"event": "start"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ResumedDetails {
+    /// `resumed`.
+    pub(crate) event: String,
+    /// The policy version in force.
+    pub(crate) policy_version: u64,
+    /// How many transfers lost their outcome to the failure (each gets `interrupted` next).
+    pub(crate) interrupted: usize,
+}
+
+impl Details for ResumedDetails {
+    const KIND: Kind = Kind::System;
+}
+
+/// The `system` record of a log that resumed with `interrupted` transfers to record.
+pub(crate) fn resumed(
+    policy_version: u64,
+    interrupted: usize,
+    at: OffsetDateTime,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::System, at)?;
+    let details = ResumedDetails {
+        event: "resumed".to_owned(),
+        policy_version,
+        interrupted,
+    };
+    record::write(&mut record, &details)?;
+    Ok(record)
+}
+
+impl UnloggedOutcome {
+    /// Its transfer id.
+    pub(crate) fn transfer_id(&self) -> &str {
+        &self.transfer_id
+    }
+
+    /// Its sender, recipient and item.
+    pub(crate) fn parties(&self) -> [&str; 3] {
+        [0, 1, 2].map(|i| self.parties[i].as_str())
+    }
+
+    /// The class of its data.
+    pub(crate) fn scope(&self) -> DataScope {
+        self.scope
+    }
+
+    /// Its `interrupted` outcome record.
+    pub(crate) fn record(&self, at: OffsetDateTime) -> Result<Record, loopgate_audit::Error> {
+        let parties = [0, 1, 2].map(|i| Some(self.parties[i].as_str()));
+        let mut record = ended(&self.transfer_id, parties, Outcome::Interrupted, None, at)?;
+        if self.scope.data_class.is_some() {
+            let details = FailedDetails {
+                data_class: self.scope.data_class,
+                hgr: self.scope.hgr,
+                ..FailedDetails::default()
+            };
+            record::write(&mut record, &details)?;
+        }
+        Ok(record)
     }
 }
 

@@ -139,7 +139,8 @@ fn code(e: &Error) -> Exit {
         Error::Corrupt { .. }
         | Error::CheckpointMismatch(_)
         | Error::BadCheckpoint(_)
-        | Error::BadProof(_) => Exit::Failure,
+        | Error::BadProof(_)
+        | Error::BadBlob { .. } => Exit::Failure,
         _ => Exit::Usage,
     }
 }
