@@ -16,9 +16,9 @@ pub(crate) enum Exit {
     Usage,
     /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong (`serve`, `check-config`).
     Config,
-    /// 75 (sysexits `EX_TEMPFAIL`): restart me. The log's index failed on a full disk and
-    /// space is back, or stopping (the log's flush) hung past `[limits] stop_timeout_secs`; a
-    /// restart reopens the log (systemd's `Restart=on-failure` does it).
+    /// 75 (sysexits `EX_TEMPFAIL`): restart me. Stopping (the log's flush or the connection
+    /// threads) hung past `[limits] stop_timeout_secs`; a restart reopens the log (systemd's
+    /// `Restart=on-failure` does it). A full disk needs no restart: the log heals by itself.
     TempFail,
 }
 

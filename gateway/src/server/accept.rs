@@ -2,8 +2,8 @@
 //! (`conns`: caps, the pool of pending handshakes), takes the TLS acceptor in force when it
 //! arrives (a reload does not touch connections already accepted), is handed to a connection
 //! lane, handshakes, names its principal from the client certificate and is served by hyper
-//! (HTTP/1.1 or HTTP/2, as ALPN says) with `api::handle`. The loop ends on SIGTERM or SIGINT,
-//! or when the log needs reopening.
+//! (HTTP/1.1 or HTTP/2, as ALPN says) with `api::handle`. The loop ends on SIGTERM or SIGINT
+//! (a log whose disk filled up heals by itself and never ends it).
 //!
 //! A failed `accept` (EMFILE, ENFILE, ...) backs off, 10 ms doubling to 1 s, instead of
 //! retrying at once: the connection stays in the backlog, so the listener is readable again
