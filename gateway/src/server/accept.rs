@@ -475,7 +475,10 @@ fn http(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_header_list_size(u32::try_from(h2_list).unwrap_or(u32::MAX))
         // A peer that does not acknowledge a PING within the interval is gone: closed.
         .keep_alive_interval(Some(ping))
-        .keep_alive_timeout(ping);
+        .keep_alive_timeout(ping)
+        // Each stream may hold a response chunk and a blocking read at a time (an export):
+        // bounded per connection, as connections are bounded by the descriptor budget.
+        .max_concurrent_streams(limits.connections.max_streams);
     builder
 }
 

@@ -10,6 +10,7 @@ fn config(max: usize, handshakes: usize, per_principal: usize) -> Connections {
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         keepalive_interval: Duration::from_secs(30),
+        max_streams: 100,
         stop_timeout: Duration::from_secs(30),
     }
 }

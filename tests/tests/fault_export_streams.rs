@@ -1,0 +1,144 @@
+//! HTTP/2 export streams that a regulator stalls (review of issue 20, finding 1). The
+//! client opens each stream's window once (HTTP/2's default 65,535 bytes), takes the first
+//! chunk into it and then reads nothing more, like a raw HTTP/2 client that never sends
+//! WINDOW_UPDATE. Before, each such stream kept its segment file open between chunks: 4
+//! connections of 100 streams held 402 descriptors, and under `prlimit --nofile=512` one
+//! regulator certificate filled the table (EMFILE for accept, a certified transfer, /readyz).
+//! Now no file is held between chunks. Exports being sent are capped
+//! (`max_exports`, `max_exports_per_principal`): one more is a 429 `quota.exceeded`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use loopgate_tests::client::{Client, Http, TestBody, runtime};
+use loopgate_tests::gateway::{Gateway, eventually};
+
+/// HTTP/2 connections, and export streams on each (at the default `max_concurrent_streams`).
+const CONNECTIONS: usize = 2;
+const STREAMS: usize = 100;
+
+/// Enough records that an export is many 64 KiB chunks (each denial is one record).
+fn fill_log(gw: &Gateway) {
+    let sz = Client::tenant(gw, "sz-genomics");
+    let mut connection = sz.open();
+    for _ in 0..300 {
+        let r = connection
+            .try_request(
+                sz.post_transfer()
+                    .non_personal()
+                    .set("Loop-Purpose", "marketing")
+                    .body("x")
+                    .build(),
+            )
+            .unwrap();
+        assert_eq!(r.status, 403);
+    }
+    let whole = Client::regulator(gw, "pcpd").get("/v1/audit/export");
+    assert_eq!(whole.status, 200);
+    assert!(
+        whole.body.len() > 256 * 1024,
+        "export of {} bytes",
+        whole.body.len()
+    );
+}
+
+/// What keeps stalled exports open: the responses (unread), the request sender and the
+/// connection's task.
+type Stalled = (
+    Vec<http::Response<hyper::body::Incoming>>,
+    hyper::client::conn::http2::SendRequest<TestBody>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+);
+
+/// Opens `streams` exports on one HTTP/2 connection of `client`, each with the default stream
+/// window and never read.
+async fn stalled_exports(client: &Client, port: u16, streams: usize) -> Stalled {
+    let tls = client.connect().await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        // HTTP/2's default stream window (hyper's client would offer 2 MiB, enough for the
+        // whole export); the connection's window is no limit.
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(64 << 20)
+        .handshake::<_, TestBody>(TokioIo::new(tls))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let mut responses = Vec::new();
+    for _ in 0..streams {
+        let mut sender = sender.clone();
+        let request = http::Request::get(format!("https://localhost:{port}/v1/audit/export"))
+            .body(TestBody::empty())
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+            .await
+            .expect("the export's head in time")
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        responses.push(response);
+    }
+    (responses, sender, connection)
+}
+
+#[test]
+fn stalled_http2_exports_hold_no_segment_file_between_chunks() {
+    // Room for them all (the caps on exports are tested below).
+    let gw = Gateway::dev()
+        .config(|c| {
+            c.limit("max_exports", 1000)
+                .limit("max_exports_per_principal", 1000)
+        })
+        .start();
+    fill_log(&gw);
+    let before = gw.descriptors();
+    let regulator = Client::regulator(&gw, "pcpd").with_http(Http::Two);
+    let held = runtime().block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..CONNECTIONS {
+            held.push(stalled_exports(&regulator, gw.api().port(), STREAMS).await);
+        }
+        held
+    });
+    // Every stream has had its first chunk produced (it fills the window) and waits: give the
+    // gateway time to read ahead, were it to.
+    std::thread::sleep(Duration::from_secs(2));
+    let during = gw.descriptors();
+    eprintln!("{CONNECTIONS} x {STREAMS} stalled HTTP/2 exports: descriptors {before} -> {during}");
+    // The connections' own sockets, and a little slack for the runtime; not one per stream.
+    assert!(
+        during <= before + CONNECTIONS + 16,
+        "stalled exports held descriptors: {before} before, {during} during"
+    );
+    // The gateway still serves others meanwhile.
+    let r = Client::regulator(&gw, "pcpd").get("/v1/audit/checkpoint");
+    assert_eq!(r.status, 200);
+    drop(held);
+}
+
+#[test]
+fn exports_over_the_principals_cap_are_refused_until_one_ends() {
+    let gw = Gateway::dev()
+        .config(|c| c.limit("max_exports_per_principal", 2))
+        .start();
+    fill_log(&gw);
+    let regulator = Client::regulator(&gw, "pcpd").with_http(Http::Two);
+    let rt = runtime();
+    let stalled = rt.block_on(stalled_exports(&regulator, gw.api().port(), 2));
+    let r = regulator.get("/v1/audit/export");
+    r.assert_error(429, "quota.exceeded", false);
+    assert!(
+        r.text().contains("max_exports_per_principal"),
+        "{}",
+        r.text()
+    );
+    // Other routes are not affected.
+    assert_eq!(regulator.get("/v1/audit/checkpoint").status, 200);
+    // Closing the stalled connection gives the slots back.
+    drop(stalled);
+    let whole = eventually(Duration::from_secs(30), || {
+        let r = regulator.get("/v1/audit/export");
+        (r.status == 200).then_some(r)
+    });
+    assert!(whole.is_some(), "the slots never came back");
+}
