@@ -1,10 +1,12 @@
-//! HTTP/2 export streams that a regulator stalls (review of issue 20, finding 1). The
+//! HTTP/2 export streams that a regulator stalls (review of issue 20, findings 1 and 9). The
 //! client opens each stream's window once (HTTP/2's default 65,535 bytes), takes the first
 //! chunk into it and then reads nothing more, like a raw HTTP/2 client that never sends
 //! WINDOW_UPDATE. Before, each such stream kept its segment file open between chunks: 4
 //! connections of 100 streams held 402 descriptors, and under `prlimit --nofile=512` one
 //! regulator certificate filled the table (EMFILE for accept, a certified transfer, /readyz).
-//! Now no file is held between chunks. Exports being sent are capped
+//! Now no file is held between chunks. And a connection that is closing (here: its certificate
+//! revoked by a reload) with such a stream in flight is dropped after `lingering_time_secs`
+//! instead of staying open for as long as the client stalls. Exports being sent are capped
 //! (`max_exports`, `max_exports_per_principal`): one more is a 429 `quota.exceeded`.
 
 #![allow(clippy::unwrap_used)]
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use loopgate_tests::client::{Client, Http, TestBody, runtime};
-use loopgate_tests::gateway::{Gateway, eventually};
+use loopgate_tests::gateway::{ConfigToml, Gateway, eventually};
 
 /// HTTP/2 connections, and export streams on each (at the default `max_concurrent_streams`).
 const CONNECTIONS: usize = 2;
@@ -114,6 +116,60 @@ fn stalled_http2_exports_hold_no_segment_file_between_chunks() {
     let r = Client::regulator(&gw, "pcpd").get("/v1/audit/checkpoint");
     assert_eq!(r.status, 200);
     drop(held);
+}
+
+#[test]
+fn a_revoked_connection_with_a_stalled_export_is_dropped_after_the_lingering_time() {
+    let gw = Gateway::dev()
+        .config(|c| c.limit("lingering_time_secs", 2))
+        .start();
+    fill_log(&gw);
+    let ca = gw.dev_ca();
+    let now = loopgate::Clock::system().now();
+    let issued = ca
+        .issue_client("spiffe://loopgate.dev/regulator/pcpd", now)
+        .unwrap();
+    let revoked = Client::with_cert(&gw, &issued.cert_pem, &issued.key_pem).with_http(Http::Two);
+    let rt = runtime();
+    let stalled = rt.block_on(stalled_exports(&revoked, gw.api().port(), 1));
+    let api_open = |gw: &Gateway| {
+        gw.metrics()
+            .value("loopgate_connections_open", &[("listener", "api")])
+    };
+    assert_eq!(api_open(&gw), 1.0);
+
+    let crl = ca.revocation_list(&[&issued.serial], 1, now).unwrap();
+    std::fs::write(gw.pki("crl.pem"), crl).unwrap();
+    let config_path = gw.dir().join("gateway.toml");
+    let config = ConfigToml(
+        std::fs::read_to_string(&config_path)
+            .unwrap()
+            .parse()
+            .unwrap(),
+    )
+    .set(
+        "tls",
+        "crls",
+        toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+    );
+    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    assert!(gw.reload(), "{}", gw.stderr());
+
+    // The stream stays stalled (its response and the client connection are held, the body
+    // unread); the gateway drops the connection anyway.
+    let closed = eventually(Duration::from_secs(60), || {
+        (api_open(&gw) == 0.0).then_some(())
+    });
+    assert!(
+        closed.is_some(),
+        "the revoked connection stayed open with its stalled stream"
+    );
+    drop(stalled);
+    assert_eq!(
+        gw.metrics()
+            .value("loopgate_connections_revoked_total", &[]),
+        1.0
+    );
 }
 
 #[test]
