@@ -198,3 +198,45 @@ fn exports_over_the_principals_cap_are_refused_until_one_ends() {
     });
     assert!(whole.is_some(), "the slots never came back");
 }
+
+#[test]
+fn stalled_exports_under_a_low_descriptor_limit_leave_room_for_transfers_and_readyz() {
+    // The reviewer's case: a gateway with 512 descriptors and a regulator that opens hundreds
+    // of export streams and stalls them. The export caps are raised out of the way: the
+    // descriptors themselves must not run out.
+    let gw = Gateway::dev()
+        .descriptor_limit(512)
+        .config(|c| {
+            c.limit("max_exports", 1000)
+                .limit("max_exports_per_principal", 1000)
+        })
+        .start();
+    fill_log(&gw);
+    let regulator = Client::regulator(&gw, "pcpd").with_http(Http::Two);
+    let held = runtime().block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            held.push(stalled_exports(&regulator, gw.api().port(), STREAMS).await);
+        }
+        held
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let during = gw.descriptors();
+    assert!(
+        during < 256,
+        "{during} descriptors with 600 stalled exports"
+    );
+    let sz = Client::tenant(&gw, "sz-genomics");
+    let r = sz
+        .post_transfer()
+        .non_personal()
+        .body("during the stalled exports")
+        .try_send()
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(gw.ops_get("/readyz").0, 200, "{}", gw.stderr());
+    let stderr = gw.stderr();
+    assert!(!stderr.contains("cannot be read"), "{stderr}");
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    drop(held);
+}
