@@ -240,3 +240,40 @@ fn stalled_exports_under_a_low_descriptor_limit_leave_room_for_transfers_and_rea
     assert!(!stderr.contains("Too many open files"), "{stderr}");
     drop(held);
 }
+
+#[test]
+fn the_api_listener_announces_its_http2_stream_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::dev()
+        .config(|c| c.limit("max_concurrent_streams", 7))
+        .start();
+    let regulator = Client::regulator(&gw, "pcpd").with_http(Http::Two);
+    let settings = runtime().block_on(async {
+        let mut tls = regulator.connect().await.unwrap();
+        // The client preface and an empty SETTINGS frame.
+        let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        tls.write_all(&preface).await.unwrap();
+        // The server's first frame is its SETTINGS.
+        let mut head = [0_u8; 9];
+        tokio::time::timeout(Duration::from_secs(20), tls.read_exact(&mut head))
+            .await
+            .expect("the server's SETTINGS in time")
+            .unwrap();
+        assert_eq!(head[3], 4, "a SETTINGS frame");
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0_u8; len];
+        tls.read_exact(&mut payload).await.unwrap();
+        payload
+            .chunks_exact(6)
+            .map(|s| {
+                (
+                    u16::from_be_bytes([s[0], s[1]]),
+                    u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    // SETTINGS_MAX_CONCURRENT_STREAMS is 0x3.
+    assert!(settings.contains(&(3, 7)), "{settings:?}");
+}
