@@ -78,8 +78,9 @@ pub enum Error {
     CheckpointMismatch(String),
 
     // --- the environment is at fault ---
-    /// A file system operation failed.
-    #[error("{op} {path}: {source}; check the disk, its free space and permissions")]
+    /// A file system operation failed. The message's remedy follows the OS error
+    /// ([`crate::Fault`]): out of file descriptors is not a disk to check.
+    #[error("{op} {path}: {source}; {}", crate::Fault::of_io(source).remedy())]
     Io {
         /// What was being done.
         op: &'static str,

@@ -100,6 +100,12 @@ mod tests {
         let corrupt = crate::Error::Index(sled::Error::Unsupported("x".into()));
         assert_eq!(Fault::of(&corrupt), Fault::Io);
         assert!(!Fault::Descriptors.to_string().contains("disk"));
+        // The error's own message names the remedy for its cause.
+        let emfile = crate::Error::io("open", "seg", Error::from_raw_os_error(24));
+        assert!(!emfile.to_string().contains("disk"), "{emfile}");
+        assert!(emfile.to_string().contains("descriptors"), "{emfile}");
+        let enospc = crate::Error::io("write", "seg", Error::from_raw_os_error(28));
+        assert!(enospc.to_string().contains("free space"), "{enospc}");
         assert!(Fault::Descriptors.remedy().contains("descriptors"));
     }
 }

@@ -33,6 +33,7 @@ pub use error::{Error, Result};
 pub use fault::Fault;
 pub use log::{Appended, DEFAULT_MAX_RECORD_BYTES, Health, Log, LogConfig, Page, Selection};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
+pub use store::Frames;
 pub use tree::{
     CompactRange, Hash, LeafHashes, PerfectHashes, consistency_proof, empty_root, inclusion_proof,
     leaf_hash, node_hash, root, root_from_inclusion_proof, verify_consistency, verify_inclusion,

@@ -39,6 +39,8 @@ fn limits() -> Limits {
         idempotency_retention: Duration::from_secs(86_400),
         requests_per_second: 200,
         request_burst: 400,
+        max_exports: 64,
+        max_exports_per_principal: 8,
     }
 }
 

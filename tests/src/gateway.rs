@@ -825,6 +825,14 @@ impl Gateway {
             })
     }
 
+    /// How many file descriptors the `loopgate` process holds now (`/proc/<pid>/fd`).
+    pub fn descriptors(&self) -> usize {
+        let pid = self.pid().expect("the gateway runs");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("the gateway's /proc/<pid>/fd")
+            .count()
+    }
+
     /// SIGKILL to the `loopgate` process at once (no drain, no flush: a crash), then waits for
     /// it to be gone and returns its folder.
     pub fn kill(mut self) -> Folder {

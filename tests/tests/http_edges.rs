@@ -93,7 +93,13 @@ const STALLED_EXPORTS: usize = 200;
 
 #[test]
 fn zero_window_http2_exports_hold_no_thread_and_leave_nothing_behind() {
-    let gw = Gateway::dev().start();
+    // Room for them all: the export caps are tested in fault_export_streams.rs.
+    let gw = Gateway::dev()
+        .config(|c| {
+            c.limit("max_exports", 1000)
+                .limit("max_exports_per_principal", 1000)
+        })
+        .start();
     // Enough records that one export is many chunks (each denial is one record).
     let sz = Client::tenant(&gw, "sz-genomics");
     let mut connection = sz.open();

@@ -121,12 +121,9 @@ impl Log {
     /// once, for `from`; then the frames follow one another across segment boundaries, each
     /// checked (length, CRC, index) like [`Log::read`] does. A damaged frame ends the
     /// iteration with `Error::Corrupt`. The range is fixed when this is called: records
-    /// appended later are not included.
-    pub fn read_range(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>)>> + Send + 'static> {
+    /// appended later are not included. A consumer that pauses between batches calls
+    /// [`Frames::release`] so that no segment file stays open meanwhile.
+    pub fn read_range(&self, from: u64, to: u64) -> Result<Frames> {
         let size = self.size();
         if from > size {
             return Err(Error::OutOfRange {

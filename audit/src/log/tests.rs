@@ -300,6 +300,28 @@ fn read_range_streams_across_segments_like_read() {
 }
 
 #[test]
+fn read_range_released_between_records_closes_its_file_and_reads_on_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    append_all(&log, 0..100);
+    let want: Vec<(u64, Vec<u8>)> = log.read_range(3, 97).unwrap().map(Result::unwrap).collect();
+    let mut frames = log.read_range(3, 97).unwrap();
+    assert!(!frames.is_open(), "nothing is opened before the first read");
+    let mut got = Vec::new();
+    while let Some(item) = frames.next() {
+        got.push(item.unwrap());
+        assert!(frames.is_open());
+        // A paused consumer (a stalled export stream) holds no segment file.
+        frames.release();
+        assert!(!frames.is_open(), "released after record {}", got.len());
+    }
+    assert_eq!(
+        got, want,
+        "reopening at the offset reached reads the same records"
+    );
+}
+
+#[test]
 fn read_range_stops_at_a_damaged_frame() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(config(dir.path())).unwrap();

@@ -1,6 +1,12 @@
 //! Reading a range of records sequentially, across segment boundaries, with one buffered reader
 //! and one leaf in memory at a time: every frame is checked as `scan` checks it (length,
 //! checksum, index, batch start).
+//!
+//! A reader may pause for as long as its consumer likes (an HTTP/2 export stream whose client
+//! stopped reading): [`Frames::release`] closes the segment file between reads, and the next
+//! read reopens it at the offset reached. Holding it open across pauses let one regulator's
+//! stalled export streams fill the process's descriptor table (EMFILE for the accept loop,
+//! sled and upstreams alike).
 
 use std::fs::File;
 use std::io::{BufReader, Seek as _, SeekFrom};
@@ -13,9 +19,10 @@ use crate::layout::{self, SEGMENT_HEADER};
 /// Buffer of the sequential reader.
 const READ_BUFFER: usize = 256 << 10;
 
-/// The records `from..to` as `(index, leaf)`, in order. After an error it yields nothing more.
+/// The records `from..to` as `(index, leaf)`, in order (what [`crate::Log::read_range`]
+/// returns). After an error it yields nothing more.
 #[derive(Debug)]
-pub(crate) struct Frames {
+pub struct Frames {
     dir: PathBuf,
     /// First index of the segment being read, and the reader once it is open.
     segment: u64,
@@ -52,6 +59,17 @@ impl Frames {
             leaf: Vec::new(),
             failed: false,
         }
+    }
+
+    /// Closes the segment file (and frees its read buffer) until the next record is asked
+    /// for, which reopens it where this left off. For a consumer that pauses between batches.
+    pub fn release(&mut self) {
+        self.reader = None;
+    }
+
+    /// Whether a segment file is open now.
+    pub fn is_open(&self) -> bool {
+        self.reader.is_some()
     }
 
     fn path(&self) -> PathBuf {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use classify::{Damage, classify};
-pub(crate) use frames::Frames;
+pub use frames::Frames;
 pub(crate) use scan::{BadFrame, later_batch_after, scan};
 pub(crate) use walk::{Header, SegmentEnd, Visit, walk};
 

@@ -79,7 +79,7 @@ pub(super) async fn export(
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
-    export::stream(state, reader, query).await
+    export::stream(state, reader, &format!("regulator/{regulator}"), query).await
 }
 
 /// `GET /v1/audit/retention/overdue`

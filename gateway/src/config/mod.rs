@@ -109,6 +109,10 @@ pub struct Limits {
     pub requests_per_second: u32,
     /// ... and its size (requests at once after a pause).
     pub request_burst: u32,
+    /// Most audit exports being sent at once (`max_exports`).
+    pub max_exports: usize,
+    /// ... and of one principal (`max_exports_per_principal`).
+    pub max_exports_per_principal: usize,
 }
 
 /// The API and ops listeners' connections (see `server::conns`).
@@ -126,6 +130,8 @@ pub struct Connections {
     pub idle_timeout: Duration,
     /// HTTP/2 keep-alive PING interval (and the wait for each acknowledgement).
     pub keepalive_interval: Duration,
+    /// Most HTTP/2 streams in flight at once on one API connection (`max_concurrent_streams`).
+    pub max_streams: u32,
     /// Time the lanes' stop and the log's flush may take after the drain.
     pub stop_timeout: Duration,
 }
@@ -568,6 +574,7 @@ impl Default for Connections {
             handshake_timeout: Duration::from_secs(raw.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
             keepalive_interval: Duration::from_secs(raw.keepalive_interval_secs),
+            max_streams: u32::try_from(raw.max_concurrent_streams).unwrap_or(u32::MAX),
             stop_timeout: Duration::from_secs(raw.stop_timeout_secs),
         }
     }
@@ -590,6 +597,8 @@ fn connections(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Conne
         1_000_000,
     );
     let handshakes = count(raw.max_handshakes, "max_handshakes", 1_000_000);
+    let max_streams = count(raw.max_concurrent_streams, "max_concurrent_streams", 10_000)
+        .and_then(|n| u32::try_from(n).ok());
     let mut secs = |value: u64, key: &str| {
         if (1..=86_400).contains(&value) {
             Some(Duration::from_secs(value))
@@ -611,6 +620,7 @@ fn connections(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Conne
         handshake_timeout: handshake_timeout?,
         idle_timeout: idle_timeout?,
         keepalive_interval: keepalive_interval?,
+        max_streams: max_streams?,
         stop_timeout: stop_timeout?,
     })
 }
@@ -660,6 +670,18 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         ));
     }
     let connections = connections(raw, problems);
+    let mut exports = |value: u64, key: &str| {
+        let valid = usize::try_from(value)
+            .ok()
+            .filter(|n| (1..=100_000).contains(n));
+        if valid.is_none() {
+            problems.push(format!("[limits] {key} is {value}; use 1 to 100000"));
+        }
+        valid
+    };
+    let max_exports = exports(raw.max_exports, "max_exports");
+    let max_exports_per_principal =
+        exports(raw.max_exports_per_principal, "max_exports_per_principal");
     let hours = raw.idempotency_retention_hours;
     let idempotency_retention = if (1..=8_784).contains(&hours) {
         Some(Duration::from_secs(hours * 3600))
@@ -680,5 +702,7 @@ fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
         idempotency_retention: idempotency_retention?,
         requests_per_second: requests_per_second?,
         request_burst: request_burst?,
+        max_exports: max_exports?,
+        max_exports_per_principal: max_exports_per_principal?,
     })
 }

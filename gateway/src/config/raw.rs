@@ -149,6 +149,8 @@ pub(crate) struct RawLimits {
     pub(crate) idle_timeout_secs: u64,
     /// Seconds between HTTP/2 keep-alive PINGs (and the wait for each answer).
     pub(crate) keepalive_interval_secs: u64,
+    /// Most HTTP/2 streams (requests) in flight at once on one API connection.
+    pub(crate) max_concurrent_streams: u64,
     /// Seconds the log's flush and the lanes' stop may take after the drain before exit 75.
     pub(crate) stop_timeout_secs: u64,
     /// Most bytes of a body read and discarded after an answer sent before it was read.
@@ -163,6 +165,10 @@ pub(crate) struct RawLimits {
     pub(crate) requests_per_second_per_principal: u64,
     /// Requests a principal may make at once after a pause (its token bucket's size).
     pub(crate) request_burst: u64,
+    /// Most `GET /v1/audit/export` bodies being sent at once, all principals together.
+    pub(crate) max_exports: u64,
+    /// ... and of one principal.
+    pub(crate) max_exports_per_principal: u64,
 }
 
 impl Default for RawLimits {
@@ -180,6 +186,7 @@ impl Default for RawLimits {
             handshake_timeout_secs: 10,
             idle_timeout_secs: 60,
             keepalive_interval_secs: 30,
+            max_concurrent_streams: 100,
             stop_timeout_secs: 10,
             lingering_bytes: 64 * 1024 * 1024,
             lingering_time_secs: 30,
@@ -187,6 +194,8 @@ impl Default for RawLimits {
             idempotency_retention_hours: 24,
             requests_per_second_per_principal: 200,
             request_burst: 400,
+            max_exports: 64,
+            max_exports_per_principal: 8,
         }
     }
 }

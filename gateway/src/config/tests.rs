@@ -70,6 +70,7 @@ fn the_examples_document_every_key() {
         "handshake_timeout_secs",
         "idle_timeout_secs",
         "keepalive_interval_secs",
+        "max_concurrent_streams",
         "stop_timeout_secs",
         "lingering_bytes",
         "lingering_time_secs",
@@ -77,6 +78,8 @@ fn the_examples_document_every_key() {
         "idempotency_retention_hours",
         "requests_per_second_per_principal",
         "request_burst",
+        "max_exports",
+        "max_exports_per_principal",
         "cache_mb",
         "format",
     ];
@@ -217,6 +220,10 @@ fn the_connection_keys_have_defaults_and_refuse_zero() {
     let defaults = super::Connections::default();
     assert_eq!(defaults.handshakes, connections.handshakes);
     assert_eq!(defaults.keepalive_interval, connections.keepalive_interval);
+    assert_eq!(connections.max_streams, 100);
+    assert_eq!(config.limits.max_exports, 64);
+    assert_eq!(config.limits.max_exports_per_principal, 8);
+    assert_eq!(defaults.max_streams, connections.max_streams);
     assert_eq!(defaults.handshake_timeout, connections.handshake_timeout);
 
     let text = example()

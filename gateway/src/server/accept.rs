@@ -204,7 +204,13 @@ async fn serve(
             None => Err(IdentityError::Missing),
         };
         let cert = leaf.as_deref().and_then(cert_id);
-        let established = pending.establish(principal.as_ref().ok().map(ToString::to_string), cert);
+        let Some(established) =
+            pending.establish(principal.as_ref().ok().map(ToString::to_string), cert)
+        else {
+            // Evicted for a newer connection while its handshake completed: its slot is gone.
+            tracing::debug!(peer = %peer, "TLS handshake completed after its slot went to a newer connection; closed");
+            return;
+        };
         let verdict = if principal.is_err() {
             state
                 .metrics
@@ -251,6 +257,11 @@ async fn serve(
         let mut closing = false;
         let check = tokio::time::sleep(idle);
         let mut check = std::pin::pin!(check);
+        // Once a close starts (revoked, over its cap, idle), the requests in flight get
+        // `lingering_time_secs` to finish; then the connection is dropped, so a stream the
+        // client stalls cannot keep it open. (The drain has its own bounds.)
+        let grace = config.lingering.time;
+        let mut lingering = false;
         loop {
             tokio::select! {
                 ended = connection.as_mut() => {
@@ -262,17 +273,25 @@ async fn serve(
                 () = conn.closing(), if !closing => {
                     connection.as_mut().graceful_shutdown();
                     closing = true;
+                    lingering = true;
+                    check.as_mut().reset(tokio::time::Instant::now() + grace);
                 }
                 _ = draining.wait_for(|d| *d), if !closing => {
                     connection.as_mut().graceful_shutdown();
                     closing = true;
                 }
-                () = check.as_mut(), if !closing => {
+                () = check.as_mut(), if !closing || lingering => {
+                    if lingering {
+                        tracing::debug!(peer = %peer, grace_secs = grace.as_secs(), "closing connection still had requests in flight after the grace; dropped");
+                        break;
+                    }
                     match activity.idle_for(Instant::now()) {
                         Some(quiet) if quiet >= idle => {
                             tracing::debug!(peer = %peer, "idle connection closed");
                             connection.as_mut().graceful_shutdown();
                             closing = true;
+                            lingering = true;
+                            check.as_mut().reset(tokio::time::Instant::now() + grace);
                         }
                         quiet => {
                             let left = idle.saturating_sub(quiet.unwrap_or_default());
@@ -475,7 +494,10 @@ fn http(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_header_list_size(u32::try_from(h2_list).unwrap_or(u32::MAX))
         // A peer that does not acknowledge a PING within the interval is gone: closed.
         .keep_alive_interval(Some(ping))
-        .keep_alive_timeout(ping);
+        .keep_alive_timeout(ping)
+        // Each stream may hold a response chunk and a blocking read at a time (an export):
+        // bounded per connection, as connections are bounded by the descriptor budget.
+        .max_concurrent_streams(limits.connections.max_streams);
     builder
 }
 

@@ -21,7 +21,16 @@
 //!   auth.bad_identity`), never kept idle.
 //!
 //! Each established connection is registered with its client certificate's serial and issuer,
-//! so a reload with new CRLs closes the ones now revoked ([`Conns::revoke`]).
+//! so a reload with new CRLs closes the ones now revoked ([`Conns::revoke`]). The registry also
+//! keeps the revoked set of the last reload, and a connection is checked against it when it is
+//! established: one whose handshake began under the old acceptor (the old CRLs) and finished
+//! after the reload's sweep is refused like the ones the sweep found, instead of slipping
+//! through between the two. The set and the established connections are read and written under
+//! one lock, so every connection meets one or the other.
+//!
+//! A pending handshake evicted for a newer connection is closed by its task as soon as it is
+//! told; if its handshake completed meanwhile, [`Pending::establish`] refuses it (its slot was
+//! given to the newer one), so the open count never exceeds the cap.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -206,6 +215,9 @@ struct Inner {
     pending: BTreeMap<u64, oneshot::Sender<()>>,
     established: HashMap<u64, Arc<Conn>>,
     per_principal: HashMap<String, usize>,
+    /// The certificates the CRLs of the last reload list (empty before any reload: until
+    /// then every handshake used the CRLs loaded at start).
+    revoked: Arc<HashSet<CertId>>,
 }
 
 impl Inner {
@@ -293,9 +305,11 @@ impl Conns {
     }
 
     /// Marks every established connection whose certificate is in `revoked` and asks it to
-    /// close; returns how many were newly marked.
+    /// close; returns how many were newly marked. Connections established later are checked
+    /// against `revoked` too (their handshake may have used the CRLs before this reload).
     pub(crate) fn revoke(&self, revoked: &HashSet<CertId>) -> usize {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        inner.revoked = Arc::new(revoked.clone());
         let mut count = 0;
         for conn in inner.established.values() {
             let hit = conn.cert.as_ref().is_some_and(|id| revoked.contains(id));
@@ -362,16 +376,18 @@ impl Pending {
 
     /// The handshake completed: the connection is registered under `principal` (a valid
     /// identity) with its certificate `cert`. `over_cap` on the result says the principal
-    /// already had its cap of connections.
+    /// already had its cap of connections; a certificate the last reload's CRLs list is marked
+    /// revoked (refused, then closed). `None` when it was evicted for a newer connection
+    /// meanwhile (its slot is taken): the caller closes it.
     pub(crate) fn establish(
         mut self,
         principal: Option<String>,
         cert: Option<CertId>,
-    ) -> Established {
+    ) -> Option<Established> {
         let conns = self.conns.clone();
         let mut inner = conns.lock();
-        inner.pending.remove(&self.id);
         self.evicted = None;
+        inner.pending.remove(&self.id)?;
         let mut counted = None;
         let mut over_cap = false;
         if let Some(principal) = principal {
@@ -383,20 +399,26 @@ impl Pending {
                 counted = Some(principal);
             }
         }
+        let revoked = cert.as_ref().is_some_and(|id| inner.revoked.contains(id));
         let conn = Arc::new(Conn {
             cert,
+            revoked: AtomicBool::new(revoked),
             ..Conn::default()
         });
         inner.established.insert(self.id, conn.clone());
         conns.changed(&inner);
         drop(inner);
-        Established {
+        if revoked {
+            conns.metrics.revoked(1);
+            conn.close();
+        }
+        Some(Established {
             conns,
             id: self.id,
             principal: counted,
             over_cap,
             conn,
-        }
+        })
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod accept;
 mod conns;
+pub(crate) use conns::Throttled;
 pub(crate) mod lanes;
 mod ops;
 mod reload;

@@ -10,20 +10,31 @@
 //! The body is produced on demand: each time the connection asks for more (HTTP/2 only once the
 //! client's window has room), one blocking task reads the next ~64 KiB of lines
 //! (`Log::read_range`, on tokio's blocking threads) and returns. A client that does not read
-//! holds no thread and at most one chunk; one that goes away drops the body, and with it the
-//! reader. A read error mid-stream aborts the body, so the client sees a cut transfer, never a
-//! complete-looking one.
+//! holds no thread, no file and at most one chunk: the segment file is closed once each chunk
+//! is produced (`Frames::release`) and reopened at the offset reached for the next. (Kept open
+//! between chunks, the stalled streams of one regulator certificate, up to
+//! `max_concurrent_streams` per connection, filled the descriptor table.) One that goes away
+//! drops the body, and with it the reader. A read error mid-stream aborts the body, so the
+//! client sees a cut transfer, never a complete-looking one; its line names the cause (out of
+//! descriptors is not a disk fault) and is rate-limited.
+//!
+//! Exports being sent are bounded: `[limits] max_exports` at once in all, and
+//! `max_exports_per_principal` for one principal; one more is answered `429 quota.exceeded`
+//! before anything is read. An export's slot is held by its body, so it comes back when the body
+//! ends or is dropped (the client read it all, reset the stream or closed the connection). A
+//! stalled export holds one chunk of memory and a slot, nothing else.
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
+use loopgate_audit::{Fault, Frames};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -37,6 +48,7 @@ use crate::api::receipt::entry;
 use crate::api::{Answer, BodyError};
 use crate::reply::ApiError;
 use crate::state::AppState;
+use loopgate_policy::ReasonCode;
 
 /// The content type of the export.
 pub(crate) const CONTENT_TYPE: &str = "application/jsonl";
@@ -119,13 +131,94 @@ fn range(params: &Params, size: u64) -> Result<Range, ApiError> {
     }
 }
 
+/// The exports being sent, in all and per principal (one gateway per process).
+static SENDING: Mutex<Option<Sending>> = Mutex::new(None);
+
+#[derive(Debug, Default)]
+struct Sending {
+    total: usize,
+    per_principal: std::collections::HashMap<String, usize>,
+}
+
+/// One export's place among those being sent; dropping it frees it.
+#[derive(Debug)]
+pub(super) struct Slot {
+    principal: String,
+    sending: &'static Mutex<Option<Sending>>,
+}
+
+impl Slot {
+    /// A slot for `principal`, or 429 `quota.exceeded` when `max` exports are being sent in all
+    /// or `per_principal` of this principal's.
+    fn take(principal: &str, max: usize, per_principal: usize) -> Result<Self, ApiError> {
+        Self::take_in(&SENDING, principal, max, per_principal)
+    }
+
+    fn take_in(
+        sending: &'static Mutex<Option<Sending>>,
+        principal: &str,
+        max: usize,
+        per_principal: usize,
+    ) -> Result<Self, ApiError> {
+        let registry = sending;
+        let mut guard = registry.lock().unwrap_or_else(PoisonError::into_inner);
+        let sending = guard.get_or_insert_with(Sending::default);
+        let mine = sending.per_principal.get(principal).copied().unwrap_or(0);
+        if mine >= per_principal {
+            return Err(ApiError::new(ReasonCode::QuotaExceeded).message(format!(
+                "{principal} already has {mine} audit exports being sent ([limits] max_exports_per_principal); finish or close one of them first"
+            )));
+        }
+        if sending.total >= max {
+            return Err(ApiError::new(ReasonCode::QuotaExceeded).message(format!(
+                "{} audit exports are being sent already ([limits] max_exports); retry once one has ended",
+                sending.total
+            )));
+        }
+        sending.total += 1;
+        *sending
+            .per_principal
+            .entry(principal.to_owned())
+            .or_insert(0) += 1;
+        Ok(Self {
+            principal: principal.to_owned(),
+            sending: registry,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut guard = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(sending) = guard.as_mut() else {
+            return;
+        };
+        sending.total = sending.total.saturating_sub(1);
+        if let Some(count) = sending.per_principal.get_mut(&self.principal) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                sending.per_principal.remove(&self.principal);
+            }
+        }
+    }
+}
+
 /// Starts the export and answers with its streamed body.
 pub(super) async fn stream(
     state: &Arc<AppState>,
     reader: Reader,
+    principal: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let params = Params::parse(query, &["from", "to"])?;
+    let slot = {
+        let limits = &state.config().limits;
+        Slot::take(
+            principal,
+            limits.max_exports,
+            limits.max_exports_per_principal,
+        )?
+    };
     let size = state.log.size();
     let range = range(&params, size)?;
     let (start, end, times) = match range {
@@ -140,7 +233,7 @@ pub(super) async fn stream(
     };
     let rows = blocking(state, move |state| {
         let rows = state.log.read_range(start, end.max(start));
-        rows.map(|rows| Box::new(rows) as Rows).map_err(unreadable)
+        rows.map_err(unreadable)
     })
     .await?;
     let body = Export {
@@ -150,6 +243,7 @@ pub(super) async fn stream(
             reader,
         })),
         reading: None,
+        _slot: slot,
     };
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = StatusCode::OK;
@@ -184,7 +278,34 @@ fn in_times(
 }
 
 /// The log's records in order, from a blocking read.
-type Rows = Box<dyn Iterator<Item = loopgate_audit::Result<(u64, Vec<u8>)>> + Send>;
+type Rows = Frames;
+
+/// Lines about unreadable exports written per [`READ_ERRORS_EVERY`] (many stalled streams fail
+/// together when the cause is shared, e.g. the descriptor table is full).
+const READ_ERRORS_LOGGED: u64 = 5;
+/// The window of [`READ_ERRORS_LOGGED`].
+const READ_ERRORS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+static READ_ERRORS: Mutex<Option<crate::server::Throttled>> = Mutex::new(None);
+
+/// Logs an export's read error at a bounded rate, naming its cause and remedy.
+fn log_read_error(e: &loopgate_audit::Error) {
+    let fault = Fault::of(e);
+    let hit = READ_ERRORS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(|| crate::server::Throttled::new(READ_ERRORS_EVERY, READ_ERRORS_LOGGED))
+        .hit(std::time::Instant::now());
+    if let Some(suppressed) = hit {
+        tracing::error!(
+            error = %e,
+            fault = %fault,
+            remedy = fault.remedy(),
+            suppressed,
+            "export: the audit log cannot be read; body aborted (suppressed: like lines since the last)"
+        );
+    }
+}
 
 /// The records still to export, and what filters them.
 struct Lines {
@@ -203,7 +324,7 @@ impl Lines {
         let mut chunk = BytesMut::with_capacity(CHUNK_BYTES + 8 * 1024);
         for row in self.rows.by_ref() {
             let (index, leaf) = row.map_err(|e| {
-                tracing::error!(error = %e, "export: the audit log cannot be read; body aborted");
+                log_read_error(&e);
                 Box::new(e) as BodyError
             })?;
             let line = entry(index, &leaf);
@@ -233,6 +354,8 @@ struct Export {
     next: Option<Box<Lines>>,
     /// The blocking read under way.
     reading: Option<JoinHandle<Read>>,
+    /// Its place among the exports being sent.
+    _slot: Slot,
 }
 
 impl Body for Export {
@@ -250,6 +373,8 @@ impl Body for Export {
             };
             this.reading = Some(tokio::task::spawn_blocking(move || {
                 let chunk = lines.next_chunk();
+                // No file stays open while the client takes its time with this chunk.
+                lines.rows.release();
                 (chunk, lines)
             }));
         }
@@ -271,5 +396,30 @@ impl Body for Export {
 
     fn is_end_stream(&self) -> bool {
         self.next.is_none() && self.reading.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_bounded_per_principal_and_in_all_and_their_slots_come_back() {
+        static SENDING: Mutex<Option<Sending>> = Mutex::new(None);
+        let take = |who: &str| Slot::take_in(&SENDING, who, 3, 2);
+        let a1 = take("regulator/a").unwrap();
+        let a2 = take("regulator/a").unwrap();
+        let over = take("regulator/a").unwrap_err();
+        assert_eq!(over.code, ReasonCode::QuotaExceeded);
+        let b1 = take("regulator/b").unwrap();
+        let full = take("regulator/c").unwrap_err();
+        assert_eq!(full.code, ReasonCode::QuotaExceeded);
+        drop(a1);
+        let a3 = take("regulator/a").unwrap();
+        drop((a2, a3, b1));
+        let guard = SENDING.lock().unwrap();
+        let sending = guard.as_ref().unwrap();
+        assert_eq!(sending.total, 0);
+        assert!(sending.per_principal.is_empty());
     }
 }

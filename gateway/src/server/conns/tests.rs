@@ -10,6 +10,7 @@ fn config(max: usize, handshakes: usize, per_principal: usize) -> Connections {
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         keepalive_interval: Duration::from_secs(30),
+        max_streams: 100,
         stop_timeout: Duration::from_secs(30),
     }
 }
@@ -62,11 +63,13 @@ async fn established_connections_are_never_evicted_and_a_full_house_refuses() {
     let a = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     let b = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/b".into()), None);
+        .establish(Some("tenant/b".into()), None)
+        .unwrap();
     let _pending = conns.admit().unwrap();
     assert_eq!(conns.caps().handshakes, 2);
     let _pending2 = conns.admit().unwrap();
@@ -76,8 +79,8 @@ async fn established_connections_are_never_evicted_and_a_full_house_refuses() {
     assert_eq!(conns.open(), 4);
     drop(_pending2);
     drop(_pending3);
-    let _c = conns.admit().unwrap().establish(None, None);
-    let _d = conns.admit().unwrap().establish(None, None);
+    let _c = conns.admit().unwrap().establish(None, None).unwrap();
+    let _d = conns.admit().unwrap().establish(None, None).unwrap();
     assert_eq!(conns.open(), 4);
     assert!(conns.admit().is_none(), "every slot is established");
     drop(a);
@@ -91,32 +94,38 @@ async fn a_principal_over_its_cap_is_flagged_and_its_slots_come_back() {
     let one = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     let two = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     let three = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     let other = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/b".into()), None);
+        .establish(Some("tenant/b".into()), None)
+        .unwrap();
     assert!(!one.over_cap() && !two.over_cap() && !other.over_cap());
     assert!(three.over_cap());
     drop(three);
     let again = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     assert!(again.over_cap(), "an over-cap connection freed no slot");
     drop(one);
     let now = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), None);
+        .establish(Some("tenant/a".into()), None)
+        .unwrap();
     assert!(!now.over_cap());
     drop((two, again, now, other));
     assert_eq!(conns.open(), 0);
@@ -129,11 +138,13 @@ async fn revocation_marks_and_closes_only_the_listed_certificates_once() {
     let revoked_one = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/a".into()), cert(1));
+        .establish(Some("tenant/a".into()), cert(1))
+        .unwrap();
     let kept = conns
         .admit()
         .unwrap()
-        .establish(Some("tenant/b".into()), cert(2));
+        .establish(Some("tenant/b".into()), cert(2))
+        .unwrap();
     let listed: HashSet<CertId> = [(b"issuer".to_vec(), vec![1]), (b"other".to_vec(), vec![2])]
         .into_iter()
         .collect();
@@ -147,9 +158,47 @@ async fn revocation_marks_and_closes_only_the_listed_certificates_once() {
 }
 
 #[tokio::test]
+async fn a_handshake_that_finishes_after_the_revocation_sweep_is_refused_too() {
+    let conns = conns(100, 10, 64);
+    let cert = |serial: u8| Some((b"issuer".to_vec(), vec![serial]));
+    // Accepted (and handshaking against the old CRLs) before the reload...
+    let pending = conns.admit().unwrap();
+    let other = conns.admit().unwrap();
+    let listed: HashSet<CertId> = [(b"issuer".to_vec(), vec![1])].into_iter().collect();
+    assert_eq!(conns.revoke(&listed), 0, "nothing established to sweep");
+    // ... and established after its sweep.
+    let late = pending.establish(Some("tenant/a".into()), cert(1)).unwrap();
+    assert!(late.conn().revoked(), "checked against the reloaded CRLs");
+    tokio::time::timeout(Duration::from_secs(1), late.conn().closing())
+        .await
+        .expect("told to close");
+    let fine = other.establish(Some("tenant/b".into()), cert(2)).unwrap();
+    assert!(!fine.conn().revoked());
+}
+
+#[tokio::test]
+async fn an_evicted_handshake_that_completes_anyway_is_not_established() {
+    let conns = conns(3, 1, 64);
+    let _held = conns.admit().unwrap().establish(None, None).unwrap();
+    let evicted = conns.admit().unwrap();
+    // The pool (one) is full: this one evicts the pending one.
+    let newer = conns.admit().unwrap();
+    assert_eq!(conns.open(), 2);
+    assert!(
+        evicted.establish(Some("tenant/a".into()), None).is_none(),
+        "its slot went to the newer connection"
+    );
+    assert_eq!(conns.open(), 2);
+    let _newer = newer.establish(Some("tenant/b".into()), None).unwrap();
+    let _third = conns.admit().unwrap().establish(None, None).unwrap();
+    assert_eq!(conns.open(), 3);
+    assert!(conns.admit().is_none(), "never over the cap");
+}
+
+#[tokio::test]
 async fn the_drain_waits_for_every_connection() {
     let conns = conns(100, 10, 64);
-    let open = conns.admit().unwrap().establish(None, None);
+    let open = conns.admit().unwrap().establish(None, None).unwrap();
     let mut draining = conns.draining();
     assert!(!conns.drain(Duration::from_millis(50)).await);
     assert!(*draining.wait_for(|d| *d).await.unwrap());
