@@ -5,6 +5,7 @@
 //! and the shipments' list. The config, the policy snapshot and the upstream clients are
 //! swapped whole by a SIGHUP reload; a request keeps the ones it started with.
 
+mod conclude;
 mod follow;
 pub(crate) mod keys;
 mod rebuild;
@@ -89,9 +90,9 @@ pub(crate) struct AppState {
     pub(crate) shipments: Shipments,
     /// Per-principal request quotas and the rate limit of refusal records.
     pub(crate) quotas: crate::api::quota::Quotas,
-    /// Admitted transfers whose outcome could not be logged, written as `interrupted` after
-    /// the next successful append.
-    pub(crate) unconcluded: crate::transfer::records::Unconcluded,
+    /// The transfers running, and the task that gives `interrupted` outcomes to admitted
+    /// transfers left without one by a failed append (`conclude`).
+    concluder: conclude::Concluder,
 }
 
 impl AppState {
@@ -126,7 +127,7 @@ impl AppState {
             views_tree: tree,
             me: me.clone(),
             quotas: crate::api::quota::Quotas::default(),
-            unconcluded: crate::transfer::records::Unconcluded::default(),
+            concluder: conclude::Concluder::default(),
         }))
     }
 
@@ -186,6 +187,7 @@ impl AppState {
             Ok(queued) => queued,
             Err(e) => {
                 drop(pending);
+                self.conclude_later();
                 return Err(e);
             }
         };
@@ -206,46 +208,14 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
-        if appended.is_ok() && !self.unconcluded.is_empty() {
-            Box::pin(self.conclude_interrupted()).await;
+        if appended.is_err() {
+            // A refused record may be in the log after all (see `conclude`): once it takes
+            // writes again, the log itself says which admitted transfers lack an outcome. (A
+            // record refused before it was queued, above, is not; but the transfer it would
+            // have concluded lacks its outcome all the same.)
+            self.conclude_later();
         }
         appended.map(|appended| (appended, leaf))
-    }
-
-    /// The log takes writes again: the `interrupted` outcomes of the transfers whose outcome
-    /// could not be logged (see [`crate::transfer::records::Unconcluded`]).
-    async fn conclude_interrupted(&self) {
-        let unconcluded = self.unconcluded.take();
-        if unconcluded.is_empty() {
-            return;
-        }
-        let (version, count) = (self.policy().version, unconcluded.len());
-        let resumed = crate::transfer::records::resumed;
-        if let Err(e) = self.append_record(|at| resumed(version, count, at)).await {
-            tracing::warn!(error = %e, "the audit log failed again before the interrupted outcomes");
-            for transfer in &unconcluded {
-                self.unconcluded
-                    .push(transfer.transfer_id(), transfer.parties(), transfer.scope());
-            }
-            return;
-        }
-        for transfer in unconcluded {
-            match self.append_record(|at| transfer.record(at)).await {
-                Ok((appended, _)) => tracing::warn!(
-                    transfer_id = transfer.transfer_id(),
-                    log_index = appended.index,
-                    "transfer interrupted by an audit log failure; outcome recorded"
-                ),
-                Err(e) => {
-                    tracing::warn!(transfer_id = transfer.transfer_id(), error = %e, "the outcome of an interrupted transfer cannot be logged yet");
-                    self.unconcluded.push(
-                        transfer.transfer_id(),
-                        transfer.parties(),
-                        transfer.scope(),
-                    );
-                }
-            }
-        }
     }
 }
 

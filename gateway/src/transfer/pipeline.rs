@@ -59,6 +59,9 @@ pub(crate) async fn run(
     request: Request<RequestBody>,
 ) -> Result<Concluded, ApiError> {
     let transfer = Transfer::start(state, sender);
+    // From before its decision is appended (a refused append may still reach the log) until
+    // its outcome is: the concluding task leaves it alone meanwhile (see `state::conclude`).
+    let _running = state.running(&transfer.id);
     let headers = match parsed {
         Ok(headers) => headers,
         Err(problem) => return transfer.refuse(problem, request.headers()).await,
@@ -201,20 +204,13 @@ impl<'a> Transfer<'a> {
             headers.recipient.as_str(),
             headers.item.as_str(),
         ];
-        let appended = append(self.state, |at| {
+        // Admitted, but if this fails its outcome is not in the log: the concluding task
+        // writes `interrupted` once the log takes writes (unless the refused record reached
+        // the log after all).
+        let (appended, leaf) = append(self.state, |at| {
             records::outcome(&self.id, parties, &ending, at)
         })
-        .await;
-        let (appended, leaf) = match appended {
-            Ok(appended) => appended,
-            Err(e) => {
-                // Admitted, but its outcome is not in the log: `interrupted` once it can be.
-                self.state
-                    .unconcluded
-                    .push(&self.id, parties, ending.scope());
-                return Err(e);
-            }
-        };
+        .await?;
         Ok(match ending {
             Ending::Completed(details) => Concluded::Completed {
                 transfer_id: self.id,
