@@ -127,12 +127,19 @@ impl AppState {
             return Ok(0);
         }
         let (version, count) = (self.policy().version, unconcluded.len());
-        self.append_record(|at| records::resumed(version, count, at))
+        // The `system` record and the outcomes it announces, with nothing between them.
+        let appended = self
+            .append_consecutive(count + 1, |i, at| match i.checked_sub(1) {
+                None => records::resumed(version, count, at),
+                Some(n) => match unconcluded.get(n) {
+                    Some(decision) => records::interrupted(decision, at),
+                    None => Err(loopgate_audit::Error::InvalidRecord(
+                        "no such interrupted transfer".to_owned(),
+                    )),
+                },
+            })
             .await?;
-        for decision in &unconcluded {
-            let (appended, _) = self
-                .append_record(|at| records::interrupted(decision, at))
-                .await?;
+        for (decision, appended) in unconcluded.iter().zip(appended.iter().skip(1)) {
             tracing::warn!(
                 transfer_id = decision.transfer_id.as_deref().unwrap_or("-"),
                 log_index = appended.index,

@@ -194,16 +194,7 @@ impl AppState {
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
-            self.followed(appended.index, record, appended.leaf_hash);
-            self.liveness.appended(done);
-            // Each batch is observed once, by the caller of its first record.
-            if appended.index == appended.batch_start {
-                let records = appended
-                    .checkpoint
-                    .size()
-                    .saturating_sub(appended.batch_start);
-                self.metrics.batch(records);
-            }
+            self.acknowledged(appended, record, done);
         }
         drop(pending);
         self.metrics
@@ -216,6 +207,67 @@ impl AppState {
             self.conclude_later();
         }
         appended.map(|appended| (appended, leaf))
+    }
+
+    /// What follows a durable append: the views, the watchdog, the batch metric.
+    fn acknowledged(&self, appended: &Appended, record: Record, done: Instant) {
+        self.followed(appended.index, record, appended.leaf_hash);
+        self.liveness.appended(done);
+        // Each batch is observed once, by the caller of its first record.
+        if appended.index == appended.batch_start {
+            let records = appended
+                .checkpoint
+                .size()
+                .saturating_sub(appended.batch_start);
+            self.metrics.batch(records);
+        }
+    }
+
+    /// As [`AppState::append_record`] for `count` records built by `build(i, at)`, which follow
+    /// each other in the log with no other record between (a `system` record and the outcomes
+    /// it announces). Returns their acknowledgements, or the first error.
+    pub(crate) async fn append_consecutive<F>(
+        &self,
+        count: usize,
+        build: F,
+    ) -> Result<Vec<Appended>, loopgate_audit::Error>
+    where
+        F: FnMut(usize, OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+    {
+        let started = Instant::now();
+        let pending = self.liveness.append_started(started);
+        let queued = match self.stamper.append_consecutive(&self.log, count, build) {
+            Ok(queued) => queued,
+            Err(e) => {
+                drop(pending);
+                // Those queued before the error are written; the views' follower takes them.
+                self.conclude_later();
+                return Err(e);
+            }
+        };
+        let mut acknowledged = Vec::with_capacity(queued.len());
+        let mut failed = None;
+        for (record, _, durable) in queued {
+            match durable.await {
+                Ok(appended) => {
+                    self.acknowledged(&appended, record, Instant::now());
+                    acknowledged.push(appended);
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        drop(pending);
+        self.metrics
+            .append_latency(Instant::now().duration_since(started).as_secs_f64());
+        match failed {
+            Some(e) => {
+                self.conclude_later();
+                Err(e)
+            }
+            None => Ok(acknowledged),
+        }
     }
 }
 

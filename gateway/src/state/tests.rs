@@ -232,3 +232,47 @@ async fn a_refused_decision_that_reached_the_log_is_concluded_by_the_task_withou
         ("resumed", 1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_writes_its_resumed_record_and_outcomes_with_nothing_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    append(&state, decision("g1", Verdict::Allow, "k-g1", 10)).await;
+    append(&state, decision("g2", Verdict::Allow, "k-g2", 10)).await;
+    // Other requests keep appending while the pass writes.
+    let others: Vec<_> = (0..4)
+        .map(|t| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    let id = format!("x{t}-{i}");
+                    append(&state, decision(&id, Verdict::Deny, &id, 1)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    assert_eq!(state.conclude_admitted().await.unwrap(), 2);
+    for other in others {
+        other.await.unwrap();
+    }
+    let records: Vec<Record> = (0..state.log.size())
+        .map(|i| Record::from_leaf(&state.log.read(i).unwrap()).unwrap())
+        .collect();
+    let at = records
+        .iter()
+        .position(|r| r.kind == loopgate_audit::Kind::System)
+        .expect("the resumed record");
+    let next: Vec<_> = records[at + 1..at + 3]
+        .iter()
+        .map(|r| (r.transfer_id.clone().unwrap_or_default(), r.outcome))
+        .collect();
+    assert_eq!(
+        next,
+        [
+            ("g1".to_owned(), Some(Outcome::Interrupted)),
+            ("g2".to_owned(), Some(Outcome::Interrupted))
+        ]
+    );
+}
