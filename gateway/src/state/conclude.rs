@@ -9,7 +9,9 @@
 //!   log's size and every allow decision without an outcome there (`Views::admitted`, as the
 //!   start's recovery reads them) is a candidate;
 //! - a candidate whose transfer is still running in this process ([`AppState::running`], held
-//!   by the pipeline from before its decision is appended until its outcome is) is left alone;
+//!   by the pipeline from before its decision is appended until its outcome is) is left alone,
+//!   and its end asks for another pass (a pass can start between a pipeline's failed append
+//!   and the end of its request);
 //! - each other candidate's history is read from the log's transfer index and, if it has no
 //!   outcome, it gets an `interrupted` one, behind one `system` `resumed` record.
 //!
@@ -39,7 +41,7 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub(crate) struct Concluder {
     /// Transfers between their decision append and their outcome append, in this process.
-    running: Mutex<HashSet<String>>,
+    running: Mutex<Tracked>,
     /// An append failed since the last pass.
     pending: AtomicBool,
     /// Whether the task runs.
@@ -47,6 +49,15 @@ pub(crate) struct Concluder {
     /// Held through a pass: two at once could both find a transfer without its outcome.
     passing: tokio::sync::Mutex<()>,
     wake: Arc<Notify>,
+}
+
+/// The transfers running, and those of them a pass left alone for it.
+#[derive(Debug, Default)]
+struct Tracked {
+    running: HashSet<String>,
+    /// Running when a pass looked: their end asks for another pass (their own failed append
+    /// may have asked for the one that skipped them).
+    skipped: HashSet<String>,
 }
 
 /// Held by the pipeline for one transfer from before its decision is appended until its
@@ -59,12 +70,19 @@ pub(crate) struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.state
-            .concluder
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.transfer_id);
+        let skipped = {
+            let mut tracked = self
+                .state
+                .concluder
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            tracked.running.remove(&self.transfer_id);
+            tracked.skipped.remove(&self.transfer_id)
+        };
+        if skipped {
+            self.state.conclude_later();
+        }
     }
 }
 
@@ -75,6 +93,7 @@ impl AppState {
             .running
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .running
             .insert(transfer_id.to_owned());
         Running {
             state: self,
@@ -160,12 +179,18 @@ impl AppState {
             let Some(id) = decision.transfer_id.as_deref() else {
                 continue;
             };
-            let running = self
-                .concluder
-                .running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(id);
+            let running = {
+                let mut tracked = self
+                    .concluder
+                    .running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let running = tracked.running.contains(id);
+                if running {
+                    tracked.skipped.insert(id.to_owned());
+                }
+                running
+            };
             if running || History::read(&self.log, id)?.outcome().is_some() {
                 continue;
             }

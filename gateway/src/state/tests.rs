@@ -188,9 +188,17 @@ async fn a_running_transfer_is_left_alone_and_concluded_once_it_ends_without_out
     // Another request's append failed meanwhile: "ff" is still forwarding.
     assert_eq!(state.conclude_admitted().await.unwrap(), 0);
     assert_eq!(outcomes(&state, "ff"), []);
-    // It ends without its outcome (the outcome append failed, not durable).
+    // It ends without its outcome (the outcome append failed, not durable). No other append
+    // fails: its end alone asks for the pass that skipped it to be run again.
     drop(running);
-    assert_eq!(state.conclude_admitted().await.unwrap(), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outcomes(&state, "ff").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer never got its outcome"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(outcomes(&state, "ff"), [Outcome::Interrupted]);
     // A second pass adds nothing.
     assert_eq!(state.conclude_admitted().await.unwrap(), 0);
