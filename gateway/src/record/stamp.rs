@@ -67,6 +67,38 @@ impl Stamper {
         *last = at;
         Ok((record, leaf, durable))
     }
+
+    /// As [`Stamper::append`] for `count` records, built by `build(i, at)`, queued one after
+    /// the other under one hold of the lock: no other record the gateway writes comes between
+    /// them in the log. On an error the records queued before it are written all the same.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn append_consecutive<F>(
+        &self,
+        log: &Log,
+        count: usize,
+        mut build: F,
+    ) -> Result<
+        Vec<(
+            Record,
+            Vec<u8>,
+            impl Future<Output = Result<Appended, loopgate_audit::Error>> + Send + 'static + use<F>,
+        )>,
+        loopgate_audit::Error,
+    >
+    where
+        F: FnMut(usize, OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+    {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = self.clock.now().max(*last);
+        let mut queued = Vec::with_capacity(count);
+        for i in 0..count {
+            let record = build(i, at)?;
+            let (leaf, durable) = log.append_record(&record)?;
+            *last = at;
+            queued.push((record, leaf, durable));
+        }
+        Ok(queued)
+    }
 }
 
 #[cfg(test)]

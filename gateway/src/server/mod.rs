@@ -196,6 +196,9 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
     let stopping = async {
         tokio::task::spawn_blocking(move || drop(lanes)).await.ok();
         drop(demo);
+        // A log that failed and came back: its admissions without an outcome are concluded
+        // now rather than by the next start.
+        state.conclude_before_stop().await;
         state.log.shutdown().await
     };
     let shutdown = bounded(bound, stopping).await;

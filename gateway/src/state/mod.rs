@@ -5,6 +5,7 @@
 //! and the shipments' list. The config, the policy snapshot and the upstream clients are
 //! swapped whole by a SIGHUP reload; a request keeps the ones it started with.
 
+mod conclude;
 mod follow;
 pub(crate) mod keys;
 mod rebuild;
@@ -89,9 +90,9 @@ pub(crate) struct AppState {
     pub(crate) shipments: Shipments,
     /// Per-principal request quotas and the rate limit of refusal records.
     pub(crate) quotas: crate::api::quota::Quotas,
-    /// Admitted transfers whose outcome could not be logged, written as `interrupted` after
-    /// the next successful append.
-    pub(crate) unconcluded: crate::transfer::records::Unconcluded,
+    /// The transfers running, and the task that gives `interrupted` outcomes to admitted
+    /// transfers left without one by a failed append (`conclude`).
+    concluder: conclude::Concluder,
 }
 
 impl AppState {
@@ -126,7 +127,7 @@ impl AppState {
             views_tree: tree,
             me: me.clone(),
             quotas: crate::api::quota::Quotas::default(),
-            unconcluded: crate::transfer::records::Unconcluded::default(),
+            concluder: conclude::Concluder::default(),
         }))
     }
 
@@ -186,65 +187,86 @@ impl AppState {
             Ok(queued) => queued,
             Err(e) => {
                 drop(pending);
+                self.conclude_later();
                 return Err(e);
             }
         };
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
-            self.followed(appended.index, record, appended.leaf_hash);
-            self.liveness.appended(done);
-            // Each batch is observed once, by the caller of its first record.
-            if appended.index == appended.batch_start {
-                let records = appended
-                    .checkpoint
-                    .size()
-                    .saturating_sub(appended.batch_start);
-                self.metrics.batch(records);
-            }
+            self.acknowledged(appended, record, done);
         }
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
-        if appended.is_ok() && !self.unconcluded.is_empty() {
-            Box::pin(self.conclude_interrupted()).await;
+        if appended.is_err() {
+            // A refused record may be in the log after all (see `conclude`): once it takes
+            // writes again, the log itself says which admitted transfers lack an outcome. (A
+            // record refused before it was queued, above, is not; but the transfer it would
+            // have concluded lacks its outcome all the same.)
+            self.conclude_later();
         }
         appended.map(|appended| (appended, leaf))
     }
 
-    /// The log takes writes again: the `interrupted` outcomes of the transfers whose outcome
-    /// could not be logged (see [`crate::transfer::records::Unconcluded`]).
-    async fn conclude_interrupted(&self) {
-        let unconcluded = self.unconcluded.take();
-        if unconcluded.is_empty() {
-            return;
+    /// What follows a durable append: the views, the watchdog, the batch metric.
+    fn acknowledged(&self, appended: &Appended, record: Record, done: Instant) {
+        self.followed(appended.index, record, appended.leaf_hash);
+        self.liveness.appended(done);
+        // Each batch is observed once, by the caller of its first record.
+        if appended.index == appended.batch_start {
+            let records = appended
+                .checkpoint
+                .size()
+                .saturating_sub(appended.batch_start);
+            self.metrics.batch(records);
         }
-        let (version, count) = (self.policy().version, unconcluded.len());
-        let resumed = crate::transfer::records::resumed;
-        if let Err(e) = self.append_record(|at| resumed(version, count, at)).await {
-            tracing::warn!(error = %e, "the audit log failed again before the interrupted outcomes");
-            for transfer in &unconcluded {
-                self.unconcluded
-                    .push(transfer.transfer_id(), transfer.parties(), transfer.scope());
+    }
+
+    /// As [`AppState::append_record`] for `count` records built by `build(i, at)`, which follow
+    /// each other in the log with no other record between (a `system` record and the outcomes
+    /// it announces). Returns their acknowledgements, or the first error.
+    pub(crate) async fn append_consecutive<F>(
+        &self,
+        count: usize,
+        build: F,
+    ) -> Result<Vec<Appended>, loopgate_audit::Error>
+    where
+        F: FnMut(usize, OffsetDateTime) -> Result<Record, loopgate_audit::Error>,
+    {
+        let started = Instant::now();
+        let pending = self.liveness.append_started(started);
+        let queued = match self.stamper.append_consecutive(&self.log, count, build) {
+            Ok(queued) => queued,
+            Err(e) => {
+                drop(pending);
+                // Those queued before the error are written; the views' follower takes them.
+                self.conclude_later();
+                return Err(e);
             }
-            return;
-        }
-        for transfer in unconcluded {
-            match self.append_record(|at| transfer.record(at)).await {
-                Ok((appended, _)) => tracing::warn!(
-                    transfer_id = transfer.transfer_id(),
-                    log_index = appended.index,
-                    "transfer interrupted by an audit log failure; outcome recorded"
-                ),
+        };
+        let mut acknowledged = Vec::with_capacity(queued.len());
+        let mut failed = None;
+        for (record, _, durable) in queued {
+            match durable.await {
+                Ok(appended) => {
+                    self.acknowledged(&appended, record, Instant::now());
+                    acknowledged.push(appended);
+                }
                 Err(e) => {
-                    tracing::warn!(transfer_id = transfer.transfer_id(), error = %e, "the outcome of an interrupted transfer cannot be logged yet");
-                    self.unconcluded.push(
-                        transfer.transfer_id(),
-                        transfer.parties(),
-                        transfer.scope(),
-                    );
+                    failed.get_or_insert(e);
                 }
             }
+        }
+        drop(pending);
+        self.metrics
+            .append_latency(Instant::now().duration_since(started).as_secs_f64());
+        match failed {
+            Some(e) => {
+                self.conclude_later();
+                Err(e)
+            }
+            None => Ok(acknowledged),
         }
     }
 }

@@ -137,3 +137,150 @@ async fn a_start_replays_only_what_the_views_miss_and_rebuilds_lost_views() {
     assert_eq!(rebuilt.records, 4);
     check_found(&state, &rebuilt);
 }
+
+/// Appends `record` past the gateway, as a record refused to its appender (the committer could
+/// not follow its durable batch, a failed cut) that recovery then finds in the log: durable,
+/// but never handed to the views by an acknowledged append.
+async fn append_refused_but_durable(state: &AppState, record: Record) {
+    let (_, durable) = state.log.append_record(&record).unwrap();
+    durable.await.unwrap();
+}
+
+/// The outcome records of `id` in the log.
+fn outcomes(state: &AppState, id: &str) -> Vec<Outcome> {
+    tokio::task::block_in_place(|| {
+        crate::transfer::history::History::read(&state.log, id)
+            .unwrap()
+            .records()
+            .iter()
+            .filter_map(|f| f.record.outcome)
+            .collect()
+    })
+}
+
+fn completed(id: &str) -> Record {
+    let mut done = Record::outcome(hour_ago(), id, Outcome::Completed).unwrap();
+    done.reason = Some(None);
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_outcome_that_reached_the_log_gets_no_second_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    let running = state.running("dd");
+    append(&state, decision("dd", Verdict::Allow, "k-dd", 10)).await;
+    // The pipeline's outcome append "failed", yet the record is in the log.
+    append_refused_but_durable(&state, completed("dd")).await;
+    drop(running);
+    assert_eq!(state.conclude_admitted().await.unwrap(), 0);
+    assert_eq!(outcomes(&state, "dd"), [Outcome::Completed]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_transfer_is_left_alone_and_concluded_once_it_ends_without_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    let running = state.running("ff");
+    append(&state, decision("ff", Verdict::Allow, "k-ff", 10)).await;
+    // Another request's append failed meanwhile: "ff" is still forwarding.
+    assert_eq!(state.conclude_admitted().await.unwrap(), 0);
+    assert_eq!(outcomes(&state, "ff"), []);
+    // It ends without its outcome (the outcome append failed, not durable). No other append
+    // fails: its end alone asks for the pass that skipped it to be run again.
+    drop(running);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outcomes(&state, "ff").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer never got its outcome"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outcomes(&state, "ff"), [Outcome::Interrupted]);
+    // A second pass adds nothing.
+    assert_eq!(state.conclude_admitted().await.unwrap(), 0);
+    assert_eq!(outcomes(&state, "ff"), [Outcome::Interrupted]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_decision_that_reached_the_log_is_concluded_by_the_task_without_another_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    // The pipeline's decision append "failed" (it answered 503 and forwarded nothing), yet the
+    // decision is in the log: the transfer ends without an outcome.
+    let running = state.running("ee");
+    append_refused_but_durable(&state, decision("ee", Verdict::Allow, "k-ee", 10)).await;
+    drop(running);
+    // What the pipeline's append saw: a refusal.
+    let refused = state
+        .append_record(|_| Err(loopgate_audit::Error::InvalidRecord("refused".into())))
+        .await;
+    assert!(refused.is_err());
+    // No request appends anything after: the concluding task writes the outcome by itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outcomes(&state, "ee").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer never got its outcome"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outcomes(&state, "ee"), [Outcome::Interrupted]);
+    // Behind a `resumed` system record.
+    let size = state.log.size();
+    let resumed = Record::from_leaf(&state.log.read(size - 2).unwrap()).unwrap();
+    assert_eq!(resumed.kind, loopgate_audit::Kind::System);
+    let details: crate::transfer::records::ResumedDetails = crate::record::read(&resumed).unwrap();
+    assert_eq!(
+        (details.event.as_str(), details.interrupted),
+        ("resumed", 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_writes_its_resumed_record_and_outcomes_with_nothing_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    tokio::task::block_in_place(|| state.rebuild()).unwrap();
+    append(&state, decision("g1", Verdict::Allow, "k-g1", 10)).await;
+    append(&state, decision("g2", Verdict::Allow, "k-g2", 10)).await;
+    // Other requests keep appending while the pass writes.
+    let others: Vec<_> = (0..4)
+        .map(|t| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    let id = format!("x{t}-{i}");
+                    append(&state, decision(&id, Verdict::Deny, &id, 1)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    assert_eq!(state.conclude_admitted().await.unwrap(), 2);
+    for other in others {
+        other.await.unwrap();
+    }
+    let records: Vec<Record> = (0..state.log.size())
+        .map(|i| Record::from_leaf(&state.log.read(i).unwrap()).unwrap())
+        .collect();
+    let at = records
+        .iter()
+        .position(|r| r.kind == loopgate_audit::Kind::System)
+        .expect("the resumed record");
+    let next: Vec<_> = records[at + 1..at + 3]
+        .iter()
+        .map(|r| (r.transfer_id.clone().unwrap_or_default(), r.outcome))
+        .collect();
+    assert_eq!(
+        next,
+        [
+            ("g1".to_owned(), Some(Outcome::Interrupted)),
+            ("g2".to_owned(), Some(Outcome::Interrupted))
+        ]
+    );
+}

@@ -51,7 +51,8 @@ pub(crate) enum Concluded {
 }
 
 /// Runs the pipeline for `request` from `sender`, whose headers parsed as `parsed`. `Err` only
-/// when the log cannot be written (nothing was forwarded then).
+/// when the log cannot be written: before the decision is durable nothing was forwarded; when
+/// only the outcome fails, the body may have been (the message says so, with the transfer id).
 pub(crate) async fn run(
     state: &AppState,
     sender: &str,
@@ -59,6 +60,9 @@ pub(crate) async fn run(
     request: Request<RequestBody>,
 ) -> Result<Concluded, ApiError> {
     let transfer = Transfer::start(state, sender);
+    // From before its decision is appended (a refused append may still reach the log) until
+    // its outcome is: the concluding task leaves it alone meanwhile (see `state::conclude`).
+    let _running = state.running(&transfer.id);
     let headers = match parsed {
         Ok(headers) => headers,
         Err(problem) => return transfer.refuse(problem, request.headers()).await,
@@ -201,20 +205,15 @@ impl<'a> Transfer<'a> {
             headers.recipient.as_str(),
             headers.item.as_str(),
         ];
-        let appended = append(self.state, |at| {
-            records::outcome(&self.id, parties, &ending, at)
-        })
-        .await;
-        let (appended, leaf) = match appended {
-            Ok(appended) => appended,
-            Err(e) => {
-                // Admitted, but its outcome is not in the log: `interrupted` once it can be.
-                self.state
-                    .unconcluded
-                    .push(&self.id, parties, ending.scope());
-                return Err(e);
-            }
-        };
+        let appended = self
+            .state
+            .append_record(|at| records::outcome(&self.id, parties, &ending, at))
+            .await;
+        // Admitted and forwarded, but its outcome is not in the log: the concluding task
+        // writes `interrupted` once the log takes writes (unless the refused record reached
+        // the log after all). The body may have reached the upstream, so the client must not
+        // resend it blindly.
+        let (appended, leaf) = appended.map_err(|e| outcome_unlogged(&self.id, e))?;
         Ok(match ending {
             Ending::Completed(details) => Concluded::Completed {
                 transfer_id: self.id,
@@ -243,6 +242,16 @@ where
             e,
         )
     })
+}
+
+/// 503 `audit.unavailable` for a transfer whose outcome append failed after its body was
+/// forwarded: unlike every other `audit.unavailable`, something may have been delivered. The
+/// log's own error (which advises a retry) goes to the gateway's log only.
+fn outcome_unlogged(transfer_id: &str, e: loopgate_audit::Error) -> ApiError {
+    tracing::error!(transfer_id, error = %e, "the outcome of a forwarded transfer cannot be logged");
+    ApiError::new(ReasonCode::AuditUnavailable).message(format!(
+        "transfer {transfer_id}: its decision is logged and its body was forwarded, but its outcome cannot be written to the audit log, so delivery is unknown (the upstream may have it); do not resend before checking GET /v1/transfers/{transfer_id}, where its outcome will be recorded (as interrupted unless the log kept the outcome)"
+    ))
 }
 
 fn internal(e: &str) -> ApiError {

@@ -1,6 +1,7 @@
 //! The records the transfer pipeline writes (SPEC.md section 5, RULES.md "What a decision
 //! record holds"): one decision per request, and one outcome per admitted transfer (recovery
-//! writes `interrupted` for an admission the last stop cut off). Metadata and digests only,
+//! writes `interrupted` for an admission the last stop cut off, and so does `state::conclude` for
+//! one a failed append left without an outcome). Metadata and digests only,
 //! never payload bytes. Their details are typed here and read back everywhere through
 //! [`crate::record::read`].
 
@@ -363,70 +364,11 @@ impl Ending {
         *hgr = scope.hgr;
         self
     }
-
-    /// The class of the transfer's data it carries.
-    pub(crate) fn scope(&self) -> DataScope {
-        let (data_class, hgr) = match self {
-            Ending::Completed(details) => (details.data_class, details.hgr),
-            Ending::Failed { details, .. } => (details.data_class, details.hgr),
-        };
-        DataScope { data_class, hgr }
-    }
 }
 
-/// Admitted transfers whose outcome record could not be written (the log failed between the
-/// decision and the outcome: a full disk, say). Since the log comes back without a restart,
-/// the start's recovery (which gives every admission without an outcome an `interrupted` one)
-/// would not run for them: each is written as `interrupted` (delivery unknown: the sender got
-/// 503, no receipt) after the next record the gateway logs once the log takes writes again,
-/// following a `system` record `"event": "resumed"` (as a start's recovered outcomes follow
-/// its `start` record). If the gateway stops first, the next start's recovery writes them.
-#[derive(Debug, Default)]
-pub(crate) struct Unconcluded(std::sync::Mutex<Vec<UnloggedOutcome>>);
-
-/// One transfer without its outcome.
-#[derive(Debug, Clone)]
-pub(crate) struct UnloggedOutcome {
-    transfer_id: String,
-    parties: [String; 3],
-    scope: DataScope,
-}
-
-impl Unconcluded {
-    /// Remembers that `transfer_id` (between `parties`: sender, recipient, item) has no outcome.
-    pub(crate) fn push(&self, transfer_id: &str, parties: [&str; 3], scope: DataScope) {
-        let entry = UnloggedOutcome {
-            transfer_id: transfer_id.to_owned(),
-            parties: parties.map(str::to_owned),
-            scope,
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(entry);
-    }
-
-    /// Whether any is waiting (cheap: checked after every append).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_empty()
-    }
-
-    /// Takes those waiting.
-    pub(crate) fn take(&self) -> Vec<UnloggedOutcome> {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-}
-
-/// What the `system` record before such `interrupted` outcomes says: the log resumed after a
-/// failure, in the same process (a start's record says `"event": "start"`).
+/// What the `system` record says before the `interrupted` outcomes written in the same process
+/// after the log failed and took writes again (`state::conclude`): the log resumed (a start's
+/// record, before recovery's, says `"event": "start"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ResumedDetails {
     /// `resumed`.
@@ -455,38 +397,6 @@ pub(crate) fn resumed(
     };
     record::write(&mut record, &details)?;
     Ok(record)
-}
-
-impl UnloggedOutcome {
-    /// Its transfer id.
-    pub(crate) fn transfer_id(&self) -> &str {
-        &self.transfer_id
-    }
-
-    /// Its sender, recipient and item.
-    pub(crate) fn parties(&self) -> [&str; 3] {
-        [0, 1, 2].map(|i| self.parties[i].as_str())
-    }
-
-    /// The class of its data.
-    pub(crate) fn scope(&self) -> DataScope {
-        self.scope
-    }
-
-    /// Its `interrupted` outcome record.
-    pub(crate) fn record(&self, at: OffsetDateTime) -> Result<Record, loopgate_audit::Error> {
-        let parties = [0, 1, 2].map(|i| Some(self.parties[i].as_str()));
-        let mut record = ended(&self.transfer_id, parties, Outcome::Interrupted, None, at)?;
-        if self.scope.data_class.is_some() {
-            let details = FailedDetails {
-                data_class: self.scope.data_class,
-                hgr: self.scope.hgr,
-                ..FailedDetails::default()
-            };
-            record::write(&mut record, &details)?;
-        }
-        Ok(record)
-    }
 }
 
 /// An outcome record naming the transfer and its parties, with `reason` (null when none).
