@@ -138,14 +138,16 @@ fn a_body_shorter_than_its_content_length_fails_with_length_mismatch() {
 
     // HTTP/2: END_STREAM after 3 of 10 declared bytes. The stream is reset, so the answer comes
     // from a retry with the same Idempotency-Key (the same request: the same declared length,
-    // whole this time; a replay reads none of it).
+    // whole this time; a replay reads none of it). The first byte goes a moment before the
+    // rest: sent in one write, h2 could refuse the stream before the gateway ever saw the
+    // request (nothing admitted, and the retry would then be the first transfer).
     let h2 = sz().http2();
     let _ = h2
         .post_transfer()
         .non_personal()
         .idempotency_key("short-h2")
         .header("Content-Length", 10)
-        .body("abc")
+        .slow(["a", "bc"], Duration::from_millis(300))
         .try_send();
     let retry = eventually(Duration::from_secs(5), || {
         let r = h2
