@@ -3,9 +3,14 @@
 //! (with atomic batches, or, during recovery, single writes in order with the size last, which
 //! sled recovers in order):
 //! - `log`: the tree's perfect subtree hashes in tiles (so a proof costs O(log n) reads) and
-//!   the file position of every 16th record and of each segment's first;
-//! - `terms`: the query terms, grouped per `(field, value)` and batch, and the time marks (the
-//!   running maximum of record times, per second).
+//!   the file position of every 16th record and of each segment's first, 256 records' worth
+//!   per key;
+//! - `terms`: the query terms, in lists per `(field, value)` that grow in place until full,
+//!   and the time marks (the running maximum of record times, per second).
+//!
+//! Few keys per record (about 0.03): sled 0.34 keeps about 120-150 bytes in memory for every
+//! node it ever made, so memory grows with the number of keys ever written, whatever the
+//! cache (see [`layout::LIST_BYTES`]).
 //!
 //! Both are written by the writer's indexer thread just behind the acknowledgements (it
 //! gathers 10 ms of commit batches into one write per tree; reads wait for it), while the
@@ -25,8 +30,8 @@ pub(crate) use postings::Cursor;
 
 use crate::error::{Error, Result};
 use crate::layout::{
-    self, ID_BUCKET, KEY_LAYOUT, KEY_SIGNED, KEY_SIZE, POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT,
-    TILE_WIDTH,
+    self, ID_BUCKET, KEY_LAYOUT, KEY_SIGNED, KEY_SIZE, LIST_BYTES, POS_BLOCK, POS_EDGE, POS_ENTRY,
+    POS_STRIDE, SEGMENT_HEADER, TERMS_LAYOUT, TILE_WIDTH,
 };
 use crate::record::Field;
 use crate::tree::{Hash, PerfectHashes};
@@ -53,6 +58,8 @@ pub(crate) struct Index {
 #[derive(Default)]
 pub(crate) struct Additions {
     writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// New positions, `index | segment | offset` (see [`layout::pos_block_key`]).
+    positions: Vec<[u8; POS_ENTRY]>,
     size: Option<u64>,
 }
 
@@ -60,10 +67,11 @@ impl Additions {
     /// Record `index` is stored at `offset` of the segment starting at `segment`.
     pub(crate) fn record(&mut self, index: u64, segment: u64, offset: u64) {
         if index % POS_STRIDE == 0 || offset == SEGMENT_HEADER {
-            let mut v = Vec::with_capacity(16);
-            v.extend_from_slice(&segment.to_be_bytes());
-            v.extend_from_slice(&offset.to_be_bytes());
-            self.writes.push((layout::pos_key(index).to_vec(), Some(v)));
+            let mut v = [0u8; POS_ENTRY];
+            v[..8].copy_from_slice(&index.to_be_bytes());
+            v[8..16].copy_from_slice(&segment.to_be_bytes());
+            v[16..].copy_from_slice(&offset.to_be_bytes());
+            self.positions.push(v);
         }
     }
 
@@ -75,6 +83,7 @@ impl Additions {
     /// Adds the writes of a later commit (written after these; its size, if any, wins).
     pub(crate) fn extend(&mut self, later: Additions) {
         self.writes.extend(later.writes);
+        self.positions.extend(later.positions);
         if later.size.is_some() {
             self.size = later.size;
         }
@@ -125,12 +134,14 @@ impl<'a> Place<'a> {
     }
 }
 
-/// Query terms for the `terms` tree, grouped: one key per `(field, value)` and group of
-/// records, holding the matching indexes, so a batch of records costs few sled keys. Also the
-/// time marks: where the running maximum of the records' time keys enters a new second.
+/// Query terms for the `terms` tree, grouped per `(field, value)`: [`Index::apply_terms`]
+/// appends each group's hits to the last list of its `(field, value)` until that list holds
+/// [`LIST_BYTES`], so many index writes share one sled key. Also the time marks: where the
+/// running maximum of the records' time keys enters a new second.
 #[derive(Default)]
 pub(crate) struct Terms {
-    lists: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The new hits per key prefix ([`Place`]): each hit's index and tail, and the hit size.
+    lists: BTreeMap<Vec<u8>, (usize, Vec<u8>)>,
     size: Option<u64>,
     /// The running maximum of the time keys of every record added so far (and before).
     max: Option<[u8; 8]>,
@@ -165,11 +176,10 @@ impl Terms {
                 }
             }
             let place = Place::of(*field, value);
-            let list = self
+            let (_, list) = self
                 .lists
                 .entry(place.prefix)
-                .or_insert_with(|| index.to_be_bytes().to_vec());
-            // The first 8 bytes name the key; the list follows.
+                .or_insert_with(|| (8 + place.tail.len(), Vec::new()));
             list.extend_from_slice(&index.to_be_bytes());
             list.extend_from_slice(place.tail);
         }
@@ -180,11 +190,38 @@ impl Terms {
         self.size = Some(size);
     }
 
-    fn into_batch(self) -> sled::Batch {
+    /// The sled batch that adds these terms to `stored` (the `terms` tree): each new list of
+    /// hits is appended to the last stored list of its `(field, value)` until that holds
+    /// [`LIST_BYTES`] (rewritten under its key), then continues under new keys.
+    fn into_batch(self, stored: &sled::Tree) -> Result<sled::Batch> {
         let mut batch = sled::Batch::default();
-        for (mut prefix, list) in self.lists {
-            prefix.extend_from_slice(&list[..8]);
-            batch.insert(prefix, &list[8..]);
+        for (prefix, (stride, hits)) in self.lists {
+            let Some(first) = hits.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+                continue;
+            };
+            let first = u64::from_be_bytes(first);
+            let cap = (LIST_BYTES / stride).max(1) * stride;
+            // The open list: the last stored one, unless it is full (or malformed).
+            let (mut key, mut list) = (layout::query_key(&prefix, first), Vec::new());
+            let last = stored
+                .range(prefix.as_slice()..layout::query_key(&prefix, first).as_slice())
+                .next_back()
+                .transpose()?;
+            if let Some((k, v)) = last {
+                if k.len() == prefix.len() + 8 && v.len() % stride == 0 && v.len() < cap {
+                    key = k.to_vec();
+                    list = v.to_vec();
+                }
+            }
+            for hit in hits.chunks(stride) {
+                if list.len() >= cap {
+                    batch.insert(std::mem::take(&mut key), std::mem::take(&mut list));
+                    key = layout::query_key(&prefix, u64::from_be_bytes(hit_index(hit)));
+                    list.reserve(cap);
+                }
+                list.extend_from_slice(hit);
+            }
+            batch.insert(key, list);
         }
         for (second, index) in self.marks {
             batch.insert(&layout::time_mark_key(second), &index.to_be_bytes());
@@ -192,8 +229,15 @@ impl Terms {
         if let Some(size) = self.size {
             batch.insert(KEY_SIZE, &size.to_be_bytes());
         }
-        batch
+        Ok(batch)
     }
+}
+
+/// The index (u64 BE) at the start of a hit.
+fn hit_index(hit: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&hit[..8]);
+    a
 }
 
 impl Index {
@@ -317,11 +361,15 @@ impl Index {
     /// covers only tiles and positions that were written (and recovery checks the tiles
     /// against the segments anyway).
     pub(crate) fn apply(&self, add: Additions) -> Result<()> {
+        let positions = self.position_writes(&add.positions)?;
         for (key, value) in add.writes {
             match value {
                 Some(v) => self.tree.insert(key, v)?,
                 None => self.tree.remove(key)?,
             };
+        }
+        for (key, value) in positions {
+            self.tree.insert(key, value)?;
         }
         if let Some(size) = add.size {
             self.tree.insert(KEY_SIZE, &size.to_be_bytes())?;
@@ -339,11 +387,59 @@ impl Index {
                 None => batch.remove(key),
             }
         }
+        for (key, value) in self.position_writes(&add.positions)? {
+            batch.insert(key, value);
+        }
         if let Some(size) = add.size {
             batch.insert(KEY_SIZE, &size.to_be_bytes());
         }
         self.tree.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// The writes that add `new` (in log order) to the stored position blocks: the edge block
+    /// grows and is rewritten under [`POS_EDGE`]; when a position of a later block follows, it
+    /// is written once under its [`layout::pos_block_key`]. Positions at or after the first new
+    /// one (left by a commit that a crash cut before its size) are replaced.
+    fn position_writes(&self, new: &[[u8; POS_ENTRY]]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let Some(first) = new.first() else {
+            return Ok(out);
+        };
+        let block_of = |e: &[u8]| u64::from_be_bytes(hit_index(e)) / POS_BLOCK;
+        let first_block = block_of(first);
+        let mut edge = self
+            .tree
+            .get(POS_EDGE)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        if edge.len() % POS_ENTRY != 0 || edge.get(..8).is_some_and(|e| block_of(e) > first_block) {
+            // A replay of records before the edge block: continue the stored block they are in.
+            edge = self
+                .tree
+                .get(layout::pos_block_key(first_block))?
+                .map(|v| v.to_vec())
+                .filter(|v| v.len() % POS_ENTRY == 0)
+                .unwrap_or_default();
+        }
+        let keep = edge
+            .chunks(POS_ENTRY)
+            .take_while(|e| e[..8] < first[..8])
+            .count();
+        edge.truncate(keep * POS_ENTRY);
+        for entry in new {
+            if let Some(block) = edge.get(..8).map(block_of) {
+                if block != block_of(entry) {
+                    out.push((
+                        layout::pos_block_key(block).to_vec(),
+                        std::mem::take(&mut edge),
+                    ));
+                }
+            }
+            edge.extend_from_slice(entry);
+        }
+        out.push((POS_EDGE.to_vec(), edge));
+        Ok(out)
     }
 
     /// Overwrites the `log` tree's size, as a crash between a commit's writes can leave it.
@@ -355,7 +451,7 @@ impl Index {
 
     /// Applies a group of query terms atomically.
     pub(crate) fn apply_terms(&self, terms: Terms) -> Result<()> {
-        self.terms.apply_batch(terms.into_batch())?;
+        self.terms.apply_batch(terms.into_batch(&self.terms)?)?;
         Ok(())
     }
 
@@ -385,8 +481,42 @@ impl Index {
     }
 
     /// The indexed position at or before record `index`: `(from, segment, offset)`, meaning
-    /// record `from` is at `offset` of the segment starting at `segment`.
+    /// record `from` is at `offset` of the segment starting at `segment`. Read from the block
+    /// of `index` (the edge's or a full one); an index written before the blocks holds one
+    /// key per position instead.
     pub(crate) fn position(&self, index: u64) -> Result<Option<(u64, u64, u64)>> {
+        let block = index / POS_BLOCK;
+        let edge = self.tree.get(POS_EDGE)?;
+        let stored = match edge {
+            Some(e)
+                if e.get(..8)
+                    .map(hit_index)
+                    .map(u64::from_be_bytes)
+                    .map(|i| i / POS_BLOCK)
+                    == Some(block) =>
+            {
+                Some(e)
+            }
+            _ => self.tree.get(layout::pos_block_key(block))?,
+        };
+        if let Some(stored) = stored {
+            if stored.len() % POS_ENTRY != 0 {
+                return Err(missing("a record position block is malformed"));
+            }
+            let at = |e: &[u8], i: usize| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&e[i * 8..i * 8 + 8]);
+                u64::from_be_bytes(a)
+            };
+            if let Some(e) = stored.chunks(POS_ENTRY).rev().find(|e| at(e, 0) <= index) {
+                return Ok(Some((at(e, 0), at(e, 1), at(e, 2))));
+            }
+        }
+        self.old_position(index)
+    }
+
+    /// [`Index::position`] in an index written before the position blocks.
+    fn old_position(&self, index: u64) -> Result<Option<(u64, u64, u64)>> {
         let lo = layout::pos_key(index.saturating_sub(POS_STRIDE - 1));
         let Some((k, v)) = self
             .tree

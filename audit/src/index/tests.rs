@@ -83,7 +83,7 @@ fn query_keys_page_in_log_order() {
 fn a_cursor_seeks_across_groups_and_last_stays_below_the_bound() {
     let dir = tempfile::tempdir().unwrap();
     let index = Index::open(dir.path()).unwrap();
-    // Three groups (as three indexer batches write them) of sender "a", and noise.
+    // Three index writes of sender "a" (one list, grown in place), and noise.
     for group in [&[0u64, 2, 4][..], &[10, 12], &[30]] {
         let mut terms = Terms::default();
         for &i in group {
@@ -281,9 +281,9 @@ fn partial_tiles_under_their_tile_keys_still_load() {
     assert!(Frontier::load(index.clone(), 150).unwrap().is_some());
 }
 
-/// Transfer ids of the gateway's form share one key per millisecond (bucket) and index write;
-/// a lookup must still return exactly one id's hits. Ids: four in one millisecond, two in
-/// another, one with capitals and one short (both under their own keys).
+/// Transfer ids of the gateway's form share the lists of their 256 ms span (bucket); a lookup
+/// must still return exactly one id's hits. Ids: four in one millisecond, two in the next
+/// (all in one bucket), one with capitals and one short (both under their own keys).
 const IDS: [&[u8]; 8] = [
     b"0190f3a1b2c3aaaaaaaaaaaaaaaaaaaa",
     b"0190f3a1b2c3aaaaaaaaaaaaaaaaaaab",
@@ -345,7 +345,7 @@ proptest::proptest! {
 fn only_ids_of_the_gateways_form_are_bucketed() {
     assert_eq!(
         layout::id_bucket(IDS[0]),
-        Some((&b"0190f3a1b2c3"[..], &b"aaaaaaaaaaaaaaaaaaaa"[..]))
+        Some((&b"0190f3a1b2"[..], &b"c3aaaaaaaaaaaaaaaaaaaa"[..]))
     );
     for plain in [
         IDS[6],
@@ -360,4 +360,212 @@ fn only_ids_of_the_gateways_form_are_bucketed() {
         Place::of(Field::Transfer, IDS[0]).prefix,
         Place::of(Field::Sender, IDS[0]).prefix
     );
+}
+
+/// Guards the layout that keeps sled's keys few (sled 0.34 holds memory for every node it
+/// ever made, so memory grows with the keys ever written, see `layout::LIST_BYTES`): 20k
+/// records of 3 senders, written as the indexer writes them (a group per 10 ms, here 20
+/// records), with a gateway's terms (kind, time, sender, recipient, item, decision and a
+/// transfer id of the gateway's form, 2 per millisecond). The layout before wrote 0.5-0.7
+/// keys per record in the gateway (here 1.0, with one id bucket per millisecond); this 0.03.
+#[test]
+fn the_index_writes_few_sled_keys_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    let mut frontier = Frontier::empty(index.clone());
+    let n = 20_000u64;
+    let second = |s: u64| (s ^ (1 << 63)).to_be_bytes().to_vec();
+    let mut terms = Terms::following(None);
+    let mut add = Additions::default();
+    for i in 0..n {
+        frontier.push(leaf_hash(&i.to_le_bytes()));
+        add.record(i, 0, 16 + 1000 * i);
+        let ms = 0x0190_f3a1_b2c3 + i / 2;
+        let id = format!(
+            "{ms:012x}{:020x}",
+            i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 4
+        );
+        let sender = format!("tenant-{}", i % 3);
+        let decision: &[u8] = if i % 7 == 0 { b"deny" } else { b"allow" };
+        terms.add(
+            i,
+            &[
+                (Field::Kind, b"decision".to_vec()),
+                (Field::Time, second(1_700_000_000 + i / 2000)),
+                (Field::Transfer, id.into_bytes()),
+                (Field::Sender, sender.into_bytes()),
+                (Field::Recipient, b"hk-biolab".to_vec()),
+                (Field::Item, b"INV-NP-001".to_vec()),
+                (Field::Decision, decision.to_vec()),
+            ],
+        );
+        if (i + 1) % 20 == 0 {
+            frontier.write_dirty(&mut add);
+            add.size(i + 1);
+            index.apply_batch(std::mem::take(&mut add)).unwrap();
+            frontier.evict_full(i + 1);
+            terms.size(i + 1);
+            let max = terms.running_max();
+            index
+                .apply_terms(std::mem::replace(&mut terms, Terms::following(max)))
+                .unwrap();
+        }
+    }
+    let mut by_tag = BTreeMap::<String, usize>::new();
+    for tree in [&index.tree, &index.terms] {
+        for kv in tree.iter() {
+            let key = kv.unwrap().0;
+            let tag = key.get(..2).unwrap_or(&key).escape_ascii().to_string();
+            *by_tag.entry(tag).or_default() += 1;
+        }
+    }
+    let keys: usize = by_tag.values().sum();
+    assert!(
+        keys * 25 <= n as usize,
+        "{keys} sled keys for {n} records, more than 0.04 per record: {by_tag:?}"
+    );
+    // And the lists answer as they did.
+    let sender: Vec<u64> = (0..n).filter(|i| i % 3 == 1).collect();
+    assert_eq!(
+        index
+            .query(Field::Sender, b"tenant-1", None, n as usize)
+            .unwrap(),
+        sender
+    );
+    assert_eq!(
+        index
+            .query(Field::Sender, b"tenant-1", Some(9_000), 3)
+            .unwrap(),
+        [9_001, 9_004, 9_007]
+    );
+    assert_eq!(
+        index.last(Field::Decision, b"deny", 19_999).unwrap(),
+        Some(19_992)
+    );
+    let id = format!(
+        "{:012x}{:020x}",
+        0x0190_f3a1_b2c3u64 + 12_345 / 2,
+        12_345u64.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 4
+    );
+    assert_eq!(
+        index
+            .query(Field::Transfer, id.as_bytes(), None, 10)
+            .unwrap(),
+        [12_345]
+    );
+    for i in [0, 15, 16, 255, 256, 4_097, n - 1] {
+        assert_eq!(
+            index.position(i).unwrap(),
+            Some((i / 16 * 16, 0, 16 + 1000 * (i / 16 * 16))),
+            "{i}"
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Lists grow in place across index writes until full, then continue under a new key: a
+    /// cursor, a page and `last` still find exactly the hits, across many lists.
+    #[test]
+    fn lists_that_fill_up_answer_exactly_their_hits(
+        senders in proptest::collection::vec(0u8..3, 600..2_500),
+        cuts in proptest::collection::vec(1usize..300, 1..10),
+        probes in proptest::collection::vec(0u64..2_600, 8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        let mut at = 0;
+        let mut cut = cuts.iter().cycle();
+        while at < senders.len() {
+            let end = (at + cut.next().unwrap()).min(senders.len());
+            let mut terms = Terms::default();
+            for (i, &s) in senders.iter().enumerate().take(end).skip(at) {
+                terms.add(i as u64, &[(Field::Sender, vec![b'a' + s])]);
+            }
+            index.apply_terms(terms).unwrap();
+            at = end;
+        }
+        for s in 0..3u8 {
+            let value = [b'a' + s];
+            let want: Vec<u64> = (0..senders.len() as u64)
+                .filter(|&i| senders[i as usize] == s)
+                .collect();
+            proptest::prop_assert_eq!(
+                index.query(Field::Sender, &value, None, 10_000).unwrap(), want.clone()
+            );
+            // Full lists of 512 hits, and the open one.
+            let lists = index.terms.scan_prefix(Place::of(Field::Sender, &value).prefix).count();
+            proptest::prop_assert_eq!(lists, want.len().div_ceil(512));
+            let mut cursor = index.cursor(Field::Sender, &value);
+            for &p in &probes {
+                proptest::prop_assert_eq!(
+                    index.query(Field::Sender, &value, Some(p), 3).unwrap(),
+                    want.iter().copied().filter(|&i| i > p).take(3).collect::<Vec<_>>()
+                );
+                proptest::prop_assert_eq!(
+                    cursor.seek(p).unwrap(),
+                    want.iter().copied().find(|&i| i >= p)
+                );
+                proptest::prop_assert_eq!(
+                    index.last(Field::Sender, &value, p).unwrap(),
+                    want.iter().copied().rfind(|&i| i < p)
+                );
+            }
+        }
+    }
+}
+
+/// Positions live in blocks of 256 records (the last one under the edge key), with each
+/// segment's first record; a commit replayed after a crash cut it before its size replaces
+/// what it had written; and an index written with one key per position still answers.
+#[test]
+fn positions_live_in_blocks_and_survive_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    // Segments start at records 0, 300 and 520; record i is at 16 + 10 * (i - first).
+    let first = |i: u64| [520, 300, 0].into_iter().find(|&f| f <= i).unwrap();
+    let offset = |i: u64| SEGMENT_HEADER + 10 * (i - first(i));
+    let commit = |range: std::ops::Range<u64>, single: bool| {
+        let mut add = Additions::default();
+        for i in range.clone() {
+            add.record(i, first(i), offset(i));
+        }
+        add.size(range.end);
+        if single {
+            index.apply(add).unwrap();
+        } else {
+            index.apply_batch(add).unwrap();
+        }
+    };
+    commit(0..100, false);
+    commit(100..530, true);
+    commit(530..600, false);
+    let check = |upto: u64| {
+        for i in 0..upto {
+            let from = (i / 16 * 16).max(first(i));
+            assert_eq!(
+                index.position(i).unwrap(),
+                Some((from, first(i), offset(from))),
+                "{i}"
+            );
+        }
+    };
+    check(600);
+    assert_eq!(index.tree.scan_prefix(b"P").count(), 2, "blocks 0 and 1");
+    assert_eq!(
+        index.tree.scan_prefix(b"p").count(),
+        0,
+        "no key per position"
+    );
+    // A replay from record 200, as after a crash before the size of a later commit.
+    commit(200..650, true);
+    check(650);
+    // The layout before: one key per position, the blocks starting later.
+    index.tree.clear().unwrap();
+    for i in (0..300).step_by(16) {
+        let mut v = first(i).to_be_bytes().to_vec();
+        v.extend_from_slice(&offset(i).to_be_bytes());
+        index.tree.insert(layout::pos_key(i), v).unwrap();
+    }
+    commit(300..400, false);
+    check(400);
 }

@@ -21,6 +21,8 @@ pub(crate) const TILE_HEIGHT: u32 = 8;
 pub(crate) const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 /// Every `POS_STRIDE`-th record's file position is indexed.
 pub(crate) const POS_STRIDE: u64 = 16;
+/// The positions of `POS_BLOCK` records' span share one sled key (see [`pos_block_key`]).
+pub(crate) const POS_BLOCK: u64 = 256;
 
 /// The file name of the segment whose first record is `first`.
 pub(crate) fn segment_name(first: u64) -> String {
@@ -179,25 +181,42 @@ pub(crate) const KEY_SIGNED: &[u8] = b"m/signed";
 pub(crate) const KEY_LAYOUT: &[u8] = b"m/layout";
 
 /// The layout of the `terms` tree: 2 adds the time marks ([`time_mark_key`]), 3 the transfer
-/// id buckets ([`id_bucket`]). A `terms` tree with another (or no) version is cleared on open
-/// and rebuilt from the segments.
-pub(crate) const TERMS_LAYOUT: u64 = 3;
+/// id buckets ([`id_bucket`]), 4 lists that are rewritten in place until they hold
+/// [`LIST_BYTES`] (rather than one key per index write) and 256 ms id buckets. A `terms` tree
+/// with another (or no) version is cleared on open and rebuilt from the segments.
+pub(crate) const TERMS_LAYOUT: u64 = 4;
+
+/// A list of query hits ([`query_key`]) is rewritten in place by each index write until it
+/// holds this many bytes; the next hit starts the next list. Why: sled 0.34 keeps about 120-150
+/// bytes in memory for every node it ever made, cached or not, and splits a node at 16 keys,
+/// so a process grows by about 15 bytes per key ever written: one key per `(field, value)` and
+/// index write (every 10 ms) was 0.5-0.7 keys per record, and memory grew with the log's
+/// history. Lists of 4 KiB (512 hits of a plain value) make it about 0.03. The price: sled
+/// relogs a list each time it grows, so a paced 3M-record probe wrote 28.3 GB (14.6 GB with a
+/// list per write; segments 3.1 GB); lists of 2 KiB wrote 21.2 GB for 0.047 keys per record.
+pub(crate) const LIST_BYTES: usize = 4096;
 
 /// The field tag of transfer id buckets in query keys (see [`id_bucket`]).
 pub(crate) const ID_BUCKET: u8 = b'X';
 
 /// How many leading characters of a transfer id name its bucket: the gateway's ids are 32
-/// lowercase hex digits whose first 12 are the millisecond they were made in.
-const BUCKET_CHARS: usize = 12;
+/// lowercase hex digits whose first 12 are the millisecond they were made in, so 10 name a
+/// span of 256 ms.
+const BUCKET_CHARS: usize = 10;
 
 /// Splits a transfer id of the gateway's form (32 lowercase hex digits) into its bucket (the
-/// millisecond, [`BUCKET_CHARS`] digits) and the rest; `None` for any other value, which is
+/// 256 ms span, [`BUCKET_CHARS`] digits) and the rest; `None` for any other value, which is
 /// indexed under its own key.
 ///
-/// Why: an id is unique, so its own key costs sled one key per transfer per index write (most
-/// of the `terms` tree's keys and about 7 µs of CPU per transfer). The ids made in one
-/// millisecond share one key per index write instead, each hit carrying the rest of its id,
-/// and a lookup reads the few keys of one millisecond and keeps the hits whose rest matches.
+/// Why: an id is unique, so its own key costs sled one key per transfer (most of the `terms`
+/// tree's keys and about 7 µs of CPU per transfer). The ids made in one span share their
+/// lists instead, each hit carrying the rest of its id, and a lookup reads the lists of one
+/// span and keeps the hits whose rest matches. The span is a trade: a bucket costs at least
+/// one key (see [`LIST_BYTES`] for what a key costs), so one per millisecond cost up to 1000
+/// keys a second (0.25 per record under load, nearly one per record at 100 transfers a
+/// second), and 16 ms still 62 a second; 256 ms costs 4 a second, the same order as the time
+/// lists and marks (2 a second), while a lookup reads 256 ms of ids: 2,560 hits (70 KiB) at
+/// 10k transfers a second.
 pub(crate) fn id_bucket(value: &[u8]) -> Option<(&[u8], &[u8])> {
     let hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
     (value.len() == 32 && value.iter().all(hex)).then(|| value.split_at(BUCKET_CHARS))
@@ -233,8 +252,8 @@ pub(crate) fn edge_key(tile_level: u8) -> [u8; 2] {
     [b'u', tile_level]
 }
 
-/// sled key of the position of record `index` (stored for every `POS_STRIDE`-th record and
-/// for the first record of each segment).
+/// sled key of the position of record `index`, one key per position: the layout before
+/// [`pos_block_key`], still read from an index written by it (nothing writes it now).
 pub(crate) fn pos_key(index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = b'p';
@@ -242,11 +261,30 @@ pub(crate) fn pos_key(index: u64) -> [u8; 9] {
     k
 }
 
+/// sled key of the positions of the records `block * POS_BLOCK ..` of a full block: the
+/// positions of every `POS_STRIDE`-th record and of the first record of each segment, each
+/// `index | segment | offset` (u64 BE each), in log order. Written once, when the next block
+/// starts; until then the block lives under [`POS_EDGE`] (see [`edge_key`] for why). One key
+/// per 256 records rather than one per 16 (see [`LIST_BYTES`] for what a key costs).
+pub(crate) fn pos_block_key(block: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = b'P';
+    k[1..].copy_from_slice(&block.to_be_bytes());
+    k
+}
+
+/// sled key of the positions of the last (partial) block, encoded as [`pos_block_key`]'s.
+pub(crate) const POS_EDGE: &[u8] = b"v";
+
+/// Bytes of one position in a block: `index | segment | offset`.
+pub(crate) const POS_ENTRY: usize = 24;
+
 /// sled key of a list of query hits: `prefix | first index u64 BE`, where `prefix` is
 /// [`query_prefix`]: `q | field | len u16 BE | value`
 /// (the value: the hits' indexes, u64 BE each; for an [`id_bucket`], `field` is [`ID_BUCKET`],
 /// `value` the bucket and each index is followed by the rest of its id). Keys of one
 /// `(field, value)` share a prefix and sort in log order, so a cursor is the last index seen.
+/// The last list of a `(field, value)` grows in place until it holds [`LIST_BYTES`].
 pub(crate) fn query_key(prefix: &[u8], index: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + 8);
     k.extend_from_slice(prefix);
