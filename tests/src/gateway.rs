@@ -273,6 +273,15 @@ impl Gateway {
             .path()
     }
 
+    /// Edits the running gateway's `gateway.toml` (what its next SIGHUP reload reads).
+    pub fn edit_config(&self, edit: impl FnOnce(ConfigToml) -> ConfigToml) {
+        let path = self.dir().join("gateway.toml");
+        let text = std::fs::read_to_string(&path).expect("gateway.toml");
+        let config = edit(ConfigToml(text.parse().expect("gateway.toml is TOML")));
+        std::fs::write(&path, toml::to_string(&config.0).expect("TOML"))
+            .expect("write gateway.toml");
+    }
+
     /// A file of the dev PKI (`pki/<name>`).
     pub fn pki(&self, name: &str) -> PathBuf {
         self.dir().join("pki").join(name)

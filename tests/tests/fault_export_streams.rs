@@ -140,19 +140,13 @@ fn a_revoked_connection_with_a_stalled_export_is_dropped_after_the_lingering_tim
 
     let crl = ca.revocation_list(&[&issued.serial], 1, now).unwrap();
     std::fs::write(gw.pki("crl.pem"), crl).unwrap();
-    let config_path = gw.dir().join("gateway.toml");
-    let config = ConfigToml(
-        std::fs::read_to_string(&config_path)
-            .unwrap()
-            .parse()
-            .unwrap(),
-    )
-    .set(
-        "tls",
-        "crls",
-        toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
-    );
-    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    gw.edit_config(|c: ConfigToml| {
+        c.set(
+            "tls",
+            "crls",
+            toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+        )
+    });
     assert!(gw.reload(), "{}", gw.stderr());
 
     // The stream stays stalled (its response and the client connection are held, the body

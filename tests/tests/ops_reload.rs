@@ -91,15 +91,7 @@ fn sighup_swaps_the_server_certificate_without_dropping_connections() {
     std::fs::write(gw.pki("server.key"), &issued.key_pem).unwrap();
 
     // A new listener address needs a restart: logged, and the running one stays.
-    let config_path = gw.dir().join("gateway.toml");
-    let config = ConfigToml(
-        std::fs::read_to_string(&config_path)
-            .unwrap()
-            .parse()
-            .unwrap(),
-    );
-    let moved = config.set("server", "listen", "127.0.0.1:1");
-    std::fs::write(&config_path, toml::to_string(&moved.0).unwrap()).unwrap();
+    gw.edit_config(|c: ConfigToml| c.set("server", "listen", "127.0.0.1:1"));
     assert!(gw.reload(), "{}", gw.stderr());
     assert!(
         gw.stderr_once(|s| s.contains("takes effect only after a restart"))
@@ -195,19 +187,13 @@ fn sighup_applies_a_new_crl_at_the_next_handshake() {
     // A CRL that revokes it, named in the config from now on.
     let crl = ca.revocation_list(&[&issued.serial], 1, now()).unwrap();
     std::fs::write(gw.pki("crl.pem"), crl).unwrap();
-    let config_path = gw.dir().join("gateway.toml");
-    let config = ConfigToml(
-        std::fs::read_to_string(&config_path)
-            .unwrap()
-            .parse()
-            .unwrap(),
-    )
-    .set(
-        "tls",
-        "crls",
-        toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
-    );
-    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    gw.edit_config(|c: ConfigToml| {
+        c.set(
+            "tls",
+            "crls",
+            toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+        )
+    });
     assert!(gw.reload(), "{}", gw.stderr());
     let refused = client.post_transfer().non_personal().body("y").try_send();
     assert!(
@@ -289,15 +275,9 @@ fn sighup_rebuilds_the_upstream_clients_from_the_config() {
     assert_eq!(r.json()["upstream_status"], 201, "{}", r.text());
 
     // The recipient moved to another upstream, with a CA of its own.
-    let config_path = gw.dir().join("gateway.toml");
-    let config = ConfigToml(
-        std::fs::read_to_string(&config_path)
-            .unwrap()
-            .parse()
-            .unwrap(),
-    )
-    .upstream_with_ca("hk-biolab", &second.url(), &second.ca_path());
-    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    gw.edit_config(|c: ConfigToml| {
+        c.upstream_with_ca("hk-biolab", &second.url(), &second.ca_path())
+    });
     assert!(gw.reload(), "{}", gw.stderr());
     let r = sz
         .post_transfer()

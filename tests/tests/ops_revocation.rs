@@ -25,19 +25,13 @@ fn transfer(client: &Client, body: &str) -> http::Request<loopgate_tests::client
 
 /// Names `pki/crl.pem` in the config's `[tls] crls`.
 fn use_crl(gw: &Gateway) {
-    let config_path = gw.dir().join("gateway.toml");
-    let config = ConfigToml(
-        std::fs::read_to_string(&config_path)
-            .unwrap()
-            .parse()
-            .unwrap(),
-    )
-    .set(
-        "tls",
-        "crls",
-        toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
-    );
-    std::fs::write(&config_path, toml::to_string(&config.0).unwrap()).unwrap();
+    gw.edit_config(|c: ConfigToml| {
+        c.set(
+            "tls",
+            "crls",
+            toml::Value::Array(vec![toml::Value::from("pki/crl.pem")]),
+        )
+    });
 }
 
 /// A request on a connection whose certificate was revoked: refused with 401 (when it still
