@@ -385,16 +385,7 @@ fn validate(
 /// `[limits] lingering_bytes`, `lingering_time_secs`, `lingering_timeout_secs`. Zero bytes is
 /// allowed (nothing is read after an early answer: the connection or stream is closed at once).
 fn lingering(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Lingering> {
-    let mut secs = |value: u64, key: &str| {
-        if (1..=3_600).contains(&value) {
-            Some(Duration::from_secs(value))
-        } else {
-            problems.push(format!(
-                "[limits] {key} is {value}; use a number of seconds from 1 to 3600"
-            ));
-            None
-        }
-    };
+    let mut secs = |value: u64, key: &str| limit_secs(value, key, 3_600, problems);
     let time = secs(raw.lingering_time_secs, "lingering_time_secs");
     let timeout = secs(raw.lingering_timeout_secs, "lingering_timeout_secs");
     const MAX_BYTES: u64 = 1 << 40;
@@ -599,16 +590,7 @@ fn connections(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Conne
     let handshakes = count(raw.max_handshakes, "max_handshakes", 1_000_000);
     let max_streams = count(raw.max_concurrent_streams, "max_concurrent_streams", 10_000)
         .and_then(|n| u32::try_from(n).ok());
-    let mut secs = |value: u64, key: &str| {
-        if (1..=86_400).contains(&value) {
-            Some(Duration::from_secs(value))
-        } else {
-            problems.push(format!(
-                "[limits] {key} is {value}; use a number of seconds from 1 to 86400"
-            ));
-            None
-        }
-    };
+    let mut secs = |value: u64, key: &str| limit_secs(value, key, 86_400, problems);
     let handshake_timeout = secs(raw.handshake_timeout_secs, "handshake_timeout_secs");
     let idle_timeout = secs(raw.idle_timeout_secs, "idle_timeout_secs");
     let keepalive_interval = secs(raw.keepalive_interval_secs, "keepalive_interval_secs");
@@ -625,17 +607,20 @@ fn connections(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Conne
     })
 }
 
+/// A `[limits]` key in seconds, from 1 to `most`.
+fn limit_secs(value: u64, key: &str, most: u64, problems: &mut Vec<String>) -> Option<Duration> {
+    if (1..=most).contains(&value) {
+        Some(Duration::from_secs(value))
+    } else {
+        problems.push(format!(
+            "[limits] {key} is {value}; use a number of seconds from 1 to {most}"
+        ));
+        None
+    }
+}
+
 fn limits(raw: &raw::RawLimits, problems: &mut Vec<String>) -> Option<Limits> {
-    let mut secs = |value: u64, key: &str| {
-        if (1..=86_400).contains(&value) {
-            Some(Duration::from_secs(value))
-        } else {
-            problems.push(format!(
-                "[limits] {key} is {value}; use a number of seconds from 1 to 86400"
-            ));
-            None
-        }
-    };
+    let mut secs = |value: u64, key: &str| limit_secs(value, key, 86_400, problems);
     let header_timeout = secs(raw.header_timeout_secs, "header_timeout_secs");
     let body_idle_timeout = secs(raw.body_idle_timeout_secs, "body_idle_timeout_secs");
     let upstream_connect_timeout = secs(
