@@ -192,7 +192,6 @@ impl AppState {
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
-            self.followed(appended.index, record, appended.leaf_hash);
             self.liveness.appended(done);
             // Each batch is observed once, by the caller of its first record.
             if appended.index == appended.batch_start {
@@ -206,6 +205,11 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
+        if let Ok(appended) = &appended {
+            // After the append's own accounting: this may wait for the views' backlog.
+            self.followed(appended.index, record, appended.leaf_hash)
+                .await;
+        }
         if appended.is_ok() && !self.unconcluded.is_empty() {
             Box::pin(self.conclude_interrupted()).await;
         }
