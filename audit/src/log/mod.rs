@@ -13,7 +13,7 @@ mod tests;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -123,6 +123,8 @@ struct Inner {
     reopening: Mutex<()>,
     /// Set by `shutdown`: the index is never reopened after it.
     closed: AtomicBool,
+    /// How many times the index was taken down to be reopened ([`Log::generation`]).
+    generation: AtomicU64,
     /// Dropped with the log: tells the healer thread to end.
     _healer: Mutex<std::sync::mpsc::Sender<()>>,
 }
@@ -167,6 +169,7 @@ impl Log {
                 config,
                 reopening: Mutex::new(()),
                 closed: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
                 _healer: Mutex::new(healer),
             }),
         };
@@ -214,8 +217,16 @@ impl Log {
         }
         self.probe_space()?;
         let old = match inner.core.write() {
-            Ok(mut g) => g.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
+            Ok(mut g) => {
+                // Under the lock, before any tree of the new database can be had: whoever
+                // reads the generation after looking a tree up sees the change.
+                inner.generation.fetch_add(1, Ordering::SeqCst);
+                g.take()
+            }
+            Err(poisoned) => {
+                inner.generation.fetch_add(1, Ordering::SeqCst);
+                poisoned.into_inner().take()
+            }
         };
         if let Some(old) = old {
             // The index cannot be flushed: its failed writes are replayed from the segments.
@@ -234,6 +245,26 @@ impl Log {
             "audit log index reopened; the log accepts appends again"
         );
         Ok(())
+    }
+
+    /// Changes (grows by one) each time [`Log::heal`] takes the index down to reopen it. sled
+    /// loses the writes it had not flushed when its database is reopened, those of the trees of
+    /// [`Log::view_tree`] too: a user that keeps views there and remembers how far they go
+    /// must read that back from the tree when this changes. Read it *after* looking a tree up
+    /// ([`Log::view_tree`]): when it is the same before and after, the tree is of that
+    /// generation's database.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    /// Marks the index failed, as a failed index write does, so that [`Log::heal`] (or the
+    /// healer thread) reopens it (tests of what happens across a reopening; cargo feature
+    /// `test-hooks`).
+    #[cfg(feature = "test-hooks")]
+    pub fn fail_index_for_tests(&self) {
+        self.inner
+            .shared
+            .set_broken("the index failed (test hook)".into(), crate::Fault::Io);
     }
 
     /// Appends one record (`leaf`: its exact bytes, validated as a [`Record`]). The record is

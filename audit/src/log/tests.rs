@@ -586,6 +586,7 @@ fn a_failed_index_is_reopened_and_catches_up_without_a_restart() {
     append_all(&log, 0..100);
     let root = log.root(100).unwrap();
     let hits = log.query(Field::Decision, b"deny", None, 1000).unwrap();
+    let generation = log.generation();
     // The index forgets the records after 40, as if its writes had been lost, and fails.
     log.index().unwrap().set_size(40).unwrap();
     log.inner.shared.set_broken(
@@ -616,6 +617,11 @@ fn a_failed_index_is_reopened_and_catches_up_without_a_restart() {
     }
     let health = log.health();
     assert!(health.available && health.fault.is_none(), "{health:?}");
+    assert_ne!(
+        log.generation(),
+        generation,
+        "a reopened index is a new generation: views kept in its database must be re-read"
+    );
     assert_eq!(log.size(), 100);
     assert_eq!(log.root(100).unwrap(), root);
     assert_eq!(

@@ -35,32 +35,31 @@ pub(super) async fn post(
     }) else {
         return spawned(state, sender, parsed, request).await;
     };
-    let retention = state.config().limits.idempotency_retention;
-    let claim = state
-        .idempotency
-        .claim(sender, &key, asked, state.clock.now(), retention);
+    // Decided once the views hold every record acknowledged before (on a blocking thread: it
+    // may read the log), so a retry never misses its first request's decision.
+    let (who, lookup) = (sender.to_owned(), key.clone());
+    let claim = crate::state::blocking(state, move |state| {
+        state
+            .claim_key(&who, &lookup, asked)
+            .map_err(|e| ApiError::audit_unavailable("the idempotency keys cannot be read", e))
+    })
+    .await;
     match claim {
-        Err(e) => (
-            ApiError::audit_unavailable("the idempotency keys cannot be read", e).reply(),
-            Logged::default(),
-        ),
+        Err(e) => (e.reply(), Logged::default()),
         Ok(Claim::First(running)) => {
             // The first request runs in a task of its own: a client that goes away mid-transfer
             // drops this future, and the key must still be found once the transfer ended, or a
             // retry would start a second transfer. The key stays marked running until the
-            // views hold the transfer's decision (where a retry then finds it).
+            // views hold the transfer's decision (where a retry then finds it): the log's size
+            // once the pipeline ended covers it. While the log is failed that can be long after
+            // the answer; the key stays running meanwhile (a retry gets 409
+            // request.in_progress), never forgotten.
             let state = state.clone();
             let sender = sender.to_owned();
             let task = tokio::spawn(async move {
                 let answered = spawned(&state, &sender, parsed, request).await;
-                let views = state.clone();
-                let current = tokio::task::spawn_blocking(move || views.views_current()).await;
-                if !matches!(current, Ok(Ok(()))) {
-                    tracing::warn!(
-                        "the views could not take this transfer's records yet; a retry with its key may run again"
-                    );
-                }
-                drop(running);
+                let target = state.log.size();
+                state.release_when_covered(target, running).await;
                 answered
             });
             task.await.unwrap_or_else(|e| {

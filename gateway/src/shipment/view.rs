@@ -4,7 +4,9 @@
 //! `idempotency_key`s. A shipment that closes without a discrepancy leaves the list, so the
 //! list grows with the shipments under way, not with the log's history; it is held in memory
 //! and, so that a restart needs no scan of the log, in the views tree in sled as the log
-//! indexes of each listed shipment's accepted records (`s/<shipment id>`), read back at start.
+//! indexes of each listed shipment's accepted records (`s/<shipment id>`), read back at start
+//! and when the log reopens its index. A record changes the list in memory only once its batch
+//! is applied ([`Shipments::commit`]), so a record applied again after a failed batch counts once.
 //! The keys are only in sled, for `[limits] idempotency_retention_hours` (like transfers'
 //! `Idempotency-Key`s): `k/<sender><key>` holds the declaration's time (8 bytes) and the
 //! shipment id, `q/<time><sender><key>` the same by time for the purge. Nothing here decides:
@@ -79,118 +81,62 @@ impl Shipments {
     }
 
     /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
-    /// [`Shipments::observe_into`]).
+    /// [`Shipments::observe_into`] and [`Shipments::commit`]).
     #[cfg(test)]
     pub(crate) fn observe(&self, index: u64, record: &Record) {
         let mut batch = Batch::default();
-        self.observe_into(Some(&mut batch), index, record).unwrap();
+        let change = self.observe_into(&mut batch, index, record).unwrap();
         self.tree.now().unwrap().apply_batch(batch).unwrap();
+        self.commit(change);
     }
 
-    /// Puts back on the list, in memory, the shipments the views tree lists, reading their
-    /// records with `read` (at start; as many reads as the listed shipments have records).
+    /// Puts on the list, in memory, the shipments the views tree lists, reading their records
+    /// with `read`, in place of what the list held (at start, and when the views are read back
+    /// after the log's index was reopened; as many reads as the listed shipments have records).
     pub(crate) fn load<E: From<sled::Error>>(
         &self,
         read: impl Fn(u64) -> Result<Record, E>,
     ) -> Result<usize, E> {
-        let mut listed = 0;
-        for entry in self.tree.now()?.scan_prefix(LISTED) {
+        let tree = self.tree.now()?;
+        let mut loaded = BTreeMap::new();
+        for entry in tree.scan_prefix(LISTED) {
             let (_, indexes) = entry.map_err(E::from)?;
             for at in indexes.chunks_exact(8) {
                 let index = keys::u64_at(at, 0);
-                self.observe_into(None, index, &read(index)?)
-                    .map_err(E::from)?;
+                let record = read(index)?;
+                if let Some(change) = change(&tree, &loaded, None, index, &record)? {
+                    change.apply_to(&mut loaded);
+                }
             }
-            listed += 1;
         }
+        let listed = loaded.len();
+        *self.tracked.lock().unwrap_or_else(PoisonError::into_inner) = loaded;
         Ok(listed)
     }
 
-    /// Updates the list with the durable `record` at `index`, and adds to `batch` (when
-    /// given; not while loading) what changes in the views tree.
+    /// Adds to `batch` what the durable `record` at `index` changes in the views tree, and
+    /// returns what it changes on the list in memory, for [`Shipments::commit`] once the batch
+    /// is applied: a batch that fails leaves the list as it was, and the record, applied again
+    /// from the log, is applied once.
     pub(crate) fn observe_into(
         &self,
-        mut batch: Option<&mut Batch>,
+        batch: &mut Batch,
         index: u64,
         record: &Record,
-    ) -> Result<(), sled::Error> {
-        let Some(id) = record.shipment_id.as_deref() else {
-            return Ok(());
-        };
-        let listed = [LISTED, id.as_bytes()].concat();
-        let mut tracked_list = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
-        match record.kind {
-            Kind::Shipment => {
-                let Some(details) = record::read::<ShipmentDetails>(record) else {
-                    return Ok(());
-                };
-                if let (Some(batch), Some(sender), Some(key), Ok(at)) = (
-                    batch.as_deref_mut(),
-                    &record.sender,
-                    &details.idempotency_key,
-                    record.instant(),
-                ) {
-                    let made = u64::try_from(at.unix_timestamp())
-                        .unwrap_or(0)
-                        .to_be_bytes();
-                    let pair = keys::pair(sender, key);
-                    batch.insert([KEYS, &pair].concat(), [&made[..], id.as_bytes()].concat());
-                    batch.insert([BY_TIME, &made[..], &pair].concat(), &[]);
-                }
-                let Some(custody) = start(record) else {
-                    return Ok(());
-                };
-                let tracked = Tracked {
-                    shipment_id: id.to_owned(),
-                    sender: record.sender.clone().unwrap_or_default(),
-                    recipient: record.recipient.clone().unwrap_or_default(),
-                    carrier: details.carrier.to_string(),
-                    sample_item: record.sample_item.clone().unwrap_or_default(),
-                    hgr: details.hgr,
-                    declared_quantity: custody.held(),
-                    custody,
-                    declared_index: index,
-                    last_index: index,
-                };
-                tracked_list.insert(id.to_owned(), tracked);
-                if let Some(batch) = batch {
-                    batch.insert(listed, &index.to_be_bytes());
-                }
-            }
-            Kind::Custody => {
-                if matches!(record.reason, Some(Some(_))) {
-                    return Ok(());
-                }
-                let Some(details) = record::read::<CustodyDetails>(record) else {
-                    return Ok(());
-                };
-                let Some(tracked) = tracked_list.get_mut(id) else {
-                    return Ok(());
-                };
-                details.apply_to(&mut tracked.custody);
-                tracked.last_index = index;
-                let done = tracked.custody.is_closed() && tracked.custody.flags().is_empty();
-                if done {
-                    tracked_list.remove(id);
-                }
-                if let Some(batch) = batch {
-                    if done {
-                        batch.remove(listed);
-                    } else {
-                        let mut indexes = self
-                            .tree
-                            .now()?
-                            .get(&listed)?
-                            .map(|v| v.to_vec())
-                            .unwrap_or_default();
-                        indexes.extend_from_slice(&index.to_be_bytes());
-                        batch.insert(listed, indexes);
-                    }
-                }
-            }
-            _ => {}
+    ) -> Result<Option<Change>, sled::Error> {
+        if record.shipment_id.is_none() {
+            return Ok(None);
         }
-        Ok(())
+        let tree = self.tree.now()?;
+        let tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&tree, &tracked, Some(batch), index, record)
+    }
+
+    /// Puts on the list what [`Shipments::observe_into`] returned, once its batch is applied.
+    pub(crate) fn commit(&self, change: Option<Change>) {
+        if let Some(change) = change {
+            change.apply_to(&mut self.tracked.lock().unwrap_or_else(PoisonError::into_inner));
+        }
     }
 
     /// The shipment `sender` declared with `key`, unless the key is older than `retention` at
@@ -230,5 +176,107 @@ impl Shipments {
     pub(crate) fn list(&self) -> Vec<Tracked> {
         let tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
         tracked.values().cloned().collect()
+    }
+}
+
+/// What one record changes on the list: the shipment `id` as it is after it, or `None` when it
+/// leaves the list.
+#[derive(Debug)]
+pub(crate) struct Change {
+    id: String,
+    after: Option<Tracked>,
+}
+
+impl Change {
+    fn apply_to(self, list: &mut BTreeMap<String, Tracked>) {
+        match self.after {
+            Some(tracked) => list.insert(self.id, tracked),
+            None => list.remove(&self.id),
+        };
+    }
+}
+
+/// What the durable `record` at `index` changes on `list` (left as it is), and, when `batch`
+/// is given (not while loading), what it changes in the views `tree`, added to `batch`.
+fn change(
+    tree: &sled::Tree,
+    list: &BTreeMap<String, Tracked>,
+    mut batch: Option<&mut Batch>,
+    index: u64,
+    record: &Record,
+) -> Result<Option<Change>, sled::Error> {
+    let Some(id) = record.shipment_id.as_deref() else {
+        return Ok(None);
+    };
+    let listed = [LISTED, id.as_bytes()].concat();
+    match record.kind {
+        Kind::Shipment => {
+            let Some(details) = record::read::<ShipmentDetails>(record) else {
+                return Ok(None);
+            };
+            if let (Some(batch), Some(sender), Some(key), Ok(at)) = (
+                batch.as_deref_mut(),
+                &record.sender,
+                &details.idempotency_key,
+                record.instant(),
+            ) {
+                let made = u64::try_from(at.unix_timestamp())
+                    .unwrap_or(0)
+                    .to_be_bytes();
+                let pair = keys::pair(sender, key);
+                batch.insert([KEYS, &pair].concat(), [&made[..], id.as_bytes()].concat());
+                batch.insert([BY_TIME, &made[..], &pair].concat(), &[]);
+            }
+            let Some(custody) = start(record) else {
+                return Ok(None);
+            };
+            let tracked = Tracked {
+                shipment_id: id.to_owned(),
+                sender: record.sender.clone().unwrap_or_default(),
+                recipient: record.recipient.clone().unwrap_or_default(),
+                carrier: details.carrier.to_string(),
+                sample_item: record.sample_item.clone().unwrap_or_default(),
+                hgr: details.hgr,
+                declared_quantity: custody.held(),
+                custody,
+                declared_index: index,
+                last_index: index,
+            };
+            if let Some(batch) = batch {
+                batch.insert(listed, &index.to_be_bytes());
+            }
+            Ok(Some(Change {
+                id: id.to_owned(),
+                after: Some(tracked),
+            }))
+        }
+        Kind::Custody => {
+            if matches!(record.reason, Some(Some(_))) {
+                return Ok(None);
+            }
+            let Some(details) = record::read::<CustodyDetails>(record) else {
+                return Ok(None);
+            };
+            let Some(mut tracked) = list.get(id).cloned() else {
+                return Ok(None);
+            };
+            details.apply_to(&mut tracked.custody);
+            tracked.last_index = index;
+            let done = tracked.custody.is_closed() && tracked.custody.flags().is_empty();
+            if let Some(batch) = batch {
+                if done {
+                    batch.remove(listed);
+                } else {
+                    let mut indexes = tree.get(&listed)?.map(|v| v.to_vec()).unwrap_or_default();
+                    indexes.extend_from_slice(&index.to_be_bytes());
+                    batch.insert(listed, indexes);
+                }
+            }
+            Ok(Some(Change {
+                id: id.to_owned(),
+                after: (!done).then_some(tracked),
+            }))
+        }
+        _ => Ok(None),
     }
 }

@@ -9,19 +9,28 @@
 //!   (a restored `index/` over other segments) is noticed.
 //!
 //! Records are applied in log order, each as one sled batch that also moves `m/covered`, so
-//! the views are always those of a prefix of the log, whatever sled kept after a crash. A
-//! durable append hands its record over ([`AppState::followed`]) and it is applied at once,
-//! by this caller or by whoever is applying already (with more than [`MAX_PENDING`] waiting,
-//! the caller waits its turn, so the backlog in memory is bounded). A record whose append went
-//! another way (a reload's policy change) leaves a gap that the follower task fills from the
-//! log within a second, as does a reader that needs the views current
-//! ([`AppState::catch_up`]). At start
-//! only the records past `m/covered` are replayed; when the tree is missing, of another
-//! version or of another log, it is cleared and rebuilt from the whole log, which is the
-//! truth.
+//! the views are always those of a prefix of the log, whatever sled kept after a crash; what a
+//! record changes in memory (the shipments' list) changes only once its batch is applied, so a
+//! record applied again after a failed batch counts once. A durable append hands its record
+//! over ([`AppState::followed`]) and wakes the follower task, which applies it on a blocking
+//! thread: sled writes never run on the threads serving connections. With more than
+//! [`MAX_PENDING`] records waiting, the appender waits (asynchronously) until its own is
+//! applied, so the backlog in memory is bounded and requests slow to the views' pace. A record
+//! whose append went another way (a reload's policy change) leaves a gap that the follower
+//! fills from the log within a second, as does a reader that needs the views current
+//! ([`AppState::catch_up`]). At start only the records past `m/covered` are replayed; when the
+//! tree is missing, of another version or of another log, it is cleared and rebuilt from the
+//! whole log, which is the truth.
+//!
+//! The tree is in the log's sled database, which the log reopens in the same process after its
+//! index failed (`Log::heal`); sled loses the writes it had not flushed, of this tree too. So
+//! the views remember the log's [`generation`](loopgate_audit::Log::generation) they were read
+//! at, and when it changes they are read back from the tree as at start (`m/covered`, checked
+//! against the log by `m/last`, and the shipments' list) and caught up from there: the records
+//! sled lost are applied again, none is skipped.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,7 +43,7 @@ use tokio::sync::Notify;
 
 use super::AppState;
 use super::keys::u64_at;
-use crate::transfer::idempotency::Idempotency;
+use crate::transfer::idempotency::{Claim, Fingerprint, Idempotency};
 use crate::transfer::volume::Volumes;
 
 /// The name of the gateway's tree in the log's sled database.
@@ -44,12 +53,15 @@ const VERSION: &[u8] = b"loopgate-views 1";
 const META_VERSION: &[u8] = b"m/version";
 const META_COVERED: &[u8] = b"m/covered";
 const META_LAST: &[u8] = b"m/last";
-/// Records handed over and waiting to be applied beyond which the appender applies them itself,
-/// waiting for whoever is applying: when appends outrun the views, requests slow down to their
-/// pace instead of the backlog (about 1 KiB a record) growing in memory.
+/// Records handed over and waiting to be applied beyond which the appender waits until its own
+/// is applied: when appends outrun the views, requests slow down to their pace instead of the
+/// backlog (about 1 KiB a record) growing in memory.
 const MAX_PENDING: usize = 4096;
 /// How often the follower forgets expired idempotency keys.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How long a gap (a record not handed over) may stay before the follower reads it from the
+/// log, and how long the follower waits for a wake-up before it checks the log anyway.
+const GAP_WAIT: Duration = Duration::from_secs(1);
 
 /// The follower's state; see the module documentation.
 #[derive(Debug)]
@@ -61,8 +73,14 @@ pub(crate) struct Follow {
     applying: Mutex<()>,
     /// Records `0..covered` are applied (`m/covered`).
     covered: AtomicU64,
+    /// The log's generation (`Log::generation`) `covered` was read back at.
+    generation: AtomicU64,
     /// Wakes the follower task (which waits on it without holding the state).
     wake: Arc<Notify>,
+    /// Tells appenders waiting for the backlog that records were applied (or could not be).
+    drained: Notify,
+    /// Whether the follower's last attempt failed: appenders then do not wait for it.
+    failing: AtomicBool,
 }
 
 impl Follow {
@@ -72,7 +90,10 @@ impl Follow {
             pending: Mutex::default(),
             applying: Mutex::new(()),
             covered: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
+            drained: Notify::new(),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -80,95 +101,182 @@ impl Follow {
     pub(crate) fn covered(&self) -> u64 {
         self.covered.load(Ordering::Acquire)
     }
+
+    /// The log's generation the views were read back at.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Record, Hash)>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_applying(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.applying.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands `count` records over from `index` on, as appends would (unit tests).
+    #[cfg(test)]
+    pub(super) fn hand_over_for_tests(&self, index: u64, count: u64, record: &Record) {
+        let mut pending = self.pending();
+        for i in index..index + count {
+            pending.insert(i, (record.clone(), [0; 32]));
+        }
+    }
+
+    /// Forgets the handed-over records, as the follower does once they are applied (unit tests).
+    #[cfg(test)]
+    pub(super) fn drain_for_tests(&self) {
+        self.pending().clear();
+        self.drained.notify_waiters();
+    }
 }
 
 impl AppState {
-    /// Opens the views at start: keeps them when they are of this layout and of this log
-    /// (`size` records), else clears them. Returns whether they were kept.
-    pub(super) fn open_views(&self, size: u64) -> Result<bool, loopgate_audit::Error> {
-        let tree = &self.follow.tree.now()?;
+    /// Opens the views at start: keeps them when they are of this layout and of this log, else
+    /// clears them, and loads the shipments' list from them. Returns whether they were kept.
+    /// Blocking.
+    pub(super) fn open_views(&self) -> Result<bool, loopgate_audit::Error> {
+        let _applying = self.follow.lock_applying();
+        let generation = self.log.generation();
+        let tree = self.follow.tree.now()?;
+        let kept = self.read_back(&tree)?;
+        self.follow.generation.store(generation, Ordering::SeqCst);
+        Ok(kept)
+    }
+
+    /// Reads the views back from `tree` (held `applying`): `m/covered` when the tree is of this
+    /// layout and of this log (its `m/last` is the leaf hash of the log's record there), else
+    /// clears it; and the shipments' list it keeps. Returns whether they were kept. Blocking
+    /// (reads the log).
+    fn read_back(&self, tree: &sled::Tree) -> Result<bool, loopgate_audit::Error> {
+        let size = self.log.size();
         let version = tree.get(META_VERSION)?;
-        let covered = tree.get(META_COVERED)?.map_or(0, |v| u64_at(&v, 0));
+        let mut covered = tree.get(META_COVERED)?.map_or(0, |v| u64_at(&v, 0));
         let mut kept = version.as_deref() == Some(VERSION) && covered <= size;
         if kept && covered > 0 {
             let last = leaf_hash(&self.log.read(covered - 1)?);
             kept = tree.get(META_LAST)?.as_deref() == Some(&last[..]);
         }
-        if kept {
-            self.follow.covered.store(covered, Ordering::Release);
-            return Ok(true);
+        if !kept {
+            tree.clear()?;
+            tree.insert(META_VERSION, VERSION)?;
+            covered = 0;
         }
-        tree.clear()?;
-        tree.insert(META_VERSION, VERSION)?;
-        self.follow.covered.store(0, Ordering::Release);
-        Ok(false)
+        let read = |index: u64| -> Result<Record, loopgate_audit::Error> {
+            Record::from_leaf(&self.log.read(index)?)
+        };
+        self.shipments.load(read)?;
+        self.follow.covered.store(covered, Ordering::Release);
+        Ok(kept)
     }
 
-    /// Hands the durable `record` at `index` over to the views, and applies what can be
-    /// applied without reading the log, unless someone is applying already.
-    pub(super) fn followed(&self, index: u64, record: Record, hash: Hash) {
+    /// The views tree to apply records to, of the log's current generation: read back first
+    /// (with `read_back`, from a blocking thread) when the log reopened its index since the
+    /// views were last read; `None` when that is needed and not allowed here.
+    fn tree_to_apply(&self, read_back: bool) -> Result<Option<sled::Tree>, loopgate_audit::Error> {
+        loop {
+            let before = self.log.generation();
+            let tree = self.follow.tree.now()?;
+            let generation = self.log.generation();
+            if generation != before {
+                continue;
+            }
+            if generation == self.follow.generation() {
+                return Ok(Some(tree));
+            }
+            if !read_back {
+                return Ok(None);
+            }
+            let was = self.follow.covered();
+            let kept = self.read_back(&tree)?;
+            self.follow.generation.store(generation, Ordering::SeqCst);
+            tracing::warn!(
+                covered_before = was,
+                covered = self.follow.covered(),
+                views_kept = kept,
+                "the audit log reopened its index; the views resume from what sled kept"
+            );
+        }
+    }
+
+    /// Hands the durable `record` at `index` over to the views and wakes the follower, which
+    /// applies it on a blocking thread. With more than [`MAX_PENDING`] records waiting, waits
+    /// (without blocking the thread) until this one is applied, unless the follower is failing
+    /// (then the record is left to be read from the log, so the backlog stays bounded).
+    pub(super) async fn followed(&self, index: u64, record: Record, hash: Hash) {
         let backlog = {
-            let mut pending = self
-                .follow
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut pending = self.follow.pending();
             pending.insert(index, (record, hash));
             pending.len()
         };
-        self.apply_handed_over(backlog > MAX_PENDING);
         self.follow.wake.notify_one();
+        if backlog <= MAX_PENDING {
+            return;
+        }
+        loop {
+            let drained = self.follow.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let mut pending = self.follow.pending();
+                if pending.len() <= MAX_PENDING || !pending.contains_key(&index) {
+                    return;
+                }
+                if self.follow.failing.load(Ordering::Acquire) {
+                    pending.remove(&index);
+                    return;
+                }
+            }
+            self.follow.wake.notify_one();
+            let _ = tokio::time::timeout(GAP_WAIT, drained).await;
+        }
     }
 
     /// Applies the handed-over records that follow the views without a gap. With `wait`, waits
     /// for whoever is applying (a reader that wants every acknowledged record in the views);
-    /// without, leaves them to them.
+    /// without, leaves them to them. Blocking (sled); records the log's reopening made the
+    /// views re-read are left to the follower.
     pub(crate) fn apply_handed_over(&self, wait: bool) {
-        loop {
-            let guard = if wait {
-                Some(
-                    self.follow
-                        .applying
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner),
-                )
-            } else {
-                self.follow.applying.try_lock().ok()
-            };
-            let Some(_applying) = guard else {
-                return;
-            };
-            let registry = self.policy();
-            let mut covered = self.follow.covered();
-            while let Some((record, hash)) = self.take_pending(covered) {
-                if let Err(e) = self.apply(covered, &record, &hash, &registry.registry) {
-                    tracing::warn!(error = %e, log_index = covered, "the views could not take a record; the follower retries from the log");
-                    return;
-                }
-                covered += 1;
-            }
-            drop(_applying);
-            // A record handed over while this applied, by a caller that found the lock held:
-            // apply it now, or nobody would until the next append.
-            let next = self
-                .follow
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(&self.follow.covered());
-            if !next {
-                return;
-            }
+        if let Err(e) = self.apply_pending(wait, false) {
+            tracing::warn!(error = %e, "the views could not take a record; the follower retries from the log");
         }
+    }
+
+    /// [`AppState::apply_handed_over`], reading the views back first when the log reopened its
+    /// index (with `read_back`).
+    fn apply_pending(&self, wait: bool, read_back: bool) -> Result<(), loopgate_audit::Error> {
+        let guard = if wait {
+            Some(self.follow.lock_applying())
+        } else {
+            self.follow.applying.try_lock().ok()
+        };
+        let Some(_applying) = guard else {
+            return Ok(());
+        };
+        let registry = self.policy();
+        let applied = loop {
+            let Some(tree) = self.tree_to_apply(read_back)? else {
+                self.follow.wake.notify_one();
+                break Ok(());
+            };
+            let covered = self.follow.covered();
+            let Some((record, hash)) = self.take_pending(covered) else {
+                break Ok(());
+            };
+            if let Err(e) = self.apply(&tree, covered, &record, &hash, &registry.registry) {
+                // Applied again from the log.
+                break Err(e.into());
+            }
+        };
+        drop(_applying);
+        self.follow.drained.notify_waiters();
+        applied
     }
 
     /// The handed-over record `index`, forgetting any before it (applied from the log).
     fn take_pending(&self, index: u64) -> Option<(Record, Hash)> {
-        let mut pending = self
-            .follow
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.follow.pending();
         while pending.first_key_value().is_some_and(|(i, _)| *i < index) {
             pending.pop_first();
         }
@@ -176,59 +284,145 @@ impl AppState {
     }
 
     /// Applies every record below `target` that the views do not cover, reading from the log
-    /// those not handed over. Blocking (log reads wait for its index); returns how many it
-    /// applied.
+    /// those not handed over (and reading the views back first when the log reopened its
+    /// index). Blocking (log reads wait for its index); returns how many it applied.
     pub(crate) fn catch_up(&self, target: u64) -> Result<u64, loopgate_audit::Error> {
-        let _applying = self
-            .follow
-            .applying
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let applying = self.follow.lock_applying();
         let snapshot = self.policy();
-        let start = self.follow.covered();
-        let mut covered = start;
-        while covered < target {
+        let mut applied = 0;
+        let done = loop {
+            let tree = match self.tree_to_apply(true) {
+                Ok(Some(tree)) => tree,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            };
+            let covered = self.follow.covered();
+            if covered >= target {
+                break Ok(());
+            }
             let (record, hash) = match self.take_pending(covered) {
                 Some(handed) => handed,
-                None => {
-                    let leaf = self.log.read(covered)?;
-                    (Record::from_leaf(&leaf)?, leaf_hash(&leaf))
-                }
+                None => match self
+                    .log
+                    .read(covered)
+                    .and_then(|leaf| Ok((Record::from_leaf(&leaf)?, leaf_hash(&leaf))))
+                {
+                    Ok(read) => read,
+                    Err(e) => break Err(e),
+                },
             };
-            self.apply(covered, &record, &hash, &snapshot.registry)?;
-            covered += 1;
-        }
-        Ok(covered - start)
+            if let Err(e) = self.apply(&tree, covered, &record, &hash, &snapshot.registry) {
+                break Err(e.into());
+            }
+            applied += 1;
+        };
+        drop(applying);
+        self.follow.drained.notify_waiters();
+        done.map(|()| applied)
     }
 
-    /// [`AppState::catch_up`] to the log's size when the views are behind it.
+    /// [`AppState::catch_up`] to the log's size when the views are behind it (or the log
+    /// reopened its index since they were read).
     pub(crate) fn views_current(&self) -> Result<(), loopgate_audit::Error> {
         let size = self.log.size();
-        if self.follow.covered() < size {
+        if self.follow.covered() < size || self.log.generation() != self.follow.generation() {
             self.catch_up(size)?;
         }
         Ok(())
     }
 
-    /// Applies `record` (the next one, `index == covered`) as one sled batch.
+    /// What `sender`'s `Idempotency-Key` `key` is for a request with fingerprint `asked`
+    /// ([`Idempotency::claim`]), once the views hold every record acknowledged before (a
+    /// decision durable but not yet applied would otherwise let a retry run again), and read at
+    /// one generation of the log (one whose reopening lost the key's record from sled is
+    /// caught up again first). Blocking.
+    pub(crate) fn claim_key(
+        &self,
+        sender: &str,
+        key: &str,
+        asked: Fingerprint,
+    ) -> Result<Claim, loopgate_audit::Error> {
+        let retention = self.config().limits.idempotency_retention;
+        loop {
+            self.views_current()?;
+            let generation = self.follow.generation();
+            let claim = self
+                .idempotency
+                .claim(sender, key, asked, self.clock.now(), retention)?;
+            if self.log.generation() == generation {
+                return Ok(claim);
+            }
+            // The log reopened its index while this read: look again once caught up.
+            drop(claim);
+        }
+    }
+
+    /// Keeps `held` (an idempotency key marked running) until the views cover the log's first
+    /// `target` records, where a retry finds the key: at once when they can be caught up now,
+    /// else in a task that tries every second (while the log is failed), so that no retry runs
+    /// the transfer again meanwhile. Returns whether they cover them now.
+    pub(crate) async fn release_when_covered<T: Send + 'static>(
+        self: &Arc<Self>,
+        target: u64,
+        held: T,
+    ) -> bool {
+        if self.cover(target).await {
+            drop(held);
+            return true;
+        }
+        tracing::warn!(
+            target,
+            covered = self.follow.covered(),
+            "the views cannot take this transfer's records yet; its idempotency key stays marked running until they do"
+        );
+        let weak = self.me.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(GAP_WAIT).await;
+                let Some(state) = weak.upgrade() else {
+                    return;
+                };
+                if state.cover(target).await {
+                    drop(held);
+                    return;
+                }
+            }
+        });
+        false
+    }
+
+    /// Whether the views cover the log's first `target` records, catching them up on a
+    /// blocking thread.
+    async fn cover(self: &Arc<Self>, target: u64) -> bool {
+        let state = self.clone();
+        let current = tokio::task::spawn_blocking(move || {
+            state.views_current()?;
+            Ok::<_, loopgate_audit::Error>(state.follow.covered() >= target)
+        })
+        .await;
+        matches!(current, Ok(Ok(true)))
+    }
+
+    /// Applies `record` (the next one, `index == covered`) to `tree` as one sled batch, then
+    /// what it changes in memory.
     fn apply(
         &self,
+        tree: &sled::Tree,
         index: u64,
         record: &Record,
         hash: &Hash,
         registry: &Registry,
     ) -> Result<(), sled::Error> {
-        let tree = &self.follow.tree.now()?;
         let mut batch = Batch::default();
         self.views
             .observe_into(&mut batch, index, record, registry)?;
-        self.shipments
-            .observe_into(Some(&mut batch), index, record)?;
+        let listed = self.shipments.observe_into(&mut batch, index, record)?;
         Idempotency::observe_into(&mut batch, record);
         Volumes::observe_into(tree, &mut batch, record, registry)?;
         batch.insert(META_COVERED, &(index + 1).to_be_bytes());
         batch.insert(META_LAST, &hash[..]);
         tree.apply_batch(batch)?;
+        self.shipments.commit(listed);
         self.follow.covered.store(index + 1, Ordering::Release);
         Ok(())
     }
@@ -240,9 +434,21 @@ impl AppState {
         Ok(self.idempotency.purge(now, retention)? + self.shipments.purge(now, retention)?)
     }
 
+    /// One round of the follower, on a blocking thread: applies the handed-over records (reading
+    /// the views back first when the log reopened its index), and with `from_log` the records
+    /// not handed over too.
+    fn follow_step(&self, from_log: bool) -> Result<(), loopgate_audit::Error> {
+        self.apply_pending(true, true)?;
+        if from_log {
+            self.views_current()?;
+        }
+        Ok(())
+    }
+
     /// Starts the follower task on the current runtime: woken by each append (and every
-    /// second), it catches the views up with the log on a blocking thread, and purges expired
-    /// keys every minute. It ends once the state is dropped.
+    /// second), it applies the handed-over records on a blocking thread, fills from the log a
+    /// gap that stayed a second (or any, after a quiet second), and purges expired keys every
+    /// minute. It ends once the state is dropped.
     pub(super) fn start_following(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -251,8 +457,12 @@ impl AppState {
         let wake = self.follow.wake.clone();
         runtime.spawn(async move {
             let mut purged: Option<Instant> = None;
+            // Since when the views have been behind the log at this many records.
+            let mut behind: Option<(u64, Instant)> = None;
             loop {
-                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                let woken = tokio::time::timeout(GAP_WAIT, wake.notified())
+                    .await
+                    .is_ok();
                 let Some(state) = weak.upgrade() else {
                     return;
                 };
@@ -260,13 +470,28 @@ impl AppState {
                 if purge {
                     purged = Some(Instant::now());
                 }
-                if state.follow.covered() >= state.log.size() && !purge {
+                let covered = state.follow.covered();
+                behind = match behind {
+                    _ if covered >= state.log.size() => None,
+                    Some((at, since)) if at == covered => Some((at, since)),
+                    _ => Some((covered, Instant::now())),
+                };
+                let stale = state.log.generation() != state.follow.generation();
+                let from_log = stale
+                    || behind.is_some_and(|(_, since)| !woken || since.elapsed() >= GAP_WAIT);
+                let handed = state.follow.pending().contains_key(&covered);
+                if !handed && !from_log && !purge {
                     continue;
                 }
                 let work = state.clone();
                 drop(state);
                 let done = tokio::task::spawn_blocking(move || {
-                    work.views_current()?;
+                    let stepped = work.follow_step(from_log);
+                    work.follow
+                        .failing
+                        .store(stepped.is_err(), Ordering::Release);
+                    work.follow.drained.notify_waiters();
+                    stepped?;
                     if purge {
                         let forgotten = work.purge_keys()?;
                         if forgotten > 0 {
@@ -280,7 +505,7 @@ impl AppState {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "the views cannot follow the log; retrying in a second");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        tokio::time::sleep(GAP_WAIT).await;
                     }
                     Err(e) => tracing::error!(error = %e, "the views' follower failed"),
                 }

@@ -194,24 +194,29 @@ impl AppState {
         let appended = durable.await;
         let done = Instant::now();
         if let Ok(appended) = &appended {
-            self.acknowledged(appended, record, done);
+            self.acknowledged(appended, done);
         }
         drop(pending);
         self.metrics
             .append_latency(done.duration_since(started).as_secs_f64());
-        if appended.is_err() {
+        match &appended {
+            // After the append's own accounting: this may wait for the views' backlog.
+            Ok(appended) => {
+                self.followed(appended.index, record, appended.leaf_hash)
+                    .await;
+            }
             // A refused record may be in the log after all (see `conclude`): once it takes
             // writes again, the log itself says which admitted transfers lack an outcome. (A
             // record refused before it was queued, above, is not; but the transfer it would
             // have concluded lacks its outcome all the same.)
-            self.conclude_later();
+            Err(_) => self.conclude_later(),
         }
         appended.map(|appended| (appended, leaf))
     }
 
-    /// What follows a durable append: the views, the watchdog, the batch metric.
-    fn acknowledged(&self, appended: &Appended, record: Record, done: Instant) {
-        self.followed(appended.index, record, appended.leaf_hash);
+    /// The accounting of a durable append: the watchdog, the batch metric. (The views follow
+    /// once the append is no longer pending.)
+    fn acknowledged(&self, appended: &Appended, done: Instant) {
         self.liveness.appended(done);
         // Each batch is observed once, by the caller of its first record.
         if appended.index == appended.batch_start {
@@ -246,11 +251,13 @@ impl AppState {
             }
         };
         let mut acknowledged = Vec::with_capacity(queued.len());
+        let mut followed = Vec::with_capacity(queued.len());
         let mut failed = None;
         for (record, _, durable) in queued {
             match durable.await {
                 Ok(appended) => {
-                    self.acknowledged(&appended, record, Instant::now());
+                    self.acknowledged(&appended, Instant::now());
+                    followed.push((appended.index, record, appended.leaf_hash));
                     acknowledged.push(appended);
                 }
                 Err(e) => {
@@ -261,6 +268,9 @@ impl AppState {
         drop(pending);
         self.metrics
             .append_latency(Instant::now().duration_since(started).as_secs_f64());
+        for (index, record, hash) in followed {
+            self.followed(index, record, hash).await;
+        }
         match failed {
             Some(e) => {
                 self.conclude_later();

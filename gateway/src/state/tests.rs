@@ -284,3 +284,121 @@ async fn a_pass_writes_its_resumed_record_and_outcomes_with_nothing_between() {
         ]
     );
 }
+
+/// The views of `state` opened as at start, without the follower task (so nothing applies the
+/// handed-over records but what a test calls).
+fn opened(dir: &Path) -> Arc<AppState> {
+    let state = state(dir);
+    tokio::task::block_in_place(|| state.open_views()).unwrap();
+    state
+}
+
+fn claimed(state: &AppState, key: &str) -> Claim {
+    tokio::task::block_in_place(|| state.claim_key("sz-genomics", key, [0; 32])).unwrap()
+}
+
+/// sled loses the writes it had not flushed when the log reopens its index in the same
+/// process (`Log::heal`), those of the views' tree too: the views are read back from what sled
+/// kept and caught up from the log, so no record is skipped (an idempotency key lost there
+/// would let a retry deliver twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_views_resume_from_what_sled_kept_when_the_log_reopens_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = opened(dir.path());
+    append(&state, decision("aa", Verdict::Allow, "k-a", 100)).await;
+    tokio::task::block_in_place(|| state.views_current()).unwrap();
+    let tree = state.views_tree.now().unwrap();
+    let flushed: Vec<_> = tree.iter().map(Result::unwrap).collect();
+    append(&state, decision("bb", Verdict::Allow, "k-b", 200)).await;
+    append(&state, decision("cc", Verdict::Allow, "k-c", 300)).await;
+    tokio::task::block_in_place(|| state.views_current()).unwrap();
+    assert_eq!(state.follow.covered(), 3);
+    // What sled had not flushed is lost: the tree is as it was after "aa".
+    tree.clear().unwrap();
+    for (k, v) in flushed {
+        tree.insert(k, v).unwrap();
+    }
+    drop(tree);
+    state.log.fail_index_for_tests();
+    tokio::task::block_in_place(|| state.log.heal()).unwrap();
+    append(&state, decision("dd", Verdict::Allow, "k-d", 400)).await;
+    tokio::task::block_in_place(|| state.views_current()).unwrap();
+    for (key, id) in [("k-a", "aa"), ("k-b", "bb"), ("k-c", "cc"), ("k-d", "dd")] {
+        match claimed(&state, key) {
+            Claim::Logged { transfer_id, .. } => assert_eq!(transfer_id, id),
+            other => panic!("{key} is not remembered as {id}: {other:?}"),
+        }
+    }
+    let counters = state
+        .views
+        .counters(state.clock.now(), &state.policy().registry, None)
+        .unwrap();
+    assert_eq!(
+        counters[0].subjects, 1000,
+        "every admitted subject counted once"
+    );
+    assert_eq!(state.follow.covered(), 4);
+}
+
+/// A key is looked up once the views hold every acknowledged record, not only those the
+/// follower got to: a decision durable but not yet applied is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_catches_the_views_up_before_deciding() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = opened(dir.path());
+    append(&state, decision("aa", Verdict::Allow, "k-a", 1)).await;
+    assert_eq!(state.follow.covered(), 0, "handed over, not applied");
+    match claimed(&state, "k-a") {
+        Claim::Logged { transfer_id, .. } => assert_eq!(transfer_id, "aa"),
+        other => panic!("k-a is not remembered: {other:?}"),
+    }
+}
+
+/// A key stays marked running until the views cover its transfer's records, however long
+/// that takes; then it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_key_is_released_only_once_the_views_cover_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = opened(dir.path());
+    let (held, released) = tokio::sync::oneshot::channel::<()>();
+    // Not covered yet: the log holds no record 0.
+    assert!(!state.release_when_covered(1, held).await);
+    let mut released = released;
+    tokio::task::yield_now().await;
+    assert!(
+        matches!(
+            released.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ),
+        "still held"
+    );
+    append(&state, decision("aa", Verdict::Allow, "k-a", 1)).await;
+    // The retrying task catches the views up and lets go (generous bound).
+    let dropped = tokio::time::timeout(std::time::Duration::from_secs(30), released).await;
+    assert!(matches!(dropped, Ok(Err(_))), "released once covered");
+    assert_eq!(state.follow.covered(), 1);
+}
+
+/// An append beyond the views' backlog waits for it without blocking its thread (the views
+/// are applied on a blocking thread, never by the appender): on a single-threaded runtime the
+/// other tasks still run, and it goes on once the backlog drains.
+#[tokio::test(flavor = "current_thread")]
+async fn an_append_over_the_backlog_waits_without_blocking_its_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    state.open_views().unwrap();
+    let record = decision("aa", Verdict::Allow, "k-a", 1);
+    // A backlog the follower cannot apply (a gap before it): 4096 records.
+    state.follow.hand_over_for_tests(1_000, 4_096, &record);
+    let appender = state.clone();
+    let waiting = tokio::spawn(async move { appender.followed(10_000, record, [0; 32]).await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiting.is_finished(), "the appender waits for the backlog");
+    state.follow.drain_for_tests();
+    tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+}

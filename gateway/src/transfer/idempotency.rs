@@ -4,7 +4,9 @@
 //!
 //! A key is remembered for `[limits] idempotency_retention_hours` from its decision record's
 //! time; after that a retry is a new transfer. Keys whose first request is still running are
-//! in a small in-memory map that empties as requests end; every other key is in the views tree
+//! in a small in-memory map that a key leaves once the views hold its decision (after the
+//! answer when the log failed meanwhile: `AppState::release_when_covered`), and a key is looked
+//! up once the views hold every acknowledged record (`AppState::claim_key`); every other key is in the views tree
 //! in sled (written by `state::follow` from the decision records, so it is rebuilt from the log
 //! like every view), never in memory:
 //! - `i/<sender><key>`: the decision's time (8 bytes, Unix seconds), the request's

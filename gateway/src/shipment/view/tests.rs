@@ -198,3 +198,40 @@ fn a_flagged_shipment_stays_listed_once_closed() {
             .contains(&CustodyFlag::QuantityMismatch)
     );
 }
+
+/// A custody event whose batch was never applied (the sled write failed, or a later step of the
+/// same record did) changes nothing in memory: applied again from the log, it counts once.
+#[test]
+fn an_event_whose_batch_failed_is_applied_once_when_retried() {
+    let shipments = Shipments::temporary();
+    let declaration = declared("s-1", 24, None);
+    shipments.observe(0, &declaration);
+    let short = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(20),
+        Ok(vec![CustodyFlag::QuantityMismatch]),
+    );
+    // First attempt: the batch is built, then lost.
+    let mut lost = Batch::default();
+    let _never_committed = shipments.observe_into(&mut lost, 1, &short).unwrap();
+    assert_eq!(shipments.list()[0].last_index, 0, "nothing changed yet");
+    assert_eq!(shipments.list()[0].custody.last_event(), None);
+    // The follower applies it again from the log.
+    shipments.observe(1, &short);
+    let listed = &shipments.list()[0];
+    assert_eq!(listed.last_index, 1);
+    assert_eq!(listed.custody.held(), 20);
+    let indexes = shipments
+        .tree
+        .now()
+        .unwrap()
+        .get([LISTED, b"s-1"].concat())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        indexes.len(),
+        16,
+        "the declaration and the event, once each"
+    );
+}
