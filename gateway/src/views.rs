@@ -27,9 +27,8 @@ use std::collections::BTreeMap;
 use loopgate_audit::{Kind, Outcome, Record, Verdict};
 use loopgate_policy::{LifecycleEvent, Registry, park_date, retention_due, volume_year_start};
 use serde::{Deserialize, Serialize};
-use sled::Batch;
 
-use crate::state::keys::ViewsTree;
+use crate::state::keys::{Changes, ViewsTree};
 use time::{Date, OffsetDateTime};
 
 use crate::record;
@@ -151,21 +150,21 @@ impl Views {
     }
 
     /// Applies the durable `record` at `index` at once (unit tests; the gateway goes through
-    /// [`Views::observe_into`] and one batch per record).
+    /// [`Views::observe_into`] and one batch per run of records).
     #[cfg(test)]
     pub(crate) fn observe(&self, index: u64, record: &Record, registry: &Registry) {
-        let mut batch = Batch::default();
-        self.observe_into(&mut batch, index, record, registry)
+        let mut changes = Changes::new(self.tree.now().unwrap());
+        self.observe_into(&mut changes, index, record, registry)
             .unwrap();
-        self.tree.now().unwrap().apply_batch(batch).unwrap();
+        changes.apply().unwrap();
     }
 
-    /// Adds to `batch` what the durable `record` at `index` changes in the views (the
-    /// parameters of `registry` decide the counting year). Reads the views as the records
-    /// before it left them.
+    /// Adds to `changes` what the durable `record` at `index` changes in the views (the
+    /// parameters of `registry` decide the counting year). Reads the views through `changes`,
+    /// as the records before it left them.
     pub(crate) fn observe_into(
         &self,
-        batch: &mut Batch,
+        batch: &mut Changes,
         index: u64,
         record: &Record,
         registry: &Registry,
@@ -192,10 +191,8 @@ impl Views {
                 batch.insert(key(ADMITTED, id), keys::json(&admitted));
             }
             Kind::Outcome => {
-                let Some(admitted) = self
-                    .tree
-                    .now()?
-                    .get(key(ADMITTED, id))?
+                let Some(admitted) = batch
+                    .get(&key(ADMITTED, id))?
                     .and_then(|v| serde_json::from_slice::<Admitted>(&v).ok())
                 else {
                     return Ok(());
@@ -207,7 +204,7 @@ impl Views {
                 let (Some(retention_days), Ok(received)) = (admitted.d, record.instant()) else {
                     return Ok(());
                 };
-                if self.tree.now()?.contains_key(key(RETAINED, id))? {
+                if batch.contains_key(&key(RETAINED, id))? {
                     return Ok(());
                 }
                 let due = secs_key(retention_due(received, retention_days));
@@ -220,7 +217,7 @@ impl Views {
                     o: index,
                     c: admitted.c,
                 };
-                batch.insert(key(RETAINED, id), &due);
+                batch.insert(key(RETAINED, id), due);
                 batch.insert(key(DUE, &[&due[..], id].concat()), keys::json(&open));
             }
             Kind::Lifecycle => {
@@ -229,12 +226,12 @@ impl Views {
                     && record::read::<LifecycleDetails>(record)
                         .is_some_and(|e| e.event == LifecycleEvent::Destroyed);
                 if destroyed {
-                    if let Some(due) = self.tree.now()?.get(key(RETAINED, id))? {
+                    if let Some(due) = batch.get(&key(RETAINED, id))? {
                         if !due.is_empty() {
                             batch.remove(key(DUE, &[&due[..], id].concat()));
                         }
                     }
-                    batch.insert(key(RETAINED, id), &[]);
+                    batch.insert(key(RETAINED, id), []);
                 }
             }
             Kind::Decision | Kind::PolicyChange | Kind::System | Kind::Shipment | Kind::Custody => {
@@ -247,7 +244,7 @@ impl Views {
     /// counting year and route.
     fn count(
         &self,
-        batch: &mut Batch,
+        batch: &mut Changes,
         sender: &str,
         record: &Record,
         details: &DecisionDetails,
@@ -268,18 +265,14 @@ impl Views {
         let mut k = key(COUNTER, &keys::sized(sender));
         k.extend_from_slice(&keys::date(start));
         k.extend_from_slice(route.as_bytes());
-        let (mut plain, mut sensitive) = self
-            .tree
-            .now()?
-            .get(&k)?
-            .map_or((0, 0), |v| keys::two_u64(&v));
+        let (mut plain, mut sensitive) = batch.get(&k)?.map_or((0, 0), |v| keys::two_u64(&v));
         let counter = if class.is_sensitive() {
             &mut sensitive
         } else {
             &mut plain
         };
         *counter = counter.saturating_add(subjects);
-        batch.insert(k, &keys::pair_u64(plain, sensitive));
+        batch.insert(k, keys::pair_u64(plain, sensitive));
         Ok(())
     }
 

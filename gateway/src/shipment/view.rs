@@ -21,9 +21,8 @@ use std::time::Duration;
 
 use loopgate_audit::{Kind, Record};
 use loopgate_policy::Custody;
-use sled::Batch;
 
-use crate::state::keys::ViewsTree;
+use crate::state::keys::{Changes, ViewsTree};
 use time::OffsetDateTime;
 
 use super::chain::start;
@@ -84,10 +83,12 @@ impl Shipments {
     /// [`Shipments::observe_into`] and [`Shipments::commit`]).
     #[cfg(test)]
     pub(crate) fn observe(&self, index: u64, record: &Record) {
-        let mut batch = Batch::default();
-        let change = self.observe_into(&mut batch, index, record).unwrap();
-        self.tree.now().unwrap().apply_batch(batch).unwrap();
-        self.commit(change);
+        let mut changes = Changes::new(self.tree.now().unwrap());
+        let mut relisted = Relisted::default();
+        self.observe_into(&mut changes, &mut relisted, index, record)
+            .unwrap();
+        changes.apply().unwrap();
+        self.commit(relisted);
     }
 
     /// Puts on the list, in memory, the shipments the views tree lists, reading their records
@@ -104,8 +105,12 @@ impl Shipments {
             for at in indexes.chunks_exact(8) {
                 let index = keys::u64_at(at, 0);
                 let record = read(index)?;
-                if let Some(change) = change(&tree, &loaded, None, index, &record)? {
-                    change.apply_to(&mut loaded);
+                let lookup = |id: &str| loaded.get(id).cloned();
+                if let Some((id, after)) = change(lookup, None, index, &record)? {
+                    match after {
+                        Some(tracked) => loaded.insert(id, tracked),
+                        None => loaded.remove(&id),
+                    };
                 }
             }
         }
@@ -114,28 +119,43 @@ impl Shipments {
         Ok(listed)
     }
 
-    /// Adds to `batch` what the durable `record` at `index` changes in the views tree, and
-    /// returns what it changes on the list in memory, for [`Shipments::commit`] once the batch
-    /// is applied: a batch that fails leaves the list as it was, and the record, applied again
-    /// from the log, is applied once.
+    /// Adds to `changes` what the durable `record` at `index` changes in the views tree, and to
+    /// `relisted` what it changes on the list in memory, for [`Shipments::commit`] once the
+    /// batch is applied: a batch that fails leaves the list as it was, and its records, applied
+    /// again from the log, count once. The record sees the list as the records before it in
+    /// the batch left it.
     pub(crate) fn observe_into(
         &self,
-        batch: &mut Batch,
+        changes: &mut Changes,
+        relisted: &mut Relisted,
         index: u64,
         record: &Record,
-    ) -> Result<Option<Change>, sled::Error> {
+    ) -> Result<(), sled::Error> {
         if record.shipment_id.is_none() {
-            return Ok(None);
+            return Ok(());
         }
-        let tree = self.tree.now()?;
         let tracked = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
-        change(&tree, &tracked, Some(batch), index, record)
+        let lookup = |id: &str| match relisted.0.get(id) {
+            Some(after) => after.clone(),
+            None => tracked.get(id).cloned(),
+        };
+        if let Some((id, after)) = change(lookup, Some(changes), index, record)? {
+            relisted.0.insert(id, after);
+        }
+        Ok(())
     }
 
-    /// Puts on the list what [`Shipments::observe_into`] returned, once its batch is applied.
-    pub(crate) fn commit(&self, change: Option<Change>) {
-        if let Some(change) = change {
-            change.apply_to(&mut self.tracked.lock().unwrap_or_else(PoisonError::into_inner));
+    /// Puts on the list what [`Shipments::observe_into`] gathered, once its batch is applied.
+    pub(crate) fn commit(&self, relisted: Relisted) {
+        if relisted.0.is_empty() {
+            return;
+        }
+        let mut list = self.tracked.lock().unwrap_or_else(PoisonError::into_inner);
+        for (id, after) in relisted.0 {
+            match after {
+                Some(tracked) => list.insert(id, tracked),
+                None => list.remove(&id),
+            };
         }
     }
 
@@ -179,32 +199,21 @@ impl Shipments {
     }
 }
 
-/// What one record changes on the list: the shipment `id` as it is after it, or `None` when it
-/// leaves the list.
-#[derive(Debug)]
-pub(crate) struct Change {
-    id: String,
-    after: Option<Tracked>,
-}
+/// What the records of one batch change on the list: each shipment they touch as it is after
+/// them (`None`: it left the list).
+#[derive(Debug, Default)]
+pub(crate) struct Relisted(BTreeMap<String, Option<Tracked>>);
 
-impl Change {
-    fn apply_to(self, list: &mut BTreeMap<String, Tracked>) {
-        match self.after {
-            Some(tracked) => list.insert(self.id, tracked),
-            None => list.remove(&self.id),
-        };
-    }
-}
-
-/// What the durable `record` at `index` changes on `list` (left as it is), and, when `batch`
-/// is given (not while loading), what it changes in the views `tree`, added to `batch`.
+/// What the durable `record` at `index` changes on the list (`lookup` looks a shipment up as
+/// the records before left it): the shipment id and its state after the record (`None`: it
+/// leaves the list); and, when `batch` is given (not while loading), what it changes in the
+/// views tree, added to `batch`.
 fn change(
-    tree: &sled::Tree,
-    list: &BTreeMap<String, Tracked>,
-    mut batch: Option<&mut Batch>,
+    lookup: impl Fn(&str) -> Option<Tracked>,
+    mut batch: Option<&mut Changes>,
     index: u64,
     record: &Record,
-) -> Result<Option<Change>, sled::Error> {
+) -> Result<Option<(String, Option<Tracked>)>, sled::Error> {
     let Some(id) = record.shipment_id.as_deref() else {
         return Ok(None);
     };
@@ -225,7 +234,7 @@ fn change(
                     .to_be_bytes();
                 let pair = keys::pair(sender, key);
                 batch.insert([KEYS, &pair].concat(), [&made[..], id.as_bytes()].concat());
-                batch.insert([BY_TIME, &made[..], &pair].concat(), &[]);
+                batch.insert([BY_TIME, &made[..], &pair].concat(), []);
             }
             let Some(custody) = start(record) else {
                 return Ok(None);
@@ -243,12 +252,9 @@ fn change(
                 last_index: index,
             };
             if let Some(batch) = batch {
-                batch.insert(listed, &index.to_be_bytes());
+                batch.insert(listed, index.to_be_bytes());
             }
-            Ok(Some(Change {
-                id: id.to_owned(),
-                after: Some(tracked),
-            }))
+            Ok(Some((id.to_owned(), Some(tracked))))
         }
         Kind::Custody => {
             if matches!(record.reason, Some(Some(_))) {
@@ -257,7 +263,7 @@ fn change(
             let Some(details) = record::read::<CustodyDetails>(record) else {
                 return Ok(None);
             };
-            let Some(mut tracked) = list.get(id).cloned() else {
+            let Some(mut tracked) = lookup(id) else {
                 return Ok(None);
             };
             details.apply_to(&mut tracked.custody);
@@ -267,15 +273,12 @@ fn change(
                 if done {
                     batch.remove(listed);
                 } else {
-                    let mut indexes = tree.get(&listed)?.map(|v| v.to_vec()).unwrap_or_default();
+                    let mut indexes = batch.get(&listed)?.map(|v| v.to_vec()).unwrap_or_default();
                     indexes.extend_from_slice(&index.to_be_bytes());
                     batch.insert(listed, indexes);
                 }
             }
-            Ok(Some(Change {
-                id: id.to_owned(),
-                after: (!done).then_some(tracked),
-            }))
+            Ok(Some((id.to_owned(), (!done).then_some(tracked))))
         }
         _ => Ok(None),
     }

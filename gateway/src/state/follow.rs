@@ -8,10 +8,17 @@
 //! - `m/last`: the leaf hash of record `covered - 1`, so a tree that belongs to another log
 //!   (a restored `index/` over other segments) is noticed.
 //!
-//! Records are applied in log order, each as one sled batch that also moves `m/covered`, so
-//! the views are always those of a prefix of the log, whatever sled kept after a crash; what a
-//! record changes in memory (the shipments' list) changes only once its batch is applied, so a
-//! record applied again after a failed batch counts once. A durable append hands its record
+//! Records are applied in log order, consecutive ones (up to [`MAX_RUN`]) as one sled batch that
+//! also moves `m/covered`, so the views are always those of a prefix of the log, whatever sled
+//! kept after a crash; what a record changes in memory (the shipments' list) changes only once
+//! its batch is applied, so a record applied again after a failed batch counts once.
+//!
+//! Batches are kept few (the follower applies at most every [`APPLY_EVERY`], a catch-up in runs
+//! of [`MAX_RUN`]): each sled 0.34 batch seals sled's log buffer and queues its write on sled's
+//! IO threads, and a flood of them can deadlock sled (its segment accountant waits, under its
+//! lock, for a file truncation queued behind writes that wait for that lock; the fix, sled
+//! pull request 1269, is in no 0.34 release). A start's catch-up of 40,000 records as one batch
+//! each wrote over 300 MiB and hung about one start in three; in runs, it writes a few MiB. A durable append hands its record
 //! over ([`AppState::followed`]) and wakes the follower task, which applies it on a blocking
 //! thread: sled writes never run on the threads serving connections. With more than
 //! [`MAX_PENDING`] records waiting, the appender waits (asynchronously) until its own is
@@ -34,11 +41,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::shipment::view::Relisted;
+use crate::state::keys::{Changes, ViewsTree};
 use loopgate_audit::{Hash, Record, leaf_hash};
 use loopgate_policy::Registry;
-use sled::Batch;
-
-use crate::state::keys::ViewsTree;
 use tokio::sync::Notify;
 
 use super::AppState;
@@ -57,6 +63,13 @@ const META_LAST: &[u8] = b"m/last";
 /// is applied: when appends outrun the views, requests slow down to their pace instead of the
 /// backlog (about 1 KiB a record) growing in memory.
 const MAX_PENDING: usize = 4096;
+/// The most records applied as one sled batch: enough that a start's catch-up or a backlog
+/// shares sled's page writes among many records, few enough that a batch stays small (a few
+/// keys per record).
+const MAX_RUN: usize = 1024;
+/// The follower applies what was handed over at most this often, so records arriving
+/// together share a batch (readers that need the views current catch up by themselves).
+const APPLY_EVERY: Duration = Duration::from_millis(10);
 /// How often the follower forgets expired idempotency keys.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// How long a gap (a record not handed over) may stay before the follower reads it from the
@@ -73,6 +86,8 @@ pub(crate) struct Follow {
     applying: Mutex<()>,
     /// Records `0..covered` are applied (`m/covered`).
     covered: AtomicU64,
+    /// The sled batches applied so far.
+    batches: AtomicU64,
     /// The log's generation (`Log::generation`) `covered` was read back at.
     generation: AtomicU64,
     /// Wakes the follower task (which waits on it without holding the state).
@@ -90,6 +105,7 @@ impl Follow {
             pending: Mutex::default(),
             applying: Mutex::new(()),
             covered: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
             drained: Notify::new(),
@@ -100,6 +116,12 @@ impl Follow {
     /// How many records the views cover.
     pub(crate) fn covered(&self) -> u64 {
         self.covered.load(Ordering::Acquire)
+    }
+
+    /// How many sled batches applied records so far (unit tests).
+    #[cfg(test)]
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// The log's generation the views were read back at.
@@ -261,10 +283,11 @@ impl AppState {
                 break Ok(());
             };
             let covered = self.follow.covered();
-            let Some((record, hash)) = self.take_pending(covered) else {
+            let run = self.take_run(covered, MAX_RUN);
+            if run.is_empty() {
                 break Ok(());
-            };
-            if let Err(e) = self.apply(&tree, covered, &record, &hash, &registry.registry) {
+            }
+            if let Err(e) = self.apply(&tree, covered, &run, &registry.registry) {
                 // Applied again from the log.
                 break Err(e.into());
             }
@@ -274,13 +297,22 @@ impl AppState {
         applied
     }
 
-    /// The handed-over record `index`, forgetting any before it (applied from the log).
-    fn take_pending(&self, index: u64) -> Option<(Record, Hash)> {
+    /// The handed-over records from `index` on that follow each other without a gap, at most
+    /// `max`, forgetting any before `index` (applied from the log).
+    fn take_run(&self, index: u64, max: usize) -> Vec<(Record, Hash)> {
         let mut pending = self.follow.pending();
         while pending.first_key_value().is_some_and(|(i, _)| *i < index) {
             pending.pop_first();
         }
-        pending.remove(&index)
+        let mut run = Vec::new();
+        while run.len() < max {
+            let next = index + run.len() as u64;
+            match pending.remove(&next) {
+                Some(handed) => run.push(handed),
+                None => break,
+            }
+        }
+        run
     }
 
     /// Applies every record below `target` that the views do not cover, reading from the log
@@ -300,21 +332,36 @@ impl AppState {
             if covered >= target {
                 break Ok(());
             }
-            let (record, hash) = match self.take_pending(covered) {
-                Some(handed) => handed,
-                None => match self
+            let want = usize::try_from(target - covered).map_or(MAX_RUN, |n| n.min(MAX_RUN));
+            let mut run = self.take_run(covered, want);
+            // What was not handed over, from the log, up to the next record that was.
+            let mut read = Ok(());
+            while run.len() < want {
+                let index = covered + run.len() as u64;
+                if self.follow.pending().contains_key(&index) {
+                    break;
+                }
+                match self
                     .log
-                    .read(covered)
+                    .read(index)
                     .and_then(|leaf| Ok((Record::from_leaf(&leaf)?, leaf_hash(&leaf))))
                 {
-                    Ok(read) => read,
-                    Err(e) => break Err(e),
-                },
-            };
-            if let Err(e) = self.apply(&tree, covered, &record, &hash, &snapshot.registry) {
-                break Err(e.into());
+                    Ok(record) => run.push(record),
+                    Err(e) => {
+                        read = Err(e);
+                        break;
+                    }
+                }
             }
-            applied += 1;
+            if !run.is_empty() {
+                if let Err(e) = self.apply(&tree, covered, &run, &snapshot.registry) {
+                    break Err(e.into());
+                }
+                applied += run.len() as u64;
+            }
+            if let Err(e) = read {
+                break Err(e);
+            }
         };
         drop(applying);
         self.follow.drained.notify_waiters();
@@ -403,27 +450,35 @@ impl AppState {
         matches!(current, Ok(Ok(true)))
     }
 
-    /// Applies `record` (the next one, `index == covered`) to `tree` as one sled batch, then
-    /// what it changes in memory.
+    /// Applies `run`, the records from `first` on (`first == covered`), to `tree` as one sled
+    /// batch, then what they change in memory.
     fn apply(
         &self,
         tree: &sled::Tree,
-        index: u64,
-        record: &Record,
-        hash: &Hash,
+        first: u64,
+        run: &[(Record, Hash)],
         registry: &Registry,
     ) -> Result<(), sled::Error> {
-        let mut batch = Batch::default();
-        self.views
-            .observe_into(&mut batch, index, record, registry)?;
-        let listed = self.shipments.observe_into(&mut batch, index, record)?;
-        Idempotency::observe_into(&mut batch, record);
-        Volumes::observe_into(tree, &mut batch, record, registry)?;
-        batch.insert(META_COVERED, &(index + 1).to_be_bytes());
-        batch.insert(META_LAST, &hash[..]);
-        tree.apply_batch(batch)?;
-        self.shipments.commit(listed);
-        self.follow.covered.store(index + 1, Ordering::Release);
+        let Some((_, last)) = run.last() else {
+            return Ok(());
+        };
+        let mut changes = Changes::new(tree.clone());
+        let mut relisted = Relisted::default();
+        for (index, (record, _)) in (first..).zip(run) {
+            self.views
+                .observe_into(&mut changes, index, record, registry)?;
+            self.shipments
+                .observe_into(&mut changes, &mut relisted, index, record)?;
+            Idempotency::observe_into(&mut changes, record);
+            Volumes::observe_into(&mut changes, record, registry)?;
+        }
+        let covered = first + run.len() as u64;
+        changes.insert(META_COVERED, covered.to_be_bytes());
+        changes.insert(META_LAST, last);
+        changes.apply()?;
+        self.follow.batches.fetch_add(1, Ordering::Relaxed);
+        self.shipments.commit(relisted);
+        self.follow.covered.store(covered, Ordering::Release);
         Ok(())
     }
 
@@ -485,6 +540,7 @@ impl AppState {
                 }
                 let work = state.clone();
                 drop(state);
+                let next_step = tokio::time::Instant::now() + APPLY_EVERY;
                 let done = tokio::task::spawn_blocking(move || {
                     let stepped = work.follow_step(from_log);
                     work.follow
@@ -509,6 +565,7 @@ impl AppState {
                     }
                     Err(e) => tracing::error!(error = %e, "the views' follower failed"),
                 }
+                tokio::time::sleep_until(next_step).await;
             }
         });
     }

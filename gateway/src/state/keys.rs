@@ -2,6 +2,8 @@
 //! a pair of ids is one unambiguous key), dates and counts as fixed-width big-endian numbers
 //! (so keys sort as the values do), small entries as JSON.
 
+use std::collections::BTreeMap;
+
 use loopgate_audit::Log;
 use serde::Serialize;
 use time::Date;
@@ -44,6 +46,62 @@ impl ViewsTree {
             #[cfg(test)]
             Source::Fixed(tree) => Ok(tree.clone()),
         }
+    }
+}
+
+/// The writes of consecutive records to the views tree, gathered for one sled batch. sled
+/// 0.34 writes a fragment (and now and then the whole page) of every page a batch touches, so
+/// one batch per record wrote several KiB per record to its log (most of it the page of
+/// `m/covered`); gathered, the records share those writes. Reads go through the gathered
+/// writes first, so each record sees what the records before it in the batch left.
+#[derive(Debug)]
+pub(crate) struct Changes {
+    tree: sled::Tree,
+    /// Each key's value after the gathered records (`None`: removed).
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Changes {
+    /// No writes yet, over `tree`.
+    pub(crate) fn new(tree: sled::Tree) -> Self {
+        Self {
+            tree,
+            writes: BTreeMap::new(),
+        }
+    }
+
+    /// The value of `key` after the gathered writes.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, sled::Error> {
+        match self.writes.get(key) {
+            Some(written) => Ok(written.as_deref().map(sled::IVec::from)),
+            None => self.tree.get(key),
+        }
+    }
+
+    /// Whether `key` has a value after the gathered writes.
+    pub(crate) fn contains_key(&self, key: &[u8]) -> Result<bool, sled::Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    pub(crate) fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl AsRef<[u8]>) {
+        self.writes
+            .insert(key.into(), Some(value.as_ref().to_vec()));
+    }
+
+    pub(crate) fn remove(&mut self, key: impl Into<Vec<u8>>) {
+        self.writes.insert(key.into(), None);
+    }
+
+    /// Writes what was gathered as one atomic sled batch.
+    pub(crate) fn apply(self) -> Result<(), sled::Error> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.writes {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.tree.apply_batch(batch)
     }
 }
 

@@ -340,6 +340,41 @@ async fn the_views_resume_from_what_sled_kept_when_the_log_reopens_its_index() {
     assert_eq!(state.follow.covered(), 4);
 }
 
+/// A catch-up applies consecutive records in runs, one sled batch each (a batch per record
+/// flooded sled's IO threads, which can deadlock sled 0.34), and each record of a run sees what
+/// those before it in the run counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_applies_its_records_in_few_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = opened(dir.path());
+    let mut appends = tokio::task::JoinSet::new();
+    for i in 0..2_500 {
+        let state = state.clone();
+        appends.spawn(async move {
+            let id = format!("t{i}");
+            append(&state, decision(&id, Verdict::Allow, &id, 1)).await;
+        });
+    }
+    appends.join_all().await;
+    assert_eq!(state.follow.covered(), 0, "handed over, not applied");
+    let before = state.follow.batches();
+    tokio::task::block_in_place(|| state.views_current()).unwrap();
+    assert_eq!(state.follow.covered(), 2_500);
+    assert_eq!(
+        state.follow.batches() - before,
+        3,
+        "runs of at most 1024 records"
+    );
+    let counters = state
+        .views
+        .counters(state.clock.now(), &state.policy().registry, None)
+        .unwrap();
+    assert_eq!(
+        counters[0].subjects, 2_500,
+        "every admitted subject counted"
+    );
+}
+
 /// A key is looked up once the views hold every acknowledged record, not only those the
 /// follower got to: a decision durable but not yet applied is found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,9 +20,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Kind, Record};
-use sled::Batch;
 
-use crate::state::keys::ViewsTree;
+use crate::state::keys::{Changes, ViewsTree};
 use time::OffsetDateTime;
 
 use super::headers::TransferHeaders;
@@ -218,7 +217,7 @@ impl Idempotency {
     }
 
     /// Adds to `batch` the key of the durable decision `record`, if it has one.
-    pub(crate) fn observe_into(batch: &mut Batch, record: &Record) {
+    pub(crate) fn observe_into(batch: &mut Changes, record: &Record) {
         if record.kind != Kind::Decision {
             return;
         }
@@ -241,7 +240,7 @@ impl Idempotency {
         value.extend_from_slice(&recorded(record, &details));
         value.extend_from_slice(transfer.as_bytes());
         batch.insert([KEYS, &pair].concat(), value);
-        batch.insert([BY_TIME, &made[..], &pair].concat(), &[]);
+        batch.insert([BY_TIME, &made[..], &pair].concat(), []);
     }
 
     /// Forgets the keys older than `retention` at `now`; returns how many.
@@ -361,9 +360,9 @@ mod tests {
             keys.claim("hk-biolab", "k1", fp, t0, DAY).unwrap(),
             Claim::First(_)
         ));
-        let mut batch = Batch::default();
+        let mut batch = Changes::new(keys.tree.now().unwrap());
         Idempotency::observe_into(&mut batch, &decision("ab12", t0, &first));
-        keys.tree.now().unwrap().apply_batch(batch).unwrap();
+        batch.apply().unwrap();
         drop(running);
         assert!(
             matches!(keys.claim("sz-genomics", "k1", fp, t0, DAY).unwrap(),

@@ -19,12 +19,12 @@ use loopgate_policy::{
     DataClass, Decision, Registry, TransferRequest, VolumeCounters, counters_after, park_date,
     volume_year_start,
 };
-use sled::{Batch, Tree};
+use sled::Tree;
 use time::{Date, OffsetDateTime};
 
 use super::records::DecisionDetails;
 use crate::record;
-use crate::state::keys;
+use crate::state::keys::{self, Changes};
 
 const VOLUMES: &[u8] = b"v/";
 
@@ -62,10 +62,9 @@ impl Volumes {
     }
 
     /// Adds to `batch` the subjects of the durable decision `record` when it admitted personal
-    /// information (the counting year by `registry`), to the counters kept in `tree`.
+    /// information (the counting year by `registry`), to the counters as `batch` has them.
     pub(crate) fn observe_into(
-        tree: &Tree,
-        batch: &mut Batch,
+        batch: &mut Changes,
         record: &Record,
         registry: &Registry,
     ) -> Result<(), sled::Error> {
@@ -91,7 +90,7 @@ impl Volumes {
             sender.as_bytes(),
         ]
         .concat();
-        let (plain, sensitive) = tree.get(&key)?.map_or((0, 0), |v| keys::two_u64(&v));
+        let (plain, sensitive) = batch.get(&key)?.map_or((0, 0), |v| keys::two_u64(&v));
         let before = VolumeCounters {
             subjects: plain,
             sensitive_subjects: sensitive,
@@ -99,7 +98,7 @@ impl Volumes {
         let after = counters_after(before, class.is_sensitive(), subjects);
         batch.insert(
             key,
-            &keys::pair_u64(after.subjects, after.sensitive_subjects),
+            keys::pair_u64(after.subjects, after.sensitive_subjects),
         );
         Ok(())
     }

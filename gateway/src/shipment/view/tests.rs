@@ -213,8 +213,11 @@ fn an_event_whose_batch_failed_is_applied_once_when_retried() {
         Ok(vec![CustodyFlag::QuantityMismatch]),
     );
     // First attempt: the batch is built, then lost.
-    let mut lost = Batch::default();
-    let _never_committed = shipments.observe_into(&mut lost, 1, &short).unwrap();
+    let mut lost = Changes::new(shipments.tree.now().unwrap());
+    let mut never_committed = Relisted::default();
+    shipments
+        .observe_into(&mut lost, &mut never_committed, 1, &short)
+        .unwrap();
     assert_eq!(shipments.list()[0].last_index, 0, "nothing changed yet");
     assert_eq!(shipments.list()[0].custody.last_event(), None);
     // The follower applies it again from the log.
@@ -234,4 +237,42 @@ fn an_event_whose_batch_failed_is_applied_once_when_retried() {
         16,
         "the declaration and the event, once each"
     );
+}
+
+/// Records applied as one batch see what those before them in the batch changed: an event
+/// finds the shipment its declaration (in the same batch) listed, on the list and in the
+/// tree, and nothing is on the list until the batch is committed.
+#[test]
+fn records_of_one_batch_see_each_others_changes() {
+    let shipments = Shipments::temporary();
+    let declaration = declared("s-1", 24, None);
+    let short = step(
+        &declaration,
+        CustodyEvent::Received,
+        received(20),
+        Ok(vec![CustodyFlag::QuantityMismatch]),
+    );
+    let mut changes = Changes::new(shipments.tree.now().unwrap());
+    let mut relisted = Relisted::default();
+    for (index, record) in [(0, &declaration), (1, &short)] {
+        shipments
+            .observe_into(&mut changes, &mut relisted, index, record)
+            .unwrap();
+    }
+    assert!(
+        shipments.list().is_empty(),
+        "nothing listed before the commit"
+    );
+    changes.apply().unwrap();
+    shipments.commit(relisted);
+    let listed = &shipments.list()[0];
+    assert_eq!((listed.last_index, listed.custody.held()), (1, 20));
+    let indexes = shipments
+        .tree
+        .now()
+        .unwrap()
+        .get([LISTED, b"s-1"].concat())
+        .unwrap()
+        .unwrap();
+    assert_eq!(indexes.len(), 16, "the declaration and the event");
 }
