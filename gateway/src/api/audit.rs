@@ -83,33 +83,54 @@ pub(super) async fn export(
 }
 
 /// `GET /v1/audit/retention/overdue`
-pub(super) fn overdue(
-    state: &AppState,
+pub(super) async fn overdue(
+    state: &Arc<AppState>,
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
-    json(retention::overdue(state, &reader, query)?)
+    let query = query.map(str::to_owned);
+    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
+    json(
+        blocking(state, move |state| {
+            retention::overdue(state, &reader, query.as_deref())
+        })
+        .await?,
+    )
 }
 
 /// `GET /v1/audit/counters`
-pub(super) fn counters(
-    state: &AppState,
+pub(super) async fn counters(
+    state: &Arc<AppState>,
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
-    json(retention::counters(state, &reader, query)?)
+    let query = query.map(str::to_owned);
+    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
+    json(
+        blocking(state, move |state| {
+            retention::counters(state, &reader, query.as_deref())
+        })
+        .await?,
+    )
 }
 
 /// `GET /v1/audit/shipments`
-pub(super) fn shipments(
-    state: &AppState,
+pub(super) async fn shipments(
+    state: &Arc<AppState>,
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
-    json(shipments::list(state, &reader, query)?)
+    let query = query.map(str::to_owned);
+    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
+    json(
+        blocking(state, move |state| {
+            shipments::list(state, &reader, query.as_deref())
+        })
+        .await?,
+    )
 }
 
 fn json(body: Value) -> Result<Answer, ApiError> {

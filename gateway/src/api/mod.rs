@@ -282,15 +282,15 @@ async fn dispatch(
         Endpoint::PostCustody => shipment::post_event(state, principal, param, request)
             .await
             .map(Answer::from),
-        Endpoint::Shipments => audit::shipments(state, &principal.id, query),
+        Endpoint::Shipments => audit::shipments(state, &principal.id, query).await,
         Endpoint::Checkpoint => Ok(audit::checkpoint(state)),
         Endpoint::Records => audit::records(state, &principal.id, query).await,
         Endpoint::Record => audit::record(state, &principal.id, param, query).await,
         Endpoint::Inclusion => audit::inclusion(state, query).await,
         Endpoint::Consistency => audit::consistency(state, query).await,
         Endpoint::Export => audit::export(state, &principal.id, query).await,
-        Endpoint::Overdue => audit::overdue(state, &principal.id, query),
-        Endpoint::Counters => audit::counters(state, &principal.id, query),
+        Endpoint::Overdue => audit::overdue(state, &principal.id, query).await,
+        Endpoint::Counters => audit::counters(state, &principal.id, query).await,
         Endpoint::GetPolicy => Ok(admin::get(state)),
         Endpoint::PutPolicy => Ok(admin::put(state, &principal.id, request).await.into()),
         Endpoint::Suspend => Ok(admin::suspend(state, &principal.id, param, request)
