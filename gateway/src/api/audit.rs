@@ -88,15 +88,7 @@ pub(super) async fn overdue(
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    let reader = Reader::of(state, regulator)?;
-    let query = query.map(str::to_owned);
-    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
-    json(
-        blocking(state, move |state| {
-            retention::overdue(state, &reader, query.as_deref())
-        })
-        .await?,
-    )
+    from_views(state, regulator, query, retention::overdue).await
 }
 
 /// `GET /v1/audit/counters`
@@ -105,15 +97,7 @@ pub(super) async fn counters(
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    let reader = Reader::of(state, regulator)?;
-    let query = query.map(str::to_owned);
-    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
-    json(
-        blocking(state, move |state| {
-            retention::counters(state, &reader, query.as_deref())
-        })
-        .await?,
-    )
+    from_views(state, regulator, query, retention::counters).await
 }
 
 /// `GET /v1/audit/shipments`
@@ -122,15 +106,20 @@ pub(super) async fn shipments(
     regulator: &str,
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
+    from_views(state, regulator, query, shipments::list).await
+}
+
+/// A regulator's answer read from the views by `read`, which waits for them to take what was
+/// acknowledged and then reads sled: on a blocking thread.
+async fn from_views(
+    state: &Arc<AppState>,
+    regulator: &str,
+    query: Option<&str>,
+    read: fn(&AppState, &Reader, Option<&str>) -> Result<Value, ApiError>,
+) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
     let query = query.map(str::to_owned);
-    // Waits for the views to take what was acknowledged, then reads sled: off the async threads.
-    json(
-        blocking(state, move |state| {
-            shipments::list(state, &reader, query.as_deref())
-        })
-        .await?,
-    )
+    json(blocking(state, move |state| read(state, &reader, query.as_deref())).await?)
 }
 
 fn json(body: Value) -> Result<Answer, ApiError> {
