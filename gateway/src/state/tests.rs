@@ -60,6 +60,14 @@ fn decision(id: &str, verdict: Verdict, key: &str, subjects: u64) -> Record {
     r
 }
 
+/// The regulators' counters as the views hold them now.
+fn counters(state: &AppState) -> Vec<crate::views::Counter> {
+    state
+        .views
+        .counters(state.clock.now(), &state.policy().registry, None)
+        .unwrap()
+}
+
 async fn append(state: &AppState, record: Record) {
     state.append_record(|_| Ok(record)).await.unwrap();
 }
@@ -88,10 +96,7 @@ fn check_found(state: &AppState, rebuilt: &Rebuilt) {
     }
     // 900 admitted subjects count; the denied 9,000 do not. The sample bundle's national
     // threshold is far away, so count against the views instead: the regulator's counter.
-    let counters = state
-        .views
-        .counters(state.clock.now(), &state.policy().registry, None)
-        .unwrap();
+    let counters = counters(state);
     assert_eq!(counters.len(), 1);
     assert_eq!(counters[0].subjects, 900);
     // The decisions' counters hold the same 900.
@@ -115,10 +120,12 @@ async fn a_start_replays_only_what_the_views_miss_and_rebuilds_lost_views() {
         append(&state, done).await;
         append(&state, decision("bb", Verdict::Allow, "k-cut", 500)).await;
         append(&state, decision("cc", Verdict::Deny, "k-denied", 9_000)).await;
+        // As the gateway stops.
+        state.views_before_stop().await;
         state.log.shutdown().await.unwrap();
     }
     {
-        // The appends were applied as they were acknowledged: nothing to replay.
+        // The stop brought the views up to the log: nothing to replay.
         let state = state(dir.path());
         let rebuilt = tokio::task::block_in_place(|| state.rebuild()).unwrap();
         assert_eq!(rebuilt.records, 0);
@@ -329,10 +336,7 @@ async fn the_views_resume_from_what_sled_kept_when_the_log_reopens_its_index() {
             other => panic!("{key} is not remembered as {id}: {other:?}"),
         }
     }
-    let counters = state
-        .views
-        .counters(state.clock.now(), &state.policy().registry, None)
-        .unwrap();
+    let counters = counters(&state);
     assert_eq!(
         counters[0].subjects, 1000,
         "every admitted subject counted once"
@@ -365,10 +369,7 @@ async fn a_catch_up_applies_its_records_in_few_batches() {
         3,
         "runs of at most 1024 records"
     );
-    let counters = state
-        .views
-        .counters(state.clock.now(), &state.policy().registry, None)
-        .unwrap();
+    let counters = counters(&state);
     assert_eq!(
         counters[0].subjects, 2_500,
         "every admitted subject counted"
