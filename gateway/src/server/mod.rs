@@ -199,6 +199,7 @@ async fn serve(started: Started, signals: Signals) -> Result<(), ServeError> {
         // A log that failed and came back: its admissions without an outcome are concluded
         // now rather than by the next start.
         state.conclude_before_stop().await;
+        state.views_before_stop().await;
         state.log.shutdown().await
     };
     let shutdown = bounded(bound, stopping).await;

@@ -378,6 +378,16 @@ impl AppState {
         Ok(())
     }
 
+    /// At a clean stop, before the log closes: brings the views up to the log, so the next
+    /// start replays nothing (what is left is replayed then, so a failure here is only logged).
+    pub(crate) async fn views_before_stop(self: &Arc<Self>) {
+        let state = self.clone();
+        let caught_up = tokio::task::spawn_blocking(move || state.views_current()).await;
+        if let Ok(Err(e)) = caught_up {
+            tracing::warn!(error = %e, "the views are left behind the log; the next start replays the rest");
+        }
+    }
+
     /// What `sender`'s `Idempotency-Key` `key` is for a request with fingerprint `asked`
     /// ([`Idempotency::claim`]), once the views hold every record acknowledged before (a
     /// decision durable but not yet applied would otherwise let a retry run again), and read at
