@@ -217,7 +217,8 @@ fn checkpoints_consistency_proofs_and_exports_verify_offline() {
     let run = consistency(&saved.flipped(&lines, "", &hashes[0][..10]));
     assert_unsound(&run, &format!("the log of size {new_size} does not extend"));
     let run = saved.verify(&[p("--consistency"), &old, &bad_root, p("--proof"), &proof]);
-    assert_unsound(&run, "the new checkpoint: ");
+    assert_unsound(&run, "the new checkpoint ");
+    assert!(run.stderr.contains("does not verify"), "{run:?}");
     // The older checkpoint goes first.
     let run = saved.verify(&[p("--consistency"), &new, &old, p("--proof"), &proof]);
     assert_usage(&run, "give the older (smaller) checkpoint first");
@@ -313,6 +314,13 @@ fn bad_usage_and_unreadable_input_exit_2() {
         .args([&cp])
         .run();
     assert_usage(&run, "give --key");
+    let run = Loopgate::new()
+        .args(["audit", "verify", "--data-dir"])
+        .args([gw.dir().join("data")])
+        .args(["--checkpoint"])
+        .args([&cp])
+        .run();
+    assert_usage(&run, "--checkpoint needs --key");
     // A key that is not this log's: the checkpoint is not proven (a failure, not usage).
     let other = saved.dir.path().join("other.key");
     let keygen = Loopgate::new()

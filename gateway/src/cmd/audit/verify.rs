@@ -73,6 +73,12 @@ pub(crate) fn run(args: Args) -> Exit {
         };
         return offline(&args, &key);
     };
+    if args.checkpoint.is_some() && key.is_none() {
+        return fail(
+            Exit::Usage,
+            "--checkpoint needs --key: a checkpoint proves nothing without the log's key",
+        );
+    }
     let verified = match (&args.checkpoint, &key) {
         (Some(path), Some(key)) => match std::fs::read_to_string(path) {
             Ok(text) => verify_dir_against(&dir, key, &text),
@@ -154,11 +160,12 @@ fn read(path: &Path, what: &str) -> Result<String, Exit> {
     })
 }
 
-/// Opens the signed checkpoint in `path` with `key`. The one place a checkpoint given on the
-/// command line is trusted: witness cosignatures (a `--witness-key` list) would be checked here.
-fn open_checkpoint(path: &Path, key: &VerifierKey) -> Result<Checkpoint, Exit> {
+/// Opens the signed checkpoint in `path` (`which`: how to name it) with `key`. Every checkpoint
+/// given on the command line is trusted here and only here: witness cosignatures (a
+/// `--witness-key` list) would be checked in this function.
+fn open_checkpoint(path: &Path, key: &VerifierKey, which: &str) -> Result<Checkpoint, Exit> {
     let text = read(path, "checkpoint")?;
-    Checkpoint::open(&text, key).map_err(|e| failed(&e, &format!("{}: ", path.display())))
+    Checkpoint::open(&text, key).map_err(|e| failed(&e, &format!("{which} {}: ", path.display())))
 }
 
 /// `--receipt FILE`: a transfer's or shipment's receipt, or a record answer.
@@ -193,7 +200,7 @@ fn receipt(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
 
 /// `--checkpoint FILE` alone: its signature.
 fn checkpoint(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let cp = open_checkpoint(path, key)?;
+    let cp = open_checkpoint(path, key, "the checkpoint")?;
     println!(
         "ok: checkpoint of {} records, root {}, of the log {:?} signed by {}",
         cp.size(),
@@ -206,7 +213,8 @@ fn checkpoint(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
 
 /// `--consistency OLD NEW --proof FILE`.
 fn consistency(old: &Path, new: &Path, proof: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let (old_text, new_text) = (read(old, "checkpoint")?, read(new, "checkpoint")?);
+    let old_cp = open_checkpoint(old, key, "the old checkpoint")?;
+    let new_cp = open_checkpoint(new, key, "the new checkpoint")?;
     let proof_text = read(proof, "consistency proof")?;
     let (sizes, hashes) = parse_proof(&proof_text)
         .map_err(|e| fail(Exit::Usage, &format!("{}: {e}", proof.display())))?;
@@ -228,8 +236,7 @@ fn consistency(old: &Path, new: &Path, proof: &Path, key: &VerifierKey) -> Resul
                 })
         })
         .collect::<Result<Vec<Hash>, Exit>>()?;
-    let (old_cp, new_cp) = verify_checkpoints_consistent(&old_text, &new_text, &hashes, key)
-        .map_err(|e| failed(&e, ""))?;
+    verify_checkpoints_consistent(&old_cp, &new_cp, &hashes).map_err(|e| failed(&e, ""))?;
     // A proof answer names the sizes it was asked for: a proof between other sizes would not
     // verify anyway, but this says why.
     if let Some((from, to)) = sizes {
@@ -281,8 +288,8 @@ fn parse_proof(text: &str) -> Result<(Option<(u64, u64)>, Vec<String>), String> 
 
 /// `--export FILE --checkpoint FILE`.
 fn export(path: &Path, checkpoint: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let text = read(checkpoint, "checkpoint")?;
-    let cp = verify_export(path, &text, key).map_err(|e| failed(&e, ""))?;
+    let cp = open_checkpoint(checkpoint, key, "the checkpoint")?;
+    verify_export(path, &cp).map_err(|e| failed(&e, ""))?;
     println!(
         "ok: the export's {} records hash to the root {} of the checkpoint signed by {}",
         cp.size(),
