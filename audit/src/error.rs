@@ -73,6 +73,10 @@ pub enum Error {
     /// A proof that does not verify.
     #[error("proof does not verify: {0}")]
     BadProof(String),
+    /// An export (`GET /v1/audit/export`) that does not hold exactly the records a signed
+    /// checkpoint covers, or whose records do not hash to its root.
+    #[error("export does not match the checkpoint: {0}")]
+    BadExport(String),
     /// The stored data contradicts a signed checkpoint (tampering or lost records).
     #[error("log contradicts its signed checkpoint: {0}; investigate with `loopgate audit verify`")]
     CheckpointMismatch(String),

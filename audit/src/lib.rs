@@ -19,6 +19,7 @@ mod fault;
 mod index;
 mod layout;
 mod log;
+mod offline;
 mod record;
 mod sequence;
 mod store;
@@ -32,6 +33,7 @@ pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id
 pub use error::{Error, Result};
 pub use fault::Fault;
 pub use log::{Appended, DEFAULT_MAX_RECORD_BYTES, Health, Log, LogConfig, Page, Selection};
+pub use offline::{verify_checkpoints_consistent, verify_export};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
 pub use store::Frames;
 pub use tree::{

@@ -375,6 +375,9 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
         .map(|h| B64.decode(h).ok().and_then(|h| Hash::try_from(h).ok()))
         .collect::<Option<Vec<Hash>>>()
         .ok_or_else(|| bad("a proof hash is not 32 bytes of base64".into()))?;
-    verify_inclusion(at, cp.size(), &hash, &proof, cp.root()).map_err(|e| bad(e.to_string()))?;
+    verify_inclusion(at, cp.size(), &hash, &proof, cp.root()).map_err(|e| match e {
+        Error::BadProof(why) => bad(why),
+        other => bad(other.to_string()),
+    })?;
     Ok(cp)
 }

@@ -522,8 +522,16 @@ impl Gateway {
 
     /// Sends SIGTERM and returns at once (the gateway drains, then exits).
     pub fn begin_stop(&self) {
+        self.signal_gateway("-TERM");
+    }
+
+    /// Sends `signal` (`-TERM`) to the `loopgate` process itself, or to the watchdog shell
+    /// (which passes SIGTERM on) once that process is gone: a shell that started with a signal
+    /// ignored (under `nohup`, or a runner that ignores SIGTERM) cannot trap it.
+    fn signal_gateway(&self, signal: &str) {
+        let pid = self.pid().unwrap_or_else(|| self.child.id());
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &pid.to_string()])
             .status();
     }
 
@@ -540,9 +548,7 @@ impl Gateway {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status.code();
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        self.signal_gateway("-TERM");
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

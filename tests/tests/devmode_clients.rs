@@ -1,7 +1,8 @@
 //! Dev mode as a user meets it, with real clients: `loopgate serve` without `--config` prints
 //! copy-paste `curl` commands (an allowed non-personal and personal transfer, a denial, the
-//! checkpoint, a regulator query, and a block that takes a shipment through its whole custody
-//! chain); each is run as printed, from the folder it names, over HTTP/1.1 and HTTP/2, and
+//! checkpoint, a regulator query, a block that takes a shipment through its whole custody
+//! chain, and a block of the regulator's offline `audit verify` checks on what curl saved); each
+//! is run as printed, from the folder it names, over HTTP/1.1 and HTTP/2, and
 //! answers what its comment says. The sample bundle's dates are
 //! relative to the day the folder was made, so this holds on any day. Then Python `requests`
 //! (the client most integrations start from) sends a transfer and declares a shipment, and reads
@@ -77,6 +78,21 @@ fn chain_block(lines: &[String]) -> String {
     block.join("\n")
 }
 
+/// The first line of the printed block of the regulator's offline checks.
+const VERIFY_BLOCK: &str = "# the regulator's offline checks";
+
+/// The printed block of offline checks: from its first comment to the blank line that ends it.
+fn verify_block(lines: &[String]) -> String {
+    let block: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| !l.starts_with(VERIFY_BLOCK))
+        .take_while(|l| !l.trim().is_empty())
+        .map(String::as_str)
+        .collect();
+    assert!(block.len() > 10, "the offline checks: {lines:#?}");
+    block.join("\n")
+}
+
 /// Runs the shipment block in `dir` as `sh` would run it pasted, every curl with `extra`
 /// options and its status printed after its body; the statuses, and the last body.
 fn run_chain(dir: &Path, block: &str, extra: &str) -> (Vec<u16>, Value) {
@@ -135,7 +151,7 @@ fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too
         let lines = gw.stdout();
         lines
             .iter()
-            .any(|l| l.contains("/v1/audit/records?"))
+            .any(|l| l.contains("audit verify --export"))
             .then_some(lines)
     })
     .expect("dev mode printed its commands");
@@ -198,6 +214,23 @@ fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too
             assert_eq!(view["quantity_held"], 0);
             assert_eq!(view["custody"].as_array().unwrap().len(), 8);
         }
+        // The offline checks, pasted whole: each `audit verify` says ok, on files curl saved.
+        let block = verify_block(&lines);
+        let out = Command::new("sh")
+            .args(["-c", &format!("set -e\n{block}")])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{block}\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let oks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok: ")).collect();
+        assert_eq!(oks.len(), 5, "{stdout}");
+        assert!(oks[1].contains("record 0 (policy_change)"), "{stdout}");
+        assert!(oks[4].contains("the export's"), "{stdout}");
     }
 
     // `verify` per request: a Session's `verify` loses to REQUESTS_CA_BUNDLE when that is set.

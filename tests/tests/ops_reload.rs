@@ -301,3 +301,55 @@ fn sighup_reloads_a_gateway_started_with_sighup_ignored() {
     assert_eq!(r.status, 200, "{}", r.text());
     gw.stop();
 }
+
+/// Whether this process has SIGHUP ignored (`SigIgn` in `/proc/self/status`, bit 0 is SIGHUP).
+fn sighup_ignored_here() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap();
+    mask & 1 == 1
+}
+
+/// Set by the test below for the reload tests it runs again as a child process.
+const UNDER_NOHUP: &str = "LOOPGATE_TEST_UNDER_NOHUP";
+
+/// The suite under `nohup` (or a CI runner that starts it with SIGHUP ignored): this test binary
+/// runs two reload tests again in a child process that inherited SIGHUP ignored, with the
+/// harness's ordinary `Gateway::dev()`; they pass because the harness signals the `loopgate`
+/// process, which installs its own handler, not the watchdog shell, which cannot trap a signal
+/// it started with ignored (a harness that did failed every reload test there with "SIGHUP was
+/// not handled").
+#[test]
+fn reload_tests_pass_in_a_test_process_started_with_sighup_ignored() {
+    if std::env::var_os(UNDER_NOHUP).is_some() {
+        // The child's own copy of this test: it only checks it is where it should be.
+        assert!(
+            sighup_ignored_here(),
+            "{UNDER_NOHUP} is set but SIGHUP is not ignored"
+        );
+        return;
+    }
+    let this = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", "trap '' HUP; exec \"$0\" \"$@\""])
+        .arg(&this)
+        .args([
+            "--exact",
+            "--test-threads=1",
+            "reload_tests_pass_in_a_test_process_started_with_sighup_ignored",
+            "sighup_swaps_the_server_certificate_without_dropping_connections",
+            "sighup_refuses_a_broken_bundle_and_logs_a_valid_one_as_the_new_policy_version",
+        ])
+        .env(UNDER_NOHUP, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 3 passed"),
+        "the reload tests under SIGHUP ignored:\n{stdout}\n{stderr}"
+    );
+}

@@ -202,11 +202,47 @@ events={url}/v1/shipments/$shipment/events
 # the chain as its parties see it: status closed, nothing held
 {tenant} {url}/v1/shipments/$shipment
 
+# the regulator's offline checks with the log's verifier key: a receipt, a record, the signed
+# checkpoint, the proof that the log only grew, an export rebuilt into the checkpoint's root
+# (paste the block as one; each check prints ok: and exits 0, or exits 1 naming what failed)
+{regulator} -sS -o checkpoint-old.txt {url}/v1/audit/checkpoint
+{tenant} -sS -o receipt.json \
+  -H 'Loop-Inventory-Item: INV-NP-001' -H 'Loop-Recipient: hk-biolab' \
+  -H 'Loop-Purpose: research.instrument_qc' --data-binary 'qc run 43' {url}/v1/transfers
+{loopgate} audit verify --receipt receipt.json --key {DEV_DIR}/log.pub
+{regulator} -sS -o record.json {url}/v1/audit/records/0
+{loopgate} audit verify --receipt record.json --key {DEV_DIR}/log.pub
+{regulator} -sS -o checkpoint.txt {url}/v1/audit/checkpoint
+{loopgate} audit verify --checkpoint checkpoint.txt --key {DEV_DIR}/log.pub
+{regulator} -sS -o proof.json \
+  "{url}/v1/audit/proof/consistency?from=$(sed -n 2p checkpoint-old.txt)&to=$(sed -n 2p checkpoint.txt)"
+{loopgate} audit verify --consistency checkpoint-old.txt checkpoint.txt --proof proof.json --key {DEV_DIR}/log.pub
+{regulator} -sS -o export.jsonl "{url}/v1/audit/export?to=$(sed -n 2p checkpoint.txt)"
+{loopgate} audit verify --export export.jsonl --checkpoint checkpoint.txt --key {DEV_DIR}/log.pub
+
 "#,
+        loopgate = this_binary(),
         regulator = curl("regulator-pcpd"),
         carrier = curl("carrier-hkp-logistics"),
         recipient = curl("tenant-hk-biolab"),
     )
+}
+
+/// This binary's path as the shell reads it (the banner's `audit verify` commands run it), quoted
+/// when it holds more than letters, digits and `/._-`; `loopgate` when the OS cannot tell.
+fn this_binary() -> String {
+    let Ok(path) = std::env::current_exe() else {
+        return "loopgate".to_owned();
+    };
+    let path = path.to_string_lossy().into_owned();
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+    {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Verify a data directory (every record, the root, the signed checkpoint) or a receipt;
+    /// Verify a data directory (every record, the root, the signed checkpoint), or offline a
+    /// receipt or record answer, a checkpoint, a consistency proof, an export;
     /// exit 0 when sound, 1 naming the first bad index, 2 on bad usage or unreadable input.
     Verify(verify::Args),
     /// Append synthetic records through the real log and report durable appends/s, latency
