@@ -7,7 +7,8 @@
 
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{ConfigToml, Gateway};
-use serde_json::Value;
+use loopgate_tests::shipment::{declaration, with};
+use serde_json::{Value, json};
 
 #[test]
 fn json_logs_are_one_object_per_line_with_the_request_fields() {
@@ -105,5 +106,28 @@ fn text_logs_name_the_bytes_and_mark_a_replay() {
         "replay=true".to_owned(),
     ] {
         assert!(lines[1].contains(&field), "{field} in {}", lines[1]);
+    }
+
+    // A shipment declaration's retry with its `idempotency_key` is a replay too (its body is
+    // read whole: the key is in it).
+    let body = with(declaration(), json!({"idempotency_key": "ship-once"}));
+    let declared = sz.declare(&body);
+    assert_eq!(declared.status, 201, "{}", declared.text());
+    assert_eq!(sz.declare(&body).text(), declared.text());
+    let shipments = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.contains(" request ") && l.contains("route=\"/v1/shipments\" "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let stderr = gw.stderr_once(|stderr| shipments(stderr).len() >= 2);
+    let lines = shipments(&stderr);
+    assert_eq!(lines.len(), 2, "{stderr}");
+    let length = body.to_string().len();
+    assert!(lines[0].contains("replay=false"), "{}", lines[0]);
+    assert!(lines[1].contains("replay=true"), "{}", lines[1]);
+    for line in &lines {
+        assert!(line.contains(&format!("bytes_in={length} ")), "{line}");
     }
 }

@@ -284,9 +284,15 @@ async fn dispatch(
         Endpoint::PostEvent => lifecycle::post(state, &principal.id, param, request)
             .await
             .map(Answer::from),
-        Endpoint::PostShipment => shipment::post(state, &principal.id, request)
-            .await
-            .map(Answer::from),
+        Endpoint::PostShipment => {
+            let (answer, replay) = shipment::post(state, &principal.id, request).await;
+            let logged = match &answer {
+                Ok(_) => Logged::default(),
+                Err(error) => Logged::refused(error),
+            };
+            let answer = answer.map_or_else(Answer::from, Answer::from);
+            return (answer, Logged { replay, ..logged });
+        }
         Endpoint::GetShipment => shipment::get(state, principal, param)
             .await
             .map(Answer::from),
