@@ -301,6 +301,10 @@ pub struct Receipt {
     pub inclusion_proof: Vec<String>,
     /// The upstream's HTTP status.
     pub upstream_status: Option<u16>,
+    /// Hex of the record's `sha256` (a `completed` outcome's body digest, base64 in the
+    /// record), for comparing with `sha256sum`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_hex: Option<String>,
 }
 
 impl Receipt {
@@ -330,6 +334,7 @@ impl Receipt {
                 .map(|h| B64.encode(h))
                 .collect(),
             upstream_status,
+            sha256_hex: None,
         })
     }
 }
@@ -355,6 +360,18 @@ pub fn verify_receipt(receipt: &Receipt, key: &VerifierKey) -> Result<Checkpoint
     {
         if logged.as_u64() != Some(claimed.into()) {
             return Err(bad("upstream_status differs from the record's".into()));
+        }
+    }
+    // So does `sha256_hex`: it must be the record's `sha256` in hex, and a record without a
+    // digest has none to name.
+    if let Some(claimed) = &receipt.sha256_hex {
+        let logged = record
+            .get("sha256")
+            .and_then(|d| d.as_str())
+            .and_then(|d| B64.decode(d).ok())
+            .map(|d| d.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        if logged.as_deref() != Some(claimed.as_str()) {
+            return Err(bad("sha256_hex is not the record's sha256".into()));
         }
     }
     // What the receipt names beside the leaf must be what the record says.

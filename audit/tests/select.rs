@@ -3,8 +3,9 @@
 //! gateway's form, several sharing a millisecond and so an index bucket; times non-decreasing with
 //! repeats and sub-second parts) appended through a real log with small segments, then random
 //! selections (0-3 terms, optional from/to, limit 1..50) paged with `after = next` until `None`
-//! must return exactly the matching records in log order, before and after the index is
-//! deleted and rebuilt. `time_bounds` must be exact for such times. `AUDIT_HEAVY=1` runs more
+//! must return exactly the matching records in log order (and `select_newest_first`, paged the
+//! same way, those below the cursor in reverse), before and after the index is deleted and
+//! rebuilt. `time_bounds` must be exact for such times. `AUDIT_HEAVY=1` runs more
 //! cases.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
@@ -248,6 +249,30 @@ fn page_through(log: &Log, sel: &Selection) -> Vec<(u64, Vec<u8>)> {
     all
 }
 
+/// [`page_through`] newest first: `after` is then the cursor below which the next page lies.
+fn page_back(log: &Log, sel: &Selection) -> Vec<u64> {
+    let mut sel = sel.clone();
+    let mut all = Vec::new();
+    for n in 0.. {
+        let page = log.select_newest_first(&sel).unwrap();
+        assert!(page.records.len() <= sel.limit);
+        assert!(
+            n == 0 || !page.records.is_empty(),
+            "a cursor led to an empty page"
+        );
+        all.extend(page.records.iter().map(|r| r.0));
+        match page.next {
+            Some(next) => {
+                assert_eq!(page.records.len(), sel.limit, "a short page with a cursor");
+                assert_eq!(Some(next), page.records.last().map(|r| r.0));
+                sel.after = Some(next);
+            }
+            None => break,
+        }
+    }
+    all
+}
+
 fn check(log: &Log, sels: &[Sel], models: &[Model], leaves: &[Vec<u8>]) -> Vec<Vec<u64>> {
     let mut answers = Vec::new();
     for s in sels {
@@ -259,6 +284,18 @@ fn check(log: &Log, sels: &[Sel], models: &[Model], leaves: &[Vec<u8>]) -> Vec<V
         for (i, leaf) in &got {
             assert_eq!(leaf, &leaves[*i as usize]);
         }
+        // Newest first: the same records below the cursor, in reverse.
+        let back = page_back(log, &sel);
+        let mut want_back = brute_force(
+            &Selection {
+                after: None,
+                ..sel.clone()
+            },
+            models,
+        );
+        want_back.retain(|&i| sel.after.is_none_or(|a| i < a));
+        want_back.reverse();
+        assert_eq!(back, want_back, "newest first: selection {sel:?}");
         // The time bounds are exact for non-decreasing times (per second).
         let (lo, hi) = log.time_bounds(sel.from, sel.to).unwrap();
         let sec = |t: OffsetDateTime| time_key(t);

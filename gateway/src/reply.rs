@@ -23,6 +23,9 @@ pub(crate) struct ApiError {
     /// The shipment a refused declaration or custody event belongs to (`"shipment_id"` in the
     /// body), so its sender can look the logged denial up.
     pub(crate) shipment_id: Option<String>,
+    /// The transfer a logged refusal belongs to (`"transfer_id"` in the body: a denial, a
+    /// failed transfer), so its sender can look it up with `GET /v1/transfers/{transfer_id}`.
+    pub(crate) transfer_id: Option<String>,
 }
 
 impl ApiError {
@@ -33,6 +36,7 @@ impl ApiError {
             message: code.meaning().to_owned(),
             log_index: None,
             shipment_id: None,
+            transfer_id: None,
         }
     }
 
@@ -54,6 +58,12 @@ impl ApiError {
         self
     }
 
+    /// Naming the transfer it belongs to.
+    pub(crate) fn transfer(mut self, transfer_id: &str) -> Self {
+        self.transfer_id = Some(transfer_id.to_owned());
+        self
+    }
+
     /// 503 `audit.unavailable`: the log cannot be written or read (`what` says which, and
     /// what that means for the caller).
     pub(crate) fn audit_unavailable(what: &str, e: impl std::fmt::Display) -> Self {
@@ -72,6 +82,9 @@ impl ApiError {
         });
         if let Some(id) = &self.shipment_id {
             body["shipment_id"] = json!(id);
+        }
+        if let Some(id) = &self.transfer_id {
+            body["transfer_id"] = json!(id);
         }
         (status, Bytes::from(body.to_string()))
     }

@@ -276,9 +276,13 @@ fn only_the_recipient_reports_and_strangers_are_refused_as_get_refuses_them() {
     Client::tenant(gw, "sz-genomics")
         .post_event(&id, &event("stored"))
         .assert_error(403, "auth.forbidden", false);
+    // To a stranger the transfer does not exist, as GET answers it.
     Client::tenant(gw, "stranger")
         .post_event(&id, &event("stored"))
-        .assert_error(403, "auth.forbidden", false);
+        .assert_error(404, "request.not_found", false);
+    Client::tenant(gw, "stranger")
+        .get_transfer(&id)
+        .assert_error(404, "request.not_found", false);
     let unknown = "0123456789abcdef0123456789abcdef";
     Client::tenant(gw, "hk-biolab")
         .post_event(unknown, &event("stored"))

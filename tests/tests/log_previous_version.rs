@@ -213,7 +213,7 @@ fn transfers_of_the_previous_version_read_back_whole() {
     request("fixture-np").body("qc run 22").send().assert_error(
         422,
         "request.idempotency_conflict",
-        false,
+        true,
     );
     let first = replay("fixture-np");
     assert_eq!(first.status, 201, "{}", first.text());

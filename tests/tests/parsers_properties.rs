@@ -280,10 +280,11 @@ proptest! {
             return Ok(()); // no longer a receipt at all
         };
         let verdict = loopgate_audit::verify_receipt(&changed, key);
-        // Dropping `upstream_status` or `transfer_id` (a changed field name is an unknown
-        // field) claims less; everything else that changes must be refused.
+        // Dropping `upstream_status`, `transfer_id` or `sha256_hex` (a changed field name is
+        // an unknown field) claims less; everything else that changes must be refused.
         let restored = Receipt {
             upstream_status: changed.upstream_status.or(original.upstream_status),
+            sha256_hex: changed.sha256_hex.clone().or(original.sha256_hex.clone()),
             transfer_id: changed.transfer_id.clone().or(original.transfer_id.clone()),
             ..changed.clone()
         };

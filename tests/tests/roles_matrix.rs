@@ -173,6 +173,24 @@ fn every_endpoint_against_every_caller() {
             Admitted, Admitted, Admitted, FORBIDDEN, FORBIDDEN, FORBIDDEN, bad,
         ],
     ));
+    // Every tenant lists its own transfers (another tenant's list is empty, never theirs).
+    rows.push((
+        Method::GET,
+        "/v1/transfers",
+        "/v1/transfers?limit=5".to_owned(),
+        String::new(),
+        [
+            Status(200),
+            Status(200),
+            Status(200),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            bad,
+        ],
+    ));
+    // To another tenant, a transfer it is no party to does not exist.
+    let unknown = Error(404, "request.not_found");
     rows.push((
         Method::GET,
         "/v1/transfers/{transfer_id}",
@@ -181,7 +199,7 @@ fn every_endpoint_against_every_caller() {
         [
             Status(200),
             Status(200),
-            FORBIDDEN,
+            unknown,
             FORBIDDEN,
             FORBIDDEN,
             FORBIDDEN,
@@ -196,7 +214,7 @@ fn every_endpoint_against_every_caller() {
         [
             FORBIDDEN,
             Status(201),
-            FORBIDDEN,
+            unknown,
             FORBIDDEN,
             FORBIDDEN,
             FORBIDDEN,

@@ -136,12 +136,13 @@ fn a_personal_transfer_is_visible_to_sender_and_recipient_and_nobody_else() {
         assert_verifies(&view["receipt"], &gw.log_pub_path());
     }
 
-    // Invariant 8: a third tenant, and a regulator on the tenant endpoint, are refused.
+    // Invariant 8: a third tenant, and a regulator on the tenant endpoint, are refused (to the
+    // tenant the transfer does not exist, as an unknown id).
     let (cert, key) = gw.issue_cert("tenant", "hk-third-party");
     let third = Client::with_cert(gw, &cert, &key);
     third
         .get_transfer(&id)
-        .assert_error(403, "auth.forbidden", false);
+        .assert_error(404, "request.not_found", false);
     Client::regulator(gw, "pcpd")
         .get_transfer(&id)
         .assert_error(403, "auth.forbidden", false);

@@ -297,8 +297,12 @@ fn unknown_endpoints_and_methods_are_json_errors() {
     let sz = sz();
     sz.get("/v1/nothing-here")
         .assert_error(404, "request.not_found", false);
-    sz.get("/v1/transfers")
-        .assert_error(405, "request.method_not_allowed", false);
+    sz.request(
+        sz.builder(http::Method::PUT, "/v1/transfers")
+            .body(loopgate_tests::client::TestBody::empty())
+            .unwrap(),
+    )
+    .assert_error(405, "request.method_not_allowed", false);
     assert!(gw().received().is_empty());
 }
 

@@ -1,6 +1,7 @@
 //! What an `Idempotency-Key` answers beyond the plain retry (SPEC.md sections 2 and 3, issue 20):
-//! the key with another request is `422 request.idempotency_conflict`, logs nothing and never
-//! shows the first receipt; a key is forgotten after `[limits] idempotency_retention_hours` (a
+//! the key with another request is `422 request.idempotency_conflict`, logged as a denial of its
+//! own (which its sender looks up by the `transfer_id` it names) and never shows the first
+//! receipt; a key is forgotten after `[limits] idempotency_retention_hours` (a
 //! retry then is a new transfer); the retry of a transfer the gateway's stop interrupted is
 //! `409 transfer.interrupted`, naming the decision's log index and that delivery is unknown,
 //! never a second delivery; a shipment declaration's key survives a restart.
@@ -27,7 +28,7 @@ fn first<'a>(client: &'a Client, key: &str) -> TransferCall<'a> {
 }
 
 #[test]
-fn the_key_with_another_request_is_a_conflict_and_logs_nothing() {
+fn the_key_with_another_request_is_a_logged_conflict() {
     let gw = Gateway::dev().start();
     let sz = Client::tenant(&gw, "sz-genomics");
     let r = first(&sz, "k-1").send();
@@ -58,14 +59,26 @@ fn the_key_with_another_request_is_a_conflict_and_logs_nothing() {
             first(&sz, "k-1").digest_of(b"qc run 49").body("qc run 49"),
         ),
     ];
+    let mut refusals = Vec::new();
     for (what, call) in other {
         let r = call.send();
-        r.assert_error(422, "request.idempotency_conflict", false);
+        let index = r
+            .assert_error(422, "request.idempotency_conflict", true)
+            .unwrap();
         assert!(
             !r.text().contains(&id),
             "another {what} must not see the first transfer: {}",
             r.text()
         );
+        // The refusal is a denial of its own, which its sender finds like any transfer.
+        let refusal = r.json()["transfer_id"].as_str().unwrap().to_owned();
+        let view = sz.get_transfer(&refusal).json();
+        assert_eq!(view["status"], "denied", "{view}");
+        assert_eq!(view["records"][0]["log_index"], index);
+        let decision = &view["records"][0]["record"];
+        assert_eq!(decision["reason"], "request.idempotency_conflict");
+        assert_eq!(decision["idempotency_key"], "k-1");
+        refusals.push(refusal);
     }
     // The same request still gets its receipt, over HTTP/2 too; one transfer went upstream.
     let again = first(&Client::tenant(&gw, "sz-genomics").http2(), "k-1").send();
@@ -77,14 +90,31 @@ fn the_key_with_another_request_is_a_conflict_and_logs_nothing() {
     first(&Client::tenant(&gw, "sz-genomics"), "k-1")
         .set("Loop-Inventory-Item", "INV-PI-001")
         .send()
-        .assert_error(422, "request.idempotency_conflict", false);
+        .assert_error(422, "request.idempotency_conflict", true);
+    // The key still answers for the first transfer, not for a logged conflict.
+    let again = first(&Client::tenant(&gw, "sz-genomics"), "k-1").send();
+    assert_eq!(again.json()["transfer_id"], id.as_str());
     let folder = gw.stop();
-    let decisions = folder
+    let decisions: Vec<serde_json::Value> = folder
         .records()
         .into_iter()
         .filter(|r| r["kind"] == "decision" && r["idempotency_key"] == "k-1")
-        .count();
-    assert_eq!(decisions, 1, "the conflicts logged nothing");
+        .collect();
+    let reasons: Vec<&serde_json::Value> = decisions.iter().map(|r| &r["reason"]).collect();
+    let conflict = serde_json::json!("request.idempotency_conflict");
+    assert_eq!(
+        reasons,
+        [&serde_json::Value::Null]
+            .into_iter()
+            .chain(std::iter::repeat_n(&conflict, 6))
+            .collect::<Vec<_>>(),
+        "the first decision, then one denial per conflict"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|r| decisions.iter().any(|d| d["transfer_id"] == r.as_str()))
+    );
 }
 
 #[test]

@@ -20,6 +20,8 @@ fn assert_failed_outcome(gw: &Gateway, r: &Response, reason: &str) {
         .split(|c: char| !c.is_ascii_hexdigit())
         .find(|w| w.len() == 32)
         .unwrap_or_else(|| panic!("no transfer id in {message:?}"));
+    // The answer names it beside the log index, too.
+    assert_eq!(error["transfer_id"], id, "{error}");
     let view = Client::tenant(gw, "sz-genomics").get_transfer(id).json();
     assert_eq!(view["status"], "failed", "{view:#}");
     let records = view["records"].as_array().unwrap();

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::Log;
 use crate::error::{Error, Result};
-use crate::index::Cursor;
+use crate::index::{Cursor, Index};
 use crate::record::{Field, Record, time_key};
 use crate::store::Frames;
 
@@ -91,6 +91,57 @@ impl Log {
                     found.push((hit, leaf));
                 }
                 at = hit + 1;
+            }
+        }
+        let next = if found.len() == want {
+            found.pop();
+            found.last().map(|(index, _)| *index)
+        } else {
+            None
+        };
+        Ok(Page {
+            records: found,
+            next,
+        })
+    }
+
+    /// [`Log::select`] newest first: the matching records in descending log order, where
+    /// `after` (the cursor, the previous page's `next`) selects records with a **lower** index
+    /// than it, i.e. those after it in this order. `next` is the last (lowest) index returned
+    /// when another page has records.
+    ///
+    /// Index-driven as [`Log::select`] is, with the leapfrog join run backwards: each step
+    /// finds a term's last hit at or below the candidate (O(log n) sled reads). With no terms,
+    /// the time range is read record by record from its end.
+    pub fn select_newest_first(&self, selection: &Selection) -> Result<Page> {
+        if selection.limit == 0 {
+            return Ok(Page::default());
+        }
+        let size = self.indexed_size()?;
+        let (lo, hi) = self.bounds(selection.from, selection.to, size)?;
+        // Candidates lie in `lo..end`.
+        let mut end = selection.after.map_or(hi, |after| after.min(hi));
+        let want = selection.limit.saturating_add(1);
+        let mut found = Vec::new();
+        if selection.terms.is_empty() {
+            while end > lo && found.len() < want {
+                end -= 1;
+                let leaf = self.read(end)?;
+                if matches(selection, &leaf) {
+                    found.push((end, leaf));
+                }
+            }
+        } else {
+            let index = &self.index()?;
+            while found.len() < want {
+                let Some(hit) = join_back(index, &selection.terms, lo, end)? else {
+                    break;
+                };
+                let leaf = self.read(hit)?;
+                if matches(selection, &leaf) {
+                    found.push((hit, leaf));
+                }
+                end = hit;
             }
         }
         let next = if found.len() == want {
@@ -210,6 +261,34 @@ fn join(cursors: &mut [Cursor<'_>], mut at: u64, hi: u64) -> Result<Option<u64>>
         turn = (turn + 1) % cursors.len();
     }
     Ok((at < hi).then_some(at))
+}
+
+/// The last index in `lo..end` that every term's list holds (the leapfrog join of [`join`],
+/// run backwards: each list in turn gives its last hit at or below the candidate, and any hit
+/// below it becomes the new candidate), if any.
+fn join_back(index: &Index, terms: &[(Field, Vec<u8>)], lo: u64, end: u64) -> Result<Option<u64>> {
+    let Some(mut at) = end.checked_sub(1) else {
+        return Ok(None);
+    };
+    let mut agreed = 0;
+    let mut turn = 0;
+    while agreed < terms.len() {
+        if at < lo {
+            return Ok(None);
+        }
+        let (field, value) = &terms[turn];
+        let Some(hit) = index.last(*field, value, at.saturating_add(1))? else {
+            return Ok(None);
+        };
+        if hit == at {
+            agreed += 1;
+        } else {
+            at = hit;
+            agreed = 1;
+        }
+        turn = (turn + 1) % terms.len();
+    }
+    Ok((at >= lo).then_some(at))
 }
 
 /// Whether the leaf of a candidate matches exactly: its time in `from..=to` (the time index

@@ -10,7 +10,7 @@
 
 mod export;
 mod proofs;
-mod query;
+pub(super) mod query;
 mod reader;
 mod records;
 mod retention;

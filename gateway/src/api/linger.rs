@@ -24,6 +24,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -46,6 +47,8 @@ pub(crate) struct RequestBody {
     /// Dropped when the body was read to its end, dropped at its end, or drained: what
     /// [`Finished`] waits for.
     finished: Option<oneshot::Sender<()>>,
+    /// Bytes handed to the handler (a drain's are not counted): the request log's `bytes_in`.
+    read: Arc<AtomicU64>,
 }
 
 impl RequestBody {
@@ -57,8 +60,14 @@ impl RequestBody {
             done: false,
             state,
             finished: Some(finished),
+            read: Arc::default(),
         };
         (body, Finished(waiting))
+    }
+
+    /// The count of body bytes the handler has read so far (not those a drain discards).
+    pub(crate) fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.read.clone()
     }
 }
 
@@ -91,6 +100,12 @@ impl Body for RequestBody {
             return Poll::Ready(None);
         };
         let polled = Pin::new(inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.read
+                    .fetch_add(bytes::Buf::remaining(data) as u64, Ordering::Relaxed);
+            }
+        }
         if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
             this.done = true;
             // Finished with, even while a holder (an upstream request) keeps the wrapper.

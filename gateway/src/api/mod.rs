@@ -8,6 +8,7 @@ mod audit;
 mod body;
 mod lifecycle;
 mod linger;
+mod listing;
 pub(crate) mod quota;
 pub(crate) mod receipt;
 pub(crate) mod routes;
@@ -16,6 +17,7 @@ mod transfer;
 pub(crate) mod view;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -84,8 +86,10 @@ pub(crate) struct Logged {
     pub(crate) verdict: Option<Verdict>,
     /// The reason code of a refusal or a failed transfer.
     pub(crate) reason: Option<ReasonCode>,
-    /// Body bytes transferred.
+    /// Body bytes transferred (the metrics' transfer bytes; the request log counts its own).
     pub(crate) bytes: u64,
+    /// The answer is an `Idempotency-Key` retry's: the first request's result, replayed.
+    pub(crate) replay: bool,
 }
 
 impl Logged {
@@ -95,6 +99,7 @@ impl Logged {
             verdict: None,
             reason: Some(error.code),
             bytes: 0,
+            replay: false,
         }
     }
 }
@@ -114,6 +119,7 @@ pub(crate) async fn handle(
     // Dropped unread, the body is drained (`linger`): the answer reaches the client.
     let (parts, body) = request.into_parts();
     let (body, mut finished) = RequestBody::new(body, state.clone());
+    let bytes_in = body.bytes_read();
     let request = Request::from_parts(parts, body);
     let (answer, logged) = match admit(&state, principal, &request) {
         Ok(principal) => route(&state, &principal, request).await,
@@ -130,6 +136,10 @@ pub(crate) async fn handle(
     let answer = quota::after(&state, &who, (&method, &path), answer, &logged).await;
     let label = routes::label(&path);
     record_metrics(&state, label, answer.status(), &logged);
+    let mut response = answer.into_response();
+    if method == Method::HEAD {
+        response = without_content(response);
+    }
     tracing::info!(
         principal = %who,
         method = %method,
@@ -137,15 +147,13 @@ pub(crate) async fn handle(
         path = %path,
         decision = logged.verdict.map_or("-", verdict_str),
         reason = logged.reason.map_or("-", |r| r.as_str()),
-        status = answer.status().as_u16(),
-        bytes = logged.bytes,
+        status = response.status().as_u16(),
+        bytes_in = bytes_in.load(Ordering::Relaxed),
+        bytes_out = response.body().size_hint().exact(),
+        replay = logged.replay,
         duration_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    let response = answer.into_response();
-    if method == Method::HEAD {
-        return without_content(response);
-    }
     response
 }
 
@@ -267,15 +275,24 @@ async fn dispatch(
             let (reply, logged) = transfer::post(state, &principal.id, request).await;
             return (reply.into(), logged);
         }
+        Endpoint::ListTransfers => listing::list(state, &principal.id, query)
+            .await
+            .map(Answer::from),
         Endpoint::GetTransfer => view::get(state, &principal.id, param)
             .await
             .map(Answer::from),
         Endpoint::PostEvent => lifecycle::post(state, &principal.id, param, request)
             .await
             .map(Answer::from),
-        Endpoint::PostShipment => shipment::post(state, &principal.id, request)
-            .await
-            .map(Answer::from),
+        Endpoint::PostShipment => {
+            let (answer, replay) = shipment::post(state, &principal.id, request).await;
+            let logged = match &answer {
+                Ok(_) => Logged::default(),
+                Err(error) => Logged::refused(error),
+            };
+            let answer = answer.map_or_else(Answer::from, Answer::from);
+            return (answer, Logged { replay, ..logged });
+        }
         Endpoint::GetShipment => shipment::get(state, principal, param)
             .await
             .map(Answer::from),
@@ -324,11 +341,23 @@ fn with_allow(answer: Answer, allowed: &[&Method]) -> Answer {
 }
 
 /// A whole reply as a response: JSON, or plain text (the checkpoint) when it is not an object.
-fn json_response((status, body): Reply) -> Response<ApiBody> {
-    let content_type = if body.first() == Some(&b'{') {
+/// Every whole answer of the API leaves through here (the refusals `server::accept` answers
+/// itself too), so this is where a JSON body gets its final newline: a `curl` of it ends its
+/// line, and line-oriented tools read it as one line.
+pub(crate) fn json_response((status, body): Reply) -> Response<ApiBody> {
+    let json = body.first() == Some(&b'{');
+    let content_type = if json {
         "application/json"
     } else {
         "text/plain; charset=utf-8"
+    };
+    let body = if json && body.last() != Some(&b'\n') {
+        let mut ended = Vec::with_capacity(body.len() + 1);
+        ended.extend_from_slice(&body);
+        ended.push(b'\n');
+        Bytes::from(ended)
+    } else {
+        body
     };
     let mut response = Response::new(
         Full::new(body)

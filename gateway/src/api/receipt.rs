@@ -86,6 +86,10 @@ pub(crate) struct Receipt<'a> {
     inclusion_proof: Proof<'a>,
     #[serde(flatten)]
     entry: Entry<'a>,
+    /// The lowercase hex of a `completed` outcome's `sha256` (the body's SHA-256, which the
+    /// record gives in base64), to compare with `sha256sum`'s output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shipment_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +115,7 @@ impl<'a> Receipt<'a> {
             flags: None,
             inclusion_proof: Proof(proof),
             entry: entry_hashed(index, leaf, hash),
+            sha256_hex: None,
             shipment_id: None,
             transfer_id: None,
             upstream_status: None,
@@ -132,6 +137,13 @@ impl<'a> Receipt<'a> {
     /// Adds a custody record's discrepancy `"flags"`.
     pub(crate) fn flags(mut self, flags: &'a [loopgate_policy::CustodyFlag]) -> Self {
         self.flags = Some(flags);
+        self
+    }
+
+    /// Adds `"sha256_hex"`: `sha256` (a `completed` outcome's body digest, which its record
+    /// holds) in hex.
+    pub(crate) fn body_sha256(mut self, sha256: &[u8; 32]) -> Self {
+        self.sha256_hex = Some(crate::transfer::id::hex(sha256));
         self
     }
 

@@ -12,6 +12,8 @@ use crate::identity::Role;
 pub(crate) enum Endpoint {
     /// `POST /v1/transfers`: the transfer pipeline.
     PostTransfer,
+    /// `GET /v1/transfers`: the calling tenant's own transfers, newest first.
+    ListTransfers,
     /// `GET /v1/transfers/{transfer_id}`: the sender's or recipient's view.
     GetTransfer,
     /// `POST /v1/transfers/{transfer_id}/events`: a lifecycle event.
@@ -82,8 +84,9 @@ const ADMIN: &[Role] = &[Role::Admin];
 
 /// Every route of the API listener.
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Route; 18] = [
+pub(crate) static ROUTES: [Route; 19] = [
     route(Method::POST, "/v1/transfers",                          TENANT,    Endpoint::PostTransfer),
+    route(Method::GET,  "/v1/transfers",                          TENANT,    Endpoint::ListTransfers),
     route(Method::GET,  "/v1/transfers/{transfer_id}",            TENANT,    Endpoint::GetTransfer),
     route(Method::POST, "/v1/transfers/{transfer_id}/events",     TENANT,    Endpoint::PostEvent),
     route(Method::POST, "/v1/shipments",                          TENANT,    Endpoint::PostShipment),
@@ -224,7 +227,14 @@ mod tests {
             Some((Endpoint::Checkpoint, vec![])),
             "HEAD is GET without the content"
         );
-        assert_eq!(found(Method::HEAD, "/v1/transfers"), None);
+        assert_eq!(
+            found(Method::GET, "/v1/transfers"),
+            Some((Endpoint::ListTransfers, vec![]))
+        );
+        assert_eq!(
+            found(Method::HEAD, "/v1/transfers"),
+            Some((Endpoint::ListTransfers, vec![]))
+        );
         assert_eq!(found(Method::GET, "/v1/transfers/a/b"), None);
         assert_eq!(found(Method::GET, "/v2/transfers"), None);
         assert_eq!(found(Method::GET, "/"), None);

@@ -243,16 +243,21 @@ fn check_id(shipment_id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /v1/shipments` from tenant `sender`.
+/// `POST /v1/shipments` from tenant `sender`, and whether the answer is a replay.
 pub(super) async fn post(
     state: &Arc<AppState>,
     sender: &str,
     request: Request<RequestBody>,
-) -> Result<Reply, ApiError> {
+) -> (Result<Reply, ApiError>, bool) {
     let idle = state.config().limits.body_idle_timeout;
-    let body = body::read_whole(request, MAX_BODY_BYTES, idle).await?;
-    let declared = parse_declaration(&body)?;
-    declare::declare(state, sender, declared).await
+    let declared = match body::read_whole(request, MAX_BODY_BYTES, idle).await {
+        Ok(body) => parse_declaration(&body),
+        Err(e) => Err(e),
+    };
+    match declared {
+        Ok(declared) => declare::declare(state, sender, declared).await,
+        Err(e) => (Err(e), false),
+    }
 }
 
 /// `POST /v1/shipments/{id}/events` from `principal`.

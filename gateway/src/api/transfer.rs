@@ -75,21 +75,43 @@ pub(super) async fn post(
             Logged::default(),
         ),
         Ok(Claim::Running { same: false } | Claim::Logged { same: false, .. }) => {
-            (conflict().reply(), Logged::default())
+            conflict(state, sender, parsed.as_ref().ok()).await
         }
         Ok(Claim::Logged {
             transfer_id,
             same: true,
-        }) => (view::replay(state, &transfer_id).await, Logged::default()),
+        }) => {
+            let logged = Logged {
+                replay: true,
+                ..Logged::default()
+            };
+            (view::replay(state, &transfer_id).await, logged)
+        }
     }
 }
 
-/// 422 `request.idempotency_conflict`: the key was first used for another request. Nothing
-/// is logged, and nothing of the first request is shown.
-fn conflict() -> ApiError {
-    ApiError::new(ReasonCode::RequestIdempotencyConflict).message(
-        "Idempotency-Key was first used for another request (another recipient, item, purpose, filing, subjects, Content-Length or Content-Digest); use a new key for a new transfer",
-    )
+/// 422 `request.idempotency_conflict`: the key was first used for another request. The
+/// refusal is logged as a denial of its own (its `log_index` and `transfer_id` in the answer);
+/// nothing of the first request is shown.
+async fn conflict(
+    state: &Arc<AppState>,
+    sender: &str,
+    headers: Option<&TransferHeaders>,
+) -> (Reply, Logged) {
+    const MESSAGE: &str = "Idempotency-Key was first used for another request (another recipient, item, purpose, filing, subjects, Content-Length or Content-Digest); use a new key for a new transfer";
+    let code = ReasonCode::RequestIdempotencyConflict;
+    let refused = match headers {
+        Some(headers) => pipeline::refuse_conflict(state, sender, headers, MESSAGE)
+            .await
+            .unwrap_or_else(|unlogged| unlogged),
+        // A key is only read from headers that parsed.
+        None => ApiError::new(code).message(MESSAGE),
+    };
+    let logged = Logged {
+        verdict: refused.log_index.map(|_| Verdict::Deny),
+        ..Logged::refused(&refused)
+    };
+    (refused.reply(), logged)
 }
 
 /// Runs the pipeline in its own task and waits for its answer.
@@ -137,11 +159,13 @@ fn answer(concluded: Result<Concluded, ApiError>) -> (Reply, Logged) {
                 &appended.inclusion_proof,
                 Some(details.upstream_status),
             )
+            .body_sha256(&details.sha256)
             .to_vec();
             let logged = Logged {
                 verdict: Some(Verdict::Allow),
                 reason: None,
                 bytes: details.size,
+                replay: false,
             };
             ((StatusCode::CREATED, Bytes::from(body)), logged)
         }
@@ -156,11 +180,13 @@ fn answer(concluded: Result<Concluded, ApiError>) -> (Reply, Logged) {
                     "transfer {transfer_id} failed: {}",
                     reason.meaning()
                 ))
-                .logged(log_index);
+                .logged(log_index)
+                .transfer(&transfer_id);
             let logged = Logged {
                 verdict: Some(Verdict::Allow),
                 reason: Some(reason),
                 bytes: size.unwrap_or(0),
+                replay: false,
             };
             (error.reply(), logged)
         }
@@ -169,6 +195,7 @@ fn answer(concluded: Result<Concluded, ApiError>) -> (Reply, Logged) {
                 verdict: Some(Verdict::Deny),
                 reason: Some(denial.code),
                 bytes: 0,
+                replay: false,
             };
             (denial.reply(), logged)
         }

@@ -19,6 +19,7 @@ use crate::reply::{ApiError, Reply};
 use crate::state::{self, AppState};
 use crate::transfer::history::{Found, History};
 use crate::transfer::lifecycle::not_found;
+use crate::transfer::records::CompletedDetails;
 
 /// `request.not_found` unless `transfer_id` looks like a transfer id (at most 64 hex digits),
 /// so nothing else reaches the index.
@@ -59,14 +60,16 @@ impl Proven {
     }
 
     /// The receipt of `last`, one of the transfer's records, with the upstream's status when
-    /// it is the `completed` outcome.
+    /// it is an outcome that names one, and the body's digest in hex when it is the
+    /// `completed` outcome.
     fn receipt<'a>(
         &'a self,
         transfer_id: &'a str,
         last: &'a Found,
         upstream_status: Option<u16>,
+        completed: Option<&CompletedDetails>,
     ) -> Receipt<'a> {
-        receipt(
+        let receipt = receipt(
             transfer_id,
             last.index,
             &last.leaf,
@@ -74,7 +77,11 @@ impl Proven {
             &self.checkpoint,
             &self.proof,
             upstream_status,
-        )
+        );
+        match completed {
+            Some(details) => receipt.body_sha256(&details.sha256),
+            None => receipt,
+        }
     }
 }
 
@@ -144,8 +151,8 @@ fn retention(history: &History, now: OffsetDateTime) -> (Value, bool) {
     (due, is_overdue(received, days, history.destroyed(), now))
 }
 
-/// The sender's or recipient's view of one transfer; anyone else is refused. The reads run on
-/// a blocking thread.
+/// The sender's or recipient's view of one transfer; for any other tenant it does not exist
+/// (404, as an unknown id). The reads run on a blocking thread.
 pub(super) async fn get(
     state: &Arc<AppState>,
     tenant: &str,
@@ -161,19 +168,25 @@ fn view(state: &AppState, tenant: &str, transfer_id: &str) -> Result<Reply, ApiE
     if history.decision().is_none() {
         return Err(not_found(transfer_id));
     }
+    // Another tenant's transfer is answered as an unknown one: its id says nothing.
     if history.party(tenant) == (false, false) {
-        return Err(ApiError::new(ReasonCode::AuthForbidden)
-            .message("only the sender and the recipient may see a transfer"));
+        return Err(not_found(transfer_id));
     }
     let Some(last) = history.last() else {
         return Err(not_found(transfer_id));
     };
     let (due, overdue) = retention(&history, state.clock.now());
     let proven = Proven::latest(state, last)?;
+    // The digest goes with the receipt of the `completed` outcome only (the record it is in).
+    let completed = history
+        .completed()
+        .filter(|(found, _)| found.index == last.index)
+        .map(|(_, details)| details);
+    let completed = completed.as_ref();
     let body = View {
         lifecycle: lifecycle(&history),
         overdue,
-        receipt: proven.receipt(transfer_id, last, last.upstream_status()),
+        receipt: proven.receipt(transfer_id, last, last.upstream_status(), completed),
         records: history
             .records()
             .iter()
@@ -204,7 +217,12 @@ fn replayed(state: &AppState, transfer_id: &str) -> Reply {
     if let Some((outcome, details)) = history.completed() {
         return match Proven::latest(state, outcome) {
             Ok(proven) => {
-                let receipt = proven.receipt(transfer_id, outcome, Some(details.upstream_status));
+                let receipt = proven.receipt(
+                    transfer_id,
+                    outcome,
+                    Some(details.upstream_status),
+                    Some(&details),
+                );
                 (StatusCode::CREATED, Bytes::from(receipt.to_vec()))
             }
             Err(e) => e.reply(),
@@ -218,6 +236,7 @@ fn replayed(state: &AppState, transfer_id: &str) -> Reply {
                     "transfer {transfer_id} was admitted (decision at log index {decision}) but the gateway stopped while it streamed: delivery is unknown (the recipient may or may not have the whole body), and it is not sent again; check with the recipient, or send it as a new transfer with a new Idempotency-Key"
                 ))
                 .logged(outcome.index)
+                .transfer(transfer_id)
                 .reply();
         }
         // The first answer's words (`api/transfer.rs`).
@@ -225,12 +244,16 @@ fn replayed(state: &AppState, transfer_id: &str) -> Reply {
         return ApiError::new(code)
             .message(format!("transfer {transfer_id} failed: {}", code.meaning()))
             .logged(outcome.index)
+            .transfer(transfer_id)
             .reply();
     }
     match history.denial() {
         Some(denial) => {
             let code = denial.reason().unwrap_or(ReasonCode::AuthForbidden);
-            ApiError::new(code).logged(denial.index).reply()
+            ApiError::new(code)
+                .logged(denial.index)
+                .transfer(transfer_id)
+                .reply()
         }
         None => ApiError::new(ReasonCode::RequestInProgress).reply(),
     }

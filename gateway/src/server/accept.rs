@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
-use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -360,6 +359,7 @@ fn refuse(
     error: &ApiError,
 ) -> Response<ApiBody> {
     let (status, body) = error.reply();
+    let response = crate::api::json_response((status, body));
     let label = crate::api::routes::label(request.uri().path());
     state.metrics.request(label, status.as_u16());
     let who = principal
@@ -373,19 +373,11 @@ fn refuse(
         decision = "-",
         reason = error.code.as_str(),
         status = status.as_u16(),
-        bytes = 0,
+        bytes_in = 0,
+        bytes_out = response.body().size_hint().exact(),
+        replay = false,
         duration_ms = 0,
         "request"
-    );
-    let mut response = Response::new(
-        Full::new(body)
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
     );
     debug_assert_ne!(status, StatusCode::OK);
     response

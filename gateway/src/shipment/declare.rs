@@ -20,20 +20,37 @@ use crate::state::{self, AppState};
 use crate::transfer::id::new_id;
 
 /// Decides and logs `declared` from tenant `sender`; the reply is the receipt of its `shipment`
-/// record (201) or the logged denial.
+/// record (201) or the logged denial. The flag is whether the answer is a replay: the first
+/// declaration's with this `idempotency_key`, sent again (the request log marks it).
 pub(crate) async fn declare(
     state: &Arc<AppState>,
     sender: &str,
     declared: Declaration,
-) -> Result<Reply, ApiError> {
+) -> (Result<Reply, ApiError>, bool) {
     let Some(key) = declared.idempotency_key.clone() else {
-        return decide(state, sender, &declared).await;
+        return (decide(state, sender, &declared).await, false);
     };
     let _declaring = state.shipments.declaring.lock().await;
+    let found = match key_of(state, sender, &key).await {
+        Ok(found) => found,
+        Err(e) => return (Err(e), false),
+    };
+    match found {
+        Some(shipment_id) => replay(state, shipment_id, declared).await,
+        None => (decide(state, sender, &declared).await, false),
+    }
+}
+
+/// The shipment `sender`'s `key` declared, if any (within the retention window).
+async fn key_of(
+    state: &Arc<AppState>,
+    sender: &str,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
     // The views hold every declaration acknowledged before this one (the first with this key
     // among them).
-    let (lookup, who) = (key.clone(), sender.to_owned());
-    let found = state::blocking(state, move |state| {
+    let (lookup, who) = (key.to_owned(), sender.to_owned());
+    state::blocking(state, move |state| {
         state
             .views_current()
             .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?;
@@ -43,11 +60,7 @@ pub(crate) async fn declare(
             .key(&who, &lookup, state.clock.now(), retention)
             .map_err(|e| ApiError::audit_unavailable("the idempotency keys cannot be read", e))
     })
-    .await?;
-    match found {
-        Some(shipment_id) => replay(state, shipment_id, declared).await,
-        None => decide(state, sender, &declared).await,
-    }
+    .await
 }
 
 /// Evaluates S1-S8 at the record's time, appends the `shipment` record and waits until it is
@@ -112,14 +125,14 @@ async fn decide(
     Ok((StatusCode::CREATED, Bytes::from(body)))
 }
 
-/// A retry of the declaration that made `shipment_id`: its first answer, or a conflict when
-/// the retry asks for something else.
+/// A retry of the declaration that made `shipment_id`: its first answer (a replay), or a
+/// conflict when the retry asks for something else.
 async fn replay(
     state: &Arc<AppState>,
     shipment_id: String,
     declared: Declaration,
-) -> Result<Reply, ApiError> {
-    state::blocking(state, move |state| {
+) -> (Result<Reply, ApiError>, bool) {
+    let answer = state::blocking(state, move |state| {
         let chain = Chain::read(&state.log, &shipment_id)
             .map_err(|e| ApiError::audit_unavailable("the audit log cannot be read", e))?;
         let (Some(found), Some(details)) = (chain.declaration(), chain.details()) else {
@@ -141,5 +154,12 @@ async fn replay(
         let body = proven.of(found).shipment(&shipment_id).to_vec();
         Ok((StatusCode::CREATED, Bytes::from(body)))
     })
-    .await
+    .await;
+    // The first answer again: its receipt, or its logged denial (not a conflict, nor a first
+    // declaration still without its record).
+    let replayed = match &answer {
+        Ok(_) => true,
+        Err(e) => e.log_index.is_some(),
+    };
+    (answer, replayed)
 }

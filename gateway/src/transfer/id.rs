@@ -28,7 +28,7 @@ pub(crate) fn is_plausible(id: &str) -> bool {
 }
 
 /// Lowercase hex digits of `bytes`.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use loopgate_audit::{Kind, Record};
+use loopgate_policy::ReasonCode;
 
 use crate::state::keys::{Changes, ViewsTree};
 use time::OffsetDateTime;
@@ -232,6 +233,13 @@ impl Idempotency {
         let Some(key) = details.idempotency_key.as_deref() else {
             return;
         };
+        // The refusal of a request that reused the key names it too, but the key stays the
+        // first request's.
+        if record.reason.as_ref().and_then(Option::as_deref)
+            == Some(ReasonCode::RequestIdempotencyConflict.as_str())
+        {
+            return;
+        }
         let made = u64::try_from(at.unix_timestamp())
             .unwrap_or(0)
             .to_be_bytes();

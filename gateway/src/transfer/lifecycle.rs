@@ -209,19 +209,18 @@ pub(crate) async fn report(
     })
 }
 
-/// What is refused before anything is logged: a tenant that is not the recipient (the sender
-/// too: only the recipient reports, rule 20), and a transfer with the most lifecycle records it
+/// What is refused before anything is logged: the sender (only the recipient reports, rule
+/// 20), a tenant that is no party (404, as for an unknown transfer), and a transfer with the most lifecycle records it
 /// may have.
 fn admit(history: &History, tenant: &str, transfer_id: &str) -> Result<(), ApiError> {
-    let (is_sender, is_recipient) = history.party(tenant);
-    if !is_recipient {
-        let message = if is_sender {
-            "only the recipient reports lifecycle events (rule 20)"
-        } else {
-            // Not a party: refused as `GET /v1/transfers/{id}` refuses it.
-            "only the recipient of a transfer reports its lifecycle events (rule 20)"
-        };
-        return Err(ApiError::new(ReasonCode::AuthForbidden).message(message));
+    match history.party(tenant) {
+        (_, true) => {}
+        (true, false) => {
+            return Err(ApiError::new(ReasonCode::AuthForbidden)
+                .message("only the recipient reports lifecycle events (rule 20)"));
+        }
+        // Not a party: unknown to it, as `GET /v1/transfers/{id}` answers it.
+        (false, false) => return Err(not_found(transfer_id)),
     }
     let logged = history
         .records()

@@ -77,6 +77,29 @@ pub(crate) async fn run(
     transfer.conclude(&headers, ending.in_scope(scope)).await
 }
 
+/// Refuses a request whose `Idempotency-Key` was first used for another request, as a logged
+/// denial: a decision record with `request.idempotency_conflict`, the headers as sent (the key
+/// among them) and a transfer id of its own, which the answer names. The record is never what
+/// the key answers for (`idempotency` passes over it), and nothing of the first request is
+/// shown. `Err` only when the log cannot be written.
+pub(crate) async fn refuse_conflict(
+    state: &AppState,
+    sender: &str,
+    headers: &TransferHeaders,
+    message: &str,
+) -> Result<ApiError, ApiError> {
+    let code = ReasonCode::RequestIdempotencyConflict;
+    let transfer = Transfer::start(state, sender);
+    let (appended, _) = append(state, |at| {
+        records::decision(&transfer.facts(Some(headers), at), Err(code))
+    })
+    .await?;
+    Ok(ApiError::new(code)
+        .message(message)
+        .logged(appended.index)
+        .transfer(&transfer.id))
+}
+
 /// What step 4 left to do.
 enum Decided {
     /// Forward the body, at most `max_bytes` (the item's limit); the data's class goes on the
@@ -145,7 +168,8 @@ impl<'a> Transfer<'a> {
         .await?;
         let denial = ApiError::new(problem.code)
             .message(problem.message)
-            .logged(appended.index);
+            .logged(appended.index)
+            .transfer(&self.id);
         Ok(Concluded::Denied(denial))
     }
 
@@ -178,7 +202,8 @@ impl<'a> Transfer<'a> {
                 .map_or(String::new(), |r| format!(" (rule {r})"));
             let denial = ApiError::new(code)
                 .message(format!("denied{rule}: {}", code.meaning()))
-                .logged(appended.index);
+                .logged(appended.index)
+                .transfer(&self.id);
             return Ok(Decided::Denied(denial));
         }
         let item = registry
@@ -249,9 +274,11 @@ where
 /// log's own error (which advises a retry) goes to the gateway's log only.
 fn outcome_unlogged(transfer_id: &str, e: loopgate_audit::Error) -> ApiError {
     tracing::error!(transfer_id, error = %e, "the outcome of a forwarded transfer cannot be logged");
-    ApiError::new(ReasonCode::AuditUnavailable).message(format!(
-        "transfer {transfer_id}: its decision is logged and its body was forwarded, but its outcome cannot be written to the audit log, so delivery is unknown (the upstream may have it); do not resend before checking GET /v1/transfers/{transfer_id}, where its outcome will be recorded (as interrupted unless the log kept the outcome)"
-    ))
+    ApiError::new(ReasonCode::AuditUnavailable)
+        .message(format!(
+            "transfer {transfer_id}: its decision is logged and its body was forwarded, but its outcome cannot be written to the audit log, so delivery is unknown (the upstream may have it); do not resend before checking GET /v1/transfers/{transfer_id}, where its outcome will be recorded (as interrupted unless the log kept the outcome)"
+        ))
+        .transfer(transfer_id)
 }
 
 fn internal(e: &str) -> ApiError {

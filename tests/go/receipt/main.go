@@ -8,13 +8,15 @@
 // RFC 9162's hash of the leaf's exact bytes, and the inclusion proof must lead from it to the
 // checkpoint's root. The fields beside the leaf, outside every hash, must say what the leaf
 // says: `record` is the leaf parsed, `transfer_id` and `shipment_id` (when named) are the
-// record's, and `upstream_status`, when
-// both state one, is the record's. Prints "receipt ok ..." and exits 0, or names the failure
+// record's, `upstream_status`, when
+// both state one, is the record's, and `sha256_hex`, when given, is the record's base64
+// `sha256` in hex. Prints "receipt ok ..." and exits 0, or names the failure
 // and exits 1. (The same checks as loopgate's own verifier, written from SPEC.md section 3.)
 package main
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,6 +38,7 @@ type receipt struct {
 	Checkpoint     string          `json:"checkpoint"`
 	InclusionProof []string        `json:"inclusion_proof"`
 	UpstreamStatus *float64        `json:"upstream_status"`
+	Sha256Hex      *string         `json:"sha256_hex"`
 }
 
 // besideTheLeaf checks that what the receipt says beside the leaf agrees with the leaf.
@@ -56,6 +59,13 @@ func besideTheLeaf(r receipt) {
 	}
 	if logged, ok := leaf["upstream_status"]; ok && r.UpstreamStatus != nil && logged != *r.UpstreamStatus {
 		fail("upstream_status differs from the record's")
+	}
+	if r.Sha256Hex != nil {
+		digest, _ := leaf["sha256"].(string)
+		raw, err := base64.StdEncoding.DecodeString(digest)
+		if digest == "" || err != nil || hex.EncodeToString(raw) != *r.Sha256Hex {
+			fail("sha256_hex is not the record's sha256")
+		}
 	}
 }
 

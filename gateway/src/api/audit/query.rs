@@ -1,4 +1,4 @@
-//! The regulator API's query strings: `name=value` pairs, percent-decoded, each name known to
+//! The query strings of the regulator API and of the tenant's transfer list: `name=value` pairs, percent-decoded, each name known to
 //! the endpoint and given at most once. An empty value counts as absent (so `?tenant=&limit=10`,
 //! SPEC.md's template filled in part, works). Anything else is 400 `request.malformed_query`.
 
@@ -11,19 +11,22 @@ use time::format_description::well_known::Rfc3339;
 use crate::reply::ApiError;
 
 /// A `request.malformed_query` error saying what to do.
-pub(super) fn malformed(message: impl Into<String>) -> ApiError {
+pub(in crate::api) fn malformed(message: impl Into<String>) -> ApiError {
     ApiError::new(ReasonCode::RequestMalformedQuery).message(message)
 }
 
 /// The decoded parameters of one request.
 #[derive(Debug, Default)]
-pub(super) struct Params {
+pub(in crate::api) struct Params {
     values: BTreeMap<&'static str, String>,
 }
 
 impl Params {
     /// Parses `query` (the URI's query, without `?`), accepting only the names in `known`.
-    pub(super) fn parse(query: Option<&str>, known: &[&'static str]) -> Result<Self, ApiError> {
+    pub(in crate::api) fn parse(
+        query: Option<&str>,
+        known: &[&'static str],
+    ) -> Result<Self, ApiError> {
         let mut values = BTreeMap::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -52,12 +55,12 @@ impl Params {
     }
 
     /// The text of `name`, when given.
-    pub(super) fn text(&self, name: &str) -> Option<&str> {
+    pub(in crate::api) fn text(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
     /// `name` as a non-negative integer, when given.
-    pub(super) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub(in crate::api) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.text(name)
             .map(|text| {
                 text.parse::<u64>().map_err(|_| {
@@ -75,9 +78,18 @@ impl Params {
     }
 }
 
-/// `text` as an RFC 3339 instant (the error names the parameter `name`).
+/// `text` as an RFC 3339 instant (the error names the parameter `name`). A `+` sent unencoded
+/// arrives as a space (query strings decode `+` so): when putting it back makes an instant,
+/// the message says to send `%2B`.
 pub(super) fn instant(name: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        let plus = text.replace(' ', "+");
+        if text.contains(' ') && OffsetDateTime::parse(&plus, &Rfc3339).is_ok() {
+            return malformed(format!(
+                "a '+' in a query must be sent as %2B; the time {text:?} is {plus:?} with its '+' decoded as a space: send {name}={}",
+                plus.replace('+', "%2B")
+            ));
+        }
         malformed(format!(
             "{name}={text:?} is not an RFC 3339 instant; use e.g. 2026-11-25T08:00:00Z"
         ))

@@ -61,3 +61,25 @@ fn unknown_repeated_and_undecodable_parameters_are_malformed() {
         none.message
     );
 }
+
+/// Regression: `from=2026-12-01T10:00:00+08:00` sent unencoded arrives as a space in place of
+/// the `+`, and its sender was told only that it was not an RFC 3339 instant.
+#[test]
+fn a_plus_decoded_as_a_space_is_named_in_the_message() {
+    let p = Params::parse(Some("from=2026-12-01T10:00:00+08:00"), KNOWN).unwrap();
+    let message = p.instant("from").unwrap_err().message;
+    assert!(
+        message.starts_with(
+            "a '+' in a query must be sent as %2B; the time \"2026-12-01T10:00:00 08:00\""
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("from=2026-12-01T10:00:00%2B08:00"),
+        "{message}"
+    );
+    // A time that is wrong otherwise gets the plain message.
+    let p = Params::parse(Some("from=2026-12-01T10:00:00+0800"), KNOWN).unwrap();
+    let message = p.instant("from").unwrap_err().message;
+    assert!(message.contains("is not an RFC 3339 instant"), "{message}");
+}

@@ -184,14 +184,18 @@ fn events_are_checked_against_the_history_and_the_clock() {
     );
 }
 
-/// Only the recipient reports, and nothing is logged for anyone else.
+/// Only the recipient reports, and nothing is logged for anyone else: the sender is
+/// forbidden, and to a tenant that is no party the transfer does not exist.
 #[test]
 fn only_the_recipient_is_admitted() {
     let history = History::of(vec![found(0, decision())]);
     assert!(admit(&history, "hk-biolab", "ab12").is_ok());
-    for tenant in ["sz-genomics", "hk-otherlab"] {
+    for (tenant, code) in [
+        ("sz-genomics", ReasonCode::AuthForbidden),
+        ("hk-otherlab", ReasonCode::RequestNotFound),
+    ] {
         let refused = admit(&history, tenant, "ab12").unwrap_err();
-        assert_eq!(refused.code, ReasonCode::AuthForbidden, "{tenant}");
+        assert_eq!(refused.code, code, "{tenant}");
     }
 }
 
