@@ -112,7 +112,7 @@ fn parse_coords(text: &str) -> Result<Coords, &'static str> {
             "every group of the index but the last is x and 3 digits"
         })?;
         if i == 0 && !last && digits == "000" {
-            return Err("the index does not start with x000");
+            return Err("the index has no leading x000 group (5 is 005)");
         }
         n = n
             .checked_mul(1000)
