@@ -1,6 +1,6 @@
 //! Content-addressed blobs beside the log, for what a record must name but cannot hold: records
-//! stay small (64 KiB at most, and the C2SP `tlog-tiles` entry bundles give each record a
-//! uint16 length), while a policy bundle of a few hundred tenants is larger. Such a record names
+//! stay small (at most 65 535 bytes, because the C2SP `tlog-tiles` entry bundles give each
+//! record a uint16 length), while a policy bundle of a few hundred tenants is larger. Such a record names
 //! its blobs by SHA-256 and size under its `blobs` key (`{"<name>": {"sha256": "<hex>",
 //! "size": <bytes>}}`); the bytes live in `<log dir>/blobs/sha256/<hex>`, written and fsync'd
 //! (file and directories) before the record that names them is appended, so a durable record

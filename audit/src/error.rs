@@ -30,6 +30,18 @@ pub enum Error {
         /// The log's (or the proof's) size.
         size: u64,
     },
+    /// A record too long for a C2SP `tlog-tiles` entry bundle, whose entries carry a uint16
+    /// length ([`crate::MAX_ENTRY_BYTES`]): only in a log configured for larger records.
+    #[error(
+        "record {index} is {size} bytes, more than the 65535 a tlog-tiles entry bundle can hold; \
+         read it on its own (GET /v1/audit/records/{index})"
+    )]
+    EntryTooLarge {
+        /// The record's index.
+        index: u64,
+        /// Its size in bytes.
+        size: usize,
+    },
     /// A key, key name or configuration value is malformed.
     #[error("invalid {what}: {reason}")]
     Invalid {

@@ -32,7 +32,9 @@ pub use blob::{BLOBS, BlobRef, get_blob, put_blob};
 pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
 pub use error::{Error, Result};
 pub use fault::Fault;
-pub use log::{Appended, DEFAULT_MAX_RECORD_BYTES, Health, Log, LogConfig, Page, Selection};
+pub use log::{
+    Appended, DEFAULT_MAX_RECORD_BYTES, Health, Log, LogConfig, MAX_ENTRY_BYTES, Page, Selection,
+};
 pub use offline::{verify_checkpoints_consistent, verify_export};
 pub use record::{FORMAT_VERSION, Field, Kind, Outcome, Record, Verdict, time_key};
 pub use store::Frames;

@@ -13,7 +13,7 @@
 //! Every change is validated first, logged with its diff and the principal that made it, and
 //! only then put in force; requests already running keep the snapshot they started with.
 //!
-//! Records stay small (64 KiB at most; the coming `tlog-tiles` entry bundles give each record a
+//! Records stay small (at most 65 535 bytes: the `tlog-tiles` entry bundles give each record a
 //! uint16 length), but a bundle of a few hundred tenants is larger (about 100 KB for 300), and
 //! so may be its diff. A bundle (or a diff) over [`INLINE_BYTES`] is stored as a
 //! content-addressed blob beside the log (`<log dir>/blobs/sha256/<hex>`, fsync'd before the

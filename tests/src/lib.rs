@@ -189,4 +189,5 @@ pub mod raw;
 pub mod receipt;
 pub mod rng;
 pub mod shipment;
+pub mod tiles;
 pub mod upstream;

@@ -4,6 +4,7 @@
 mod recover;
 mod select;
 mod shared;
+mod tiles;
 mod writer;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub(crate) use recover::{
 };
 
 use self::shared::Shared;
+pub use self::tiles::MAX_ENTRY_BYTES;
 use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
 use crate::blob::BlobRef;
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
@@ -38,8 +40,10 @@ use crate::tree::{self, Hash};
 /// How long a read waits for the indexer to cover the records acknowledged before it.
 const INDEX_WAIT: Duration = Duration::from_secs(5);
 
-/// The default largest record: 64 KiB (larger content goes into blobs, see [`crate::put_blob`]).
-pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 10;
+/// The default largest record: 65 535 bytes, 64 KiB less one byte, so that every record fits a
+/// C2SP `tlog-tiles` entry bundle, whose entries carry a uint16 length ([`MAX_ENTRY_BYTES`]).
+/// Larger content goes into blobs, see [`crate::put_blob`].
+pub const DEFAULT_MAX_RECORD_BYTES: usize = MAX_ENTRY_BYTES;
 
 /// How to open a log.
 #[derive(Debug)]
@@ -52,7 +56,8 @@ pub struct LogConfig {
     pub signing_key: SigningKey,
     /// A new segment file starts once the current one is this large.
     pub segment_max_bytes: u64,
-    /// Larger leaves are refused.
+    /// Larger leaves are refused. Above [`MAX_ENTRY_BYTES`] (the default) a record can be
+    /// appended that no `tlog-tiles` entry bundle can hold ([`Log::entry_bundle`] refuses it).
     pub max_record_bytes: usize,
     /// Most records written in one commit batch.
     pub max_batch: usize,
@@ -65,8 +70,8 @@ pub struct LogConfig {
 }
 
 impl LogConfig {
-    /// The defaults: 256 MiB segments, 64 KiB records, batches of up to 8192 records, 65536
-    /// queued appends, 250 ms retry backoff, a 64 MiB index cache.
+    /// The defaults: 256 MiB segments, records of at most 65 535 bytes, batches of up to 8192
+    /// records, 65536 queued appends, 250 ms retry backoff, a 64 MiB index cache.
     pub fn new(
         dir: impl Into<PathBuf>,
         origin: impl Into<String>,

@@ -666,3 +666,126 @@ fn the_stored_checkpoint_catches_up_after_a_burst_while_idle() {
     // The log is still open: nothing but the idle committer stored it.
     assert_eq!(log.size(), 30);
 }
+
+/// The RFC 6962 Merkle Tree Hash of `leaves`, computed from scratch.
+fn mth(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => crate::tree::empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            crate::tree::node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+        }
+    }
+}
+
+#[test]
+fn tiles_and_entry_bundles_are_the_tlog_tiles_of_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.segment_max_bytes = 64 << 10;
+    let log = Log::open(c).unwrap();
+    append_all(&log, 0..600);
+    let leaves: Vec<Hash> = (0..600)
+        .map(|i| crate::tree::leaf_hash(&record(i)))
+        .collect();
+    let hashes = |from: usize, to: usize, span: usize| -> Vec<u8> {
+        (from..to)
+            .flat_map(|i| mth(&leaves[i * span..(i + 1) * span]))
+            .collect()
+    };
+    // 600 = two full level-0 tiles, a partial one of 88, and a level-1 tile of width 2.
+    assert_eq!(log.tile(0, 0, 256).unwrap(), hashes(0, 256, 1));
+    assert_eq!(log.tile(0, 1, 256).unwrap(), hashes(256, 512, 1));
+    assert_eq!(log.tile(0, 2, 88).unwrap(), hashes(512, 600, 1));
+    assert_eq!(log.tile(1, 0, 2).unwrap(), hashes(0, 2, 256));
+    // The partial tiles of earlier sizes are prefixes: still served.
+    assert_eq!(log.tile(0, 1, 7).unwrap(), hashes(256, 263, 1));
+    assert_eq!(log.tile(0, 2, 1).unwrap(), hashes(512, 513, 1));
+    assert_eq!(log.tile(1, 0, 1).unwrap(), hashes(0, 1, 256));
+    for (level, n, width) in [
+        (0, 2, 89),
+        (0, 2, 256),
+        (0, 3, 1),
+        (1, 0, 3),
+        (1, 1, 1),
+        (2, 0, 1),
+        (7, 0, 1),
+        (8, 0, 1),
+        (63, 0, 1),
+        (255, 0, 1),
+        (0, u64::MAX, 1),
+        (0, 0, 0),
+        (0, 0, 257),
+    ] {
+        assert!(
+            matches!(log.tile(level, n, width), Err(Error::OutOfRange { .. })),
+            "{level}/{n}.p/{width}"
+        );
+    }
+    let bundle = |n: u64, width: u64| -> Vec<u8> {
+        (n * 256..n * 256 + width)
+            .flat_map(|i| {
+                let r = record(i);
+                let mut e = (r.len() as u16).to_be_bytes().to_vec();
+                e.extend_from_slice(&r);
+                e
+            })
+            .collect()
+    };
+    assert_eq!(log.entry_bundle(0, 256).unwrap(), bundle(0, 256));
+    assert_eq!(log.entry_bundle(2, 88).unwrap(), bundle(2, 88));
+    assert_eq!(log.entry_bundle(1, 3).unwrap(), bundle(1, 3));
+    for (n, width) in [(2, 89), (3, 1), (0, 0), (0, 257), (u64::MAX, 256)] {
+        assert!(
+            matches!(log.entry_bundle(n, width), Err(Error::OutOfRange { .. })),
+            "{n}.p/{width}"
+        );
+    }
+    // From a rebuilt index, the same bytes.
+    drop(log);
+    std::fs::remove_dir_all(dir.path().join(INDEX)).unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    assert_eq!(log.tile(0, 2, 88).unwrap(), hashes(512, 600, 1));
+    assert_eq!(log.tile(1, 0, 2).unwrap(), hashes(0, 2, 256));
+}
+
+#[test]
+fn a_record_too_long_for_an_entry_bundle_is_refused_by_default_and_named_otherwise() {
+    let big = |size: usize| {
+        let mut r = record(0);
+        let pad = format!(r#","note":"{}"}}"#, "x".repeat(size - r.len() - 10));
+        r.pop();
+        r.extend_from_slice(pad.as_bytes());
+        assert_eq!(r.len(), size);
+        r
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    assert!(matches!(
+        rt().block_on(log.append(big(MAX_ENTRY_BYTES + 1))),
+        Err(Error::RecordTooLarge {
+            max: MAX_ENTRY_BYTES,
+            ..
+        })
+    ));
+    rt().block_on(log.append(big(MAX_ENTRY_BYTES))).unwrap();
+    let bundle = log.entry_bundle(0, 1).unwrap();
+    assert_eq!(bundle[..2], [0xff, 0xff]);
+    drop(log);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.max_record_bytes = 70_000;
+    let log = Log::open(c).unwrap();
+    append_all(&log, 0..3);
+    rt().block_on(log.append(big(MAX_ENTRY_BYTES + 1))).unwrap();
+    assert_eq!(
+        log.entry_bundle(0, 3).unwrap().len(),
+        (0..3).map(|i| 2 + record(i).len()).sum::<usize>()
+    );
+    assert!(matches!(
+        log.entry_bundle(0, 4),
+        Err(Error::EntryTooLarge { index: 3, size }) if size == MAX_ENTRY_BYTES + 1
+    ));
+}

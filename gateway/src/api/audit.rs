@@ -1,8 +1,9 @@
 //! The regulator API (SPEC.md section 4, role `regulator`: read only, DESIGN.md invariant 8):
 //! the latest checkpoint, record queries, one record with its proof, inclusion and consistency
-//! proofs, the streamed export, overdue retention (rule 21) and the year-to-date counters
-//! (rule 19). What shows records shows only those the regulator's `[[regulator]] sees` covers
-//! (`reader`); checkpoints and proofs reveal no record and are open to every regulator.
+//! proofs, the streamed export, overdue retention (rule 21), the year-to-date counters
+//! (rule 19) and the log as C2SP `tlog-tiles` (hash tiles and entry bundles). What shows
+//! records shows only those the regulator's `[[regulator]] sees` covers (`reader`); checkpoints, proofs and hash tiles reveal no record and are open to every
+//! regulator; entry bundles hold every record of their range: only for one that sees `all`.
 //!
 //! Reads of the log and its index are blocking (files, sled): they run on tokio's blocking
 //! threads (`state::blocking`). Bad parameters get 400 `request.malformed_query` with what to
@@ -17,6 +18,7 @@ mod retention;
 mod shipments;
 #[cfg(test)]
 mod tests;
+mod tiles;
 
 use std::sync::Arc;
 
@@ -107,6 +109,26 @@ pub(super) async fn shipments(
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     from_views(state, regulator, query, shipments::list).await
+}
+
+/// `GET /v1/audit/tile/<L>/<N>[.p/<W>]`: a hash tile, for every regulator.
+pub(super) async fn tile(
+    state: &Arc<AppState>,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    tiles::tile(state, path, query).await
+}
+
+/// `GET /v1/audit/tile/entries/<N>[.p/<W>]`: an entry bundle, for a regulator that sees `all`.
+pub(super) async fn entries(
+    state: &Arc<AppState>,
+    regulator: &str,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    tiles::entries(state, reader, path, query).await
 }
 
 /// A regulator's answer read from the views by `read`, which waits for them to take what was

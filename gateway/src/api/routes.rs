@@ -48,6 +48,10 @@ pub(crate) enum Endpoint {
     PostCustody,
     /// `GET /v1/audit/shipments`
     Shipments,
+    /// `GET /v1/audit/tile/entries/<N>[.p/<W>]`: a C2SP `tlog-tiles` entry bundle.
+    EntryBundle,
+    /// `GET /v1/audit/tile/<L>/<N>[.p/<W>]`: a C2SP `tlog-tiles` hash tile.
+    Tile,
 }
 
 /// One row of the table.
@@ -56,6 +60,8 @@ pub(crate) struct Route {
     /// The method.
     pub(crate) method: Method,
     /// The path; a `{name}` segment matches any one segment, handed to the endpoint in order.
+    /// A last segment `{name*}` matches the rest of the path (one segment or more, as one
+    /// parameter): the tile paths, whose depth varies.
     pub(crate) path: &'static str,
     /// The roles that may call it.
     pub(crate) roles: &'static [Role],
@@ -84,7 +90,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 
 /// Every route of the API listener.
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Route; 19] = [
+pub(crate) static ROUTES: [Route; 21] = [
     route(Method::POST, "/v1/transfers",                          TENANT,    Endpoint::PostTransfer),
     route(Method::GET,  "/v1/transfers",                          TENANT,    Endpoint::ListTransfers),
     route(Method::GET,  "/v1/transfers/{transfer_id}",            TENANT,    Endpoint::GetTransfer),
@@ -101,6 +107,8 @@ pub(crate) static ROUTES: [Route; 19] = [
     route(Method::GET,  "/v1/audit/retention/overdue",            REGULATOR, Endpoint::Overdue),
     route(Method::GET,  "/v1/audit/counters",                     REGULATOR, Endpoint::Counters),
     route(Method::GET,  "/v1/audit/shipments",                    REGULATOR, Endpoint::Shipments),
+    route(Method::GET,  "/v1/audit/tile/entries/{tile*}",         REGULATOR, Endpoint::EntryBundle),
+    route(Method::GET,  "/v1/audit/tile/{tile*}",                 REGULATOR, Endpoint::Tile),
     route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),
     route(Method::PUT,  "/v1/admin/policy",                       ADMIN,     Endpoint::PutPolicy),
     route(Method::POST, "/v1/admin/tenants/{id}/suspend",         ADMIN,     Endpoint::Suspend),
@@ -124,7 +132,9 @@ pub(crate) enum Resolved<'p> {
 }
 
 /// Resolves `method` and `path` (a trailing `/` is ignored). HEAD resolves as GET (RFC 9110
-/// section 9.3.2; `api::handle` sends no content with its answer).
+/// section 9.3.2; `api::handle` sends no content with its answer). The first pattern in the
+/// table that matches the path is the path's (`/v1/audit/tile/entries/{tile*}` before
+/// `/v1/audit/tile/{tile*}`): later patterns matching it too are not considered.
 pub(crate) fn resolve<'p>(method: &Method, path: &'p str) -> Resolved<'p> {
     let mut allowed = Vec::new();
     let mut pattern = None;
@@ -134,6 +144,9 @@ pub(crate) fn resolve<'p>(method: &Method, path: &'p str) -> Resolved<'p> {
         method
     };
     for route in &ROUTES {
+        if pattern.is_some_and(|p| p != route.path) {
+            continue;
+        }
         let Some(params) = matches(route.path, path) else {
             continue;
         };
@@ -158,19 +171,28 @@ pub(crate) fn label(path: &str) -> &'static str {
         .map_or("other", |route| route.path)
 }
 
-/// The `{name}` segments of `path` when it matches `pattern`.
+/// The `{name}` segments of `path` when it matches `pattern` (a last `{name*}`: the rest of
+/// the path, at least one segment).
 fn matches<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
-    let mut wanted = pattern.split('/').skip(1);
-    let mut given = path.trim_end_matches('/').split('/').skip(1);
+    let mut given = path.trim_end_matches('/');
     let mut params = Vec::new();
-    loop {
-        match (wanted.next(), given.next()) {
-            (None, None) => return Some(params),
-            (Some(w), Some(g)) if w.starts_with('{') => params.push(g),
-            (Some(w), Some(g)) if w == g => {}
-            _ => return None,
+    for wanted in pattern.split('/').skip(1) {
+        let rest = given.strip_prefix('/')?;
+        if wanted.starts_with('{') && wanted.ends_with("*}") {
+            return (!rest.is_empty()).then(|| {
+                params.push(rest);
+                params
+            });
         }
+        let (segment, after) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if wanted.starts_with('{') {
+            params.push(segment);
+        } else if wanted != segment {
+            return None;
+        }
+        given = after;
     }
+    given.is_empty().then_some(params)
 }
 
 /// The table as documented: method, path pattern and the roles of every route (`tenant`, or
@@ -294,6 +316,48 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    /// The tile routes take the rest of the path as one parameter; the entry bundles' pattern
+    /// comes first and wins over the hash tiles' for `entries/...`.
+    #[test]
+    fn tile_paths_resolve_to_their_endpoint_with_the_rest_of_the_path() {
+        assert_eq!(
+            found(Method::GET, "/v1/audit/tile/0/x001/234.p/5"),
+            Some((Endpoint::Tile, vec!["0/x001/234.p/5".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::GET, "/v1/audit/tile/1/000"),
+            Some((Endpoint::Tile, vec!["1/000".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::GET, "/v1/audit/tile/entries/x002/000.p/3"),
+            Some((Endpoint::EntryBundle, vec!["x002/000.p/3".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::HEAD, "/v1/audit/tile/entries/000"),
+            Some((Endpoint::EntryBundle, vec!["000".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::GET, "/v1/audit/tile/entries"),
+            Some((Endpoint::Tile, vec!["entries".to_owned()])),
+            "no bundle index: the tile endpoint refuses it as a path"
+        );
+        assert_eq!(found(Method::GET, "/v1/audit/tile"), None);
+        assert_eq!(found(Method::GET, "/v1/audit/tile/"), None);
+        assert_eq!(found(Method::GET, "/v1/audit/tiles/0/000"), None);
+        match resolve(&Method::POST, "/v1/audit/tile/entries/000") {
+            Resolved::WrongMethod { path, allowed } => {
+                assert_eq!(path, "/v1/audit/tile/entries/{tile*}");
+                assert_eq!(allowed, [&Method::GET], "one pattern's methods only");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(label("/v1/audit/tile/0/x001/234"), "/v1/audit/tile/{tile*}");
+        assert_eq!(
+            label("/v1/audit/tile/entries/001.p/9"),
+            "/v1/audit/tile/entries/{tile*}"
+        );
     }
 
     #[test]
