@@ -32,10 +32,19 @@ sees = ["personal"]
     )
 }
 
+/// The latest checkpoint and its size; never to be cached by a mirror (C2SP tlog-tiles).
 fn checkpoint(gw: &Gateway) -> (String, u64) {
-    let text = Client::regulator(gw, "pcpd")
-        .get("/v1/audit/checkpoint")
-        .text();
+    let r = Client::regulator(gw, "pcpd").get("/v1/audit/checkpoint");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-cache")
+    );
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/plain; charset=utf-8")
+    );
+    let text = r.text();
     let size = text.lines().nth(1).unwrap().parse().unwrap();
     (text, size)
 }

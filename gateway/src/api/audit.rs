@@ -32,9 +32,17 @@ use crate::state::AppState;
 use reader::Reader;
 
 /// `GET /v1/audit/checkpoint`: the latest signed checkpoint, as text.
+/// Not cached (`Cache-Control: no-cache`): a mirror following the log by its tiles re-reads it
+/// each time, as C2SP tlog-tiles asks of a log's checkpoint.
 pub(super) fn checkpoint(state: &AppState) -> Answer {
     let checkpoint = state.log.latest_checkpoint();
-    Answer::Whole((StatusCode::OK, Bytes::from(checkpoint.text().to_owned())))
+    let mut response =
+        super::json_response((StatusCode::OK, Bytes::from(checkpoint.text().to_owned())));
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache"),
+    );
+    Answer::Response(response)
 }
 
 /// `GET /v1/audit/records`
