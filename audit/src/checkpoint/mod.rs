@@ -115,6 +115,22 @@ impl Checkpoint {
         text
     }
 
+    /// The note with only the signature lines of `key` (the log's): what a witness keeps of a
+    /// checkpoint it was sent, leaving out lines it did not verify. `key` must be the key this
+    /// checkpoint was opened with.
+    pub fn only_signed_by(&self, key: &VerifierKey) -> Result<Checkpoint> {
+        let (body, sigs) = note::split(&self.text)?;
+        let start = body.len() + 1;
+        let mut text = format!("{body}\n");
+        for (sig, line) in sigs.iter().zip(self.text[start..].lines()) {
+            if sig.name == key.name() && sig.id == key.id() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        Checkpoint::open(&text, key)
+    }
+
     /// The origin of a signed checkpoint, *without* checking any signature (a witness picks
     /// the log's key by it). Errors when the note's body is not a checkpoint.
     pub fn unverified_origin(text: &str) -> Result<String> {

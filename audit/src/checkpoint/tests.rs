@@ -323,3 +323,16 @@ fn witness_answers_parse_into_signature_lines() {
     assert_eq!(Checkpoint::unverified_origin(cp.text()).unwrap(), ORIGIN);
     assert!(Checkpoint::unverified_origin("no\nnote").is_err());
 }
+
+#[test]
+fn a_witness_keeps_only_the_log_signature_lines() {
+    let (log, cp) = checkpoint(2, [9; 32]);
+    let w = WitnessSigningKey::generate("w.example/1").unwrap();
+    let c = w.cosign(&cp, 1_700_000_000).unwrap();
+    let noisy = format!("{}\u{2014} stranger AAAAAAAA\n", cp.with_cosignatures(&[c]));
+    let opened = Checkpoint::open(&noisy, &log.verifier()).unwrap();
+    assert_eq!(
+        opened.only_signed_by(&log.verifier()).unwrap().text(),
+        cp.text()
+    );
+}
