@@ -190,3 +190,4 @@ pub mod receipt;
 pub mod rng;
 pub mod shipment;
 pub mod upstream;
+pub mod witness;
