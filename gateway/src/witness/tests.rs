@@ -10,6 +10,7 @@ use loopgate_audit::{
 };
 
 use super::*;
+use crate::config::ConfigError;
 
 const ORIGIN: &str = "example.com/log";
 const NOW: u64 = 1_800_000_000;
@@ -275,4 +276,22 @@ fn config_problems_are_all_reported() {
     assert_eq!(config.logs.len(), 1);
     let witness_key_as_log_key = good.replace(&log.to_string(), &config.key.verifier().to_string());
     assert!(WitnessConfig::parse(&path, &witness_key_as_log_key).is_err());
+}
+
+/// The example `deploy/witness.toml` uses only known keys and a log key that parses: on a
+/// machine without its files, the only problems are the missing key and TLS files.
+#[test]
+fn the_example_config_has_only_known_keys_and_a_valid_log_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/witness.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let Err(ConfigError::Invalid { problems, .. }) = WitnessConfig::parse(&path, &text) else {
+        panic!("expected only missing files");
+    };
+    assert!(!problems.is_empty());
+    for problem in &problems {
+        assert!(
+            problem.starts_with("[tls]") || problem.starts_with("key = "),
+            "{problem}"
+        );
+    }
 }
