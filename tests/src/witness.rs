@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use loopgate_audit::{AddCheckpoint, Checkpoint, Hash, Log, LogConfig, SigningKey};
@@ -125,6 +125,25 @@ impl WitnessFolder {
         &self.root
     }
 
+    /// Serves HTTPS: a CA and a server certificate for 127.0.0.1 (made with the gateway's dev
+    /// PKI) and a `[tls]` table naming them.
+    pub fn with_tls(self) -> Self {
+        let now = loopgate::Clock::system().now();
+        let ca = loopgate::DevCa::generate("witness test CA", now).expect("a CA");
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        let server = ca
+            .issue_server(&[], &[ip], now)
+            .expect("a server certificate");
+        std::fs::write(self.root.join("ca.pem"), ca.cert_pem()).expect("write ca.pem");
+        std::fs::write(self.root.join("server.pem"), &server.cert_pem).expect("write the cert");
+        std::fs::write(self.root.join("server.key"), &server.key_pem).expect("write the key");
+        let config = self.root.join("witness.toml");
+        let mut text = std::fs::read_to_string(&config).expect("witness.toml");
+        text.push_str("\n[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\n");
+        std::fs::write(&config, text).expect("write witness.toml");
+        self
+    }
+
     /// Starts `loopgate witness serve` on this folder and waits for its address.
     pub fn start(self) -> Witness {
         let stderr = self.root.join(format!("stderr-{}.log", std::process::id()));
@@ -144,11 +163,17 @@ impl WitnessFolder {
                 let _ = tx.send(line);
             }
         });
+        let tls = self
+            .root
+            .join("ca.pem")
+            .exists()
+            .then(|| client_config(&self.root.join("ca.pem")));
         let mut witness = Witness {
             folder: Some(self),
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
+            tls,
         };
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -160,7 +185,12 @@ impl WitnessFolder {
                     witness.stderr()
                 );
             };
-            if let Some(addr) = line.strip_prefix("loopgate: witness http://") {
+            let scheme = if witness.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            if let Some(addr) = line.strip_prefix(&format!("loopgate: witness {scheme}://")) {
                 witness.addr = addr.parse().expect("an address");
                 return witness;
             }
@@ -182,6 +212,26 @@ pub struct Witness {
     child: Child,
     addr: SocketAddr,
     stderr: PathBuf,
+    /// The client side of HTTPS, when the witness serves it.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A client trusting only `ca`, offering h2 and HTTP/1.1 in ALPN as curl does.
+fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("ca.pem") {
+        roots.add(cert.expect("a certificate")).expect("a CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
 }
 
 impl Witness {
@@ -202,17 +252,41 @@ impl Witness {
 
     /// One HTTP/1.1 request (`Connection: close`).
     pub fn request(&self, method: &str, path: &str, body: &[u8]) -> WitnessAnswer {
-        let mut tcp = TcpStream::connect(self.addr).expect("connect to the witness");
+        let tcp = TcpStream::connect(self.addr).expect("connect to the witness");
         tcp.set_read_timeout(Some(TIMEOUT)).expect("a timeout");
-        let head = format!(
+        let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: witness\r\nContent-Length: {}\r\n\
              Connection: close\r\n\r\n",
             body.len()
-        );
-        tcp.write_all(head.as_bytes()).expect("send the head");
-        tcp.write_all(body).expect("send the body");
-        let mut text = String::new();
-        tcp.read_to_string(&mut text).expect("read the answer");
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        let mut out = Vec::new();
+        match &self.tls {
+            None => {
+                let mut tcp = tcp;
+                tcp.write_all(&request).expect("send the request");
+                tcp.read_to_end(&mut out).expect("read the answer");
+            }
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::from(self.addr.ip());
+                let conn = rustls::ClientConnection::new(config.clone(), name).expect("TLS");
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                tls.write_all(&request).expect("send the request over TLS");
+                // A close without close_notify after a whole answer is still an answer.
+                if let Err(e) = tls.read_to_end(&mut out) {
+                    assert!(!out.is_empty(), "no answer over TLS: {e}");
+                }
+                // A client that honours ALPN speaks what was agreed: it must be HTTP/1.1,
+                // the only protocol the witness serves.
+                assert_eq!(
+                    tls.conn.alpn_protocol(),
+                    Some(&b"http/1.1"[..]),
+                    "the witness agreed to another protocol than HTTP/1.1 in ALPN"
+                );
+            }
+        }
+        let text = String::from_utf8(out).expect("a UTF-8 answer");
         let (head, body) = text
             .split_once("\r\n\r\n")
             .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));

@@ -199,6 +199,19 @@ fn the_state_survives_kill_9_and_a_restart() {
     assert_cosigned(&good, &cp14, &log, &key);
 }
 
+/// HTTPS: a client offering h2 and HTTP/1.1 in ALPN (as curl does) gets HTTP/1.1 and a
+/// cosignature. (The witness first offered h2 from the gateway's TLS config and then spoke
+/// only HTTP/1.1: curl's requests failed.)
+#[test]
+fn serves_https_when_the_config_names_a_certificate() {
+    let log = TestLog::new();
+    let folder = WitnessFolder::new(&log).with_tls();
+    let key = folder.verifier.clone();
+    let witness = folder.start();
+    let cp = log.grow(2);
+    assert_cosigned(&witness.add_checkpoint(0, &[], cp.text()), &cp, &log, &key);
+}
+
 #[test]
 fn a_bad_config_exits_64_naming_each_problem() {
     let log = TestLog::new();

@@ -115,6 +115,12 @@ fn validate(
         .ok();
     let tls = raw.tls.as_ref().and_then(|tls| {
         crate::tls::plain_server_config(&base.join(&tls.cert), &base.join(&tls.key))
+            .map(|config| {
+                // The witness speaks HTTP/1.1 only (keep-alive, as the spec asks): never h2.
+                let mut config = (*config).clone();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(config)
+            })
             .map_err(|e| problems.push(format!("[tls]: {e}")))
             .ok()
     });

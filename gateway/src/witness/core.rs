@@ -85,7 +85,7 @@ impl Witness {
         state_dir: &Path,
         logs: Vec<(String, VerifierKey)>,
     ) -> Result<Self, WitnessError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| WitnessError::State {
+        make_dir(state_dir).map_err(|source| WitnessError::State {
             path: state_dir.to_owned(),
             why: source.to_string(),
         })?;
@@ -153,9 +153,23 @@ impl Witness {
             .about(&origin, None);
         };
         let mut size = None;
-        self.check_and_cosign(log, &request, now, &mut size)
+        let answer = self
+            .check_and_cosign(log, &request, now, &mut size)
             .unwrap_or_else(|refusal| refusal)
-            .about(&origin, size)
+            .about(&origin, size);
+        if answer.status == 422 {
+            // Signed by the log yet inconsistent with what this witness cosigned: evidence of
+            // a fork or a rewritten log (the spec: the witness may log it). Kept whole here.
+            tracing::warn!(
+                origin = %origin,
+                old = request.old,
+                checkpoint = ?request.checkpoint,
+                why = answer.body.trim_end(),
+                "witness: refused a checkpoint the log signed that is inconsistent with the one \
+                 cosigned last; keep this line as evidence"
+            );
+        }
+        answer
     }
 
     /// The checks in the spec's order; `size` is set once the log's signature verified.
@@ -291,6 +305,17 @@ fn open_state(
         return Err(bad(format!("it holds the log {:?}", cp.origin())));
     }
     Ok(cp)
+}
+
+/// Makes the state directory when missing, and syncs its parent so that its name is durable
+/// before the first state file in it is.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    std::fs::File::open(parent.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// Lower-case hex SHA-256 of the origin.

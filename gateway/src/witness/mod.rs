@@ -3,9 +3,12 @@
 //! keeps it durably, and answers a `cosignature/v1` line; `GET <prefix>/<origin hash>/checkpoint`
 //! serves the latest cosigned checkpoint (the spec's monitoring API).
 //!
-//! `loopgate witness serve --config witness.toml` runs it ([`WitnessConfig`], [`run`]);
-//! dev mode can run it in-process the same way. [`Witness`] is the decision and the state
-//! without HTTP. The formats (keys, cosignatures, request bodies) are `loopgate-audit`'s.
+//! `loopgate witness serve --config witness.toml` runs it ([`WitnessConfig::load`], [`run`]).
+//! Another part of the process (dev mode) can run one with a [`WitnessConfig`] it builds
+//! itself and [`run_until`] its own stop signal. [`Witness`] is the decision and the state
+//! without HTTP. The formats are `loopgate-audit`'s: `WitnessSigningKey`,
+//! `WitnessVerifierKey`, `AddCheckpoint` (the request a log sends), `parse_cosignature_lines`
+//! (the answer it reads) and `verify_cosigned` (the quorum a client checks).
 
 mod config;
 mod core;
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 
 pub use self::config::WitnessConfig;
 pub use self::core::{Answer, Witness};
-pub use self::serve::{Bound, run};
+pub use self::serve::{Bound, run, run_until};
 
 /// What stops a witness from starting or running.
 #[derive(Debug, thiserror::Error)]

@@ -48,11 +48,29 @@ impl Bound {
     }
 }
 
-/// Opens the state, binds, calls `on_bound` and serves until SIGTERM or SIGINT.
+/// Opens the state, binds, calls `on_bound` and serves until SIGTERM or SIGINT (what
+/// `loopgate witness serve` runs).
 pub async fn run(config: WitnessConfig, on_bound: impl FnOnce(&Bound)) -> Result<(), WitnessError> {
     let watch = |kind, name| signal(kind).map_err(|source| WitnessError::Signal { name, source });
     let mut terminate = watch(SignalKind::terminate(), "SIGTERM")?;
     let mut interrupt = watch(SignalKind::interrupt(), "SIGINT")?;
+    let stop = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    };
+    run_until(config, on_bound, stop).await
+}
+
+/// Opens the state, binds, calls `on_bound` and serves until `stop` completes, then lets the
+/// requests in flight finish (up to 10 s). For a witness inside another process (dev mode's
+/// two witnesses on loopback): `listen = 127.0.0.1:0` and the address from [`Bound`].
+pub async fn run_until(
+    config: WitnessConfig,
+    on_bound: impl FnOnce(&Bound),
+    stop: impl Future<Output = ()>,
+) -> Result<(), WitnessError> {
     let WitnessConfig {
         listen,
         key,
@@ -82,6 +100,7 @@ pub async fn run(config: WitnessConfig, on_bound: impl FnOnce(&Bound)) -> Result
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let prefix: Arc<str> = prefix.into();
     let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -92,8 +111,7 @@ pub async fn run(config: WitnessConfig, on_bound: impl FnOnce(&Bound)) -> Result
                     continue;
                 }
             },
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
+            () = &mut stop => break,
         };
         let witness = witness.clone();
         let prefix = prefix.clone();
