@@ -123,6 +123,12 @@ fn refuses_with_the_status_the_spec_gives() {
     bad[0][31] ^= 1;
     assert_eq!(witness.add_checkpoint(8, &bad, cp12.text()).status, 422);
     assert_eq!(witness.add_checkpoint(8, &[], cp12.text()).status, 422);
+    // A body far larger than any add-checkpoint body.
+    let huge = vec![b'x'; 200 << 10];
+    assert_eq!(
+        witness.request("POST", "/add-checkpoint", &huge).status,
+        413
+    );
     // Other paths and methods.
     assert_eq!(witness.request("GET", "/add-checkpoint", b"").status, 405);
     assert_eq!(witness.request("POST", "/nothing", b"").status, 404);

@@ -21,9 +21,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::{Answer, Witness, WitnessConfig, WitnessError};
 use crate::clock::Clock;
 
-/// The largest `add-checkpoint` body: 63 proof lines and a checkpoint with a few dozen
-/// signatures fit many times over.
-const MAX_BODY: usize = 64 << 10;
+/// The largest `add-checkpoint` body: 63 proof lines (3 KiB) and a checkpoint with the 16
+/// signatures a note verifier must accept, even post-quantum ones (about 3.3 KiB each in
+/// base64), fit with room to spare.
+const MAX_BODY: usize = 128 << 10;
 /// How long a client may take to send a request head, and then its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the requests in flight get to finish after SIGTERM.
@@ -220,7 +221,7 @@ async fn route(witness: &Arc<Witness>, prefix: &str, request: Request<Incoming>)
                 return plain(
                     413,
                     "body too large",
-                    "the body is larger than 64 KiB; an add-checkpoint body is far smaller",
+                    "the body is larger than 128 KiB; an add-checkpoint body is far smaller",
                 );
             }
             Ok(Err(_)) => return plain(400, "body not read", "the body could not be read"),
