@@ -82,6 +82,18 @@ pub enum Error {
     /// A signed checkpoint or note that does not parse or whose signature does not verify.
     #[error("bad checkpoint: {0}")]
     BadCheckpoint(String),
+    /// A cosigned checkpoint with fewer valid cosignatures from the trusted witnesses than
+    /// the quorum.
+    #[error(
+        "the checkpoint carries {valid} valid cosignatures from the trusted witnesses, fewer \
+         than the {needed} required; ask the witnesses again or check their verifier keys"
+    )]
+    NotEnoughCosignatures {
+        /// How many distinct trusted witnesses' cosignatures verified.
+        valid: usize,
+        /// The quorum.
+        needed: usize,
+    },
     /// A proof that does not verify.
     #[error("proof does not verify: {0}")]
     BadProof(String),

@@ -1,13 +1,16 @@
 //! loopgate's audit log: an append-only, fsync'd file log of records with RFC 9162 Merkle
-//! proofs and C2SP signed checkpoints (Ed25519, via ring), and the offline verifier.
+//! proofs and C2SP signed checkpoints (Ed25519, via ring), and the offline verifier; and the
+//! witness primitives: C2SP `cosignature/v1` keys, cosigning and quorum checks, and the
+//! `tlog-witness` `add-checkpoint` request and answer formats.
 //!
 //! Records are appended through one writer thread that commits concurrent appends as one batch
 //! (one write, one `fdatasync`, one signed checkpoint) and acknowledges each record only once it
 //! is durable, with its inclusion proof to that checkpoint. The segment files are the truth;
 //! the sled index (tree tiles, record positions, query terms) is rebuilt from them when needed.
 //!
-//! It does not evaluate policy, read the clock (records carry the time the caller gives), do
-//! network I/O, or decide what a record means beyond the fields it indexes.
+//! It does not evaluate policy, read the clock (records carry the time the caller gives, and a
+//! cosignature the time the witness gives), do network I/O (the witness server and its clients
+//! are the gateway's), or decide what a record means beyond the fields it indexes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -29,7 +32,11 @@ mod tree;
 mod verify;
 
 pub use blob::{BLOBS, BlobRef, get_blob, put_blob};
-pub use checkpoint::{Checkpoint, SigningKey, VerifierKey, check_key_name, key_id};
+pub use checkpoint::{
+    AddCheckpoint, Checkpoint, Cosignature, MAX_PROOF_LINES, SIZE_CONTENT_TYPE, SigningKey,
+    VerifierKey, WitnessSigningKey, WitnessVerifierKey, check_key_name, cosigned_message, key_id,
+    open_cosigned, parse_cosignature_lines, verify_cosigned,
+};
 pub use error::{Error, Result};
 pub use fault::Fault;
 pub use log::{

@@ -26,6 +26,9 @@ pub(crate) enum Command {
     /// Validate policy bundles and evaluate transfers offline, exactly as the gateway would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// A C2SP tlog-witness: make its key, or run it to cosign a log's consistent checkpoints.
+    #[command(subcommand)]
+    Witness(cmd::witness::WitnessCommand),
     /// Validate a gateway config and every file it names, without binding; exit 0, or 64 with
     /// one line per problem.
     CheckConfig(cmd::check_config::CheckConfigArgs),

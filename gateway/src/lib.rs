@@ -32,6 +32,7 @@ mod state;
 mod tls;
 mod transfer;
 mod views;
+pub mod witness;
 
 pub use api::routes::table as route_table;
 pub use api::shipment::{

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Audit(args) => cmd::audit::run(args),
         cli::Command::Policy(command) => cmd::policy::run(command),
         cli::Command::CheckConfig(args) => cmd::check_config::run(&args),
+        cli::Command::Witness(command) => cmd::witness::run(command),
     };
     exit.into()
 }

@@ -191,3 +191,4 @@ pub mod rng;
 pub mod shipment;
 pub mod tiles;
 pub mod upstream;
+pub mod witness;

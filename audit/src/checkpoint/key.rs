@@ -1,6 +1,7 @@
 //! Ed25519 log keys in the text formats of Go's `golang.org/x/mod/sumdb/note`:
 //! signer keys `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>` and verifier keys
-//! `<name>+<hex key id>+<base64(0x01 || public key)>`.
+//! `<name>+<hex key id>+<base64(<type> || public key)>`, where the signature type byte is 0x01
+//! for a log's note signatures and 0x04 for a witness's `cosignature/v1` (see `cosignature`).
 
 use std::fmt;
 
@@ -11,15 +12,25 @@ use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 use crate::error::{Error, Result};
 
-/// The signature algorithm byte for Ed25519 in the note formats.
-const ALG_ED25519: u8 = 0x01;
+/// The signature type byte for Ed25519 note signatures (C2SP `signed-note`).
+pub(crate) const ALG_ED25519: u8 = 0x01;
 
-/// The 4-byte key id: the first 4 bytes of `SHA-256(name || 0x0A || 0x01 || public key)`.
+/// The signature type byte for timestamped Ed25519 checkpoint cosignatures (C2SP
+/// `tlog-cosignature`, `cosignature/v1`).
+pub(crate) const ALG_COSIGNATURE_V1: u8 = 0x04;
+
+/// The 4-byte key id of a log key: the first 4 bytes of
+/// `SHA-256(name || 0x0A || 0x01 || public key)`.
 pub fn key_id(name: &str, public_key: &[u8]) -> u32 {
+    typed_key_id(name, ALG_ED25519, public_key)
+}
+
+/// The key id for signature type `alg`: `SHA-256(name || 0x0A || alg || public key)[:4]`.
+pub(crate) fn typed_key_id(name: &str, alg: u8, public_key: &[u8]) -> u32 {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(name.as_bytes());
     ctx.update(b"\n");
-    ctx.update(&[ALG_ED25519]);
+    ctx.update(&[alg]);
     ctx.update(public_key);
     let d = ctx.finish();
     let b = d.as_ref();
@@ -147,11 +158,17 @@ impl SigningKey {
 
     /// The matching verifier key.
     pub fn verifier(&self) -> VerifierKey {
+        self.verifier_of_type(ALG_ED25519)
+    }
+
+    /// The verifier key of this key pair for signature type `alg` (its id differs per type).
+    pub(crate) fn verifier_of_type(&self, alg: u8) -> VerifierKey {
         let mut public = [0u8; 32];
         public.copy_from_slice(self.pair.public_key().as_ref());
         VerifierKey {
             name: self.name.clone(),
-            id: self.id,
+            alg,
+            id: typed_key_id(&self.name, alg, &public),
             public,
         }
     }
@@ -173,10 +190,12 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A public verifier key.
+/// A public verifier key: a log's (signature type 0x01), or inside a
+/// [`crate::WitnessVerifierKey`] a witness's (0x04).
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifierKey {
     name: String,
+    alg: u8,
     id: u32,
     public: [u8; 32],
 }
@@ -184,22 +203,37 @@ pub struct VerifierKey {
 impl VerifierKey {
     /// Parses `<name>+<hex id>+<base64(0x01 || public key)>` (surrounding white space ignored).
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid("verifier key", why.to_owned());
-        let (name, id, data) =
-            split_key(text.trim()).ok_or_else(|| bad("expected <name>+<hex id>+<base64 key>"))?;
+        Self::parse_typed(text, ALG_ED25519, "verifier key")
+    }
+
+    /// Parses a verifier key whose signature type byte must be `alg`; `what` names it in errors.
+    pub(crate) fn parse_typed(text: &str, alg: u8, what: &'static str) -> Result<Self> {
+        let bad = |why: String| Error::invalid(what, why);
+        let (name, id, data) = split_key(text.trim())
+            .ok_or_else(|| bad("expected <name>+<hex id>+<base64 key>".into()))?;
         check_key_name(name)?;
-        let data = B64.decode(data).map_err(|_| bad("key is not base64"))?;
-        let [ALG_ED25519, public @ ..] = data.as_slice() else {
-            return Err(bad("not an Ed25519 key (algorithm byte 0x01)"));
+        let data = B64
+            .decode(data)
+            .map_err(|_| bad("key is not base64".into()))?;
+        let Some((&found, public)) = data.split_first() else {
+            return Err(bad("the key is empty".into()));
         };
+        if found != alg {
+            return Err(bad(format!(
+                "signature type byte is 0x{found:02x}, expected 0x{alg:02x} ({}); check that \
+                 you copied the right key",
+                type_name(alg)
+            )));
+        }
         let public: [u8; 32] = public
             .try_into()
-            .map_err(|_| bad("an Ed25519 public key has 32 bytes"))?;
-        if key_id(name, &public) != id {
-            return Err(bad("key id does not match the key; check the copy"));
+            .map_err(|_| bad("an Ed25519 public key has 32 bytes".into()))?;
+        if typed_key_id(name, alg, &public) != id {
+            return Err(bad("key id does not match the key; check the copy".into()));
         }
         Ok(Self {
             name: name.to_owned(),
+            alg,
             id,
             public,
         })
@@ -223,10 +257,19 @@ impl VerifierKey {
     }
 }
 
+/// What a signature type byte means, for error messages.
+fn type_name(alg: u8) -> &'static str {
+    match alg {
+        ALG_ED25519 => "an Ed25519 log key",
+        ALG_COSIGNATURE_V1 => "an Ed25519 cosignature/v1 witness key",
+        _ => "an unsupported key type",
+    }
+}
+
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut data = Vec::with_capacity(33);
-        data.push(ALG_ED25519);
+        data.push(self.alg);
         data.extend_from_slice(&self.public);
         write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(data))
     }

@@ -1,9 +1,12 @@
 //! Checkpoints: the C2SP `tlog-checkpoint` body (`<origin>\n<size>\n<base64 root>\n`) in a
 //! C2SP signed note with an Ed25519 signature. Sign, open (parse and verify) and publish (store
-//! the latest one atomically).
+//! the latest one atomically); witnesses' `cosignature/v1` cosignatures of them (`cosignature`)
+//! and the `add-checkpoint` messages that ask a witness for one (`witness`).
 
+mod cosignature;
 mod key;
 mod note;
+mod witness;
 
 #[cfg(test)]
 mod tests;
@@ -13,7 +16,12 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+pub use cosignature::{
+    Cosignature, WitnessSigningKey, WitnessVerifierKey, cosigned_message, open_cosigned,
+    verify_cosigned,
+};
 pub use key::{SigningKey, VerifierKey, check_key_name, key_id};
+pub use witness::{AddCheckpoint, MAX_PROOF_LINES, SIZE_CONTENT_TYPE, parse_cosignature_lines};
 
 use crate::error::{Error, Result};
 use crate::store::fsio;
@@ -78,9 +86,55 @@ impl Checkpoint {
         &self.root
     }
 
-    /// The signed note, exactly as published.
+    /// The signed note, exactly as published (or as given to [`Checkpoint::open`], with every
+    /// signature line it had).
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The note text: `<origin>\n<size>\n<base64 root>\n` (the signed part, without the
+    /// blank line and the signatures). A `cosignature/v1` signs this after its two header
+    /// lines.
+    pub fn body(&self) -> &str {
+        self.text
+            .rfind("\n\n")
+            .map_or(self.text.as_str(), |split| &self.text[..=split])
+    }
+
+    /// The note with `cosignatures` appended as more signature lines: the cosigned checkpoint
+    /// a client verifies with [`crate::verify_cosigned`]. Lines already in the note are not
+    /// repeated.
+    pub fn with_cosignatures(&self, cosignatures: &[Cosignature]) -> String {
+        let mut text = self.text.clone();
+        for c in cosignatures {
+            let sigs = &text[self.body().len() + 1..];
+            if !sigs.lines().any(|l| format!("{l}\n") == c.line()) {
+                text.push_str(c.line());
+            }
+        }
+        text
+    }
+
+    /// The note with only the signature lines of `key` (the log's): what a witness keeps of a
+    /// checkpoint it was sent, leaving out lines it did not verify. `key` must be the key this
+    /// checkpoint was opened with.
+    pub fn only_signed_by(&self, key: &VerifierKey) -> Result<Checkpoint> {
+        let (body, sigs) = note::split(&self.text)?;
+        let start = body.len() + 1;
+        let mut text = format!("{body}\n");
+        for (sig, line) in sigs.iter().zip(self.text[start..].lines()) {
+            if sig.name == key.name() && sig.id == key.id() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        Checkpoint::open(&text, key)
+    }
+
+    /// The origin of a signed checkpoint, *without* checking any signature (a witness picks
+    /// the log's key by it). Errors when the note's body is not a checkpoint.
+    pub fn unverified_origin(text: &str) -> Result<String> {
+        Self::parse_unverified(text).map(|(origin, _, _)| origin)
     }
 
     /// Stores this checkpoint as `path` atomically (replace: temp file, fsync, rename, fsync

@@ -6,3 +6,4 @@ pub(crate) mod dev;
 pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod serve;
+pub(crate) mod witness;

@@ -115,7 +115,7 @@ fn exit_for(error: &ServeError) -> Exit {
 /// about 3% of the CPU of small transfers, and a thread woken per line more). Nothing is
 /// dropped: a full buffer is written by the thread that logs. The returned guard writes what is
 /// buffered when dropped; keep it until the end.
-fn init_tracing(format: LogFormat) -> LogSinkGuard {
+pub(crate) fn init_tracing(format: LogFormat) -> LogSinkGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = LogSink::start();

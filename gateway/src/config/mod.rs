@@ -218,7 +218,7 @@ impl Config {
 }
 
 /// toml's multi-line error (with a source excerpt) as one line: `LINE:COLUMN: message`.
-fn one_line(text: &str, error: &toml::de::Error) -> String {
+pub(crate) fn one_line(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().replace('\n', " ");
     match error.span() {
         Some(span) => {

@@ -1,0 +1,328 @@
+//! The witness's decision for one `add-checkpoint` (C2SP `tlog-witness`) and its durable
+//! state: the latest checkpoint it cosigned per log, one file per log in the state directory
+//! (`<hex SHA-256 of the origin>.checkpoint`: the log's note and the witness's cosignature).
+//!
+//! Checking the request's `old` against the state and persisting the new state happen under
+//! one per-log mutex, and the state is on disk (temp file, fsync, rename, fsync the directory)
+//! before the cosignature is returned: no rollback race, and a crash never loses a cosigned
+//! size. Sizes only grow and an equal size needs an equal root, so two roots are never
+//! cosigned for one size.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use loopgate_audit::{
+    AddCheckpoint, Checkpoint, Cosignature, SIZE_CONTENT_TYPE, VerifierKey, WitnessSigningKey,
+    WitnessVerifierKey, empty_root, verify_consistency,
+};
+
+use super::WitnessError;
+
+/// The plain-text content type of every other answer.
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// What the witness answers: the HTTP status, content type and body, and for its log line the
+/// log's origin and checkpoint size when known and a short outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+    /// The checkpoint's origin, once parsed.
+    pub origin: Option<String>,
+    /// The checkpoint's size, once verified.
+    pub size: Option<u64>,
+    /// Why, in a few words (for the log line).
+    pub outcome: &'static str,
+}
+
+impl Answer {
+    fn refuse(status: u16, outcome: &'static str, message: String) -> Self {
+        Self {
+            status,
+            content_type: TEXT,
+            body: format!("{message}\n"),
+            origin: None,
+            size: None,
+            outcome,
+        }
+    }
+
+    fn about(mut self, origin: &str, size: Option<u64>) -> Self {
+        self.origin = Some(origin.to_owned());
+        self.size = size;
+        self
+    }
+}
+
+/// One log the witness follows.
+#[derive(Debug)]
+struct Followed {
+    key: VerifierKey,
+    /// The state file.
+    path: PathBuf,
+    /// The latest cosigned checkpoint (as stored), `None` before the first.
+    latest: Mutex<Option<Checkpoint>>,
+}
+
+/// A witness: its key and, per log, the latest checkpoint it cosigned.
+#[derive(Debug)]
+pub struct Witness {
+    key: WitnessSigningKey,
+    logs: HashMap<String, Followed>,
+}
+
+impl Witness {
+    /// Opens the state directory (made if missing) and reads each log's latest cosigned
+    /// checkpoint, checking the log's signature on it. A state file that does not verify is an
+    /// error: restoring it from a backup is the operator's call, never a silent reset to 0.
+    pub fn open(
+        key: WitnessSigningKey,
+        state_dir: &Path,
+        logs: Vec<(String, VerifierKey)>,
+    ) -> Result<Self, WitnessError> {
+        make_dir(state_dir).map_err(|source| WitnessError::State {
+            path: state_dir.to_owned(),
+            why: source.to_string(),
+        })?;
+        let mut followed = HashMap::new();
+        for (origin, log_key) in logs {
+            let path = state_dir.join(format!("{}.checkpoint", origin_hash(&origin)));
+            let latest = match std::fs::read_to_string(&path) {
+                Ok(text) => Some(open_state(&text, &origin, &log_key, &path)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(WitnessError::State {
+                        path,
+                        why: e.to_string(),
+                    });
+                }
+            };
+            followed.insert(
+                origin,
+                Followed {
+                    key: log_key,
+                    path,
+                    latest: Mutex::new(latest),
+                },
+            );
+        }
+        Ok(Self {
+            key,
+            logs: followed,
+        })
+    }
+
+    /// The witness's verifier key.
+    pub fn verifier(&self) -> &WitnessVerifierKey {
+        self.key.verifier()
+    }
+
+    /// The latest cosigned checkpoint of the log whose origin hashes to `hash` (lower-case hex
+    /// SHA-256: the spec's monitoring `GET <prefix>/<origin hash>/checkpoint`).
+    pub fn latest(&self, hash: &str) -> Option<String> {
+        let (_, log) = self.logs.iter().find(|(o, _)| origin_hash(o) == hash)?;
+        let latest = log.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.as_ref().map(|cp| cp.text().to_owned())
+    }
+
+    /// Handles one `add-checkpoint` body at `now` (POSIX seconds). Blocking: it fsyncs the
+    /// state before answering; from async code call it in `spawn_blocking`.
+    pub fn add_checkpoint(&self, body: &[u8], now: u64) -> Answer {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Answer::refuse(400, "malformed", "the body is not UTF-8".into());
+        };
+        let request = match AddCheckpoint::parse(text) {
+            Ok(r) => r,
+            Err(e) => return Answer::refuse(400, "malformed", e.to_string()),
+        };
+        let origin = match Checkpoint::unverified_origin(&request.checkpoint) {
+            Ok(o) => o,
+            Err(e) => return Answer::refuse(400, "malformed", e.to_string()),
+        };
+        let Some(log) = self.logs.get(&origin) else {
+            return Answer::refuse(
+                404,
+                "unknown log",
+                format!("this witness does not follow the log {origin:?}"),
+            )
+            .about(&origin, None);
+        };
+        let mut size = None;
+        let answer = self
+            .check_and_cosign(log, &request, now, &mut size)
+            .unwrap_or_else(|refusal| refusal)
+            .about(&origin, size);
+        if answer.status == 422 {
+            // Signed by the log yet inconsistent with what this witness cosigned: evidence of
+            // a fork or a rewritten log (the spec: the witness may log it). Kept whole here.
+            tracing::warn!(
+                origin = %origin,
+                old = request.old,
+                checkpoint = ?request.checkpoint,
+                why = answer.body.trim_end(),
+                "witness: refused a checkpoint the log signed that is inconsistent with the one \
+                 cosigned last; keep this line as evidence"
+            );
+        }
+        answer
+    }
+
+    /// The checks in the spec's order; `size` is set once the log's signature verified.
+    fn check_and_cosign(
+        &self,
+        log: &Followed,
+        request: &AddCheckpoint,
+        now: u64,
+        size: &mut Option<u64>,
+    ) -> Result<Answer, Answer> {
+        let new = Checkpoint::open(&request.checkpoint, &log.key).map_err(|e| {
+            Answer::refuse(
+                403,
+                "no trusted signature",
+                format!("no valid signature by the log's key {}: {e}", log.key),
+            )
+        })?;
+        *size = Some(new.size());
+        if request.old > new.size() {
+            return Err(Answer::refuse(
+                400,
+                "old above size",
+                format!(
+                    "old size {} is above the checkpoint's size {}",
+                    request.old,
+                    new.size()
+                ),
+            ));
+        }
+        // From here to the state on disk, one request per log at a time (the spec's rollback
+        // race: two requests must not both pass the check against the same state).
+        let mut latest = log.latest.lock().unwrap_or_else(|p| p.into_inner());
+        let current = latest.as_ref().map_or(0, Checkpoint::size);
+        if request.old != current {
+            return Err(Answer {
+                status: 409,
+                content_type: SIZE_CONTENT_TYPE,
+                body: format!("{current}\n"),
+                origin: None,
+                size: None,
+                outcome: "old size does not match",
+            });
+        }
+        let inconsistent = |why: String| Answer::refuse(422, "inconsistent", why);
+        if new.size() == 0 && *new.root() != empty_root() {
+            return Err(inconsistent(
+                "a checkpoint of size 0 must have the empty tree's root".into(),
+            ));
+        }
+        if request.old == 0 && !request.proof.is_empty() {
+            return Err(inconsistent(
+                "old size 0 takes no consistency proof; send none".into(),
+            ));
+        }
+        if let Some(old) = latest.as_ref() {
+            verify_consistency(
+                old.size(),
+                new.size(),
+                old.root(),
+                new.root(),
+                &request.proof,
+            )
+            .map_err(|e| {
+                inconsistent(if old.size() == new.size() {
+                    format!(
+                        "another root for size {}: this witness cosigned a different one \
+                             (a fork of the log)",
+                        new.size()
+                    )
+                } else {
+                    format!(
+                        "the checkpoint of size {} is not consistent with size {}: {e}",
+                        new.size(),
+                        old.size()
+                    )
+                })
+            })?;
+        }
+        let cosignature = self
+            .key
+            .cosign(&new, now)
+            .map_err(|e| Answer::refuse(500, "cannot cosign", format!("cannot cosign: {e}")))?;
+        let stored = save(&new, &cosignature, log).map_err(|e| {
+            tracing::error!(path = %log.path.display(), error = %e, "witness: cannot save the state; nothing was cosigned");
+            Answer::refuse(
+                500,
+                "state not saved",
+                "the witness cannot save its state; nothing was cosigned, retry later".into(),
+            )
+        })?;
+        *latest = Some(stored);
+        Ok(Answer {
+            status: 200,
+            content_type: TEXT,
+            body: cosignature.line().to_owned(),
+            origin: None,
+            size: None,
+            outcome: "cosigned",
+        })
+    }
+}
+
+/// Stores the log's note (only its signature lines the witness verified) with the witness's
+/// cosignature as the log's state file, atomically and durably, and returns what it stored.
+fn save(
+    new: &Checkpoint,
+    cosignature: &Cosignature,
+    log: &Followed,
+) -> loopgate_audit::Result<Checkpoint> {
+    let trimmed = new.only_signed_by(&log.key)?;
+    let cosigned = trimmed.with_cosignatures(std::slice::from_ref(cosignature));
+    let stored = Checkpoint::open(&cosigned, &log.key)?;
+    stored.publish(&log.path)?;
+    Ok(stored)
+}
+
+/// Reads a state file: the log's signature must verify and the origin match.
+fn open_state(
+    text: &str,
+    origin: &str,
+    key: &VerifierKey,
+    path: &Path,
+) -> Result<Checkpoint, WitnessError> {
+    let bad = |why: String| WitnessError::State {
+        path: path.to_owned(),
+        why: format!(
+            "{why}; restore the file from a backup (deleting it makes the witness accept any \
+             checkpoint of this log again)"
+        ),
+    };
+    let cp = Checkpoint::open(text, key).map_err(|e| bad(e.to_string()))?;
+    if cp.origin() != origin {
+        return Err(bad(format!("it holds the log {:?}", cp.origin())));
+    }
+    Ok(cp)
+}
+
+/// Makes the state directory when missing, and syncs its parent so that its name is durable
+/// before the first state file in it is.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    std::fs::File::open(parent.unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// Lower-case hex SHA-256 of the origin.
+pub(crate) fn origin_hash(origin: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, origin.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
