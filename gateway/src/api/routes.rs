@@ -38,6 +38,8 @@ pub(crate) enum Endpoint {
     PutPolicy,
     /// `POST /v1/admin/tenants/{id}/suspend`
     Suspend,
+    /// `POST /v1/admin/tenants/{id}/unsuspend`
+    Unsuspend,
     /// `POST /v1/shipments`: a shipment declaration.
     PostShipment,
     /// `GET /v1/shipments/{shipment_id}`: the custody chain, for its parties.
@@ -82,7 +84,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 
 /// Every route of the API listener.
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Route; 18] = [
+pub(crate) static ROUTES: [Route; 19] = [
     route(Method::POST, "/v1/transfers",                          TENANT,    Endpoint::PostTransfer),
     route(Method::GET,  "/v1/transfers/{transfer_id}",            TENANT,    Endpoint::GetTransfer),
     route(Method::POST, "/v1/transfers/{transfer_id}/events",     TENANT,    Endpoint::PostEvent),
@@ -101,6 +103,7 @@ pub(crate) static ROUTES: [Route; 18] = [
     route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),
     route(Method::PUT,  "/v1/admin/policy",                       ADMIN,     Endpoint::PutPolicy),
     route(Method::POST, "/v1/admin/tenants/{id}/suspend",         ADMIN,     Endpoint::Suspend),
+    route(Method::POST, "/v1/admin/tenants/{id}/unsuspend",       ADMIN,     Endpoint::Unsuspend),
 ];
 
 /// What a request's method and path resolve to.
@@ -218,6 +221,10 @@ mod tests {
         assert_eq!(
             found(Method::POST, "/v1/admin/tenants/hk-biolab/suspend"),
             Some((Endpoint::Suspend, vec!["hk-biolab".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::POST, "/v1/admin/tenants/hk-biolab/unsuspend"),
+            Some((Endpoint::Unsuspend, vec!["hk-biolab".to_owned()]))
         );
         assert_eq!(
             found(Method::HEAD, "/v1/audit/checkpoint"),
