@@ -5,7 +5,8 @@
 #
 # --prefix   where the binary and the vendor files go (default /usr): PREFIX/bin/loopgate,
 #            PREFIX/lib/systemd/system/loopgate.service, PREFIX/lib/sysusers.d/loopgate.conf,
-#            PREFIX/lib/tmpfiles.d/loopgate.conf, PREFIX/share/doc/loopgate/. The unit's
+#            PREFIX/lib/tmpfiles.d/loopgate.conf, PREFIX/share/doc/loopgate/, the man pages
+#            (PREFIX/share/man/man1/) and the bash, zsh and fish completions. The unit's
 #            ExecStart= lines are rewritten to PREFIX/bin/loopgate.
 # --binary   the loopgate binary to install (default: target/release/loopgate of this checkout).
 # DESTDIR    a staging root (also read from the environment): every path is written under it and
@@ -23,7 +24,7 @@ binary="$here/../target/release/loopgate"
 destdir="${DESTDIR:-}"
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [ "$#" -gt 0 ]; do
@@ -58,6 +59,10 @@ unitdir="$prefix/lib/systemd/system"
 docdir="$prefix/share/doc/loopgate"
 sysusersdir="$prefix/lib/sysusers.d"
 tmpfilesdir="$prefix/lib/tmpfiles.d"
+mandir="$prefix/share/man/man1"
+bashcompdir="$prefix/share/bash-completion/completions"
+zshcompdir="$prefix/share/zsh/site-functions"
+fishcompdir="$prefix/share/fish/vendor_completions.d"
 confdir=/etc/loopgate
 
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -76,6 +81,15 @@ install -m 0644 "$here/loopgate.tmpfiles" "$root$tmpfilesdir/loopgate.conf"
 install -m 0644 "$here/gateway.toml" "$root$docdir/examples/gateway.toml"
 install -m 0644 "$here/README.md" "$root$docdir/README.md"
 say "installed $root$unitdir/loopgate.service, sysusers.d and tmpfiles.d entries, $root$docdir"
+
+# Generated from the CLI definition and kept current by a test (gateway/tests/deploy.rs), so
+# they are installed as files: the binary may be built for another machine than this one.
+install -d -m 0755 "$root$mandir" "$root$bashcompdir" "$root$zshcompdir" "$root$fishcompdir"
+install -m 0644 "$here"/man/*.1 "$root$mandir/"
+install -m 0644 "$here/completions/loopgate.bash" "$root$bashcompdir/loopgate"
+install -m 0644 "$here/completions/_loopgate" "$root$zshcompdir/_loopgate"
+install -m 0644 "$here/completions/loopgate.fish" "$root$fishcompdir/loopgate.fish"
+say "installed the man pages ($root$mandir) and the bash, zsh and fish completions"
 
 # The folder's owner and mode come from tmpfiles (0750 root:loopgate) on a real install; in a
 # staging root there may be no loopgate group, so it is only made here.

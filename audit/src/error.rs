@@ -118,6 +118,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another process has the log folder open (a second gateway on the same `[log] dir` or dev
+    /// folder): nothing was read or written.
+    #[error(
+        "another loopgate process{} has the log folder {} open: only one gateway may use a log \
+         folder; stop that one first, or give this one another folder ([log] dir)",
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), .dir.display()
+    )]
+    Locked {
+        /// The log folder.
+        dir: PathBuf,
+        /// The holder's pid, as it wrote it into the lock file (`None`: not written yet).
+        pid: Option<u32>,
+    },
     /// The rebuildable index (sled) failed.
     #[error("index store: {0}; delete the index folder to rebuild it from the segments")]
     Index(#[from] sled::Error),

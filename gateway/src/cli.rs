@@ -1,8 +1,10 @@
-//! The command line (SPEC.md section 7). Exit codes: see [`crate::exit::Exit`].
+//! The command line (SPEC.md section 7). Exit codes: see [`crate::exit::Exit`]; `--help` and
+//! the man page list them from there.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cmd;
+use crate::exit::Exit;
 
 /// The Loop green channel's cross-boundary data-flow compliance gateway.
 #[derive(Debug, Parser)]
@@ -29,7 +31,30 @@ pub(crate) enum Command {
     /// A C2SP tlog-witness: make its key, or run it to cosign a log's consistent checkpoints.
     #[command(subcommand)]
     Witness(cmd::witness::WitnessCommand),
+    /// Suspend a tenant at once, or lift its suspension, through the admin API.
+    #[command(subcommand)]
+    Tenant(cmd::tenant::TenantCommand),
     /// Validate a gateway config and every file it names, without binding; exit 0, or 64 with
     /// one line per problem.
     CheckConfig(cmd::check_config::CheckConfigArgs),
+    /// Print the shell completion script for SHELL on standard output (deploy/install.sh and
+    /// the .deb install bash's, zsh's and fish's).
+    Completions(cmd::docs::CompletionsArgs),
+    /// Print the loopgate(1) man page (roff) on standard output, or write every page, one per
+    /// command, into --dir.
+    Man(cmd::docs::ManArgs),
+}
+
+/// The whole command line as clap sees it, with the exit statuses after `--help`.
+pub(crate) fn command() -> clap::Command {
+    Cli::command().after_long_help(exit_statuses())
+}
+
+/// The EXIT STATUS list: one line per [`Exit`].
+fn exit_statuses() -> String {
+    let mut out = String::from("Exit status:\n");
+    for exit in Exit::ALL {
+        out.push_str(&format!("  {:>3}  {}\n", exit.code(), exit.meaning()));
+    }
+    out
 }

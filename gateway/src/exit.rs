@@ -9,13 +9,23 @@ pub(crate) enum Exit {
     /// 0: done; `policy eval` allowed the transfer; `audit verify` found the log sound.
     Success,
     /// 1: the command ran and the answer is no: `policy eval` denied, `audit verify` found
-    /// damage or a forgery, `policy apply` could not reach the gateway or was refused, `serve`
-    /// stopped on an error at run time, `dev init` could not make the folder.
+    /// damage or a forgery, `policy apply` or `tenant` could not reach the gateway or was
+    /// refused, `serve` stopped on an error at run time, `dev init` could not make the folder.
     Failure,
-    /// 2: bad usage: an argument that cannot be used, an unreadable file, an invalid bundle.
+    /// 2: bad usage: an argument that cannot be used, an unreadable file, an invalid bundle, a
+    /// file `dev cert` would overwrite.
     Usage,
-    /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong (`serve`, `check-config`).
+    /// 3: `policy apply` did not get a confirmation, so nothing was applied: no terminal to
+    /// ask and no `--yes`, a change that lifts a suspension or revocation without `--yes`, or
+    /// the operator answered no.
+    NotConfirmed,
+    /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong (`serve`, `check-config`), or
+    /// the witness's (`witness serve`).
     Config,
+    /// 73 (sysexits `EX_CANTCREAT`): `serve` cannot have its log folder: another gateway
+    /// process holds it (its pid is in the message when known). Stop that one first, or give
+    /// this one another `[log] dir`.
+    Locked,
     /// 75 (sysexits `EX_TEMPFAIL`): restart me. Stopping (the log's flush or the connection
     /// threads) hung past `[limits] stop_timeout_secs`; a restart reopens the log (systemd's
     /// `Restart=on-failure` does it). A full disk needs no restart: the log heals by itself.
@@ -23,13 +33,47 @@ pub(crate) enum Exit {
 }
 
 impl Exit {
+    /// Every status, in number order (for `--help` and the man page).
+    pub(crate) const ALL: [Exit; 7] = [
+        Exit::Success,
+        Exit::Failure,
+        Exit::Usage,
+        Exit::NotConfirmed,
+        Exit::Config,
+        Exit::Locked,
+        Exit::TempFail,
+    ];
+
+    /// What the status means, in one line (the man page's EXIT STATUS).
+    pub(crate) fn meaning(self) -> &'static str {
+        match self {
+            Exit::Success => "success; `policy eval` allowed; `audit verify` found the log sound",
+            Exit::Failure => {
+                "the answer is no: a denial (`policy eval`), a failed verification, a gateway that cannot be reached or refuses (`policy apply`, `tenant`), `serve` failed while running"
+            }
+            Exit::Usage => {
+                "bad usage: an argument that cannot be used, an unreadable file, an invalid bundle, a certificate `dev cert` would overwrite"
+            }
+            Exit::NotConfirmed => {
+                "`policy apply` applied nothing for want of a confirmation: no terminal and no --yes, a lift of a suspension or revocation without --yes, or the answer was no"
+            }
+            Exit::Config => "the gateway config is wrong (`serve`, `check-config`)",
+            Exit::Locked => {
+                "`serve`: another gateway process holds the log folder (stop it, or use another [log] dir)"
+            }
+            Exit::TempFail => "`serve`'s stop hung past [limits] stop_timeout_secs: restart it",
+        }
+    }
+
     /// The status number.
     pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
             Exit::Failure => 1,
             Exit::Usage => 2,
+            Exit::NotConfirmed => 3,
             Exit::Config => 64,
+            Exit::Locked => 73,
             Exit::TempFail => 75,
         }
     }
@@ -38,5 +82,30 @@ impl Exit {
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the README's exit code table against a status added here and not documented.
+    #[test]
+    fn the_readme_documents_every_exit_status() {
+        let readme = include_str!("../../README.md");
+        for exit in Exit::ALL {
+            let row = format!("| `{}` |", exit.code());
+            assert!(
+                readme.contains(&row),
+                "README.md has no exit code row {row}"
+            );
+        }
+        let mut codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), Exit::ALL.len(), "two statuses share a number");
+        assert!(
+            codes.windows(2).all(|w| w[0] < w[1]),
+            "ALL is in number order"
+        );
     }
 }

@@ -8,10 +8,13 @@
 //!   last put in force (`file_sha256`, carried in every `policy_change` record): a change made
 //!   through the admin API survives restarts and reloads until the file itself is edited;
 //! - `PUT /v1/admin/policy` (an admin's whole bundle);
-//! - `POST /v1/admin/tenants/{id}/suspend` (the bundle in force with one `status` changed).
+//! - `POST /v1/admin/tenants/{id}/suspend` and `.../unsuspend` (the bundle in force with one
+//!   `status` changed).
 //!
 //! Every change is validated first, logged with its diff and the principal that made it, and
-//! only then put in force; requests already running keep the snapshot they started with.
+//! only then put in force; requests already running keep the snapshot they started with. A
+//! change that changes nothing (the very bundle in force, a suspension of a suspended tenant)
+//! is not logged: the answer names the version in force.
 //!
 //! Records stay small (at most 65 535 bytes: the `tlog-tiles` entry bundles give each record a
 //! uint16 length), but a bundle of a few hundred tenants is larger (about 100 KB for 300), and
@@ -48,6 +51,15 @@ pub(crate) enum Source<'a> {
         /// Why, as the admin said.
         reason: Option<&'a str>,
     },
+    /// The lifting of `tenant`'s suspension by this admin.
+    Unsuspension {
+        /// The admin.
+        admin: &'a str,
+        /// The tenant whose suspension is lifted.
+        tenant: &'a str,
+        /// Why, as the admin said.
+        reason: Option<&'a str>,
+    },
 }
 
 /// Why a bundle was not put in force; nothing changed.
@@ -59,6 +71,14 @@ pub enum ChangeError {
     /// A suspension names a tenant the bundle in force does not have.
     #[error("no tenant {0:?} in the bundle in force")]
     UnknownTenant(String),
+    /// An unsuspension names a tenant that is not suspended (approved, or revoked).
+    #[error("tenant {tenant:?} is {}, not suspended", status.as_str())]
+    NotSuspended {
+        /// The tenant.
+        tenant: String,
+        /// Its status in force.
+        status: Status,
+    },
     /// The `policy_change` record could not be written (or a logged bundle cannot be read).
     #[error("the audit log: {0}")]
     Audit(#[from] loopgate_audit::Error),
@@ -78,8 +98,20 @@ pub(crate) struct Applied {
     pub version: u64,
     /// What changed.
     pub diff: BundleDiff,
-    /// Nothing changed (a suspension of a tenant already suspended): nothing was logged.
+    /// Nothing changed (the bundle in force applied again, a suspension of a tenant already
+    /// suspended): nothing was logged.
     pub unchanged: bool,
+}
+
+impl Applied {
+    /// Nothing to change: the version in force and an empty diff.
+    fn unchanged(version: u64) -> Self {
+        Applied {
+            version,
+            diff: BundleDiff::default(),
+            unchanged: true,
+        }
+    }
 }
 
 /// The bundle of the last `policy_change` record that carries one, if any.
@@ -109,15 +141,15 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 pub(crate) struct PolicyChangeDetails {
     /// `system` (the configured file) or `admin/<id>`.
     pub(crate) principal: String,
-    /// `file`, `admin_api` or `suspension`.
+    /// `file`, `admin_api`, `suspension` or `unsuspension`.
     pub(crate) source: String,
     /// The configured file, for `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) path: Option<String>,
-    /// The suspended tenant, for `suspension`.
+    /// The tenant, for `suspension` and `unsuspension`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tenant: Option<String>,
-    /// Why, as the admin said, for `suspension` (`null` when not said).
+    /// Why, as the admin said, for `suspension` and `unsuspension` (`null` when not said).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reason: Option<Option<String>>,
     /// The version it replaced; `None` for the log's first bundle.
@@ -319,9 +351,18 @@ fn record(
             admin,
             tenant,
             reason,
+        }
+        | Source::Unsuspension {
+            admin,
+            tenant,
+            reason,
         } => {
             details.principal = format!("admin/{admin}");
-            details.source = "suspension".to_owned();
+            details.source = match source {
+                Source::Suspension { .. } => "suspension",
+                _ => "unsuspension",
+            }
+            .to_owned();
             details.tenant = Some(tenant.to_owned());
             details.reason = Some(reason.map(str::to_owned));
         }
@@ -381,8 +422,14 @@ async fn apply_locked(
 ) -> Result<Applied, ChangeError> {
     let registry = loopgate_policy::parse_bundle(&text)?.registry;
     let current = state.policy();
-    let diff = loopgate_policy::diff(&current.text, &text)?;
     let file_sha256 = file_sha256.unwrap_or(current.file_sha256);
+    if *text == *current.text && file_sha256 == current.file_sha256 {
+        // The very bundle in force: a record of an empty change would only add a version that
+        // says nothing (and make every later decision name it). A text that differs only in
+        // comments or layout is logged: the bundle in force is its text, exactly as applied.
+        return Ok(Applied::unchanged(current.version));
+    }
+    let diff = loopgate_policy::diff(&current.text, &text)?;
     let previous = Some(current.version);
     let placed = place(&state.log, &text, &diff).await?;
     let (appended, _) = state
@@ -415,13 +462,39 @@ pub(crate) async fn suspend(
         .ok_or_else(|| ChangeError::UnknownTenant(tenant.to_owned()))?;
     if *text == *current.text {
         // Already suspended: an empty change would say nothing; log nothing, and say so.
-        return Ok(Applied {
-            version: current.version,
-            diff: BundleDiff::default(),
-            unchanged: true,
-        });
+        return Ok(Applied::unchanged(current.version));
     }
     let source = Source::Suspension {
+        admin,
+        tenant,
+        reason,
+    };
+    apply_locked(state, text, source, None).await
+}
+
+/// Lifts `tenant`'s suspension: the bundle in force with that tenant's `status` set back to
+/// `approved`, applied like any change. A tenant that is not suspended is refused: an approved
+/// one has nothing to lift, and a revoked one comes back only in a new bundle.
+pub(crate) async fn unsuspend(
+    state: &AppState,
+    admin: &str,
+    tenant: &str,
+    reason: Option<&str>,
+) -> Result<Applied, ChangeError> {
+    let _one_at_a_time = state.policy_changes.lock().await;
+    let current = state.policy();
+    let Some(entry) = current.registry.tenants.get(tenant) else {
+        return Err(ChangeError::UnknownTenant(tenant.to_owned()));
+    };
+    if entry.status != Status::Suspended {
+        return Err(ChangeError::NotSuspended {
+            tenant: tenant.to_owned(),
+            status: entry.status,
+        });
+    }
+    let text = loopgate_policy::set_tenant_status(&current.text, tenant, Status::Approved)?
+        .ok_or_else(|| ChangeError::UnknownTenant(tenant.to_owned()))?;
+    let source = Source::Unsuspension {
         admin,
         tenant,
         reason,

@@ -231,10 +231,27 @@ fn install_sh_fills_a_scratch_root_and_keeps_an_existing_config() {
         ("usr/share/doc/loopgate/examples/gateway.toml", 0o644),
         ("usr/share/doc/loopgate/README.md", 0o644),
         ("etc/loopgate/gateway.toml", 0o644),
+        ("usr/share/bash-completion/completions/loopgate", 0o644),
+        ("usr/share/zsh/site-functions/_loopgate", 0o644),
+        ("usr/share/fish/vendor_completions.d/loopgate.fish", 0o644),
+        ("usr/share/man/man1/loopgate.1", 0o644),
+        ("usr/share/man/man1/loopgate-policy-apply.1", 0o644),
     ];
     for (path, want) in expected {
         assert_eq!(mode(&r.join(path)), want, "{path}");
     }
+    // What an operator's shell and man read: the files deploy/ ships, every man page.
+    assert_eq!(
+        read(&r.join("usr/share/bash-completion/completions/loopgate")),
+        read(&deploy_dir().join("completions/loopgate.bash"))
+    );
+    let pages = std::fs::read_dir(deploy_dir().join("man")).unwrap().count();
+    assert_eq!(
+        std::fs::read_dir(r.join("usr/share/man/man1"))
+            .unwrap()
+            .count(),
+        pages
+    );
     assert_eq!(mode(&r.join("etc/loopgate")), 0o750);
     assert_eq!(
         read(&r.join("usr/lib/systemd/system/loopgate.service")),
@@ -344,6 +361,65 @@ fn install_sh_refuses_a_missing_binary_and_a_relative_prefix() {
     assert!(!root.path().join("usr").exists());
 }
 
+/// The shell completions and man pages `deploy/` ships, as the binary generates them now: a
+/// flag or command changed without regenerating them fails here. `LOOPGATE_BLESS=1` rewrites
+/// them instead (then commit the result).
+#[test]
+fn the_shipped_completions_and_man_pages_are_current() {
+    let bin = env!("CARGO_BIN_EXE_loopgate");
+    let bless = std::env::var_os("LOOPGATE_BLESS").is_some();
+    let mut stale = Vec::new();
+    let mut compare = |shipped: PathBuf, generated: Vec<u8>| {
+        if bless {
+            std::fs::write(&shipped, &generated).unwrap();
+        } else if std::fs::read(&shipped).ok().as_deref() != Some(generated.as_slice()) {
+            stale.push(shipped.display().to_string());
+        }
+    };
+    for (shell, file) in SHIPPED_COMPLETIONS {
+        let out = run(Command::new(bin).args(["completions", shell]));
+        compare(deploy_dir().join("completions").join(file), out.stdout);
+    }
+    let pages = tempfile::tempdir().unwrap();
+    run(Command::new(bin).args(["man", "--dir"]).arg(pages.path()));
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let shipped_dir = deploy_dir().join("man");
+    if bless {
+        for old in names(&shipped_dir) {
+            std::fs::remove_file(shipped_dir.join(old)).unwrap();
+        }
+    }
+    for name in names(pages.path()) {
+        compare(
+            shipped_dir.join(&name),
+            std::fs::read(pages.path().join(&name)).unwrap(),
+        );
+    }
+    assert_eq!(
+        names(&shipped_dir),
+        names(pages.path()),
+        "deploy/man/ has other pages than `loopgate man --dir` writes; run this test with LOOPGATE_BLESS=1"
+    );
+    assert!(
+        stale.is_empty(),
+        "out of date (run `LOOPGATE_BLESS=1 cargo test -p loopgate --test deploy` and commit): {stale:?}"
+    );
+}
+
+/// The completion scripts `deploy/completions/` ships: the shell and the file.
+const SHIPPED_COMPLETIONS: [(&str, &str); 3] = [
+    ("bash", "loopgate.bash"),
+    ("zsh", "_loopgate"),
+    ("fish", "loopgate.fish"),
+];
+
 /// Lists the `.deb` that `.ci/run` builds (`cargo deb -p loopgate`), given by `LOOPGATE_DEB`.
 #[test]
 fn the_deb_ships_the_binary_unit_and_config() {
@@ -377,7 +453,28 @@ fn the_deb_ships_the_binary_unit_and_config() {
         ),
         ("/usr/share/doc/loopgate/README.md", "-rw-r--r--"),
         ("/usr/share/doc/loopgate/copyright", "-rw-r--r--"),
+        (
+            "/usr/share/bash-completion/completions/loopgate",
+            "-rw-r--r--",
+        ),
+        ("/usr/share/zsh/vendor-completions/_loopgate", "-rw-r--r--"),
+        (
+            "/usr/share/fish/vendor_completions.d/loopgate.fish",
+            "-rw-r--r--",
+        ),
+        // cargo-deb compresses man pages, as Debian's policy asks.
+        ("/usr/share/man/man1/loopgate.1.gz", "-rw-r--r--"),
+        (
+            "/usr/share/man/man1/loopgate-tenant-suspend.1.gz",
+            "-rw-r--r--",
+        ),
     ];
+    let pages = std::fs::read_dir(deploy_dir().join("man")).unwrap().count();
+    let packed = entries
+        .iter()
+        .filter(|(_, _, p)| p.starts_with("/usr/share/man/man1/loopgate"))
+        .count();
+    assert_eq!(packed, pages, "every page of deploy/man/:\n{listing}");
     for (path, want) in expected {
         let found = entries.iter().find(|(_, _, p)| *p == path);
         let (got, owner, _) = found.unwrap_or_else(|| panic!("{path} is not in:\n{listing}"));

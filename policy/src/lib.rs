@@ -34,8 +34,8 @@ mod rules;
 mod shipment;
 
 pub use bundle::{
-    BundleDiff, Change, Diagnostic, EntryChanges, MAX_BUNDLE_BYTES, Migrated, Plain, Severity,
-    ValidBundle, diff, migrate, parse_bundle, set_tenant_status,
+    BundleDiff, Change, Diagnostic, EntryChanges, Lift, MAX_BUNDLE_BYTES, Migrated, Plain,
+    Severity, ValidBundle, diff, migrate, not_a_bundle, parse_bundle, set_tenant_status,
 };
 pub use calendar::{PARK_OFFSET, park_date, volume_year_start};
 pub use custody::{

@@ -209,6 +209,9 @@ reason_codes! {
     RequestMalformedBody = "request.malformed_body", status 400, rule None, shipment None, "the request body is not what the endpoint takes";
     /// A policy bundle failed validation.
     PolicyInvalid = "policy.invalid", status 422, rule None, shipment None, "a policy bundle failed validation";
+    /// An unsuspension of a tenant that is not suspended (approved, or revoked: a revocation is
+    /// lifted only by a new bundle); nothing was changed or logged.
+    PolicyNotSuspended = "policy.not_suspended", status 409, rule None, shipment None, "the tenant is not suspended; there is no suspension to lift";
 }
 
 impl fmt::Display for ReasonCode {

@@ -218,3 +218,42 @@ fn a_first_policy_lists_every_entry_as_added() {
     );
     assert!(BundleDiff::from_empty("not = [toml").is_err());
 }
+
+/// Guards `policy apply`'s call-out: a status that goes back to the one letting requests
+/// through is a lift, in every table with a status; a new withdrawal or a move between two
+/// withdrawn states is not.
+#[test]
+fn lifts_are_statuses_going_back_to_active() {
+    let withdrawn = REFERENCE
+        .replace("status = \"approved\"", "status = \"suspended\"")
+        .replace("status = \"effective\"", "status = \"revoked\"")
+        .replacen("status = \"revoked\"", "status = \"terminated\"", 1);
+    let registry = parse_bundle(&withdrawn).unwrap().registry;
+    assert_eq!(registry.tenants["sz-genomics"].status, Status::Suspended);
+
+    let lifts = diff(&withdrawn, REFERENCE).unwrap().lifts();
+    let named: Vec<(&str, &str, &str)> = lifts
+        .iter()
+        .map(|l| (l.table, l.from.as_str(), l.what()))
+        .collect();
+    for table in ["tenant", "carrier", "inventory_item", "sample_item"] {
+        assert!(
+            named.contains(&(table, "suspended", "suspension")),
+            "{table}: {named:?}"
+        );
+    }
+    assert!(
+        named.contains(&("contract_filing", "terminated", "termination")),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&("hgr_approval", "revoked", "revocation")),
+        "{named:?}"
+    );
+
+    // The other way is a withdrawal, not a lift; nor is suspended -> revoked.
+    assert!(diff(REFERENCE, &withdrawn).unwrap().lifts().is_empty());
+    let revoked = withdrawn.replace("status = \"suspended\"", "status = \"revoked\"");
+    assert!(diff(&withdrawn, &revoked).unwrap().lifts().is_empty());
+    assert!(diff(REFERENCE, REFERENCE).unwrap().lifts().is_empty());
+}

@@ -283,7 +283,7 @@ fn policy_apply_shows_the_diff_and_applies_through_the_api() {
     assert!(dry.stdout.contains("+ [[tenant]] hk-newlab"), "{dry:?}");
     assert_eq!(in_force(&gw), bundle_file(&gw));
 
-    let run = apply(&[]);
+    let run = apply(&["--yes"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("+ [[tenant]] hk-newlab"), "{run:?}");
     assert!(run.stdout.contains("applied: policy_version "), "{run:?}");

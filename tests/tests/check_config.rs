@@ -176,3 +176,31 @@ fn a_public_ops_listener_and_a_readable_tls_key_are_warnings() {
     );
     assert!(run.stdout.ends_with(&format!("{shown}: ok\n")), "{run:?}");
 }
+
+/// Regression: `[policy] bundle` naming the wrong file (the config itself, a PEM file) gave one
+/// error per table or per line of that file; now one line says it is not a bundle at all.
+#[test]
+fn a_bundle_path_to_the_wrong_file_is_one_line() {
+    let (dir, config) = gateway_folder();
+    for wrong in ["gateway.toml", "ca.pem"] {
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("bundle = \"policy.toml\"", &format!("bundle = \"{wrong}\""));
+        let edited = dir.path().join("edited.toml");
+        std::fs::write(&edited, text).unwrap();
+        let run = check(&edited);
+        assert_eq!(run.code, 64, "{run:?}");
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "{run:?}");
+        assert!(lines[0].contains("[policy] bundle "), "{run:?}");
+        assert!(lines[0].contains("it is not a policy bundle"), "{run:?}");
+        assert!(
+            lines[0].contains("is [policy] bundle the right file?"),
+            "{run:?}"
+        );
+    }
+    // A bundle with a mistake is still reported problem by problem.
+    std::fs::write(dir.path().join("policy.toml"), "[[tenant]]\nid = 3\n").unwrap();
+    let run = check(&config);
+    assert!(run.stdout.contains("policy.toml:2:6:"), "{run:?}");
+}

@@ -330,6 +330,21 @@ fn every_endpoint_against_every_caller() {
             bad,
         ],
     ));
+    rows.push((
+        Method::POST,
+        "/v1/admin/tenants/{id}/unsuspend",
+        "/v1/admin/tenants/hk-otherlab/unsuspend".to_owned(),
+        String::new(),
+        [
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+            Error(404, "request.not_found"),
+            bad,
+        ],
+    ));
 
     check_rows_against_the_route_table(&rows);
 

@@ -1,6 +1,7 @@
 //! The log: open (with recovery), append (group commit through the writer thread), read,
 //! prove, query, health and shutdown.
 
+mod lock;
 mod recover;
 mod select;
 mod shared;
@@ -132,6 +133,8 @@ struct Inner {
     generation: AtomicU64,
     /// Dropped with the log: tells the healer thread to end.
     _healer: Mutex<std::sync::mpsc::Sender<()>>,
+    /// This process's lock on the folder ([`lock`]): released by `shutdown` or the drop.
+    lock: Mutex<Option<lock::DirLock>>,
 }
 
 /// The writer threads and the index they write. Replaced as a whole when the index is reopened
@@ -163,6 +166,7 @@ impl Log {
             ));
         }
         crate::store::fsio::create_dir(&config.dir)?;
+        let lock = lock::DirLock::acquire(&config.dir)?;
         let ((core, shared), _) = Core::start(&config, None)?;
         let (healer, heal_rx) = std::sync::mpsc::channel();
         let log = Log {
@@ -176,6 +180,7 @@ impl Log {
                 closed: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 _healer: Mutex::new(healer),
+                lock: Mutex::new(Some(lock)),
             }),
         };
         let weak = Arc::downgrade(&log.inner);
@@ -523,10 +528,15 @@ impl Inner {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        match core {
+        let stopped = match core {
             Some(core) => core.stop(),
             None => Ok(()),
+        };
+        // The writers are joined: another process may have the folder now.
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
         }
+        stopped
     }
 }
 

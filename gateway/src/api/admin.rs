@@ -1,12 +1,12 @@
 //! The admin API (SPEC.md section 6, role `admin`): the policy bundle in force, whole-bundle
-//! changes and emergency suspensions. Each change is validated, logged as one `policy_change`
+//! changes, emergency suspensions and their lifting. Each change is validated, logged as one `policy_change`
 //! record with the admin's principal and the diff, and only then put in force (see
 //! [`crate::registry`]). Admins change the registry, never the log's past.
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity};
+use loopgate_policy::{Diagnostic, MAX_BUNDLE_BYTES, ReasonCode, Severity, Status};
 use serde_json::{Value, json};
 
 use super::{Answer, body};
@@ -54,8 +54,12 @@ pub(super) async fn put(state: &AppState, admin: &str, request: Request<RequestB
         let applied = registry::apply(state, text, Source::Admin(admin), None)
             .await
             .map_err(change_error)?;
+        if applied.unchanged {
+            tracing::info!(principal = %format!("admin/{admin}"), policy_version = applied.version, "the bundle applied is the one in force; nothing changed");
+            return Ok(applied_reply(&applied, IDENTICAL));
+        }
         tracing::info!(principal = %format!("admin/{admin}"), policy_version = applied.version, "policy bundle applied through the admin API");
-        Ok(applied_reply(&applied))
+        Ok(applied_reply(&applied, IDENTICAL))
     }
     .await;
     result.unwrap_or_else(|e: Refusal| e.0)
@@ -78,14 +82,44 @@ pub(super) async fn suspend(
             .map_err(change_error)?;
         if applied.unchanged {
             tracing::info!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant already suspended; nothing changed");
-            return Ok(applied_reply(&applied));
+            return Ok(applied_reply(&applied, ALREADY_SUSPENDED));
         }
         tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant suspended through the admin API");
-        Ok(applied_reply(&applied))
+        Ok(applied_reply(&applied, ALREADY_SUSPENDED))
     }
     .await;
     result.unwrap_or_else(|e: Refusal| e.0)
 }
+
+/// `POST /v1/admin/tenants/{id}/unsuspend`: lifts one tenant's suspension at once (its `status`
+/// back to `approved`). The optional JSON body `{"reason": "..."}` is logged with the change.
+/// A tenant that is not suspended: 409 `policy.not_suspended`, nothing logged.
+pub(super) async fn unsuspend(
+    state: &AppState,
+    admin: &str,
+    tenant: &str,
+    request: Request<RequestBody>,
+) -> Reply {
+    let result = async {
+        let idle = state.config().limits.body_idle_timeout;
+        let body = body::read_whole(request, MAX_SUSPEND_BYTES, idle).await?;
+        let reason = suspension_reason(&body)?;
+        let applied = registry::unsuspend(state, admin, tenant, reason.as_deref())
+            .await
+            .map_err(change_error)?;
+        tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant's suspension lifted through the admin API");
+        Ok(applied_reply(&applied, ""))
+    }
+    .await;
+    result.unwrap_or_else(|e: Refusal| e.0)
+}
+
+/// What an unchanged `PUT /v1/admin/policy` says.
+const IDENTICAL: &str =
+    "the bundle is identical to the one in force; nothing was changed or logged";
+
+/// What a suspension of a suspended tenant says.
+const ALREADY_SUSPENDED: &str = "the tenant is suspended already; nothing was changed or logged";
 
 /// An error reply, built where the problem is found.
 struct Refusal(Reply);
@@ -96,11 +130,13 @@ impl From<ApiError> for Refusal {
     }
 }
 
-fn applied_reply(applied: &Applied) -> Reply {
+/// 200 `{"policy_version", "diff"}`, with `"unchanged": true` and `message` when nothing
+/// changed.
+fn applied_reply(applied: &Applied, unchanged_message: &str) -> Reply {
     let mut body = json!({"policy_version": applied.version, "diff": applied.diff});
     if applied.unchanged {
         body["unchanged"] = json!(true);
-        body["message"] = json!("the tenant is suspended already; nothing was changed or logged");
+        body["message"] = json!(unchanged_message);
     }
     (StatusCode::OK, Bytes::from(body.to_string()))
 }
@@ -114,7 +150,7 @@ fn suspension_reason(body: &[u8]) -> Result<Option<String>, Refusal> {
     let malformed = |why: &str| {
         Refusal::from(
             ApiError::new(ReasonCode::RequestMalformedBody).message(format!(
-                "the suspension body must be empty or {{\"reason\": \"<text>\"}}: {why}"
+                "the body must be empty or {{\"reason\": \"<text>\"}}: {why}"
             )),
         )
     };
@@ -168,6 +204,20 @@ fn change_error(e: ChangeError) -> Refusal {
         ChangeError::UnknownTenant(id) => ApiError::new(ReasonCode::RequestNotFound)
             .message(format!("no tenant {id:?} in the bundle in force"))
             .into(),
+        ChangeError::NotSuspended { tenant, status } => {
+            let fix = match status {
+                Status::Revoked => {
+                    "a revocation is lifted only by a new bundle (PUT /v1/admin/policy, `loopgate policy apply --yes`)"
+                }
+                _ => "there is no suspension to lift; nothing was changed or logged",
+            };
+            ApiError::new(ReasonCode::PolicyNotSuspended)
+                .message(format!(
+                    "tenant {tenant:?} is {}, not suspended: {fix}",
+                    status.as_str()
+                ))
+                .into()
+        }
         ChangeError::Audit(e) => ApiError::audit_unavailable(
             "the policy_change record cannot be written, so nothing was changed",
             e,

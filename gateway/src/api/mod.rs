@@ -315,6 +315,9 @@ async fn dispatch(
         Endpoint::Suspend => Ok(admin::suspend(state, &principal.id, param, request)
             .await
             .into()),
+        Endpoint::Unsuspend => Ok(admin::unsuspend(state, &principal.id, param, request)
+            .await
+            .into()),
     };
     match answer {
         Ok(answer) => (answer, Logged::default()),

@@ -40,6 +40,8 @@ pub(crate) enum Endpoint {
     PutPolicy,
     /// `POST /v1/admin/tenants/{id}/suspend`
     Suspend,
+    /// `POST /v1/admin/tenants/{id}/unsuspend`
+    Unsuspend,
     /// `POST /v1/shipments`: a shipment declaration.
     PostShipment,
     /// `GET /v1/shipments/{shipment_id}`: the custody chain, for its parties.
@@ -88,9 +90,10 @@ const PARTIES: &[Role] = &[Role::Tenant, Role::Carrier];
 const REGULATOR: &[Role] = &[Role::Regulator];
 const ADMIN: &[Role] = &[Role::Admin];
 
-/// Every route of the API listener.
+/// Every route of the API listener (a slice, not an array of a stated length: a route added on
+/// another branch then merges as one line).
 #[rustfmt::skip]
-pub(crate) static ROUTES: [Route; 21] = [
+pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/v1/transfers",                          TENANT,    Endpoint::PostTransfer),
     route(Method::GET,  "/v1/transfers",                          TENANT,    Endpoint::ListTransfers),
     route(Method::GET,  "/v1/transfers/{transfer_id}",            TENANT,    Endpoint::GetTransfer),
@@ -112,6 +115,7 @@ pub(crate) static ROUTES: [Route; 21] = [
     route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),
     route(Method::PUT,  "/v1/admin/policy",                       ADMIN,     Endpoint::PutPolicy),
     route(Method::POST, "/v1/admin/tenants/{id}/suspend",         ADMIN,     Endpoint::Suspend),
+    route(Method::POST, "/v1/admin/tenants/{id}/unsuspend",       ADMIN,     Endpoint::Unsuspend),
 ];
 
 /// What a request's method and path resolve to.
@@ -143,7 +147,7 @@ pub(crate) fn resolve<'p>(method: &Method, path: &'p str) -> Resolved<'p> {
     } else {
         method
     };
-    for route in &ROUTES {
+    for route in ROUTES {
         if pattern.is_some_and(|p| p != route.path) {
             continue;
         }
@@ -243,6 +247,10 @@ mod tests {
         assert_eq!(
             found(Method::POST, "/v1/admin/tenants/hk-biolab/suspend"),
             Some((Endpoint::Suspend, vec!["hk-biolab".to_owned()]))
+        );
+        assert_eq!(
+            found(Method::POST, "/v1/admin/tenants/hk-biolab/unsuspend"),
+            Some((Endpoint::Unsuspend, vec!["hk-biolab".to_owned()]))
         );
         assert_eq!(
             found(Method::HEAD, "/v1/audit/checkpoint"),

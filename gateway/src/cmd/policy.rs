@@ -39,9 +39,11 @@ pub(crate) enum PolicyCommand {
     /// --quantity and --carrier) offline and print the decision as one JSON line; exit 0 on
     /// allow, 1 on deny, 2 on bad usage or an invalid bundle.
     Eval(EvalArgs),
-    /// Validate a bundle, show its diff against the bundle in force and apply it through the
-    /// admin API (PUT /v1/admin/policy) as an admin; exit 0 when applied, 2 when the bundle is
-    /// invalid, 1 when the gateway cannot be reached or refuses it.
+    /// Validate a bundle, show its diff against the bundle in force, ask, and apply it through
+    /// the admin API (PUT /v1/admin/policy) as an admin. Without a terminal only --yes applies;
+    /// a change that lifts a suspension, revocation or termination needs --yes even at one.
+    /// Exit 0 when applied (or identical: nothing sent), 2 when the bundle is invalid, 3 when
+    /// not confirmed, 1 when the gateway cannot be reached or refuses it.
     Apply(apply::ApplyArgs),
 }
 

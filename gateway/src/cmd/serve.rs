@@ -102,10 +102,12 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
 }
 
 /// The exit status of a `serve` that failed: 75 (EX_TEMPFAIL, so systemd restarts it) when a
-/// restart is the cure (stopping hung: the log's flush or the connection threads), else 1.
+/// restart is the cure (stopping hung: the log's flush or the connection threads), 73 when
+/// another process holds the log folder, else 1.
 fn exit_for(error: &ServeError) -> Exit {
     match error {
         ServeError::StopTimedOut(_) => Exit::TempFail,
+        ServeError::Log(loopgate_audit::Error::Locked { .. }) => Exit::Locked,
         _ => Exit::Failure,
     }
 }

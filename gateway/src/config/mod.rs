@@ -286,7 +286,13 @@ impl Config {
         match std::fs::read_to_string(bundle) {
             Err(e) => problems.push(format!("[policy] bundle {}: {e}", bundle.display())),
             Ok(text) => {
-                if let Err(loopgate_policy::PolicyError::InvalidBundle { problems: found }) =
+                // A path to the wrong file: one line, not one per table or line of that file.
+                if let Some(why) = loopgate_policy::not_a_bundle(&text) {
+                    problems.push(format!(
+                        "[policy] bundle {}: {why}; is [policy] bundle the right file?",
+                        bundle.display()
+                    ));
+                } else if let Err(loopgate_policy::PolicyError::InvalidBundle { problems: found }) =
                     loopgate_policy::parse_bundle(&text)
                 {
                     problems.extend(

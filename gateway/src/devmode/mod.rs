@@ -53,6 +53,23 @@ pub enum DevError {
     /// A role or id that cannot be a SPIFFE identity.
     #[error("{0}")]
     BadPrincipal(String),
+    /// `dev cert` would overwrite a certificate or key issued before.
+    #[error(
+        "{} already exists: a certificate for {role}/{id} was issued before, and dev cert never overwrites one; use it, issue one under another --id, or delete {} and {} to issue it again",
+        .existing.display(), .pem.display(), .key.display()
+    )]
+    Exists {
+        /// The file found.
+        existing: PathBuf,
+        /// The certificate's path.
+        pem: PathBuf,
+        /// The key's path.
+        key: PathBuf,
+        /// The role asked for.
+        role: String,
+        /// The id asked for.
+        id: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
@@ -226,6 +243,21 @@ pub fn issue_cert(
         return Err(DevError::NoDevCa(dir.to_owned()));
     };
     let ca = DevCa::load(&cert, &key)?;
+    // Both checked before either is written: a key left without its certificate (or the
+    // reverse) would be refused as "exists" forever.
+    let (pem, key) = (
+        pki.join(format!("{role}-{id}.pem")),
+        pki.join(format!("{role}-{id}.key")),
+    );
+    if let Some(existing) = [&pem, &key].into_iter().find(|p| p.exists()) {
+        return Err(DevError::Exists {
+            existing: existing.clone(),
+            pem: pem.clone(),
+            key: key.clone(),
+            role: role.to_owned(),
+            id: id.to_owned(),
+        });
+    }
     issue_principal(&ca, &pki, role, id, now)
 }
 

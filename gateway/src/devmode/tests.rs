@@ -105,7 +105,7 @@ fn dev_cert_issues_from_the_dev_ca_and_refuses_without_one() {
     // Never overwrites an existing identity.
     assert!(matches!(
         issue_cert(&dir, "tenant", "sz-other", NOW),
-        Err(DevError::Io { .. })
+        Err(DevError::Exists { .. })
     ));
     assert!(matches!(
         issue_cert(&dir, "operator", "x", NOW),

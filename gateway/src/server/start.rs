@@ -104,6 +104,12 @@ pub(crate) fn load_bundle(path: &std::path::Path) -> Result<FileBundle, ServeErr
         path: path.to_owned(),
         source,
     })?;
+    if let Some(why) = loopgate_policy::not_a_bundle(&text) {
+        return Err(ServeError::Bundle {
+            path: path.to_owned(),
+            problems: vec![format!("{why}; is [policy] bundle the right file?")],
+        });
+    }
     loopgate_policy::parse_bundle(&text).map_err(
         |loopgate_policy::PolicyError::InvalidBundle { problems }| ServeError::Bundle {
             path: path.to_owned(),

@@ -137,6 +137,74 @@ impl BundleDiff {
     }
 }
 
+/// A change that takes a suspension, revocation or termination back: an entry whose `status`
+/// goes from a withdrawn value to the one that lets requests through. `policy apply` calls
+/// each out and applies them only with `--yes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lift {
+    /// The entry table (`tenant`, `carrier`, `inventory_item`, `sample_item`,
+    /// `contract_filing`, `hgr_approval`).
+    pub table: &'static str,
+    /// The entry's `id` or `reference`.
+    pub id: String,
+    /// The status lifted (`suspended`, `revoked`, `terminated`).
+    pub from: String,
+    /// The status in force after the change (`approved`, `effective`).
+    pub to: String,
+}
+
+impl Lift {
+    /// What is lifted, as a noun: `suspension`, `revocation` or `termination`.
+    pub fn what(&self) -> &'static str {
+        match self.from.as_str() {
+            "suspended" => "suspension",
+            "terminated" => "termination",
+            _ => "revocation",
+        }
+    }
+}
+
+/// Per entry table with a `status`, the value that lets requests through and the withdrawn
+/// values a change may lift.
+const LIFTABLE: [(&str, &str, &[&str]); 6] = [
+    ("tenant", "approved", &["suspended", "revoked"]),
+    ("carrier", "approved", &["suspended", "revoked"]),
+    ("inventory_item", "approved", &["suspended", "revoked"]),
+    ("sample_item", "approved", &["suspended", "revoked"]),
+    ("contract_filing", "effective", &["suspended", "terminated"]),
+    ("hgr_approval", "effective", &["revoked"]),
+];
+
+impl BundleDiff {
+    /// Every suspension, revocation or termination this change lifts, in table order.
+    pub fn lifts(&self) -> Vec<Lift> {
+        let mut out = Vec::new();
+        for (table, changes) in self.tables() {
+            let Some((_, active, withdrawn)) = LIFTABLE.iter().find(|(t, _, _)| *t == table) else {
+                continue;
+            };
+            for (id, fields) in &changes.changed {
+                let Some(Change {
+                    from: Some(Plain::String(from)),
+                    to: Some(Plain::String(to)),
+                }) = fields.get("status")
+                else {
+                    continue;
+                };
+                if to == active && withdrawn.contains(&from.as_str()) {
+                    out.push(Lift {
+                        table,
+                        id: id.clone(),
+                        from: from.clone(),
+                        to: to.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
 /// What changed from bundle text `old` to bundle text `new`. Both must be TOML documents (call
 /// it on validated bundles; an entry without its key is listed under its position).
 pub fn diff(old: &str, new: &str) -> Result<BundleDiff, PolicyError> {

@@ -18,7 +18,7 @@ use toml::de::{DeTable, DeValue};
 
 use diagnostic::Diagnostics;
 pub use diagnostic::{Diagnostic, Severity};
-pub use diff::{BundleDiff, Change, EntryChanges, Plain, diff};
+pub use diff::{BundleDiff, Change, EntryChanges, Lift, Plain, diff};
 pub use edit::set_tenant_status;
 pub use migrate::{Migrated, migrate};
 use reader::Table;
@@ -55,6 +55,41 @@ pub struct ValidBundle {
     pub registry: Registry,
     /// Warnings, in source order.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// Why `text` is not a policy bundle at all, when it is not: TOML with none of a bundle's
+/// top-level keys (e.g. the gateway's own config), or text that is not TOML and names none of
+/// them (e.g. a PEM file). A config whose bundle path points at the wrong file then gets this
+/// one line instead of one error per table or per line of that file. `None` for anything that
+/// looks like a bundle, valid or not: [`parse_bundle`] reports its problems.
+pub fn not_a_bundle(text: &str) -> Option<String> {
+    let names = TOP_KEYS.join(", ");
+    match text.parse::<toml::Table>() {
+        Ok(table) if !table.is_empty() && !table.keys().any(|k| TOP_KEYS.contains(&k.as_str())) => {
+            Some(format!(
+                "it is not a policy bundle: it has none of a bundle's tables ({names})"
+            ))
+        }
+        Ok(_) => None,
+        Err(error) => {
+            let header = |key: &&str| {
+                text.contains(&format!("[{key}]"))
+                    || text.contains(&format!("[{key}."))
+                    || text.contains(&format!("[[{key}]]"))
+            };
+            if TOP_KEYS.iter().any(header) {
+                return None;
+            }
+            let at = error.span().map_or(1, |span| {
+                text.get(..span.start)
+                    .map_or(1, |before| before.matches('\n').count() + 1)
+            });
+            Some(format!(
+                "it is not a policy bundle: not TOML (line {at}: {}) and none of a bundle's tables ({names})",
+                error.message().trim()
+            ))
+        }
+    }
 }
 
 /// Parses and validates a policy bundle. On failure the error lists every problem (errors and

@@ -1,66 +1,43 @@
 //! `loopgate policy apply FILE`: validates the bundle offline, shows the diff against the bundle
-//! in force (fetched with `GET /v1/admin/policy`), then applies it with `PUT /v1/admin/policy`
-//! over mutual TLS as an admin. Exit 0 when applied (or shown, with `--dry-run`), 2 when the
-//! bundle is invalid (offline or as the gateway says), 1 when the gateway cannot be reached or
-//! refuses the change for another reason.
+//! in force (fetched with `GET /v1/admin/policy`), asks, then applies it with
+//! `PUT /v1/admin/policy` over mutual TLS as an admin.
+//!
+//! Asking: at a terminal (standard input), `apply this change ...? [y/N]`; without one, only
+//! `--yes` applies (a script must say so; exit 3 otherwise). A change that lifts a suspension,
+//! a revocation or a termination is called out with `!` lines and needs `--yes` even at a
+//! terminal: lifting one is a decision to make on purpose, not by pressing `y` after a long
+//! diff. The very bundle in force is not sent at all: nothing to apply, nothing to log.
+//!
+//! Exit 0 when applied (or nothing to apply, or shown with `--dry-run`), 2 when the bundle is
+//! invalid (offline or as the gateway says), 3 when not confirmed, 1 when the gateway cannot be
+//! reached or refuses the change for another reason.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use clap::Args;
-use http::{Method, Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use loopgate_policy::{BundleDiff, Change, Plain};
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
+use http::{Method, StatusCode};
+use loopgate_policy::{BundleDiff, Change, Lift, Plain};
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use super::load;
+use crate::cmd::admin::{AdminClient, AdminError, ConnectArgs, runtime};
 use crate::exit::Exit;
 
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     /// The policy bundle (TOML) to put in force.
     file: PathBuf,
-    /// The gateway's API listener.
-    #[arg(long, default_value = "https://127.0.0.1:8443")]
-    url: String,
-    /// The admin's client certificate (PEM); the default is dev mode's admin.
-    #[arg(long, default_value = "loopgate-dev/pki/admin-park-ops.pem")]
-    cert: PathBuf,
-    /// The admin's private key (PEM).
-    #[arg(long, default_value = "loopgate-dev/pki/admin-park-ops.key")]
-    key: PathBuf,
-    /// The CA bundle the gateway's certificate must chain to.
-    #[arg(long, default_value = "loopgate-dev/pki/ca.pem")]
-    ca: PathBuf,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Only show the diff; change nothing.
     #[arg(long)]
     dry_run: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum ApplyError {
-    #[error("--url {0:?} is not an https:// URL with a host; write e.g. https://127.0.0.1:8443")]
-    Url(String),
-    #[error(transparent)]
-    Tls(#[from] loopgate::TlsError),
-    #[error("cannot connect to {0}: {1}; is the gateway running there?")]
-    Connect(String, std::io::Error),
-    #[error("TLS handshake with {0} failed: {1}; check --ca, --cert and --key")]
-    Handshake(String, std::io::Error),
-    #[error("HTTP exchange with the gateway failed: {0}")]
-    Http(String),
-    #[error("the gateway answered {status} to {what}: {body}")]
-    Refused {
-        what: &'static str,
-        status: StatusCode,
-        body: String,
-    },
+    /// Apply without asking: needed without a terminal (scripts) and, even at one, for a
+    /// change that lifts a suspension, a revocation or a termination.
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 pub(crate) fn run(args: &ApplyArgs) -> Exit {
@@ -78,18 +55,19 @@ pub(crate) fn run(args: &ApplyArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
+            eprintln!("policy apply: cannot start the async runtime: {e}");
             return Exit::Failure;
         }
     };
     match runtime.block_on(apply(args, text)) {
         Ok(code) => code,
+        Err(e @ AdminError::File { .. }) => {
+            eprintln!("policy apply: {e}");
+            Exit::Usage
+        }
         Err(e) => {
             eprintln!("policy apply: {e}");
             Exit::Failure
@@ -97,29 +75,67 @@ pub(crate) fn run(args: &ApplyArgs) -> Exit {
     }
 }
 
-async fn apply(args: &ApplyArgs, text: String) -> Result<Exit, ApplyError> {
-    let gateway = Gateway::new(&args.url, &args.ca, &args.cert, &args.key)?;
-    let (status, current) = gateway
-        .call(Method::GET, "/v1/admin/policy", Bytes::new())
+async fn apply(args: &ApplyArgs, text: String) -> Result<Exit, AdminError> {
+    let gateway = AdminClient::new(&args.connect)?;
+    let current = gateway
+        .call(Method::GET, "/v1/admin/policy", TOML, Bytes::new())
         .await?;
-    if status != StatusCode::OK {
-        return Err(refused("GET /v1/admin/policy", status, &current));
+    if current.status != StatusCode::OK {
+        return Err(current.refused("GET /v1/admin/policy"));
     }
-    let current = String::from_utf8_lossy(&current);
-    match loopgate_policy::diff(&current, &text) {
-        Ok(diff) if diff.is_empty() => println!("no changes to the bundle in force"),
-        Ok(diff) => print!("{}", render(&diff)),
-        Err(_) => println!("(the bundle in force cannot be compared)"),
+    let version = current
+        .headers
+        .get("loop-policy-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("?")
+        .to_owned();
+    let in_force = String::from_utf8_lossy(&current.body);
+    if in_force == text {
+        println!(
+            "no changes: {} is the bundle in force (policy_version {version}); nothing applied or logged",
+            args.file.display()
+        );
+        return Ok(Exit::Success);
     }
+    let lifts = match loopgate_policy::diff(&in_force, &text) {
+        Ok(diff) if diff.is_empty() => {
+            println!(
+                "no changes to the registry: only comments or layout differ from the bundle in force (applying logs the new text as a new policy_version)"
+            );
+            Vec::new()
+        }
+        Ok(diff) => {
+            let lifts = diff.lifts();
+            print!("{}", render(&diff, &lifts));
+            lifts
+        }
+        Err(_) => {
+            println!("(the bundle in force cannot be compared)");
+            Vec::new()
+        }
+    };
     if args.dry_run {
         println!("dry run: nothing applied");
         return Ok(Exit::Success);
     }
-    let (status, body) = gateway
-        .call(Method::PUT, "/v1/admin/policy", Bytes::from(text))
+    if !args.yes {
+        if let Some(refusal) = confirm(&lifts, args.connect.url()) {
+            eprintln!("policy apply: {refusal}");
+            return Ok(Exit::NotConfirmed);
+        }
+    }
+    let put = gateway
+        .call(Method::PUT, "/v1/admin/policy", TOML, Bytes::from(text))
         .await?;
-    let json: Option<Value> = serde_json::from_slice(&body).ok();
-    match (status, json) {
+    let json: Option<Value> = serde_json::from_slice(&put.body).ok();
+    match (put.status, json) {
+        (StatusCode::OK, Some(json)) if json["unchanged"] == true => {
+            println!(
+                "no changes: the gateway has this bundle in force already (policy_version {}); nothing logged",
+                json["policy_version"]
+            );
+            Ok(Exit::Success)
+        }
         (StatusCode::OK, Some(json)) => {
             println!("applied: policy_version {}", json["policy_version"]);
             Ok(Exit::Success)
@@ -134,23 +150,46 @@ async fn apply(args: &ApplyArgs, text: String) -> Result<Exit, ApplyError> {
                     problem["message"].as_str().unwrap_or_default()
                 );
             }
-            eprintln!("the gateway refused the bundle; nothing was changed");
+            eprintln!("policy apply: the gateway refused the bundle; nothing was changed");
             Ok(Exit::Usage)
         }
-        (status, _) => Err(refused("PUT /v1/admin/policy", status, &body)),
+        _ => Err(put.refused("PUT /v1/admin/policy")),
     }
 }
 
-fn refused(what: &'static str, status: StatusCode, body: &[u8]) -> ApplyError {
-    ApplyError::Refused {
-        what,
-        status,
-        body: String::from_utf8_lossy(body).trim().to_owned(),
+/// The content type of a bundle.
+const TOML: &str = "application/toml";
+
+/// `None` when the operator confirmed at the terminal; else why nothing is applied.
+fn confirm(lifts: &[Lift], url: &str) -> Option<String> {
+    if !lifts.is_empty() {
+        return Some(format!(
+            "this change lifts {} suspension(s), revocation(s) or termination(s) (the `!` lines above); nothing was applied: check each, then run again with --yes",
+            lifts.len()
+        ));
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Some(
+            "no terminal to confirm on (standard input is not one) and no --yes; nothing was applied: run again with --yes to apply without asking"
+                .to_owned(),
+        );
+    }
+    eprint!("apply this change to {url}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Some("no answer could be read; nothing was applied".to_owned());
+    }
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => None,
+        _ => Some("not confirmed; nothing was applied".to_owned()),
     }
 }
 
-/// The diff as lines: `+`/`-` for added and removed entries, `~` for changed fields.
-fn render(diff: &BundleDiff) -> String {
+/// The diff as lines: `+`/`-` for added and removed entries, `~` for changed fields, and one
+/// `!` line per suspension, revocation or termination lifted.
+fn render(diff: &BundleDiff, lifts: &[Lift]) -> String {
     let mut out = String::new();
     for (table, changes) in diff.tables() {
         for id in &changes.added {
@@ -168,6 +207,16 @@ fn render(diff: &BundleDiff) -> String {
     for (key, change) in &diff.settings {
         out.push_str(&format!("~ {key}: {}\n", shown(change)));
     }
+    for lift in lifts {
+        out.push_str(&format!(
+            "! lifts a {}: [[{}]] {} status {:?} -> {:?} (needs --yes)\n",
+            lift.what(),
+            lift.table,
+            lift.id,
+            lift.from,
+            lift.to
+        ));
+    }
     out
 }
 
@@ -177,67 +226,4 @@ fn shown(change: &Change) -> String {
         None => "(absent)".to_owned(),
     };
     format!("{} -> {}", value(&change.from), value(&change.to))
-}
-
-/// One gateway's API listener, called as an admin.
-struct Gateway {
-    host: String,
-    port: u16,
-    authority: String,
-    tls: Arc<ClientConfig>,
-}
-
-impl Gateway {
-    fn new(url: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, ApplyError> {
-        let uri: Uri = url.parse().map_err(|_| ApplyError::Url(url.to_owned()))?;
-        let (Some("https"), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-            return Err(ApplyError::Url(url.to_owned()));
-        };
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        Ok(Self {
-            host,
-            port: authority.port_u16().unwrap_or(443),
-            authority: authority.to_string(),
-            tls: loopgate::client_auth_config(ca, cert, key)?,
-        })
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Bytes,
-    ) -> Result<(StatusCode, Bytes), ApplyError> {
-        let address = format!("{}:{}", self.host, self.port);
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| ApplyError::Connect(address.clone(), e))?;
-        let name = ServerName::try_from(self.host.clone())
-            .map_err(|_| ApplyError::Url(self.authority.clone()))?;
-        let tls = TlsConnector::from(self.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| ApplyError::Handshake(address, e))?;
-        let http = |e: hyper::Error| ApplyError::Http(e.to_string());
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(http)?;
-        let connection = tokio::spawn(connection);
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, &self.authority)
-            .header(header::CONTENT_TYPE, "application/toml")
-            .body(Full::new(body))
-            .map_err(|e| ApplyError::Http(e.to_string()))?;
-        let response = sender.send_request(request).await.map_err(http)?;
-        let status = response.status();
-        let body = response.into_body().collect().await.map_err(http)?;
-        connection.abort();
-        Ok((status, body.to_bytes()))
-    }
 }
