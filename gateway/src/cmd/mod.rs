@@ -8,5 +8,5 @@ pub(crate) mod docs;
 pub(crate) mod keygen;
 pub(crate) mod policy;
 pub(crate) mod serve;
-pub(crate) mod witness;
 pub(crate) mod tenant;
+pub(crate) mod witness;
