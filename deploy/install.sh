@@ -79,6 +79,7 @@ install -m 0644 "$unit_tmp" "$root$unitdir/loopgate.service"
 install -m 0644 "$here/loopgate.sysusers" "$root$sysusersdir/loopgate.conf"
 install -m 0644 "$here/loopgate.tmpfiles" "$root$tmpfilesdir/loopgate.conf"
 install -m 0644 "$here/gateway.toml" "$root$docdir/examples/gateway.toml"
+install -m 0644 "$here/policy.toml" "$root$docdir/examples/policy.toml"
 install -m 0644 "$here/README.md" "$root$docdir/README.md"
 say "installed $root$unitdir/loopgate.service, sysusers.d and tmpfiles.d entries, $root$docdir"
 

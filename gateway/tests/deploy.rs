@@ -229,6 +229,7 @@ fn install_sh_fills_a_scratch_root_and_keeps_an_existing_config() {
         ("usr/lib/sysusers.d/loopgate.conf", 0o644),
         ("usr/lib/tmpfiles.d/loopgate.conf", 0o644),
         ("usr/share/doc/loopgate/examples/gateway.toml", 0o644),
+        ("usr/share/doc/loopgate/examples/policy.toml", 0o644),
         ("usr/share/doc/loopgate/README.md", 0o644),
         ("etc/loopgate/gateway.toml", 0o644),
         ("usr/share/bash-completion/completions/loopgate", 0o644),
@@ -451,6 +452,7 @@ fn the_deb_ships_the_binary_unit_and_config() {
             "/usr/share/doc/loopgate/examples/gateway.toml",
             "-rw-r--r--",
         ),
+        ("/usr/share/doc/loopgate/examples/policy.toml", "-rw-r--r--"),
         ("/usr/share/doc/loopgate/README.md", "-rw-r--r--"),
         ("/usr/share/doc/loopgate/copyright", "-rw-r--r--"),
         (

@@ -75,6 +75,30 @@ fn the_fixture_is_the_reference_bundle() {
     }
 }
 
+/// The example bundle the packages ship (`deploy/policy.toml`) passes `policy check` and is the
+/// reference bundle with its own header: only the leading comment lines differ.
+#[test]
+fn the_shipped_example_bundle_is_the_reference_bundle_and_checks() {
+    let path = workspace_root().join("deploy/policy.toml");
+    let example = std::fs::read_to_string(&path).unwrap();
+    let without_header = |text: &str| -> String {
+        text.lines()
+            .skip_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        without_header(&example),
+        without_header(&BundleText::example().0),
+        "deploy/policy.toml drifted from the reference bundle"
+    );
+    let run = Loopgate::new()
+        .args(["policy", "check"])
+        .arg_path(&path)
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
 #[test]
 fn check_accepts_the_reference_bundle() {
     let (run, path) = check(&BundleText::example());
