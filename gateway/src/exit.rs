@@ -10,7 +10,8 @@ pub(crate) enum Exit {
     Success,
     /// 1: the command ran and the answer is no: `policy eval` denied, `audit verify` found
     /// damage or a forgery, `policy apply` or `tenant` could not reach the gateway or was
-    /// refused, `serve` stopped on an error at run time, `dev init` could not make the folder.
+    /// refused, `serve` failed for another reason (a listener that cannot bind, the log that
+    /// cannot be opened or written), `dev init` could not make the folder.
     Failure,
     /// 2: bad usage: an argument that cannot be used, an unreadable file, an invalid bundle, a
     /// file `dev cert` would overwrite.
@@ -19,8 +20,9 @@ pub(crate) enum Exit {
     /// ask and no `--yes`, a change that lifts a suspension or revocation without `--yes`, or
     /// the operator answered no.
     NotConfirmed,
-    /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong (`serve`, `check-config`), or
-    /// the witness's (`witness serve`).
+    /// 64 (sysexits `EX_USAGE`): the gateway's config file is wrong, or a file it names (the
+    /// policy bundle, a certificate, key or CA) cannot be read or is invalid (`serve`,
+    /// `check-config`); or the witness's config (`witness serve`).
     Config,
     /// 73 (sysexits `EX_CANTCREAT`): `serve` cannot have its log folder: another gateway
     /// process holds it (its pid is in the message when known). Stop that one first, or give
@@ -49,7 +51,7 @@ impl Exit {
         match self {
             Exit::Success => "success; `policy eval` allowed; `audit verify` found the log sound",
             Exit::Failure => {
-                "the answer is no: a denial (`policy eval`), a failed verification, a gateway that cannot be reached or refuses (`policy apply`, `tenant`), `serve` failed while running"
+                "the answer is no: a denial (`policy eval`), a failed verification, a gateway that cannot be reached or refuses (`policy apply`, `tenant`), `serve` failed for another reason (a listener that cannot bind, the log)"
             }
             Exit::Usage => {
                 "bad usage: an argument that cannot be used, an unreadable file, an invalid bundle, a certificate `dev cert` would overwrite"
@@ -57,7 +59,9 @@ impl Exit {
             Exit::NotConfirmed => {
                 "`policy apply` applied nothing for want of a confirmation: no terminal and no --yes, a lift of a suspension or revocation without --yes, or the answer was no"
             }
-            Exit::Config => "the gateway config is wrong (`serve`, `check-config`)",
+            Exit::Config => {
+                "the gateway config is wrong, or a file it names (bundle, certificate, key, CA) is unreadable or invalid (`serve`, `check-config`); or the witness config (`witness serve`)"
+            }
             Exit::Locked => {
                 "`serve`: another gateway process holds the log folder (stop it, or use another [log] dir)"
             }

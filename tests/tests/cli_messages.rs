@@ -182,3 +182,14 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     let apply = std::fs::read_to_string(dir.path().join("loopgate-policy-apply.1")).unwrap();
     assert!(apply.contains("yes"), "{apply}");
 }
+
+/// A file the config names that cannot be read (here the API certificate) stops `serve` with
+/// the config's exit status, 64, as `check-config` reports it, and the message names the file.
+#[test]
+fn serve_with_a_missing_certificate_names_it_and_exits_64() {
+    let (code, stderr, _folder) = Gateway::dev()
+        .files(|dir| std::fs::remove_file(dir.join("pki").join("server.pem")).unwrap())
+        .start_refused();
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("server.pem"), "{stderr}");
+}

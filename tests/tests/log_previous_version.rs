@@ -77,7 +77,11 @@ fn the_first_versions_bundle_is_refused_at_start_and_the_log_left_as_it_was() {
         .config(move |config| config.set("clock", "offset_days", offset_to(0)))
         .files(|dir| install_with(dir, "policy.toml"))
         .start_refused();
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        code,
+        Some(64),
+        "a bundle the config names is invalid: {stderr}"
+    );
     for field in ["filed_on", "authority"] {
         assert!(
             stderr.contains(&format!(

@@ -103,11 +103,17 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
 
 /// The exit status of a `serve` that failed: 75 (EX_TEMPFAIL, so systemd restarts it) when a
 /// restart is the cure (stopping hung: the log's flush or the connection threads), 73 when
-/// another process holds the log folder, else 1.
+/// another process holds the log folder, 64 when a file the config names cannot be read or is
+/// invalid (the policy bundle, a certificate, key or CA: what `check-config` reports with 64
+/// too), else 1.
 fn exit_for(error: &ServeError) -> Exit {
     match error {
         ServeError::StopTimedOut(_) => Exit::TempFail,
         ServeError::Log(loopgate_audit::Error::Locked { .. }) => Exit::Locked,
+        ServeError::Read { .. }
+        | ServeError::Bundle { .. }
+        | ServeError::Tls(_)
+        | ServeError::Demo(loopgate::dev::DemoError::Tls(_)) => Exit::Config,
         _ => Exit::Failure,
     }
 }
