@@ -73,22 +73,7 @@ pub(super) async fn suspend(
     tenant: &str,
     request: Request<RequestBody>,
 ) -> Reply {
-    let result = async {
-        let idle = state.config().limits.body_idle_timeout;
-        let body = body::read_whole(request, MAX_SUSPEND_BYTES, idle).await?;
-        let reason = suspension_reason(&body)?;
-        let applied = registry::suspend(state, admin, tenant, reason.as_deref())
-            .await
-            .map_err(change_error)?;
-        if applied.unchanged {
-            tracing::info!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant already suspended; nothing changed");
-            return Ok(applied_reply(&applied, ALREADY_SUSPENDED));
-        }
-        tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant suspended through the admin API");
-        Ok(applied_reply(&applied, ALREADY_SUSPENDED))
-    }
-    .await;
-    result.unwrap_or_else(|e: Refusal| e.0)
+    change_tenant(state, admin, tenant, request, TenantChange::Suspend).await
 }
 
 /// `POST /v1/admin/tenants/{id}/unsuspend`: lifts one tenant's suspension at once (its `status`
@@ -100,15 +85,53 @@ pub(super) async fn unsuspend(
     tenant: &str,
     request: Request<RequestBody>,
 ) -> Reply {
+    change_tenant(state, admin, tenant, request, TenantChange::Unsuspend).await
+}
+
+/// Which way an admin changes a tenant's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TenantChange {
+    Suspend,
+    Unsuspend,
+}
+
+/// Reads the optional reason, applies `change` to `tenant` and answers with the version.
+async fn change_tenant(
+    state: &AppState,
+    admin: &str,
+    tenant: &str,
+    request: Request<RequestBody>,
+    change: TenantChange,
+) -> Reply {
     let result = async {
         let idle = state.config().limits.body_idle_timeout;
         let body = body::read_whole(request, MAX_SUSPEND_BYTES, idle).await?;
         let reason = suspension_reason(&body)?;
-        let applied = registry::unsuspend(state, admin, tenant, reason.as_deref())
-            .await
-            .map_err(change_error)?;
-        tracing::warn!(principal = %format!("admin/{admin}"), tenant, policy_version = applied.version, "tenant's suspension lifted through the admin API");
-        Ok(applied_reply(&applied, ""))
+        let applied = match change {
+            TenantChange::Suspend => {
+                registry::suspend(state, admin, tenant, reason.as_deref()).await
+            }
+            TenantChange::Unsuspend => {
+                registry::unsuspend(state, admin, tenant, reason.as_deref()).await
+            }
+        }
+        .map_err(change_error)?;
+        let principal = format!("admin/{admin}");
+        let version = applied.version;
+        match (change, applied.unchanged) {
+            (TenantChange::Suspend, true) => {
+                tracing::info!(%principal, tenant, policy_version = version, "tenant already suspended; nothing changed");
+            }
+            (TenantChange::Suspend, false) => {
+                tracing::warn!(%principal, tenant, policy_version = version, "tenant suspended through the admin API");
+            }
+            (TenantChange::Unsuspend, _) => {
+                tracing::warn!(%principal, tenant, policy_version = version, "tenant's suspension lifted through the admin API");
+            }
+        }
+        // Only a suspension can leave things as they were (an unsuspension that would is
+        // refused with 409).
+        Ok(applied_reply(&applied, ALREADY_SUSPENDED))
     }
     .await;
     result.unwrap_or_else(|e: Refusal| e.0)
