@@ -66,24 +66,21 @@ fn a_second_serve_on_the_same_folder_names_the_gateway_holding_it_and_exits_73()
     assert!(records.iter().any(|r| r["kind"] == "outcome"));
 }
 
+/// `loopgate dev cert` for the tenant `id` in `folder`.
+fn dev_cert(folder: &Folder, id: &str) -> loopgate_tests::Run {
+    Loopgate::new()
+        .args(["dev", "cert", "--role", "tenant", "--id", id, "--dir"])
+        .args([folder.path().as_os_str()])
+        .run()
+}
+
 /// Regression: `dev cert` over an existing certificate said only "File exists (os error 17)".
 #[test]
 fn dev_cert_over_an_existing_certificate_names_it_and_what_to_do() {
     let folder = Folder::init();
     let pem = folder.path().join("pki/tenant-sz-genomics.pem");
     let before = std::fs::read(&pem).unwrap();
-    let run = Loopgate::new()
-        .args([
-            "dev",
-            "cert",
-            "--role",
-            "tenant",
-            "--id",
-            "sz-genomics",
-            "--dir",
-        ])
-        .args([folder.path().as_os_str()])
-        .run();
+    let run = dev_cert(&folder, "sz-genomics");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr
@@ -98,18 +95,7 @@ fn dev_cert_over_an_existing_certificate_names_it_and_what_to_do() {
     // A key left without its certificate is named too, and nothing is written beside it.
     let key = folder.path().join("pki/tenant-hk-newlab.key");
     std::fs::write(&key, "left over").unwrap();
-    let run = Loopgate::new()
-        .args([
-            "dev",
-            "cert",
-            "--role",
-            "tenant",
-            "--id",
-            "hk-newlab",
-            "--dir",
-        ])
-        .args([folder.path().as_os_str()])
-        .run();
+    let run = dev_cert(&folder, "hk-newlab");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr
@@ -118,18 +104,7 @@ fn dev_cert_over_an_existing_certificate_names_it_and_what_to_do() {
     );
     assert!(!folder.path().join("pki/tenant-hk-newlab.pem").exists());
 
-    let run = Loopgate::new()
-        .args([
-            "dev",
-            "cert",
-            "--role",
-            "tenant",
-            "--id",
-            "hk-otherlab",
-            "--dir",
-        ])
-        .args([folder.path().as_os_str()])
-        .run();
+    let run = dev_cert(&folder, "hk-otherlab");
     assert_eq!(run.code, 0, "{run:?}");
 }
 
