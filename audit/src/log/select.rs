@@ -42,6 +42,24 @@ pub struct Page {
     pub next: Option<u64>,
 }
 
+impl Page {
+    /// A page from `found`, which holds up to `want` records: one more than the page's limit
+    /// was sought, so when all `want` were found the last is dropped and the page's last record
+    /// is the cursor of the next.
+    fn of(mut found: Vec<(u64, Vec<u8>)>, want: usize) -> Self {
+        let next = if found.len() == want {
+            found.pop();
+            found.last().map(|(index, _)| *index)
+        } else {
+            None
+        };
+        Self {
+            records: found,
+            next,
+        }
+    }
+}
+
 impl Log {
     /// The records matching `selection`, one page at a time, in log order. Covers every record
     /// acknowledged before the call (it waits for the indexer, like [`Log::query`]).
@@ -93,16 +111,7 @@ impl Log {
                 at = hit + 1;
             }
         }
-        let next = if found.len() == want {
-            found.pop();
-            found.last().map(|(index, _)| *index)
-        } else {
-            None
-        };
-        Ok(Page {
-            records: found,
-            next,
-        })
+        Ok(Page::of(found, want))
     }
 
     /// [`Log::select`] newest first: the matching records in descending log order, where
@@ -144,16 +153,7 @@ impl Log {
                 end = hit;
             }
         }
-        let next = if found.len() == want {
-            found.pop();
-            found.last().map(|(index, _)| *index)
-        } else {
-            None
-        };
-        Ok(Page {
-            records: found,
-            next,
-        })
+        Ok(Page::of(found, want))
     }
 
     /// The last record (highest index) with `field == value`, if any (e.g. the latest
