@@ -80,7 +80,12 @@ pub(super) async fn inclusion(
     let index = params
         .number("log_index")?
         .ok_or_else(|| malformed("log_index is required: the record's index"))?;
-    let size = tree_size(state, params.number("tree_size")?, "tree_size")?;
+    let size = match (params.number("tree_size")?, state.cosigning.latest()) {
+        // With witnesses, by default the proof leads to the latest cosigned checkpoint
+        // (`GET /v1/audit/checkpoint`) when it covers the record.
+        (None, Some(cosigned)) if cosigned.checkpoint.size() > index => cosigned.checkpoint.size(),
+        (asked, _) => tree_size(state, asked, "tree_size")?,
+    };
     if index >= size {
         return Err(malformed(format!(
             "log_index={index} is not in the tree of {size} records; ask for an index below tree_size"
