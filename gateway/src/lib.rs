@@ -58,7 +58,7 @@ pub use transfer::upstream::{UpstreamError, Upstreams};
 pub mod dev {
     pub use crate::devmode::demo::{DemoError, DemoUpstream, received};
     pub use crate::devmode::{
-        DevError, ORIGIN, PRINCIPALS, TRUST_DOMAIN, ensure, exists, issue_cert, sample_bundle,
-        write_log_key,
+        DevError, DevWitnesses, ORIGIN, PRINCIPALS, TRUST_DOMAIN, WITNESSES, ensure, exists,
+        issue_cert, sample_bundle, start_witnesses, write_log_key,
     };
 }

@@ -318,3 +318,62 @@ fn a_refusing_witness_is_one_system_record_a_metric_and_a_readyz_line_and_transf
         "{details}"
     );
 }
+
+#[test]
+fn dev_mode_runs_two_witnesses_so_the_first_receipt_is_already_cosigned() {
+    let started = Instant::now();
+    let gw = Gateway::dev().dev_mode().start();
+    let receipt = transfer(&gw);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "dev mode's first start and transfer took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(receipt["cosigned"], true, "{receipt}");
+    // Both witnesses' keys, one per line, beside log.pub; their keys and state in witnesses/.
+    let keys = std::fs::read_to_string(gw.dir().join("witnesses.pub")).unwrap();
+    let keys: Vec<&str> = keys.lines().collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys[0].starts_with(&format!("{HK}+")), "{keys:?}");
+    assert!(keys[1].starts_with(&format!("{GD}+")), "{keys:?}");
+    for name in [HK, GD] {
+        let dir = gw.dir().join("witnesses");
+        assert!(dir.join(format!("{name}.key")).is_file());
+        assert!(dir.join(name).is_dir());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = save(dir.path(), "receipt.json", &receipt.to_string());
+    let both = verify(&gw, &file, &[keys[0], keys[1]], Some(2));
+    assert_eq!(both.code, 0, "{both:?}");
+    let pub_file = gw.dir().join("witnesses.pub").display().to_string();
+    let from_file = verify(&gw, &file, &[&pub_file], Some(2));
+    assert_eq!(from_file.code, 0, "{from_file:?}");
+    let note = save(
+        dir.path(),
+        "checkpoint.txt",
+        receipt["checkpoint"].as_str().unwrap(),
+    );
+    for key in &keys {
+        python_verifies(key, &note).unwrap_or_else(|e| panic!("python: {e}"));
+    }
+    // The banner's offline checks pass both witnesses' keys and the quorum.
+    let lines = eventually(Duration::from_secs(10), || {
+        let lines = gw.stdout();
+        lines
+            .iter()
+            .any(|l| l.contains("audit verify --export"))
+            .then_some(lines)
+    })
+    .expect("dev mode printed its commands");
+    let verifies: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("audit verify"))
+        .collect();
+    assert_eq!(verifies.len(), 5, "{lines:#?}");
+    for line in verifies {
+        assert!(
+            line.contains("--witness-key loopgate-dev/witnesses.pub --quorum 2"),
+            "{line}"
+        );
+    }
+}

@@ -70,7 +70,7 @@ pub struct Upstream {
 }
 
 /// A witness the gateway asks to cosign its checkpoints (`[[witness]]`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WitnessTarget {
     /// Its name in logs, metrics and `/readyz`.
     pub name: String,
@@ -84,7 +84,7 @@ pub struct WitnessTarget {
 
 /// The witnesses and how receipts wait for them (`[[witness]]`, `[log] witness_quorum`,
 /// `witness_timeout_ms`). Read at start only.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Witnesses {
     /// The witnesses, in config order.
     pub targets: Vec<WitnessTarget>,
@@ -92,6 +92,8 @@ pub struct Witnesses {
     pub quorum: usize,
     /// How long a receipt waits for a cosigned checkpoint covering its record.
     pub timeout: Duration,
+    /// Dev mode's witnesses, run in the process (not from the file).
+    pub dev: bool,
 }
 
 /// Dev mode's built-in upstream.
@@ -309,6 +311,13 @@ impl Config {
                 problems.push(format!("[demo_upstream]: {e}"));
             }
         }
+        for w in &self.witnesses.targets {
+            if let Some(ca) = &w.ca {
+                if let Err(e) = crate::tls::upstream_client_config(ca) {
+                    problems.push(format!("[[witness]] {:?}: {e}", w.name));
+                }
+            }
+        }
         let bundle = &self.policy_bundle;
         match std::fs::read_to_string(bundle) {
             Err(e) => problems.push(format!("[policy] bundle {}: {e}", bundle.display())),
@@ -468,6 +477,7 @@ fn witnesses(raw: &raw::RawConfig, base: &Path, problems: &mut Vec<String>) -> O
         targets,
         quorum,
         timeout: Duration::from_millis(ms),
+        dev: false,
     })
 }
 
