@@ -254,6 +254,17 @@ fn with_quorum_1_a_witness_down_leaves_the_other_s_cosignature() {
     let metrics = gw.metrics();
     assert!(metrics.value("loopgate_witness_failures", &[("witness", "gd")]) >= 1.0);
     assert!(metrics.value("loopgate_witness_cosigned_size", &[("witness", "hk")]) >= 1.0);
+    // A restarted gateway does not know what the witness holds: it sends `old 0`, the witness
+    // answers 409 with its size, and the request is sent again from there.
+    let held = hk.folder().state_size().unwrap();
+    let gw = gw.restart();
+    let receipt = transfer(&gw);
+    assert_eq!(receipt["cosigned"], true, "{receipt}");
+    assert!(hk.folder().state_size().unwrap() > held);
+    eventually(Duration::from_secs(5), || {
+        hk.stderr().contains("status=409").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no 409:\n{}", hk.stderr()));
 }
 
 #[test]
