@@ -104,7 +104,7 @@ pub(super) async fn post(
         Reported::Refused(error) => return Err(error),
     };
     // A lifecycle receipt has no `upstream_status`.
-    let witnessed = crate::cosign::witness(state, appended.index).await;
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let body = Receipt::proven(
         appended.index,
         &leaf,

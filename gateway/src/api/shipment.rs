@@ -276,7 +276,7 @@ pub(super) async fn post_event(
         leaf,
         flags,
     } = custody::report(state, principal, shipment_id, event, &body).await?;
-    let witnessed = crate::cosign::witness(state, appended.index).await;
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let receipt = Receipt::proven(
         appended.index,
         &leaf,

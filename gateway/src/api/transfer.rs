@@ -129,7 +129,7 @@ async fn spawned(
         let concluded = pipeline::run(&state, &sender, parsed, request).await;
         let witnessed = match &concluded {
             Ok(Concluded::Completed { appended, .. }) => {
-                crate::cosign::witness(&state, appended.index).await
+                crate::cosign::witness(&state, appended).await
             }
             _ => crate::cosign::Witnessed::Off,
         };

@@ -429,17 +429,28 @@ pub(crate) enum Witnessed {
     },
 }
 
-/// Waits (up to `witness_timeout_ms`) for a cosigned checkpoint covering record `index` and
-/// proves the record into it.
-pub(crate) async fn witness(state: &Arc<AppState>, index: u64) -> Witnessed {
+/// Waits (up to `witness_timeout_ms`) for a cosigned checkpoint covering the `appended` record
+/// and proves the record into it (with the append's own proof when the cosigned checkpoint is
+/// the append's: no wait for the index).
+pub(crate) async fn witness(
+    state: &Arc<AppState>,
+    appended: &loopgate_audit::Appended,
+) -> Witnessed {
     let cosigning = &state.cosigning;
     if !cosigning.enabled() {
         return Witnessed::Off;
     }
+    let index = appended.index;
     let Some(cosigned) = cosigning.wait_covering(index).await else {
         return Witnessed::NotCosigned;
     };
     let size = cosigned.checkpoint.size();
+    if size == appended.checkpoint.size()
+        && cosigned.checkpoint.root() == appended.checkpoint.root()
+    {
+        let proof = appended.inclusion_proof.clone();
+        return Witnessed::Cosigned { cosigned, proof };
+    }
     let log = state.log.clone();
     match tokio::task::spawn_blocking(move || log.inclusion_proof(index, size)).await {
         Ok(Ok(proof)) => Witnessed::Cosigned { cosigned, proof },

@@ -113,7 +113,7 @@ async fn decide(
             .shipment(&shipment_id));
     }
     tracing::info!(shipment_id, log_index = appended.index, "shipment declared");
-    let witnessed = crate::cosign::witness(state, appended.index).await;
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let body = Receipt::proven(
         appended.index,
         &leaf,
