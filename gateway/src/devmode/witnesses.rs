@@ -42,26 +42,21 @@ impl DevWitnesses {
 pub async fn start_witnesses(dir: &Path, origin: &str) -> Result<DevWitnesses, DevError> {
     let bad = |why: String| DevError::Witness(why);
     let folder = dir.join("witnesses");
-    private_folder(&folder)?;
-    let log_pub = dir.join("log.pub");
-    let log_key = std::fs::read_to_string(&log_pub).map_err(io(&log_pub))?;
-    let log_key = VerifierKey::parse(&log_key).map_err(|e| bad(format!("log.pub: {e}")))?;
+    // Files (and the keys' fsyncs) on a blocking thread, not the runtime's.
+    let (log_key, keys) = {
+        let (dir, folder) = (dir.to_owned(), folder.clone());
+        tokio::task::spawn_blocking(move || prepare(&dir, &folder))
+            .await
+            .map_err(|e| bad(format!("cannot prepare the dev witnesses: {e}")))??
+    };
     let (stop, stopped) = watch::channel(false);
     let mut witnesses = DevWitnesses {
         targets: Vec::new(),
         stop,
         tasks: Vec::new(),
     };
-    let mut keys = String::new();
-    for name in WITNESSES {
-        let path = folder.join(format!("{name}.key"));
-        if !path.exists() {
-            WitnessSigningKey::generate(name)
-                .and_then(|key| key.create_file(&path))
-                .map_err(|e| bad(format!("cannot make {}: {e}", path.display())))?;
-        }
-        let key =
-            WitnessSigningKey::load(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    let mut verifiers = String::new();
+    for (name, key) in WITNESSES.into_iter().zip(keys) {
         let config = WitnessConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             key,
@@ -102,7 +97,7 @@ pub async fn start_witnesses(dir: &Path, origin: &str) -> Result<DevWitnesses, D
             witnesses.stop().await;
             return Err(bad(format!("the dev witness {name} announced {bound:?}")));
         };
-        keys.push_str(&format!("{}\n", bound.verifier));
+        verifiers.push_str(&format!("{}\n", bound.verifier));
         witnesses.targets.push(WitnessTarget {
             name: name.to_owned(),
             url,
@@ -111,14 +106,42 @@ pub async fn start_witnesses(dir: &Path, origin: &str) -> Result<DevWitnesses, D
         });
     }
     let pub_file = dir.join("witnesses.pub");
-    let written = if pub_file.exists() {
-        std::fs::write(&pub_file, &keys).map_err(io(&pub_file))
-    } else {
-        create_new(&pub_file, keys.as_bytes(), 0o644)
-    };
+    let written = tokio::task::spawn_blocking(move || {
+        if pub_file.exists() {
+            std::fs::write(&pub_file, &verifiers).map_err(io(&pub_file))
+        } else {
+            create_new(&pub_file, verifiers.as_bytes(), 0o644)
+        }
+    })
+    .await
+    .map_err(|e| bad(format!("cannot write witnesses.pub: {e}")))
+    .and_then(|written| written);
     if let Err(e) = written {
         witnesses.stop().await;
         return Err(e);
     }
     Ok(witnesses)
+}
+
+/// The witnesses' folder (mode 0700), the log's verifier key and each witness's key (made on
+/// first use). Blocking.
+fn prepare(dir: &Path, folder: &Path) -> Result<(VerifierKey, Vec<WitnessSigningKey>), DevError> {
+    let bad = |why: String| DevError::Witness(why);
+    private_folder(folder)?;
+    let log_pub = dir.join("log.pub");
+    let log_key = std::fs::read_to_string(&log_pub).map_err(io(&log_pub))?;
+    let log_key = VerifierKey::parse(&log_key).map_err(|e| bad(format!("log.pub: {e}")))?;
+    let mut keys = Vec::new();
+    for name in WITNESSES {
+        let path = folder.join(format!("{name}.key"));
+        if !path.exists() {
+            WitnessSigningKey::generate(name)
+                .and_then(|key| key.create_file(&path))
+                .map_err(|e| bad(format!("cannot make {}: {e}", path.display())))?;
+        }
+        let key =
+            WitnessSigningKey::load(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        keys.push(key);
+    }
+    Ok((log_key, keys))
 }
