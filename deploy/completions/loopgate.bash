@@ -345,7 +345,7 @@ _loopgate() {
             return 0
             ;;
         loopgate__subcmd__audit__subcmd__verify)
-            opts="-h --data-dir --receipt --key --checkpoint --consistency --proof --export --help"
+            opts="-h --data-dir --receipt --key --checkpoint --consistency --proof --export --witness-key --quorum --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +376,14 @@ _loopgate() {
                     return 0
                     ;;
                 --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --witness-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quorum)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -16,6 +16,7 @@
 mod api;
 mod clock;
 mod config;
+mod cosign;
 mod devmode;
 mod identity;
 mod liveness;
@@ -40,8 +41,8 @@ pub use api::shipment::{
 };
 pub use clock::Clock;
 pub use config::{
-    Config, ConfigError, Connections, Limits, Lingering, LogFormat, Upstream,
-    default_worker_threads,
+    Config, ConfigError, Connections, Limits, Lingering, LogFormat, Upstream, WitnessTarget,
+    Witnesses, default_worker_threads,
 };
 pub use logsink::{LogSink, LogSinkGuard};
 pub use pki::{DevCa, Issued, PkiError};
@@ -57,7 +58,7 @@ pub use transfer::upstream::{UpstreamError, Upstreams};
 pub mod dev {
     pub use crate::devmode::demo::{DemoError, DemoUpstream, received};
     pub use crate::devmode::{
-        DevError, ORIGIN, PRINCIPALS, TRUST_DOMAIN, ensure, exists, issue_cert, sample_bundle,
-        write_log_key,
+        DevError, DevWitnesses, ORIGIN, PRINCIPALS, TRUST_DOMAIN, WITNESSES, ensure, exists,
+        issue_cert, sample_bundle, start_witnesses, write_log_key,
     };
 }

@@ -61,6 +61,36 @@ struct CertLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessLabels {
+    witness: String,
+}
+
+/// One witness's state at scrape time.
+#[derive(Debug)]
+pub(crate) struct WitnessGauges {
+    /// `[[witness]] name`.
+    pub name: String,
+    /// The size of the latest checkpoint it cosigned (0: none yet).
+    pub cosigned_size: u64,
+    /// Seconds since it last cosigned (`None`: never since the start).
+    pub cosigned_age_secs: Option<f64>,
+    /// Refusals so far.
+    pub refusals: u64,
+    /// Requests without a usable answer so far.
+    pub failures: u64,
+}
+
+/// The witnesses' metrics (set at scrape time).
+#[derive(Debug)]
+struct WitnessMetrics {
+    cosigned_size: Family<WitnessLabels, Gauge>,
+    cosigned_age: Family<WitnessLabels, Gauge<f64, AtomicU64>>,
+    refusals: Family<WitnessLabels, Gauge>,
+    failures: Family<WitnessLabels, Gauge>,
+    quorum_size: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LingerLabels {
     outcome: &'static str,
 }
@@ -99,6 +129,7 @@ pub(crate) struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     connections: ConnectionMetrics,
     lingering: Family<LingerLabels, Counter>,
+    witnesses: WitnessMetrics,
 }
 
 /// The API's requests and transfers.
@@ -176,6 +207,38 @@ impl Metrics {
         for outcome in LINGER_OUTCOMES {
             let _ = lingering.get_or_create(&LingerLabels { outcome });
         }
+        let witnesses = WitnessMetrics {
+            cosigned_size: register(
+                &mut registry,
+                "witness_cosigned_size",
+                "Size of the latest checkpoint each [[witness]] cosigned (0: none since the start)",
+                Family::default(),
+            ),
+            cosigned_age: register(
+                &mut registry,
+                "witness_cosigned_age_seconds",
+                "Seconds since each [[witness]] last cosigned (absent: never since the start)",
+                Family::default(),
+            ),
+            refusals: register(
+                &mut registry,
+                "witness_refusals",
+                "Checkpoints each [[witness]] refused (403, 422, ...: an alarm; each distinct refusal is also a system record)",
+                Family::default(),
+            ),
+            failures: register(
+                &mut registry,
+                "witness_failures",
+                "Requests to each [[witness]] without a usable answer (unreachable, timeout, 5xx)",
+                Family::default(),
+            ),
+            quorum_size: register(
+                &mut registry,
+                "witness_quorum_cosigned_size",
+                "Size of the latest checkpoint cosigned by witness_quorum witnesses (0: none)",
+                Gauge::default(),
+            ),
+        };
         Self {
             registry,
             traffic,
@@ -185,7 +248,29 @@ impl Metrics {
             reloads,
             connections,
             lingering,
+            witnesses,
         }
+    }
+
+    /// Sets the witnesses' gauges (at scrape time): each witness's, and the quorum's size.
+    pub(crate) fn witnesses(&self, witnesses: &[WitnessGauges], quorum_size: u64) {
+        let m = &self.witnesses;
+        for w in witnesses {
+            let labels = WitnessLabels {
+                witness: w.name.clone(),
+            };
+            let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            m.cosigned_size
+                .get_or_create(&labels)
+                .set(int(w.cosigned_size));
+            m.refusals.get_or_create(&labels).set(int(w.refusals));
+            m.failures.get_or_create(&labels).set(int(w.failures));
+            if let Some(age) = w.cosigned_age_secs {
+                m.cosigned_age.get_or_create(&labels).set(age);
+            }
+        }
+        m.quorum_size
+            .set(i64::try_from(quorum_size).unwrap_or(i64::MAX));
     }
 
     /// One API request answered.

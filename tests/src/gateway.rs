@@ -109,6 +109,22 @@ impl ConfigToml {
         self
     }
 
+    /// Adds a `[[witness]]` table (plain `http` on loopback: no `ca`).
+    pub fn witness(mut self, name: &str, url: &str, key: &str) -> Self {
+        let mut witness = toml::Table::new();
+        witness.insert("name".into(), name.into());
+        witness.insert("url".into(), url.into());
+        witness.insert("key".into(), key.trim().into());
+        let list = self
+            .0
+            .entry("witness")
+            .or_insert_with(|| toml::Value::Array(Vec::new()));
+        if let toml::Value::Array(list) = list {
+            list.push(toml::Value::Table(witness));
+        }
+        self
+    }
+
     /// Removes the demo upstream and sends `tenant`'s transfers to `url` (trusting the dev CA).
     pub fn upstream(self, tenant: &str, url: &str) -> Self {
         self.upstream_with_ca(tenant, url, Path::new("pki/ca.pem"))
@@ -144,6 +160,8 @@ pub struct GatewayBuilder {
     sighup_ignored: bool,
     dev_mode: bool,
     folder: Option<Folder>,
+    /// The folder is new though given (see [`Gateway::in_folder`]).
+    first_start: bool,
     env: Vec<(String, String)>,
 }
 
@@ -241,6 +259,7 @@ impl Gateway {
             sighup_ignored: false,
             dev_mode: false,
             folder: None,
+            first_start: false,
             env: Vec::new(),
         }
     }
@@ -428,6 +447,16 @@ impl Gateway {
     /// bundle and config.
     pub fn restart(self) -> Gateway {
         Self::resume(self.stop()).start()
+    }
+
+    /// A first start in a folder made beforehand (e.g. to read its `log.pub` first): the
+    /// edits of a new folder (ports the OS chooses, short drains) apply as for [`Self::dev`].
+    pub fn in_folder(folder: Folder) -> GatewayBuilder {
+        GatewayBuilder {
+            folder: Some(folder),
+            first_start: true,
+            ..Self::dev()
+        }
     }
 
     /// A gateway on a folder an earlier one used (its log, keys and received bodies).
@@ -688,7 +717,7 @@ impl GatewayBuilder {
     /// Applies the edits and spawns `loopgate serve`: the gateway (addresses not yet known),
     /// the lines of its stdout, and whether it runs a demo upstream.
     fn spawn(self) -> (Gateway, mpsc::Receiver<String>, bool) {
-        let fresh = self.folder.is_none();
+        let fresh = self.folder.is_none() || self.first_start;
         let folder = self.folder.unwrap_or_else(Folder::init);
         let dir = folder.path().to_owned();
         if fresh || !self.policy.is_empty() {

@@ -101,17 +101,23 @@ pub struct WitnessFolder {
 
 impl WitnessFolder {
     pub fn new(log: &TestLog) -> Self {
+        Self::following("pcpd.test/witness", ORIGIN, &log.verifier())
+    }
+
+    /// A witness named `name` (its key's name) that follows the log `origin` with the log's
+    /// verifier key `log_key` (a gateway's `log.pub`).
+    pub fn following(name: &str, origin: &str, log_key: &str) -> Self {
         let tmp = TempDir::new().expect("a temporary directory");
         let root = tmp.path().to_owned();
         let run = Loopgate::new()
-            .args(["witness", "keygen", "--name", "pcpd.test/witness", "--out"])
+            .args(["witness", "keygen", "--name", name, "--out"])
             .args([root.join("witness.key")])
             .run();
         assert_eq!(run.code, 0, "witness keygen failed: {run:?}");
         let config = format!(
             "listen = \"127.0.0.1:0\"\nkey = \"witness.key\"\nstate_dir = \"state\"\n\n\
-             [[log]]\norigin = \"{ORIGIN}\"\nkey = \"{}\"\n",
-            log.verifier()
+             [[log]]\norigin = \"{origin}\"\nkey = \"{}\"\n",
+            log_key.trim()
         );
         std::fs::write(root.join("witness.toml"), config).expect("write witness.toml");
         Self {
@@ -119,6 +125,27 @@ impl WitnessFolder {
             verifier: run.stdout.trim().to_owned(),
             root,
         }
+    }
+
+    /// Listens on `port` (kept across restarts, so a gateway's `[[witness]] url` stays right).
+    pub fn on_port(self, port: u16) -> Self {
+        let config = self.root.join("witness.toml");
+        let text = std::fs::read_to_string(&config).expect("witness.toml");
+        let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+        std::fs::write(&config, text).expect("write witness.toml");
+        self
+    }
+
+    /// The size of the checkpoint in its state (the only log it follows), `None` before any.
+    pub fn state_size(&self) -> Option<u64> {
+        let dir = std::fs::read_dir(self.root.join("state")).ok()?;
+        for entry in dir.map_while(Result::ok) {
+            if entry.path().extension().is_some_and(|e| e == "checkpoint") {
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                return text.lines().nth(1)?.parse().ok();
+            }
+        }
+        None
     }
 
     pub fn path(&self) -> &Path {
@@ -234,9 +261,29 @@ fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
+/// A loopback port free right now (bound and released): for a witness that must come back on
+/// the same address.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 impl Witness {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its submission prefix URL.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Its folder, while it runs.
+    pub fn folder(&self) -> &WitnessFolder {
+        self.folder.as_ref().expect("the folder")
     }
 
     /// `POST /add-checkpoint` with `old`, `proof` and the checkpoint note `checkpoint`.

@@ -34,10 +34,14 @@ use reader::Reader;
 /// `GET /v1/audit/checkpoint`: the latest signed checkpoint, as text.
 /// Not cached (`Cache-Control: no-cache`): a mirror following the log by its tiles re-reads it
 /// each time, as C2SP tlog-tiles asks of a log's checkpoint.
+/// With `[[witness]]`: the latest checkpoint the quorum cosigned (the log's signature line and
+/// the witnesses' cosignature lines); the log's latest until one is.
 pub(super) fn checkpoint(state: &AppState) -> Answer {
-    let checkpoint = state.log.latest_checkpoint();
-    let mut response =
-        super::json_response((StatusCode::OK, Bytes::from(checkpoint.text().to_owned())));
+    let text = match state.cosigning.latest() {
+        Some(cosigned) => cosigned.text.clone(),
+        None => state.log.latest_checkpoint().text().to_owned(),
+    };
+    let mut response = super::json_response((StatusCode::OK, Bytes::from(text)));
     response.headers_mut().insert(
         hyper::header::CACHE_CONTROL,
         hyper::header::HeaderValue::from_static("no-cache"),

@@ -104,6 +104,7 @@ pub(super) async fn post(
         Reported::Refused(error) => return Err(error),
     };
     // A lifecycle receipt has no `upstream_status`.
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let body = Receipt::proven(
         appended.index,
         &leaf,
@@ -111,6 +112,7 @@ pub(super) async fn post(
         &appended.checkpoint,
         &appended.inclusion_proof,
     )
+    .witnessed(&witnessed)
     .transfer(transfer_id)
     .to_vec();
     tracing::info!(

@@ -80,6 +80,9 @@ fn entry_hashed(index: u64, leaf: &[u8], hash: Hash) -> Entry<'_> {
 #[derive(Serialize)]
 pub(crate) struct Receipt<'a> {
     checkpoint: &'a str,
+    /// With `[[witness]]` configured: whether `checkpoint` carries the quorum's cosignatures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cosigned: Option<bool>,
     /// A custody receipt's discrepancy flags (rule S11).
     #[serde(skip_serializing_if = "Option::is_none")]
     flags: Option<&'a [loopgate_policy::CustodyFlag]>,
@@ -112,6 +115,7 @@ impl<'a> Receipt<'a> {
         let hash = hash.unwrap_or_else(|| leaf_hash(leaf));
         Receipt {
             checkpoint: checkpoint.text(),
+            cosigned: None,
             flags: None,
             inclusion_proof: Proof(proof),
             entry: entry_hashed(index, leaf, hash),
@@ -120,6 +124,22 @@ impl<'a> Receipt<'a> {
             transfer_id: None,
             upstream_status: None,
         }
+    }
+
+    /// With witnesses: the cosigned checkpoint and the proof into it, or `"cosigned": false`
+    /// (the log's checkpoint kept). Without: unchanged.
+    pub(crate) fn witnessed(mut self, witnessed: &'a crate::cosign::Witnessed) -> Self {
+        use crate::cosign::Witnessed;
+        match witnessed {
+            Witnessed::Off => {}
+            Witnessed::NotCosigned => self.cosigned = Some(false),
+            Witnessed::Cosigned { cosigned, proof } => {
+                self.checkpoint = &cosigned.text;
+                self.inclusion_proof = Proof(proof);
+                self.cosigned = Some(true);
+            }
+        }
+        self
     }
 
     /// Names the transfer (`"transfer_id"`).

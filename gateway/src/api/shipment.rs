@@ -276,6 +276,7 @@ pub(super) async fn post_event(
         leaf,
         flags,
     } = custody::report(state, principal, shipment_id, event, &body).await?;
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let receipt = Receipt::proven(
         appended.index,
         &leaf,
@@ -283,6 +284,7 @@ pub(super) async fn post_event(
         &appended.checkpoint,
         &appended.inclusion_proof,
     )
+    .witnessed(&witnessed)
     .shipment(shipment_id)
     .flags(&flags)
     .to_vec();

@@ -127,7 +127,13 @@ async fn spawned(
     // it when spawned and again when its output replaces it; a box is one copy.
     let task = tokio::spawn(Box::pin(async move {
         let concluded = pipeline::run(&state, &sender, parsed, request).await;
-        answer(concluded)
+        let witnessed = match &concluded {
+            Ok(Concluded::Completed { appended, .. }) => {
+                crate::cosign::witness(&state, appended).await
+            }
+            _ => crate::cosign::Witnessed::Off,
+        };
+        answer(concluded, &witnessed)
     }));
     match task.await {
         Ok(done) => done,
@@ -142,7 +148,10 @@ async fn spawned(
 }
 
 /// The answer to what the pipeline concluded, and what the request log says of it.
-fn answer(concluded: Result<Concluded, ApiError>) -> (Reply, Logged) {
+fn answer(
+    concluded: Result<Concluded, ApiError>,
+    witnessed: &crate::cosign::Witnessed,
+) -> (Reply, Logged) {
     match concluded {
         Ok(Concluded::Completed {
             transfer_id,
@@ -159,6 +168,7 @@ fn answer(concluded: Result<Concluded, ApiError>) -> (Reply, Logged) {
                 &appended.inclusion_proof,
                 Some(details.upstream_status),
             )
+            .witnessed(witnessed)
             .body_sha256(&details.sha256)
             .to_vec();
             let logged = Logged {

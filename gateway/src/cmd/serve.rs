@@ -92,13 +92,39 @@ fn serve(config: Config, clock: Clock, dev: bool) -> Result<(), (Exit, String)> 
         .demo_upstream
         .as_ref()
         .map(|demo| demo.received.display().to_string());
-    let served = runtime.block_on(loopgate::serve(config, clock, |bound| {
-        announce(&bound, received.as_deref(), dev);
-    }));
+    let mut config = config;
+    let served = runtime.block_on(async {
+        // Dev mode's two witnesses, on loopback in this process: both must cosign.
+        let witnesses = if dev {
+            let started = dev::start_witnesses(Path::new(DEV_DIR), &config.origin)
+                .await
+                .map_err(|e| (Exit::Failure, format!("dev mode: {e}")))?;
+            config.witnesses.targets = started.targets.clone();
+            config.witnesses.quorum = started.targets.len();
+            config.witnesses.dev = true;
+            Some(started)
+        } else {
+            None
+        };
+        let targets: Vec<(String, String)> = witnesses.as_ref().map_or_else(Vec::new, |w| {
+            w.targets
+                .iter()
+                .map(|t| (t.name.clone(), t.url.to_string()))
+                .collect()
+        });
+        let served = loopgate::serve(config, clock, |bound| {
+            announce(&bound, received.as_deref(), dev, &targets);
+        })
+        .await;
+        if let Some(witnesses) = witnesses {
+            witnesses.stop().await;
+        }
+        served.map_err(|e| (exit_for(&e), e.to_string()))
+    });
     // Bounded: a task stuck in a blocking call (a log flush that hangs) must not keep the
     // process from exiting; `serve` has already given up on it.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
-    served.map_err(|e| (exit_for(&e), e.to_string()))
+    served
 }
 
 /// The exit status of a `serve` that failed: 75 (EX_TEMPFAIL, so systemd restarts it) when a
@@ -141,20 +167,36 @@ pub(crate) fn init_tracing(format: LogFormat) -> LogSinkGuard {
 }
 
 /// Prints where loopgate listens (tests read these lines) and, in dev mode, what to try.
-fn announce(bound: &Bound, received: Option<&str>, dev: bool) {
+fn announce(bound: &Bound, received: Option<&str>, dev: bool, witnesses: &[(String, String)]) {
     println!("loopgate: api https://{}", bound.api);
     println!("loopgate: ops http://{}", bound.ops);
     if let (Some(demo), Some(received)) = (bound.demo, received) {
         println!("loopgate: demo upstream https://{demo} stores bodies in {received}");
     }
+    for (name, url) in witnesses {
+        println!("loopgate: witness {name} {url}");
+    }
     if dev {
-        print!("{}", dev_commands(bound.api.port()));
+        print!("{}", dev_commands(bound.api.port(), witnesses.len()));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
 }
 
-fn dev_commands(port: u16) -> String {
+fn dev_commands(port: u16, witnesses: usize) -> String {
+    // With the dev witnesses, every offline check also wants both cosignatures.
+    let key = if witnesses == 0 {
+        format!("--key {DEV_DIR}/log.pub")
+    } else {
+        format!(
+            "--key {DEV_DIR}/log.pub --witness-key {DEV_DIR}/witnesses.pub --quorum {witnesses}"
+        )
+    };
+    let cosigned = if witnesses == 0 {
+        String::new()
+    } else {
+        format!(", cosigned by the {witnesses} witnesses of {DEV_DIR}/witnesses.pub")
+    };
     let curl = |who: &str| {
         format!(
             "curl --cacert {DEV_DIR}/pki/ca.pem --cert {DEV_DIR}/pki/{who}.pem --key {DEV_DIR}/pki/{who}.key"
@@ -185,7 +227,7 @@ Try it (from this folder):
   -H 'Loop-Purpose: marketing' --data-binary 'x' \
   {url}/v1/transfers
 
-# the regulator's view: the latest signed checkpoint (verify with {DEV_DIR}/log.pub)
+# the regulator's view: the latest signed checkpoint (verify with {DEV_DIR}/log.pub{cosigned})
 {regulator} {url}/v1/audit/checkpoint
 
 # the regulator's query: sz-genomics's denied transfers, ten at a time
@@ -217,16 +259,16 @@ events={url}/v1/shipments/$shipment/events
 {tenant} -sS -o receipt.json \
   -H 'Loop-Inventory-Item: INV-NP-001' -H 'Loop-Recipient: hk-biolab' \
   -H 'Loop-Purpose: research.instrument_qc' --data-binary 'qc run 43' {url}/v1/transfers
-{loopgate} audit verify --receipt receipt.json --key {DEV_DIR}/log.pub
+{loopgate} audit verify --receipt receipt.json {key}
 {regulator} -sS -o record.json {url}/v1/audit/records/0
-{loopgate} audit verify --receipt record.json --key {DEV_DIR}/log.pub
+{loopgate} audit verify --receipt record.json {key}
 {regulator} -sS -o checkpoint.txt {url}/v1/audit/checkpoint
-{loopgate} audit verify --checkpoint checkpoint.txt --key {DEV_DIR}/log.pub
+{loopgate} audit verify --checkpoint checkpoint.txt {key}
 {regulator} -sS -o proof.json \
   "{url}/v1/audit/proof/consistency?from=$(sed -n 2p checkpoint-old.txt)&to=$(sed -n 2p checkpoint.txt)"
-{loopgate} audit verify --consistency checkpoint-old.txt checkpoint.txt --proof proof.json --key {DEV_DIR}/log.pub
+{loopgate} audit verify --consistency checkpoint-old.txt checkpoint.txt --proof proof.json {key}
 {regulator} -sS -o export.jsonl "{url}/v1/audit/export?to=$(sed -n 2p checkpoint.txt)"
-{loopgate} audit verify --export export.jsonl --checkpoint checkpoint.txt --key {DEV_DIR}/log.pub
+{loopgate} audit verify --export export.jsonl --checkpoint checkpoint.txt {key}
 
 "#,
         loopgate = this_binary(),

@@ -69,6 +69,33 @@ pub struct Upstream {
     pub ca: PathBuf,
 }
 
+/// A witness the gateway asks to cosign its checkpoints (`[[witness]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WitnessTarget {
+    /// Its name in logs, metrics and `/readyz`.
+    pub name: String,
+    /// The submission prefix (`http(s)://host:port[/path]`, no trailing `/`).
+    pub url: Uri,
+    /// Its verifier key.
+    pub key: loopgate_audit::WitnessVerifierKey,
+    /// The CA bundle for an `https` url.
+    pub ca: Option<PathBuf>,
+}
+
+/// The witnesses and how receipts wait for them (`[[witness]]`, `[log] witness_quorum`,
+/// `witness_timeout_ms`). Read at start only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Witnesses {
+    /// The witnesses, in config order.
+    pub targets: Vec<WitnessTarget>,
+    /// How many must cosign a checkpoint (0 only without witnesses).
+    pub quorum: usize,
+    /// How long a receipt waits for a cosigned checkpoint covering its record.
+    pub timeout: Duration,
+    /// Dev mode's witnesses, run in the process (not from the file).
+    pub dev: bool,
+}
+
 /// Dev mode's built-in upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoUpstreamConfig {
@@ -176,6 +203,8 @@ pub struct Config {
     pub policy_bundle: PathBuf,
     /// Upstreams by recipient tenant id.
     pub upstreams: BTreeMap<String, Upstream>,
+    /// The witnesses (none: checkpoints are not cosigned).
+    pub witnesses: Witnesses,
     /// Dev mode's demo upstream, if configured.
     pub demo_upstream: Option<DemoUpstreamConfig>,
     /// Timeouts and sizes.
@@ -282,6 +311,13 @@ impl Config {
                 problems.push(format!("[demo_upstream]: {e}"));
             }
         }
+        for w in &self.witnesses.targets {
+            if let Some(ca) = &w.ca {
+                if let Err(e) = crate::tls::upstream_client_config(ca) {
+                    problems.push(format!("[[witness]] {:?}: {e}", w.name));
+                }
+            }
+        }
         let bundle = &self.policy_bundle;
         match std::fs::read_to_string(bundle) {
             Err(e) => problems.push(format!("[policy] bundle {}: {e}", bundle.display())),
@@ -361,6 +397,7 @@ fn validate(
     let log_format = log_format(raw.logging.format.as_deref(), problems);
     let clock_offset_days = clock_offset_days(raw.clock.offset_days, problems);
     let log_cache_bytes = log_cache_bytes(raw.log.cache_mb, problems);
+    let witnesses = witnesses(raw, base, problems);
     Some(Config {
         path: path.to_owned(),
         listen: listen?,
@@ -380,12 +417,117 @@ fn validate(
         origin,
         policy_bundle: resolve(&raw.policy.bundle),
         upstreams,
+        witnesses: witnesses?,
         demo_upstream,
         limits: limits?,
         lingering: lingering?,
         log_format: log_format?,
         clock_offset_days,
     })
+}
+
+/// `[[witness]]` and `[log] witness_quorum`, `witness_timeout_ms`.
+fn witnesses(raw: &raw::RawConfig, base: &Path, problems: &mut Vec<String>) -> Option<Witnesses> {
+    let before = problems.len();
+    let mut targets: Vec<WitnessTarget> = Vec::new();
+    for (i, w) in raw.witness.iter().enumerate() {
+        let at = format!("[[witness]] {} ({:?})", i + 1, w.name);
+        if w.name.trim().is_empty() || w.name.trim() != w.name || w.name.contains('\n') {
+            problems.push(format!(
+                "{at}: name must be one non-empty line, e.g. \"witness.pcpd.hk.example\""
+            ));
+        } else if targets.iter().any(|t| t.name == w.name) {
+            problems.push(format!(
+                "{at}: the name is used twice; give each witness its own"
+            ));
+        }
+        let key = loopgate_audit::WitnessVerifierKey::parse(&w.key)
+            .map_err(|e| problems.push(format!("{at}: key: {e}; paste the witness's verifier key")))
+            .ok();
+        let url = witness_url(&w.url, w.ca.is_some(), &at, problems);
+        if let (Some(key), Some(url)) = (key, url) {
+            targets.push(WitnessTarget {
+                name: w.name.clone(),
+                url,
+                key,
+                ca: w.ca.as_ref().map(|ca| base.join(ca)),
+            });
+        }
+    }
+    let count = raw.witness.len();
+    let quorum = match raw.log.witness_quorum {
+        None => count,
+        Some(q) if count == 0 && q != 0 => {
+            problems.push(format!(
+                "[log] witness_quorum is {q} but there is no [[witness]]; add witnesses or use 0"
+            ));
+            0
+        }
+        Some(q) => match usize::try_from(q) {
+            Ok(q) if (count == 0 && q == 0) || (1..=count).contains(&q) => q,
+            _ => {
+                problems.push(format!(
+                    "[log] witness_quorum is {q}; use 1 to {count} (how many of the [[witness]] must cosign)"
+                ));
+                0
+            }
+        },
+    };
+    let ms = raw.log.witness_timeout_ms;
+    if !(1..=60_000).contains(&ms) {
+        problems.push(format!(
+            "[log] witness_timeout_ms is {ms}; use 1 to 60000 (how long a receipt waits for the witnesses)"
+        ));
+    }
+    (problems.len() == before).then(|| Witnesses {
+        targets,
+        quorum,
+        timeout: Duration::from_millis(ms),
+        dev: false,
+    })
+}
+
+/// A witness's submission prefix: `https://` (with `ca`), or `http://` on a loopback address.
+fn witness_url(text: &str, has_ca: bool, at: &str, problems: &mut Vec<String>) -> Option<Uri> {
+    let trimmed = text.trim_end_matches('/');
+    let Ok(url) = trimmed.parse::<Uri>() else {
+        problems.push(format!(
+            "{at}: url {text:?} is not a URL; use e.g. \"https://witness.example/witness\""
+        ));
+        return None;
+    };
+    let host = url.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let ok = match url.scheme_str() {
+        Some("https") if has_ca => true,
+        Some("https") => {
+            problems.push(format!("{at}: url {text:?} is https: add ca, the PEM bundle that signed the witness's certificate"));
+            false
+        }
+        Some("http") if loopback => true,
+        Some("http") => {
+            problems.push(format!(
+                "{at}: url {text:?}: plain http only to a loopback address; use https with ca"
+            ));
+            false
+        }
+        _ => {
+            problems.push(format!(
+                "{at}: url {text:?} must start with https:// (or http:// on loopback)"
+            ));
+            false
+        }
+    };
+    if ok && (host.is_empty() || url.query().is_some()) {
+        problems.push(format!("{at}: url {text:?} needs a host and no query"));
+        return None;
+    }
+    ok.then_some(url)
 }
 
 /// `[limits] lingering_bytes`, `lingering_time_secs`, `lingering_timeout_secs`. Zero bytes is

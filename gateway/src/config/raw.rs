@@ -18,6 +18,9 @@ pub(crate) struct RawConfig {
     /// One upstream per recipient tenant.
     #[serde(default)]
     pub(crate) upstream: Vec<RawUpstream>,
+    /// The witnesses asked to cosign each checkpoint (C2SP tlog-witness).
+    #[serde(default)]
+    pub(crate) witness: Vec<RawWitness>,
     /// Dev mode only: a built-in demo upstream.
     #[serde(default)]
     pub(crate) demo_upstream: Option<RawDemoUpstream>,
@@ -80,6 +83,31 @@ pub(crate) struct RawLog {
     /// MiB of sled's page cache (the index and the gateway's views share it).
     #[serde(default = "default_cache_mb")]
     pub(crate) cache_mb: u64,
+    /// How many of the `[[witness]]` must cosign a checkpoint for a receipt to be cosigned
+    /// (absent: all of them; 0 only without witnesses).
+    #[serde(default)]
+    pub(crate) witness_quorum: Option<i64>,
+    /// How long a receipt waits for a cosigned checkpoint that covers its record (ms).
+    #[serde(default = "default_witness_timeout_ms")]
+    pub(crate) witness_timeout_ms: u64,
+}
+
+fn default_witness_timeout_ms() -> u64 {
+    2000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWitness {
+    /// A short name for logs, metrics and `/readyz` (e.g. `witness.pcpd.hk.example`).
+    pub(crate) name: String,
+    /// The witness's submission prefix: requests go to `<url>/add-checkpoint`.
+    pub(crate) url: String,
+    /// Its cosignature/v1 verifier key, `<name>+<hex id>+<base64(0x04 || public key)>`.
+    pub(crate) key: String,
+    /// PEM CA bundle to trust for an `https` url (plain `http` only on loopback).
+    #[serde(default)]
+    pub(crate) ca: Option<String>,
 }
 
 fn default_cache_mb() -> u64 {

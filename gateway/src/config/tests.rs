@@ -81,6 +81,8 @@ fn the_examples_document_every_key() {
         "max_exports",
         "max_exports_per_principal",
         "cache_mb",
+        "witness_quorum",
+        "witness_timeout_ms",
         "format",
     ];
     let text = example();
@@ -90,6 +92,44 @@ fn the_examples_document_every_key() {
             "deploy/gateway.toml does not show `{key}`"
         );
     }
+}
+
+#[test]
+fn witnesses_are_validated_and_the_quorum_defaults_to_all_of_them() {
+    let key = loopgate_audit::WitnessSigningKey::generate("w.example/witness").unwrap();
+    let key = key.verifier().to_string();
+    let with = |extra: &str| {
+        format!(
+            "{}\n[[witness]]\nname = \"a\"\nurl = \"http://127.0.0.1:7380/\"\nkey = \"{key}\"\n\n\
+             [[witness]]\nname = \"b\"\nurl = \"https://w.example/loop\"\nkey = \"{key}\"\nca = \"ca.pem\"\n{extra}",
+            example().replace("witness_quorum = 0\n", "")
+        )
+    };
+    let config = parse(&with("")).unwrap();
+    assert_eq!(config.witnesses.quorum, 2);
+    assert_eq!(
+        config.witnesses.targets[0].url.to_string(),
+        "http://127.0.0.1:7380/"
+    );
+    assert_eq!(
+        config.witnesses.targets[1].ca.as_deref(),
+        Some(Path::new("/etc/loopgate/ca.pem"))
+    );
+    assert_eq!(config.witnesses.timeout, Duration::from_millis(2000));
+    let bad = with("\n[[witness]]\nname = \"a\"\nurl = \"http://10.0.0.1/\"\nkey = \"x\"\n");
+    let problems = parse(&bad).unwrap_err().to_string();
+    assert!(problems.contains("the name is used twice"), "{problems}");
+    assert!(
+        problems.contains("plain http only to a loopback address"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("paste the witness's verifier key"),
+        "{problems}"
+    );
+    let quorum = example().replace("witness_quorum = 0", "witness_quorum = 1");
+    let problems = parse(&quorum).unwrap_err().to_string();
+    assert!(problems.contains("there is no [[witness]]"), "{problems}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod bundle;
 pub(crate) mod demo;
+mod witnesses;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -16,6 +17,7 @@ use loopgate_policy::park_date;
 use time::OffsetDateTime;
 
 pub use bundle::sample_bundle;
+pub use witnesses::{DevWitnesses, WITNESSES, start_witnesses};
 
 use crate::pki::{DevCa, Issued, PkiError};
 
@@ -70,6 +72,9 @@ pub enum DevError {
         /// The id asked for.
         id: String,
     },
+    /// A dev witness cannot start.
+    #[error("{0}")]
+    Witness(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {

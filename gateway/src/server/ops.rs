@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use super::accept::{LOG_EVERY, next_backoff};
 use super::conns::{OPS_MAX_CONNECTIONS, Refused, Throttled};
-use crate::metrics::{CONTENT_TYPE, LogGauges};
+use crate::metrics::{CONTENT_TYPE, LogGauges, WitnessGauges};
 use crate::state::AppState;
 
 /// Serves the ops listener until `stopped` changes.
@@ -126,16 +126,66 @@ fn readiness(state: &AppState) -> (StatusCode, &'static str, String) {
             format!("not ready: the audit log cannot be written ({why})\n"),
         );
     }
-    (
-        StatusCode::OK,
-        text,
-        format!("ready: policy version {}\n", policy.version),
-    )
+    let mut body = format!("ready: policy version {}\n", policy.version);
+    body.push_str(&witness_lines(state));
+    (StatusCode::OK, text, body)
+}
+
+/// One line per `[[witness]]` (witness trouble never makes the gateway unready: transfers go
+/// on, and their receipts say `"cosigned": false`), after the quorum's line.
+fn witness_lines(state: &AppState) -> String {
+    let cosigning = &state.cosigning;
+    if !cosigning.enabled() {
+        return String::new();
+    }
+    let mut lines = match cosigning.latest() {
+        Some(c) => format!(
+            "witnesses: checkpoint {} cosigned by {} (quorum {})\n",
+            c.checkpoint.size(),
+            c.count,
+            cosigning.quorum()
+        ),
+        None => format!(
+            "witnesses: no checkpoint cosigned by the quorum ({}) yet\n",
+            cosigning.quorum()
+        ),
+    };
+    for w in cosigning.status() {
+        let cosigned = match (w.cosigned_size, w.cosigned_at) {
+            (Some(size), Some(at)) => {
+                format!("cosigned size {size} {}s ago", at.elapsed().as_secs())
+            }
+            _ => "nothing cosigned since the start".to_owned(),
+        };
+        let trouble = match (&w.refused, &w.unreachable) {
+            (Some(why), _) => format!("; REFUSED {why}"),
+            (None, Some(why)) => format!("; unreachable: {why}"),
+            (None, None) => String::new(),
+        };
+        lines.push_str(&format!("witness {}: {cosigned}{trouble}\n", w.name));
+    }
+    lines
 }
 
 fn metrics(state: &AppState) -> String {
     let health = state.log.health();
     let age = Instant::now().saturating_duration_since(state.liveness.last_appended());
+    if state.cosigning.enabled() {
+        let gauges: Vec<WitnessGauges> = state
+            .cosigning
+            .status()
+            .into_iter()
+            .map(|w| WitnessGauges {
+                cosigned_size: w.cosigned_size.unwrap_or(0),
+                cosigned_age_secs: w.cosigned_at.map(|at| at.elapsed().as_secs_f64()),
+                refusals: w.refusals,
+                failures: w.failures,
+                name: w.name,
+            })
+            .collect();
+        let quorum = state.cosigning.latest().map_or(0, |c| c.checkpoint.size());
+        state.metrics.witnesses(&gauges, quorum);
+    }
     state.metrics.render(LogGauges {
         records: health.size,
         queued: health.queued,

@@ -206,6 +206,13 @@ fn keep_fixed(running: &Config, new: &mut Config) {
         new.demo_upstream != running.demo_upstream,
     );
     restart("[logging] format", new.log_format != running.log_format);
+    // The witnesses are asked by a task started with the gateway. Dev mode's run in the
+    // process and are not in the file: nothing to warn about.
+    restart(
+        "[[witness]], [log] witness_quorum, witness_timeout_ms",
+        !running.witnesses.dev && new.witnesses != running.witnesses,
+    );
+    new.witnesses.clone_from(&running.witnesses);
     new.listen = running.listen;
     new.ops_listen = running.ops_listen;
     new.worker_threads = running.worker_threads;

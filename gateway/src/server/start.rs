@@ -56,10 +56,12 @@ pub(super) async fn start(config: Config, clock: Clock) -> Result<Started, Serve
     )?)));
     let api = bind(config.listen).await?;
     let ops = bind(config.ops_listen).await?;
-    let state = AppState::new(config, stamper, log, policy, upstreams)?;
+    let cosigning = crate::cosign::Cosigning::new(&config.witnesses)?;
+    let state = AppState::new(config, stamper, log, policy, upstreams, cosigning)?;
     reload::certificate_metrics(&state);
     let rebuilt = rebuild(&state).await?;
     recover(&state, &rebuilt).await?;
+    tokio::spawn(crate::cosign::Cosigning::run(Arc::downgrade(&state)));
     let bound = Bound {
         api: local(&api)?,
         ops: local(&ops)?,

@@ -113,6 +113,7 @@ async fn decide(
             .shipment(&shipment_id));
     }
     tracing::info!(shipment_id, log_index = appended.index, "shipment declared");
+    let witnessed = crate::cosign::witness(state, &appended).await;
     let body = Receipt::proven(
         appended.index,
         &leaf,
@@ -120,6 +121,7 @@ async fn decide(
         &appended.checkpoint,
         &appended.inclusion_proof,
     )
+    .witnessed(&witnessed)
     .shipment(&shipment_id)
     .to_vec();
     Ok((StatusCode::CREATED, Bytes::from(body)))

@@ -93,6 +93,8 @@ pub(crate) struct AppState {
     /// The transfers running, and the task that gives `interrupted` outcomes to admitted
     /// transfers left without one by a failed append (`conclude`).
     concluder: conclude::Concluder,
+    /// The witnesses and the latest checkpoint a quorum of them cosigned.
+    pub(crate) cosigning: Arc<crate::cosign::Cosigning>,
 }
 
 impl AppState {
@@ -104,6 +106,7 @@ impl AppState {
         log: Log,
         policy: PolicySnapshot,
         upstreams: TransferUpstreams,
+        cosigning: crate::cosign::Cosigning,
     ) -> Result<Arc<Self>, loopgate_audit::Error> {
         // Checked once here, so a start fails on a database that cannot hold the views.
         log.view_tree(follow::TREE)?;
@@ -128,6 +131,7 @@ impl AppState {
             me: me.clone(),
             quotas: crate::api::quota::Quotas::default(),
             concluder: conclude::Concluder::default(),
+            cosigning: Arc::new(cosigning),
         }))
     }
 

@@ -30,6 +30,7 @@ fn state(dir: &Path) -> Arc<AppState> {
             file_sha256: [0; 32],
         },
         upstreams,
+        crate::cosign::Cosigning::disabled(),
     )
     .unwrap()
 }

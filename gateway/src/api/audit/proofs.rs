@@ -13,6 +13,7 @@ use super::query::{Params, malformed};
 use super::reader::Reader;
 use super::{blocking, unreadable};
 use crate::api::receipt::Receipt;
+use crate::cosign::Witnessed;
 use crate::reply::ApiError;
 use crate::state::AppState;
 
@@ -40,6 +41,14 @@ pub(super) async fn record(
     if index >= checkpoint.size() {
         return Err(not_found());
     }
+    // With witnesses: the latest cosigned checkpoint when it covers the record.
+    let cosigned = state
+        .cosigning
+        .latest()
+        .filter(|c| c.checkpoint.size() > index);
+    let checkpoint = cosigned
+        .as_ref()
+        .map_or(checkpoint, |c| c.checkpoint.clone());
     blocking(state, move |state| {
         let leaf = state.log.read(index).map_err(unreadable)?;
         if !reader.sees_leaf(&leaf) {
@@ -52,7 +61,16 @@ pub(super) async fn record(
             .log
             .inclusion_proof(index, checkpoint.size())
             .map_err(unreadable)?;
-        Ok(Receipt::proven(index, &leaf, None, &checkpoint, &proof).to_vec())
+        let witnessed = match cosigned {
+            Some(cosigned) => Witnessed::Cosigned {
+                cosigned,
+                proof: proof.clone(),
+            },
+            None if state.cosigning.enabled() => Witnessed::NotCosigned,
+            None => Witnessed::Off,
+        };
+        let receipt = Receipt::proven(index, &leaf, None, &checkpoint, &proof);
+        Ok(receipt.witnessed(&witnessed).to_vec())
     })
     .await
 }
@@ -80,7 +98,12 @@ pub(super) async fn inclusion(
     let index = params
         .number("log_index")?
         .ok_or_else(|| malformed("log_index is required: the record's index"))?;
-    let size = tree_size(state, params.number("tree_size")?, "tree_size")?;
+    let size = match (params.number("tree_size")?, state.cosigning.latest()) {
+        // With witnesses, by default the proof leads to the latest cosigned checkpoint
+        // (`GET /v1/audit/checkpoint`) when it covers the record.
+        (None, Some(cosigned)) if cosigned.checkpoint.size() > index => cosigned.checkpoint.size(),
+        (asked, _) => tree_size(state, asked, "tree_size")?,
+    };
     if index >= size {
         return Err(malformed(format!(
             "log_index={index} is not in the tree of {size} records; ask for an index below tree_size"

@@ -2,15 +2,18 @@
 //! and offline, with the log's verifier key, what the regulator API hands out: a receipt or a
 //! record answer (`--receipt`), a signed checkpoint (`--checkpoint`), two checkpoints and the
 //! consistency proof between them (`--consistency OLD NEW --proof`), an export against a
-//! checkpoint (`--export FILE --checkpoint FILE`).
+//! checkpoint (`--export FILE --checkpoint FILE`). With `--witness-key KEY... [--quorum N]`,
+//! every checkpoint (a receipt's too) must also carry valid `cosignature/v1` cosignatures by N
+//! of those witnesses.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use loopgate_audit::{
-    Checkpoint, Error, Hash, Receipt, VerifierKey, verify_checkpoints_consistent, verify_dir,
-    verify_dir_against, verify_export, verify_receipt,
+    Checkpoint, Error, Hash, Receipt, VerifierKey, WitnessVerifierKey,
+    verify_checkpoints_consistent, verify_cosigned, verify_dir, verify_dir_against, verify_export,
+    verify_receipt,
 };
 
 use crate::exit::Exit;
@@ -56,6 +59,66 @@ pub(crate) struct Args {
     /// root must be the `--checkpoint`'s, so it must hold exactly records 0..SIZE.
     #[arg(long, value_name = "FILE", requires = "checkpoint")]
     export: Option<PathBuf>,
+    /// A witness's cosignature/v1 verifier key, as text or a file of keys one per line (a dev
+    /// folder's `witnesses.pub`); repeat for more. Every checkpoint checked (a receipt's too)
+    /// must then carry valid cosignatures by `--quorum` of them.
+    #[arg(long = "witness-key", value_name = "KEY_OR_FILE", num_args = 1..)]
+    witness_keys: Vec<String>,
+    /// How many of the `--witness-key` witnesses must have cosigned (default: all of them).
+    #[arg(long, value_name = "N", requires = "witness_keys")]
+    quorum: Option<usize>,
+}
+
+/// What a checkpoint must be signed by: the log's key, and `quorum` of `witnesses`.
+struct Trust {
+    key: VerifierKey,
+    witnesses: Vec<WitnessVerifierKey>,
+    quorum: usize,
+}
+
+impl Trust {
+    /// Opens a checkpoint's text: the log's signature, and the witnesses' quorum when asked.
+    /// Every checkpoint the command line gives (a receipt's too) goes through here.
+    fn open(&self, text: &str) -> Result<Checkpoint, Error> {
+        if self.witnesses.is_empty() {
+            return Checkpoint::open(text, &self.key);
+        }
+        verify_cosigned(text, &self.key, &self.witnesses, self.quorum).map(|(cp, _)| cp)
+    }
+
+    /// ` and cosigned by ...`, for the ok line.
+    fn cosigned(&self) -> String {
+        if self.witnesses.is_empty() {
+            return String::new();
+        }
+        format!(
+            ", cosigned by at least {} of the {} witnesses given",
+            self.quorum,
+            self.witnesses.len()
+        )
+    }
+}
+
+/// `--witness-key` values: each a key, or a file with one key per line.
+fn load_witness_keys(args: &[String]) -> Result<Vec<WitnessVerifierKey>, String> {
+    let mut keys = Vec::new();
+    for arg in args {
+        if let Ok(k) = WitnessVerifierKey::parse(arg) {
+            keys.push(k);
+            continue;
+        }
+        let text = std::fs::read_to_string(arg).map_err(|e| {
+            format!(
+                "--witness-key is neither a witness verifier key nor a readable file ({arg}): {e}"
+            )
+        })?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            keys.push(
+                WitnessVerifierKey::parse(line).map_err(|e| format!("--witness-key {arg}: {e}"))?,
+            );
+        }
+    }
+    Ok(keys)
 }
 
 pub(crate) fn run(args: Args) -> Exit {
@@ -71,8 +134,33 @@ pub(crate) fn run(args: Args) -> Exit {
                 "give --key: the log's verifier key (the text `loopgate keygen` printed, or its log.pub)",
             );
         };
-        return offline(&args, &key);
+        let witnesses = match load_witness_keys(&args.witness_keys) {
+            Ok(w) => w,
+            Err(e) => return fail(Exit::Usage, &e),
+        };
+        let quorum = args.quorum.unwrap_or(witnesses.len());
+        if !witnesses.is_empty() && !(1..=witnesses.len()).contains(&quorum) {
+            return fail(
+                Exit::Usage,
+                &format!(
+                    "--quorum {quorum}: use 1 to {} (the number of witness keys given)",
+                    witnesses.len()
+                ),
+            );
+        }
+        let trust = Trust {
+            key,
+            witnesses,
+            quorum,
+        };
+        return offline(&args, &trust);
     };
+    if !args.witness_keys.is_empty() {
+        return fail(
+            Exit::Usage,
+            "--witness-key checks a checkpoint or a receipt offline; it does not go with --data-dir",
+        );
+    }
     if args.checkpoint.is_some() && key.is_none() {
         return fail(
             Exit::Usage,
@@ -129,7 +217,7 @@ pub(crate) fn run(args: Args) -> Exit {
 }
 
 /// The checks that need only `key` and the files given (no data directory).
-fn offline(args: &Args, key: &VerifierKey) -> Exit {
+fn offline(args: &Args, key: &Trust) -> Exit {
     let result = if let Some(path) = &args.receipt {
         receipt(path, key)
     } else if let (Some(files), Some(proof)) = (&args.consistency, &args.proof) {
@@ -160,16 +248,19 @@ fn read(path: &Path, what: &str) -> Result<String, Exit> {
     })
 }
 
-/// Opens the signed checkpoint in `path` (`which`: how to name it) with `key`. Every checkpoint
-/// given on the command line is trusted here and only here: witness cosignatures (a
-/// `--witness-key` list) would be checked in this function.
-fn open_checkpoint(path: &Path, key: &VerifierKey, which: &str) -> Result<Checkpoint, Exit> {
+/// Opens the signed checkpoint in `path` (`which`: how to name it) with `trust`: every
+/// checkpoint given on the command line is opened here (a receipt's in [`receipt`], by the same
+/// [`Trust::open`]).
+fn open_checkpoint(path: &Path, trust: &Trust, which: &str) -> Result<Checkpoint, Exit> {
     let text = read(path, "checkpoint")?;
-    Checkpoint::open(&text, key).map_err(|e| failed(&e, &format!("{which} {}: ", path.display())))
+    trust
+        .open(&text)
+        .map_err(|e| failed(&e, &format!("{which} {}: ", path.display())))
 }
 
 /// `--receipt FILE`: a transfer's or shipment's receipt, or a record answer.
-fn receipt(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
+fn receipt(path: &Path, trust: &Trust) -> Result<Exit, Exit> {
+    let key = &trust.key;
     let text = read(path, "receipt")?;
     let receipt: Receipt = serde_json::from_str(&text).map_err(|e| {
         fail(
@@ -181,6 +272,9 @@ fn receipt(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
         )
     })?;
     let cp = verify_receipt(&receipt, key).map_err(|e| failed(&e, ""))?;
+    trust
+        .open(&receipt.checkpoint)
+        .map_err(|e| failed(&e, "the receipt's checkpoint: "))?;
     let of = match (&receipt.transfer_id, &receipt.shipment_id) {
         (Some(id), _) => format!(" of transfer {id}"),
         (None, Some(id)) => format!(" of shipment {id}"),
@@ -190,31 +284,34 @@ fn receipt(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
         },
     };
     println!(
-        "ok: record {}{of} is in the log of size {} signed by {}",
+        "ok: record {}{of} is in the log of size {} signed by {}{}",
         receipt.log_index,
         cp.size(),
-        key.name()
+        key.name(),
+        trust.cosigned()
     );
     Ok(Exit::Success)
 }
 
 /// `--checkpoint FILE` alone: its signature.
-fn checkpoint(path: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let cp = open_checkpoint(path, key, "the checkpoint")?;
+fn checkpoint(path: &Path, trust: &Trust) -> Result<Exit, Exit> {
+    let cp = open_checkpoint(path, trust, "the checkpoint")?;
     println!(
-        "ok: checkpoint of {} records, root {}, of the log {:?} signed by {}",
+        "ok: checkpoint of {} records, root {}, of the log {:?} signed by {}{}",
         cp.size(),
         B64.encode(cp.root()),
         cp.origin(),
-        key.name()
+        trust.key.name(),
+        trust.cosigned()
     );
     Ok(Exit::Success)
 }
 
 /// `--consistency OLD NEW --proof FILE`.
-fn consistency(old: &Path, new: &Path, proof: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let old_cp = open_checkpoint(old, key, "the old checkpoint")?;
-    let new_cp = open_checkpoint(new, key, "the new checkpoint")?;
+fn consistency(old: &Path, new: &Path, proof: &Path, trust: &Trust) -> Result<Exit, Exit> {
+    let key = &trust.key;
+    let old_cp = open_checkpoint(old, trust, "the old checkpoint")?;
+    let new_cp = open_checkpoint(new, trust, "the new checkpoint")?;
     let proof_text = read(proof, "consistency proof")?;
     let (sizes, hashes) = parse_proof(&proof_text)
         .map_err(|e| fail(Exit::Usage, &format!("{}: {e}", proof.display())))?;
@@ -287,8 +384,9 @@ fn parse_proof(text: &str) -> Result<(Option<(u64, u64)>, Vec<String>), String> 
 }
 
 /// `--export FILE --checkpoint FILE`.
-fn export(path: &Path, checkpoint: &Path, key: &VerifierKey) -> Result<Exit, Exit> {
-    let cp = open_checkpoint(checkpoint, key, "the checkpoint")?;
+fn export(path: &Path, checkpoint: &Path, trust: &Trust) -> Result<Exit, Exit> {
+    let key = &trust.key;
+    let cp = open_checkpoint(checkpoint, trust, "the checkpoint")?;
     verify_export(path, &cp).map_err(|e| failed(&e, ""))?;
     println!(
         "ok: the export's {} records hash to the root {} of the checkpoint signed by {}",
@@ -321,7 +419,8 @@ fn code(e: &Error) -> Exit {
         | Error::BadCheckpoint(_)
         | Error::BadProof(_)
         | Error::BadExport(_)
-        | Error::BadBlob { .. } => Exit::Failure,
+        | Error::BadBlob { .. }
+        | Error::NotEnoughCosignatures { .. } => Exit::Failure,
         _ => Exit::Usage,
     }
 }

@@ -1,0 +1,601 @@
+//! Asking the `[[witness]]` to cosign the log's checkpoints (C2SP `tlog-witness`,
+//! `cosignature/v1`), and the latest checkpoint that a quorum of them cosigned.
+//!
+//! One task ([`Cosigning::run`]) sends checkpoints in *rounds*: a round takes the log's latest
+//! checkpoint and sends it to every witness that is free (at most one request in flight per
+//! witness), with the consistency proof from the size that witness last cosigned. A round ends
+//! when `witness_quorum` cosignatures are in, or when every witness answered or is backing
+//! off; the next round takes the then latest checkpoint, which covers every one before it, so a
+//! slow witness delays no commit and no other witness. A witness's 409 (`text/x.tlog.size`)
+//! names the size it holds: the request is sent again from there (the gateway does not
+//! remember witness state across restarts; the first request after a start learns it so).
+//!
+//! A refusal (403, 404, 422, another 4xx, or a cosignature that does not verify with the
+//! configured key) is an alarm: it is logged once per distinct refusal as a `system` record
+//! (`"event": "witness_refused"`) and counted in `/metrics`, and that witness is asked again
+//! only every [`REFUSED_BACKOFF`]. A witness that cannot be reached backs off from
+//! [`FIRST_BACKOFF`] to [`MAX_BACKOFF`].
+//!
+//! Receipts wait ([`Cosigning::wait_covering`]) up to `witness_timeout_ms` for a cosigned
+//! checkpoint that covers their record.
+
+mod client;
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use loopgate_audit::{
+    AddCheckpoint, Checkpoint, Cosignature, Kind, Record, SIZE_CONTENT_TYPE, open_cosigned,
+    parse_cosignature_lines,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Witnesses;
+use crate::record::{self, Details};
+use crate::state::AppState;
+use crate::tls::TlsError;
+use client::Client;
+
+/// The first wait after a witness could not be reached; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between attempts to reach a witness.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The wait after a witness refused a checkpoint before it is sent a later one.
+pub(crate) const REFUSED_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the task looks for a new checkpoint when no receipt asked.
+const POLL: Duration = Duration::from_millis(200);
+/// Consecutive 409 answers resent at once before backing off.
+const MAX_CONFLICTS: u32 = 3;
+/// A refusal's message kept in the record and the status (bytes).
+const MAX_MESSAGE: usize = 512;
+
+/// A checkpoint with the cosignatures of at least the quorum.
+#[derive(Debug)]
+pub(crate) struct Cosigned {
+    /// The log's checkpoint.
+    pub(crate) checkpoint: Arc<Checkpoint>,
+    /// Its note with the witnesses' cosignature lines.
+    pub(crate) text: String,
+    /// How many witnesses cosigned it.
+    pub(crate) count: usize,
+}
+
+/// One witness's state, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WitnessStatus {
+    /// Its name.
+    pub(crate) name: String,
+    /// The size of the latest checkpoint it cosigned (as far as the gateway knows).
+    pub(crate) cosigned_size: Option<u64>,
+    /// When it last cosigned.
+    pub(crate) cosigned_at: Option<Instant>,
+    /// Why the last request failed (cannot connect, timeout, 5xx), until one works.
+    pub(crate) unreachable: Option<String>,
+    /// Its last refusal, until it cosigns again.
+    pub(crate) refused: Option<String>,
+    /// Refusals so far.
+    pub(crate) refusals: u64,
+    /// Requests that got no usable answer so far.
+    pub(crate) failures: u64,
+}
+
+/// The witnesses, their status and the latest cosigned checkpoint.
+#[derive(Debug)]
+pub(crate) struct Cosigning {
+    clients: Vec<Arc<Client>>,
+    quorum: usize,
+    timeout: Duration,
+    status: Mutex<Vec<WitnessStatus>>,
+    latest: watch::Sender<Option<Arc<Cosigned>>>,
+    nudge: Notify,
+}
+
+impl Cosigning {
+    /// Loads the witnesses' TLS trust. Without witnesses, nothing is cosigned and receipts
+    /// never wait.
+    pub(crate) fn new(witnesses: &Witnesses) -> Result<Self, TlsError> {
+        let clients = witnesses
+            .targets
+            .iter()
+            .map(|t| Client::new(t.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let status = clients
+            .iter()
+            .map(|c| WitnessStatus {
+                name: c.name().to_owned(),
+                ..WitnessStatus::default()
+            })
+            .collect();
+        Ok(Self {
+            clients,
+            quorum: witnesses.quorum,
+            timeout: witnesses.timeout,
+            status: Mutex::new(status),
+            latest: watch::Sender::new(None),
+            nudge: Notify::new(),
+        })
+    }
+
+    /// No witnesses: checkpoints are the log's alone.
+    #[cfg(test)]
+    pub(crate) fn disabled() -> Self {
+        Self {
+            clients: Vec::new(),
+            quorum: 0,
+            timeout: Duration::ZERO,
+            status: Mutex::new(Vec::new()),
+            latest: watch::Sender::new(None),
+            nudge: Notify::new(),
+        }
+    }
+
+    /// Whether witnesses are configured.
+    pub(crate) fn enabled(&self) -> bool {
+        !self.clients.is_empty()
+    }
+
+    /// The quorum.
+    pub(crate) fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    /// The latest checkpoint cosigned by the quorum.
+    pub(crate) fn latest(&self) -> Option<Arc<Cosigned>> {
+        self.latest.borrow().clone()
+    }
+
+    /// Each witness's status.
+    pub(crate) fn status(&self) -> Vec<WitnessStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits up to `witness_timeout_ms` for a cosigned checkpoint that covers record `index`.
+    pub(crate) async fn wait_covering(&self, index: u64) -> Option<Arc<Cosigned>> {
+        if !self.enabled() {
+            return None;
+        }
+        let covers =
+            |c: &Option<Arc<Cosigned>>| c.as_ref().is_some_and(|c| c.checkpoint.size() > index);
+        let mut rx = self.latest.subscribe();
+        if covers(&rx.borrow()) {
+            return self.latest();
+        }
+        self.nudge.notify_one();
+        match tokio::time::timeout(self.timeout, rx.wait_for(covers)).await {
+            Ok(Ok(c)) => c.clone(),
+            _ => None,
+        }
+    }
+
+    fn update(&self, i: usize, change: impl FnOnce(&mut WitnessStatus)) {
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = status.get_mut(i) {
+            change(s);
+        }
+    }
+
+    /// Publishes `checkpoint` with `sigs` when they reach the quorum and it is newer than the
+    /// one published (or the same with more cosignatures).
+    fn offer(&self, checkpoint: &Arc<Checkpoint>, sigs: &[Cosignature]) {
+        if sigs.len() < self.quorum.max(1) {
+            return;
+        }
+        self.latest.send_if_modified(|latest| {
+            let better = latest.as_ref().is_none_or(|l| {
+                l.checkpoint.size() < checkpoint.size()
+                    || (l.checkpoint.size() == checkpoint.size()
+                        && l.checkpoint.root() == checkpoint.root()
+                        && l.count < sigs.len())
+            });
+            if better {
+                *latest = Some(Arc::new(Cosigned {
+                    checkpoint: checkpoint.clone(),
+                    text: checkpoint.with_cosignatures(sigs),
+                    count: sigs.len(),
+                }));
+            }
+            better
+        });
+    }
+
+    /// Sends the log's checkpoints to the witnesses until the state is dropped (see the module
+    /// documentation).
+    pub(crate) async fn run(state: Weak<AppState>) {
+        let Some(me) = state.upgrade().map(|s| s.cosigning.clone()) else {
+            return;
+        };
+        if !me.enabled() {
+            return;
+        }
+        let n = me.clients.len();
+        let mut peers: Vec<Peer> = (0..n).map(|_| Peer::default()).collect();
+        let mut round: Option<Round> = None;
+        let mut requests: JoinSet<(usize, Arc<Checkpoint>, Outcome)> = JoinSet::new();
+        loop {
+            let Some(app) = state.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let latest = app.log.latest_checkpoint();
+            let done = round.as_ref().is_none_or(|r| {
+                r.sigs.len() >= me.quorum
+                    || peers
+                        .iter()
+                        .enumerate()
+                        .all(|(i, p)| !p.busy && (r.tried[i] || p.waiting(now)))
+            });
+            if done
+                && round
+                    .as_ref()
+                    .is_none_or(|r| r.checkpoint.size() < latest.size())
+            {
+                round = Some(Round {
+                    checkpoint: latest,
+                    sigs: Vec::new(),
+                    tried: vec![false; n],
+                });
+            }
+            if let Some(r) = &round {
+                for (i, peer) in peers.iter_mut().enumerate() {
+                    if peer.busy || r.tried[i] || peer.waiting(now) {
+                        continue;
+                    }
+                    peer.busy = true;
+                    let client = me.clients[i].clone();
+                    let checkpoint = r.checkpoint.clone();
+                    let old = peer.size.filter(|s| *s <= checkpoint.size()).unwrap_or(0);
+                    let log = app.log.clone();
+                    requests.spawn(async move {
+                        let outcome = ask(&client, &log, old, &checkpoint).await;
+                        (i, checkpoint, outcome)
+                    });
+                }
+            }
+            let next_retry = peers
+                .iter()
+                .filter_map(|p| p.retry_at)
+                .filter(|t| *t > now)
+                .min()
+                .map_or(POLL, |t| (t - now).min(POLL));
+            drop(app);
+            tokio::select! {
+                Some(joined) = requests.join_next() => {
+                    let Ok((i, checkpoint, outcome)) = joined else { continue };
+                    peers[i].busy = false;
+                    me.answered(&state, i, &mut peers[i], &mut round, &checkpoint, outcome);
+                }
+                () = me.nudge.notified() => {}
+                () = tokio::time::sleep(next_retry) => {}
+            }
+        }
+    }
+
+    /// Acts on one witness's answer about `checkpoint`.
+    fn answered(
+        &self,
+        state: &Weak<AppState>,
+        i: usize,
+        peer: &mut Peer,
+        round: &mut Option<Round>,
+        checkpoint: &Arc<Checkpoint>,
+        outcome: Outcome,
+    ) {
+        let name = self.clients[i].name().to_owned();
+        let in_round = round
+            .as_ref()
+            .is_some_and(|r| r.checkpoint.size() == checkpoint.size());
+        match outcome {
+            Outcome::Cosigned(c) => {
+                peer.size = Some(checkpoint.size());
+                peer.failures = 0;
+                peer.conflicts = 0;
+                peer.retry_at = None;
+                peer.last_refusal = None;
+                self.update(i, |s| {
+                    s.cosigned_size = Some(checkpoint.size());
+                    s.cosigned_at = Some(Instant::now());
+                    s.unreachable = None;
+                    s.refused = None;
+                });
+                if let Some(r) = round
+                    .as_mut()
+                    .filter(|r| r.checkpoint.size() == checkpoint.size())
+                {
+                    r.tried[i] = true;
+                    if !r
+                        .sigs
+                        .iter()
+                        .any(|s| s.witness() == c.witness() && s.key_id() == c.key_id())
+                    {
+                        r.sigs.push(c);
+                    }
+                    self.offer(&r.checkpoint, &r.sigs);
+                }
+            }
+            Outcome::Conflict(size) if size <= checkpoint.size() => {
+                peer.size = Some(size);
+                peer.conflicts += 1;
+                if peer.conflicts >= MAX_CONFLICTS {
+                    peer.conflicts = 0;
+                    peer.retry_at = Some(Instant::now() + MAX_BACKOFF);
+                }
+                // Not tried: sent again from `size` at once.
+            }
+            Outcome::Conflict(size) => {
+                self.refused(
+                    state,
+                    i,
+                    peer,
+                    checkpoint,
+                    409,
+                    format!(
+                        "the witness holds a checkpoint of size {size}, beyond the log's {}: it \
+                         cosigned a log that is not this one, or this log lost records",
+                        checkpoint.size()
+                    ),
+                );
+                if let Some(r) = round.as_mut().filter(|_| in_round) {
+                    r.tried[i] = true;
+                }
+            }
+            Outcome::Refused(status, why) => {
+                self.refused(state, i, peer, checkpoint, status, why);
+                if let Some(r) = round.as_mut().filter(|_| in_round) {
+                    r.tried[i] = true;
+                }
+            }
+            Outcome::Failed(why) => {
+                let wait = FIRST_BACKOFF
+                    .saturating_mul(1 << peer.failures.min(8))
+                    .min(MAX_BACKOFF);
+                peer.failures += 1;
+                peer.retry_at = Some(Instant::now() + wait);
+                if peer.failures == 1 {
+                    tracing::warn!(witness = %name, error = %why, "witness unreachable; retrying with backoff");
+                }
+                self.update(i, |s| {
+                    s.unreachable = Some(why);
+                    s.failures += 1;
+                });
+            }
+        }
+    }
+
+    /// A refusal: counted, logged once per distinct refusal (a `system` record), and that
+    /// witness waits [`REFUSED_BACKOFF`].
+    fn refused(
+        &self,
+        state: &Weak<AppState>,
+        i: usize,
+        peer: &mut Peer,
+        checkpoint: &Checkpoint,
+        status: u16,
+        why: String,
+    ) {
+        let why = crate::transfer::records::capped(why.trim(), MAX_MESSAGE).into_owned();
+        let name = self.clients[i].name().to_owned();
+        peer.retry_at = Some(Instant::now() + REFUSED_BACKOFF);
+        peer.conflicts = 0;
+        self.update(i, |s| {
+            s.refused = Some(format!("{status}: {why}"));
+            s.refusals += 1;
+            s.unreachable = None;
+        });
+        let key = (status, why.clone());
+        if peer.last_refusal.as_ref() == Some(&key) {
+            return;
+        }
+        peer.last_refusal = Some(key);
+        tracing::error!(witness = %name, status, size = checkpoint.size(), why = %why, "a witness refused the log's checkpoint; logging it");
+        let Some(app) = state.upgrade() else {
+            return;
+        };
+        let details = WitnessRefusedDetails {
+            event: "witness_refused".to_owned(),
+            witness: name,
+            url: self.clients[i].target.url.to_string(),
+            status,
+            message: why,
+            tree_size: checkpoint.size(),
+        };
+        tokio::spawn(async move {
+            let appended = app.append_record(|at| refused_record(at, &details)).await;
+            if let Err(e) = appended {
+                tracing::warn!(error = %e, witness = %details.witness, "the witness's refusal could not be logged");
+            }
+        });
+    }
+}
+
+/// What a receipt carries of the witnesses.
+#[derive(Debug)]
+pub(crate) enum Witnessed {
+    /// No witnesses configured: the log's checkpoint, no `"cosigned"`.
+    Off,
+    /// No cosigned checkpoint covered the record in time: the log's, `"cosigned": false`.
+    NotCosigned,
+    /// A cosigned checkpoint covering it and the record's inclusion proof into it.
+    Cosigned {
+        /// The checkpoint.
+        cosigned: Arc<Cosigned>,
+        /// The proof of the record into it.
+        proof: Vec<loopgate_audit::Hash>,
+    },
+}
+
+/// Waits (up to `witness_timeout_ms`) for a cosigned checkpoint covering the `appended` record
+/// and proves the record into it (with the append's own proof when the cosigned checkpoint is
+/// the append's: no wait for the index).
+pub(crate) async fn witness(
+    state: &Arc<AppState>,
+    appended: &loopgate_audit::Appended,
+) -> Witnessed {
+    let cosigning = &state.cosigning;
+    if !cosigning.enabled() {
+        return Witnessed::Off;
+    }
+    let index = appended.index;
+    let Some(cosigned) = cosigning.wait_covering(index).await else {
+        return Witnessed::NotCosigned;
+    };
+    let size = cosigned.checkpoint.size();
+    if size == appended.checkpoint.size()
+        && cosigned.checkpoint.root() == appended.checkpoint.root()
+    {
+        let proof = appended.inclusion_proof.clone();
+        return Witnessed::Cosigned { cosigned, proof };
+    }
+    let log = state.log.clone();
+    match tokio::task::spawn_blocking(move || log.inclusion_proof(index, size)).await {
+        Ok(Ok(proof)) => Witnessed::Cosigned { cosigned, proof },
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, index, size, "no inclusion proof into the cosigned checkpoint");
+            Witnessed::NotCosigned
+        }
+        Err(_) => Witnessed::NotCosigned,
+    }
+}
+
+/// One witness as the task sees it.
+#[derive(Debug, Default)]
+struct Peer {
+    /// The size it holds, as far as known (`None`: not yet known; 0 is sent, and a 409 says).
+    size: Option<u64>,
+    busy: bool,
+    retry_at: Option<Instant>,
+    failures: u32,
+    conflicts: u32,
+    /// The last refusal logged (status and message), until it cosigns again.
+    last_refusal: Option<(u16, String)>,
+}
+
+impl Peer {
+    fn waiting(&self, now: Instant) -> bool {
+        self.retry_at.is_some_and(|t| t > now)
+    }
+}
+
+/// The checkpoint being sent to the witnesses, the cosignatures it got and who answered.
+#[derive(Debug)]
+struct Round {
+    checkpoint: Arc<Checkpoint>,
+    sigs: Vec<Cosignature>,
+    tried: Vec<bool>,
+}
+
+/// How one request ended.
+#[derive(Debug)]
+enum Outcome {
+    /// A valid cosignature by the configured key.
+    Cosigned(Cosignature),
+    /// 409: the witness holds this size.
+    Conflict(u64),
+    /// A refusal: the status and the witness's message.
+    Refused(u16, String),
+    /// No usable answer (cannot connect, timeout, 5xx, unreadable).
+    Failed(String),
+}
+
+/// Sends `checkpoint` to one witness with the proof from `old`.
+async fn ask(
+    client: &Client,
+    log: &loopgate_audit::Log,
+    old: u64,
+    checkpoint: &Arc<Checkpoint>,
+) -> Outcome {
+    let size = checkpoint.size();
+    let proof = if old == 0 || old == size {
+        Vec::new()
+    } else {
+        let log = log.clone();
+        match tokio::task::spawn_blocking(move || log.consistency_proof(old, size)).await {
+            Ok(Ok(proof)) => proof,
+            Ok(Err(e)) => {
+                return Outcome::Failed(format!("no consistency proof {old}..{size}: {e}"));
+            }
+            Err(e) => return Outcome::Failed(format!("no consistency proof {old}..{size}: {e}")),
+        }
+    };
+    let body = AddCheckpoint {
+        old,
+        proof,
+        checkpoint: checkpoint.text().to_owned(),
+    }
+    .to_body();
+    let answer = match client.add_checkpoint(body).await {
+        Ok(answer) => answer,
+        Err(why) => return Outcome::Failed(why),
+    };
+    match answer.status {
+        200 => {
+            let lines = match parse_cosignature_lines(&answer.body) {
+                Ok(lines) => lines,
+                Err(e) => return Outcome::Refused(200, format!("unreadable cosignature: {e}")),
+            };
+            let mut text = checkpoint.text().to_owned();
+            for line in &lines {
+                text.push_str(line);
+            }
+            let key = std::slice::from_ref(&client.target.key);
+            match open_cosigned(&text, log_key(log), key) {
+                Ok((_, mut found)) if !found.is_empty() => Outcome::Cosigned(found.remove(0)),
+                Ok(_) => Outcome::Refused(
+                    200,
+                    format!(
+                        "the answer has no cosignature by the configured key {}",
+                        client.target.key
+                    ),
+                ),
+                Err(e) => Outcome::Refused(200, format!("the cosignature does not verify: {e}")),
+            }
+        }
+        409 if answer.content_type.starts_with(SIZE_CONTENT_TYPE) => {
+            match answer.body.trim_end_matches('\n').parse::<u64>() {
+                Ok(size) => Outcome::Conflict(size),
+                Err(_) => Outcome::Failed(format!("409 with an unreadable size {:?}", answer.body)),
+            }
+        }
+        status @ 400..=499 => Outcome::Refused(status, answer.body),
+        status => Outcome::Failed(format!("answered {status}: {}", answer.body.trim())),
+    }
+}
+
+fn log_key(log: &loopgate_audit::Log) -> &loopgate_audit::VerifierKey {
+    log.verifier_key()
+}
+
+/// What the `system` record of a witness's refusal says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WitnessRefusedDetails {
+    /// `witness_refused`.
+    pub(crate) event: String,
+    /// The `[[witness]] name`.
+    pub(crate) witness: String,
+    /// Its submission prefix.
+    pub(crate) url: String,
+    /// The HTTP status it answered (200 for a cosignature that does not verify).
+    pub(crate) status: u16,
+    /// Its message (capped).
+    pub(crate) message: String,
+    /// The size of the checkpoint it refused.
+    pub(crate) tree_size: u64,
+}
+
+impl Details for WitnessRefusedDetails {
+    const KIND: Kind = Kind::System;
+}
+
+fn refused_record(
+    at: OffsetDateTime,
+    details: &WitnessRefusedDetails,
+) -> Result<Record, loopgate_audit::Error> {
+    let mut record = Record::new(Kind::System, at)?;
+    record::write(&mut record, details)?;
+    Ok(record)
+}
