@@ -269,6 +269,19 @@ impl Gateway {
         self.stdout.lock().expect("stdout lines").clone()
     }
 
+    /// Every line dev mode printed on stdout, once its banner is complete (its last block, the
+    /// offline checks, ends with `audit verify --export`). Panics after 10 s without it.
+    pub fn banner(&self) -> Vec<String> {
+        eventually(Duration::from_secs(10), || {
+            let lines = self.stdout();
+            lines
+                .iter()
+                .any(|l| l.contains("audit verify --export"))
+                .then_some(lines)
+        })
+        .expect("dev mode printed its commands")
+    }
+
     /// The HTTPS API address.
     pub fn api(&self) -> SocketAddr {
         self.api

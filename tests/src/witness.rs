@@ -393,3 +393,25 @@ impl Drop for Witness {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the independent cosignature/v1 verifier (`tests/interop/cosignature_v1.py`, written
+/// from the spec, sharing no code with ours) on the checkpoint note in `note` for
+/// `witness_key`: `Ok(what it printed)` when it accepts the cosignature, else `Err`.
+pub fn independent_verifier(witness_key: &str, note: &Path) -> Result<String, String> {
+    let out = Command::new("python3")
+        .arg(crate::workspace_root().join("tests/interop/cosignature_v1.py"))
+        .arg(witness_key)
+        .arg(note)
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}

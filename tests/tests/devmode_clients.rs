@@ -15,9 +15,8 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use loopgate_tests::gateway::{Gateway, eventually};
+use loopgate_tests::gateway::Gateway;
 use loopgate_tests::receipt::assert_verifies;
 use serde_json::Value;
 
@@ -147,14 +146,7 @@ fn run(dir: &Path, command: &str, extra: &str) -> (u16, String, String) {
 #[test]
 fn every_printed_curl_command_works_over_http1_and_http2_and_python_requests_too() {
     let gw = Gateway::dev().dev_mode().start();
-    let lines = eventually(Duration::from_secs(10), || {
-        let lines = gw.stdout();
-        lines
-            .iter()
-            .any(|l| l.contains("audit verify --export"))
-            .then_some(lines)
-    })
-    .expect("dev mode printed its commands");
+    let lines = gw.banner();
     let commands = printed_commands(&lines);
     assert_eq!(commands.len(), 5, "{lines:#?}");
     let dir = gw.dir().parent().unwrap().to_owned();

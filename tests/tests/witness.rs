@@ -5,13 +5,14 @@
 //! `cryptography`) that shares no code with ours.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 
 use loopgate_audit::{
     Checkpoint, SIZE_CONTENT_TYPE, VerifierKey, WitnessVerifierKey, open_cosigned,
 };
-use loopgate_tests::witness::{ORIGIN, TestLog, Witness, WitnessAnswer, WitnessFolder};
-use loopgate_tests::{Loopgate, workspace_root};
+use loopgate_tests::Loopgate;
+use loopgate_tests::witness::{
+    ORIGIN, TestLog, Witness, WitnessAnswer, WitnessFolder, independent_verifier,
+};
 
 /// Checks a 200 answer: one cosignature line by `witness` that verifies over `checkpoint`.
 fn assert_cosigned(answer: &WitnessAnswer, checkpoint: &Checkpoint, log: &TestLog, witness: &str) {
@@ -244,23 +245,7 @@ fn interop(witness_key: &str, note: &str) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("cosigned.txt");
     std::fs::write(&file, note).expect("write the note");
-    let script = workspace_root().join("tests/interop/cosignature_v1.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(witness_key)
-        .arg(&file)
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
+    independent_verifier(witness_key, &file)
 }
 
 #[test]

@@ -9,13 +9,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{Folder, Gateway, eventually};
-use loopgate_tests::witness::{Witness, WitnessFolder, free_port};
-use loopgate_tests::{Loopgate, Run, workspace_root};
+use loopgate_tests::witness::{Witness, WitnessFolder, free_port, independent_verifier};
+use loopgate_tests::{Loopgate, Run};
 use serde_json::Value;
 
 const HK: &str = "witness.pcpd.hk.example";
@@ -67,26 +66,6 @@ fn verify(gw: &Gateway, receipt: &Path, keys: &[&str], quorum: Option<usize>) ->
     run.run()
 }
 
-/// The independent Python verifier on a checkpoint note, for one witness key.
-fn python_verifies(witness_key: &str, note: &Path) -> Result<String, String> {
-    let out = Command::new("python3")
-        .arg(workspace_root().join("tests/interop/cosignature_v1.py"))
-        .arg(witness_key)
-        .arg(note)
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
-}
-
 /// The witness's `witness request` lines that cosigned (status 200).
 fn cosigned_requests(w: &Witness) -> Vec<String> {
     w.stderr()
@@ -128,7 +107,7 @@ fn with_quorum_2_receipts_are_cosigned_and_a_witness_that_comes_back_catches_up_
         receipt["checkpoint"].as_str().unwrap(),
     );
     for key in [&hk_key, &gd_key] {
-        python_verifies(key, &note).unwrap_or_else(|e| panic!("python: {e}"));
+        independent_verifier(key, &note).unwrap_or_else(|e| panic!("python: {e}"));
     }
     // The regulator's checkpoint is a cosigned one, and an inclusion proof leads to it.
     let cp = Client::regulator(&gw, "pcpd").get("/v1/audit/checkpoint");
@@ -365,17 +344,10 @@ fn dev_mode_runs_two_witnesses_so_the_first_receipt_is_already_cosigned() {
         receipt["checkpoint"].as_str().unwrap(),
     );
     for key in &keys {
-        python_verifies(key, &note).unwrap_or_else(|e| panic!("python: {e}"));
+        independent_verifier(key, &note).unwrap_or_else(|e| panic!("python: {e}"));
     }
     // The banner's offline checks pass both witnesses' keys and the quorum.
-    let lines = eventually(Duration::from_secs(10), || {
-        let lines = gw.stdout();
-        lines
-            .iter()
-            .any(|l| l.contains("audit verify --export"))
-            .then_some(lines)
-    })
-    .expect("dev mode printed its commands");
+    let lines = gw.banner();
     let verifies: Vec<&String> = lines
         .iter()
         .filter(|l| l.contains("audit verify"))
