@@ -190,5 +190,6 @@ pub mod receipt;
 pub mod rng;
 pub mod shipment;
 pub mod tiles;
+pub mod tmpfs;
 pub mod upstream;
 pub mod witness;

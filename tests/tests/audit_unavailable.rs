@@ -11,59 +11,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use loopgate_tests::client::{Client, Response};
 use loopgate_tests::gateway::{ConfigToml, Gateway, eventually};
+use loopgate_tests::tmpfs::Tmpfs;
 
 /// RLIMIT_FSIZE for the fallback: above every file start-up writes, reached by the log after
 /// some transfers.
 const FSIZE_LIMIT: u64 = 256 * 1024;
-
-/// A tmpfs mounted for the test; unmounted when dropped.
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
-        let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("mnt");
-        std::fs::create_dir(&path).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        mounted.then_some(Self { _dir: dir, path })
-    }
-
-    /// Writes `name` until the file system is full.
-    fn fill(&self, name: &str) {
-        let mut file = std::fs::File::create(self.path.join(name)).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while file.write_all(&block).is_ok() {}
-        // Whatever is left is smaller than a block: take it byte by byte.
-        while file.write_all(&[0]).is_ok() {}
-        let _ = file.sync_all();
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        }
-    }
-}
 
 fn transfer(gw: &Gateway, body: &'static str) -> Response {
     Client::tenant(gw, "sz-genomics")

@@ -11,54 +11,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{ConfigToml, Gateway, eventually};
-
-/// A tmpfs mounted for the test; unmounted when dropped.
-struct Tmpfs {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
-        let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("mnt");
-        std::fs::create_dir(&path).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        mounted.then_some(Self { _dir: dir, path })
-    }
-
-    /// Writes `name` until the file system is full.
-    fn fill(&self, name: &str) {
-        let mut file = std::fs::File::create(self.path.join(name)).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while file.write_all(&block).is_ok() {}
-        while file.write_all(&[0]).is_ok() {}
-        let _ = file.sync_all();
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        }
-    }
-}
+use loopgate_tests::tmpfs::Tmpfs;
 
 #[test]
 fn an_outcome_the_full_log_refused_is_reported_as_unknown_and_concluded_once_in_process() {
