@@ -388,6 +388,24 @@ impl Client {
         }
     }
 
+    /// Sends `count` transfers denied for their purpose (403, one record each) over one
+    /// connection: a quick way to a log of many records.
+    pub fn post_denials(&self, count: usize) {
+        let mut connection = self.open();
+        for _ in 0..count {
+            let r = connection
+                .try_request(
+                    self.post_transfer()
+                        .non_personal()
+                        .set("Loop-Purpose", "marketing")
+                        .body("x")
+                        .build(),
+                )
+                .expect("a denial");
+            assert_eq!(r.status, 403);
+        }
+    }
+
     /// `POST /v1/transfers`, to be filled in.
     pub fn post_transfer(&self) -> TransferCall<'_> {
         TransferCall {

@@ -24,19 +24,7 @@ const STREAMS: usize = 100;
 /// Enough records that an export is many 64 KiB chunks (each denial is one record).
 fn fill_log(gw: &Gateway) {
     let sz = Client::tenant(gw, "sz-genomics");
-    let mut connection = sz.open();
-    for _ in 0..300 {
-        let r = connection
-            .try_request(
-                sz.post_transfer()
-                    .non_personal()
-                    .set("Loop-Purpose", "marketing")
-                    .body("x")
-                    .build(),
-            )
-            .unwrap();
-        assert_eq!(r.status, 403);
-    }
+    sz.post_denials(300);
     let whole = Client::regulator(gw, "pcpd").get("/v1/audit/export");
     assert_eq!(whole.status, 200);
     assert!(

@@ -102,19 +102,7 @@ fn zero_window_http2_exports_hold_no_thread_and_leave_nothing_behind() {
         .start();
     // Enough records that one export is many chunks (each denial is one record).
     let sz = Client::tenant(&gw, "sz-genomics");
-    let mut connection = sz.open();
-    for _ in 0..400 {
-        let r = connection
-            .try_request(
-                sz.post_transfer()
-                    .non_personal()
-                    .set("Loop-Purpose", "marketing")
-                    .body("x")
-                    .build(),
-            )
-            .unwrap();
-        assert_eq!(r.status, 403);
-    }
+    sz.post_denials(400);
     let whole = Client::regulator(&gw, "pcpd").get("/v1/audit/export");
     assert_eq!(whole.status, 200);
     assert!(
