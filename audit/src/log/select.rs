@@ -242,42 +242,50 @@ impl Log {
 
 /// The first index in `at..hi` that every cursor holds (a leapfrog join: each cursor in turn
 /// seeks the current candidate, and any hit past it becomes the new candidate), if any.
-fn join(cursors: &mut [Cursor<'_>], mut at: u64, hi: u64) -> Result<Option<u64>> {
-    let mut agreed = 0;
-    let mut turn = 0;
-    while agreed < cursors.len() {
-        if at >= hi {
-            return Ok(None);
-        }
-        let Some(hit) = cursors[turn].seek(at)? else {
-            return Ok(None);
-        };
-        if hit == at {
-            agreed += 1;
-        } else {
-            at = hit;
-            agreed = 1;
-        }
-        turn = (turn + 1) % cursors.len();
-    }
-    Ok((at < hi).then_some(at))
+fn join(cursors: &mut [Cursor<'_>], at: u64, hi: u64) -> Result<Option<u64>> {
+    leapfrog(
+        cursors.len(),
+        at,
+        |i| i < hi,
+        |turn, at| cursors[turn].seek(at),
+    )
 }
 
 /// The last index in `lo..end` that every term's list holds (the leapfrog join of [`join`],
 /// run backwards: each list in turn gives its last hit at or below the candidate, and any hit
 /// below it becomes the new candidate), if any.
 fn join_back(index: &Index, terms: &[(Field, Vec<u8>)], lo: u64, end: u64) -> Result<Option<u64>> {
-    let Some(mut at) = end.checked_sub(1) else {
+    let Some(at) = end.checked_sub(1) else {
         return Ok(None);
     };
+    leapfrog(
+        terms.len(),
+        at,
+        |i| i >= lo,
+        |turn, at| {
+            let (field, value) = &terms[turn];
+            index.last(*field, value, at.saturating_add(1))
+        },
+    )
+}
+
+/// The leapfrog join of `lists` sorted lists, in either direction: from the candidate `at`,
+/// list `turn` gives its nearest hit at or beyond it in the join's direction
+/// (`seek(turn, at)`); a hit equal to the candidate is one more list agreeing, any other
+/// becomes the new candidate. The index all lists hold, while it is `within` the range.
+fn leapfrog(
+    lists: usize,
+    mut at: u64,
+    within: impl Fn(u64) -> bool,
+    mut seek: impl FnMut(usize, u64) -> Result<Option<u64>>,
+) -> Result<Option<u64>> {
     let mut agreed = 0;
     let mut turn = 0;
-    while agreed < terms.len() {
-        if at < lo {
+    while agreed < lists {
+        if !within(at) {
             return Ok(None);
         }
-        let (field, value) = &terms[turn];
-        let Some(hit) = index.last(*field, value, at.saturating_add(1))? else {
+        let Some(hit) = seek(turn, at)? else {
             return Ok(None);
         };
         if hit == at {
@@ -286,9 +294,9 @@ fn join_back(index: &Index, terms: &[(Field, Vec<u8>)], lo: u64, end: u64) -> Re
             at = hit;
             agreed = 1;
         }
-        turn = (turn + 1) % terms.len();
+        turn = (turn + 1) % lists;
     }
-    Ok((at >= lo).then_some(at))
+    Ok(within(at).then_some(at))
 }
 
 /// Whether the leaf of a candidate matches exactly: its time in `from..=to` (the time index
