@@ -220,19 +220,12 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file (stage one and two; no certificate or key is loaded).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read(path)?)
     }
 
     /// Validates config text as if read from `path` (relative paths resolve against its folder).
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: one_line(text, &e),
-        })?;
+        let raw: raw::RawConfig = from_toml(path, text)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_owned();
         let mut problems = Vec::new();
         let config = validate(&raw, path, &base, &mut problems);
@@ -244,6 +237,26 @@ impl Config {
             }),
         }
     }
+}
+
+/// The text of the config file `path`.
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The config file `path`'s `text` as TOML of the shape `T` (stage one: syntax, types and
+/// unknown keys), its error on one line.
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: one_line(text, &e),
+    })
 }
 
 /// toml's multi-line error (with a source excerpt) as one line: `LINE:COLUMN: message`.

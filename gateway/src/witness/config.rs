@@ -9,7 +9,7 @@ use std::sync::Arc;
 use loopgate_audit::{VerifierKey, WitnessSigningKey};
 use serde::Deserialize;
 
-use crate::config::{ConfigError, one_line};
+use crate::config::{self, ConfigError};
 
 /// `witness.toml` as written.
 #[derive(Debug, Deserialize)]
@@ -72,19 +72,12 @@ impl WitnessConfig {
     /// Reads and validates `path`; relative paths in it resolve against its folder. Every
     /// problem is reported at once (`ConfigError::Invalid`).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &config::read(path)?)
     }
 
     /// Validates config text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let raw: RawWitnessConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: one_line(text, &e),
-        })?;
+        let raw: RawWitnessConfig = config::from_toml(path, text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = Vec::new();
         let config = validate(raw, base, &mut problems);
