@@ -117,10 +117,5 @@ pub fn go_checks_tiles(dir: &Path, log_pub_file: &Path) -> Option<(bool, String)
         .arg(log_pub_file)
         .output()
         .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some((out.status.success(), said))
+    Some(crate::printed(&out))
 }

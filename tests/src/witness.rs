@@ -404,14 +404,8 @@ pub fn independent_verifier(witness_key: &str, note: &Path) -> Result<String, St
         .arg(note)
         .output()
         .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
+    match crate::printed(&out) {
+        (true, text) => Ok(text),
+        (false, text) => Err(text),
     }
 }
