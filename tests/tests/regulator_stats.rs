@@ -514,6 +514,12 @@ fn a_filled_log_sums_up_as_its_records_say() {
         if id == "pcpd" {
             assert!(got["totals"]["transfers"]["deny"].as_u64().unwrap() > 0);
             assert_eq!(got["senders"].as_array().unwrap().len(), 4, "{got:#}");
+            for denial in got["denials"].as_array().unwrap() {
+                assert!(
+                    denial["meaning"].is_string(),
+                    "a real reason code: {denial}"
+                );
+            }
         }
     }
     // A stopped gateway's log only: while it runs, its folder is locked.

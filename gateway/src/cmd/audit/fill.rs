@@ -47,8 +47,8 @@ pub(crate) fn run(args: Args) -> Exit {
 const TRANSFER_DENIALS: [&str; 5] = [
     "inventory.purpose_not_allowed",
     "recipient.not_whitelisted",
-    "contract.filing_missing",
-    "inventory.size_exceeded",
+    "contract.filing_overdue",
+    "request.body_too_large",
     "tenant.suspended",
 ];
 const SHIPMENT_DENIALS: [&str; 2] = ["sample.quantity_exceeded", "carrier.not_whitelisted"];
@@ -200,11 +200,7 @@ fn fill(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn append_all(
-    log: &Log,
-    a: &Args,
-    now: OffsetDateTime,
-) -> Result<(), loopgate_audit::Error> {
+async fn append_all(log: &Log, a: &Args, now: OffsetDateTime) -> Result<(), loopgate_audit::Error> {
     let span = Duration::days(i64::from(a.days.max(1)));
     let start = now - span;
     // About 1.85 records per event (decisions and their outcomes, shipments).
