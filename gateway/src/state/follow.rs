@@ -1,6 +1,7 @@
 //! Keeps the gateway's views in sled following the log (DESIGN.md 9: memory does not grow with
 //! the log's history). One sled tree of the log's database, [`TREE`], holds the views of
-//! `crate::views` (retention, counters per route, admitted transfers), rule 19's counters
+//! `crate::views` (retention, counters per route, admitted transfers, the regulator overview's
+//! per-day aggregates), rule 19's counters
 //! (`transfer::volume`), the idempotency keys (`transfer::idempotency`) and the shipments' list
 //! and keys (`shipment::view`), each under its own key prefix, and `m/` for this module:
 //! - `m/version`: [`VERSION`], the layout of everything in the tree;
