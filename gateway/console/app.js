@@ -87,7 +87,7 @@
 
   function table(caption, headers, rows, attrs) {
     return el("table", attrs || {},
-      el("caption", {}, caption),
+      el("caption", { class: "visually-hidden" }, caption),
       el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows.length ? rows.map((r) => el("tr", {}, r.map((c, i) => i === 0 && c instanceof Node && c.tagName === "TH" ? c : el("td", {}, c))))
         : el("tr", {}, el("td", { colspan: headers.length, class: "empty" }, t("none")))));
@@ -310,8 +310,10 @@
       const tip = d.date + ": " + a + " " + t("allowed") + ", " + n + " " + t("denied");
       g.append(svg("rect", { x, y: height - pad - ha, width: w, height: ha, class: "allow" }, svg("title", { text: tip })),
         svg("rect", { x, y: height - pad - ha - hn, width: w, height: hn, class: "deny" }, svg("title", { text: tip })));
-      if (i === 0 || i === days.length - 1 || (days.length > 40 ? i % 15 === 0 : i % 7 === 0)) {
-        g.append(svg("text", { x, y: height - 10, class: "tick", text: d.date.slice(5) }));
+      const every = days.length > 40 ? 15 : 7;
+      const last = i === days.length - 1;
+      if (i === 0 || last || (i % every === 0 && days.length - 1 - i >= every / 2)) {
+        g.append(svg("text", { x: last ? x + w : x, y: height - 10, class: "tick", "text-anchor": last ? "end" : "start", text: d.date.slice(5) }));
       }
     });
     const rows = days.map((d) => [d.date, num((d[kind] || {}).allow || 0), num((d[kind] || {}).deny || 0)]);
