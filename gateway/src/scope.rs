@@ -84,5 +84,27 @@ pub(crate) fn of_transfer(scope: DataScope, item: &str, registry: &Registry) -> 
     }
 }
 
+/// `scopes` as one byte: bit `i` for [`Scope::ALL`]'s `i`th scope (the sled views that sum
+/// records per scope keep it in their keys). None: only `all` sees the record.
+pub(crate) fn to_bits(scopes: &[Scope]) -> u8 {
+    Scope::ALL
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(_, s)| scopes.contains(s))
+        .fold(0, |bits, (i, _)| bits | (1 << i))
+}
+
+/// [`to_bits`] read back.
+pub(crate) fn from_bits(bits: u8) -> Vec<Scope> {
+    Scope::ALL
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -17,8 +17,10 @@
 //!   big-endian), or nothing once destroyed (kept, so a late completion cannot reopen it);
 //! - `d/<due><transfer id>`: an open retention entry ([`Open`]), in due-time order, so the
 //!   overdue list reads only what is overdue;
-//! - `c/<sender><year><route>`: a counter of rule 19 for the regulator (16 bytes).
+//! - `c/<sender><year><route>`: a counter of rule 19 for the regulator (16 bytes);
+//! - `o/...`: the per-day aggregates of the regulator's overview ([`stats`]).
 
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -169,6 +171,7 @@ impl Views {
         record: &Record,
         registry: &Registry,
     ) -> Result<(), sled::Error> {
+        stats::observe_into(batch, record, registry)?;
         let Some(transfer) = record.transfer_id.as_deref() else {
             return Ok(());
         };
@@ -274,6 +277,17 @@ impl Views {
         *counter = counter.saturating_add(subjects);
         batch.insert(k, keys::pair_u64(plain, sensitive));
         Ok(())
+    }
+
+    /// The per-day aggregates of `from..=to` ([`stats::read`]).
+    pub(crate) fn stats(
+        &self,
+        from: Date,
+        to: Date,
+        sees: impl Fn(u8) -> bool,
+        tenant: Option<&str>,
+    ) -> Result<stats::Stats, sled::Error> {
+        stats::read(&self.tree.now()?, from, to, sees, tenant)
     }
 
     /// Completed transfers with no `destroyed` event whose retention period ended before `now`,

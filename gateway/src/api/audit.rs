@@ -16,6 +16,7 @@ mod reader;
 mod records;
 mod retention;
 mod shipments;
+mod stats;
 #[cfg(test)]
 mod tests;
 mod tiles;
@@ -47,6 +48,27 @@ pub(super) fn checkpoint(state: &AppState) -> Answer {
         hyper::header::HeaderValue::from_static("no-cache"),
     );
     Answer::Response(response)
+}
+
+/// `GET /v1/audit/whoami`: the calling regulator as the policy in force lists it, what it sees,
+/// the log's origin and the configured witnesses' verifier keys (for the regulator to compare
+/// with the keys it was given out of band; nothing here is to be trusted for verification).
+pub(super) fn whoami(state: &AppState, regulator: &str) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    let config = state.config();
+    let witnesses: Vec<Value> = config
+        .witnesses
+        .targets
+        .iter()
+        .map(|w| serde_json::json!({ "name": w.name, "key": w.key.to_string() }))
+        .collect();
+    json(serde_json::json!({
+        "regulator": reader.id(),
+        "sees": reader.scopes(),
+        "log_origin": state.log.latest_checkpoint().origin(),
+        "witness_quorum": config.witnesses.quorum,
+        "witnesses": witnesses,
+    }))
 }
 
 /// `GET /v1/audit/records`
@@ -112,6 +134,15 @@ pub(super) async fn counters(
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     from_views(state, regulator, query, retention::counters).await
+}
+
+/// `GET /v1/audit/stats`
+pub(super) async fn stats(
+    state: &Arc<AppState>,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    from_views(state, regulator, query, stats::stats).await
 }
 
 /// `GET /v1/audit/shipments`

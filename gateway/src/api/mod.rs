@@ -314,6 +314,8 @@ async fn dispatch(
         Endpoint::Export => audit::export(state, &principal.id, query).await,
         Endpoint::Overdue => audit::overdue(state, &principal.id, query).await,
         Endpoint::Counters => audit::counters(state, &principal.id, query).await,
+        Endpoint::Stats => audit::stats(state, &principal.id, query).await,
+        Endpoint::Whoami => audit::whoami(state, &principal.id),
         Endpoint::Tile => audit::tile(state, param, query).await,
         Endpoint::EntryBundle => audit::entries(state, &principal.id, param, query).await,
         Endpoint::GetPolicy => Ok(admin::get(state)),

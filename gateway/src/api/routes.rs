@@ -34,6 +34,10 @@ pub(crate) enum Endpoint {
     Overdue,
     /// `GET /v1/audit/counters`
     Counters,
+    /// `GET /v1/audit/stats`: the console's overview, per park day.
+    Stats,
+    /// `GET /v1/audit/whoami`: the calling regulator, its scopes, the log and its witnesses.
+    Whoami,
     /// `GET /v1/admin/policy`
     GetPolicy,
     /// `PUT /v1/admin/policy`
@@ -117,6 +121,8 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::GET,  "/v1/audit/retention/overdue",            REGULATOR, Endpoint::Overdue),
     route(Method::GET,  "/v1/audit/counters",                     REGULATOR, Endpoint::Counters),
     route(Method::GET,  "/v1/audit/shipments",                    REGULATOR, Endpoint::Shipments),
+    route(Method::GET,  "/v1/audit/stats",                        REGULATOR, Endpoint::Stats),
+    route(Method::GET,  "/v1/audit/whoami",                       REGULATOR, Endpoint::Whoami),
     route(Method::GET,  "/v1/audit/tile/entries/{tile*}",         REGULATOR, Endpoint::EntryBundle),
     route(Method::GET,  "/v1/audit/tile/{tile*}",                 REGULATOR, Endpoint::Tile),
     route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),

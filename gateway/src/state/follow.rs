@@ -55,7 +55,8 @@ use crate::transfer::volume::Volumes;
 /// The name of the gateway's tree in the log's sled database.
 pub(crate) const TREE: &str = "gateway-views";
 /// The layout of the tree; another value (or none) rebuilds it from the log.
-const VERSION: &[u8] = b"loopgate-views 1";
+/// 2: the regulator overview's per-day aggregates (`views::stats`, keys `o/`).
+const VERSION: &[u8] = b"loopgate-views 2";
 const META_VERSION: &[u8] = b"m/version";
 const META_COVERED: &[u8] = b"m/covered";
 const META_LAST: &[u8] = b"m/last";
@@ -220,6 +221,11 @@ impl AppState {
                 "the audit log reopened its index; the views resume from what sled kept"
             );
         }
+    }
+
+    /// How many records of the log the views cover (records `0..n` are applied).
+    pub(crate) fn views_covered(&self) -> u64 {
+        self.follow.covered()
     }
 
     /// Hands the durable `record` at `index` over to the views and wakes the follower, which

@@ -56,6 +56,16 @@ impl Reader {
             )
     }
 
+    /// Whether it sees records under the scopes `bits` ([`scope::to_bits`]).
+    pub(crate) fn sees_bits(&self, bits: u8) -> bool {
+        scope::sees(&self.regulator, &scope::from_bits(bits))
+    }
+
+    /// The scopes it sees, as the bundle spells them.
+    pub(crate) fn scopes(&self) -> Vec<&'static str> {
+        self.regulator.sees.iter().map(|s| s.as_str()).collect()
+    }
+
     /// Whether it sees the record `leaf` (one that does not parse only with `all`).
     pub(crate) fn sees_leaf(&self, leaf: &[u8]) -> bool {
         self.sees_all() || Record::from_leaf(leaf).is_ok_and(|record| self.sees_record(&record))

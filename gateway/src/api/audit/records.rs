@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// The query parameters and the indexed field each filter matches.
-const FILTERS: [(&str, Field); 8] = [
+const FILTERS: [(&str, Field); 9] = [
     ("tenant", Field::Sender),
     ("recipient", Field::Recipient),
     ("inventory_item", Field::Item),
@@ -28,6 +28,7 @@ const FILTERS: [(&str, Field); 8] = [
     ("decision", Field::Decision),
     ("reason", Field::Reason),
     ("kind", Field::Kind),
+    ("transfer_id", Field::Transfer),
 ];
 
 /// The selection a query string asks for.

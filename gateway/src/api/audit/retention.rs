@@ -95,5 +95,13 @@ pub(super) fn counters(
             })
         })
         .collect();
-    Ok(json!({ "as_of": rfc3339(now), "counters": counters }))
+    let parameters = &registry.parameters;
+    let (month, day) = parameters.volume_year_start;
+    let thresholds = json!({
+        "threshold_contract": parameters.threshold_contract,
+        "threshold_assessment": parameters.threshold_assessment,
+        "threshold_sensitive_assessment": parameters.threshold_sensitive_assessment,
+        "volume_year_start": format!("{:02}-{day:02}", u8::from(month)),
+    });
+    Ok(json!({ "as_of": rfc3339(now), "counters": counters, "thresholds": thresholds }))
 }
