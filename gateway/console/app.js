@@ -23,7 +23,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -37,7 +37,7 @@
       if (k === "text") node.textContent = v;
       else node.setAttribute(k, v);
     }
-    for (const c of children.flat()) if (c) node.append(c);
+    for (const c of children.flat(Infinity)) if (c) node.append(c);
     return node;
   }
 
@@ -220,7 +220,7 @@
     const from = addDays(to, -(days - 1));
     const tenant = params.get("tenant") || "";
     const root = [el("h1", {}, t("overview.title"))];
-    const pick = el("form", { class: "filters", "aria-label": t("overview.range"), onsubmit: (ev) => {
+    const pick = el("form", { class: "filters", "aria-label": t("overview.form"), onsubmit: (ev) => {
       ev.preventDefault();
       const q = new URLSearchParams();
       if (rangeSel.value === "90") q.set("days", "90");
@@ -501,30 +501,28 @@
     live.append(section("counters-h", t("overdue.counters"), counters instanceof Error ? errorBox(counters) : counterTable(counters)));
   }
 
-  // Year-to-date subjects per legal entity and route against rule 19's thresholds.
+  // Year-to-date subjects per legal entity and route against rule 19's thresholds: each count
+  // is drawn against the next threshold it has not reached (the sensitive count against the
+  // sensitive ones).
   function counterTable(answer) {
     const thresholds = answer.thresholds || {};
-    const limits = Object.entries(thresholds).filter(([, v]) => typeof v === "number");
-    const meter = (value, name) => {
-      const limit = thresholds[name];
-      if (typeof limit !== "number" || limit <= 0) return num(value);
-      const share = Math.min(1, value / limit);
-      return el("span", { class: "meter-cell" }, el("meter", { min: "0", max: String(limit), value: String(value), high: String(limit * 0.8),
-        "aria-label": name + ": " + value + " / " + limit, title: Math.round(share * 100) + "%" }), " " + num(value) + " / " + num(limit));
+    const limits = Object.entries(thresholds).filter(([, v]) => typeof v === "number").sort((a, b) => a[1] - b[1]);
+    const meter = (value, sensitive) => {
+      const mine = limits.filter(([k]) => /sensitive/.test(k) === sensitive);
+      if (!mine.length) return num(value);
+      const [name, limit] = mine.find(([, v]) => value < v) || mine[mine.length - 1];
+      return el("span", { class: "meter-cell" },
+        el("meter", { min: "0", max: String(limit), value: String(Math.min(value, limit)), high: String(limit * 0.8),
+          "aria-label": t("overdue.against", { value, limit, name }) }),
+        " " + num(value) + " / " + num(limit) + " ", el("small", {}, name));
     };
-    const pick = (kind) => {
-      const hit = limits.find(([k]) => k.toLowerCase().includes(kind));
-      return hit ? hit[0] : null;
-    };
-    const subjectsKey = limits.map(([k]) => k).find((k) => /subject/i.test(k) && !/sensitive/i.test(k)) || pick("personal");
-    const sensitiveKey = limits.map(([k]) => k).find((k) => /sensitive/i.test(k)) || null;
     return el("div", {},
       limits.length ? el("dl", { class: "thresholds", id: "thresholds" }, limits.map(([k, v]) => [el("dt", {}, k), el("dd", {}, num(v))]))
         : status(t("overdue.nothresholds")),
       el("p", {}, t("overdue.year"), " ", answer.as_of ? parkTime(answer.as_of) : ""),
       table(t("overdue.counters"), [t("overdue.entity"), t("overdue.tenants"), t("overdue.route"), t("overdue.subjects"), t("overdue.sensitive")],
         (answer.counters || []).map((c) => [c.legal_entity, (c.tenants || []).join(", "), c.route,
-          meter(c.subjects || 0, subjectsKey), meter(c.sensitive_subjects || 0, sensitiveKey)]), { id: "counters" }));
+          meter(c.subjects || 0, false), meter(c.sensitive_subjects || 0, true)]), { id: "counters" }));
   }
 
   async function reportsPage(params) {

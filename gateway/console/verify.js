@@ -125,11 +125,16 @@
   // A note verifier key `<name>+<hex key id>+<base64(type || public key)>`, checked: the key id
   // is SHA-256(name || 0x0A || type || key)[:4].
   async function parseVerifierKey(text, type, what) {
-    const parts = text.trim().split("+");
-    if (parts.length !== 3 || !parts[0] || !/^[0-9a-fA-F]{8}$/.test(parts[1])) {
+    // Split at the first two '+' only: the base64 key may hold more.
+    const trimmed = text.trim();
+    const first = trimmed.indexOf("+");
+    const second = first < 0 ? -1 : trimmed.indexOf("+", first + 1);
+    const name = first > 0 ? trimmed.slice(0, first) : "";
+    const hexId = second > 0 ? trimmed.slice(first + 1, second) : "";
+    const b64 = second > 0 ? trimmed.slice(second + 1) : "";
+    if (!name || !/^[0-9a-fA-F]{8}$/.test(hexId) || !b64) {
       fail(what + " is not <name>+<hex key id>+<base64 key>");
     }
-    const [name, hexId, b64] = parts;
     let data;
     try {
       data = b64decode(b64, what);

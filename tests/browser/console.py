@@ -249,10 +249,12 @@ def verify(c, log_vkey):
 
     for also_hash, reason in [(False, "leaf hash does not match the leaf"),
                               (True, "proof does not lead to the checkpoint's root")]:
-        handler = lambda route, h=also_hash: altered(route, h)
+        # (A one-parameter handler: Playwright passes the request as a second argument.)
+        handler = (lambda h: lambda route: altered(route, h))(also_hash)
         c.page.route(re.compile(r".*/v1/audit/records/\d+$"), handler)
         c.open(f"/console/records/{index}")
-        expect(c.page.locator("article.record")).to_contain_text("sz-genomics")
+        # The page shows what arrived; verification must catch it.
+        expect(c.page.locator("article.record")).to_contain_text("sz-genomicz")
         c.page.get_by_role("button", name="Verify in this browser").click()
         expect(c.page.locator(".verdict")).to_have_text(f"Not verified: {reason}")
         c.page.unroute(re.compile(r".*/v1/audit/records/\d+$"), handler)
@@ -317,7 +319,7 @@ def overdue(c):
 def reports(c):
     month = park_today().strftime("%Y-%m")
     c.open("/console/reports")
-    c.page.get_by_label("Month").fill(month)
+    c.page.get_by_label("Month", exact=True).fill(month)
     c.page.get_by_role("button", name="Make the report").click()
     c.page.wait_for_url(re.compile(rf".*/console/reports\?month={month}$"))
     c.ready()
