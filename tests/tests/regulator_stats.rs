@@ -26,6 +26,11 @@ sees = ["hgr"]
 id = "dpo-personal"
 authority = "Digital Policy Office, Hong Kong"
 sees = ["personal"]
+
+[[regulator]]
+id = "cac-gd"
+authority = "Cyberspace Administration of China, Guangdong office"
+sees = ["all"]
 "#,
     )
 }
@@ -34,7 +39,7 @@ sees = ["personal"]
 /// and a denied shipment declaration of the dev (HGR) sample item.
 fn world() -> Gateway {
     let gw = Gateway::dev().policy(with_scopes).start();
-    for id in ["nhc-hgr", "dpo-personal", "unlisted"] {
+    for id in ["nhc-hgr", "dpo-personal", "cac-gd", "unlisted"] {
         gw.issue_cert("regulator", id);
     }
     let sz = Client::tenant(&gw, "sz-genomics");
@@ -322,4 +327,153 @@ fn whoami_transfer_filter_and_thresholds() {
         }),
         "{counters:#}"
     );
+}
+
+fn header(r: &loopgate_tests::client::Response, name: &str) -> Option<String> {
+    r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_monthly_report_names_its_tree_and_repeats_at_it() {
+    let gw = world();
+    let pcpd = Client::regulator(&gw, "pcpd");
+    let checkpoint = pcpd.get("/v1/audit/checkpoint").text();
+    let lines: Vec<&str> = checkpoint.lines().collect();
+    let (size, root) = (lines[1].parse::<u64>().unwrap(), lines[2].to_owned());
+
+    let r = pcpd.get("/v1/audit/report");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(header(&r, "content-type").unwrap(), "application/json");
+    assert_eq!(
+        header(&r, "content-disposition"),
+        None,
+        "JSON by default is no download"
+    );
+    let report = r.json();
+    let month = report["month"].as_str().unwrap().to_owned();
+    assert_eq!(
+        report["checkpoint"],
+        json!({"tree_size": size, "root_hash": root})
+    );
+    assert_eq!(report["scope"], json!(["all"]));
+    assert_eq!(report["tenant"], Value::Null);
+    let sz = &report["enterprises"][0];
+    assert_eq!(
+        report["enterprises"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    assert_eq!(sz["tenant"], "sz-genomics");
+    assert_eq!(sz["transfers"], json!({"allow": 5, "deny": 3}));
+    assert_eq!(sz["completed"], 5);
+    assert_eq!(sz["failed"], 0);
+    assert_eq!(sz["data_subjects"], 12);
+    assert_eq!(sz["shipments"], json!({"allow": 1, "deny": 1}));
+    assert_eq!(sz["custody_events"], 0);
+    assert_eq!(sz["denials"]["inventory.purpose_not_allowed"], 3, "{sz}");
+    assert_eq!(sz["denials"].as_object().unwrap().len(), 2, "{sz}");
+    let stats = stats(&pcpd, "");
+    assert_eq!(sz["bytes"], stats["totals"]["bytes"]);
+
+    // The proof endpoints' tree at that size has that root.
+    let proof = pcpd
+        .get(&format!(
+            "/v1/audit/proof/consistency?from={size}&to={size}"
+        ))
+        .json();
+    assert_eq!(proof["to"], size);
+
+    // The CSV says the same.
+    let csv = pcpd.get("/v1/audit/report?format=csv");
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert_eq!(
+        header(&csv, "content-type").unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        header(&csv, "content-disposition").unwrap(),
+        format!("attachment; filename=\"loopgate-report-{month}-{size}.csv\"")
+    );
+    let text = csv.text();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(
+        rows[0],
+        "month,tenant,transfers_allowed,transfers_denied,completed,failed,bytes,data_subjects,shipments_allowed,shipments_denied,custody_events,denials,tree_size,root_hash"
+    );
+    let denials: Vec<String> = sz["denials"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    assert_eq!(
+        rows[1],
+        format!(
+            "{month},sz-genomics,5,3,5,0,{},12,1,1,0,{},{size},{root}",
+            sz["bytes"],
+            denials.join(";")
+        )
+    );
+    let named = pcpd.get("/v1/audit/report?format=json&tenant=sz-genomics");
+    assert_eq!(
+        header(&named, "content-disposition").unwrap(),
+        format!("attachment; filename=\"loopgate-report-{month}-sz-genomics-{size}.json\"")
+    );
+    assert_eq!(named.json()["enterprises"], report["enterprises"]);
+    let other = pcpd.get("/v1/audit/report?tenant=hk-biolab").json();
+    assert_eq!(other["enterprises"], json!([]));
+
+    // More records later: the report at the same tree size is the same, byte for byte, for
+    // another regulator of the same scope too; the HGR regulator's holds its share only.
+    let tenant = Client::tenant(&gw, "sz-genomics");
+    for i in 0..2 {
+        let r = tenant
+            .post_transfer()
+            .non_personal()
+            .body(format!("later {i}"))
+            .send();
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let at = format!("/v1/audit/report?format=csv&tree_size={size}");
+    assert_eq!(pcpd.get(&at).body, csv.body);
+    assert_eq!(Client::regulator(&gw, "cac-gd").get(&at).body, csv.body);
+    let without_time = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("generated_at");
+        v
+    };
+    let json_at = format!("/v1/audit/report?tree_size={size}");
+    let cac = Client::regulator(&gw, "cac-gd").get(&json_at).json();
+    assert_eq!(without_time(cac), without_time(report.clone()));
+    let hgr = Client::regulator(&gw, "nhc-hgr").get(&json_at).json();
+    assert_eq!(hgr["scope"], json!(["hgr"]));
+    assert_eq!(
+        hgr["enterprises"][0]["transfers"],
+        json!({"allow": 0, "deny": 0})
+    );
+    assert_eq!(
+        hgr["enterprises"][0]["shipments"],
+        json!({"allow": 1, "deny": 1})
+    );
+    let now = pcpd.get("/v1/audit/report").json();
+    assert_eq!(now["enterprises"][0]["transfers"]["allow"], 7);
+
+    // What is refused.
+    let beyond = now["checkpoint"]["tree_size"].as_u64().unwrap() + 1;
+    for bad in [
+        format!("?tree_size={beyond}"),
+        "?month=2026-13".to_owned(),
+        "?month=2026-1".to_owned(),
+        "?month=november".to_owned(),
+        "?format=xml".to_owned(),
+    ] {
+        pcpd.get(&format!("/v1/audit/report{bad}")).assert_error(
+            400,
+            "request.malformed_query",
+            false,
+        );
+    }
+    Client::regulator(&gw, "unlisted")
+        .get("/v1/audit/report")
+        .assert_error(403, "auth.forbidden", false);
 }

@@ -144,7 +144,7 @@ fn every_endpoint_against_every_caller() {
     let shipment_id = declared.json()["shipment_id"].as_str().unwrap().to_owned();
     let shipment = format!("/v1/shipments/{shipment_id}");
     let custody = format!("/v1/shipments/{shipment_id}/events");
-    let reads: [(&str, &str); 13] = [
+    let reads: [(&str, &str); 14] = [
         ("/v1/audit/shipments", "/v1/audit/shipments"),
         ("/v1/audit/records", "/v1/audit/records?limit=5"),
         ("/v1/audit/records/{log_index}", "/v1/audit/records/0"),
@@ -162,6 +162,7 @@ fn every_endpoint_against_every_caller() {
         ("/v1/audit/counters", "/v1/audit/counters"),
         ("/v1/audit/stats", "/v1/audit/stats"),
         ("/v1/audit/whoami", "/v1/audit/whoami"),
+        ("/v1/audit/report", "/v1/audit/report"),
         ("/v1/audit/tile/{tile*}", "/v1/audit/tile/0/000.p/1"),
         (
             "/v1/audit/tile/entries/{tile*}",

@@ -14,6 +14,7 @@ mod proofs;
 pub(super) mod query;
 mod reader;
 mod records;
+mod report;
 mod retention;
 mod shipments;
 mod stats;
@@ -116,6 +117,16 @@ pub(super) async fn export(
 ) -> Result<Answer, ApiError> {
     let reader = Reader::of(state, regulator)?;
     export::stream(state, reader, &format!("regulator/{regulator}"), query).await
+}
+
+/// `GET /v1/audit/report`
+pub(super) async fn report(
+    state: &Arc<AppState>,
+    regulator: &str,
+    query: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let reader = Reader::of(state, regulator)?;
+    report::report(state, reader, &format!("regulator/{regulator}"), query).await
 }
 
 /// `GET /v1/audit/retention/overdue`

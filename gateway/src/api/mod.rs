@@ -316,6 +316,7 @@ async fn dispatch(
         Endpoint::Counters => audit::counters(state, &principal.id, query).await,
         Endpoint::Stats => audit::stats(state, &principal.id, query).await,
         Endpoint::Whoami => audit::whoami(state, &principal.id),
+        Endpoint::Report => audit::report(state, &principal.id, query).await,
         Endpoint::Tile => audit::tile(state, param, query).await,
         Endpoint::EntryBundle => audit::entries(state, &principal.id, param, query).await,
         Endpoint::GetPolicy => Ok(admin::get(state)),

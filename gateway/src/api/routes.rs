@@ -38,6 +38,8 @@ pub(crate) enum Endpoint {
     Stats,
     /// `GET /v1/audit/whoami`: the calling regulator, its scopes, the log and its witnesses.
     Whoami,
+    /// `GET /v1/audit/report`: the monthly report per enterprise, at a tree size.
+    Report,
     /// `GET /v1/admin/policy`
     GetPolicy,
     /// `PUT /v1/admin/policy`
@@ -123,6 +125,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::GET,  "/v1/audit/shipments",                    REGULATOR, Endpoint::Shipments),
     route(Method::GET,  "/v1/audit/stats",                        REGULATOR, Endpoint::Stats),
     route(Method::GET,  "/v1/audit/whoami",                       REGULATOR, Endpoint::Whoami),
+    route(Method::GET,  "/v1/audit/report",                       REGULATOR, Endpoint::Report),
     route(Method::GET,  "/v1/audit/tile/entries/{tile*}",         REGULATOR, Endpoint::EntryBundle),
     route(Method::GET,  "/v1/audit/tile/{tile*}",                 REGULATOR, Endpoint::Tile),
     route(Method::GET,  "/v1/admin/policy",                       ADMIN,     Endpoint::GetPolicy),

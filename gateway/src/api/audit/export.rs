@@ -150,7 +150,11 @@ pub(super) struct Slot {
 impl Slot {
     /// A slot for `principal`, or 429 `quota.exceeded` when `max` exports are being sent in all
     /// or `per_principal` of this principal's.
-    fn take(principal: &str, max: usize, per_principal: usize) -> Result<Self, ApiError> {
+    pub(super) fn take(
+        principal: &str,
+        max: usize,
+        per_principal: usize,
+    ) -> Result<Self, ApiError> {
         Self::take_in(&SENDING, principal, max, per_principal)
     }
 
