@@ -151,7 +151,7 @@ def overview(c):
         expect(row).to_contain_text(denial["meaning"])
     c.shot("overview.png")
     # 90 days: its own URL, 90 days drawn.
-    c.page.get_by_label("Period").select_option("90")
+    c.page.get_by_label("Period", exact=True).select_option("90")
     c.page.get_by_role("button", name="Show").click()
     c.page.wait_for_url(re.compile(r".*/console/\?days=90$"))
     c.ready()
@@ -343,6 +343,7 @@ def language(c):
     expect(c.page.locator("html")).to_have_attribute("lang", "zh-Hant")
     c.page.get_by_label("語言").select_option("zh-Hans")
     expect(c.page.get_by_role("navigation").get_by_role("link", name="概览")).to_be_visible()
+    c.ready()
     c.shot("overview-zh-Hans.png")
     c.page.get_by_label("语言").select_option("en")
     expect(c.page.get_by_role("navigation").get_by_role("link", name="Overview")).to_be_visible()
