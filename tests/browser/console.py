@@ -5,17 +5,19 @@ verified in the browser against the pinned key, and the answers are compared wit
 regulator API itself gives.
 
     console.py URL CERT KEY LOG_VKEY OUTDIR [--tenant CERT KEY] [--scoped CERT KEY]
+               [--witness VKEY]...
 
 URL is the API listener (https://127.0.0.1:PORT); CERT/KEY a listed regulator's certificate
 that sees `all`; LOG_VKEY the log's verifier key (log.pub); OUTDIR where the screenshots go.
 `--tenant` is a tenant's certificate (must see no data), `--scoped` a regulator that sees only
-part of the log (must see only its scope). The log must hold allowed and denied transfers of
+part of the log (must see only its scope); each `--witness` a witness's cosignature/v1 verifier
+key, all of whose cosignatures the checkpoints must carry (the quorum). The log must hold allowed and denied transfers of
 `sz-genomics` (at least three denials for one reason) and a shipment.
 
 Prints `ok: <check>` per check passed; exits 1 at the first failure (`fail: <why>`), 2 on bad
 usage, 3 when Playwright or Chromium is missing (`missing: <what>`). CHROMIUM overrides the
 browser's path (default /usr/bin/chromium); CONSOLE_CHECKS=search,verify runs only those checks
-(overview, search, verify, shipment, overdue, reports, language, tenant, scoped).
+(overview, search, verify, witnesses, shipment, overdue, reports, language, tenant, scoped).
 """
 
 import hashlib
@@ -236,31 +238,46 @@ def verify(c, log_vkey):
     expect(c.page.locator(".verdict")).to_have_text("Verified")
     c.shot("record.png")
 
-    # A leaf altered in transit: the gateway's answer rewritten on its way to the page.
-    def altered(route, also_hash):
+    # A leaf altered in transit: the gateway's answer rewritten on its way to the page (the
+    # leaf alone; the leaf with a matching leaf hash; the checkpoint's signature).
+    log_name = log_vkey.split("+")[0]
+
+    def altered(route, how):
         response = route.fetch()
         body = response.json()
-        body["leaf"] = body["leaf"].replace("sz-genomics", "sz-genomicz")
-        body["record"] = json.loads(body["leaf"])
-        if also_hash:
+        if how in ("leaf", "leaf and hash"):
+            body["leaf"] = body["leaf"].replace("sz-genomics", "sz-genomicz")
+            body["record"] = json.loads(body["leaf"])
+        if how == "leaf and hash":
             digest = hashlib.sha256(b"\x00" + body["leaf"].encode()).digest()
             body["leaf_hash"] = base64.b64encode(digest).decode()
+        if how == "signature":
+            # The log's own signature line (witnesses' cosignature lines follow it).
+            lines = body["checkpoint"].split("\n")
+            at = lines.index(next(l for l in lines if l.startswith(f"\u2014 {log_name} ")))
+            sig = bytearray(base64.b64decode(lines[at].split(" ")[2]))
+            sig[-1] ^= 1
+            lines[at] = f"\u2014 {log_name} {base64.b64encode(bytes(sig)).decode()}"
+            body["checkpoint"] = "\n".join(lines)
         route.fulfill(response=response, body=json.dumps(body))
 
-    for also_hash, reason in [(False, "leaf hash does not match the leaf"),
-                              (True, "proof does not lead to the checkpoint's root")]:
+    for how, reason in [("leaf", "leaf hash does not match the leaf"),
+                        ("leaf and hash", "proof does not lead to the checkpoint's root"),
+                        ("signature", "checkpoint signature does not verify with the pinned key")]:
         # (A one-parameter handler: Playwright passes the request as a second argument.)
-        handler = (lambda h: lambda route: altered(route, h))(also_hash)
+        handler = (lambda h: lambda route: altered(route, h))(how)
         c.page.route(re.compile(r".*/v1/audit/records/\d+$"), handler)
         c.open(f"/console/records/{index}")
-        # The page shows what arrived; verification must catch it.
-        expect(c.page.locator("article.record")).to_contain_text("sz-genomicz")
+        if how != "signature":
+            # The page shows what arrived; verification must catch it.
+            expect(c.page.locator("article.record")).to_contain_text("sz-genomicz")
         c.page.get_by_role("button", name="Verify in this browser").click()
         expect(c.page.locator(".verdict")).to_have_text(f"Not verified: {reason}")
         c.page.unroute(re.compile(r".*/v1/audit/records/\d+$"), handler)
-        if not also_hash:
+        if how == "leaf":
             c.shot("record-altered.png")
-    ok("verify fails for a leaf altered in transit (leaf hash; and a rewritten hash: the proof)")
+    ok("verify fails for a leaf altered in transit (leaf hash; with a rewritten hash: the proof; "
+       "a flipped signature bit: the signature)")
 
     # A wrong pinned key: the same name, another Ed25519 key (RFC 8032's first test vector).
     name = log_vkey.split("+")[0]
@@ -282,6 +299,41 @@ def verify(c, log_vkey):
     c.page.get_by_role("button", name="Verify in this browser").click()
     expect(c.page.locator(".verdict")).to_have_text("Verified")
     ok("verify fails with a wrong pinned key, and a malformed one")
+
+
+def cosigned(c, log_vkey, witnesses):
+    """The pinned witnesses' cosignatures: all of them verify (quorum = their number); one wrong
+    key (the name of a real witness, another key) misses the quorum."""
+    if not witnesses:
+        return
+    allowed = all_records(c, "tenant=sz-genomics&kind=decision&decision=allow")
+    index = allowed[0]["log_index"]
+    c.open(f"/console/records/{index}")
+    c.page.get_by_label("Log verifier key").fill(log_vkey)
+    c.page.get_by_label("Witness keys").fill("\n".join(witnesses))
+    c.page.get_by_label("Witness quorum").fill(str(len(witnesses)))
+    c.page.get_by_role("button", name="Save").click()
+    c.page.get_by_role("button", name="Verify in this browser").click()
+    expect(c.page.locator(".verdict")).to_have_text("Verified")
+    detail = c.page.locator(".verdict").get_attribute("title")
+    for key in witnesses:
+        check(key.split("+")[0] in detail, f"{key} not named in {detail!r}")
+    name = witnesses[0].split("+")[0]
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    encoded = base64.b64encode(b"\x04" + public).decode()
+    wrong = [f"{name}+{key_id.hex()}+{encoded}"] + witnesses[1:]
+    c.page.get_by_label("Witness keys").fill("\n".join(wrong))
+    c.page.get_by_role("button", name="Save").click()
+    c.page.get_by_role("button", name="Verify in this browser").click()
+    expect(c.page.locator(".verdict")).to_have_text(
+        f"Not verified: only {len(witnesses) - 1} of the pinned witnesses cosigned the checkpoint; "
+        f"the quorum is {len(witnesses)}")
+    c.page.get_by_label("Witness keys").fill("")
+    c.page.get_by_label("Witness quorum").fill("")
+    c.page.get_by_role("button", name="Save").click()
+    ok(f"verify checks the pinned witnesses' cosignatures ({len(witnesses)} of {len(witnesses)}; "
+       "a wrong witness key misses the quorum)")
 
 
 def shipment(c):
@@ -395,6 +447,11 @@ def scoped_sees_its_scope(browser, url, cert, key, out, everything):
 def main():
     argv = sys.argv[1:]
     options = {}
+    witnesses = []
+    while "--witness" in argv:
+        at = argv.index("--witness")
+        witnesses.append(argv[at + 1])
+        del argv[at:at + 2]
     for flag in ("--tenant", "--scoped"):
         if flag in argv:
             at = argv.index(flag)
@@ -418,6 +475,7 @@ def main():
             "overview": lambda: overview(c),
             "search": lambda: search(c),
             "verify": lambda: verify(c, log_vkey),
+            "witnesses": lambda: cosigned(c, log_vkey, witnesses),
             "shipment": lambda: shipment(c),
             "overdue": lambda: overdue(c),
             "reports": lambda: reports(c),

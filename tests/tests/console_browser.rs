@@ -4,7 +4,8 @@
 //! API gives (30 and 90 days), that a search by tenant and reason pages like the API, that
 //! "Verify in this browser" says `Verified` for real records (a transfer's, a shipment's) and
 //! `Not verified: ...` for a leaf altered in transit (`page.route` rewrites the answer), a
-//! wrong or malformed pinned key and no key, that the overdue page and a monthly report show
+//! wrong or malformed pinned key and no key, that the pinned witnesses' cosignatures (two
+//! `loopgate witness` processes, quorum 2) verify and a wrong witness key misses the quorum, that the overdue page and a monthly report show
 //! the API's answers, the language switch, that a tenant certificate gets the "This console is
 //! for regulators" page and no data, and that an HGR-only regulator sees only its scope. It
 //! saves a screenshot of each page under `<target>/console-screenshots/`.
@@ -18,7 +19,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use loopgate_tests::client::Client;
-use loopgate_tests::gateway::{Bundle, Gateway};
+use loopgate_tests::gateway::{Bundle, Folder, Gateway};
+use loopgate_tests::witness::WitnessFolder;
 use time::Duration;
 use time::macros::format_description;
 
@@ -114,7 +116,27 @@ fn the_console_in_chromium_shows_the_apis_numbers_and_verifies_in_the_browser() 
         eprintln!("SKIPPED console_browser: {why}; install both to run it");
         return;
     }
-    let gw = Gateway::dev().policy(with_hgr_regulator).start();
+    // Two witnesses, quorum 2: checkpoints carry both cosignatures for the browser to check.
+    let folder = Folder::init();
+    let log_pub = std::fs::read_to_string(folder.path().join("log.pub")).unwrap();
+    let witnesses: Vec<_> = ["witness.pcpd.hk.example", "witness.cac-gd.cn.example"]
+        .into_iter()
+        .map(|name| WitnessFolder::following(name, loopgate::dev::ORIGIN, &log_pub).start())
+        .collect();
+    let keys: Vec<String> = witnesses
+        .iter()
+        .map(|w| w.folder().verifier.clone())
+        .collect();
+    let urls: Vec<String> = witnesses.iter().map(|w| w.url()).collect();
+    let (config_keys, config_urls) = (keys.clone(), urls.clone());
+    let gw = Gateway::in_folder(folder)
+        .policy(with_hgr_regulator)
+        .config(move |c| {
+            c.witness("hk", &config_urls[0], &config_keys[0])
+                .witness("gd", &config_urls[1], &config_keys[1])
+                .set("log", "witness_quorum", 2)
+        })
+        .start();
     let sz = Client::tenant(&gw, "sz-genomics");
     for i in 0..3 {
         let sent = sz
@@ -163,6 +185,7 @@ fn the_console_in_chromium_shows_the_apis_numbers_and_verifies_in_the_browser() 
         .args([pem("tenant-sz-genomics.pem"), pem("tenant-sz-genomics.key")])
         .arg("--scoped")
         .args([pem("regulator-nhc-hgr.pem"), pem("regulator-nhc-hgr.key")])
+        .args(["--witness", &keys[0], "--witness", &keys[1]])
         .output()
         .unwrap();
     let (success, said) = loopgate_tests::printed(&out);
@@ -174,6 +197,7 @@ fn the_console_in_chromium_shows_the_apis_numbers_and_verifies_in_the_browser() 
         "ok: verify says Verified for the",
         "ok: verify fails for a leaf altered in transit",
         "ok: verify fails with a wrong pinned key",
+        "ok: verify checks the pinned witnesses' cosignatures",
         &format!("ok: shipment {shipment}"),
         "ok: overdue page",
         "ok: report for",
