@@ -162,6 +162,16 @@
     el("div", { class: "field" }, el("label", { for: "quorum" }, t("keys.quorum")), quorum),
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("keys.save"))),
     said);
+    // What the gateway says of itself (/v1/audit/whoami), to compare with the keys obtained out
+    // of band; never used to verify.
+    if (me) {
+      form.append(el("details", { class: "field wide", id: "gateway-says" },
+        el("summary", {}, t("keys.gateway")),
+        el("p", {}, t("keys.gateway.help")),
+        el("dl", {}, el("dt", {}, t("keys.origin")), el("dd", {}, el("code", {}, me.log_origin || "—")),
+          el("dt", {}, t("keys.quorum")), el("dd", {}, String(me.witness_quorum ?? "—")),
+          (me.witnesses || []).map((w) => [el("dt", {}, w.name), el("dd", {}, el("code", {}, w.key))]))));
+    }
     return form;
   }
 
@@ -639,10 +649,11 @@
   });
   window.addEventListener("popstate", () => show(false));
 
+  let me = null;
   async function whoami() {
     const box = document.getElementById("whoami");
     try {
-      const me = await api("/v1/audit/whoami");
+      me = await api("/v1/audit/whoami");
       box.replaceChildren(el("span", {}, t("who", { id: me.regulator, sees: (me.sees || []).join(", ") })));
       box.title = me.log_origin ? t("who.log", { origin: me.log_origin }) : "";
     } catch (e) {
@@ -659,8 +670,7 @@
       show(false);
     });
     window.LoopgateI18n.apply();
-    whoami();
-    show(false);
+    whoami().then(() => show(false));
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -309,6 +309,9 @@ def cosigned(c, log_vkey, witnesses):
     allowed = all_records(c, "tenant=sz-genomics&kind=decision&decision=allow")
     index = allowed[0]["log_index"]
     c.open(f"/console/records/{index}")
+    # The gateway's own word on its witnesses is shown for comparison, never used.
+    for key in witnesses:
+        expect(c.page.locator("#gateway-says")).to_contain_text(key)
     c.page.get_by_label("Log verifier key").fill(log_vkey)
     c.page.get_by_label("Witness keys").fill("\n".join(witnesses))
     c.page.get_by_label("Witness quorum").fill(str(len(witnesses)))
