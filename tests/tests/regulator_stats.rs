@@ -477,3 +477,58 @@ fn the_monthly_report_names_its_tree_and_repeats_at_it() {
         .get("/v1/audit/report")
         .assert_error(403, "auth.forbidden", false);
 }
+
+/// `loopgate audit fill` (the console benchmark's log) appends records the stats and the
+/// records agree on, within each scope (its shipments are of HGR samples).
+#[test]
+fn a_filled_log_sums_up_as_its_records_say() {
+    let gw = Gateway::dev().policy(with_scopes).start();
+    gw.issue_cert("regulator", "nhc-hgr");
+    let folder = gw.stop();
+    let config = folder.path().join("gateway.toml");
+    let run = loopgate_tests::Loopgate::new()
+        .args([
+            "audit",
+            "fill",
+            "--records",
+            "2500",
+            "--days",
+            "10",
+            "--senders",
+            "4",
+        ])
+        .args(["--config".as_ref(), config.as_os_str()])
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("appended 2500 records"), "{run:?}");
+    let gw = Gateway::resume(folder).start();
+    for id in ["pcpd", "nhc-hgr"] {
+        let client = Client::regulator(&gw, id);
+        let records = listed(&client, "");
+        let got = stats(&client, "");
+        assert_eq!(said(&got), expected(&records), "{id}: {got:#}");
+        assert!(
+            got["totals"]["shipments"]["allow"].as_u64().unwrap() > 0,
+            "{got:#}"
+        );
+        if id == "pcpd" {
+            assert!(got["totals"]["transfers"]["deny"].as_u64().unwrap() > 0);
+            assert_eq!(got["senders"].as_array().unwrap().len(), 4, "{got:#}");
+            for denial in got["denials"].as_array().unwrap() {
+                assert!(
+                    denial["meaning"].is_string(),
+                    "a real reason code: {denial}"
+                );
+            }
+        }
+    }
+    // A stopped gateway's log only: while it runs, its folder is locked.
+    let run = loopgate_tests::Loopgate::new()
+        .args(["audit", "fill", "--records", "1"])
+        .args([
+            "--config".as_ref(),
+            gw.dir().join("gateway.toml").as_os_str(),
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{run:?}");
+}

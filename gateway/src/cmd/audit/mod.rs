@@ -1,6 +1,7 @@
 //! `loopgate audit ...`: offline verification and the log benchmark.
 
 mod bench;
+mod fill;
 mod verify;
 
 use crate::exit::Exit;
@@ -21,11 +22,16 @@ enum Command {
     /// Append synthetic records through the real log and report durable appends/s, latency
     /// and the disk's unbatched fdatasync rate.
     Bench(bench::Args),
+    /// Append synthetic, realistic records to a stopped gateway's log (benchmarks only; see
+    /// bench/README.md).
+    #[command(hide = true)]
+    Fill(fill::Args),
 }
 
 pub(crate) fn run(args: Args) -> Exit {
     match args.command {
         Command::Verify(a) => verify::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Fill(a) => fill::run(a),
     }
 }
