@@ -479,7 +479,7 @@
       add(t("shipment.status"), t("shipment.closed"));
     }
     add(t("shipment.last"), lastStep ? (lastStep.event || "—") + " " : t("none"));
-    live.append(el("section", { "aria-labelledby": "custody-h" }, el("h2", { id: "custody-h" }, t("shipment.custody")), el("dl", {}, facts)));
+    live.append(el("section", { "aria-labelledby": "custody-h" }, el("h2", { id: "custody-h" }, t("shipment.custody")), el("dl", { class: "facts", id: "custody" }, facts)));
     live.append(status(t("chain.count", { n: list.length })));
     live.append(el("ol", { class: "chain" }, list.map((e) => el("li", {}, recordCard(e)))));
   }

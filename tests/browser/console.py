@@ -127,6 +127,8 @@ def all_records(c, query):
 
 def overview(c):
     c.open("/console/")
+    # From navigation start to the page drawn: shell, scripts, whoami, the stats, the charts.
+    rendered_ms = c.page.evaluate("() => Math.round(performance.now())")
     status, stats = c.api("/v1/audit/stats?" + stats_query())
     check(status == 200, f"/v1/audit/stats: {status} {stats}")
     totals = stats["totals"]
@@ -162,7 +164,8 @@ def overview(c):
     _, stats90 = c.api("/v1/audit/stats?" + stats_query(90))
     expect(c.page.locator("#total-transfers-deny")).to_have_text(f"{stats90['totals']['transfers']['deny']:,}")
     ok(f"overview shows the API's numbers ({totals['transfers']['allow']} allowed, "
-       f"{totals['transfers']['deny']} denied transfers; 30 and 90 days)")
+       f"{totals['transfers']['deny']} denied transfers; 30 and 90 days); drawn {rendered_ms} ms "
+       f"after navigation")
 
 
 def search(c):
@@ -345,6 +348,12 @@ def shipment(c):
     shipment_id = declared[0]["record"]["shipment_id"]
     c.open(f"/console/shipments/{shipment_id}")
     expect(c.page.get_by_role("heading", name="Custody")).to_be_visible()
+    status, listed = c.api("/v1/audit/shipments")
+    check(status == 200, f"shipments: {status}")
+    state = next(s for s in listed["shipments"] if s["shipment_id"] == shipment_id)
+    expect(c.page.locator("#custody")).to_contain_text(state["status"])
+    last = [r["record"] for r in all_records(c, f"shipment={shipment_id}&kind=custody")][-1]
+    expect(c.page.locator("#custody")).to_contain_text(last["event"])
     records = c.page.locator("article.record")
     check(records.count() >= 1, "the shipment shows no record")
     for i in range(records.count()):
