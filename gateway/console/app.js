@@ -489,8 +489,9 @@
     const live = el("div", { "aria-live": "polite", id: "results" });
     root.push(live);
     render(root);
-    const [retention, open, flagged, counters] = await Promise.all([
+    const [retention, late, open, flagged, counters] = await Promise.all([
       api("/v1/audit/retention/overdue").catch((e) => e),
+      api("/v1/audit/shipments?status=overdue").catch((e) => e),
       api("/v1/audit/shipments?status=open").catch((e) => e),
       api("/v1/audit/shipments?status=discrepancy").catch((e) => e),
       api("/v1/audit/counters").catch((e) => e),
@@ -504,6 +505,8 @@
       link("/console/shipments/" + encodeURIComponent(s.shipment_id), s.shipment_id, { class: "id" }),
       s.sender, s.recipient, s.sample_item, s.status || "—", (s.flags || []).join(", ") || "—"]);
     const shipHead = [t("f.shipment"), t("f.sender"), t("f.recipient"), t("f.item"), t("shipment.status"), t("shipment.flags")];
+    live.append(section("late-h", t("overdue.late"), late instanceof Error ? errorBox(late)
+      : table(t("overdue.late"), shipHead, shipRows(late), { id: "overdue-shipments" })));
     live.append(section("open-h", t("overdue.open"), open instanceof Error ? errorBox(open)
       : table(t("overdue.open"), shipHead, shipRows(open), { id: "open-shipments" })));
     live.append(section("flagged-h", t("overdue.flagged"), flagged instanceof Error ? errorBox(flagged)

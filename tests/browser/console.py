@@ -365,8 +365,8 @@ def shipment(c):
 
 def overdue(c):
     c.open("/console/overdue")
-    for heading in ["Retention overdue (rule 21)", "Shipments under way", "Shipments with discrepancies",
-                    "Year-to-date volume against the thresholds (rule 19)"]:
+    for heading in ["Retention overdue (rule 21)", "Shipments overdue (rule S12)", "Shipments under way",
+                    "Shipments with discrepancies", "Year-to-date volume against the thresholds (rule 19)"]:
         expect(c.page.get_by_role("heading", name=heading)).to_be_visible()
     status, counters = c.api("/v1/audit/counters")
     check(status == 200, f"counters: {status}")
