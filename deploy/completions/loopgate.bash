@@ -52,6 +52,9 @@ _loopgate() {
             loopgate__subcmd__audit,bench)
                 cmd="loopgate__subcmd__audit__subcmd__bench"
                 ;;
+            loopgate__subcmd__audit,fill)
+                cmd="loopgate__subcmd__audit__subcmd__fill"
+                ;;
             loopgate__subcmd__audit,help)
                 cmd="loopgate__subcmd__audit__subcmd__help"
                 ;;
@@ -60,6 +63,9 @@ _loopgate() {
                 ;;
             loopgate__subcmd__audit__subcmd__help,bench)
                 cmd="loopgate__subcmd__audit__subcmd__help__subcmd__bench"
+                ;;
+            loopgate__subcmd__audit__subcmd__help,fill)
+                cmd="loopgate__subcmd__audit__subcmd__help__subcmd__fill"
                 ;;
             loopgate__subcmd__audit__subcmd__help,help)
                 cmd="loopgate__subcmd__audit__subcmd__help__subcmd__help"
@@ -120,6 +126,9 @@ _loopgate() {
                 ;;
             loopgate__subcmd__help__subcmd__audit,bench)
                 cmd="loopgate__subcmd__help__subcmd__audit__subcmd__bench"
+                ;;
+            loopgate__subcmd__help__subcmd__audit,fill)
+                cmd="loopgate__subcmd__help__subcmd__audit__subcmd__fill"
                 ;;
             loopgate__subcmd__help__subcmd__audit,verify)
                 cmd="loopgate__subcmd__help__subcmd__audit__subcmd__verify"
@@ -241,7 +250,7 @@ _loopgate() {
             return 0
             ;;
         loopgate__subcmd__audit)
-            opts="-h --help verify bench help"
+            opts="-h --help verify bench fill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -288,8 +297,38 @@ _loopgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        loopgate__subcmd__audit__subcmd__fill)
+            opts="-h --config --records --days --senders --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --records)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --senders)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         loopgate__subcmd__audit__subcmd__help)
-            opts="verify bench help"
+            opts="verify bench fill help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -303,6 +342,20 @@ _loopgate() {
             return 0
             ;;
         loopgate__subcmd__audit__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        loopgate__subcmd__audit__subcmd__help__subcmd__fill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -555,7 +608,7 @@ _loopgate() {
             return 0
             ;;
         loopgate__subcmd__help__subcmd__audit)
-            opts="verify bench"
+            opts="verify bench fill"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -569,6 +622,20 @@ _loopgate() {
             return 0
             ;;
         loopgate__subcmd__help__subcmd__audit__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        loopgate__subcmd__help__subcmd__audit__subcmd__fill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
