@@ -16,6 +16,7 @@
 mod api;
 mod clock;
 mod config;
+mod console;
 mod cosign;
 mod devmode;
 mod identity;

@@ -42,9 +42,12 @@ enum Expect {
     /// Refused with this status and code by the endpoint's own rule, and logged (a shipment's
     /// party reporting another party's custody step, rule S9).
     Logged(u16, &'static str),
+    /// A console URL's refusal: an HTML page with this status saying the console is for
+    /// regulators (the API's refusal, for a browser).
+    Page(u16),
 }
 
-use Expect::{Admitted, Error, Logged, Status};
+use Expect::{Admitted, Error, Logged, Page, Status};
 
 const FORBIDDEN: Expect = Error(403, "auth.forbidden");
 
@@ -113,7 +116,7 @@ fn check_rows_against_the_route_table(
             };
             if !role.split('|').any(|r| r == callers_role) {
                 assert!(
-                    matches!(expect, Error(403, "auth.forbidden")),
+                    matches!(expect, Error(403, "auth.forbidden") | Page(403)),
                     "{method} {pattern} is for {role}: {caller:?} must be refused, the row says {expect:?}"
                 );
             }
@@ -349,6 +352,55 @@ fn every_endpoint_against_every_caller() {
         ],
     ));
 
+    // The regulator console: its pages for regulators (others get the HTML refusal page), its
+    // static files for anyone the park CA certified.
+    for (pattern, path) in [
+        ("/console", "/console/"),
+        ("/console/records", "/console/records?tenant=sz-genomics"),
+        ("/console/records/{log_index}", "/console/records/0"),
+        (
+            "/console/transfers/{transfer_id}",
+            "/console/transfers/ab12",
+        ),
+        (
+            "/console/shipments/{shipment_id}",
+            "/console/shipments/cd34",
+        ),
+        ("/console/overdue", "/console/overdue"),
+        ("/console/reports", "/console/reports"),
+    ] {
+        rows.push((
+            Method::GET,
+            pattern,
+            path.to_owned(),
+            String::new(),
+            [
+                Page(403),
+                Page(403),
+                Page(403),
+                Page(403),
+                Status(200),
+                Page(403),
+                Page(401),
+            ],
+        ));
+    }
+    rows.push((
+        Method::GET,
+        "/console/assets/{file}",
+        "/console/assets/app.css".to_owned(),
+        String::new(),
+        [
+            Status(200),
+            Status(200),
+            Status(200),
+            Status(200),
+            Status(200),
+            Status(200),
+            Page(401),
+        ],
+    ));
+
     check_rows_against_the_route_table(&rows);
 
     let clients: Vec<Client> = CALLERS.iter().map(|caller| client(&gw, *caller)).collect();
@@ -374,6 +426,10 @@ fn every_endpoint_against_every_caller() {
                     response.status == status
                         && response.error() == code
                         && response.log_index().is_some()
+                }
+                Page(status) => {
+                    response.status == status
+                        && response.text().contains("This console is for regulators")
                 }
             };
             if !ok {

@@ -134,6 +134,12 @@ pub(crate) async fn handle(
     }
     // 401/403 into the log (rate-limited), Retry-After on a 429.
     let answer = quota::after(&state, &who, (&method, &path), answer, &logged).await;
+    // The console's refusals (logged above like any other) reach a browser: as a page.
+    let answer = if crate::console::is_console(&path) {
+        crate::console::error_page(answer)
+    } else {
+        answer
+    };
     let label = routes::label(&path);
     record_metrics(&state, label, answer.status(), &logged);
     let mut response = answer.into_response();
@@ -321,6 +327,8 @@ async fn dispatch(
         Endpoint::Unsuspend => Ok(admin::unsuspend(state, &principal.id, param, request)
             .await
             .into()),
+        Endpoint::Console => crate::console::shell(state, &principal.id),
+        Endpoint::ConsoleAsset => crate::console::asset(param, request.headers()),
     };
     match answer {
         Ok(answer) => (answer, Logged::default()),

@@ -60,6 +60,10 @@ pub(crate) enum Endpoint {
     EntryBundle,
     /// `GET /v1/audit/tile/<L>/<N>[.p/<W>]`: a C2SP `tlog-tiles` hash tile.
     Tile,
+    /// `GET /console/...`: the regulator console's app shell (every page's URL).
+    Console,
+    /// `GET /console/assets/{file}`: one of the console's embedded files.
+    ConsoleAsset,
 }
 
 /// One row of the table.
@@ -95,6 +99,9 @@ const TENANT: &[Role] = &[Role::Tenant];
 const PARTIES: &[Role] = &[Role::Tenant, Role::Carrier];
 const REGULATOR: &[Role] = &[Role::Regulator];
 const ADMIN: &[Role] = &[Role::Admin];
+/// The console's static files hold no data: any principal of the park CA loads them (the
+/// "this console is for regulators" page uses the style sheet).
+const ANYONE: &[Role] = &[Role::Tenant, Role::Carrier, Role::Regulator, Role::Admin];
 
 /// Every route of the API listener (a slice, not an array of a stated length: a route added on
 /// another branch then merges as one line).
@@ -125,6 +132,14 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::PUT,  "/v1/admin/policy",                       ADMIN,     Endpoint::PutPolicy),
     route(Method::POST, "/v1/admin/tenants/{id}/suspend",         ADMIN,     Endpoint::Suspend),
     route(Method::POST, "/v1/admin/tenants/{id}/unsuspend",       ADMIN,     Endpoint::Unsuspend),
+    route(Method::GET,  "/console",                               REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/records",                       REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/records/{log_index}",           REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/transfers/{transfer_id}",       REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/shipments/{shipment_id}",       REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/overdue",                       REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/reports",                       REGULATOR, Endpoint::Console),
+    route(Method::GET,  "/console/assets/{file}",                 ANYONE,    Endpoint::ConsoleAsset),
 ];
 
 /// What a request's method and path resolve to.
@@ -375,6 +390,42 @@ mod tests {
             label("/v1/audit/tile/entries/001.p/9"),
             "/v1/audit/tile/entries/{tile*}"
         );
+    }
+
+    /// Every console page has its own URL, all served by the shell; `/console/` is the
+    /// overview; assets take one file name.
+    #[test]
+    fn console_urls_resolve_to_the_shell_or_an_asset() {
+        for path in [
+            "/console",
+            "/console/",
+            "/console/records",
+            "/console/records/12",
+            "/console/transfers/ab12",
+            "/console/shipments/cd34",
+            "/console/overdue",
+            "/console/reports/",
+        ] {
+            assert_eq!(
+                found(Method::GET, path).map(|(e, _)| e),
+                Some(Endpoint::Console),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            found(Method::HEAD, "/console/assets/app.js"),
+            Some((Endpoint::ConsoleAsset, vec!["app.js".to_owned()]))
+        );
+        for path in [
+            "/console/nothing",
+            "/console/records/1/x",
+            "/console/assets/a/b",
+        ] {
+            assert!(
+                matches!(resolve(&Method::GET, path), Resolved::NotFound),
+                "{path}"
+            );
+        }
     }
 
     #[test]
