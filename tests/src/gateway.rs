@@ -81,6 +81,73 @@ impl Bundle {
         self.0.push_str(text);
         self
     }
+
+    /// Appends `INV-HGR-001`, a non-personal item of human genetic resources information from
+    /// `sz-genomics` to `hk-biolab`, with the information filing and backup it needs
+    /// (`HGR-F-TEST-001`, `HGR-B-TEST-001`), valid from 30 days ago for a year: what a
+    /// regulator that sees `hgr` sees.
+    pub fn with_hgr_item(self) -> Self {
+        let (from, until) = (bundle_day(-30), bundle_day(365));
+        self.append(&format!(
+            r#"
+[[inventory_item]]
+id = "INV-HGR-001"
+owner = "sz-genomics"
+recipients = ["hk-biolab"]
+data_class = "non_personal"
+hgr = true
+hgr_approvals = ["HGR-F-TEST-001", "HGR-B-TEST-001"]
+categories = ["genomic_sequence"]
+purposes = ["research.cohort_study"]
+methods = ["storage", "analysis"]
+max_transfer_bytes = 1048576
+retention_days = 30
+status = "approved"
+valid_from = {from}
+valid_until = {until}
+
+[[hgr_approval]]
+reference = "HGR-F-TEST-001"
+kind = "information_filing"
+authority = "nhc"
+holder = "sz-genomics"
+covers = ["INV-HGR-001"]
+valid_from = {from}
+valid_until = {until}
+status = "effective"
+
+[[hgr_approval]]
+reference = "HGR-B-TEST-001"
+kind = "information_backup"
+authority = "nhc"
+holder = "sz-genomics"
+covers = ["INV-HGR-001"]
+valid_from = {from}
+valid_until = {until}
+status = "effective"
+"#
+        ))
+    }
+
+    /// Appends a `[[regulator]]` entry that sees `sees` (scope names: `hgr`, `personal`, `all`, ...).
+    pub fn with_regulator(self, id: &str, authority: &str, sees: &[&str]) -> Self {
+        let sees: Vec<String> = sees.iter().map(|s| format!("{s:?}")).collect();
+        self.append(&format!(
+            "\n[[regulator]]\nid = {id:?}\nauthority = {authority:?}\nsees = [{}]\n",
+            sees.join(", ")
+        ))
+    }
+}
+
+/// Today (the system clock, UTC) plus `days`, as a bundle date (`YYYY-MM-DD`).
+pub fn bundle_day(days: i64) -> String {
+    let day = loopgate::Clock::system().now().date() + time::Duration::days(days);
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
 }
 
 /// The dev `gateway.toml`, parsed, edited by the tests.

@@ -21,65 +21,15 @@ use std::process::Command;
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{Bundle, Folder, Gateway};
 use loopgate_tests::witness::WitnessFolder;
-use time::Duration;
-use time::macros::format_description;
-
-/// Today ± `days`, as a bundle date.
-fn day(days: i64) -> String {
-    let today = loopgate::Clock::system().now().date() + Duration::days(days);
-    today
-        .format(format_description!("[year]-[month]-[day]"))
-        .unwrap()
-}
 
 /// The dev bundle plus an HGR item (with its information filing and backup) and a regulator
 /// that sees HGR transfers only.
 fn with_hgr_regulator(bundle: Bundle) -> Bundle {
-    let (from, until) = (day(-30), day(365));
-    bundle.append(&format!(
-        r#"
-[[inventory_item]]
-id = "INV-HGR-001"
-owner = "sz-genomics"
-recipients = ["hk-biolab"]
-data_class = "non_personal"
-hgr = true
-hgr_approvals = ["HGR-F-TEST-001", "HGR-B-TEST-001"]
-categories = ["genomic_sequence"]
-purposes = ["research.cohort_study"]
-methods = ["storage", "analysis"]
-max_transfer_bytes = 1048576
-retention_days = 30
-status = "approved"
-valid_from = {from}
-valid_until = {until}
-
-[[hgr_approval]]
-reference = "HGR-F-TEST-001"
-kind = "information_filing"
-authority = "nhc"
-holder = "sz-genomics"
-covers = ["INV-HGR-001"]
-valid_from = {from}
-valid_until = {until}
-status = "effective"
-
-[[hgr_approval]]
-reference = "HGR-B-TEST-001"
-kind = "information_backup"
-authority = "nhc"
-holder = "sz-genomics"
-covers = ["INV-HGR-001"]
-valid_from = {from}
-valid_until = {until}
-status = "effective"
-
-[[regulator]]
-id = "nhc-hgr"
-authority = "National Health Commission, human genetic resources"
-sees = ["hgr"]
-"#
-    ))
+    bundle.with_hgr_item().with_regulator(
+        "nhc-hgr",
+        "National Health Commission, human genetic resources",
+        &["hgr"],
+    )
 }
 
 /// Why the browser test cannot run here, if it cannot.

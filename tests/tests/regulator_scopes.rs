@@ -16,70 +16,22 @@ use std::collections::BTreeSet;
 use loopgate_tests::client::Client;
 use loopgate_tests::gateway::{Bundle, Gateway};
 use serde_json::Value;
-use time::Duration;
-use time::macros::format_description;
-
-/// Today ± `days`, as a bundle date.
-fn day(days: i64) -> String {
-    let today = loopgate::Clock::system().now().date() + Duration::days(days);
-    today
-        .format(format_description!("[year]-[month]-[day]"))
-        .unwrap()
-}
 
 /// The dev bundle plus an HGR item with its information filing and backup, and three
 /// regulators: one for HGR, one for personal information, one for everything (pcpd).
 fn with_scopes(bundle: Bundle) -> Bundle {
-    let (from, until) = (day(-30), day(365));
-    bundle.append(&format!(
-        r#"
-[[inventory_item]]
-id = "INV-HGR-001"
-owner = "sz-genomics"
-recipients = ["hk-biolab"]
-data_class = "non_personal"
-hgr = true
-hgr_approvals = ["HGR-F-TEST-001", "HGR-B-TEST-001"]
-categories = ["genomic_sequence"]
-purposes = ["research.cohort_study"]
-methods = ["storage", "analysis"]
-max_transfer_bytes = 1048576
-retention_days = 30
-status = "approved"
-valid_from = {from}
-valid_until = {until}
-
-[[hgr_approval]]
-reference = "HGR-F-TEST-001"
-kind = "information_filing"
-authority = "nhc"
-holder = "sz-genomics"
-covers = ["INV-HGR-001"]
-valid_from = {from}
-valid_until = {until}
-status = "effective"
-
-[[hgr_approval]]
-reference = "HGR-B-TEST-001"
-kind = "information_backup"
-authority = "nhc"
-holder = "sz-genomics"
-covers = ["INV-HGR-001"]
-valid_from = {from}
-valid_until = {until}
-status = "effective"
-
-[[regulator]]
-id = "nhc-hgr"
-authority = "National Health Commission, human genetic resources"
-sees = ["hgr"]
-
-[[regulator]]
-id = "dpo-personal"
-authority = "Digital Policy Office, Hong Kong"
-sees = ["personal"]
-"#
-    ))
+    bundle
+        .with_hgr_item()
+        .with_regulator(
+            "nhc-hgr",
+            "National Health Commission, human genetic resources",
+            &["hgr"],
+        )
+        .with_regulator(
+            "dpo-personal",
+            "Digital Policy Office, Hong Kong",
+            &["personal"],
+        )
 }
 
 struct World {

@@ -15,24 +15,22 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 fn with_scopes(bundle: Bundle) -> Bundle {
-    bundle.append(
-        r#"
-[[regulator]]
-id = "nhc-hgr"
-authority = "National Health Commission, human genetic resources"
-sees = ["hgr"]
-
-[[regulator]]
-id = "dpo-personal"
-authority = "Digital Policy Office, Hong Kong"
-sees = ["personal"]
-
-[[regulator]]
-id = "cac-gd"
-authority = "Cyberspace Administration of China, Guangdong office"
-sees = ["all"]
-"#,
-    )
+    bundle
+        .with_regulator(
+            "nhc-hgr",
+            "National Health Commission, human genetic resources",
+            &["hgr"],
+        )
+        .with_regulator(
+            "dpo-personal",
+            "Digital Policy Office, Hong Kong",
+            &["personal"],
+        )
+        .with_regulator(
+            "cac-gd",
+            "Cyberspace Administration of China, Guangdong office",
+            &["all"],
+        )
 }
 
 /// Allowed and denied transfers (non-personal and personal), completed ones, and an allowed
