@@ -148,14 +148,16 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// A slot for `principal`, or 429 `quota.exceeded` when `max` exports are being sent in all
-    /// or `per_principal` of this principal's.
-    pub(super) fn take(
-        principal: &str,
-        max: usize,
-        per_principal: usize,
-    ) -> Result<Self, ApiError> {
-        Self::take_in(&SENDING, principal, max, per_principal)
+    /// A slot for `principal` under the configured `[limits] max_exports` and
+    /// `max_exports_per_principal`, or 429 `quota.exceeded` when either is reached.
+    pub(super) fn take(state: &AppState, principal: &str) -> Result<Self, ApiError> {
+        let limits = &state.config().limits;
+        Self::take_in(
+            &SENDING,
+            principal,
+            limits.max_exports,
+            limits.max_exports_per_principal,
+        )
     }
 
     fn take_in(
@@ -215,14 +217,7 @@ pub(super) async fn stream(
     query: Option<&str>,
 ) -> Result<Answer, ApiError> {
     let params = Params::parse(query, &["from", "to"])?;
-    let slot = {
-        let limits = &state.config().limits;
-        Slot::take(
-            principal,
-            limits.max_exports,
-            limits.max_exports_per_principal,
-        )?
-    };
+    let slot = Slot::take(state, principal)?;
     let size = state.log.size();
     let range = range(&params, size)?;
     let (start, end, times) = match range {

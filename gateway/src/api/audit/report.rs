@@ -202,14 +202,7 @@ pub(super) async fn report(
         }
         Some(size) => size,
     };
-    let slot = {
-        let limits = &state.config().limits;
-        Slot::take(
-            principal,
-            limits.max_exports,
-            limits.max_exports_per_principal,
-        )?
-    };
+    let slot = Slot::take(state, principal)?;
     let tenant = asked.tenant.clone();
     let month = asked.month;
     let scope = reader.scopes();
