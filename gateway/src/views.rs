@@ -38,10 +38,7 @@ use crate::state::keys;
 use crate::transfer::lifecycle::LifecycleDetails;
 use crate::transfer::records::{DataScope, DecisionDetails};
 
-const ADMITTED: &[u8] = b"a/";
-const RETAINED: &[u8] = b"r/";
-const DUE: &[u8] = b"d/";
-const COUNTER: &[u8] = b"c/";
+use crate::state::keys::prefix::{ADMITTED, COUNTER, DUE, RETAINED};
 
 /// A completed transfer whose data has not been reported destroyed (rule 21).
 #[derive(Debug, Clone, PartialEq, Eq)]

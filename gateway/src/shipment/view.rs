@@ -31,9 +31,9 @@ use crate::record;
 use crate::state::keys;
 use crate::transfer::idempotency::{cutoff, expired};
 
-const LISTED: &[u8] = b"s/";
-const KEYS: &[u8] = b"k/";
-const BY_TIME: &[u8] = b"q/";
+const LISTED: &[u8] = keys::prefix::SHIPMENTS;
+const KEYS: &[u8] = keys::prefix::SHIPMENT_KEYS;
+const BY_TIME: &[u8] = keys::prefix::SHIPMENT_KEYS_BY_TIME;
 
 /// One shipment on the regulators' list.
 #[derive(Debug, Clone)]

@@ -105,6 +105,56 @@ impl Changes {
     }
 }
 
+/// The key prefixes of the views tree, one per view: each view owns the keys under its prefix
+/// (and clears, purges and scans only those), so two views given one prefix would read each
+/// other's keys as their own. They are all listed here, where a test checks that none is a
+/// prefix of another.
+pub(crate) mod prefix {
+    /// `crate::views`: admitted transfers waiting for their outcome.
+    pub(crate) const ADMITTED: &[u8] = b"a/";
+    /// `crate::views`: completed transfers' retention due times.
+    pub(crate) const RETAINED: &[u8] = b"r/";
+    /// `crate::views`: open retention entries, by due time.
+    pub(crate) const DUE: &[u8] = b"d/";
+    /// `crate::views`: rule 19's counters for the regulator.
+    pub(crate) const COUNTER: &[u8] = b"c/";
+    /// `crate::views::stats`: the overview's per-day aggregates.
+    pub(crate) const STATS: &[u8] = b"o/";
+    /// `crate::shipment::view`: the shipments' list.
+    pub(crate) const SHIPMENTS: &[u8] = b"s/";
+    /// `crate::shipment::view`: declarations' idempotency keys.
+    pub(crate) const SHIPMENT_KEYS: &[u8] = b"k/";
+    /// `crate::shipment::view`: declarations' idempotency keys, by time.
+    pub(crate) const SHIPMENT_KEYS_BY_TIME: &[u8] = b"q/";
+    /// `crate::transfer::idempotency`: transfers' idempotency keys.
+    pub(crate) const TRANSFER_KEYS: &[u8] = b"i/";
+    /// `crate::transfer::idempotency`: transfers' idempotency keys, by time.
+    pub(crate) const TRANSFER_KEYS_BY_TIME: &[u8] = b"t/";
+    /// `crate::transfer::volume`: rule 19's counters the decisions use.
+    pub(crate) const VOLUMES: &[u8] = b"v/";
+    /// `crate::state::follow`: the tree's own metadata (layout, coverage, last leaf hash), whose
+    /// three keys are spelt out there (`m/version`, `m/covered`, `m/last`).
+    #[cfg(test)]
+    pub(crate) const META: &[u8] = b"m/";
+
+    /// Every prefix, for the test that keeps them apart.
+    #[cfg(test)]
+    pub(crate) const ALL: &[&[u8]] = &[
+        ADMITTED,
+        RETAINED,
+        DUE,
+        COUNTER,
+        STATS,
+        SHIPMENTS,
+        SHIPMENT_KEYS,
+        SHIPMENT_KEYS_BY_TIME,
+        TRANSFER_KEYS,
+        TRANSFER_KEYS_BY_TIME,
+        VOLUMES,
+        META,
+    ];
+}
+
 /// `text` prefixed by its length (two bytes, big-endian; ids are at most 256 characters, and
 /// longer text is cut at 65535 bytes, which no caller sends).
 pub(crate) fn sized(text: &str) -> Vec<u8> {
@@ -225,6 +275,22 @@ mod tests {
     use time::macros::date;
 
     use super::*;
+
+    #[test]
+    fn no_views_prefix_is_a_prefix_of_another() {
+        for (i, a) in prefix::ALL.iter().enumerate() {
+            for (j, b) in prefix::ALL.iter().enumerate() {
+                if i != j {
+                    assert!(
+                        !b.starts_with(a),
+                        "the views' prefix {:?} starts {:?}: two views would share keys",
+                        String::from_utf8_lossy(a),
+                        String::from_utf8_lossy(b)
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn keys_read_back() {

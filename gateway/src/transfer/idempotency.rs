@@ -30,8 +30,8 @@ use super::records::DecisionDetails;
 use crate::record;
 use crate::state::keys;
 
-const KEYS: &[u8] = b"i/";
-const BY_TIME: &[u8] = b"t/";
+const KEYS: &[u8] = keys::prefix::TRANSFER_KEYS;
+const BY_TIME: &[u8] = keys::prefix::TRANSFER_KEYS_BY_TIME;
 
 /// SHA-256 of what makes a transfer request the same request: method and path, and the
 /// transfer headers (recipient, item, purpose, filing, subjects, `Content-Length` and

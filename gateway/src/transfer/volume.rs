@@ -26,7 +26,7 @@ use super::records::DecisionDetails;
 use crate::record;
 use crate::state::keys::{self, Changes};
 
-const VOLUMES: &[u8] = b"v/";
+const VOLUMES: &[u8] = keys::prefix::VOLUMES;
 
 /// Per counting year (its first day), each sending tenant's counters.
 type ByYear = HashMap<Date, HashMap<String, VolumeCounters>>;

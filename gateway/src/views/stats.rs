@@ -26,7 +26,7 @@ use crate::scope;
 use crate::state::keys::{self, Changes};
 use crate::transfer::records::CompletedDetails;
 
-const STATS: &[u8] = b"o/";
+const STATS: &[u8] = keys::prefix::STATS;
 const COUNT: u8 = b'n';
 const BYTES: u8 = b'b';
 
