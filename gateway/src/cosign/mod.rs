@@ -54,7 +54,10 @@ const POLL: Duration = Duration::from_millis(200);
 /// answers in about a millisecond) cosigned a checkpoint per few transfers and doubled a 1 KiB
 /// transfer's CPU (two requests, a new connection each, four signature checks per round); at
 /// most one round per this much, a round covers every transfer of the interval, and a receipt
-/// waits at most this much longer.
+/// waits at most this much longer. 2 ms gave no more transfers at 64 connections on a 2-core
+/// machine (0.54-0.55 of the rate without witnesses, against 0.57-0.58) for more CPU (2.0x
+/// that of a transfer without witnesses, against 1.3-1.6x): most of a receipt's wait is the
+/// round itself.
 const ROUND_EVERY: Duration = Duration::from_millis(5);
 /// Consecutive 409 answers resent at once before backing off.
 const MAX_CONFLICTS: u32 = 3;
