@@ -126,6 +126,7 @@ EOF
 
 cleanup() {
     set +e
+    if declare -F stop_witnessed >/dev/null; then stop_witnessed; fi
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; fi
     if [ -n "$SLOW_PID" ]; then kill "$SLOW_PID" 2>/dev/null; wait "$SLOW_PID" 2>/dev/null; fi
     if [ -n "$LG_PID" ]; then
@@ -191,6 +192,8 @@ reset_hwm() {
 side_pids() {
     case $1 in
     loopgate) echo "$LG_PID" ;;
+    # transfer.sh's gateway with two witnesses: its CPU and theirs.
+    witnessed) echo "$WLG_PID" "${WITNESS_PIDS[@]}" ;;
     nginx)
         local master
         master=$(cat "$WORK/proxy.pid")
@@ -201,6 +204,7 @@ side_pids() {
 side_port() {
     case $1 in
     loopgate) echo "$API_PORT" ;;
+    witnessed) echo "$WAPI_PORT" ;;
     nginx) echo "$PROXY_PORT" ;;
     esac
 }

@@ -30,9 +30,165 @@ RSS_SMALL_MIB=${RSS_SMALL_MIB:-1}          # the small body of that check
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 NOTE=${NOTE:-}                             # free text for the results header (e.g. the machine's load)
 PROFILE=${PROFILE:-0}                      # 1: perf record loopgate during round 1 (keeps the temp dir)
+WITNESSES=${WITNESSES:-1}                  # 1: also compare 1 KiB transfers without and with two witnesses
+WITNESS_ONLY=${WITNESS_ONLY:-0}            # 1: only that comparison (no nginx rows, no memory, no large bodies)
+WITNESS_DURATION=${WITNESS_DURATION:-$SMALL_DURATION} # seconds per run of the witness comparison
+WITNESS_CONNS=${WITNESS_CONNS:-$SMALL_CONNS}          # connections of the witness comparison
 
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
+
+# ---------------------------------------------------------------------------------------------
+# Witnesses (issue 21): the same 1 KiB transfers through a second loopgate that has two
+# `loopgate witness serve` processes on loopback as [[witness]] with witness_quorum = 2, so
+# every receipt waits for a checkpoint covering its record cosigned by both. The same client,
+# the same upstream, rounds alternating; the table gives the ratio.
+
+WLG_PID=
+WITNESS_PIDS=()
+stop_witnessed() {
+    set +e
+    local pid
+    for pid in $WLG_PID "${WITNESS_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $WLG_PID "${WITNESS_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    WLG_PID=
+    WITNESS_PIDS=()
+}
+
+# Starts the two witnesses and the witnessed loopgate (WLG_PID, WAPI_PORT) from the dev folder.
+start_witnessed() {
+    local name i port ports key tables="" wdir=$WORK/witnesses origin log_key
+    origin=$(sed -n 's/^origin = "\(.*\)"/\1/p' "$DEV/gateway.toml" | head -n 1)
+    log_key=$(cat "$DEV/log.pub")
+    mkdir -p "$wdir"
+    read -r WAPI_PORT WOPS_PORT ports < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+')
+    read -r -a ports <<<"$ports"
+    i=0
+    for name in witness.pcpd.hk.example witness.cac-gd.cn.example; do
+        port=${ports[$i]}
+        key=$("$BIN" witness keygen --out "$wdir/$name.key" --name "$name")
+        cat >"$wdir/$name.toml" <<EOT
+listen = "127.0.0.1:$port"
+key = "$name.key"
+state_dir = "$name-state"
+[[log]]
+origin = "$origin"
+key = "$log_key"
+EOT
+        "$BIN" witness serve --config "$wdir/$name.toml" >"$wdir/$name.out" 2>"$wdir/$name.err" &
+        WITNESS_PIDS+=($!)
+        wait_for_line "$wdir/$name.out" '^loopgate: witness http' 30 ||
+            die "witness $name did not start: $(tail -n 5 "$wdir/$name.err")"
+        tables+=$'\n[[witness]]\n'"name = \"$name\""$'\n'"url = \"http://127.0.0.1:$port\""$'\n'"key = \"$key\""$'\n'
+        i=$((i + 1))
+    done
+    # The benchmark's config with its own ports and log folder, and the two witnesses.
+    python3 - "$DEV/gateway.toml" "$DEV/gateway-witnessed.toml" "$WAPI_PORT" "$WOPS_PORT" <<'EOT'
+import re, sys
+src, dst, api, ops = sys.argv[1:]
+out = []
+for line in open(src).read().splitlines():
+    line = re.sub(r'^listen = "127\.0\.0\.1:\d+"', f'listen = "127.0.0.1:{api}"', line)
+    line = re.sub(r'^ops_listen = ".*"', f'ops_listen = "127.0.0.1:{ops}"', line)
+    line = re.sub(r'^dir = "data"', 'dir = "data-witnessed"', line)
+    out.append(line)
+    if line.strip() == "[log]":
+        out.append("witness_quorum = 2")
+open(dst, "w").write("\n".join(out) + "\n")
+EOT
+    printf '%s' "$tables" >>"$DEV/gateway-witnessed.toml"
+    "$BIN" check-config --config "$DEV/gateway-witnessed.toml" >&2
+    "$BIN" serve --config "$DEV/gateway-witnessed.toml" >"$WORK/witnessed.out" 2>"$WORK/witnessed.err" &
+    WLG_PID=$!
+    wait_for_line "$WORK/witnessed.out" '^loopgate: api https://' 30 ||
+        die "the witnessed loopgate did not start: $(tail -n 20 "$WORK/witnessed.err")"
+}
+
+# One 1 KiB transfer through the witnessed loopgate: its receipt must be cosigned.
+check_cosigned() {
+    curl -4 -sS -o "$WORK/witnessed-receipt" -w '%{http_code}' "${CLIENT_TLS[@]}" "${TRANSFER_HEADERS[@]}" \
+        -H 'Expect:' -X POST --data-binary @"$WORK/body-1k" "https://localhost:$WAPI_PORT/v1/transfers" >"$WORK/curl-status"
+    [ "$(cat "$WORK/curl-status")" = 201 ] || die "witnessed: a transfer answered $(cat "$WORK/curl-status"): $(cat "$WORK/witnessed-receipt")"
+    grep -q '"cosigned":true' "$WORK/witnessed-receipt" || die "witnessed: the receipt is not cosigned: $(cat "$WORK/witnessed-receipt")"
+}
+
+# Runs the comparison and writes its table to $WORK/witness-table.md.
+witness_compare() {
+    start_witnessed
+    check_cosigned
+    log "witnesses: ${WITNESS_PIDS[*]}, witnessed loopgate on 127.0.0.1:$WAPI_PORT; receipts are cosigned"
+    local round side name pids before
+    for round in $(seq "$ROUNDS"); do
+        for side in $(if [ $((round % 2)) = 1 ]; then echo loopgate witnessed; else echo witnessed loopgate; fi); do
+            log "witness round $round/$ROUNDS, $side: warm-up ${WARMUP}s, then 1 KiB transfers for ${WITNESS_DURATION}s on $WITNESS_CONNS connections"
+            for name in "wwarmup-$round" "wsmall-$round"; do
+                pids=$(side_pids "$side")
+                # shellcheck disable=SC2086
+                before=$(cpu_ticks $pids)
+                local wbefore
+                wbefore=$(cpu_ticks "${WITNESS_PIDS[@]}")
+                local seconds=$WITNESS_DURATION
+                [[ $name == wwarmup* ]] && seconds=$WARMUP
+                oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" -c "$WITNESS_CONNS" -z "${seconds}s" \
+                    -D "$WORK/body-1k" "https://localhost:$(side_port "$side")/v1/transfers"
+                # shellcheck disable=SC2086
+                echo "${side}_${name}_cpu=$(($(cpu_ticks $pids) - before))" >>"$WORK/witness.env"
+                echo "${side}_${name}_wcpu=$(($(cpu_ticks "${WITNESS_PIDS[@]}") - wbefore))" >>"$WORK/witness.env"
+            done
+        done
+    done
+    check_cosigned
+    curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" | grep '^loopgate_witness_cosigned_size' >"$WORK/witness-metrics" || true
+    python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" >"$WORK/witness-table.md" <<'EOT'
+import json, statistics, sys
+work, rounds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+env = dict(l.strip().split("=", 1) for l in open(f"{work}/witness.env") if "=" in l)
+def run(side, r):
+    d = json.load(open(f"{work}/oha-{side}-wsmall-{r}.json"))
+    codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
+    errors = {k: v for k, v in d["errorDistribution"].items() if "deadline" not in k}
+    ok = codes.get(201, 0)
+    return {"ok": ok, "attempted": sum(codes.values()) + sum(errors.values()),
+            "rps": ok / d["summary"]["total"], "p50": d["metrics"]["latency_ms"]["p50"],
+            "p99": d["metrics"]["latency_ms"]["p99"], "cpu": int(env[f"{side}_wsmall-{r}_cpu"]) / hz,
+            "wcpu": int(env[f"{side}_wsmall-{r}_wcpu"]) / hz}
+sides = ("loopgate", "witnessed")
+runs = {s: [run(s, r) for r in range(1, rounds + 1)] for s in sides}
+med = lambda s, k: statistics.median(r[k] for r in runs[s])
+tot = lambda s, k: sum(r[k] for r in runs[s])
+n = f"median of {rounds} rounds" if rounds > 1 else "one round"
+rps = {s: med(s, "rps") for s in sides}
+ratio = rps["witnessed"] / rps["loopgate"]
+print("| metric | no witness | two witnesses (quorum 2) | ratio (witnesses/none) | target | |")
+print("|---|---:|---:|---:|---|---|")
+print(f"| 1 KiB transfers: requests/s (201s, {n}) | {rps['loopgate']:,.0f} | {rps['witnessed']:,.0f} | {ratio:.2f} | ≥ 0.90 | {'**met**' if ratio >= 0.9 else '**MISSED**'} |")
+for k, label in (("p50", "p50 latency (ms)"), ("p99", "p99 latency (ms)")):
+    a, b = med("loopgate", k), med("witnessed", k)
+    print(f"| 1 KiB transfers: {label} | {a:.2f} | {b:.2f} | {b / a:.2f} | | |")
+cpu = {s: tot(s, "cpu") / max(1, tot(s, "ok")) * 1e3 for s in sides}
+print(f"| 1 KiB transfers: CPU per transfer (ms; loopgate, and the witnesses on the right) | {cpu['loopgate']:.3f} | {cpu['witnessed']:.3f} | {cpu['witnessed'] / cpu['loopgate']:.2f} | | |")
+print(f"| 1 KiB transfers: of which the two witnesses' CPU (ms) | | {tot('witnessed', 'wcpu') / max(1, tot('witnessed', 'ok')) * 1e3:.3f} | | | |")
+print(f"| 1 KiB transfers: answered 201 (all rounds) | {tot('loopgate', 'ok'):,}/{tot('loopgate', 'attempted'):,} | {tot('witnessed', 'ok'):,}/{tot('witnessed', 'attempted'):,} | | all | {'**met**' if all(tot(s, 'ok') == tot(s, 'attempted') for s in sides) else '**MISSED**'} |")
+print()
+for s in sides:
+    print(f"- {'no witness' if s == 'loopgate' else 'two witnesses'}, every round: " + ", ".join(f"{r['rps']:,.0f}" for r in runs[s]) + " requests/s")
+print("- the witnessed gateway's receipts were checked `\"cosigned\": true` before and after the runs; "
+      "its witnesses' cosigned sizes at the end: " + "; ".join(l.strip() for l in open(f"{work}/witness-metrics")))
+EOT
+    stop_witnessed
+}
 
 # ---------------------------------------------------------------------------------------------
 # Setup.
@@ -51,6 +207,28 @@ start_servers
 # bench/mixed.sh sources this script for the setup above (tools, release build, dev folder,
 # upstream, loopgate, baseline, and the cleanup trap) and runs its own load.
 if [ "${BENCH_SETUP_ONLY:-0}" = 1 ]; then return 0 2>/dev/null || exit 0; fi
+OHA_COMMON=(--no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}")
+
+# The witness comparison alone (WITNESS_ONLY=1).
+witness_header() {
+    echo "## Transfer path: loopgate without and with two witnesses ($1)"
+    echo
+    echo "- command: \`WITNESS_ONLY=$WITNESS_ONLY bash bench/transfer.sh\` (ROUNDS=$ROUNDS WITNESS_DURATION=$WITNESS_DURATION WITNESS_CONNS=$WITNESS_CONNS WARMUP=$WARMUP)"
+    echo "- loopgate $commit; $(oha --version | head -n 1); two \`loopgate witness serve\` processes on 127.0.0.1 (plain HTTP), witness_quorum = 2, each fsyncs its state before it answers"
+    echo "- machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg); client, gateways, witnesses and upstream share the cores"
+    [ -n "$NOTE" ] && echo "- note: $NOTE"
+    echo
+}
+if [ "$WITNESS_ONLY" = 1 ]; then
+    witness_compare
+    mkdir -p "$RESULTS_DIR"
+    stamp=$(date -u +%Y-%m-%dT%H%MZ)
+    out=$RESULTS_DIR/transfer-witness-$stamp.md
+    { witness_header "$stamp"; cat "$WORK/witness-table.md"; } >"$out"
+    cat "$out"
+    log "written to $out"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Memory: idle, one small and one big body, 1,000 slow uploads (fresh processes, before the load).
@@ -148,8 +326,6 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Throughput with oha.
-
-OHA_COMMON=(--no-tui --output-format json --http-version 1.1 --ipv4 -m POST "${TRANSFER_HEADERS[@]}" "${CLIENT_TLS[@]}")
 
 upstream_count() { # lines of the upstream's access log with status 201 and at least N bytes
     awk -v min="$1" '$1 == 201 && $2 >= min { n++ } END { print n + 0 }' "$WORK/upstream-access.log"
@@ -308,3 +484,10 @@ EOF
 } >"$out"
 cat "$out"
 log "written to $out"
+
+if [ "$WITNESSES" = 1 ]; then
+    witness_compare
+    { echo; echo "### Without and with two witnesses on loopback"; echo; cat "$WORK/witness-table.md"; } >>"$out"
+    cat "$WORK/witness-table.md"
+    log "appended to $out"
+fi

@@ -35,7 +35,7 @@ pub use blob::{BLOBS, BlobRef, get_blob, put_blob};
 pub use checkpoint::{
     AddCheckpoint, Checkpoint, Cosignature, MAX_PROOF_LINES, SIZE_CONTENT_TYPE, SigningKey,
     VerifierKey, WitnessSigningKey, WitnessVerifierKey, check_key_name, cosigned_message, key_id,
-    open_cosigned, parse_cosignature_lines, verify_cosigned,
+    open_cosigned, parse_cosignature_lines, verify_cosignature_lines, verify_cosigned,
 };
 pub use error::{Error, Result};
 pub use fault::Fault;

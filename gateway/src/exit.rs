@@ -26,7 +26,8 @@ pub(crate) enum Exit {
     Config,
     /// 73 (sysexits `EX_CANTCREAT`): `serve` cannot have its log folder: another gateway
     /// process holds it (its pid is in the message when known). Stop that one first, or give
-    /// this one another `[log] dir`.
+    /// this one another `[log] dir`. `witness serve`: another witness process holds its
+    /// `state_dir` (likewise).
     Locked,
     /// 75 (sysexits `EX_TEMPFAIL`): restart me. Stopping (the log's flush or the connection
     /// threads) hung past `[limits] stop_timeout_secs`; a restart reopens the log (systemd's
@@ -63,7 +64,7 @@ impl Exit {
                 "the gateway config is wrong, or a file it names (bundle, certificate, key, CA) is unreadable or invalid (`serve`, `check-config`); or the witness config (`witness serve`)"
             }
             Exit::Locked => {
-                "`serve`: another gateway process holds the log folder (stop it, or use another [log] dir)"
+                "`serve`: another gateway process holds the log folder (stop it, or use another [log] dir); `witness serve`: another witness holds the state_dir"
             }
             Exit::TempFail => "`serve`'s stop hung past [limits] stop_timeout_secs: restart it",
         }

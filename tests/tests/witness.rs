@@ -240,6 +240,59 @@ fn a_bad_config_exits_64_naming_each_problem() {
     assert!(run.stderr.contains("nope.key"), "{run:?}");
 }
 
+#[test]
+fn a_second_witness_on_the_same_state_directory_exits_73_naming_the_holder() {
+    let log = TestLog::new();
+    let (first, key) = start(&log);
+    let config = first.folder().path().join("witness.toml");
+    // Another port (the config says port 0), the same state: refused at once, not served.
+    let mut second = std::process::Command::new(loopgate_tests::loopgate_bin())
+        .args(["witness", "serve", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while second.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let out = second.wait_with_output().unwrap();
+            panic!(
+                "a second witness serves the same state directory:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(73), "{stderr}");
+    let state = first.folder().path().join("state");
+    assert!(
+        stderr.contains(&format!(
+            "witness state {}: another witness process holds it (pid ",
+            state.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("another state_dir"), "{stderr}");
+    // The first one still cosigns; once it is gone, the directory is free again.
+    let cp = log.grow(3);
+    assert_cosigned(&first.add_checkpoint(0, &[], cp.text()), &cp, &log, &key);
+    let folder = first.kill();
+    let again = folder.start();
+    let later = log.grow(2);
+    let proof = log.proof(3, 5);
+    assert_cosigned(
+        &again.add_checkpoint(3, &proof, later.text()),
+        &later,
+        &log,
+        &key,
+    );
+}
+
 /// Runs the independent verifier on a cosigned note: `Ok(stdout)` when it accepts it.
 fn interop(witness_key: &str, note: &str) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("a temporary directory");

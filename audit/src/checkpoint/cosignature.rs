@@ -217,6 +217,42 @@ pub fn open_cosigned(
     Ok((checkpoint, found))
 }
 
+/// The cosignatures by `witness` among signature `lines` (each `— <name> <base64>`, as a
+/// witness answers `add-checkpoint`) over `checkpoint`, which the caller already trusts (a log
+/// that signed it itself): only the cosignatures are checked, not the log's signature again.
+/// Lines of other keys are ignored; a line with the witness's name and key id that does not
+/// verify is an error, as in [`open_cosigned`].
+pub fn verify_cosignature_lines(
+    checkpoint: &Checkpoint,
+    lines: &[String],
+    witness: &WitnessVerifierKey,
+) -> Result<Vec<Cosignature>> {
+    let text = checkpoint.body().to_owned() + "\n" + &lines.concat();
+    let (body, sigs) = note::split(&text)?;
+    let mut found = Vec::new();
+    for (sig, line) in sigs.iter().zip(signature_lines(&text)) {
+        if sig.name != witness.name() || sig.id != witness.id() {
+            continue;
+        }
+        let time = witness.verify(body, &sig.sig).ok_or_else(|| {
+            Error::BadCheckpoint(format!(
+                "the cosignature by witness {} does not verify: the checkpoint or the \
+                 cosignature was altered, or the witness key is not this one",
+                sig.name
+            ))
+        })?;
+        if found.is_empty() {
+            found.push(Cosignature {
+                witness: sig.name.to_owned(),
+                id: sig.id,
+                time,
+                line: format!("{line}\n"),
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// Like [`open_cosigned`], and the note must carry valid cosignatures by at least `quorum` of
 /// `witnesses` (distinct keys): [`Error::NotEnoughCosignatures`] otherwise.
 pub fn verify_cosigned(

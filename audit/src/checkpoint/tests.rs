@@ -336,3 +336,36 @@ fn a_witness_keeps_only_the_log_signature_lines() {
         cp.text()
     );
 }
+
+#[test]
+fn cosignature_lines_over_a_trusted_checkpoint_are_checked_without_the_log_key() {
+    let (log, cp) = checkpoint(5, [3; 32]);
+    let w = WitnessSigningKey::generate("hk.example/witness").unwrap();
+    let stranger = WitnessSigningKey::generate("other.example/witness").unwrap();
+    let c = w.cosign(&cp, 1_700_000_000).unwrap();
+    let s = stranger.cosign(&cp, 1_700_000_000).unwrap();
+    let lines = vec![s.line().to_owned(), c.line().to_owned()];
+    let found = verify_cosignature_lines(&cp, &lines, w.verifier()).unwrap();
+    assert_eq!(found, vec![c.clone()], "the stranger's line is ignored");
+    assert!(
+        verify_cosignature_lines(&cp, &lines[..1], w.verifier())
+            .unwrap()
+            .is_empty()
+    );
+    // A flipped signature byte, or a cosignature of another checkpoint, is an error.
+    let mut data = B64
+        .decode(c.line().trim_end().rsplit(' ').next().unwrap())
+        .unwrap();
+    data[40] ^= 0x80;
+    let flipped = format!("\u{2014} hk.example/witness {}\n", B64.encode(&data));
+    assert!(verify_cosignature_lines(&cp, &[flipped], w.verifier()).is_err());
+    let (_, other) = checkpoint(6, [3; 32]);
+    assert!(verify_cosignature_lines(&other, &lines, w.verifier()).is_err());
+    // What a witness keeps: the log's lines and its own, and it opens as a cosigned note.
+    let kept = cp.cosigned(std::slice::from_ref(&c));
+    assert_eq!(kept.text(), cp.with_cosignatures(std::slice::from_ref(&c)));
+    assert_eq!((kept.size(), kept.root()), (cp.size(), cp.root()));
+    let (_, found) =
+        verify_cosigned(kept.text(), &log.verifier(), &[w.verifier().clone()], 1).unwrap();
+    assert_eq!(found, vec![c]);
+}

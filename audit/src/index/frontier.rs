@@ -19,6 +19,16 @@ pub(crate) struct Frontier {
     index: Index,
 }
 
+impl std::fmt::Debug for Frontier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frontier")
+            .field("size", &self.size)
+            .field("tiles", &self.tiles.len())
+            .field("dirty", &self.dirty.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Frontier {
     /// The empty tree.
     pub(crate) fn empty(index: Index) -> Self {

@@ -33,7 +33,7 @@ use self::writer::{Committer, Indexer, Publisher, Request, Syncer};
 use crate::blob::BlobRef;
 use crate::checkpoint::{Checkpoint, SigningKey, VerifierKey, check_origin};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{Frontier, Index};
 use crate::record::{Field, Record};
 use crate::store::{MAX_LEAF, Reader};
 use crate::tree::{self, Hash};
@@ -146,6 +146,9 @@ struct Core {
     /// The syncer, committer and indexer threads, joined in that order on shutdown.
     writer: Mutex<Vec<JoinHandle<()>>>,
     index: Index,
+    /// The committer's in-memory right edge of the tree, over `index`: proofs into trees the
+    /// index does not cover yet read it (see [`Log::prove`]).
+    frontier: Arc<Mutex<Frontier>>,
 }
 
 /// How often a log whose index failed checks whether its folder takes writes again, and then
@@ -427,26 +430,53 @@ impl Log {
         self.inner.reader.read(segment, offset, from, index)
     }
 
-    /// The inclusion proof of record `index` in the tree of `tree_size` records.
+    /// The inclusion proof of record `index` in the tree of `tree_size` records. Never waits
+    /// for the index (see [`Log::prove`]).
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>> {
         self.check_size(tree_size)?;
         self.check_index(index, tree_size)?;
-        self.wait_indexed(tree_size)?;
-        tree::inclusion_proof(&self.index()?, index, tree_size)
+        self.prove(tree_size, |h| tree::inclusion_proof(h, index, tree_size))
     }
 
-    /// The consistency proof between the trees of `from` and `to` records.
+    /// The consistency proof between the trees of `from` and `to` records. Never waits for the
+    /// index (see [`Log::prove`]).
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         self.check_size(to)?;
-        self.wait_indexed(to)?;
-        tree::consistency_proof(&self.index()?, from, to)
+        self.prove(to, |h| tree::consistency_proof(h, from, to))
     }
 
     /// The root of the tree of `tree_size` records.
     pub fn root(&self, tree_size: u64) -> Result<Hash> {
         self.check_size(tree_size)?;
-        self.wait_indexed(tree_size)?;
-        tree::root(&self.index()?, tree_size)
+        self.prove(tree_size, |h| tree::root(h, tree_size))
+    }
+
+    /// Runs `f` on the hashes of the tree of `size` records: the index's when it covers them,
+    /// else the committer's in-memory right edge (which keeps every tile the index does not
+    /// hold yet, over the index), locked meanwhile. So a proof into a checkpoint just signed
+    /// never waits the up to 10 ms the indexer trails the commits by: what a receipt proving
+    /// into a cosigned checkpoint, and a consistency proof sent to a witness, need at once.
+    fn prove<T>(
+        &self,
+        size: u64,
+        f: impl FnOnce(&dyn tree::PerfectHashes) -> Result<T>,
+    ) -> Result<T> {
+        let core = self.core()?;
+        if self.inner.shared.indexed() >= size {
+            return f(&core.index);
+        }
+        let frontier = core
+            .frontier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The edge is at least the published size (it grows before a checkpoint is
+        // published), unless the index was reopened under us: then wait for it as before.
+        if frontier.size() < size {
+            drop(frontier);
+            self.wait_indexed(size)?;
+            return f(&self.index()?);
+        }
+        f(&*frontier)
     }
 
     /// Up to `limit` indexes, in log order and after the cursor `after`, of records whose
@@ -586,8 +616,9 @@ impl Core {
             shared: shared.clone(),
             time_max: index.time_max()?,
         };
+        let frontier = Arc::new(Mutex::new(rec.frontier));
         let committer = Committer {
-            frontier: rec.frontier,
+            frontier: frontier.clone(),
             key: config.signing_key.duplicate()?,
             origin: config.origin.clone(),
             shared: shared.clone(),
@@ -617,6 +648,7 @@ impl Core {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(vec![syncer, committer, indexer]),
             index,
+            frontier,
         };
         if reopening {
             // Only now that every thread runs: a failure above leaves the log failed, and the

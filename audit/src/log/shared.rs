@@ -46,6 +46,9 @@ pub(crate) struct Shared {
     /// and a signal when that grows.
     indexed: Mutex<u64>,
     indexed_grew: Condvar,
+    /// Tests: while set, the indexer writes nothing (the index trails the commits).
+    #[cfg(test)]
+    pub(crate) hold_index: AtomicBool,
 }
 
 impl Shared {
@@ -60,6 +63,8 @@ impl Shared {
             backoff,
             indexed: Mutex::new(checkpoint_size),
             indexed_grew: Condvar::new(),
+            #[cfg(test)]
+            hold_index: AtomicBool::new(false),
         }
     }
 

@@ -789,3 +789,76 @@ fn a_record_too_long_for_an_entry_bundle_is_refused_by_default_and_named_otherwi
         Err(Error::EntryTooLarge { index: 3, size }) if size == MAX_ENTRY_BYTES + 1
     ));
 }
+
+/// Proofs into trees the index does not cover yet come from the committer's right edge at
+/// once (a receipt proving into a just-cosigned checkpoint, a consistency proof for a witness),
+/// across full tiles still only in memory, and agree with the signed roots.
+#[test]
+fn proofs_into_checkpoints_the_index_trails_do_not_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path())).unwrap();
+    let rt = rt();
+    // Concurrent appends: a few large batches (the indexer's channel holds 256 of them, and
+    // the committer waits when it is full).
+    let append = |range: std::ops::Range<u64>| -> Vec<Appended> {
+        rt.block_on(async {
+            let tasks: Vec<_> = range.map(|i| tokio::spawn(log.append(record(i)))).collect();
+            let mut acks = Vec::new();
+            for t in tasks {
+                acks.push(t.await.unwrap().unwrap());
+            }
+            acks
+        })
+    };
+    // An indexed start (a full tile of 256 leaves and a partial one), then the index held.
+    let first = append(0..300);
+    log.inner.shared.wait_indexed(300, INDEX_WAIT).unwrap();
+    // Released however the test ends: dropping the log joins the indexer.
+    struct Hold(Arc<shared::Shared>);
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            self.0.hold_index.store(false, Ordering::Release);
+        }
+    }
+    let hold = Hold(log.inner.shared.clone());
+    hold.0.hold_index.store(true, Ordering::Release);
+    // Beyond the next two tile boundaries (512, 768): full tiles only in memory.
+    let mut later = append(300..560);
+    later.extend(append(560..800));
+    let latest = log.latest_checkpoint();
+    assert_eq!(latest.size(), 800);
+    assert!(log.inner.shared.indexed() < 800);
+    let started = Instant::now();
+    let acks: Vec<&Appended> = first.iter().chain(&later).collect();
+    let mut checkpoints: Vec<Arc<Checkpoint>> = acks.iter().map(|a| a.checkpoint.clone()).collect();
+    checkpoints.sort_by_key(|c| c.size());
+    checkpoints.dedup_by_key(|c| c.size());
+    assert!(
+        checkpoints.iter().any(|c| c.size() == 560),
+        "{checkpoints:?}"
+    );
+    for old in &checkpoints {
+        for new in checkpoints.iter().filter(|c| c.size() >= old.size()) {
+            let proof = log.consistency_proof(old.size(), new.size()).unwrap();
+            verify_consistency(old.size(), new.size(), old.root(), new.root(), &proof).unwrap();
+        }
+    }
+    for a in acks.iter().step_by(7) {
+        for cp in checkpoints.iter().filter(|c| c.size() > a.index) {
+            let proof = log.inclusion_proof(a.index, cp.size()).unwrap();
+            verify_inclusion(a.index, cp.size(), &a.leaf_hash, &proof, cp.root()).unwrap();
+        }
+    }
+    assert_eq!(log.root(800).unwrap(), *latest.root());
+    // Had they waited for the index, the first would have failed after INDEX_WAIT.
+    assert!(started.elapsed() < INDEX_WAIT, "{:?}", started.elapsed());
+    assert!(
+        log.inner.shared.indexed() < 800,
+        "the index stayed behind meanwhile"
+    );
+    drop(hold);
+    log.inner.shared.wait_indexed(800, INDEX_WAIT).unwrap();
+    let proof = log.consistency_proof(300, 800).unwrap();
+    let at_300 = checkpoints.iter().find(|c| c.size() == 300).unwrap();
+    verify_consistency(300, 800, at_300.root(), latest.root(), &proof).unwrap();
+}

@@ -12,9 +12,9 @@
 //! crash kept the indexer from writing.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -133,7 +133,9 @@ impl Syncer {
 /// Signs, proves and acknowledges durable batches, in order, and hands what they add to the
 /// index to the indexer.
 pub(crate) struct Committer {
-    pub(crate) frontier: Frontier,
+    /// The tree's right edge; readers prove from it what the index does not cover yet
+    /// (`Log::inclusion_proof`, `Log::consistency_proof`), so they lock it too.
+    pub(crate) frontier: Arc<Mutex<Frontier>>,
     pub(crate) key: SigningKey,
     pub(crate) origin: String,
     pub(crate) shared: Arc<Shared>,
@@ -212,26 +214,29 @@ impl Committer {
 
     /// Signs the batch's checkpoint and proves its records from the in-memory right edge of
     /// the tree; returns the acknowledgements and what the batch adds to the `log` tree (for the
-    /// indexer to write).
+    /// indexer to write). The edge is locked only while it grows and proves, not while the
+    /// checkpoint is signed: readers prove from it too.
     fn after_durable(
         &mut self,
         hashes: &[Hash],
         durable: &Durable,
     ) -> Result<(Vec<Appended>, Additions)> {
-        debug_assert_eq!(durable.first, self.frontier.size());
-        for h in hashes {
-            self.frontier.push(*h);
-        }
-        let size = self.frontier.size();
-        let checkpoint = Arc::new(Checkpoint::sign(
-            &self.origin,
-            size,
-            self.frontier.root()?,
-            &self.key,
-        )?);
         let mut add = Additions::default();
+        let (size, root, proofs) = {
+            let mut frontier = self.frontier.lock().unwrap_or_else(PoisonError::into_inner);
+            debug_assert_eq!(durable.first, frontier.size());
+            for h in hashes {
+                frontier.push(*h);
+            }
+            let size = frontier.size();
+            let root = frontier.root()?;
+            let proofs = tree::inclusion_proofs(&*frontier, durable.first..size, size)?;
+            frontier.write_dirty(&mut add);
+            frontier.evict_full(self.shared.indexed());
+            (size, root, proofs)
+        };
+        let checkpoint = Arc::new(Checkpoint::sign(&self.origin, size, root, &self.key)?);
         let mut done = Vec::with_capacity(hashes.len());
-        let proofs = tree::inclusion_proofs(&self.frontier, durable.first..size, size)?;
         for (i, (h, proof)) in hashes.iter().zip(proofs).enumerate() {
             let index = durable.first + i as u64;
             add.record(index, durable.segment, durable.offsets[i]);
@@ -243,9 +248,7 @@ impl Committer {
                 batch_start: durable.first,
             });
         }
-        self.frontier.write_dirty(&mut add);
         add.size(size);
-        self.frontier.evict_full(self.shared.indexed());
         self.shared.publish(checkpoint);
         Ok((done, add))
     }
@@ -308,6 +311,10 @@ impl Indexer {
             // Let the batches of the next TERMS_EVERY gather in the channel (asleep, rather
             // than woken by each), then write them as one sled batch per tree.
             std::thread::sleep(TERMS_EVERY);
+            #[cfg(test)]
+            while self.shared.hold_index.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut terms = Terms::following(self.time_max);
             let mut additions = Additions::default();
             let mut end = 0;

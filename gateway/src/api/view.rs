@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::receipt::{Entry, Receipt, entry, receipt, to_vec};
+use crate::cosign::Witnessed;
 use crate::reply::{ApiError, Reply};
 use crate::state::{self, AppState};
 use crate::transfer::history::{Found, History};
@@ -36,27 +37,49 @@ fn unreadable(e: loopgate_audit::Error) -> ApiError {
 }
 
 /// What the receipt of a record read back from the log (a transfer's or a shipment's latest, a
-/// replayed answer) needs beside the record: the latest checkpoint and the inclusion proof
-/// into it.
+/// replayed answer) needs beside the record: the checkpoint and the inclusion proof into it.
+/// With `[[witness]]`, the checkpoint is the latest one the quorum cosigned when it covers the
+/// record (`"cosigned": true`), else the log's latest (`"cosigned": false`), as receipts have it.
 pub(crate) struct Proven {
     checkpoint: Arc<Checkpoint>,
     proof: Vec<Hash>,
+    witnessed: Witnessed,
 }
 
 impl Proven {
-    /// The latest checkpoint and the proof of `last` into it.
+    /// The latest (cosigned, with witnesses) checkpoint covering `last` and the proof of
+    /// `last` into it.
     pub(crate) fn latest(state: &AppState, last: &Found) -> Result<Self, ApiError> {
-        let checkpoint = state.log.latest_checkpoint();
+        let cosigned = state
+            .cosigning
+            .latest()
+            .filter(|c| c.checkpoint.size() > last.index);
+        let checkpoint = cosigned
+            .as_ref()
+            .map_or_else(|| state.log.latest_checkpoint(), |c| c.checkpoint.clone());
         let proof = state
             .log
             .inclusion_proof(last.index, checkpoint.size())
             .map_err(unreadable)?;
-        Ok(Proven { checkpoint, proof })
+        let witnessed = match cosigned {
+            Some(cosigned) => Witnessed::Cosigned {
+                cosigned,
+                proof: proof.clone(),
+            },
+            None if state.cosigning.enabled() => Witnessed::NotCosigned,
+            None => Witnessed::Off,
+        };
+        Ok(Proven {
+            checkpoint,
+            proof,
+            witnessed,
+        })
     }
 
     /// The receipt of `last` (the record this was proven for), naming no transfer or shipment.
     pub(crate) fn of<'a>(&'a self, last: &'a Found) -> Receipt<'a> {
         Receipt::proven(last.index, &last.leaf, None, &self.checkpoint, &self.proof)
+            .witnessed(&self.witnessed)
     }
 
     /// The receipt of `last`, one of the transfer's records, with the upstream's status when
@@ -77,7 +100,8 @@ impl Proven {
             &self.checkpoint,
             &self.proof,
             upstream_status,
-        );
+        )
+        .witnessed(&self.witnessed);
         match completed {
             Some(details) => receipt.body_sha256(&details.sha256),
             None => receipt,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use loopgate::witness::{Bound, WitnessConfig};
+use loopgate::witness::{Bound, WitnessConfig, WitnessError};
 use loopgate::{LogFormat, LogSinkGuard};
 use loopgate_audit::WitnessSigningKey;
 
@@ -82,18 +82,26 @@ fn serve(args: &ServeArgs) -> Exit {
         .thread_name("loopgate-witness")
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
+        .map_err(|e| (Exit::Failure, format!("cannot start the runtime: {e}")))
         .and_then(|runtime| {
             let served = runtime.block_on(loopgate::witness::run(config, announce));
             runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-            served.map_err(|e| e.to_string())
+            served.map_err(|e| {
+                // 73, as `serve` for its log folder: another process holds the state.
+                let code = if matches!(e, WitnessError::Locked { .. }) {
+                    Exit::Locked
+                } else {
+                    Exit::Failure
+                };
+                (code, e.to_string())
+            })
         });
     drop(log_writer);
     match ended {
         Ok(()) => Exit::Success,
-        Err(message) => {
+        Err((code, message)) => {
             eprintln!("loopgate witness: {message}");
-            Exit::Failure
+            code
         }
     }
 }

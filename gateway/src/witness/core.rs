@@ -74,6 +74,8 @@ struct Followed {
 pub struct Witness {
     key: WitnessSigningKey,
     logs: HashMap<String, Followed>,
+    /// The state directory's lock, held while this witness lives ([`lock_state`]).
+    _lock: std::fs::File,
 }
 
 impl Witness {
@@ -89,6 +91,7 @@ impl Witness {
             path: state_dir.to_owned(),
             why: source.to_string(),
         })?;
+        let lock = lock_state(state_dir)?;
         let mut followed = HashMap::new();
         for (origin, log_key) in logs {
             let path = state_dir.join(format!("{}.checkpoint", origin_hash(&origin)));
@@ -114,6 +117,7 @@ impl Witness {
         Ok(Self {
             key,
             logs: followed,
+            _lock: lock,
         })
     }
 
@@ -279,9 +283,9 @@ fn save(
     cosignature: &Cosignature,
     log: &Followed,
 ) -> loopgate_audit::Result<Checkpoint> {
-    let trimmed = new.only_signed_by(&log.key)?;
-    let cosigned = trimmed.with_cosignatures(std::slice::from_ref(cosignature));
-    let stored = Checkpoint::open(&cosigned, &log.key)?;
+    let stored = new
+        .only_signed_by(&log.key)?
+        .cosigned(std::slice::from_ref(cosignature));
     stored.publish(&log.path)?;
     Ok(stored)
 }
@@ -316,6 +320,56 @@ fn make_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
     std::fs::File::open(parent.unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// The lock file's name in the state directory.
+const LOCK: &str = "lock";
+
+/// Takes an exclusive `flock` on `<state_dir>/lock` and writes this process's pid in it, or says
+/// which process holds it. Two witnesses on one state directory would each check `old` against
+/// their own memory of the state and could both cosign, one of them a fork of what the other
+/// cosigned; the lock goes with the process (a crash or `kill -9` leaves the file, not the lock).
+fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    use fs2::FileExt as _;
+
+    let path = state_dir.join(LOCK);
+    let failed = |e: std::io::Error| WitnessError::State {
+        path: path.clone(),
+        why: format!("cannot lock: {e}"),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(failed)?;
+    match file.try_lock_exclusive() {
+        Ok(()) => {}
+        Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
+            let mut text = String::new();
+            let pid = file
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| (&file).take(32).read_to_string(&mut text))
+                .ok()
+                .and_then(|_| text.trim().parse::<u32>().ok());
+            return Err(WitnessError::Locked {
+                dir: state_dir.to_owned(),
+                pid,
+            });
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    // Who holds it, for the next one to be told; not a durability matter.
+    file.set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(failed)?;
+    Ok(file)
 }
 
 /// Lower-case hex SHA-256 of the origin.

@@ -34,6 +34,18 @@ pub enum WitnessError {
         /// What is wrong, and what to do.
         why: String,
     },
+    /// Another witness process holds the state directory (its `lock` file).
+    #[error(
+        "witness state {}: another witness process holds it{}; stop that one first, or give this one another state_dir",
+        dir.display(),
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The state directory.
+        dir: PathBuf,
+        /// The holder's pid, when it wrote it.
+        pid: Option<u32>,
+    },
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}; free the port or change listen")]
     Bind {
