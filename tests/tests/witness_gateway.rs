@@ -275,6 +275,27 @@ fn with_quorum_1_a_witness_down_leaves_the_other_s_cosignature() {
     .unwrap_or_else(|| panic!("{}", hk.stderr()));
     std::thread::sleep(Duration::from_millis(300));
     assert!(!hk.stderr().contains("status=409"), "{}", hk.stderr());
+
+    // With both witnesses down, a restarted gateway still shows the size it remembers of hk
+    // (not 0) on /metrics and /readyz, until hk answers again.
+    let held = hk.folder().state_size().unwrap();
+    drop(hk);
+    let gw = gw.restart();
+    // (The cosigning task reads it from sled once the gateway is up.)
+    let size = eventually(Duration::from_secs(5), || {
+        let size =
+            gw.metrics()
+                .value("loopgate_witness_cosigned_size", &[("witness", "hk")]) as u64;
+        (size > 0).then_some(size)
+    });
+    assert_eq!(size, Some(held), "the remembered size of hk");
+    let (_, ready) = gw.ops_get("/readyz");
+    assert!(
+        ready.contains(&format!(
+            "witness hk: size {held} as remembered from before the start"
+        )),
+        "{ready}"
+    );
 }
 
 #[test]

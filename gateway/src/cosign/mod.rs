@@ -273,8 +273,14 @@ impl Cosigning {
             })
             .await
             .unwrap_or_default();
-            for (peer, size) in peers.iter_mut().zip(sizes) {
+            for (i, (peer, size)) in peers.iter_mut().zip(sizes).enumerate() {
                 peer.size = size;
+                // What the gateway remembers of the witness is its size until it answers again
+                // (`/readyz` and the size gauge say so from the start, not 0; its age stays
+                // unknown until this process sees a cosignature).
+                if size.is_some() {
+                    me.update(i, |s| s.cosigned_size = size);
+                }
             }
         }
         let mut round: Option<Round> = None;

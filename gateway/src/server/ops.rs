@@ -155,7 +155,10 @@ fn witness_lines(state: &AppState) -> String {
             (Some(size), Some(at)) => {
                 format!("cosigned size {size} {}s ago", at.elapsed().as_secs())
             }
-            _ => "nothing cosigned since the start".to_owned(),
+            (Some(size), None) => {
+                format!("size {size} as remembered from before the start; nothing cosigned since")
+            }
+            (None, _) => "nothing cosigned since the start".to_owned(),
         };
         let trouble = match (&w.refused, &w.unreachable) {
             (Some(why), _) => format!("; REFUSED {why}"),
