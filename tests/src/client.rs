@@ -571,6 +571,14 @@ impl TransferCall<'_> {
             .set("Loop-Data-Subjects", subjects)
     }
 
+    /// A transfer of `INV-HGR-001` (`Bundle::with_hgr_item`) to `hk-biolab`, allowed for
+    /// `research.cohort_study` (another purpose: denied by rule 6).
+    pub fn hgr(self) -> Self {
+        self.set("Loop-Inventory-Item", "INV-HGR-001")
+            .set("Loop-Recipient", "hk-biolab")
+            .set("Loop-Purpose", "research.cohort_study")
+    }
+
     /// `Idempotency-Key`.
     pub fn idempotency_key(self, key: &str) -> Self {
         self.set("Idempotency-Key", key)

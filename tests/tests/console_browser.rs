@@ -101,16 +101,13 @@ fn the_console_in_chromium_shows_the_apis_numbers_and_verifies_in_the_browser() 
     sz.post_denials(4);
     let hgr = sz
         .post_transfer()
-        .set("Loop-Inventory-Item", "INV-HGR-001")
-        .set("Loop-Recipient", "hk-biolab")
-        .set("Loop-Purpose", "research.cohort_study")
+        .hgr()
         .body("anonymised variant calls")
         .send();
     assert_eq!(hgr.status, 201, "{}", hgr.text());
     let hgr_denied = sz
         .post_transfer()
-        .set("Loop-Inventory-Item", "INV-HGR-001")
-        .set("Loop-Recipient", "hk-biolab")
+        .hgr()
         .set("Loop-Purpose", "marketing")
         .body("x")
         .send();

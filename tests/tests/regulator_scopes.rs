@@ -58,16 +58,13 @@ fn world() -> World {
     assert_eq!(pi.status, 201, "{}", pi.text());
     let hgr = sz
         .post_transfer()
-        .set("Loop-Inventory-Item", "INV-HGR-001")
-        .set("Loop-Recipient", "hk-biolab")
-        .set("Loop-Purpose", "research.cohort_study")
+        .hgr()
         .body("anonymised variant calls")
         .send();
     assert_eq!(hgr.status, 201, "{}", hgr.text());
     let denied = sz
         .post_transfer()
-        .set("Loop-Inventory-Item", "INV-HGR-001")
-        .set("Loop-Recipient", "hk-biolab")
+        .hgr()
         .set("Loop-Purpose", "marketing")
         .body("x")
         .send();
