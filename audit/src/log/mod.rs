@@ -431,7 +431,7 @@ impl Log {
     }
 
     /// The inclusion proof of record `index` in the tree of `tree_size` records. Never waits
-    /// for the index (see [`Log::prove`]).
+    /// for the index: a tree it does not cover yet is read from the committer's in-memory edge.
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>> {
         self.check_size(tree_size)?;
         self.check_index(index, tree_size)?;
@@ -439,7 +439,7 @@ impl Log {
     }
 
     /// The consistency proof between the trees of `from` and `to` records. Never waits for the
-    /// index (see [`Log::prove`]).
+    /// index: a tree it does not cover yet is read from the committer's in-memory edge.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         self.check_size(to)?;
         self.prove(to, |h| tree::consistency_proof(h, from, to))
