@@ -136,16 +136,27 @@ impl WitnessFolder {
         self
     }
 
-    /// The size of the checkpoint in its state (the only log it follows), `None` before any.
+    /// The size of the checkpoint in its state (the only log it follows), `None` before any:
+    /// the note in the state slot (`<origin hash>.<0|1>.state`) with the higher sequence number
+    /// on its header line (`loopgate-witness-state 1 <seq> <length> <sha256>`).
     pub fn state_size(&self) -> Option<u64> {
         let dir = std::fs::read_dir(self.root.join("state")).ok()?;
+        let mut latest: Option<(u64, u64)> = None;
         for entry in dir.map_while(Result::ok) {
-            if entry.path().extension().is_some_and(|e| e == "checkpoint") {
+            if entry.path().extension().is_some_and(|e| e == "state") {
                 let text = std::fs::read_to_string(entry.path()).ok()?;
-                return text.lines().nth(1)?.parse().ok();
+                let mut lines = text.lines();
+                let Some(seq) = lines.next().and_then(|h| h.split(' ').nth(2)) else {
+                    continue; // an empty slot
+                };
+                let seq: u64 = seq.parse().ok()?;
+                let size: u64 = lines.nth(1)?.parse().ok()?;
+                if latest.is_none_or(|(s, _)| s < seq) {
+                    latest = Some((seq, size));
+                }
             }
         }
-        None
+        latest.map(|(_, size)| size)
     }
 
     pub fn path(&self) -> &Path {

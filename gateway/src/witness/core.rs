@@ -1,15 +1,16 @@
 //! The witness's decision for one `add-checkpoint` (C2SP `tlog-witness`) and its durable
-//! state: the latest checkpoint it cosigned per log, one file per log in the state directory
-//! (`<hex SHA-256 of the origin>.checkpoint`: the log's note and the witness's cosignature).
+//! state: the latest checkpoint it cosigned per log (the log's note and the witness's
+//! cosignature), in two slot files per log in the state directory, named for the hex SHA-256
+//! of the origin ([`super::state`]).
 //!
 //! Checking the request's `old` against the state and persisting the new state happen under
-//! one per-log mutex, and the state is on disk (temp file, fsync, rename, fsync the directory)
-//! before the cosignature is returned: no rollback race, and a crash never loses a cosigned
-//! size. Sizes only grow and an equal size needs an equal root, so two roots are never
-//! cosigned for one size.
+//! one per-log mutex, and the state is on disk (written and `fdatasync`ed) before the
+//! cosignature is returned: no rollback race, and a crash never loses a cosigned size. Sizes
+//! only grow and an equal size needs an equal root, so two roots are never cosigned for one
+//! size.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use loopgate_audit::{
@@ -18,6 +19,7 @@ use loopgate_audit::{
 };
 
 use super::WitnessError;
+use super::state::StateFiles;
 
 /// The plain-text content type of every other answer.
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -63,10 +65,15 @@ impl Answer {
 #[derive(Debug)]
 struct Followed {
     key: VerifierKey,
-    /// The state file.
-    path: PathBuf,
+    state: Mutex<LogState>,
+}
+
+/// What the witness holds of one log, checked and changed under one lock.
+#[derive(Debug)]
+struct LogState {
     /// The latest cosigned checkpoint (as stored), `None` before the first.
-    latest: Mutex<Option<Checkpoint>>,
+    latest: Option<Checkpoint>,
+    files: StateFiles,
 }
 
 /// A witness: its key and, per log, the latest checkpoint it cosigned.
@@ -94,23 +101,13 @@ impl Witness {
         let lock = lock_state(state_dir)?;
         let mut followed = HashMap::new();
         for (origin, log_key) in logs {
-            let path = state_dir.join(format!("{}.checkpoint", origin_hash(&origin)));
-            let latest = match std::fs::read_to_string(&path) {
-                Ok(text) => Some(open_state(&text, &origin, &log_key, &path)?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(WitnessError::State {
-                        path,
-                        why: e.to_string(),
-                    });
-                }
-            };
+            let (files, latest) =
+                StateFiles::open(state_dir, &origin_hash(&origin), &origin, &log_key)?;
             followed.insert(
                 origin,
                 Followed {
                     key: log_key,
-                    path,
-                    latest: Mutex::new(latest),
+                    state: Mutex::new(LogState { latest, files }),
                 },
             );
         }
@@ -130,8 +127,8 @@ impl Witness {
     /// SHA-256: the spec's monitoring `GET <prefix>/<origin hash>/checkpoint`).
     pub fn latest(&self, hash: &str) -> Option<String> {
         let (_, log) = self.logs.iter().find(|(o, _)| origin_hash(o) == hash)?;
-        let latest = log.latest.lock().unwrap_or_else(|p| p.into_inner());
-        latest.as_ref().map(|cp| cp.text().to_owned())
+        let state = log.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.latest.as_ref().map(|cp| cp.text().to_owned())
     }
 
     /// Handles one `add-checkpoint` body at `now` (POSIX seconds). Blocking: it fsyncs the
@@ -205,8 +202,8 @@ impl Witness {
         }
         // From here to the state on disk, one request per log at a time (the spec's rollback
         // race: two requests must not both pass the check against the same state).
-        let mut latest = log.latest.lock().unwrap_or_else(|p| p.into_inner());
-        let current = latest.as_ref().map_or(0, Checkpoint::size);
+        let mut state = log.state.lock().unwrap_or_else(|p| p.into_inner());
+        let current = state.latest.as_ref().map_or(0, Checkpoint::size);
         if request.old != current {
             return Err(Answer {
                 status: 409,
@@ -228,7 +225,7 @@ impl Witness {
                 "old size 0 takes no consistency proof; send none".into(),
             ));
         }
-        if let Some(old) = latest.as_ref() {
+        if let Some(old) = state.latest.as_ref() {
             verify_consistency(
                 old.size(),
                 new.size(),
@@ -256,15 +253,15 @@ impl Witness {
             .key
             .cosign(&new, now)
             .map_err(|e| Answer::refuse(500, "cannot cosign", format!("cannot cosign: {e}")))?;
-        let stored = save(&new, &cosignature, log).map_err(|e| {
-            tracing::error!(path = %log.path.display(), error = %e, "witness: cannot save the state; nothing was cosigned");
+        let stored = save(&new, &cosignature, log, &mut state.files).map_err(|e| {
+            tracing::error!(origin = %new.origin(), error = %e, "witness: cannot save the state; nothing was cosigned");
             Answer::refuse(
                 500,
                 "state not saved",
                 "the witness cannot save its state; nothing was cosigned, retry later".into(),
             )
         })?;
-        *latest = Some(stored);
+        state.latest = Some(stored);
         Ok(Answer {
             status: 200,
             content_type: TEXT,
@@ -277,38 +274,19 @@ impl Witness {
 }
 
 /// Stores the log's note (only its signature lines the witness verified) with the witness's
-/// cosignature as the log's state file, atomically and durably, and returns what it stored.
+/// cosignature as the log's state, durably, and returns what it stored.
 fn save(
     new: &Checkpoint,
     cosignature: &Cosignature,
     log: &Followed,
-) -> loopgate_audit::Result<Checkpoint> {
+    files: &mut StateFiles,
+) -> Result<Checkpoint, String> {
     let stored = new
-        .only_signed_by(&log.key)?
+        .only_signed_by(&log.key)
+        .map_err(|e| e.to_string())?
         .cosigned(std::slice::from_ref(cosignature));
-    stored.publish(&log.path)?;
+    files.save(stored.text()).map_err(|e| e.to_string())?;
     Ok(stored)
-}
-
-/// Reads a state file: the log's signature must verify and the origin match.
-fn open_state(
-    text: &str,
-    origin: &str,
-    key: &VerifierKey,
-    path: &Path,
-) -> Result<Checkpoint, WitnessError> {
-    let bad = |why: String| WitnessError::State {
-        path: path.to_owned(),
-        why: format!(
-            "{why}; restore the file from a backup (deleting it makes the witness accept any \
-             checkpoint of this log again)"
-        ),
-    };
-    let cp = Checkpoint::open(text, key).map_err(|e| bad(e.to_string()))?;
-    if cp.origin() != origin {
-        return Err(bad(format!("it holds the log {:?}", cp.origin())));
-    }
-    Ok(cp)
 }
 
 /// Makes the state directory when missing, and syncs its parent so that its name is durable
@@ -374,9 +352,5 @@ fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
 
 /// Lower-case hex SHA-256 of the origin.
 pub(crate) fn origin_hash(origin: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, origin.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::state::hex(ring::digest::digest(&ring::digest::SHA256, origin.as_bytes()).as_ref())
 }

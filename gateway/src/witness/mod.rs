@@ -13,6 +13,7 @@
 mod config;
 mod core;
 mod serve;
+mod state;
 
 #[cfg(test)]
 mod tests;

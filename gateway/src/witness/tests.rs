@@ -184,6 +184,28 @@ fn size_zero_needs_the_empty_root_and_old_zero_takes_no_proof() {
     assert_eq!(w.add_checkpoint(&log.request(0, 4), NOW).status, 200);
 }
 
+/// The state file of slot `n` (`<origin hash>.<n>.state`).
+fn slot(dir: &Path, n: u8) -> std::path::PathBuf {
+    dir.join("state")
+        .join(format!("{}.{n}.state", core::origin_hash(ORIGIN)))
+}
+
+/// The header line's sequence number of slot `n`.
+fn slot_seq(dir: &Path, n: u8) -> u64 {
+    let text = std::fs::read_to_string(slot(dir, n)).unwrap();
+    let header = text.lines().next().unwrap();
+    header.split(' ').nth(2).unwrap().parse().unwrap()
+}
+
+fn reopen(dir: &Path, log: &TestLog) -> Result<Witness, WitnessError> {
+    let key = WitnessSigningKey::load(&dir.join("w.key")).unwrap();
+    Witness::open(
+        key,
+        &dir.join("state"),
+        vec![(ORIGIN.into(), log.key.verifier())],
+    )
+}
+
 #[test]
 fn the_state_survives_a_reopening_and_a_damaged_state_file_stops_the_witness() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,19 +220,99 @@ fn the_state_survives_a_reopening_and_a_damaged_state_file_stops_the_witness() {
     let stored = w.latest(&core::origin_hash(ORIGIN)).unwrap();
     assert!(stored.starts_with(log.checkpoint(10).body()), "{stored}");
     drop(w);
-    let file = dir
+    // The newest slot rewritten whole (its checksum matching) with a size the log never
+    // signed: not a torn write but damage, and the witness does not start.
+    let forged = stored.replacen("\n10\n", "\n11\n", 1);
+    let sum = ring::digest::digest(&ring::digest::SHA256, forged.as_bytes());
+    let sum: String = sum.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        slot(dir.path(), 0),
+        format!(
+            "loopgate-witness-state 1 2 {} {sum}\n{forged}",
+            forged.len()
+        ),
+    )
+    .unwrap();
+    let err = reopen(dir.path(), &log).unwrap_err();
+    assert!(err.to_string().contains("restore the file"), "{err}");
+    assert!(err.to_string().contains(".0.state"), "{err}");
+}
+
+/// One flush per cosignature: the slots are written in turn, each save into the one that does
+/// not hold the current state; a save torn by a crash leaves the state before it, which is the
+/// last one the witness answered.
+#[test]
+fn saves_alternate_between_two_slots_and_a_torn_one_leaves_the_state_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = TestLog::new(30);
+    let w = new_witness(dir.path(), &log);
+    assert_eq!(w.add_checkpoint(&log.request(0, 5), NOW).status, 200);
+    assert_eq!(slot_seq(dir.path(), 1), 1);
+    assert_eq!(std::fs::metadata(slot(dir.path(), 0)).unwrap().len(), 0);
+    assert_eq!(w.add_checkpoint(&log.request(5, 12), NOW).status, 200);
+    assert_eq!((slot_seq(dir.path(), 0), slot_seq(dir.path(), 1)), (2, 1));
+    assert_eq!(w.add_checkpoint(&log.request(12, 20), NOW).status, 200);
+    assert_eq!((slot_seq(dir.path(), 0), slot_seq(dir.path(), 1)), (2, 3));
+    drop(w);
+    // A crash in the middle of the write of size 20 (sequence 3, slot 1).
+    let torn = std::fs::read(slot(dir.path(), 1)).unwrap();
+    std::fs::write(slot(dir.path(), 1), &torn[..torn.len() / 2]).unwrap();
+    let w = reopen(dir.path(), &log).unwrap();
+    let answer = w.add_checkpoint(&log.request(20, 25), NOW);
+    assert_eq!((answer.status, answer.body.as_str()), (409, "12\n"));
+    // The next save goes into the torn slot, never over the state it fell back to.
+    assert_eq!(w.add_checkpoint(&log.request(12, 25), NOW).status, 200);
+    assert_eq!((slot_seq(dir.path(), 0), slot_seq(dir.path(), 1)), (2, 3));
+    drop(w);
+    let w = reopen(dir.path(), &log).unwrap();
+    let answer = w.add_checkpoint(&log.request(0, 30), NOW);
+    assert_eq!((answer.status, answer.body.as_str()), (409, "25\n"));
+}
+
+#[test]
+fn no_complete_slot_stops_the_witness_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = TestLog::new(10);
+    let w = new_witness(dir.path(), &log);
+    assert_eq!(w.add_checkpoint(&log.request(0, 4), NOW).status, 200);
+    drop(w);
+    // The very first save cut short: no slot holds a state, which may be a lost cosignature.
+    let first = std::fs::read(slot(dir.path(), 1)).unwrap();
+    std::fs::write(slot(dir.path(), 1), &first[..first.len() - 3]).unwrap();
+    let err = reopen(dir.path(), &log).unwrap_err().to_string();
+    assert!(err.contains(".1.state"), "{err}");
+    assert!(err.contains("very first cosignature"), "{err}");
+    assert!(err.contains("restore the file"), "{err}");
+}
+
+/// A state directory of the earlier version (one `<origin hash>.checkpoint`, written by
+/// rename) is read, and removed once a slot holds a later state.
+#[test]
+fn the_earlier_state_file_is_read_and_replaced_by_the_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = TestLog::new(10);
+    let w = new_witness(dir.path(), &log);
+    assert_eq!(w.add_checkpoint(&log.request(0, 7), NOW).status, 200);
+    let stored = w.latest(&core::origin_hash(ORIGIN)).unwrap();
+    drop(w);
+    for n in 0..2 {
+        std::fs::remove_file(slot(dir.path(), n)).unwrap();
+    }
+    let legacy = dir
         .path()
         .join("state")
         .join(format!("{}.checkpoint", core::origin_hash(ORIGIN)));
-    std::fs::write(&file, stored.replacen("\n10\n", "\n11\n", 1)).unwrap();
-    let key = WitnessSigningKey::generate("w.example/1").unwrap();
-    let err = Witness::open(
-        key,
-        &dir.path().join("state"),
-        vec![(ORIGIN.into(), log.key.verifier())],
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("restore the file"), "{err}");
+    std::fs::write(&legacy, &stored).unwrap();
+    let w = reopen(dir.path(), &log).unwrap();
+    let answer = w.add_checkpoint(&log.request(0, 10), NOW);
+    assert_eq!((answer.status, answer.body.as_str()), (409, "7\n"));
+    assert!(legacy.exists());
+    assert_eq!(w.add_checkpoint(&log.request(7, 10), NOW).status, 200);
+    assert!(!legacy.exists());
+    drop(w);
+    let w = reopen(dir.path(), &log).unwrap();
+    let answer = w.add_checkpoint(&log.request(0, 10), NOW);
+    assert_eq!((answer.status, answer.body.as_str()), (409, "10\n"));
 }
 
 /// The spec's rollback race: requests checked against the same state must not both be
