@@ -88,10 +88,10 @@ PERF_PID=
 WORK=
 BODY_TMP=
 
-# Starts `perf record` on loopgate into $WORK/NAME.data (PROFILE=1 runs; stopped by perf_stop,
-# or by cleanup).
-perf_start() { # name
-    perf record -q -F 199 --call-graph dwarf,16384 -p "$LG_PID" -o "$WORK/$1.data" 2>/dev/null &
+# Starts `perf record` on loopgate (or on process PID) into $WORK/NAME.data (PROFILE=1 runs;
+# stopped by perf_stop, or by cleanup).
+perf_start() { # name [pid]
+    perf record -q -F 199 --call-graph dwarf,16384 -p "${2:-$LG_PID}" -o "$WORK/$1.data" 2>/dev/null &
     PERF_PID=$!
     sleep 0.5
 }

@@ -141,8 +141,14 @@ witness_compare() {
                 wbefore=$(cpu_ticks "${WITNESS_PIDS[@]}")
                 local seconds=$WITNESS_DURATION
                 [[ $name == wwarmup* ]] && seconds=$WARMUP
+                local profiled=0
+                if [ "$PROFILE" = 1 ] && [ "$name" = wsmall-1 ]; then
+                    profiled=1
+                    perf_start "perf-$side" "$(side_pids "$side" | cut -d' ' -f1)"
+                fi
                 oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" -c "$WITNESS_CONNS" -z "${seconds}s" \
                     -D "$WORK/body-1k" "https://localhost:$(side_port "$side")/v1/transfers"
+                [ "$profiled" = 1 ] && perf_stop "perf-$side"
                 # shellcheck disable=SC2086
                 echo "${side}_${name}_cpu=$(($(cpu_ticks $pids) - before))" >>"$WORK/witness.env"
                 echo "${side}_${name}_wcpu=$(($(cpu_ticks "${WITNESS_PIDS[@]}") - wbefore))" >>"$WORK/witness.env"
@@ -150,7 +156,8 @@ witness_compare() {
         done
     done
     check_cosigned
-    curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" | grep '^loopgate_witness_cosigned_size' >"$WORK/witness-metrics" || true
+    curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" >"$WORK/witness-metrics-all" || true
+    grep '^loopgate_witness_cosigned_size' "$WORK/witness-metrics-all" >"$WORK/witness-metrics" || true
     python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" >"$WORK/witness-table.md" <<'EOT'
 import json, statistics, sys
 work, rounds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -186,6 +193,18 @@ for s in sides:
     print(f"- {'no witness' if s == 'loopgate' else 'two witnesses'}, every round: " + ", ".join(f"{r['rps']:,.0f}" for r in runs[s]) + " requests/s")
 print("- the witnessed gateway's receipts were checked `\"cosigned\": true` before and after the runs; "
       "its witnesses' cosigned sizes at the end: " + "; ".join(l.strip() for l in open(f"{work}/witness-metrics")))
+# Means over the whole comparison (warm-ups included), from the witnessed gateway's histograms.
+sums = {}
+for line in open(f"{work}/witness-metrics-all"):
+    for name in ("witness_request_seconds", "witness_receipt_wait_seconds"):
+        for part in ("sum", "count"):
+            if line.startswith(f"loopgate_{name}_{part}"):
+                sums[(name, part)] = sums.get((name, part), 0.0) + float(line.split()[-1])
+def mean_ms(name):
+    count = sums.get((name, "count"), 0.0)
+    return f"{sums.get((name, 'sum'), 0.0) / count * 1e3:.2f} ms over {count:,.0f}" if count else "none"
+print(f"- mean add-checkpoint request (both witnesses): {mean_ms('witness_request_seconds')}; "
+      f"mean receipt wait for its cosigned checkpoint: {mean_ms('witness_receipt_wait_seconds')}")
 EOT
     stop_witnessed
 }

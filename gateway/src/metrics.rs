@@ -80,7 +80,7 @@ pub(crate) struct WitnessGauges {
     pub failures: u64,
 }
 
-/// The witnesses' metrics (set at scrape time).
+/// The witnesses' metrics: gauges set at scrape time, and the requests' and receipts' times.
 #[derive(Debug)]
 struct WitnessMetrics {
     cosigned_size: Family<WitnessLabels, Gauge>,
@@ -88,6 +88,13 @@ struct WitnessMetrics {
     refusals: Family<WitnessLabels, Gauge>,
     failures: Family<WitnessLabels, Gauge>,
     quorum_size: Gauge,
+    request_seconds: Family<WitnessLabels, Histogram, fn() -> Histogram>,
+    receipt_wait: Histogram,
+}
+
+/// Buckets of the witness times: 0.25 ms to about 8 s.
+fn witness_time_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -238,6 +245,18 @@ impl Metrics {
                 "Size of the latest checkpoint cosigned by witness_quorum witnesses (0: none)",
                 Gauge::default(),
             ),
+            request_seconds: register(
+                &mut registry,
+                "witness_request_seconds",
+                "Time of each add-checkpoint request to each [[witness]], from sending to its answer or failure",
+                Family::new_with_constructor(witness_time_histogram as fn() -> Histogram),
+            ),
+            receipt_wait: register(
+                &mut registry,
+                "witness_receipt_wait_seconds",
+                "Time each receipt waited for a checkpoint cosigned by witness_quorum witnesses that covers its record (at most witness_timeout_ms)",
+                witness_time_histogram(),
+            ),
         };
         Self {
             registry,
@@ -250,6 +269,21 @@ impl Metrics {
             lingering,
             witnesses,
         }
+    }
+
+    /// Counts one add-checkpoint request to `witness` that took `seconds`.
+    pub(crate) fn witness_request(&self, witness: &str, seconds: f64) {
+        self.witnesses
+            .request_seconds
+            .get_or_create(&WitnessLabels {
+                witness: witness.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one receipt that waited `seconds` for a cosigned checkpoint.
+    pub(crate) fn receipt_wait(&self, seconds: f64) {
+        self.witnesses.receipt_wait.observe(seconds);
     }
 
     /// Sets the witnesses' gauges (at scrape time): each witness's, and the quorum's size.

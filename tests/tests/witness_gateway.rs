@@ -258,9 +258,34 @@ fn with_quorum_1_a_witness_down_leaves_the_other_s_cosignature() {
     // Without --quorum, every key given must have cosigned.
     let all = verify(&gw, &file, &[&hk_key, &gd_key], None);
     assert_eq!(all.code, 1, "{all:?}");
+    // More receipts: every round's request to hk comes on the one connection kept open.
+    for _ in 0..3 {
+        assert_eq!(transfer(&gw)["cosigned"], true);
+    }
+    let peers = eventually(Duration::from_secs(5), || {
+        let lines = cosigned_requests(&hk);
+        (lines.len() >= 4).then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("{}", hk.stderr()))
+    .iter()
+    .map(|l| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("peer="))
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(peers.len(), 1, "{peers:?}");
     let metrics = gw.metrics();
     assert!(metrics.value("loopgate_witness_failures", &[("witness", "gd")]) >= 1.0);
     assert!(metrics.value("loopgate_witness_cosigned_size", &[("witness", "hk")]) >= 1.0);
+    // Every request is timed, per witness (the failed ones too), and so is each receipt's wait.
+    for w in ["hk", "gd"] {
+        let requests = metrics.value("loopgate_witness_request_seconds_count", &[("witness", w)]);
+        assert!(requests >= 1.0, "{w}: {requests}");
+    }
+    let waits = metrics.value("loopgate_witness_receipt_wait_seconds_count", &[]);
+    assert!(waits >= 4.0, "{waits}");
     // A restarted gateway remembers what the witness holds: its first request carries the
     // proof from there, and the witness never answers 409.
     let held = hk.folder().state_size().unwrap();
