@@ -33,7 +33,7 @@ PROFILE=${PROFILE:-0}                      # 1: perf record loopgate during roun
 WITNESSES=${WITNESSES:-1}                  # 1: also compare 1 KiB transfers without and with two witnesses
 WITNESS_ONLY=${WITNESS_ONLY:-0}            # 1: only that comparison (no nginx rows, no memory, no large bodies)
 WITNESS_DURATION=${WITNESS_DURATION:-$SMALL_DURATION} # seconds per run of the witness comparison
-WITNESS_CONNS=${WITNESS_CONNS:-$SMALL_CONNS}          # connections of the witness comparison
+WITNESS_CONNS=${WITNESS_CONNS:-"64 256"}              # connection counts of the witness comparison (each run in turn)
 
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
@@ -124,16 +124,34 @@ check_cosigned() {
     grep -q '"cosigned":true' "$WORK/witnessed-receipt" || die "witnessed: the receipt is not cosigned: $(cat "$WORK/witnessed-receipt")"
 }
 
-# Runs the comparison and writes its table to $WORK/witness-table.md.
+# Runs the comparison at each of WITNESS_CONNS and writes their tables to $WORK/witness-table.md.
+# At 64 connections the client's closed loop makes the rate connections over latency, so it
+# shows what a receipt's wait for its round costs; at 256 every side is bound by the CPU the
+# machine has, so it shows what the witnesses cost in capacity.
 witness_compare() {
     start_witnessed
     check_cosigned
     log "witnesses: ${WITNESS_PIDS[*]}, witnessed loopgate on 127.0.0.1:$WAPI_PORT; receipts are cosigned"
-    local round side name pids before
+    : >"$WORK/witness-table.md"
+    local conns
+    for conns in $WITNESS_CONNS; do
+        curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" >"$WORK/witness-metrics-before-$conns" || true
+        witness_rounds "$conns"
+        curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" >"$WORK/witness-metrics-all-$conns" || true
+        grep '^loopgate_witness_cosigned_size' "$WORK/witness-metrics-all-$conns" >"$WORK/witness-metrics" || true
+        { echo "#### $conns connections"; echo; witness_table "$conns"; echo; } >>"$WORK/witness-table.md"
+    done
+    check_cosigned
+    stop_witnessed
+}
+
+# ROUNDS rounds of both sides at CONNS connections, sides alternating.
+witness_rounds() { # conns
+    local conns=$1 round side name pids before
     for round in $(seq "$ROUNDS"); do
         for side in $(if [ $((round % 2)) = 1 ]; then echo loopgate witnessed; else echo witnessed loopgate; fi); do
-            log "witness round $round/$ROUNDS, $side: warm-up ${WARMUP}s, then 1 KiB transfers for ${WITNESS_DURATION}s on $WITNESS_CONNS connections"
-            for name in "wwarmup-$round" "wsmall-$round"; do
+            log "witness round $round/$ROUNDS, $side: warm-up ${WARMUP}s, then 1 KiB transfers for ${WITNESS_DURATION}s on $conns connections"
+            for name in "wwarmup-$round-c$conns" "wsmall-$round-c$conns"; do
                 pids=$(side_pids "$side")
                 # shellcheck disable=SC2086
                 before=$(cpu_ticks $pids)
@@ -142,11 +160,11 @@ witness_compare() {
                 local seconds=$WITNESS_DURATION
                 [[ $name == wwarmup* ]] && seconds=$WARMUP
                 local profiled=0
-                if [ "$PROFILE" = 1 ] && [ "$name" = wsmall-1 ]; then
+                if [ "$PROFILE" = 1 ] && [[ $name == wsmall-1-* ]]; then
                     profiled=1
                     perf_start "perf-$side" "$(side_pids "$side" | cut -d' ' -f1)"
                 fi
-                oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" -c "$WITNESS_CONNS" -z "${seconds}s" \
+                oha "${OHA_COMMON[@]}" -o "$WORK/oha-$side-$name.json" -c "$conns" -z "${seconds}s" \
                     -D "$WORK/body-1k" "https://localhost:$(side_port "$side")/v1/transfers"
                 [ "$profiled" = 1 ] && perf_stop "perf-$side"
                 # shellcheck disable=SC2086
@@ -155,22 +173,24 @@ witness_compare() {
             done
         done
     done
-    check_cosigned
-    curl -sS "http://127.0.0.1:$WOPS_PORT/metrics" >"$WORK/witness-metrics-all" || true
-    grep '^loopgate_witness_cosigned_size' "$WORK/witness-metrics-all" >"$WORK/witness-metrics" || true
-    python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" >"$WORK/witness-table.md" <<'EOT'
+}
+
+# Prints the table of the rounds at CONNS connections.
+witness_table() { # conns
+    local conns=$1
+    python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" "$conns" <<'EOT'
 import json, statistics, sys
-work, rounds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, rounds, hz, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 env = dict(l.strip().split("=", 1) for l in open(f"{work}/witness.env") if "=" in l)
 def run(side, r):
-    d = json.load(open(f"{work}/oha-{side}-wsmall-{r}.json"))
+    d = json.load(open(f"{work}/oha-{side}-wsmall-{r}-c{conns}.json"))
     codes = {int(k): v for k, v in d["statusCodeDistribution"].items()}
     errors = {k: v for k, v in d["errorDistribution"].items() if "deadline" not in k}
     ok = codes.get(201, 0)
     return {"ok": ok, "attempted": sum(codes.values()) + sum(errors.values()),
             "rps": ok / d["summary"]["total"], "p50": d["metrics"]["latency_ms"]["p50"],
-            "p99": d["metrics"]["latency_ms"]["p99"], "cpu": int(env[f"{side}_wsmall-{r}_cpu"]) / hz,
-            "wcpu": int(env[f"{side}_wsmall-{r}_wcpu"]) / hz}
+            "p99": d["metrics"]["latency_ms"]["p99"], "cpu": int(env[f"{side}_wsmall-{r}-c{conns}_cpu"]) / hz,
+            "wcpu": int(env[f"{side}_wsmall-{r}-c{conns}_wcpu"]) / hz}
 sides = ("loopgate", "witnessed")
 runs = {s: [run(s, r) for r in range(1, rounds + 1)] for s in sides}
 med = lambda s, k: statistics.median(r[k] for r in runs[s])
@@ -193,20 +213,20 @@ for s in sides:
     print(f"- {'no witness' if s == 'loopgate' else 'two witnesses'}, every round: " + ", ".join(f"{r['rps']:,.0f}" for r in runs[s]) + " requests/s")
 print("- the witnessed gateway's receipts were checked `\"cosigned\": true` before and after the runs; "
       "its witnesses' cosigned sizes at the end: " + "; ".join(l.strip() for l in open(f"{work}/witness-metrics")))
-# Means over the whole comparison (warm-ups included), from the witnessed gateway's histograms.
+# Means over these rounds (warm-ups included), from the witnessed gateway's histograms.
 sums = {}
-for line in open(f"{work}/witness-metrics-all"):
-    for name in ("witness_request_seconds", "witness_receipt_wait_seconds"):
-        for part in ("sum", "count"):
-            if line.startswith(f"loopgate_{name}_{part}"):
-                sums[(name, part)] = sums.get((name, part), 0.0) + float(line.split()[-1])
+for sign, file in ((-1, f"witness-metrics-before-{conns}"), (1, f"witness-metrics-all-{conns}")):
+    for line in open(f"{work}/{file}"):
+        for name in ("witness_request_seconds", "witness_receipt_wait_seconds"):
+            for part in ("sum", "count"):
+                if line.startswith(f"loopgate_{name}_{part}"):
+                    sums[(name, part)] = sums.get((name, part), 0.0) + sign * float(line.split()[-1])
 def mean_ms(name):
     count = sums.get((name, "count"), 0.0)
     return f"{sums.get((name, 'sum'), 0.0) / count * 1e3:.2f} ms over {count:,.0f}" if count else "none"
 print(f"- mean add-checkpoint request (both witnesses): {mean_ms('witness_request_seconds')}; "
       f"mean receipt wait for its cosigned checkpoint: {mean_ms('witness_receipt_wait_seconds')}")
 EOT
-    stop_witnessed
 }
 
 # ---------------------------------------------------------------------------------------------
