@@ -9,18 +9,16 @@
 //! more on a new connection (the witness may have handled the first: the second then gets a
 //! 409 naming the size it holds, which the cosigning task resends from, as after any 409).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Uri, header};
 use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use std::sync::{Mutex, PoisonError};
 use tokio::io::{AsyncRead, AsyncWrite};
-
-use hyper::client::conn::http1::SendRequest;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;

@@ -35,6 +35,8 @@ const VERSION: &str = "1";
 #[derive(Debug)]
 pub(super) struct StateFiles {
     slots: [Slot; 2],
+    /// The slot holding the current state (`None`: none does yet).
+    current: Option<usize>,
     /// The sequence number of the current state (0: none yet, or the earlier version's file).
     seq: u64,
     /// The earlier version's state file, removed after the first save.
@@ -132,6 +134,7 @@ impl StateFiles {
             }
         }
         let legacy = dir.join(format!("{hash}.checkpoint"));
+        let current = best.as_ref().map(|(n, _, _)| *n);
         let (seq, latest) = if let Some((n, seq, cp)) = best {
             for (t, why) in &torn {
                 tracing::warn!(
@@ -173,6 +176,7 @@ impl StateFiles {
         Ok((
             Self {
                 slots: [a, b],
+                current,
                 seq,
                 legacy,
             },
@@ -184,7 +188,9 @@ impl StateFiles {
     /// flushes it to the disk. On `Err` the current state is untouched.
     pub(super) fn save(&mut self, note: &str) -> std::io::Result<()> {
         let seq = self.seq + 1;
-        let slot = &self.slots[usize::from(seq % 2 == 1)];
+        // Never the slot of the current state, whatever its number (files copied by hand).
+        let n = self.current.map_or(1, |c| 1 - c);
+        let slot = &self.slots[n];
         let digest = ring::digest::digest(&ring::digest::SHA256, note.as_bytes());
         let mut bytes = format!(
             "{MAGIC} {VERSION} {seq} {} {}\n",
@@ -200,6 +206,7 @@ impl StateFiles {
         }
         slot.file.sync_data()?;
         self.seq = seq;
+        self.current = Some(n);
         if let Some(legacy) = self.legacy.take() {
             // Only tidiness: with a slot written, the slots win over it on the next start.
             if let Err(e) = std::fs::remove_file(&legacy)

@@ -269,6 +269,25 @@ fn saves_alternate_between_two_slots_and_a_torn_one_leaves_the_state_before_it()
     assert_eq!((answer.status, answer.body.as_str()), (409, "25\n"));
 }
 
+/// Slot files swapped by hand (a restore that mixed them up): a save still goes into the slot
+/// that does not hold the current state, whatever the parity of its sequence number.
+#[test]
+fn a_save_never_overwrites_the_current_slot_even_after_a_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = TestLog::new(20);
+    let w = new_witness(dir.path(), &log);
+    assert_eq!(w.add_checkpoint(&log.request(0, 5), NOW).status, 200);
+    assert_eq!(w.add_checkpoint(&log.request(5, 9), NOW).status, 200);
+    drop(w);
+    let (zero, one) = (slot(dir.path(), 0), slot(dir.path(), 1));
+    let (two, first) = (std::fs::read(&zero).unwrap(), std::fs::read(&one).unwrap());
+    std::fs::write(&one, &two).unwrap();
+    std::fs::write(&zero, &first[..first.len() - 1]).unwrap();
+    let w = reopen(dir.path(), &log).unwrap();
+    assert_eq!(w.add_checkpoint(&log.request(9, 14), NOW).status, 200);
+    assert_eq!((slot_seq(dir.path(), 0), slot_seq(dir.path(), 1)), (3, 2));
+}
+
 #[test]
 fn no_complete_slot_stops_the_witness_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
