@@ -138,7 +138,8 @@ fn refuses_with_the_status_the_spec_gives() {
 }
 
 /// A fork: the log's key signs two different trees. The witness never cosigns two roots for
-/// one size, nor a later tree that does not extend the one it cosigned.
+/// one size (409, the spec's status for it), nor a later tree that does not extend the one it
+/// cosigned (422).
 #[test]
 fn a_fork_is_refused() {
     let log = TestLog::new();
@@ -147,8 +148,9 @@ fn a_fork_is_refused() {
     assert_eq!(witness.add_checkpoint(0, &[], cp6.text()).status, 200);
     let other_root = log.sign(6, [9; 32]);
     let answer = witness.add_checkpoint(6, &[], other_root.text());
-    assert_eq!(answer.status, 422, "{answer:?}");
+    assert_eq!(answer.status, 409, "{answer:?}");
     assert!(answer.body.contains("another root"), "{answer:?}");
+    assert!(!answer.content_type.contains("tlog.size"), "{answer:?}");
     // A later tree on another branch, with the real proof: refused.
     let cp10 = log.grow(4);
     let branch = log.sign(10, [9; 32]);
@@ -194,7 +196,7 @@ fn the_state_survives_kill_9_and_a_restart() {
     );
     assert_eq!(witness.add_checkpoint(0, &[], cp14.text()).status, 409);
     let fork = log.sign(9, [3; 32]);
-    assert_eq!(witness.add_checkpoint(9, &[], fork.text()).status, 422);
+    assert_eq!(witness.add_checkpoint(9, &[], fork.text()).status, 409);
     let branch = log.sign(14, [3; 32]);
     assert_eq!(
         witness

@@ -12,11 +12,11 @@
 //! witness's verifier key), so the first request after a restart carries the right proof; only
 //! a size lost with the last half second before a crash is learnt again from a 409.
 //!
-//! A refusal (403, 404, 422, another 4xx, or a cosignature that does not verify with the
-//! configured key) is an alarm: it is logged once per distinct refusal as a `system` record
-//! (`"event": "witness_refused"`) and counted in `/metrics`, and that witness is asked again
-//! only every [`REFUSED_BACKOFF`]. A witness that cannot be reached backs off from
-//! [`FIRST_BACKOFF`] to [`MAX_BACKOFF`].
+//! A refusal (403, 404, 422, a 409 without `text/x.tlog.size` (a fork), another 4xx, or a
+//! cosignature that does not verify with the configured key) is an alarm: it is logged once
+//! per distinct refusal as a `system` record (`"event": "witness_refused"`) and counted in
+//! `/metrics`, and that witness is asked again only every [`REFUSED_BACKOFF`]. A witness that
+//! cannot be reached backs off from [`FIRST_BACKOFF`] to [`MAX_BACKOFF`].
 //!
 //! Receipts wait ([`Cosigning::wait_covering`]) up to `witness_timeout_ms` for a cosigned
 //! checkpoint that covers their record.
@@ -646,10 +646,18 @@ async fn ask(
         checkpoint: checkpoint.text().to_owned(),
     }
     .to_body();
-    let answer = match client.add_checkpoint(body).await {
-        Ok(answer) => answer,
-        Err(why) => return Outcome::Failed(why),
-    };
+    match client.add_checkpoint(body).await {
+        Ok(answer) => outcome(answer, checkpoint, &client.target.key),
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+/// What a witness's `answer` about `checkpoint` means (`key`: its configured verifier key).
+fn outcome(
+    answer: client::Answer,
+    checkpoint: &Checkpoint,
+    key: &loopgate_audit::WitnessVerifierKey,
+) -> Outcome {
     match answer.status {
         200 => {
             let lines = match parse_cosignature_lines(&answer.body) {
@@ -657,24 +665,24 @@ async fn ask(
                 Err(e) => return Outcome::Refused(200, format!("unreadable cosignature: {e}")),
             };
             // The log's own checkpoint: only the cosignature needs checking.
-            match verify_cosignature_lines(checkpoint, &lines, &client.target.key) {
+            match verify_cosignature_lines(checkpoint, &lines, key) {
                 Ok(mut found) if !found.is_empty() => Outcome::Cosigned(found.remove(0)),
                 Ok(_) => Outcome::Refused(
                     200,
-                    format!(
-                        "the answer has no cosignature by the configured key {}",
-                        client.target.key
-                    ),
+                    format!("the answer has no cosignature by the configured key {key}"),
                 ),
                 Err(e) => Outcome::Refused(200, format!("the cosignature does not verify: {e}")),
             }
         }
+        // The size the witness holds: sent again from there.
         409 if answer.content_type.starts_with(SIZE_CONTENT_TYPE) => {
             match answer.body.trim_end_matches('\n').parse::<u64>() {
                 Ok(size) => Outcome::Conflict(size),
                 Err(_) => Outcome::Failed(format!("409 with an unreadable size {:?}", answer.body)),
             }
         }
+        // Any other 4xx, a 409 naming no size (another root at the size it holds: a fork)
+        // included, is a refusal: an alarm.
         status @ 400..=499 => Outcome::Refused(status, answer.body),
         status => Outcome::Failed(format!("answered {status}: {}", answer.body.trim())),
     }
@@ -708,4 +716,71 @@ fn refused_record(
     let mut record = Record::new(Kind::System, at)?;
     record::write(&mut record, details)?;
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use loopgate_audit::{SigningKey, WitnessSigningKey};
+
+    use super::*;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> client::Answer {
+        client::Answer {
+            status,
+            content_type: content_type.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn answers_are_cosignatures_sizes_to_resend_from_refusals_or_failures() {
+        let log = SigningKey::generate("example.com/log").unwrap();
+        let checkpoint = Checkpoint::sign("example.com/log", 9, [4; 32], &log).unwrap();
+        let witness = WitnessSigningKey::generate("w.example").unwrap();
+        let other = WitnessSigningKey::generate("w.example").unwrap();
+        let key = witness.verifier();
+        let line = |w: &WitnessSigningKey| w.cosign(&checkpoint, 1_800_000_000).unwrap();
+
+        let good = answer(200, "text/plain", line(&witness).line());
+        assert!(matches!(
+            outcome(good, &checkpoint, key),
+            Outcome::Cosigned(_)
+        ));
+        let stranger = answer(200, "text/plain", line(&other).line());
+        assert!(matches!(
+            outcome(stranger, &checkpoint, key),
+            Outcome::Refused(200, _)
+        ));
+        let size = answer(409, "text/x.tlog.size", "7\n");
+        assert!(matches!(
+            outcome(size, &checkpoint, key),
+            Outcome::Conflict(7)
+        ));
+        // The spec's 409 for another root at the size the witness holds names no size: a
+        // fork, an alarm, never a resend.
+        let fork = answer(
+            409,
+            "text/plain; charset=utf-8",
+            "another root for size 9\n",
+        );
+        assert!(matches!(
+            outcome(fork, &checkpoint, key),
+            Outcome::Refused(409, m) if m.contains("another root")
+        ));
+        let inconsistent = answer(422, "text/plain", "not consistent\n");
+        assert!(matches!(
+            outcome(inconsistent, &checkpoint, key),
+            Outcome::Refused(422, _)
+        ));
+        let down = answer(503, "text/plain", "busy\n");
+        assert!(matches!(
+            outcome(down, &checkpoint, key),
+            Outcome::Failed(_)
+        ));
+        let garbled = answer(409, "text/x.tlog.size", "seven\n");
+        assert!(matches!(
+            outcome(garbled, &checkpoint, key),
+            Outcome::Failed(_)
+        ));
+    }
 }

@@ -23,6 +23,8 @@ use super::state::StateFiles;
 
 /// The plain-text content type of every other answer.
 const TEXT: &str = "text/plain; charset=utf-8";
+/// The outcome of a checkpoint with another root at the size cosigned last.
+const FORK: &str = "fork";
 
 /// What the witness answers: the HTTP status, content type and body, and for its log line the
 /// log's origin and checkpoint size when known and a short outcome.
@@ -158,7 +160,7 @@ impl Witness {
             .check_and_cosign(log, &request, now, &mut size)
             .unwrap_or_else(|refusal| refusal)
             .about(&origin, size);
-        if answer.status == 422 {
+        if answer.status == 422 || answer.outcome == FORK {
             // Signed by the log yet inconsistent with what this witness cosigned: evidence of
             // a fork or a rewritten log (the spec: the witness may log it). Kept whole here.
             tracing::warn!(
@@ -226,6 +228,22 @@ impl Witness {
             ));
         }
         if let Some(old) = state.latest.as_ref() {
+            if old.size() == new.size() && old.root() != new.root() {
+                // The spec: another root at the size cosigned last is a 409 (not with
+                // `text/x.tlog.size`: no other `old` makes it acceptable).
+                return Err(Answer {
+                    status: 409,
+                    content_type: TEXT,
+                    body: format!(
+                        "another root for size {}: this witness cosigned a different one (a \
+                         fork of the log)\n",
+                        new.size()
+                    ),
+                    origin: None,
+                    size: None,
+                    outcome: FORK,
+                });
+            }
             verify_consistency(
                 old.size(),
                 new.size(),
@@ -236,8 +254,8 @@ impl Witness {
             .map_err(|e| {
                 inconsistent(if old.size() == new.size() {
                     format!(
-                        "another root for size {}: this witness cosigned a different one \
-                             (a fork of the log)",
+                        "the checkpoint of size {} is the one cosigned and takes no \
+                         consistency proof: {e}",
                         new.size()
                     )
                 } else {

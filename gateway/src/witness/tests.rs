@@ -146,7 +146,7 @@ fn refuses_each_case_with_the_spec_status() {
         ("old above the state", body(9, &proof, &cp12), 409),
         ("bad proof", body(8, &bad_proof, &cp12), 422),
         ("no proof", body(8, &[], &cp12), 422),
-        ("another root at the same size", body(8, &[], &fork), 422),
+        ("another root at the same size", body(8, &[], &fork), 409),
         (
             "a later root not extending",
             body(8, &proof, &forked_later),
@@ -160,6 +160,10 @@ fn refuses_each_case_with_the_spec_status() {
     let conflict = w.add_checkpoint(&body(5, &proof, &cp12), NOW);
     assert_eq!(conflict.content_type, "text/x.tlog.size");
     assert_eq!(conflict.body, "8\n");
+    // A fork's 409 names no size: no other `old` would make it acceptable.
+    let fork = w.add_checkpoint(&body(8, &[], &fork), NOW);
+    assert_eq!(fork.content_type, "text/plain; charset=utf-8");
+    assert!(fork.body.contains("another root for size 8"), "{fork:?}");
     // None of these moved the state: the right request still works.
     assert_eq!(w.add_checkpoint(&body(8, &proof, &cp12), NOW).status, 200);
 }
