@@ -177,11 +177,23 @@ impl ConfigToml {
     }
 
     /// Adds a `[[witness]]` table (plain `http` on loopback: no `ca`).
-    pub fn witness(mut self, name: &str, url: &str, key: &str) -> Self {
+    pub fn witness(self, name: &str, url: &str, key: &str) -> Self {
+        self.witness_table(name, url, key, None)
+    }
+
+    /// A `[[witness]]` served over `https`, trusting only `ca` for it.
+    pub fn witness_with_ca(self, name: &str, url: &str, key: &str, ca: &Path) -> Self {
+        self.witness_table(name, url, key, Some(ca))
+    }
+
+    fn witness_table(mut self, name: &str, url: &str, key: &str, ca: Option<&Path>) -> Self {
         let mut witness = toml::Table::new();
         witness.insert("name".into(), name.into());
         witness.insert("url".into(), url.into());
         witness.insert("key".into(), key.trim().into());
+        if let Some(ca) = ca {
+            witness.insert("ca".into(), ca.display().to_string().into());
+        }
         let list = self
             .0
             .entry("witness")

@@ -437,3 +437,63 @@ fn dev_mode_runs_two_witnesses_so_the_first_receipt_is_already_cosigned() {
         );
     }
 }
+
+/// Witnesses over `https` (`[[witness]] ca`): the gateway trusts only the CA each one names,
+/// and sends every round over one kept TLS connection. A witness whose certificate that CA did
+/// not issue is never asked past the handshake: a failure on `/metrics` and `/readyz`, and
+/// nothing cosigned.
+#[test]
+fn https_witnesses_are_trusted_through_their_ca_only_over_one_kept_tls_connection() {
+    let folder = Folder::init();
+    let start_tls = |name: &str| {
+        WitnessFolder::following(name, loopgate::dev::ORIGIN, &log_pub(&folder))
+            .with_tls()
+            .start()
+    };
+    let (hk, gd) = (start_tls(HK), start_tls(GD));
+    let hk_ca = hk.folder().path().join("ca.pem");
+    let (hk_url, gd_url) = (hk.url(), gd.url());
+    assert!(hk_url.starts_with("https://"), "{hk_url}");
+    let (k1, k2) = (hk.folder().verifier.clone(), gd.folder().verifier.clone());
+    let gw = Gateway::in_folder(folder)
+        .config(move |c| {
+            // gd is given hk's CA, which did not issue gd's certificate.
+            c.witness_with_ca("hk", &hk_url, &k1, &hk_ca)
+                .witness_with_ca("gd", &gd_url, &k2, &hk_ca)
+                .set("log", "witness_quorum", 1)
+                .set("log", "witness_timeout_ms", 3000)
+        })
+        .start();
+    for _ in 0..4 {
+        assert_eq!(transfer(&gw)["cosigned"], true);
+    }
+    let peers = eventually(Duration::from_secs(5), || {
+        let lines = cosigned_requests(&hk);
+        (lines.len() >= 4).then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("{}", hk.stderr()))
+    .iter()
+    .map(|l| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("peer="))
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    let metrics = gw.metrics();
+    assert!(metrics.value("loopgate_witness_failures", &[("witness", "gd")]) >= 1.0);
+    assert_eq!(
+        metrics.value("loopgate_witness_cosigned_size", &[("witness", "gd")]),
+        0.0
+    );
+    let (_, ready) = gw.ops_get("/readyz");
+    let line = ready
+        .lines()
+        .find(|l| l.starts_with("witness gd:"))
+        .unwrap_or_else(|| panic!("{ready}"))
+        .to_owned();
+    assert!(line.contains("TLS handshake"), "{line}");
+    assert_eq!(gd.folder().state_size(), None);
+    assert!(cosigned_requests(&gd).is_empty(), "{}", gd.stderr());
+}
