@@ -170,12 +170,12 @@ impl StateFiles {
             }
         };
         let legacy = legacy.exists().then_some(legacy);
-        let [a, b]: [Slot; 2] = slots
+        let slots: [Slot; 2] = slots
             .try_into()
             .map_err(|_| state_err(dir, "two slots expected".into()))?;
         Ok((
             Self {
-                slots: [a, b],
+                slots,
                 current,
                 seq,
                 legacy,
