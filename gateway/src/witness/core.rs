@@ -327,7 +327,6 @@ const LOCK: &str = "lock";
 /// cosigned; the lock goes with the process (a crash or `kill -9` leaves the file, not the lock).
 fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
     use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-    use std::os::unix::fs::OpenOptionsExt as _;
 
     use fs2::FileExt as _;
 
@@ -336,14 +335,7 @@ fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
         path: path.clone(),
         why: format!("cannot lock: {e}"),
     };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(failed)?;
+    let mut file = super::state::open_private(&path).map_err(failed)?;
     match file.try_lock_exclusive() {
         Ok(()) => {}
         Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
@@ -370,5 +362,7 @@ fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
 
 /// Lower-case hex SHA-256 of the origin.
 pub(crate) fn origin_hash(origin: &str) -> String {
-    super::state::hex(ring::digest::digest(&ring::digest::SHA256, origin.as_bytes()).as_ref())
+    crate::transfer::id::hex(
+        ring::digest::digest(&ring::digest::SHA256, origin.as_bytes()).as_ref(),
+    )
 }

@@ -85,14 +85,8 @@ impl StateFiles {
                 Err(e) => return Err(state_err(&path, e.to_string())),
             };
             made |= !existed;
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| state_err(&path, format!("cannot open: {e}")))?;
+            let file =
+                open_private(&path).map_err(|e| state_err(&path, format!("cannot open: {e}")))?;
             slots.push(Slot { path, file });
             reads.push(read);
         }
@@ -195,7 +189,7 @@ impl StateFiles {
         let mut bytes = format!(
             "{MAGIC} {VERSION} {seq} {} {}\n",
             note.len(),
-            hex(digest.as_ref())
+            crate::transfer::id::hex(digest.as_ref())
         )
         .into_bytes();
         bytes.extend_from_slice(note.as_bytes());
@@ -253,7 +247,7 @@ fn parse(bytes: &[u8]) -> Read {
         ));
     };
     let digest = ring::digest::digest(&ring::digest::SHA256, note);
-    if hex(digest.as_ref()) != *sum {
+    if crate::transfer::id::hex(digest.as_ref()) != *sum {
         return Read::Torn("the note does not match its checksum".into());
     }
     match String::from_utf8(note.to_vec()) {
@@ -271,13 +265,14 @@ fn open_note(text: &str, origin: &str, key: &VerifierKey) -> Result<Checkpoint, 
     Ok(cp)
 }
 
-/// Lower-case hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+/// Opens `path` for reading and writing, made with mode 0600 when missing, never truncated:
+/// the witness's state slots and its lock file.
+pub(super) fn open_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
 }

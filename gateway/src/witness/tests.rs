@@ -228,7 +228,7 @@ fn the_state_survives_a_reopening_and_a_damaged_state_file_stops_the_witness() {
     // signed: not a torn write but damage, and the witness does not start.
     let forged = stored.replacen("\n10\n", "\n11\n", 1);
     let sum = ring::digest::digest(&ring::digest::SHA256, forged.as_bytes());
-    let sum: String = sum.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let sum = crate::transfer::id::hex(sum.as_ref());
     std::fs::write(
         slot(dir.path(), 0),
         format!(
