@@ -83,6 +83,24 @@ fn cosigned_requests(w: &Witness) -> Vec<String> {
         .collect()
 }
 
+/// The peer addresses (`peer=IP:PORT`) of the witness's cosigned requests, once it logged at
+/// least `at_least` of them: one address, one kept connection.
+fn cosigning_peers(w: &Witness, at_least: usize) -> std::collections::BTreeSet<String> {
+    eventually(Duration::from_secs(5), || {
+        let lines = cosigned_requests(w);
+        (lines.len() >= at_least).then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("{}", w.stderr()))
+    .iter()
+    .map(|l| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("peer="))
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect()
+}
+
 #[test]
 fn with_quorum_2_receipts_are_cosigned_and_a_witness_that_comes_back_catches_up_in_one_request() {
     let folder = Folder::init();
@@ -262,19 +280,7 @@ fn with_quorum_1_a_witness_down_leaves_the_other_s_cosignature() {
     for _ in 0..3 {
         assert_eq!(transfer(&gw)["cosigned"], true);
     }
-    let peers = eventually(Duration::from_secs(5), || {
-        let lines = cosigned_requests(&hk);
-        (lines.len() >= 4).then_some(lines)
-    })
-    .unwrap_or_else(|| panic!("{}", hk.stderr()))
-    .iter()
-    .map(|l| {
-        l.split_whitespace()
-            .find(|w| w.starts_with("peer="))
-            .unwrap_or_default()
-            .to_owned()
-    })
-    .collect::<std::collections::BTreeSet<_>>();
+    let peers = cosigning_peers(&hk, 4);
     assert_eq!(peers.len(), 1, "{peers:?}");
     let metrics = gw.metrics();
     assert!(metrics.value("loopgate_witness_failures", &[("witness", "gd")]) >= 1.0);
@@ -467,19 +473,7 @@ fn https_witnesses_are_trusted_through_their_ca_only_over_one_kept_tls_connectio
     for _ in 0..4 {
         assert_eq!(transfer(&gw)["cosigned"], true);
     }
-    let peers = eventually(Duration::from_secs(5), || {
-        let lines = cosigned_requests(&hk);
-        (lines.len() >= 4).then_some(lines)
-    })
-    .unwrap_or_else(|| panic!("{}", hk.stderr()))
-    .iter()
-    .map(|l| {
-        l.split_whitespace()
-            .find(|w| w.starts_with("peer="))
-            .unwrap_or_default()
-            .to_owned()
-    })
-    .collect::<std::collections::BTreeSet<_>>();
+    let peers = cosigning_peers(&hk, 4);
     assert_eq!(peers.len(), 1, "{peers:?}");
     let metrics = gw.metrics();
     assert!(metrics.value("loopgate_witness_failures", &[("witness", "gd")]) >= 1.0);
