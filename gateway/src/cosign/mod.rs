@@ -20,10 +20,17 @@
 //!
 //! Receipts wait ([`Cosigning::wait_covering`]) up to `witness_timeout_ms` for a cosigned
 //! checkpoint that covers their record.
+//!
+//! Rounds start at most every [`ROUND_EVERY`], so that one round covers many receipts, except
+//! when every API request in flight is a receipt waiting for a round ([`Demand`]): then no
+//! other request can join the next round, the machine is idle but for the wait, and the round
+//! starts at once (at most every [`ROUND_MIN`]). Clients that wait for each answer before they
+//! send again (one user, a script, a benchmark's fixed connections) otherwise spent part of
+//! every interval idle.
 
 mod client;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -59,6 +66,9 @@ const POLL: Duration = Duration::from_millis(200);
 /// that of a transfer without witnesses, against 1.3-1.6x): most of a receipt's wait is the
 /// round itself.
 const ROUND_EVERY: Duration = Duration::from_millis(5);
+/// The least time between the starts of two rounds when every API request in flight waits for
+/// one (see the module documentation).
+const ROUND_MIN: Duration = Duration::from_millis(1);
 /// A consistency proof over at most this many new records is made inline, on the task: its
 /// hashes are in the committer's in-memory edge or the index's cache of recent tiles, and the
 /// hop to a blocking thread and back cost more than the proof (0.15 ms of a 0.8 ms request on
@@ -138,6 +148,60 @@ pub(crate) struct Cosigning {
     /// with a request in flight, its answer wakes the task, which then takes the latest
     /// checkpoint anyway).
     idle: AtomicBool,
+    /// The API requests in flight and the receipts among them that wait for a round.
+    demand: Demand,
+}
+
+/// The API requests in flight ([`Cosigning::request`]) and how many of them are receipts
+/// waiting for a cosigned checkpoint ([`Cosigning::wait_covering`]).
+#[derive(Debug, Default)]
+struct Demand {
+    requests: AtomicUsize,
+    waiting: AtomicUsize,
+}
+
+impl Demand {
+    /// Whether some receipts wait and nothing else is in flight: no request can join the
+    /// next round by waiting longer.
+    fn all_waiting(&self) -> bool {
+        let waiting = self.waiting.load(Ordering::SeqCst);
+        waiting > 0 && waiting >= self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// One API request in flight, counted until dropped (see [`Cosigning::request`]).
+#[derive(Debug)]
+pub(crate) struct InFlight(Option<Arc<Cosigning>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(me) = self.0.take() {
+            me.demand.requests.fetch_sub(1, Ordering::SeqCst);
+            // A request that was not a receipt ended: those left may all be waiting now.
+            me.nudge_if_all_waiting();
+        }
+    }
+}
+
+/// A receipt waiting for a round, counted until dropped (a timeout or a dropped request
+/// included).
+struct Waiting<'a>(&'a Demand);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a round may start at `now`, the last one having started at `last` (`None`: none
+/// yet), when `all_waiting` (see [`Demand::all_waiting`]).
+fn round_due(now: Instant, last: Option<Instant>, all_waiting: bool) -> bool {
+    last.is_none_or(|at| now >= at + pacing(all_waiting))
+}
+
+/// The least time between the starts of two rounds.
+fn pacing(all_waiting: bool) -> Duration {
+    if all_waiting { ROUND_MIN } else { ROUND_EVERY }
 }
 
 impl Cosigning {
@@ -164,6 +228,7 @@ impl Cosigning {
             latest: watch::Sender::new(None),
             nudge: Notify::new(),
             idle: AtomicBool::new(true),
+            demand: Demand::default(),
         })
     }
 
@@ -178,6 +243,7 @@ impl Cosigning {
             latest: watch::Sender::new(None),
             nudge: Notify::new(),
             idle: AtomicBool::new(true),
+            demand: Demand::default(),
         }
     }
 
@@ -204,6 +270,23 @@ impl Cosigning {
             .clone()
     }
 
+    /// Counts an API request as in flight until the guard is dropped (with witnesses; without,
+    /// nothing is counted).
+    pub(crate) fn request(self: &Arc<Self>) -> InFlight {
+        if !self.enabled() {
+            return InFlight(None);
+        }
+        self.demand.requests.fetch_add(1, Ordering::SeqCst);
+        InFlight(Some(self.clone()))
+    }
+
+    /// Wakes the task when every request in flight waits for a round (it may start one early).
+    fn nudge_if_all_waiting(&self) {
+        if self.demand.all_waiting() {
+            self.nudge.notify_one();
+        }
+    }
+
     /// Waits up to `witness_timeout_ms` for a cosigned checkpoint that covers record `index`.
     pub(crate) async fn wait_covering(&self, index: u64) -> Option<Arc<Cosigned>> {
         if !self.enabled() {
@@ -215,10 +298,15 @@ impl Cosigning {
         if covers(&rx.borrow()) {
             return self.latest();
         }
+        self.demand.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.demand);
         // The record is published (in the log's latest checkpoint) before this: a task that is
-        // busy takes it with its next round; one that may sleep is woken.
+        // busy takes it with its next round; one that may sleep is woken, and so is one that
+        // holds a round back for the pacing when nothing else is in flight.
         if self.idle.swap(false, Ordering::SeqCst) {
             self.nudge.notify_one();
+        } else {
+            self.nudge_if_all_waiting();
         }
         match tokio::time::timeout(self.timeout, rx.wait_for(covers)).await {
             Ok(Ok(c)) => c.clone(),
@@ -308,7 +396,8 @@ impl Cosigning {
                         .enumerate()
                         .all(|(i, p)| !p.busy && (r.tried[i] || p.waiting(now)))
             });
-            let paced = last_round.is_none_or(|at| now >= at + ROUND_EVERY);
+            let all_waiting = me.demand.all_waiting();
+            let paced = round_due(now, last_round, all_waiting);
             if done
                 && paced
                 && round
@@ -340,7 +429,7 @@ impl Cosigning {
                 }
             }
             // A round held back by the pacing starts when it is due.
-            let due = last_round.map(|at| at + ROUND_EVERY).filter(|t| {
+            let due = last_round.map(|at| at + pacing(all_waiting)).filter(|t| {
                 *t > now
                     && round
                         .as_ref()
@@ -723,6 +812,96 @@ mod tests {
     use loopgate_audit::{SigningKey, WitnessSigningKey};
 
     use super::*;
+    use crate::config::WitnessTarget;
+
+    /// Cosigning with one witness that is never asked (no task runs).
+    fn enabled() -> Arc<Cosigning> {
+        let key = WitnessSigningKey::generate("w.example").unwrap();
+        let witnesses = Witnesses {
+            targets: vec![WitnessTarget {
+                name: "w.example".to_owned(),
+                url: "http://127.0.0.1:9".parse().unwrap(),
+                key: key.verifier().clone(),
+                ca: None,
+            }],
+            quorum: 1,
+            timeout: Duration::from_secs(30),
+            dev: false,
+        };
+        Arc::new(Cosigning::new(&witnesses).unwrap())
+    }
+
+    /// Whether the task's nudge is pending (and takes it).
+    async fn nudged(me: &Cosigning) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), me.nudge.notified())
+            .await
+            .is_ok()
+    }
+
+    #[test]
+    fn rounds_are_paced_unless_every_request_in_flight_waits_for_one() {
+        let at = Instant::now();
+        let after = |ms| at + Duration::from_micros(ms);
+        for (now, last, all_waiting, due) in [
+            (at, None, false, true),
+            (at, None, true, true),
+            (after(500), Some(at), true, false),
+            (after(1_000), Some(at), true, true),
+            (after(1_000), Some(at), false, false),
+            (after(4_999), Some(at), false, false),
+            (after(5_000), Some(at), false, true),
+        ] {
+            assert_eq!(
+                round_due(now, last, all_waiting),
+                due,
+                "{:?} after the last round, all waiting: {all_waiting}",
+                now - at
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_task_is_nudged_when_every_request_in_flight_is_a_waiting_receipt() {
+        let me = enabled();
+        assert!(!me.demand.all_waiting());
+        let first = me.request();
+        let second = me.request();
+        let waiter = tokio::spawn({
+            let me = me.clone();
+            async move { me.wait_covering(0).await.is_some() }
+        });
+        for _ in 0..1_000 {
+            if me.demand.waiting.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(me.demand.waiting.load(Ordering::SeqCst), 1);
+        // The waiting receipt woke the idle task once; the other request is still in flight.
+        assert!(nudged(&me).await);
+        assert!(!me.demand.all_waiting());
+        assert!(!nudged(&me).await);
+        // It ends: the one left waits for a round, which may start at once.
+        drop(second);
+        assert!(me.demand.all_waiting());
+        assert!(nudged(&me).await);
+        // A receipt that stops waiting (here: its request is dropped) is no longer counted.
+        waiter.abort();
+        assert!(waiter.await.is_err());
+        assert_eq!(me.demand.waiting.load(Ordering::SeqCst), 0);
+        assert!(!me.demand.all_waiting());
+        drop(first);
+        assert_eq!(me.demand.requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn without_witnesses_requests_are_not_counted() {
+        let me = Arc::new(Cosigning::disabled());
+        let in_flight = me.request();
+        assert_eq!(me.demand.requests.load(Ordering::SeqCst), 0);
+        drop(in_flight);
+        assert_eq!(me.demand.requests.load(Ordering::SeqCst), 0);
+    }
 
     fn answer(status: u16, content_type: &str, body: &str) -> client::Answer {
         client::Answer {

@@ -236,7 +236,11 @@ async fn serve(
                 let conn = conn.clone();
                 let active = activity.start();
                 async move {
+                    // Counted until its answer is ready: the witnesses' rounds start early
+                    // when every request in flight is a receipt waiting for one.
+                    let in_flight = state.cosigning.request();
                     let response = answer(state, principal, &conn, verdict, request).await;
+                    drop(in_flight);
                     Ok::<_, Infallible>(response.map(|body| Tracked {
                         body,
                         _active: active,
