@@ -24,9 +24,9 @@
 //! Rounds start at most every [`ROUND_EVERY`], so that one round covers many receipts, except
 //! when every API request in flight is a receipt waiting for a round ([`Demand`]): then no
 //! other request can join the next round, the machine is idle but for the wait, and the round
-//! starts at once (at most every [`ROUND_MIN`]). Clients that wait for each answer before they
-//! send again (one user, a script, a benchmark's fixed connections) otherwise spent part of
-//! every interval idle.
+//! starts at once (at most every [`ROUND_MIN`], and only while rounds reach the quorum: see
+//! [`early`]). A client that sends each transfer after the last one's answer otherwise got one
+//! transfer per pacing interval.
 
 mod client;
 
@@ -193,15 +193,23 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Whether the next round may start early (after [`ROUND_MIN`]): every request in flight
+/// waits for one (`all_waiting`), and the last round (`None`: none yet) got `cosigned`
+/// cosignatures, at least the `quorum`. Not while rounds fall short of it: then receipts wait
+/// out `witness_timeout_ms` whatever the pacing, and early rounds would only cost CPU.
+fn early(all_waiting: bool, cosigned: Option<usize>, quorum: usize) -> bool {
+    all_waiting && cosigned.is_none_or(|n| n >= quorum)
+}
+
 /// Whether a round may start at `now`, the last one having started at `last` (`None`: none
-/// yet), when `all_waiting` (see [`Demand::all_waiting`]).
-fn round_due(now: Instant, last: Option<Instant>, all_waiting: bool) -> bool {
-    last.is_none_or(|at| now >= at + pacing(all_waiting))
+/// yet), `early` or not (see [`early`]).
+fn round_due(now: Instant, last: Option<Instant>, early: bool) -> bool {
+    last.is_none_or(|at| now >= at + pacing(early))
 }
 
 /// The least time between the starts of two rounds.
-fn pacing(all_waiting: bool) -> Duration {
-    if all_waiting { ROUND_MIN } else { ROUND_EVERY }
+fn pacing(early: bool) -> Duration {
+    if early { ROUND_MIN } else { ROUND_EVERY }
 }
 
 impl Cosigning {
@@ -396,8 +404,12 @@ impl Cosigning {
                         .enumerate()
                         .all(|(i, p)| !p.busy && (r.tried[i] || p.waiting(now)))
             });
-            let all_waiting = me.demand.all_waiting();
-            let paced = round_due(now, last_round, all_waiting);
+            let soon = early(
+                me.demand.all_waiting(),
+                round.as_ref().map(|r| r.sigs.len()),
+                me.quorum,
+            );
+            let paced = round_due(now, last_round, soon);
             if done
                 && paced
                 && round
@@ -429,7 +441,7 @@ impl Cosigning {
                 }
             }
             // A round held back by the pacing starts when it is due.
-            let due = last_round.map(|at| at + pacing(all_waiting)).filter(|t| {
+            let due = last_round.map(|at| at + pacing(soon)).filter(|t| {
                 *t > now
                     && round
                         .as_ref()
@@ -842,7 +854,7 @@ mod tests {
     fn rounds_are_paced_unless_every_request_in_flight_waits_for_one() {
         let at = Instant::now();
         let after = |ms| at + Duration::from_micros(ms);
-        for (now, last, all_waiting, due) in [
+        for (now, last, early, due) in [
             (at, None, false, true),
             (at, None, true, true),
             (after(500), Some(at), true, false),
@@ -852,10 +864,28 @@ mod tests {
             (after(5_000), Some(at), false, true),
         ] {
             assert_eq!(
-                round_due(now, last, all_waiting),
+                round_due(now, last, early),
                 due,
-                "{:?} after the last round, all waiting: {all_waiting}",
+                "{:?} after the last round, early: {early}",
                 now - at
+            );
+        }
+    }
+
+    #[test]
+    fn rounds_start_early_only_when_all_wait_and_the_last_round_reached_the_quorum() {
+        for (all_waiting, cosigned, quorum, expected) in [
+            (true, None, 2, true),
+            (true, Some(2), 2, true),
+            (true, Some(1), 2, false),
+            (true, Some(1), 1, true),
+            (false, Some(2), 2, false),
+            (false, None, 2, false),
+        ] {
+            assert_eq!(
+                early(all_waiting, cosigned, quorum),
+                expected,
+                "all waiting {all_waiting}, last round {cosigned:?} of quorum {quorum}"
             );
         }
     }
