@@ -33,7 +33,7 @@ PROFILE=${PROFILE:-0}                      # 1: perf record loopgate during roun
 WITNESSES=${WITNESSES:-1}                  # 1: also compare 1 KiB transfers without and with two witnesses
 WITNESS_ONLY=${WITNESS_ONLY:-0}            # 1: only that comparison (no nginx rows, no memory, no large bodies)
 WITNESS_DURATION=${WITNESS_DURATION:-$SMALL_DURATION} # seconds per run of the witness comparison
-WITNESS_CONNS=${WITNESS_CONNS:-"64 256"}              # connection counts of the witness comparison (each run in turn)
+WITNESS_CONNS=${WITNESS_CONNS:-"1 64 256"}            # connection counts of the witness comparison (each run in turn)
 
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
@@ -125,9 +125,11 @@ check_cosigned() {
 }
 
 # Runs the comparison at each of WITNESS_CONNS and writes their tables to $WORK/witness-table.md.
-# At 64 connections the client's closed loop makes the rate connections over latency, so it
-# shows what a receipt's wait for its round costs; at 256 every side is bound by the CPU the
-# machine has, so it shows what the witnesses cost in capacity.
+# At 1 connection every receipt waits for a round of its own: what one client that sends each
+# transfer after the last one's answer sees (the round starts early when nothing else is in
+# flight). At 64 connections the client's closed loop makes the rate connections over latency,
+# so it shows what a receipt's wait for its round costs; at 256 every side is bound by the CPU
+# the machine has, so it shows what the witnesses cost in capacity.
 witness_compare() {
     start_witnessed
     check_cosigned
