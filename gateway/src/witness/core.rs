@@ -362,7 +362,5 @@ fn lock_state(state_dir: &Path) -> Result<std::fs::File, WitnessError> {
 
 /// Lower-case hex SHA-256 of the origin.
 pub(crate) fn origin_hash(origin: &str) -> String {
-    crate::transfer::id::hex(
-        ring::digest::digest(&ring::digest::SHA256, origin.as_bytes()).as_ref(),
-    )
+    crate::transfer::id::hex(&crate::registry::sha256(origin.as_bytes()))
 }

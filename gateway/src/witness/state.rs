@@ -185,11 +185,10 @@ impl StateFiles {
         // Never the slot of the current state, whatever its number (files copied by hand).
         let n = self.current.map_or(1, |c| 1 - c);
         let slot = &self.slots[n];
-        let digest = ring::digest::digest(&ring::digest::SHA256, note.as_bytes());
         let mut bytes = format!(
             "{MAGIC} {VERSION} {seq} {} {}\n",
             note.len(),
-            crate::transfer::id::hex(digest.as_ref())
+            checksum(note.as_bytes())
         )
         .into_bytes();
         bytes.extend_from_slice(note.as_bytes());
@@ -246,14 +245,19 @@ fn parse(bytes: &[u8]) -> Read {
             body.len()
         ));
     };
-    let digest = ring::digest::digest(&ring::digest::SHA256, note);
-    if crate::transfer::id::hex(digest.as_ref()) != *sum {
+    if checksum(note) != *sum {
         return Read::Torn("the note does not match its checksum".into());
     }
     match String::from_utf8(note.to_vec()) {
         Ok(note) => Read::State { seq, note },
         Err(_) => Read::Torn("the note is not UTF-8".into()),
     }
+}
+
+/// The header's checksum of a note: its SHA-256 in lower-case hex (written by
+/// [`StateFiles::save`], checked by [`parse`]).
+fn checksum(note: &[u8]) -> String {
+    crate::transfer::id::hex(&crate::registry::sha256(note))
 }
 
 /// Opens a stored note: the log's signature must verify and the origin match.
