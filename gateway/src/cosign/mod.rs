@@ -167,6 +167,12 @@ impl Demand {
         let waiting = self.waiting.load(Ordering::SeqCst);
         waiting > 0 && waiting >= self.requests.load(Ordering::SeqCst)
     }
+
+    /// Counts a receipt as waiting until the guard is dropped.
+    fn wait(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(self)
+    }
 }
 
 /// One API request in flight, counted until dropped (see [`Cosigning::request`]).
@@ -183,8 +189,8 @@ impl Drop for InFlight {
     }
 }
 
-/// A receipt waiting for a round, counted until dropped (a timeout or a dropped request
-/// included).
+/// A receipt waiting for a round ([`Demand::wait`]), counted until dropped (a timeout or a
+/// dropped request included).
 struct Waiting<'a>(&'a Demand);
 
 impl Drop for Waiting<'_> {
@@ -306,8 +312,7 @@ impl Cosigning {
         if covers(&rx.borrow()) {
             return self.latest();
         }
-        self.demand.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.demand);
+        let _waiting = self.demand.wait();
         // The record is published (in the log's latest checkpoint) before this: a task that is
         // busy takes it with its next round; one that may sleep is woken, and so is one that
         // holds a round back for the pacing when nothing else is in flight.
